@@ -1,0 +1,478 @@
+package storage
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// UsernameTTL is how long a cached username is trusted: Pyrogram's
+// USERNAME_TTL. Older rows (and rows dated in the future) are expired.
+const UsernameTTL = 8 * time.Hour
+
+// maxFieldLen bounds usernames and phone numbers (Telegram's are 32 and
+// about 15 characters): a longer value is an error, not a stored row.
+const maxFieldLen = 255
+
+// Storage is the session-database contract, with Pyrogram's semantics. Both
+// engines (Memory and File) satisfy it and one conformance suite tests
+// both. All methods are safe for concurrent use.
+type Storage interface {
+	// Session returns the sessions row.
+	Session() (SessionRow, error)
+	// SetSession replaces the sessions row; it is durable on return.
+	SetSession(SessionRow) error
+	// UpdatePeers stores peers with REPLACE semantics: each row replaces
+	// the one with the same marked id, and is stamped with the current time.
+	// Rows are durable after Flush or Close.
+	UpdatePeers([]Peer) error
+	// PeerByID finds a peer by marked id.
+	PeerByID(id int64) (Peer, error)
+	// PeerByUsername finds the newest row with the username, or
+	// ErrUsernameExpired when that row is older than UsernameTTL.
+	PeerByUsername(username string) (Peer, error)
+	// PeerByPhone finds a peer by phone number.
+	PeerByPhone(phone string) (Peer, error)
+	// PeerCount returns the number of cached peers.
+	PeerCount() (int, error)
+	// UpdateStates returns the stored update state rows.
+	UpdateStates() ([]UpdateState, error)
+	// SetUpdateStates replaces the rows with the same ids.
+	SetUpdateStates([]UpdateState) error
+	// Meta returns a value stored by tgvault beside the session (device
+	// parameters, server, ...); ok is false when the key is absent.
+	Meta(key string) (value []byte, ok bool, err error)
+	// SetMeta stores a value (nil deletes it); it is durable on return.
+	SetMeta(key string, value []byte) error
+	// Flush makes every change durable.
+	Flush() error
+	// Close flushes and releases the store.
+	Close() error
+}
+
+// Options tune a store. The zero value is ready to use.
+type Options struct {
+	// Now is the clock for last_update_on and the username TTL (time.Now
+	// when nil). Tests inject their own.
+	Now func() time.Time
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// slot indexes core.recs.
+type slot = int32
+
+// nameIndex maps a username or phone to the rows holding it. Almost always
+// one row: first holds it (a map without pointers in its values, cheap for
+// the garbage collector), stored as slot+1, negated when more rows share
+// the key; the others are in more. A lookup is then one map access.
+type nameIndex struct {
+	first map[string]slot
+	more  map[string][]slot
+}
+
+func newNameIndex(n int) nameIndex {
+	return nameIndex{first: make(map[string]slot, n), more: map[string][]slot{}}
+}
+
+func (x *nameIndex) add(key string, i slot) {
+	v, ok := x.first[key]
+	if !ok {
+		x.first[key] = i + 1
+		return
+	}
+	if v > 0 {
+		x.first[key] = -v
+	}
+	x.more[key] = append(x.more[key], i)
+}
+
+func (x *nameIndex) remove(key string, i slot) {
+	v := x.first[key]
+	if v > 0 {
+		if v-1 == i {
+			delete(x.first, key)
+		}
+		return
+	}
+	more := x.more[key]
+	if -v-1 == i {
+		v = -(more[len(more)-1] + 1)
+		more = more[:len(more)-1]
+	} else if j := slices.Index(more, i); j >= 0 {
+		more = slices.Delete(more, j, j+1)
+	}
+	if len(more) == 0 {
+		delete(x.more, key)
+		v = -v
+	} else {
+		x.more[key] = more
+	}
+	x.first[key] = v
+}
+
+// lookup returns the rows holding key.
+func (x *nameIndex) lookup(key string) (first slot, more []slot, ok bool) {
+	v, ok := x.first[key]
+	switch {
+	case !ok:
+		return 0, nil, false
+	case v > 0:
+		return v - 1, nil, true
+	}
+	return -v - 1, x.more[key], true
+}
+
+// core is the in-memory model both engines share: the session row and a
+// write-back peer index that serves every lookup from maps. The engines
+// persist it (SQLite in memory, or a sealed image).
+type core struct {
+	mu   sync.RWMutex
+	opts Options
+
+	closed  bool
+	session SessionRow
+	meta    map[string][]byte
+	updates map[int64]UpdateState
+
+	// peers and their indexes; loaded lazily by load when non-nil.
+	load    func() ([]Peer, error)
+	loadErr error
+	release func() // drops what load would have read, at close
+	// recs holds every peer row; rows are replaced in place, never removed.
+	recs       []Peer
+	byID       map[int64]slot
+	byUsername nameIndex
+	byPhone    nameIndex
+
+	peersDirty bool
+	// dirty lists changed peer ids, kept only when trackDirty is set (the
+	// memory engine writes them to SQLite one by one).
+	trackDirty bool
+	dirty      map[int64]struct{}
+}
+
+func newCore(opts Options) *core {
+	return &core{
+		opts:       opts,
+		meta:       map[string][]byte{},
+		updates:    map[int64]UpdateState{},
+		byID:       map[int64]slot{},
+		byUsername: newNameIndex(0),
+		byPhone:    newNameIndex(0),
+	}
+}
+
+// fill sets the model from a snapshot (peers may be loaded later).
+func (c *core) fill(snap *Snapshot) error {
+	c.session = snap.Session
+	for k, v := range snap.Meta {
+		c.meta[k] = bytes.Clone(v)
+	}
+	for _, u := range snap.UpdateState {
+		c.updates[u.ID] = u
+	}
+	return c.putPeers(snap.Peers, false)
+}
+
+// ensurePeers loads the peers on first use. Caller holds c.mu for writing.
+func (c *core) ensurePeersLocked() error {
+	if c.load == nil {
+		return c.loadErr
+	}
+	load := c.load
+	c.load, c.release = nil, nil
+	peers, err := load()
+	if err != nil {
+		c.loadErr = err
+		return err
+	}
+	return c.putPeers(peers, false)
+}
+
+// rlockPeers takes the read lock with the peers loaded.
+func (c *core) rlockPeers() error {
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return ErrClosed
+	}
+	if c.load == nil {
+		if c.loadErr != nil {
+			c.mu.RUnlock()
+			return c.loadErr
+		}
+		return nil
+	}
+	c.mu.RUnlock()
+	c.mu.Lock()
+	err := c.ensurePeersLocked()
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return c.rlockPeers()
+}
+
+func (c *core) lockPeers() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if err := c.ensurePeersLocked(); err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func validatePeer(p *Peer) error {
+	switch p.Type {
+	case PeerUser, PeerBot, PeerGroup, PeerChannel, PeerSupergroup,
+		"direct", "forum", "community": // Kurigram's channel kinds
+	default:
+		return &PeerTypeError{Type: p.Type.String()}
+	}
+	if len(p.Username) > maxFieldLen || len(p.Phone) > maxFieldLen {
+		return fmt.Errorf("storage: peer username or phone longer than %d bytes", maxFieldLen)
+	}
+	return nil
+}
+
+// putPeers applies REPLACE semantics. stamp sets last_update_on to now.
+// Caller holds c.mu for writing (or owns c exclusively).
+func (c *core) putPeers(peers []Peer, stamp bool) error {
+	var now int64
+	if stamp {
+		now = c.opts.now().Unix()
+	}
+	if len(c.recs) == 0 && len(peers) > len(c.byID) {
+		// A bulk load: size the maps once.
+		c.byID = make(map[int64]slot, len(peers))
+		c.byUsername = newNameIndex(len(peers))
+		c.byPhone = newNameIndex(len(peers) / 4)
+	}
+	for i := range peers {
+		p := peers[i]
+		if stamp {
+			p.LastUpdateOn = now
+			if strings.ContainsFunc(p.Username, isUpper) {
+				p.Username = strings.ToLower(p.Username)
+			}
+			if len(p.Phone) > 0 && p.Phone[0] == '+' {
+				p.Phone = p.Phone[1:]
+			}
+		}
+		if err := validatePeer(&p); err != nil {
+			return err
+		}
+		if i, ok := c.byID[p.ID]; ok {
+			old := &c.recs[i]
+			if old.Username != p.Username {
+				if old.Username != "" {
+					c.byUsername.remove(old.Username, i)
+				}
+				if p.Username != "" {
+					c.byUsername.add(p.Username, i)
+				}
+			}
+			if old.Phone != p.Phone {
+				if old.Phone != "" {
+					c.byPhone.remove(old.Phone, i)
+				}
+				if p.Phone != "" {
+					c.byPhone.add(p.Phone, i)
+				}
+			}
+			*old = p
+		} else {
+			if len(c.recs) >= math.MaxInt32 {
+				return errors.New("storage: too many peers")
+			}
+			i := slot(len(c.recs))
+			c.recs = append(c.recs, p)
+			c.byID[p.ID] = i
+			if p.Username != "" {
+				c.byUsername.add(p.Username, i)
+			}
+			if p.Phone != "" {
+				c.byPhone.add(p.Phone, i)
+			}
+		}
+		if c.trackDirty {
+			c.dirty[p.ID] = struct{}{}
+		}
+	}
+	if len(peers) > 0 {
+		c.peersDirty = true
+	}
+	return nil
+}
+
+func isUpper(r rune) bool {
+	return 'A' <= r && r <= 'Z' || r > 0x7f && strings.ToLower(string(r)) != string(r)
+}
+
+func (c *core) Session() (SessionRow, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return SessionRow{}, ErrClosed
+	}
+	return c.session, nil
+}
+
+func (c *core) UpdatePeers(peers []Peer) error {
+	if err := c.lockPeers(); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	return c.putPeers(peers, true)
+}
+
+func (c *core) PeerByID(id int64) (Peer, error) {
+	if err := c.rlockPeers(); err != nil {
+		return Peer{}, err
+	}
+	defer c.mu.RUnlock()
+	i, ok := c.byID[id]
+	if !ok {
+		return Peer{}, ErrNotFound
+	}
+	return c.recs[i], nil
+}
+
+func (c *core) PeerByUsername(username string) (Peer, error) {
+	username = normalizeUsername(username)
+	if err := c.rlockPeers(); err != nil {
+		return Peer{}, err
+	}
+	defer c.mu.RUnlock()
+	first, more, ok := c.byUsername.lookup(username)
+	if !ok {
+		return Peer{}, ErrNotFound
+	}
+	// Newest last_update_on first, as Pyrogram orders.
+	best := &c.recs[first]
+	for _, i := range more {
+		if p := &c.recs[i]; p.LastUpdateOn > best.LastUpdateOn {
+			best = p
+		}
+	}
+	age := c.opts.now().Unix() - best.LastUpdateOn
+	if age < 0 {
+		age = -age
+	}
+	if age > int64(UsernameTTL/time.Second) {
+		return Peer{}, ErrUsernameExpired
+	}
+	return *best, nil
+}
+
+func normalizeUsername(u string) string {
+	u = strings.TrimPrefix(strings.TrimSpace(u), "@")
+	if strings.ContainsFunc(u, isUpper) {
+		u = strings.ToLower(u)
+	}
+	return u
+}
+
+func (c *core) PeerByPhone(phone string) (Peer, error) {
+	phone = strings.TrimPrefix(strings.TrimSpace(phone), "+")
+	if err := c.rlockPeers(); err != nil {
+		return Peer{}, err
+	}
+	defer c.mu.RUnlock()
+	first, more, ok := c.byPhone.lookup(phone)
+	if !ok {
+		return Peer{}, ErrNotFound
+	}
+	// SQLite's index order: the lowest rowid first.
+	best := &c.recs[first]
+	for _, i := range more {
+		if p := &c.recs[i]; p.ID < best.ID {
+			best = p
+		}
+	}
+	return *best, nil
+}
+
+func (c *core) PeerCount() (int, error) {
+	if err := c.rlockPeers(); err != nil {
+		return 0, err
+	}
+	defer c.mu.RUnlock()
+	return len(c.recs), nil
+}
+
+func (c *core) UpdateStates() ([]UpdateState, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	out := slices.Collect(maps.Values(c.updates))
+	slices.SortFunc(out, func(a, b UpdateState) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (c *core) Meta(key string) ([]byte, bool, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return nil, false, ErrClosed
+	}
+	v, ok := c.meta[key]
+	return bytes.Clone(v), ok, nil
+}
+
+// snapshotLocked returns the full model (peers loaded). Caller holds c.mu.
+func (c *core) snapshotLocked() *Snapshot {
+	s := &Snapshot{
+		Session:     c.session,
+		Peers:       c.recs,
+		UpdateState: slices.Collect(maps.Values(c.updates)),
+		Meta:        c.meta,
+	}
+	return s
+}
+
+// Snapshot returns a copy of everything the store holds.
+func (c *core) Snapshot() (*Snapshot, error) {
+	if err := c.lockPeers(); err != nil {
+		return nil, err
+	}
+	defer c.mu.Unlock()
+	s := c.snapshotLocked()
+	s.Meta = maps.Clone(s.Meta)
+	s.Peers = slices.Clone(s.Peers)
+	return s, nil
+}
+
+// closeLocked marks the store closed and drops the model. Caller holds c.mu.
+func (c *core) closeLocked() {
+	c.closed = true
+	if c.release != nil {
+		c.release()
+	}
+	c.load, c.release = nil, nil
+	c.recs, c.byID, c.meta, c.updates, c.dirty = nil, nil, nil, nil, nil
+	c.byUsername, c.byPhone = nameIndex{}, nameIndex{}
+	c.session = SessionRow{}
+}
+
+// String lets PeerType print in errors.
+func (t PeerType) String() string { return string(t) }

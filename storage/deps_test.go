@@ -1,0 +1,19 @@
+package storage
+
+import (
+	"testing"
+
+	"github.com/tgvault/tgvault/internal/deptest"
+)
+
+func TestLayerRule(t *testing.T) {
+	t.Parallel()
+	deptest.Banned(t,
+		"filippo.io/age/...",
+		"github.com/tgvault/tgvault/crypto",
+		"github.com/tgvault/tgvault/vault",
+		"github.com/tgvault/tgvault/mtproto",
+		"github.com/tgvault/tgvault/cmd/...",
+		"github.com/gotd/td/...",
+	)
+}

@@ -1,0 +1,278 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+)
+
+// Sealer encrypts and decrypts whole images. The vault hands the file
+// engine a *crypto.Sealer; storage itself never imports age. Implementations
+// must be safe for concurrent use, and Open must return no plaintext with
+// an error.
+type Sealer interface {
+	Seal(plaintext []byte) ([]byte, error)
+	Open(ciphertext []byte) ([]byte, error)
+}
+
+// BindingError reports a sealed image bound elsewhere: to another vault,
+// another account, or an older revision (a rollback).
+type BindingError struct {
+	Reason    string
+	Want, Got Binding
+}
+
+func (e *BindingError) Error() string {
+	return fmt.Sprintf("storage: sealed file %s (want vault %s account %s revision >= %d, file has vault %s account %s revision %d)",
+		e.Reason, e.Want.VaultID, e.Want.AccountID, e.Want.Revision, e.Got.VaultID, e.Got.AccountID, e.Got.Revision)
+}
+
+func (e *BindingError) Unwrap() error { return ErrBinding }
+
+// File is the sealed file engine: one account's Pyrogram v3 database,
+// decrypted into memory on open and sealed back on save. Nothing is ever
+// written in plaintext: saving writes a sealed temp file, fsyncs it and
+// renames it over the old one. Session and meta changes are saved at once;
+// peer writes are batched until Flush or Close. Each save bumps the
+// binding revision.
+//
+// File is safe for concurrent use.
+type File struct {
+	*core
+	path   string
+	sealer Sealer
+
+	saveMu  sync.Mutex // one save at a time; held with core.mu
+	binding Binding    // as last saved
+}
+
+var _ Storage = (*File)(nil)
+
+// CreateFile seals snap into a new file at path, bound to b (whose
+// Revision is the first revision, normally 1). It fails if path exists.
+func CreateFile(path string, s Sealer, b Binding, snap *Snapshot, opts Options) (*File, error) {
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("storage: create %s: %w", path, fs.ErrExist)
+	}
+	f := &File{core: newCore(opts), path: path, sealer: s, binding: b}
+	if err := f.core.fill(snap); err != nil {
+		return nil, err
+	}
+	f.binding.Revision-- // save writes Revision+1
+	if err := f.saveLocked(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// OpenFile opens the sealed file at path. Its binding must name want's
+// vault and account, and its revision must be at least want.Revision: an
+// older one is a rollback and fails with a *BindingError. A newer one is
+// accepted (a crash between saving the account and the index); the caller
+// reads it with Revision and repairs its index.
+func OpenFile(path string, s Sealer, want Binding, opts Options) (*File, error) {
+	sealed, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open sealed file: %w", err)
+	}
+	img, err := s.Open(sealed)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open sealed file: %w", err)
+	}
+	head, err := decodeImageHead(img)
+	if err != nil {
+		clear(img)
+		return nil, err
+	}
+	got := Binding{}
+	if head.binding != nil {
+		got = *head.binding
+	}
+	var reason string
+	switch {
+	case head.binding == nil:
+		reason = "has no binding"
+	case got.VaultID != want.VaultID:
+		reason = "belongs to another vault"
+	case got.AccountID != want.AccountID:
+		reason = "belongs to another account"
+	case got.Revision < want.Revision:
+		reason = "is older than expected (rolled back)"
+	}
+	if reason != "" {
+		clear(img)
+		return nil, &BindingError{Reason: reason, Want: want, Got: got}
+	}
+	c := newCore(opts)
+	c.session = head.session
+	c.meta = head.meta
+	for _, u := range head.updates {
+		c.updates[u.ID] = u
+	}
+	c.load = func() ([]Peer, error) {
+		defer clear(img)
+		return head.readPeers()
+	}
+	c.release = func() { clear(img) }
+	return &File{core: c, path: path, sealer: s, binding: got}, nil
+}
+
+// Path returns the file's path.
+func (f *File) Path() string { return f.path }
+
+// Revision returns the binding revision of the last save.
+func (f *File) Revision() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.binding.Revision
+}
+
+// saveLocked seals the model at the next revision and replaces the file.
+// Caller holds f.mu for writing, with the peers loaded.
+func (f *File) saveLocked() error {
+	f.saveMu.Lock()
+	defer f.saveMu.Unlock()
+	b := f.binding
+	b.Revision++
+	img, err := encodeImage(f.snapshotLocked(), &b)
+	if err != nil {
+		return err
+	}
+	sealed, err := f.sealer.Seal(img)
+	clear(img)
+	if err != nil {
+		return fmt.Errorf("storage: seal: %w", err)
+	}
+	if err := WriteFileAtomic(f.path, sealed); err != nil {
+		return err
+	}
+	f.binding = b
+	f.peersDirty = false
+	return nil
+}
+
+// mutate runs fn under the write lock and saves at once.
+func (f *File) mutate(fn func()) error {
+	if err := f.lockPeers(); err != nil {
+		return err
+	}
+	defer f.mu.Unlock()
+	fn()
+	return f.saveLocked()
+}
+
+// SetSession replaces the sessions row and saves at once.
+func (f *File) SetSession(r SessionRow) error {
+	return f.mutate(func() { f.session = r })
+}
+
+// SetMeta stores a value (nil deletes it) and saves at once.
+func (f *File) SetMeta(key string, value []byte) error {
+	return f.mutate(func() { setMeta(f.meta, key, value) })
+}
+
+// SetUpdateStates stores update state rows and saves at once.
+func (f *File) SetUpdateStates(us []UpdateState) error {
+	return f.mutate(func() {
+		for _, u := range us {
+			f.updates[u.ID] = u
+		}
+	})
+}
+
+// Flush saves the batched peer writes, if any.
+func (f *File) Flush() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return ErrClosed
+	}
+	if !f.peersDirty {
+		return nil
+	}
+	return f.saveLocked()
+}
+
+// Close flushes and releases the store. A failed flush is returned and the
+// store stays open, so the caller can retry: batched writes are not lost
+// silently.
+func (f *File) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil
+	}
+	if f.peersDirty {
+		if err := f.saveLocked(); err != nil {
+			return err
+		}
+	}
+	f.closeLocked()
+	return nil
+}
+
+// ExportPyrogram writes a plain (unencrypted) Pyrogram v3 session file,
+// peers included, at path (mode 0600, atomically). It refuses a session
+// Pyrogram would throw away (see PlainPyrogram).
+func (f *File) ExportPyrogram(path string) error {
+	snap, err := f.Snapshot()
+	if err != nil {
+		return err
+	}
+	return WritePyrogramFile(path, snap)
+}
+
+func setMeta(m map[string][]byte, key string, value []byte) {
+	if value == nil {
+		delete(m, key)
+		return
+	}
+	m[key] = append([]byte(nil), value...)
+}
+
+// MissingFieldError reports a session field a Pyrogram file needs but the
+// session does not carry: Pyrogram discards a session whose user_id,
+// is_bot, test_mode or auth_key is NULL, and asks for a NULL api_id.
+type MissingFieldError struct{ Field string }
+
+func (e *MissingFieldError) Error() string {
+	return "storage: a Pyrogram session file needs " + e.Field + ", which this session does not carry"
+}
+
+// ErrMissingField is matched by every *MissingFieldError.
+var ErrMissingField = errors.New("storage: missing session field")
+
+func (e *MissingFieldError) Unwrap() error { return ErrMissingField }
+
+// PlainPyrogram returns the image of a plain Pyrogram v3 file for snap, or
+// a *MissingFieldError naming the first field Pyrogram needs and snap lacks.
+func PlainPyrogram(snap *Snapshot) ([]byte, error) {
+	r := snap.Session
+	switch {
+	case r.AuthKey.IsZero():
+		return nil, &MissingFieldError{Field: "auth_key"}
+	case !r.UserID.Known():
+		return nil, &MissingFieldError{Field: "user_id"}
+	case !r.IsBot.Known():
+		return nil, &MissingFieldError{Field: "is_bot"}
+	case !r.TestMode.Known():
+		return nil, &MissingFieldError{Field: "test_mode"}
+	case !r.APIID.Known():
+		return nil, &MissingFieldError{Field: "api_id"}
+	}
+	return encodeImage(snap, nil)
+}
+
+// WritePyrogramFile writes a plain Pyrogram v3 session file (mode 0600,
+// atomically). The file is NOT encrypted: it is for handing a session to
+// Pyrogram itself.
+func WritePyrogramFile(path string, snap *Snapshot) error {
+	img, err := PlainPyrogram(snap)
+	if err != nil {
+		return err
+	}
+	defer clear(img)
+	return WriteFileAtomic(path, img)
+}

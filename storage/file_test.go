@@ -1,0 +1,328 @@
+package storage
+
+import (
+	"bytes"
+	cryptorand "crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tgvault/tgvault/sessionstring"
+)
+
+func randomKey(t testing.TB) (sessionstring.AuthKey, []byte) {
+	b := make([]byte, 256)
+	if _, err := cryptoRead(b); err != nil {
+		t.Fatal(err)
+	}
+	k, err := sessionstring.NewAuthKey(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, b
+}
+
+var cryptoRead = cryptorand.Read
+
+func newFile(t *testing.T, dir string, s Sealer, b Binding, snap *Snapshot) *File {
+	t.Helper()
+	f, err := CreateFile(filepath.Join(dir, b.AccountID+".age"), s, b, snap, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func TestFileBinding(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := newTestSealer(t)
+	a := newFile(t, dir, s, Binding{VaultID: "v", AccountID: "a", Revision: 1}, &Snapshot{Session: testRow(t), Peers: vectorPeers()})
+	b := newFile(t, dir, s, Binding{VaultID: "v", AccountID: "b", Revision: 1}, &Snapshot{Session: testRow(t)})
+	// Keep a copy of a at revision 1, then move it on to revision 2.
+	old, err := os.ReadFile(a.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetMeta("k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if a.Revision() != 2 {
+		t.Fatalf("revision after one save = %d, want 2", a.Revision())
+	}
+	a.Close()
+	b.Close()
+
+	cases := []struct {
+		name   string
+		path   string
+		want   Binding
+		reason string
+	}{
+		{"other account's file", b.Path(), Binding{"v", "a", 1}, "belongs to another account"},
+		{"other vault", a.Path(), Binding{"w", "a", 1}, "belongs to another vault"},
+		{"rolled back", a.Path(), Binding{"v", "a", 3}, "is older than expected (rolled back)"},
+	}
+	for _, c := range cases {
+		_, err := OpenFile(c.path, s, c.want, Options{})
+		var be *BindingError
+		if !errors.As(err, &be) || !errors.Is(err, ErrBinding) || be.Reason != c.reason {
+			t.Errorf("%s: got %v", c.name, err)
+		}
+	}
+	// A swapped-in older copy is a rollback.
+	if err := os.WriteFile(a.Path(), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenFile(a.Path(), s, Binding{"v", "a", 2}, Options{}); !errors.Is(err, ErrBinding) {
+		t.Errorf("old copy: %v", err)
+	}
+	// A file ahead of the index (crash between account and index writes)
+	// opens and reports its revision, so the caller can repair its index.
+	f, err := OpenFile(b.Path(), s, Binding{"v", "b", 0}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Revision() != 1 {
+		t.Errorf("revision %d", f.Revision())
+	}
+}
+
+func TestFileOpenFailures(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := newTestSealer(t)
+	f := newFile(t, dir, s, Binding{VaultID: "v", AccountID: "a", Revision: 1}, &Snapshot{Session: testRow(t), Peers: vectorPeers()})
+	f.Close()
+	sealed, _ := os.ReadFile(f.Path())
+	want := Binding{"v", "a", 1}
+
+	if _, err := OpenFile(f.Path(), newTestSealer(t), want, Options{}); !errors.Is(err, errTestOpen) {
+		t.Errorf("wrong key: %v, want the sealer's error passed through", err)
+	}
+	for i, mut := range []func([]byte) []byte{
+		func(b []byte) []byte { b[len(b)/2] ^= 1; return b },
+		func(b []byte) []byte { return b[:len(b)-1] },
+		func(b []byte) []byte { return append(b, 0) },
+		func(b []byte) []byte { return b[:0] },
+	} {
+		p := filepath.Join(dir, fmt.Sprintf("m%d.age", i))
+		os.WriteFile(p, mut(bytes.Clone(sealed)), 0o600)
+		if _, err := OpenFile(p, s, want, Options{}); err == nil {
+			t.Errorf("mutation %d opened", i)
+		}
+	}
+	if _, err := OpenFile(filepath.Join(dir, "missing.age"), s, want, Options{}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	// A sealed file that is not our image: sealed garbage, and a plain
+	// Pyrogram image without a binding.
+	garbage, _ := s.Seal([]byte("not a database"))
+	os.WriteFile(filepath.Join(dir, "g.age"), garbage, 0o600)
+	if _, err := OpenFile(filepath.Join(dir, "g.age"), s, want, Options{}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("sealed garbage: %v", err)
+	}
+	plain, _ := PlainPyrogram(&Snapshot{Session: testRow(t)})
+	sp, _ := s.Seal(plain)
+	os.WriteFile(filepath.Join(dir, "p.age"), sp, 0o600)
+	if _, err := OpenFile(filepath.Join(dir, "p.age"), s, want, Options{}); !errors.Is(err, ErrBinding) {
+		t.Errorf("unbound image: %v", err)
+	}
+	if _, err := CreateFile(f.Path(), s, want, &Snapshot{Session: testRow(t)}, Options{}); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("create over an existing file: %v", err)
+	}
+}
+
+func TestFileBatchesPeersAndSavesSessionAtOnce(t *testing.T) {
+	t.Parallel()
+	s := newTestSealer(t)
+	f := newFile(t, t.TempDir(), s, Binding{VaultID: "v", AccountID: "a", Revision: 1}, &Snapshot{Session: testRow(t)})
+	seals := s.seals.Load()
+	for i := range 50 {
+		if err := f.UpdatePeers([]Peer{UserPeer(int64(i+1), 1, false, "", nil, "")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.seals.Load() != seals {
+		t.Fatal("peer writes were saved one by one")
+	}
+	// The file on disk still has no peers until Flush.
+	g, err := OpenFile(f.Path(), s, Binding{"v", "a", 0}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := g.PeerCount(); n != 0 {
+		t.Fatalf("unflushed peers on disk: %d", n)
+	}
+	g.Close()
+	if err := f.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Flush(); err != nil { // nothing to do
+		t.Fatal(err)
+	}
+	if got := s.seals.Load() - seals; got != 1 {
+		t.Fatalf("Flush sealed %d times, want 1", got)
+	}
+	r := testRow(t)
+	r.DCID = 5
+	if err := f.SetSession(r); err != nil {
+		t.Fatal(err)
+	}
+	g, err = OpenFile(f.Path(), s, Binding{"v", "a", 0}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if got, _ := g.Session(); got.DCID != 5 {
+		t.Fatal("session change was not saved at once")
+	}
+	if n, _ := g.PeerCount(); n != 50 {
+		t.Fatalf("peers after flush: %d", n)
+	}
+}
+
+func TestFileModesAndNoPlaintextOnDisk(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := newTestSealer(t)
+	key, raw := randomKey(t)
+	row := testRow(t)
+	row.AuthKey = key
+	f := newFile(t, dir, s, Binding{VaultID: "v", AccountID: "a", Revision: 1}, &Snapshot{Session: row, Peers: vectorPeers()})
+	if err := f.UpdatePeers(randomPeers(2000, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g, err := OpenFile(f.Path(), s, Binding{"v", "a", 0}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.SetMeta("x", []byte("y"))
+	g.Close()
+	st, err := os.Stat(f.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS != "windows" && st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", st.Mode().Perm())
+	}
+	scanForSecret(t, dir, raw)
+	scanForSecret(t, os.TempDir(), raw)
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("leftover files beside the sealed file: %d entries", len(entries))
+	}
+}
+
+// scanForSecret fails if any regular file under root holds 32 consecutive
+// bytes of secret.
+func scanForSecret(t *testing.T, root string, secret []byte) {
+	t.Helper()
+	needle := secret[:32]
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(b, needle) {
+			t.Errorf("%s holds auth key bytes in plaintext", p)
+		}
+		return nil
+	})
+}
+
+// TestFileCrashDuringSave kills a child process that saves in a loop, at
+// random moments, and checks that the file always opens whole.
+func TestFileCrashDuringSave(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash loop skipped in -short mode")
+	}
+	if runtime.GOOS == "windows" {
+		t.Skip("uses SIGKILL")
+	}
+	dir := t.TempDir()
+	key := make([]byte, 32)
+	cryptorand.Read(key)
+	s := &testSealer{key: key}
+	path := filepath.Join(dir, "a.age")
+	f, err := CreateFile(path, s, Binding{"v", "a", 1}, &Snapshot{Session: testRow(t), Meta: map[string][]byte{"n": []byte("0")}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	kills := 12
+	if v, err := strconv.Atoi(os.Getenv("TGVAULT_CRASH_KILLS")); err == nil {
+		kills = v
+	}
+	r := mathrand(1)
+	lastRev := uint64(1)
+	for i := range kills {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestFileCrashChild$")
+		cmd.Env = append(os.Environ(), "TGVAULT_CRASH_CHILD="+path, fmt.Sprintf("TGVAULT_CRASH_KEY=%x", key))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(20+r.IntN(150)) * time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+		g, err := OpenFile(path, s, Binding{"v", "a", lastRev}, Options{})
+		if err != nil {
+			t.Fatalf("kill %d: the file does not open: %v", i, err)
+		}
+		// Each save writes n peers and meta n together: they must agree.
+		n, _, _ := g.Meta("n")
+		count, _ := g.PeerCount()
+		if strconv.Itoa(count) != string(n) {
+			t.Fatalf("kill %d: torn state: %d peers, meta says %s", i, count, n)
+		}
+		lastRev = g.Revision()
+		g.Close()
+	}
+	t.Logf("%d kills, file intact each time, final revision %d", kills, lastRev)
+}
+
+// TestFileCrashChild is the child of TestFileCrashDuringSave.
+func TestFileCrashChild(t *testing.T) {
+	path := os.Getenv("TGVAULT_CRASH_CHILD")
+	if path == "" {
+		t.Skip("child of TestFileCrashDuringSave")
+	}
+	var key []byte
+	fmt.Sscanf(os.Getenv("TGVAULT_CRASH_KEY"), "%x", &key)
+	s := &testSealer{key: key}
+	f, err := OpenFile(path, s, Binding{"v", "a", 0}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		n, _ := f.PeerCount()
+		peers := make([]Peer, 500)
+		for j := range peers {
+			peers[j] = UserPeer(int64(n+j+1), 1, false, fmt.Sprint("u", n+j), nil, "")
+		}
+		if err := f.UpdatePeers(peers); err != nil {
+			t.Fatal(err)
+		}
+		// SetMeta saves at once, peers included.
+		if err := f.SetMeta("n", []byte(strconv.Itoa(n+500))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mathrand(seed uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, uint64(time.Now().UnixNano())))
+}
