@@ -153,7 +153,7 @@ type core struct {
 	release func() // drops what load would have read, at close
 	// recs holds every peer row; rows are replaced in place, never removed.
 	recs       []Peer
-	byID       map[int64]slot
+	byID       idTable
 	byUsername nameIndex
 	byPhone    nameIndex
 
@@ -169,7 +169,7 @@ func newCore(opts Options) *core {
 		opts:       opts,
 		meta:       map[string][]byte{},
 		updates:    map[int64]UpdateState{},
-		byID:       map[int64]slot{},
+		byID:       newIDTable(0),
 		byUsername: newNameIndex(0),
 		byPhone:    newNameIndex(0),
 	}
@@ -259,11 +259,18 @@ func (c *core) putPeers(peers []Peer, stamp bool) error {
 	if stamp {
 		now = c.opts.now().Unix()
 	}
-	if len(c.recs) == 0 && len(peers) > len(c.byID) {
-		// A bulk load: size the maps once.
-		c.byID = make(map[int64]slot, len(peers))
+	if len(c.recs) == 0 && len(peers) > c.byID.len() {
+		// A bulk load: size the indexes once.
+		c.byID = newIDTable(len(peers))
 		c.byUsername = newNameIndex(len(peers))
 		c.byPhone = newNameIndex(len(peers) / 4)
+	}
+	// Validate the whole batch first: a bad row rejects the batch, it does
+	// not leave half of it applied.
+	for i := range peers {
+		if err := validatePeer(&peers[i]); err != nil {
+			return err
+		}
 	}
 	for i := range peers {
 		p := peers[i]
@@ -276,10 +283,10 @@ func (c *core) putPeers(peers []Peer, stamp bool) error {
 				p.Phone = p.Phone[1:]
 			}
 		}
-		if err := validatePeer(&p); err != nil {
-			return err
+		if len(c.recs) >= math.MaxInt32 {
+			return errors.New("storage: too many peers")
 		}
-		if i, ok := c.byID[p.ID]; ok {
+		if i, ok := c.byID.upsert(p.ID, slot(len(c.recs))); ok {
 			old := &c.recs[i]
 			if old.Username != p.Username {
 				if old.Username != "" {
@@ -299,12 +306,8 @@ func (c *core) putPeers(peers []Peer, stamp bool) error {
 			}
 			*old = p
 		} else {
-			if len(c.recs) >= math.MaxInt32 {
-				return errors.New("storage: too many peers")
-			}
 			i := slot(len(c.recs))
 			c.recs = append(c.recs, p)
-			c.byID[p.ID] = i
 			if p.Username != "" {
 				c.byUsername.add(p.Username, i)
 			}
@@ -348,7 +351,7 @@ func (c *core) PeerByID(id int64) (Peer, error) {
 		return Peer{}, err
 	}
 	defer c.mu.RUnlock()
-	i, ok := c.byID[id]
+	i, ok := c.byID.get(id)
 	if !ok {
 		return Peer{}, ErrNotFound
 	}
@@ -469,7 +472,7 @@ func (c *core) closeLocked() {
 		c.release()
 	}
 	c.load, c.release = nil, nil
-	c.recs, c.byID, c.meta, c.updates, c.dirty = nil, nil, nil, nil, nil
+	c.recs, c.byID, c.meta, c.updates, c.dirty = nil, idTable{}, nil, nil, nil
 	c.byUsername, c.byPhone = nameIndex{}, nameIndex{}
 	c.session = SessionRow{}
 }

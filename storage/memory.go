@@ -174,7 +174,8 @@ func (m *Memory) flushLocked() error {
 		return s
 	}
 	for id := range m.dirty {
-		p := m.recs[m.byID[id]]
+		i, _ := m.byID.get(id)
+		p := m.recs[i]
 		if _, err := st.Exec(p.ID, p.AccessHash, string(p.Type), null(p.Username), null(p.Phone), p.LastUpdateOn); err != nil {
 			return fmt.Errorf("storage: write peers: %w", err)
 		}
