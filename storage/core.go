@@ -75,64 +75,64 @@ func (o Options) now() time.Time {
 type slot = int32
 
 // nameIndex maps a username or phone to the rows holding it. Almost always
-// one row: first holds it (a map without pointers in its values, cheap for
-// the garbage collector), stored as slot+1, negated when more rows share
-// the key; the others are in more. A lookup is then one map access.
+// one row: first holds it as slot+1, negated when more rows share the key;
+// the others are in more. A lookup is then one probe sequence.
 type nameIndex struct {
-	first map[string]slot
+	first nameTable
 	more  map[string][]slot
 }
 
 func newNameIndex(n int) nameIndex {
-	return nameIndex{first: make(map[string]slot, n), more: map[string][]slot{}}
+	return nameIndex{first: newNameTable(n), more: map[string][]slot{}}
 }
 
 func (x *nameIndex) add(key string, i slot) {
-	v, ok := x.first[key]
-	if !ok {
-		x.first[key] = i + 1
+	c, created := x.first.insert(key, i+1)
+	if created {
 		return
 	}
-	if v > 0 {
-		x.first[key] = -v
+	if c.val > 0 {
+		c.val = -c.val
 	}
 	x.more[key] = append(x.more[key], i)
 }
 
 func (x *nameIndex) remove(key string, i slot) {
-	v := x.first[key]
-	if v > 0 {
-		if v-1 == i {
-			delete(x.first, key)
+	c := x.first.find(key)
+	if c == nil {
+		return
+	}
+	if c.val > 0 {
+		if c.val-1 == i {
+			x.first.remove(c)
 		}
 		return
 	}
 	more := x.more[key]
-	if -v-1 == i {
-		v = -(more[len(more)-1] + 1)
+	if -c.val-1 == i {
+		c.val = -(more[len(more)-1] + 1)
 		more = more[:len(more)-1]
 	} else if j := slices.Index(more, i); j >= 0 {
 		more = slices.Delete(more, j, j+1)
 	}
 	if len(more) == 0 {
 		delete(x.more, key)
-		v = -v
+		c.val = -c.val
 	} else {
 		x.more[key] = more
 	}
-	x.first[key] = v
 }
 
 // lookup returns the rows holding key.
 func (x *nameIndex) lookup(key string) (first slot, more []slot, ok bool) {
-	v, ok := x.first[key]
+	c := x.first.find(key)
 	switch {
-	case !ok:
+	case c == nil:
 		return 0, nil, false
-	case v > 0:
-		return v - 1, nil, true
+	case c.val > 0:
+		return c.val - 1, nil, true
 	}
-	return -v - 1, x.more[key], true
+	return -c.val - 1, x.more[key], true
 }
 
 // core is the in-memory model both engines share: the session row and a

@@ -47,3 +47,65 @@ func TestIDTableMatchesMap(t *testing.T) {
 		}
 	}
 }
+
+func TestNameIndexMatchesMap(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(3, 4))
+	x := newNameIndex(0)
+	ref := map[string][]slot{}
+	keys := make([]string, 300)
+	for i := range keys {
+		keys[i] = string(rune('a'+i%26)) + string(rune('a'+i/26))
+	}
+	for range 100000 {
+		k := keys[r.IntN(len(keys))]
+		i := slot(r.IntN(5))
+		if r.IntN(2) == 0 {
+			if !containsSlot(ref[k], i) {
+				x.add(k, i)
+				ref[k] = append(ref[k], i)
+			}
+		} else if containsSlot(ref[k], i) {
+			x.remove(k, i)
+			ref[k] = removeSlot(ref[k], i)
+			if len(ref[k]) == 0 {
+				delete(ref, k)
+			}
+		}
+		first, more, ok := x.lookup(k)
+		want := ref[k]
+		if ok != (len(want) > 0) {
+			t.Fatalf("lookup(%q) ok=%v want %v", k, ok, want)
+		}
+		if ok {
+			got := append([]slot{first}, more...)
+			if len(got) != len(want) {
+				t.Fatalf("lookup(%q) = %v want %v", k, got, want)
+			}
+			for _, g := range got {
+				if !containsSlot(want, g) {
+					t.Fatalf("lookup(%q) = %v want %v", k, got, want)
+				}
+			}
+		}
+	}
+}
+
+func containsSlot(s []slot, v slot) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func removeSlot(s []slot, v slot) []slot {
+	out := s[:0]
+	for _, x := range s {
+		if x != v {
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -1,0 +1,121 @@
+package storage
+
+import "hash/maphash"
+
+// nameTable maps a username or phone number to a value: an open-addressing
+// hash table with linear probing and stored hashes, so an insert-if-absent
+// hashes the key once and walks one probe sequence (a Go map needs a
+// lookup and an assignment, hashing twice). Deleted cells become
+// tombstones, reused by later inserts; the table is rebuilt when tombstones
+// and entries fill half of it.
+type nameTable struct {
+	seed  maphash.Seed
+	cells []nameCell
+	n     int // live entries
+	used  int // live entries + tombstones
+}
+
+type nameCell struct {
+	hash uint64
+	key  string
+	val  slot
+	st   uint8 // cellEmpty, cellFull, cellDeleted
+}
+
+const (
+	cellEmpty uint8 = iota
+	cellFull
+	cellDeleted
+)
+
+func newNameTable(n int) nameTable {
+	size := 16
+	for size < 2*n {
+		size *= 2
+	}
+	return nameTable{seed: maphash.MakeSeed(), cells: make([]nameCell, size)}
+}
+
+func (t *nameTable) hash(k string) uint64 { return maphash.String(t.seed, k) }
+
+// find returns the cell holding k, or nil.
+func (t *nameTable) find(k string) *nameCell {
+	if len(t.cells) == 0 {
+		return nil
+	}
+	h := t.hash(k)
+	mask := len(t.cells) - 1
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		c := &t.cells[i]
+		switch {
+		case c.st == cellEmpty:
+			return nil
+		case c.st == cellFull && c.hash == h && c.key == k:
+			return c
+		}
+	}
+}
+
+// insert returns the cell for k, creating it with val when absent; created
+// reports which.
+func (t *nameTable) insert(k string, val slot) (c *nameCell, created bool) {
+	if len(t.cells) == 0 || 2*(t.used+1) > len(t.cells) {
+		t.rehash()
+	}
+	h := t.hash(k)
+	mask := len(t.cells) - 1
+	var free *nameCell
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		c := &t.cells[i]
+		switch c.st {
+		case cellEmpty:
+			if free == nil {
+				free = c
+				t.used++
+			}
+			*free = nameCell{hash: h, key: k, val: val, st: cellFull}
+			t.n++
+			return free, true
+		case cellDeleted:
+			if free == nil {
+				free = c
+			}
+		case cellFull:
+			if c.hash == h && c.key == k {
+				return c, false
+			}
+		}
+	}
+}
+
+// remove deletes k's cell.
+func (t *nameTable) remove(c *nameCell) {
+	*c = nameCell{st: cellDeleted}
+	t.n--
+}
+
+func (t *nameTable) rehash() {
+	old := t.cells
+	size := 16
+	for size < 4*(t.n+1) {
+		size *= 2
+	}
+	t.cells = make([]nameCell, size)
+	t.n, t.used = 0, 0
+	if t.seed == (maphash.Seed{}) {
+		t.seed = maphash.MakeSeed()
+	}
+	mask := size - 1
+	for _, c := range old {
+		if c.st != cellFull {
+			continue
+		}
+		i := int(c.hash) & mask
+		for t.cells[i].st != cellEmpty {
+			i = (i + 1) & mask
+		}
+		t.cells[i] = c
+		t.n++
+		t.used++
+	}
+}
