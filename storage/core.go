@@ -199,7 +199,12 @@ func (c *core) ensurePeersLocked() error {
 		c.loadErr = err
 		return err
 	}
-	return c.putPeers(peers, false)
+	// Rows read from the file are not changes: reading must never make a
+	// store save (and bump its revision) on Close.
+	dirty := c.peersDirty
+	err = c.putPeers(peers, false)
+	c.peersDirty = dirty
+	return err
 }
 
 // rlockPeers takes the read lock with the peers loaded.

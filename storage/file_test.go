@@ -326,3 +326,31 @@ func TestFileCrashChild(t *testing.T) {
 func mathrand(seed uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, uint64(time.Now().UnixNano())))
 }
+
+// TestFileReadingDoesNotWrite: opening a file and reading it (peers
+// included) must not rewrite it on Close.
+func TestFileReadingDoesNotWrite(t *testing.T) {
+	t.Parallel()
+	s := newTestSealer(t)
+	f := newFile(t, t.TempDir(), s, Binding{VaultID: "v", AccountID: "a", Revision: 1}, &Snapshot{Session: testRow(t), Peers: vectorPeers()})
+	f.Close()
+	before, _ := os.ReadFile(f.Path())
+	g, err := OpenFile(f.Path(), s, Binding{"v", "a", 1}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := g.PeerCount(); err != nil || n != 5 {
+		t.Fatal(n, err)
+	}
+	if _, err := g.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	seals := s.seals.Load()
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(f.Path())
+	if s.seals.Load() != seals || !bytes.Equal(before, after) || g.Revision() != 1 {
+		t.Fatal("a read-only use rewrote the file")
+	}
+}
