@@ -1,0 +1,309 @@
+package vault
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/storage"
+)
+
+// AccountError reports an account whose file fails to open: damaged,
+// swapped for another account's, rolled back, or missing. It matches
+// ErrBinding or ErrCorrupt (or ErrWrongKey). The other accounts are not
+// affected.
+type AccountError struct {
+	ID     string // the account id (file name); names are not put in errors
+	Reason string // fixed text
+	Err    error  // ErrBinding, ErrCorrupt or ErrWrongKey
+}
+
+func (e *AccountError) Error() string {
+	return fmt.Sprintf("%v: account %s: %s", e.Err, e.ID, e.Reason)
+}
+
+// Unwrap returns ErrBinding, ErrCorrupt or ErrWrongKey.
+func (e *AccountError) Unwrap() error { return e.Err }
+
+func (v *Vault) accountPath(id string) string {
+	return v.path(accountsDir, id+accountExt)
+}
+
+func (v *Vault) storageOptions() storage.Options {
+	return storage.Options{Now: v.opts.Now}
+}
+
+// openFile opens an account's sealed file, checking its binding against
+// the index entry.
+func (v *Vault) openFile(s storage.Sealer, a *Account) (*storage.File, error) {
+	want := storage.Binding{VaultID: v.meta.VaultID, AccountID: a.ID, Revision: a.Revision}
+	f, err := storage.OpenFile(v.accountPath(a.ID), s, want, v.storageOptions())
+	if err == nil {
+		return f, nil
+	}
+	var be *storage.BindingError
+	switch {
+	case errors.As(err, &be):
+		return nil, &AccountError{ID: a.ID, Reason: "the file " + be.Reason, Err: ErrBinding}
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, &AccountError{ID: a.ID, Reason: "the file is missing", Err: ErrCorrupt}
+	case errors.Is(err, crypto.ErrWrongKey):
+		return nil, &AccountError{ID: a.ID, Reason: "the vault key does not open the file", Err: ErrWrongKey}
+	case errors.Is(err, crypto.ErrCorrupt), errors.Is(err, storage.ErrCorrupt), errors.Is(err, storage.ErrUnsupported):
+		return nil, &AccountError{ID: a.ID, Reason: "the file is damaged or tampered with", Err: ErrCorrupt}
+	default:
+		return nil, fmt.Errorf("vault: account %s: %w", a.ID, err)
+	}
+}
+
+// readAccount opens an account without the write lock. Handed-off
+// accounts are refused. A readOnly store cannot save: see readOnlySealer.
+func (v *Vault) readAccount(name string, readOnly bool) (*storage.File, *Account, error) {
+	st, err := v.unlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	x, err := v.loadIndex(st)
+	if err != nil {
+		return nil, nil, err
+	}
+	i := x.find(name)
+	if i < 0 {
+		return nil, nil, notFound(name)
+	}
+	a := x.Accounts[i]
+	if a.Status == StatusHandedOff {
+		return nil, nil, fmt.Errorf("%w: run `tgvault reclaim` first if it is no longer used elsewhere", ErrHandedOff)
+	}
+	s, err := st.sealer()
+	if err != nil {
+		return nil, nil, err
+	}
+	var sealer storage.Sealer = s
+	if readOnly {
+		sealer = readOnlySealer{s}
+	}
+	f, err := v.openFile(sealer, &a)
+	if err != nil {
+		v.noteOpen(a.ID, 0, 0, err)
+		return nil, nil, err
+	}
+	if readOnly && a.Status == StatusBroken {
+		v.noteOpen(a.ID, f.Revision(), a.Peers, nil) // it opens again
+	}
+	return f, &a, nil
+}
+
+// OpenAccount opens an account's store for the pool. It refuses a
+// handed-off account, checks the file's binding and revision against the
+// index (a file behind the index, or bound elsewhere, fails with an
+// *AccountError), and accepts a file ahead of the index, repairing the
+// index when the write lock is free. The caller owns the returned store
+// and must Close it; its writes bump the file's revision, which the index
+// catches up with on the next open or write.
+func (v *Vault) OpenAccount(name string) (*storage.File, error) {
+	f, a, err := v.readAccount(name, false)
+	if err != nil {
+		return nil, err
+	}
+	n, err := f.PeerCount()
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	if f.Revision() != a.Revision || n != a.Peers || a.Status == StatusBroken {
+		v.noteOpen(a.ID, f.Revision(), n, nil)
+	}
+	return f, nil
+}
+
+// noteOpen records the outcome of opening an account file in the index,
+// if the write lock is free: a file ahead of the index (its revision and
+// peer count), a broken file (status broken with the reason), or a broken
+// file that opens again. It is best effort: a busy vault is repaired on a
+// later open.
+func (v *Vault) noteOpen(id string, rev uint64, peers int, openErr error) {
+	t, err := v.begin()
+	if err != nil {
+		return
+	}
+	defer t.end()
+	i := t.idx.byID(id)
+	if i < 0 {
+		return
+	}
+	a := &t.idx.Accounts[i]
+	var ae *AccountError
+	switch {
+	case openErr == nil:
+		if rev < a.Revision {
+			return
+		}
+		if a.Status == StatusBroken {
+			a.Status, a.Reason = StatusActive, ""
+		}
+		a.Revision, a.Peers = rev, peers
+	case errors.As(openErr, &ae) && a.Status != StatusHandedOff:
+		a.Status, a.Reason = StatusBroken, ae.Reason
+	default:
+		return
+	}
+	a.Updated = v.now().UTC()
+	_ = t.save()
+}
+
+// Reclaim makes a handed-off account active again. Use it only when the
+// session is no longer used where it was handed to.
+func (v *Vault) Reclaim(name string) error {
+	return v.update(name, func(a *Account) error {
+		if a.Status != StatusHandedOff {
+			return nil
+		}
+		a.Status, a.Reason = StatusActive, ""
+		return nil
+	})
+}
+
+// SetStatus records an account's state (the pool marks revoked and
+// key_lost sessions; StatusActive clears it). reason is shown by list and
+// show and must not hold secrets.
+func (v *Vault) SetStatus(name string, s AccountStatus, reason string) error {
+	return v.update(name, func(a *Account) error {
+		a.Status, a.Reason = s, reason
+		return nil
+	})
+}
+
+// update changes one index entry under the write lock.
+func (v *Vault) update(name string, fn func(*Account) error) error {
+	t, err := v.begin()
+	if err != nil {
+		return err
+	}
+	defer t.end()
+	a, err := t.account(name)
+	if err != nil {
+		return err
+	}
+	if err := fn(a); err != nil {
+		return err
+	}
+	a.Updated = v.now().UTC()
+	return t.save()
+}
+
+// Rename renames an account (the index only; the file keeps its id).
+func (v *Vault) Rename(oldName, newName string) error {
+	if err := checkName(newName); err != nil {
+		return err
+	}
+	t, err := v.begin()
+	if err != nil {
+		return err
+	}
+	defer t.end()
+	a, err := t.account(oldName)
+	if err != nil {
+		return err
+	}
+	if oldName == newName {
+		return nil
+	}
+	if t.idx.find(newName) >= 0 {
+		return fmt.Errorf("%w: an account has that name", ErrExists)
+	}
+	a.Name = newName
+	a.Updated = v.now().UTC()
+	return t.save()
+}
+
+// Remove deletes an account: its index entry first, then its file (a
+// crash between the two leaves an orphan file that Doctor reports).
+func (v *Vault) Remove(name string) error {
+	t, err := v.begin()
+	if err != nil {
+		return err
+	}
+	defer t.end()
+	i := t.idx.find(name)
+	if i < 0 {
+		return notFound(name)
+	}
+	id := t.idx.Accounts[i].ID
+	t.idx.Accounts = append(t.idx.Accounts[:i], t.idx.Accounts[i+1:]...)
+	if err := t.save(); err != nil {
+		return err
+	}
+	if err := os.Remove(v.accountPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("vault: remove account file: %w", err)
+	}
+	return nil
+}
+
+// checkName validates an account name.
+func checkName(name string) error {
+	if name == "" || len(name) > 256 {
+		return fmt.Errorf("%w: it must be 1 to 256 bytes", ErrInvalidName)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("%w: it must not hold control characters", ErrInvalidName)
+		}
+	}
+	return nil
+}
+
+// readOnlySealer opens but refuses to seal: the stores of read-only uses
+// (export, doctor) are opened with it, so that they can never write an
+// account file without the write lock. storage.File re-saves a store on
+// Close once its peers were loaded, even if nothing changed; with this
+// sealer that save fails and the file is left as it was, and such a store
+// is dropped with dropStore instead of Close.
+type readOnlySealer struct{ s storage.Sealer }
+
+var errReadOnly = errors.New("vault: read-only store")
+
+func (r readOnlySealer) Seal([]byte) ([]byte, error) { return nil, errReadOnly }
+
+func (r readOnlySealer) Open(b []byte) ([]byte, error) { return r.s.Open(b) }
+
+// dropStore releases a read-only store: Close fails to save (nothing
+// changed) and the garbage collector frees it.
+func dropStore(f *storage.File) {
+	_ = f.Close()
+}
+
+// Commit runs fn, the pool's writes to a store that OpenAccount returned
+// (SetSession, SetMeta, Flush, ...), under the vault's write lock, then
+// records the store's revision and peer count in the index. `tgvault run`
+// holds the accounts for its whole life but the write lock only inside
+// Commit, so other commands can write between its saves.
+func (v *Vault) Commit(f *storage.File, fn func() error) error {
+	id := strings.TrimSuffix(filepath.Base(f.Path()), accountExt)
+	t, err := v.begin()
+	if err != nil {
+		return err
+	}
+	defer t.end()
+	if err := fn(); err != nil {
+		return err
+	}
+	i := t.idx.byID(id)
+	if i < 0 {
+		return ErrNotFound // removed meanwhile
+	}
+	a := &t.idx.Accounts[i]
+	n, err := f.PeerCount()
+	if err != nil {
+		return err
+	}
+	if a.Revision == f.Revision() && a.Peers == n {
+		return nil
+	}
+	a.Revision, a.Peers, a.Updated = max(a.Revision, f.Revision()), n, v.now().UTC()
+	return t.save()
+}

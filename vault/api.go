@@ -1,0 +1,173 @@
+package vault
+
+// This file is the vault's public contract, written first so that the
+// command line and the vault can be built side by side. Every exported
+// name here is implemented in the other files of the package.
+
+import (
+	"time"
+
+	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/sessionstring"
+	"github.com/tgvault/tgvault/storage"
+)
+
+// KeyringService is the OS keyring service name; the user is the vault id.
+const KeyringService = "tgvault"
+
+// KeyringTimeout bounds every keyring call: a Secret Service whose unlock
+// prompt nobody answers would otherwise hang forever.
+const KeyringTimeout = 10 * time.Second
+
+// Keyring is the slice of an OS keyring the vault uses (go-keyring's
+// shape). The vault is its only user; tests inject a fake. Implementations
+// return ErrKeyringNotFound for a missing secret.
+type Keyring interface {
+	Get(service, user string) (string, error)
+	Set(service, user, secret string) error
+	Delete(service, user string) error
+}
+
+// Options open a vault.
+type Options struct {
+	// Dir is the vault directory (see DefaultDir).
+	Dir string
+	// Keyring holds the unlocked identity; nil means no OS keyring (the
+	// vault is then only unlocked per process, by Identity or Passphrase).
+	Keyring Keyring
+	// Identity, when set, unlocks this process only (TGVAULT_IDENTITY,
+	// --identity): the keyring is not consulted.
+	Identity *crypto.Identity
+	// Passphrase, when set, opens the passphrase slot for this process
+	// only (TGVAULT_PASSPHRASE_FILE): the keyring is not consulted.
+	Passphrase crypto.Passphrase
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// InitOptions create a vault.
+type InitOptions struct {
+	Options
+	// NoKeyring makes a vault that is only ever unlocked per process.
+	NoKeyring bool
+}
+
+// Status is what `tgvault status` shows about the lock state.
+type Status struct {
+	VaultID    string      `json:"vault_id"`
+	Dir        string      `json:"dir"`
+	Unlocked   bool        `json:"unlocked"`
+	UnlockedBy string      `json:"unlocked_by"` // "keyring", "identity", "passphrase" or ""
+	Expires    *time.Time  `json:"expires"`     // unlock --timeout, nil if none
+	NoKeyring  bool        `json:"no_keyring"`
+	Accounts   int         `json:"accounts"` // -1 when locked (the index is sealed)
+	Writer     *LockHolder `json:"writer"`   // the process holding the write lock, if any
+}
+
+// LockHolder names the process holding the vault's write lock.
+type LockHolder struct {
+	PID     int       `json:"pid"`
+	Command string    `json:"command"`
+	Since   time.Time `json:"since"`
+}
+
+// AccountStatus is an account's state in the index.
+type AccountStatus string
+
+// Account states.
+const (
+	StatusActive    AccountStatus = "active"
+	StatusHandedOff AccountStatus = "handed_off" // export --move: nothing connects it until reclaim
+	StatusKeyLost   AccountStatus = "key_lost"   // the server no longer knows the key
+	StatusRevoked   AccountStatus = "revoked"    // AUTH_KEY_UNREGISTERED, SESSION_REVOKED, ...
+	StatusBroken    AccountStatus = "broken"     // its file fails to open (see Account.Error)
+)
+
+// Account is one index entry: what list and show print. It never holds
+// the key. Fields a source did not carry are null in JSON.
+type Account struct {
+	Name     string                   `json:"name"`
+	ID       string                   `json:"id"` // random, names the file accounts/<id>.age
+	UserID   sessionstring.Opt[int64] `json:"user_id"`
+	DCID     int                      `json:"dc_id"`
+	IsBot    sessionstring.Opt[bool]  `json:"is_bot"`
+	TestMode sessionstring.Opt[bool]  `json:"test_mode"`
+	APIID    sessionstring.Opt[int32] `json:"api_id"`
+	Status   AccountStatus            `json:"status"`
+	Reason   string                   `json:"reason,omitempty"` // why revoked/key_lost/broken
+	Peers    int                      `json:"peers"`
+	Revision uint64                   `json:"revision"`
+	Source   string                   `json:"source,omitempty"` // format/dialect it was imported from
+	Created  time.Time                `json:"created"`
+	Updated  time.Time                `json:"updated"`
+}
+
+// ImportOptions tune Import.
+type ImportOptions struct {
+	// Name for the account; derived from the source (file name, user id)
+	// when empty. Must be unique in the vault.
+	Name string
+	// Format forces the source format ("" = detect): a sessionstring
+	// format name, or "pyrogram-file", "telethon-file" for .session files.
+	Format string
+	// APIID fills a missing api_id (old Pyrogram strings, Telethon).
+	APIID sessionstring.Opt[int32]
+	// Passphrase opens a sealed hand-off string made with --passphrase.
+	Passphrase crypto.Passphrase
+}
+
+// ImportReport says what an import carried and lacked.
+type ImportReport struct {
+	Account   Account  `json:"account"`
+	Source    string   `json:"source"` // detected format or dialect
+	Lacks     []string `json:"lacks"`  // fields the source did not carry
+	Ambiguous bool     `json:"ambiguous,omitempty"`
+	Peers     int      `json:"peers"`
+	// PlaintextRemains is true when the source was a file that still
+	// exists in plaintext (the CLI warns; --remove-source deletes it).
+	PlaintextRemains bool `json:"plaintext_remains"`
+}
+
+// SealedExportOptions make a sealed hand-off string.
+type SealedExportOptions struct {
+	// To seals to these recipients (age X25519, ssh-ed25519, ssh-rsa).
+	To []*crypto.Recipient
+	// Passphrase seals with a one-time passphrase instead.
+	Passphrase crypto.Passphrase
+	// WithPeers adds the peer cache (makes the string long: for files).
+	WithPeers bool
+	// Move marks the local account handed off.
+	Move bool
+	// Force allows exporting an account that `run` holds.
+	Force bool
+}
+
+// Compile-time reminder of the types the contract uses.
+var _ = storage.ErrNotFound
+
+// The Vault's methods (implemented in vault.go and the files beside it):
+//
+//	func Init(opts InitOptions, pass crypto.Passphrase) (*Vault, error)
+//	func Open(opts Options) (*Vault, error)        // reads vault.json; does not unlock
+//	func (v *Vault) Close() error
+//	func (v *Vault) ID() string
+//	func (v *Vault) Dir() string
+//	func (v *Vault) Unlock(pass crypto.Passphrase, timeout time.Duration) error // passphrase -> keyring; 0 = no expiry
+//	func (v *Vault) Lock() error                    // removes the identity from the keyring
+//	func (v *Vault) Status() (Status, error)
+//	func (v *Vault) Recipient() (string, error)     // the vault's public key (age1...)
+//	func (v *Vault) List() ([]Account, error)       // one index open, no per-account decryption
+//	func (v *Vault) Show(name string) (Account, error)
+//	func (v *Vault) Import(data []byte, srcPath string, opts ImportOptions) (ImportReport, error) // srcPath "" for stdin
+//	func (v *Vault) ImportFile(path string, opts ImportOptions) (ImportReport, error)          // a .session file, a string file, gotd JSON, a sealed hand-off
+//	func (v *Vault) Export(name string, f sessionstring.Format, force bool) (string, error)  // plain string
+//	func (v *Vault) ExportPlainFile(name, path string, force bool) error                    // plain Pyrogram v3 .session, peers included
+//	func (v *Vault) ExportSealed(name string, opts SealedExportOptions) (string, error)      // one-line sealed hand-off
+//	func (v *Vault) Reclaim(name string) error
+//	func (v *Vault) Remove(name string) error
+//	func (v *Vault) Rename(oldName, newName string) error
+//	func (v *Vault) Passwd(oldPass, newPass crypto.Passphrase) error // re-seals the slot only
+//	func (v *Vault) Rekey(pass crypto.Passphrase) error             // new identity, every account re-sealed
+//	func (v *Vault) Doctor() []Check
+//	func (v *Vault) OpenAccount(name string) (*storage.File, error) // for the pool
+//	func (v *Vault) HeldByRun() (pid int, held bool)                // a `tgvault run` owns the accounts

@@ -1,0 +1,159 @@
+package vault
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// Check is one finding of Doctor.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// Doctor inspects the vault without changing it: the keyring, permissions,
+// the lock holders, vault.json's recipients, the index against every
+// account file (binding and revision), orphan files and the temp files a
+// crash leaves behind.
+func (v *Vault) Doctor() []Check {
+	var cs []Check
+	add := func(name string, ok bool, detail, fix string) {
+		cs = append(cs, Check{Name: name, OK: ok, Detail: detail, Fix: fix})
+	}
+
+	st, uerr := v.unlock()
+	switch {
+	case v.meta.NoKeyring:
+		add("keyring", true, "not used: this vault is unlocked per process", "")
+	case v.opts.Keyring == nil:
+		add("keyring", false, "no OS keyring is available", "use TGVAULT_PASSPHRASE_FILE or TGVAULT_IDENTITY")
+	default:
+		_, _, kerr := v.keyringGet()
+		switch {
+		case kerr == nil:
+			add("keyring", true, "reachable; the vault is unlocked there", "")
+		case errors.Is(kerr, ErrLocked):
+			add("keyring", true, "reachable; the vault is locked ("+kerr.Error()+")", "tgvault unlock")
+		default:
+			add("keyring", false, kerr.Error(), "use TGVAULT_PASSPHRASE_FILE or TGVAULT_IDENTITY meanwhile")
+		}
+	}
+	if uerr != nil {
+		add("unlock", false, uerr.Error(), "tgvault unlock")
+	}
+
+	cs = append(cs, v.checkPerms())
+
+	if h, held := probeLock(v.path(lockName)); held {
+		add("writer", true, fmt.Sprintf("process %d (%s) holds the write lock since %s", h.PID, h.Command, h.Since.Format("2006-01-02 15:04:05Z07:00")), "")
+	} else {
+		add("writer", true, "no writer", "")
+	}
+	if pid, held := v.HeldByRun(); held {
+		add("run", true, fmt.Sprintf("tgvault run (pid %d) holds the accounts", pid), "")
+	}
+	if v.rekeyPending() {
+		add("rekey", false, "a rekey was interrupted", "tgvault rekey")
+	}
+
+	var stray []string
+	_ = filepath.WalkDir(v.dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), ".") && strings.Contains(d.Name(), ".tmp-") {
+			stray = append(stray, p)
+		}
+		return nil
+	})
+	if len(stray) > 0 {
+		add("temp files", false, fmt.Sprintf("%d temp files left by an interrupted write (sealed; no secrets in plaintext)", len(stray)),
+			"with no tgvault writing, remove them: rm "+strings.Join(stray, " "))
+	} else {
+		add("temp files", true, "none", "")
+	}
+
+	if st == nil {
+		return cs
+	}
+	if ok, rs := v.metaRecipientsOK(st.primary); ok {
+		add("recipients", true, "vault.json's recipients are authenticated by the vault key", "")
+	} else {
+		add("recipients", false, fmt.Sprintf("vault.json lists recipients the vault key did not authenticate (%s); they receive nothing", strings.Join(rs, ", ")),
+			"check who can write "+v.dir+"; tgvault rekey rewrites vault.json")
+	}
+	x, err := v.loadIndex(st)
+	if err != nil {
+		add("index", false, err.Error(), "restore index.age from a backup")
+		return cs
+	}
+	add("index", true, fmt.Sprintf("%d accounts", len(x.Accounts)), "")
+	s, err := st.sealer()
+	if err != nil {
+		return cs
+	}
+	known := map[string]bool{}
+	for i := range x.Accounts {
+		a := &x.Accounts[i]
+		known[a.ID+accountExt] = true
+		name := "account " + a.Name
+		f, err := v.openFile(readOnlySealer{s}, a)
+		if err != nil {
+			add(name, false, err.Error(), "tgvault remove, then import the session again")
+			continue
+		}
+		rev := f.Revision()
+		dropStore(f)
+		switch {
+		case a.Status == StatusBroken:
+			add(name, true, "the file opens again; the index still says broken ("+a.Reason+")", "open it once (any export) to clear the mark")
+		case rev > a.Revision:
+			add(name, true, fmt.Sprintf("the file (revision %d) is ahead of the index (%d): repaired on the next write", rev, a.Revision), "")
+		default:
+			add(name, true, string(a.Status), "")
+		}
+	}
+	ents, _ := os.ReadDir(v.path(accountsDir))
+	var orphans []string
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), ".") && !known[e.Name()] {
+			orphans = append(orphans, filepath.Join(v.dir, accountsDir, e.Name()))
+		}
+	}
+	if len(orphans) > 0 {
+		add("orphans", false, fmt.Sprintf("%d account files are not in the index (an interrupted import or remove)", len(orphans)),
+			"with no tgvault writing, remove them: rm "+strings.Join(orphans, " "))
+	}
+	return cs
+}
+
+// checkPerms checks that the directory is 0700 and the files 0600.
+func (v *Vault) checkPerms() Check {
+	if runtime.GOOS == "windows" {
+		return Check{Name: "permissions", OK: true, Detail: "not checked on Windows (ACLs)"}
+	}
+	var bad []string
+	_ = filepath.WalkDir(v.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		perm := fi.Mode().Perm()
+		if (d.IsDir() && perm&0o077 != 0) || (!d.IsDir() && perm&0o177 != 0) {
+			bad = append(bad, fmt.Sprintf("%s (%04o)", p, perm))
+		}
+		return nil
+	})
+	if len(bad) > 0 {
+		return Check{Name: "permissions", Detail: "too open: " + strings.Join(bad, ", "),
+			Fix: fmt.Sprintf("chmod -R go-rwx %s", v.dir)}
+	}
+	return Check{Name: "permissions", OK: true, Detail: "directories 0700, files 0600"}
+}

@@ -1,0 +1,137 @@
+package vault
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/sessionstring"
+	"github.com/tgvault/tgvault/storage"
+)
+
+// checkRun refuses to hand out an account that a running pool holds:
+// using a session in two places at once kills it.
+func (v *Vault) checkRun(force bool) error {
+	if force {
+		return nil
+	}
+	if pid, held := v.HeldByRun(); held {
+		return fmt.Errorf("%w (pid %d): stop it first, or use --force", ErrHeldByRun, pid)
+	}
+	return nil
+}
+
+// missingField translates a missing-field error of a lower layer.
+func missingField(err error) error {
+	var se *sessionstring.MissingFieldError
+	var fe *storage.MissingFieldError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("%w: %s (import the account with --api-id, or choose another format)", ErrMissingField, se.Field)
+	case errors.As(err, &fe):
+		return fmt.Errorf("%w: %s (import the account with --api-id, or choose another format)", ErrMissingField, fe.Field)
+	}
+	return err
+}
+
+// snapshot reads an exportable account's snapshot.
+func (v *Vault) snapshot(name string, force bool) (*storage.Snapshot, error) {
+	if err := v.checkRun(force); err != nil {
+		return nil, err
+	}
+	f, _, err := v.readAccount(name, true)
+	if err != nil {
+		return nil, err
+	}
+	defer dropStore(f)
+	return f.Snapshot()
+}
+
+// Export returns the account as a plain session string in format f
+// (Unknown means Pyrogram's current layout). The string is the session:
+// the caller must treat it as a secret. A format that needs a field the
+// source did not carry fails with an error matching ErrMissingField that
+// names the field; Telethon, GramJS and mtcute get a missing server
+// address from the DC table.
+func (v *Vault) Export(name string, f sessionstring.Format, force bool) (string, error) {
+	if f == sessionstring.Unknown {
+		f = sessionstring.Pyrogram
+	}
+	snap, err := v.snapshot(name, force)
+	if err != nil {
+		return "", err
+	}
+	s, _ := sessionOf(snap)
+	switch f {
+	case sessionstring.Telethon, sessionstring.GramJS, sessionstring.Mtcute:
+		s = s.WithDefaultAddress()
+	}
+	out, err := sessionstring.Encode(f, s)
+	if err != nil {
+		return "", missingField(err)
+	}
+	return out, nil
+}
+
+// ExportPlainFile writes the account as a plain (unencrypted) Pyrogram v3
+// .session file at path, peers included (mode 0600, atomically).
+func (v *Vault) ExportPlainFile(name, path string, force bool) error {
+	snap, err := v.snapshot(name, force)
+	if err != nil {
+		return err
+	}
+	if err := storage.WritePyrogramFile(path, snap); err != nil {
+		return missingField(err)
+	}
+	return nil
+}
+
+// ExportSealed returns the account sealed for a hand-off, as one line:
+// to opts.To (the age text form) or with opts.Passphrase (the binary age
+// file in base64). Without peers the string is well under 1,000
+// characters. With opts.Move the account is marked handed off: it stays
+// listed, but nothing exports or connects it until Reclaim.
+func (v *Vault) ExportSealed(name string, opts SealedExportOptions) (string, error) {
+	if (len(opts.To) == 0) == (len(opts.Passphrase) == 0) {
+		return "", errors.New("vault: a sealed export needs recipients or a passphrase, not both")
+	}
+	snap, err := v.snapshot(name, opts.Force)
+	if err != nil {
+		return "", err
+	}
+	s, _ := sessionOf(snap)
+	e := &envelope{Session: s}
+	if opts.WithPeers {
+		e.Peers = snap.Peers
+		if e.Peers == nil {
+			e.Peers = []storage.Peer{}
+		}
+	}
+	plain, err := marshalEnvelope(e)
+	if err != nil {
+		return "", err
+	}
+	defer clear(plain)
+	var out string
+	if len(opts.To) > 0 {
+		out, err = crypto.SealText(plain, opts.To...)
+	} else {
+		var b []byte
+		b, err = crypto.SealPassphrase(plain, opts.Passphrase)
+		out = base64.StdEncoding.EncodeToString(b)
+	}
+	if err != nil {
+		return "", err
+	}
+	if opts.Move {
+		err := v.update(name, func(a *Account) error {
+			a.Status, a.Reason = StatusHandedOff, "exported with --move"
+			return nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("vault: the account could not be marked handed off, so the sealed string is withheld: %w", err)
+		}
+	}
+	return out, nil
+}

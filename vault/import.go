@@ -1,0 +1,476 @@
+package vault
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/sessionstring"
+	"github.com/tgvault/tgvault/storage"
+)
+
+// metaSource is the meta key, inside the sealed account file, that keeps
+// what the neutral session carries beyond Pyrogram's row: the server
+// address and the source format's extra data, so that exporting to the
+// source's format gives back the same bytes.
+const metaSource = "tgvault.source"
+
+type sourceMeta struct {
+	Host   sessionstring.Opt[string] `json:"host"`
+	Port   sessionstring.Opt[int]    `json:"port"`
+	Extra  sessionstring.Extra       `json:"extra"`
+	Source string                    `json:"source"`
+}
+
+// Source names of the non-string sources.
+const (
+	sourceHandOff = "tgvault-handoff"
+	sqliteMagic   = "SQLite format 3\x00"
+	ageMagic      = "age-encryption.org/"
+	ageArmor      = "-----BEGIN AGE ENCRYPTED FILE-----"
+)
+
+// importBatch is how many accounts ImportFiles writes between two index
+// saves.
+const importBatch = 256
+
+// parsed is an import source read into tgvault's terms.
+type parsed struct {
+	snap      *storage.Snapshot
+	session   sessionstring.Session
+	source    string
+	lacks     []string
+	ambiguous bool
+}
+
+func lacksOf(s sessionstring.Session) []string {
+	var l []string
+	if !s.APIID.Known() {
+		l = append(l, storage.LackAPIID)
+	}
+	if !s.UserID.Known() {
+		l = append(l, storage.LackUserID)
+	}
+	if !s.IsBot.Known() {
+		l = append(l, storage.LackIsBot)
+	}
+	if !s.TestMode.Known() {
+		l = append(l, storage.LackTestMode)
+	}
+	return l
+}
+
+func snapshotOf(s sessionstring.Session, source string, date int64) (*storage.Snapshot, error) {
+	m, err := json.Marshal(sourceMeta{Host: s.Host, Port: s.Port, Extra: s.Extra, Source: source})
+	if err != nil {
+		return nil, err
+	}
+	return &storage.Snapshot{
+		Session: storage.SessionRow{
+			DCID: s.DCID, APIID: s.APIID, TestMode: s.TestMode, AuthKey: s.AuthKey,
+			Date: date, UserID: s.UserID, IsBot: s.IsBot,
+		},
+		Meta: map[string][]byte{metaSource: m},
+	}, nil
+}
+
+// sessionOf rebuilds the neutral session from a stored snapshot.
+func sessionOf(snap *storage.Snapshot) (sessionstring.Session, string) {
+	r := snap.Session
+	s := sessionstring.Session{
+		DCID: r.DCID, APIID: r.APIID, TestMode: r.TestMode, AuthKey: r.AuthKey,
+		UserID: r.UserID, IsBot: r.IsBot,
+	}
+	var m sourceMeta
+	if b, ok := snap.Meta[metaSource]; ok && json.Unmarshal(b, &m) == nil {
+		s.Host, s.Port, s.Extra = m.Host, m.Port, m.Extra
+	}
+	return s, m.Source
+}
+
+// parseSource reads data (and, for a .session file at path, its WAL).
+func (v *Vault) parseSource(data []byte, path string, opts ImportOptions, st func() (*unlocked, error)) (*parsed, error) {
+	switch opts.Format {
+	case "":
+	case "pyrogram-file", "telethon-file":
+		return parseForeign(data, path)
+	default:
+		f, err := sessionstring.ParseFormat(opts.Format)
+		if err != nil {
+			return nil, fmt.Errorf("%w: unknown format %q", ErrBadInput, opts.Format)
+		}
+		s, err := sessionstring.DecodeAs(f, string(data))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+		}
+		return parsedString(s, f.String(), false)
+	}
+	if bytes.HasPrefix(data, []byte(sqliteMagic)) {
+		return parseForeign(data, path)
+	}
+	if sealed, ok := sealedForm(data); ok {
+		return v.parseHandOff(sealed, opts, st)
+	}
+	if len(data) > sessionstring.MaxLen {
+		return nil, fmt.Errorf("%w: too long for a session string", ErrBadInput)
+	}
+	d, err := sessionstring.Decode(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	return parsedString(d.Session, d.Format.String(), d.Ambiguous)
+}
+
+func parsedString(s sessionstring.Session, source string, ambiguous bool) (*parsed, error) {
+	snap, err := snapshotOf(s, source, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &parsed{snap: snap, session: s, source: source, lacks: lacksOf(s), ambiguous: ambiguous}, nil
+}
+
+func parseForeign(data []byte, path string) (*parsed, error) {
+	var (
+		f   *storage.Foreign
+		err error
+	)
+	if path != "" {
+		f, err = storage.ReadForeignFile(path)
+	} else {
+		f, err = storage.ReadForeign(data, nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	snap, err := snapshotOf(f.Session, string(f.Dialect), f.Date)
+	if err != nil {
+		return nil, err
+	}
+	snap.Peers = f.Peers
+	snap.UpdateState = f.UpdateState
+	return &parsed{snap: snap, session: f.Session, source: string(f.Dialect), lacks: f.Lacks}, nil
+}
+
+// sealedForm reports whether data is a sealed hand-off (the one-line text
+// form, armored, or binary age) and returns it.
+func sealedForm(data []byte) ([]byte, bool) {
+	t := bytes.TrimSpace(data)
+	if bytes.HasPrefix(t, []byte(ageArmor)) || bytes.HasPrefix(t, []byte(ageMagic)) {
+		return t, true
+	}
+	if len(t) < 100 || len(t) > 4*sessionstring.MaxLen {
+		return nil, false
+	}
+	head := t[:min(len(t), 28)]
+	dec := make([]byte, base64.StdEncoding.DecodedLen(len(head)))
+	n, _ := base64.StdEncoding.Decode(dec, head[:len(head)/4*4])
+	if bytes.HasPrefix(dec[:n], []byte(ageMagic)) {
+		return t, true
+	}
+	return nil, false
+}
+
+func (v *Vault) parseHandOff(sealed []byte, opts ImportOptions, st func() (*unlocked, error)) (*parsed, error) {
+	var (
+		plain []byte
+		err   error
+	)
+	if len(opts.Passphrase) > 0 {
+		plain, err = crypto.OpenPassphrase(sealed, opts.Passphrase)
+		if errors.Is(err, crypto.ErrWrongKey) {
+			return nil, fmt.Errorf("%w: it does not open the hand-off", ErrWrongPassphrase)
+		}
+	} else {
+		u, uerr := st()
+		if uerr != nil {
+			return nil, uerr
+		}
+		plain, err = crypto.Open(sealed, u.ids...)
+		if errors.Is(err, crypto.ErrWrongKey) {
+			return nil, fmt.Errorf("%w: the hand-off was sealed to another key (or with a passphrase)", ErrWrongKey)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: the sealed hand-off is damaged: %v", ErrCorrupt, err)
+	}
+	defer clear(plain)
+	e, err := unmarshalEnvelope(plain)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := snapshotOf(e.Session, sourceHandOff, 0)
+	if err != nil {
+		return nil, err
+	}
+	snap.Peers = e.Peers
+	return &parsed{snap: snap, session: e.Session, source: sourceHandOff, lacks: lacksOf(e.Session)}, nil
+}
+
+// defaultName derives an account name from the source path or user id.
+func defaultName(path string, s sessionstring.Session, id string) string {
+	if path != "" {
+		b := filepath.Base(path)
+		if n := strings.TrimSuffix(b, filepath.Ext(b)); n != "" && n != "." {
+			return n
+		}
+	}
+	if u, ok := s.UserID.Get(); ok {
+		return "user" + strconv.FormatInt(u, 10)
+	}
+	return "account-" + id[:8]
+}
+
+// Import stores a session given as bytes: a .session SQLite file, a session
+// string of any supported format, a gotd JSON file, or a sealed hand-off
+// (opened with the vault key or opts.Passphrase). srcPath names the file it
+// came from ("" for stdin): it gives the default name and
+// ImportReport.PlaintextRemains, and lets a .session file's WAL be read.
+func (v *Vault) Import(data []byte, srcPath string, opts ImportOptions) (ImportReport, error) {
+	t, err := v.begin()
+	if err != nil {
+		return ImportReport{}, err
+	}
+	defer t.end()
+	r, err := v.importOne(t, data, srcPath, opts)
+	if err != nil {
+		return ImportReport{}, err
+	}
+	if err := t.save(); err != nil {
+		return ImportReport{}, err
+	}
+	return r, nil
+}
+
+// ImportFile imports the file at path (see Import).
+func (v *Vault) ImportFile(path string, opts ImportOptions) (ImportReport, error) {
+	data, err := readSource(path)
+	if err != nil {
+		return ImportReport{}, err
+	}
+	defer clear(data)
+	return v.Import(data, path, opts)
+}
+
+func readSource(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("vault: import: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: not a regular file", ErrBadInput)
+	}
+	if fi.Size() > storage.MaxForeignSize {
+		return nil, fmt.Errorf("%w: file too large for a session", ErrBadInput)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("vault: import: %w", err)
+	}
+	return data, nil
+}
+
+// ImportFiles imports many files under one lock, writing each account file
+// once and the index once per batch of 256, so that a thousand .session
+// files import in seconds. Files are read, sealed and written by a few
+// workers at once (the fsyncs overlap); names are checked and the index
+// updated in the order of paths. progress (if not nil) is called after
+// each file, in order, with its report or error; a failed file does not
+// stop the others. opts.Name, if set, is ignored (each account is named
+// after its file). The returned error counts the failures and wraps each
+// one. A crash in the middle leaves account files that the index does not
+// list; Doctor reports them.
+func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(done int, r ImportReport, err error)) error {
+	t, err := v.begin()
+	if err != nil {
+		return err
+	}
+	defer t.end()
+	opts.Name = ""
+
+	type result struct {
+		r   ImportReport
+		err error
+	}
+	results := make([]chan result, len(paths))
+	for i := range results {
+		results[i] = make(chan result, 1)
+	}
+	work := make(chan int)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	// Runs before t.end: no worker writes once the lock is released.
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	go func() {
+		defer close(work)
+		for i := range paths {
+			select {
+			case work <- i:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	for range importWorkers {
+		wg.Go(func() {
+			for i := range work {
+				r, err := v.writeAccount(t, paths[i], opts)
+				results[i] <- result{r, err}
+			}
+		})
+	}
+
+	var errs []error
+	pending := 0
+	for i := range paths {
+		res := <-results[i]
+		r, err := res.r, res.err
+		if err == nil {
+			if err = t.add(r.Account); err != nil {
+				_ = os.Remove(v.accountPath(r.Account.ID))
+				r = ImportReport{}
+			}
+		}
+		if err == nil {
+			pending++
+			if pending >= importBatch {
+				if err := t.save(); err != nil {
+					return err
+				}
+				pending = 0
+			}
+		} else {
+			errs = append(errs, fmt.Errorf("file %d: %w", i+1, err))
+		}
+		if progress != nil {
+			progress(i+1, r, err)
+		}
+	}
+	if pending > 0 {
+		if err := t.save(); err != nil {
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("vault: %d of %d imports failed: %w", len(errs), len(paths), errors.Join(errs...))
+	}
+	return nil
+}
+
+// importWorkers is how many files ImportFiles reads and writes at once.
+const importWorkers = 4
+
+// writeAccount reads the file at path and writes its account file; it does
+// not touch the index. It is safe for concurrent use (t's sealer and
+// identity are).
+func (v *Vault) writeAccount(t *tx, path string, opts ImportOptions) (ImportReport, error) {
+	data, err := readSource(path)
+	if err != nil {
+		return ImportReport{}, err
+	}
+	defer clear(data)
+	return v.createAccount(t, data, path, opts)
+}
+
+// add puts a new account into t's index, refusing a name in use.
+func (t *tx) add(a Account) error {
+	if t.idx.find(a.Name) >= 0 {
+		return fmt.Errorf("%w: an account has that name (choose another with --name)", ErrExists)
+	}
+	t.idx.Accounts = append(t.idx.Accounts, a)
+	return nil
+}
+
+// importOne writes one account file and adds its entry to t's index (the
+// caller saves the index).
+func (v *Vault) importOne(t *tx, data []byte, srcPath string, opts ImportOptions) (ImportReport, error) {
+	if opts.Name != "" && t.idx.find(opts.Name) >= 0 {
+		return ImportReport{}, fmt.Errorf("%w: an account has that name (choose another with --name)", ErrExists)
+	}
+	r, err := v.createAccount(t, data, srcPath, opts)
+	if err != nil {
+		return ImportReport{}, err
+	}
+	if err := t.add(r.Account); err != nil {
+		_ = os.Remove(v.accountPath(r.Account.ID))
+		return ImportReport{}, err
+	}
+	return r, nil
+}
+
+// createAccount parses a source and writes its account file, without
+// touching the index.
+func (v *Vault) createAccount(t *tx, data []byte, srcPath string, opts ImportOptions) (ImportReport, error) {
+	p, err := v.parseSource(data, srcPath, opts, func() (*unlocked, error) { return t.st, nil })
+	if err != nil {
+		return ImportReport{}, err
+	}
+	if p.session.AuthKey.IsZero() {
+		return ImportReport{}, fmt.Errorf("%w: the session has no auth key", ErrBadInput)
+	}
+	if !p.snap.Session.APIID.Known() && opts.APIID.Known() {
+		p.snap.Session.APIID = opts.APIID
+		p.lacks = without(p.lacks, storage.LackAPIID)
+	}
+	id := newID(16)
+	name := opts.Name
+	if name == "" {
+		name = defaultName(srcPath, p.session, id)
+	}
+	if err := checkName(name); err != nil {
+		return ImportReport{}, err
+	}
+	b := storage.Binding{VaultID: v.meta.VaultID, AccountID: id, Revision: 1}
+	f, err := storage.CreateFile(v.accountPath(id), t.sealer, b, p.snap, v.storageOptions())
+	if err != nil {
+		return ImportReport{}, fmt.Errorf("vault: write account file: %w", err)
+	}
+	rev := f.Revision()
+	peers, err := f.PeerCount()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return ImportReport{}, err
+	}
+	now := v.now().UTC()
+	row := p.snap.Session
+	a := Account{
+		Name: name, ID: id, UserID: row.UserID, DCID: row.DCID, IsBot: row.IsBot,
+		TestMode: row.TestMode, APIID: row.APIID, Status: StatusActive,
+		Peers: peers, Revision: rev, Source: p.source, Created: now, Updated: now,
+	}
+	r := ImportReport{Account: a, Source: p.source, Lacks: p.lacks, Ambiguous: p.ambiguous, Peers: a.Peers}
+	if r.Lacks == nil {
+		r.Lacks = []string{}
+	}
+	if srcPath != "" {
+		if _, err := os.Stat(srcPath); err == nil {
+			r.PlaintextRemains = !strings.HasPrefix(p.source, sourceHandOff)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			r.PlaintextRemains = true
+		}
+	}
+	return r, nil
+}
+
+func without(l []string, s string) []string {
+	var out []string
+	for _, x := range l {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	return out
+}

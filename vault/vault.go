@@ -1,0 +1,471 @@
+package vault
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/storage"
+)
+
+// The vault directory's entries.
+const (
+	metaName    = "vault.json"
+	slotsDir    = "slots"
+	slotName    = "passphrase.age"
+	indexName   = "index.age"
+	accountsDir = "accounts"
+	rekeyName   = "rekey.age" // slots/rekey.age: the new identity while a rekey runs
+	formatV1    = 1
+	dirMode     = 0o700
+	fileMode    = 0o600
+	accountExt  = ".age"
+	macLabel    = "tgvault recipients v1"
+	rekeyMACTag = "tgvault rekey v1"
+	keyringJSON = '{'
+)
+
+// vaultMeta is vault.json: public data only.
+type vaultMeta struct {
+	Format     int      `json:"format"`
+	VaultID    string   `json:"vault_id"`
+	Recipients []string `json:"recipients"`
+	// RecipientsMAC authenticates Recipients with a key derived from the
+	// vault identity: a recipient added by someone who can only write the
+	// directory fails it and never receives a seal.
+	RecipientsMAC string `json:"recipients_mac"`
+	NoKeyring     bool   `json:"no_keyring,omitempty"`
+}
+
+// Vault is an open vault directory. Open reads only the public vault.json;
+// every operation that needs the identity unlocks on its own (keyring, or
+// the Identity/Passphrase of Options), so a Vault never holds the keyring's
+// secret between calls.
+//
+// A Vault is safe for concurrent use by several goroutines; between
+// processes, writes are serialised by the lock file.
+type Vault struct {
+	dir  string
+	opts Options
+	meta vaultMeta
+
+	mu     sync.Mutex
+	slotID *crypto.Identity // Options.Passphrase's identity, once opened
+	closed bool
+}
+
+// unlocked is the identity state of one operation.
+type unlocked struct {
+	primary *crypto.Identity   // the vault key as this process got it
+	ids     []*crypto.Identity // primary, plus the new key of a pending rekey
+	by      string             // "keyring", "identity" or "passphrase"
+	expires *time.Time
+}
+
+func (v *Vault) now() time.Time {
+	if v.opts.Now != nil {
+		return v.opts.Now()
+	}
+	return time.Now()
+}
+
+func (v *Vault) path(elem ...string) string {
+	return filepath.Join(append([]string{v.dir}, elem...)...)
+}
+
+// Init creates a vault in opts.Dir: a new X25519 identity, the passphrase
+// slot sealed with pass, an empty index, and (unless NoKeyring) the
+// identity in the keyring, so the new vault is unlocked.
+func Init(opts InitOptions, pass crypto.Passphrase) (*Vault, error) {
+	if len(pass) == 0 {
+		return nil, errors.New("vault: init needs a passphrase (it opens the recovery slot)")
+	}
+	dir := opts.Dir
+	if dir == "" {
+		return nil, errors.New("vault: init needs a directory")
+	}
+	if _, err := os.Stat(filepath.Join(dir, metaName)); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrExists, filepath.Join(dir, metaName))
+	}
+	if !opts.NoKeyring && opts.Keyring == nil {
+		return nil, fmt.Errorf("%w: no OS keyring (use --no-keyring for a per-process vault)", ErrKeyring)
+	}
+	for _, d := range []string{dir, filepath.Join(dir, slotsDir), filepath.Join(dir, accountsDir)} {
+		if err := os.MkdirAll(d, dirMode); err != nil {
+			return nil, fmt.Errorf("vault: init: %w", err)
+		}
+		if err := os.Chmod(d, dirMode); err != nil {
+			return nil, fmt.Errorf("vault: init: %w", err)
+		}
+	}
+	id, err := crypto.GenerateIdentity()
+	if err != nil {
+		return nil, err
+	}
+	v := &Vault{dir: dir, opts: opts.Options}
+	v.meta = vaultMeta{Format: formatV1, VaultID: newID(16), NoKeyring: opts.NoKeyring}
+	lk, err := v.writeLock()
+	if err != nil {
+		return nil, err
+	}
+	defer lk.release()
+	if err := v.writeSlot(id, pass); err != nil {
+		return nil, err
+	}
+	st := &unlocked{primary: id, ids: []*crypto.Identity{id}}
+	if err := v.saveIndex(st, &index{Version: formatV1, VaultID: v.meta.VaultID}); err != nil {
+		return nil, err
+	}
+	if !opts.NoKeyring {
+		if err := v.keyringSet(id, nil); err != nil {
+			return nil, err
+		}
+	}
+	// vault.json last: until it exists, the directory is not a vault.
+	if err := v.writeMeta(id); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Open opens the vault in opts.Dir. It reads vault.json only: it does not
+// unlock, and fails with ErrNotInitialized when there is no vault.
+func Open(opts Options) (*Vault, error) {
+	b, err := os.ReadFile(filepath.Join(opts.Dir, metaName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotInitialized, opts.Dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vault: open: %w", err)
+	}
+	var m vaultMeta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%w: vault.json: %v", ErrCorrupt, err)
+	}
+	if m.Format != formatV1 {
+		return nil, fmt.Errorf("%w: vault.json format %d is not supported by this version", ErrCorrupt, m.Format)
+	}
+	if m.VaultID == "" || len(m.VaultID) > 64 || strings.ContainsAny(m.VaultID, "/\\\x00") {
+		return nil, fmt.Errorf("%w: vault.json has no valid vault id", ErrCorrupt)
+	}
+	return &Vault{dir: opts.Dir, opts: opts, meta: m}, nil
+}
+
+// Close forgets the identity this process unlocked with. It does not touch
+// the keyring.
+func (v *Vault) Close() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.slotID = nil
+	return nil
+}
+
+// ID returns the vault id (public; the keyring user name).
+func (v *Vault) ID() string { return v.meta.VaultID }
+
+// Dir returns the vault directory.
+func (v *Vault) Dir() string { return v.dir }
+
+// newID returns n random bytes in hex.
+func newID(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("vault: no randomness: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+// macKey derives a MAC key for label from the identity.
+func macKey(id *crypto.Identity, label string) []byte {
+	h := sha256.New()
+	h.Write([]byte(label))
+	h.Write([]byte{0})
+	h.Write([]byte(id.Reveal()))
+	return h.Sum(nil)
+}
+
+func mac(key []byte, parts ...string) string {
+	m := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// writeMeta writes vault.json for identity id.
+func (v *Vault) writeMeta(id *crypto.Identity) error {
+	m := v.meta
+	m.Recipients = []string{id.Recipient().String()}
+	m.RecipientsMAC = mac(macKey(id, macLabel), m.Recipients...)
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := storage.WriteFileAtomic(v.path(metaName), append(b, '\n')); err != nil {
+		return fmt.Errorf("vault: write vault.json: %w", err)
+	}
+	v.meta = m
+	return nil
+}
+
+// metaRecipientsOK reports whether vault.json's recipients are the ones
+// the identity authenticated, as they are on disk now.
+func (v *Vault) metaRecipientsOK(id *crypto.Identity) (bool, []string) {
+	b, err := os.ReadFile(v.path(metaName))
+	if err != nil {
+		return false, nil
+	}
+	var m vaultMeta
+	if json.Unmarshal(b, &m) != nil {
+		return false, nil
+	}
+	want := mac(macKey(id, macLabel), m.Recipients...)
+	return hmac.Equal([]byte(want), []byte(m.RecipientsMAC)), m.Recipients
+}
+
+// recipients are the keys every seal goes to: derived from the unlocked
+// identity, never read from the plaintext vault.json.
+func (st *unlocked) recipients() []*crypto.Recipient {
+	return []*crypto.Recipient{st.primary.Recipient()}
+}
+
+// sealer seals to the vault key and opens with every identity in hand.
+func (st *unlocked) sealer() (*crypto.Sealer, error) {
+	return crypto.NewSealer(st.ids, st.recipients())
+}
+
+// lockedError is ErrLocked with the ways in. It also matches cause (such
+// as ErrKeyringNotFound), when there is one.
+type lockedError struct {
+	why       string
+	cause     error
+	noKeyring bool // the vault never uses the keyring: do not advise unlock
+}
+
+func (e *lockedError) Error() string {
+	if e.noKeyring {
+		return fmt.Sprintf("%v (%s): this vault has no keyring (init --no-keyring); unlock this process with TGVAULT_PASSPHRASE_FILE, TGVAULT_IDENTITY or --identity", ErrLocked, e.why)
+	}
+	return fmt.Sprintf("%v (%s): run `tgvault unlock`, or unlock this process only with TGVAULT_PASSPHRASE_FILE, TGVAULT_IDENTITY or --identity", ErrLocked, e.why)
+}
+
+// Unwrap returns ErrLocked and the cause.
+func (e *lockedError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{ErrLocked}
+	}
+	return []error{ErrLocked, e.cause}
+}
+
+// unlock finds the identity: Options.Identity, Options.Passphrase, then
+// the keyring.
+func (v *Vault) unlock() (*unlocked, error) {
+	var st *unlocked
+	switch {
+	case v.opts.Identity != nil:
+		st = &unlocked{primary: v.opts.Identity, by: "identity"}
+	case len(v.opts.Passphrase) > 0:
+		id, err := v.slotIdentity()
+		if err != nil {
+			return nil, err
+		}
+		st = &unlocked{primary: id, by: "passphrase"}
+	default:
+		id, exp, err := v.keyringGet()
+		if err != nil {
+			return nil, err
+		}
+		st = &unlocked{primary: id, by: "keyring", expires: exp}
+	}
+	st.ids = []*crypto.Identity{st.primary}
+	if next, ok := v.pendingRekey(st.primary); ok {
+		st.ids = append(st.ids, next)
+	}
+	return st, nil
+}
+
+// slotIdentity opens the passphrase slot with Options.Passphrase, once per
+// Vault.
+func (v *Vault) slotIdentity() (*crypto.Identity, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.slotID != nil {
+		return v.slotID, nil
+	}
+	id, err := v.openSlot(v.opts.Passphrase)
+	if err != nil {
+		return nil, err
+	}
+	v.slotID = id
+	return id, nil
+}
+
+// openSlot opens slots/passphrase.age with pass.
+func (v *Vault) openSlot(pass crypto.Passphrase) (*crypto.Identity, error) {
+	sealed, err := os.ReadFile(v.path(slotsDir, slotName))
+	if err != nil {
+		return nil, fmt.Errorf("vault: read passphrase slot: %w", err)
+	}
+	text, err := crypto.OpenPassphrase(sealed, pass)
+	switch {
+	case errors.Is(err, crypto.ErrWrongKey):
+		return nil, ErrWrongPassphrase
+	case err != nil:
+		return nil, fmt.Errorf("%w: passphrase slot: %v", ErrCorrupt, err)
+	}
+	defer clear(text)
+	id, err := crypto.ParseIdentity(string(text))
+	if err != nil {
+		return nil, fmt.Errorf("%w: passphrase slot holds no identity", ErrCorrupt)
+	}
+	return id, nil
+}
+
+// writeSlot seals id with pass into slots/passphrase.age.
+func (v *Vault) writeSlot(id *crypto.Identity, pass crypto.Passphrase) error {
+	sealed, err := crypto.SealPassphrase([]byte(id.Reveal()), pass)
+	if err != nil {
+		return err
+	}
+	if err := storage.WriteFileAtomic(v.path(slotsDir, slotName), sealed); err != nil {
+		return fmt.Errorf("vault: write passphrase slot: %w", err)
+	}
+	return nil
+}
+
+// keyringSecret is the keyring value when unlock has a timeout. Without
+// one the value is the bare identity text.
+type keyringSecret struct {
+	Identity string    `json:"identity"`
+	Expires  time.Time `json:"expires"`
+}
+
+func (v *Vault) keyringGet() (*crypto.Identity, *time.Time, error) {
+	if v.meta.NoKeyring {
+		// Never touch the keyring for such a vault: on a desktop that
+		// could pop up an unlock prompt, on a headless host fail.
+		return nil, nil, &lockedError{why: "no identity given for this process", noKeyring: true}
+	}
+	if v.opts.Keyring == nil {
+		return nil, nil, &lockedError{why: "no OS keyring"}
+	}
+	s, err := v.opts.Keyring.Get(KeyringService, v.meta.VaultID)
+	if errors.Is(err, ErrKeyringNotFound) {
+		return nil, nil, &lockedError{why: "no identity in the keyring", cause: err}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	text, exp := s, (*time.Time)(nil)
+	if len(s) > 0 && s[0] == keyringJSON {
+		var ks keyringSecret
+		if err := json.Unmarshal([]byte(s), &ks); err != nil {
+			return nil, nil, fmt.Errorf("%w: the keyring secret is not readable", ErrKeyring)
+		}
+		if !v.now().Before(ks.Expires) {
+			_ = v.opts.Keyring.Delete(KeyringService, v.meta.VaultID)
+			return nil, nil, &lockedError{why: "the unlock timeout expired"}
+		}
+		text, exp = ks.Identity, &ks.Expires
+	}
+	id, err := crypto.ParseIdentity(text)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: the keyring secret is not an identity", ErrKeyring)
+	}
+	return id, exp, nil
+}
+
+func (v *Vault) keyringSet(id *crypto.Identity, expires *time.Time) error {
+	if v.opts.Keyring == nil {
+		return fmt.Errorf("%w: no OS keyring", ErrKeyring)
+	}
+	secret := id.Reveal()
+	if expires != nil {
+		b, err := json.Marshal(keyringSecret{Identity: secret, Expires: expires.UTC()})
+		if err != nil {
+			return err
+		}
+		secret = string(b)
+	}
+	return v.opts.Keyring.Set(KeyringService, v.meta.VaultID, secret)
+}
+
+// Unlock opens the passphrase slot and puts the identity into the keyring,
+// to expire after timeout (0: never).
+func (v *Vault) Unlock(pass crypto.Passphrase, timeout time.Duration) error {
+	if v.meta.NoKeyring {
+		return fmt.Errorf("%w: this vault does not use the keyring; unlock each process with TGVAULT_PASSPHRASE_FILE or TGVAULT_IDENTITY", ErrKeyring)
+	}
+	if timeout < 0 {
+		return errors.New("vault: negative unlock timeout")
+	}
+	id, err := v.openSlot(pass)
+	if err != nil {
+		return err
+	}
+	var exp *time.Time
+	if timeout > 0 {
+		t := v.now().Add(timeout)
+		exp = &t
+	}
+	return v.keyringSet(id, exp)
+}
+
+// Lock removes the identity from the keyring. Locking a locked vault is
+// not an error.
+func (v *Vault) Lock() error {
+	if v.opts.Keyring == nil {
+		return nil
+	}
+	err := v.opts.Keyring.Delete(KeyringService, v.meta.VaultID)
+	if errors.Is(err, ErrKeyringNotFound) {
+		return nil
+	}
+	return err
+}
+
+// Status reports the unlock state, the number of accounts (when unlocked)
+// and the writer holding the lock. A locked vault is not an error; a
+// failing keyring is.
+func (v *Vault) Status() (Status, error) {
+	s := Status{VaultID: v.meta.VaultID, Dir: v.dir, NoKeyring: v.meta.NoKeyring, Accounts: -1}
+	if h, held := probeLock(v.path(lockName)); held {
+		s.Writer = &h
+	}
+	st, err := v.unlock()
+	if errors.Is(err, ErrLocked) {
+		return s, nil
+	}
+	if err != nil {
+		return s, err
+	}
+	s.Unlocked, s.UnlockedBy, s.Expires = true, st.by, st.expires
+	idx, err := v.loadIndex(st)
+	if err != nil {
+		return s, err
+	}
+	s.Accounts = len(idx.Accounts)
+	return s, nil
+}
+
+// Recipient returns the vault's public key (age1…), derived from the
+// unlocked identity: vault.json is plaintext and could have been edited.
+func (v *Vault) Recipient() (string, error) {
+	st, err := v.unlock()
+	if err != nil {
+		return "", err
+	}
+	return st.primary.Recipient().String(), nil
+}

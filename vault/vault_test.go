@@ -1,0 +1,394 @@
+package vault
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tgvault/tgvault/crypto"
+)
+
+func TestInitLayout(t *testing.T) {
+	tv := newTestVault(t)
+	for _, p := range []string{metaName, indexName, filepath.Join(slotsDir, slotName)} {
+		fi, err := os.Stat(filepath.Join(tv.Dir(), p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != fileMode {
+			t.Errorf("%s: mode %o, want 0600", p, fi.Mode().Perm())
+		}
+	}
+	for _, d := range []string{"", slotsDir, accountsDir} {
+		fi, err := os.Stat(filepath.Join(tv.Dir(), d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != dirMode {
+			t.Errorf("%q: mode %o, want 0700", d, fi.Mode().Perm())
+		}
+	}
+	s, ok := tv.kr.secret(tv.ID())
+	if !ok || !strings.HasPrefix(s, "AGE-SECRET-KEY-1") {
+		t.Fatalf("keyring does not hold the identity")
+	}
+	if _, err := Init(InitOptions{Options: Options{Dir: tv.Dir(), Keyring: tv.kr}}, testPass); !errors.Is(err, ErrExists) {
+		t.Errorf("Init over a vault: %v, want ErrExists", err)
+	}
+	if _, err := Open(Options{Dir: t.TempDir()}); !errors.Is(err, ErrNotInitialized) {
+		t.Errorf("Open of an empty dir: %v, want ErrNotInitialized", err)
+	}
+	b, _ := os.ReadFile(filepath.Join(tv.Dir(), metaName))
+	var m vaultMeta
+	if err := json.Unmarshal(b, &m); err != nil || m.VaultID != tv.ID() || len(m.Recipients) != 1 {
+		t.Errorf("vault.json = %s", b)
+	}
+}
+
+func TestUnlockSources(t *testing.T) {
+	tv := newTestVault(t)
+	rcpt, err := tv.Recipient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idText, _ := tv.kr.secret(tv.ID())
+	id, err := crypto.ParseIdentity(idText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := crypto.GenerateIdentity()
+	empty := newFakeKeyring()
+	broken := newFakeKeyring()
+	broken.err = ErrKeyring
+
+	tests := []struct {
+		name    string
+		opts    Options
+		wantBy  string
+		wantErr error
+	}{
+		{"keyring", Options{Keyring: tv.kr}, "keyring", nil},
+		{"identity", Options{Keyring: empty, Identity: id}, "identity", nil},
+		{"passphrase", Options{Passphrase: testPass}, "passphrase", nil},
+		{"identity wins over keyring", Options{Keyring: tv.kr, Identity: id}, "identity", nil},
+		{"no keyring", Options{}, "", ErrLocked},
+		{"empty keyring", Options{Keyring: empty}, "", ErrLocked},
+		{"failing keyring", Options{Keyring: broken}, "", ErrKeyring},
+		{"wrong passphrase", Options{Passphrase: crypto.Passphrase("nope")}, "", ErrWrongPassphrase},
+		{"wrong identity", Options{Identity: other}, "identity", ErrWrongKey},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := tv.reopen(t, tc.opts)
+			s, err := v.Status()
+			if tc.wantErr != nil && tc.wantBy == "" {
+				if tc.wantErr == ErrLocked {
+					if err != nil || s.Unlocked || s.Accounts != -1 {
+						t.Fatalf("Status = %+v, %v; want locked", s, err)
+					}
+					_, err = v.List()
+				}
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
+				}
+				if errors.Is(err, ErrLocked) && !strings.Contains(err.Error(), "tgvault unlock") {
+					t.Errorf("locked error does not say how to unlock: %v", err)
+				}
+				if tc.name == "empty keyring" && !errors.Is(err, ErrKeyringNotFound) {
+					t.Errorf("locked by an empty keyring: %v does not match ErrKeyringNotFound", err)
+				}
+				return
+			}
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Status err = %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !s.Unlocked || s.UnlockedBy != tc.wantBy || s.Accounts != 0 {
+				t.Fatalf("Status = %+v, %v", s, err)
+			}
+			if r, err := v.Recipient(); err != nil || r != rcpt {
+				t.Errorf("Recipient = %q, %v; want %q", r, err, rcpt)
+			}
+		})
+	}
+}
+
+func TestLockedOperations(t *testing.T) {
+	tv := newTestVault(t)
+	if _, err := tv.ImportFile(filepath.Join(vectors, "pyrogram/session_string_v3.txt"), ImportOptions{Name: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tv.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tv.Lock(); err != nil {
+		t.Fatalf("Lock twice: %v", err)
+	}
+	ops := map[string]func() error{
+		"List":        func() error { _, err := tv.List(); return err },
+		"Show":        func() error { _, err := tv.Show("a"); return err },
+		"Export":      func() error { _, err := tv.Export("a", 0, false); return err },
+		"OpenAccount": func() error { _, err := tv.OpenAccount("a"); return err },
+		"Import": func() error {
+			_, err := tv.Import(vector(t, "pyrogram/session_string_v3.txt"), "", ImportOptions{})
+			return err
+		},
+		"Rename":    func() error { return tv.Rename("a", "b") },
+		"Remove":    func() error { return tv.Remove("a") },
+		"Recipient": func() error { _, err := tv.Recipient(); return err },
+	}
+	for name, op := range ops {
+		if err := op(); !errors.Is(err, ErrLocked) {
+			t.Errorf("%s on a locked vault: %v, want ErrLocked", name, err)
+		}
+	}
+}
+
+func TestUnlockTimeout(t *testing.T) {
+	tv := newTestVault(t)
+	if err := tv.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tv.Unlock(crypto.Passphrase("wrong"), 0); !errors.Is(err, ErrWrongPassphrase) {
+		t.Fatalf("Unlock with a wrong passphrase: %v", err)
+	}
+	if err := tv.Unlock(testPass, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	s, err := tv.Status()
+	if err != nil || !s.Unlocked || s.Expires == nil || !s.Expires.Equal(tv.clock.Now().Add(time.Hour)) {
+		t.Fatalf("Status = %+v, %v", s, err)
+	}
+	tv.clock.Add(59 * time.Minute)
+	if _, err := tv.List(); err != nil {
+		t.Fatalf("List before expiry: %v", err)
+	}
+	tv.clock.Add(time.Minute)
+	if _, err := tv.List(); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("List after expiry: %v, want ErrLocked (expired)", err)
+	}
+	if _, ok := tv.kr.secret(tv.ID()); ok {
+		t.Error("the expired secret is still in the keyring")
+	}
+	if err := tv.Unlock(testPass, 0); err != nil {
+		t.Fatal(err)
+	}
+	tv.clock.Add(1000 * time.Hour)
+	if s, err := tv.Status(); err != nil || !s.Unlocked || s.Expires != nil {
+		t.Fatalf("Status without timeout = %+v, %v", s, err)
+	}
+}
+
+func TestNoKeyringVault(t *testing.T) {
+	crypto.TestingSetScryptWorkFactor(t, 10)
+	dir := filepath.Join(t.TempDir(), "v")
+	v, err := Init(InitOptions{Options: Options{Dir: dir}, NoKeyring: true}, testPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.List(); !errors.Is(err, ErrLocked) {
+		t.Fatalf("List: %v", err)
+	}
+	if err := v.Unlock(testPass, 0); !errors.Is(err, ErrKeyring) {
+		t.Fatalf("Unlock of a no-keyring vault: %v", err)
+	}
+	v2, err := Open(Options{Dir: dir, Passphrase: testPass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := v2.Status()
+	if err != nil || !s.NoKeyring || s.UnlockedBy != "passphrase" {
+		t.Fatalf("Status = %+v, %v", s, err)
+	}
+}
+
+func TestSecondWriterRefused(t *testing.T) {
+	tv := newTestVault(t)
+	// A second open file description of the lock file, as another process
+	// would have: flock locks are per open file description.
+	held, err := tv.writeLock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tv.Import(vector(t, "pyrogram/session_string_v3.txt"), "", ImportOptions{Name: "x"})
+	var be *BusyError
+	if !errors.As(err, &be) || !errors.Is(err, ErrBusy) {
+		t.Fatalf("Import while locked: %v, want *BusyError", err)
+	}
+	if be.Holder.PID != os.Getpid() || !strings.Contains(err.Error(), "process ") {
+		t.Errorf("BusyError = %+v (%v), want pid %d", be.Holder, err, os.Getpid())
+	}
+	// Readers take no lock.
+	if _, err := tv.List(); err != nil {
+		t.Errorf("List while a writer holds the lock: %v", err)
+	}
+	s, err := tv.Status()
+	if err != nil || s.Writer == nil || s.Writer.PID != os.Getpid() {
+		t.Errorf("Status.Writer = %+v, %v", s.Writer, err)
+	}
+	if err := held.release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tv.Import(vector(t, "pyrogram/session_string_v3.txt"), "", ImportOptions{Name: "x"}); err != nil {
+		t.Fatalf("Import after release: %v", err)
+	}
+	if s, _ := tv.Status(); s.Writer != nil {
+		t.Errorf("Status.Writer after release = %+v", s.Writer)
+	}
+}
+
+func TestRunLock(t *testing.T) {
+	tv := newTestVault(t)
+	if _, err := tv.ImportFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"), ImportOptions{Name: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, held := tv.HeldByRun(); held {
+		t.Fatal("held before AcquireRunLock")
+	}
+	release, err := tv.AcquireRunLock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid, held := tv.HeldByRun(); !held || pid != os.Getpid() {
+		t.Fatalf("HeldByRun = %d, %v", pid, held)
+	}
+	if _, err := tv.AcquireRunLock(); !errors.Is(err, ErrBusy) {
+		t.Errorf("second run lock: %v, want ErrBusy", err)
+	}
+	if _, err := tv.Export("a", 0, false); !errors.Is(err, ErrHeldByRun) {
+		t.Errorf("Export while run holds: %v", err)
+	}
+	if err := tv.ExportPlainFile("a", filepath.Join(t.TempDir(), "a.session"), false); !errors.Is(err, ErrHeldByRun) {
+		t.Errorf("ExportPlainFile while run holds: %v", err)
+	}
+	if _, err := tv.Export("a", 0, true); err != nil {
+		t.Errorf("forced Export: %v", err)
+	}
+	if err := tv.Rekey(testPass); !errors.Is(err, ErrHeldByRun) {
+		t.Errorf("Rekey while run holds: %v", err)
+	}
+	// run takes the write lock only per write.
+	if err := tv.Rename("a", "b"); err != nil {
+		t.Errorf("Rename while run holds: %v", err)
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, held := tv.HeldByRun(); held {
+		t.Fatal("held after release")
+	}
+}
+
+func TestInjectedRecipient(t *testing.T) {
+	tv := newTestVault(t)
+	intruder, _ := crypto.GenerateIdentity()
+	p := filepath.Join(tv.Dir(), metaName)
+	b, _ := os.ReadFile(p)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["recipients"] = append(m["recipients"].([]any), intruder.Recipient().String())
+	b, _ = json.Marshal(m)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v := tv.reopen(t, Options{Keyring: tv.kr})
+	r, err := v.ImportFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"), ImportOptions{Name: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{filepath.Join(accountsDir, r.Account.ID+accountExt), indexName} {
+		sealed, err := os.ReadFile(filepath.Join(tv.Dir(), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := crypto.Open(sealed, intruder); !errors.Is(err, crypto.ErrWrongKey) {
+			t.Errorf("%s: the injected recipient opens it (err %v)", f, err)
+		}
+	}
+	found := false
+	for _, c := range v.Doctor() {
+		if c.Name == "recipients" {
+			found = true
+			if c.OK || !strings.Contains(c.Detail, intruder.Recipient().String()) {
+				t.Errorf("Doctor recipients check = %+v", c)
+			}
+		}
+	}
+	if !found {
+		t.Error("Doctor has no recipients check")
+	}
+}
+
+func TestPasswd(t *testing.T) {
+	tv := newTestVault(t)
+	newPass := crypto.Passphrase("a new passphrase for the slot")
+	if err := tv.Passwd(crypto.Passphrase("wrong"), newPass); !errors.Is(err, ErrWrongPassphrase) {
+		t.Fatalf("Passwd with a wrong old passphrase: %v", err)
+	}
+	before, _ := os.ReadFile(filepath.Join(tv.Dir(), indexName))
+	if err := tv.Passwd(testPass, newPass); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(filepath.Join(tv.Dir(), indexName))
+	if string(before) != string(after) {
+		t.Error("Passwd re-sealed the index")
+	}
+	if _, err := tv.reopen(t, Options{Passphrase: testPass}).List(); !errors.Is(err, ErrWrongPassphrase) {
+		t.Errorf("old passphrase: %v", err)
+	}
+	if _, err := tv.reopen(t, Options{Passphrase: newPass}).List(); err != nil {
+		t.Errorf("new passphrase: %v", err)
+	}
+}
+
+func TestRemoveRename(t *testing.T) {
+	tv := newTestVault(t)
+	for _, n := range []string{"a", "b"} {
+		if _, err := tv.ImportFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"), ImportOptions{Name: n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tv.ImportFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"), ImportOptions{Name: "a"}); !errors.Is(err, ErrExists) {
+		t.Fatalf("duplicate name: %v", err)
+	}
+	if err := tv.Rename("a", "b"); !errors.Is(err, ErrExists) {
+		t.Errorf("Rename onto an existing name: %v", err)
+	}
+	if err := tv.Rename("zz", "c"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Rename of a missing account: %v", err)
+	}
+	if err := tv.Rename("a", ""); !errors.Is(err, ErrInvalidName) {
+		t.Errorf("Rename to empty: %v", err)
+	}
+	if err := tv.Rename("a", "c"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := tv.Show("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tv.OpenAccount("c"); err != nil {
+		t.Errorf("OpenAccount after Rename: %v", err)
+	}
+	if err := tv.Remove("c"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tv.Remove("c"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Remove twice: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(tv.Dir(), accountsDir, c.ID+accountExt)); !os.IsNotExist(err) {
+		t.Errorf("account file still there: %v", err)
+	}
+	list, err := tv.List()
+	if err != nil || len(list) != 1 || list[0].Name != "b" {
+		t.Fatalf("List = %+v, %v", list, err)
+	}
+}
