@@ -1,0 +1,222 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tgvault/tgvault/sessionstring"
+	"github.com/tgvault/tgvault/vault"
+)
+
+// opt prints an optional field, "-" when the source did not carry it.
+func opt[T any](o sessionstring.Opt[T]) string {
+	v, ok := o.Get()
+	if !ok {
+		return "-"
+	}
+	return fmt.Sprint(v)
+}
+
+func (a *app) listCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the accounts (never their keys)",
+		Args:    exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withVault(perProcess, func(v *vault.Vault) error {
+				accts, err := v.List()
+				if err != nil {
+					return err
+				}
+				if a.json {
+					if accts == nil {
+						accts = []vault.Account{}
+					}
+					return a.printJSON(accts)
+				}
+				if len(accts) == 0 {
+					a.notef("no accounts yet: tgvault import SOURCE")
+					return nil
+				}
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tUSER_ID\tDC\tBOT\tTEST\tAPI_ID\tSTATUS\tPEERS")
+				for _, ac := range accts {
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\n", ac.Name, opt(ac.UserID), ac.DCID,
+						opt(ac.IsBot), opt(ac.TestMode), opt(ac.APIID), ac.Status, ac.Peers)
+				}
+				return tw.Flush()
+			})
+		},
+		ValidArgsFunction: cobra.NoFileCompletions,
+	}
+}
+
+func (a *app) showCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:               "show NAME",
+		Short:             "Show one account (never its key)",
+		Args:              exactArgs("NAME"),
+		ValidArgsFunction: a.completeNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withVault(perProcess, func(v *vault.Vault) error {
+				ac, err := v.Show(args[0])
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return a.printJSON(ac)
+				}
+				a.printAccount(ac)
+				return nil
+			})
+		},
+	}
+}
+
+func (a *app) printAccount(ac vault.Account) {
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	row("name", ac.Name)
+	row("user_id", opt(ac.UserID))
+	row("dc_id", strconv.Itoa(ac.DCID))
+	row("is_bot", opt(ac.IsBot))
+	row("test_mode", opt(ac.TestMode))
+	row("api_id", opt(ac.APIID))
+	status := string(ac.Status)
+	if ac.Reason != "" {
+		status += " (" + ac.Reason + ")"
+	}
+	row("status", status)
+	row("peers", strconv.Itoa(ac.Peers))
+	if ac.Source != "" {
+		row("source", ac.Source)
+	}
+	if !ac.Created.IsZero() {
+		row("created", ac.Created.Local().Format(time.DateTime))
+	}
+	if !ac.Updated.IsZero() {
+		row("updated", ac.Updated.Local().Format(time.DateTime))
+	}
+	tw.Flush()
+}
+
+// nameResult is the --json output of the commands that change one
+// account.
+type nameResult struct {
+	Name   string              `json:"name"`
+	Status vault.AccountStatus `json:"status,omitempty"`
+	Action string              `json:"action"`
+}
+
+func (a *app) reclaimCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "reclaim NAME",
+		Short: "Mark a handed-off account as used here again",
+		Long: `Mark an account that was exported with --move as active here again. Do this
+only when the other machine no longer uses the session: Telegram kills a
+session used from two places at once.`,
+		Args:              exactArgs("NAME"),
+		ValidArgsFunction: a.completeNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withVault(perProcess, func(v *vault.Vault) error {
+				if err := v.Reclaim(args[0]); err != nil {
+					return err
+				}
+				if a.json {
+					return a.printJSON(nameResult{args[0], vault.StatusActive, "reclaimed"})
+				}
+				a.printf("%s is active here again\n", args[0])
+				return nil
+			})
+		},
+	}
+}
+
+func (a *app) rmCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:               "rm NAME",
+		Short:             "Remove an account and its sealed file",
+		Args:              exactArgs("NAME"),
+		ValidArgsFunction: a.completeNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withVault(perProcess, func(v *vault.Vault) error {
+				if err := v.Remove(args[0]); err != nil {
+					return err
+				}
+				if a.json {
+					return a.printJSON(nameResult{Name: args[0], Action: "removed"})
+				}
+				a.printf("removed %s\n", args[0])
+				return nil
+			})
+		},
+	}
+}
+
+func (a *app) renameCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:               "rename OLD NEW",
+		Short:             "Rename an account",
+		Args:              exactArgs("OLD", "NEW"),
+		ValidArgsFunction: a.completeNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withVault(perProcess, func(v *vault.Vault) error {
+				if err := v.Rename(args[0], args[1]); err != nil {
+					return err
+				}
+				if a.json {
+					return a.printJSON(nameResult{Name: args[1], Action: "renamed"})
+				}
+				a.printf("renamed %s to %s\n", args[0], args[1])
+				return nil
+			})
+		},
+	}
+}
+
+// completeNames completes the first argument with account names, when
+// the vault is unlocked; it never prompts.
+func (a *app) completeNames(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var names []string
+	_ = a.withVault(perProcess, func(v *vault.Vault) error {
+		accts, err := v.List()
+		for _, ac := range accts {
+			names = append(names, ac.Name)
+		}
+		return err
+	})
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+func (a *app) completionCmd(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "completion bash|zsh|fish",
+		Short: "Print a shell completion script",
+		Long: `Print a completion script for bash, zsh or fish. For example:
+
+  tgvault completion bash > /etc/bash_completion.d/tgvault
+  tgvault completion zsh > "${fpath[1]}/_tgvault"
+  tgvault completion fish > ~/.config/fish/completions/tgvault.fish`,
+		Args:      exactArgs("SHELL"),
+		ValidArgs: []string{"bash", "zsh", "fish"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch args[0] {
+			case "bash":
+				return root.GenBashCompletionV2(a.stdout, true)
+			case "zsh":
+				return root.GenZshCompletion(a.stdout)
+			case "fish":
+				return root.GenFishCompletion(a.stdout, true)
+			}
+			return usagef("unknown shell %q (bash, zsh or fish)", args[0])
+		},
+	}
+}

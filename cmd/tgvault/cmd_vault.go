@@ -1,0 +1,267 @@
+package main
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tgvault/tgvault/vault"
+)
+
+func (a *app) initCmd() *cobra.Command {
+	var noKeyring bool
+	cmd := &cobra.Command{
+		Use:   "init [--no-keyring]",
+		Short: "Create a vault (asks for its passphrase twice)",
+		Long: `Create a vault: a new age identity (the vault key), a passphrase slot that
+recovers it, and (unless --no-keyring) the identity in the OS keyring, so the
+new vault is unlocked. The passphrase comes from TGVAULT_PASSPHRASE_FILE or is
+asked for twice on the terminal, never from the command line.`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := a.dir()
+			if err != nil {
+				return err
+			}
+			pass, err := a.passphrase("TGVAULT_PASSPHRASE_FILE", "New vault passphrase: ", true)
+			if err != nil {
+				return err
+			}
+			defer pass.Wipe()
+			opts := vault.InitOptions{Options: vault.Options{Dir: dir}, NoKeyring: noKeyring}
+			if !noKeyring {
+				opts.Keyring = a.keyring()
+			}
+			v, err := vault.Init(opts, pass)
+			if err != nil {
+				return err
+			}
+			defer v.Close()
+			rcpt, err := v.Recipient()
+			if err != nil && noKeyring {
+				// Nothing unlocks a --no-keyring vault but this
+				// process's passphrase.
+				rv, oerr := vault.Open(vault.Options{Dir: dir, Passphrase: pass})
+				if oerr != nil {
+					return oerr
+				}
+				defer rv.Close()
+				rcpt, err = rv.Recipient()
+			}
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(struct {
+					VaultID   string `json:"vault_id"`
+					Dir       string `json:"dir"`
+					Recipient string `json:"recipient"`
+					NoKeyring bool   `json:"no_keyring"`
+				}{v.ID(), v.Dir(), rcpt, noKeyring})
+			}
+			a.printf("created vault %s in %s\nrecipient (give it to whoever sends you sessions): %s\n", v.ID(), v.Dir(), rcpt)
+			if noKeyring {
+				a.printf("no keyring: unlock each process with TGVAULT_PASSPHRASE_FILE or --identity\n")
+			} else {
+				a.printf("unlocked: the vault key is in the OS keyring until `tgvault lock`\n")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&noKeyring, "no-keyring", false, "never use the OS keyring: unlock each process with a passphrase file or an identity")
+	return cmd
+}
+
+func (a *app) unlockCmd() *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "unlock [--timeout DUR]",
+		Short: "Put the vault key into the OS keyring (asks for the passphrase)",
+		Args:  exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if timeout < 0 {
+				return usagef("--timeout must not be negative")
+			}
+			return a.withVault(keyringOnly, func(v *vault.Vault) error {
+				pass, err := a.passphrase("TGVAULT_PASSPHRASE_FILE", "Vault passphrase: ", false)
+				if err != nil {
+					return err
+				}
+				defer pass.Wipe()
+				if err := v.Unlock(pass, timeout); err != nil {
+					return err
+				}
+				var expires *time.Time
+				if st, err := v.Status(); err == nil {
+					expires = st.Expires
+				}
+				if a.json {
+					return a.printJSON(struct {
+						Unlocked bool       `json:"unlocked"`
+						Expires  *time.Time `json:"expires"`
+					}{true, expires})
+				}
+				if expires != nil {
+					a.printf("unlocked until %s\n", expires.Local().Format(time.DateTime))
+				} else {
+					a.printf("unlocked until `tgvault lock`\n")
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "lock again after `DUR` (e.g. 30m, 8h; 0 = never)")
+	return cmd
+}
+
+func (a *app) lockCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "lock",
+		Short: "Remove the vault key from the OS keyring",
+		Args:  exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withVault(keyringOnly, func(v *vault.Vault) error {
+				if err := v.Lock(); err != nil {
+					return err
+				}
+				if a.json {
+					return a.printJSON(struct {
+						Locked bool `json:"locked"`
+					}{true})
+				}
+				a.printf("locked\n")
+				return nil
+			})
+		},
+	}
+}
+
+func (a *app) statusCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show whether the vault is unlocked, and who writes it",
+		Args:  exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withVault(perProcess, func(v *vault.Vault) error {
+				s, err := v.Status()
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return a.printJSON(s)
+				}
+				a.printf("vault     %s\ndir       %s\n", s.VaultID, s.Dir)
+				switch {
+				case !s.Unlocked:
+					a.printf("state     locked\n")
+				case s.Expires != nil:
+					a.printf("state     unlocked (by %s, until %s)\n", s.UnlockedBy, s.Expires.Local().Format(time.DateTime))
+				default:
+					a.printf("state     unlocked (by %s)\n", s.UnlockedBy)
+				}
+				if s.NoKeyring {
+					a.printf("keyring   not used (--no-keyring)\n")
+				}
+				if s.Accounts >= 0 {
+					a.printf("accounts  %d\n", s.Accounts)
+				}
+				if w := s.Writer; w != nil {
+					a.printf("writer    pid %d (%s) since %s\n", w.PID, w.Command, w.Since.Local().Format(time.DateTime))
+				}
+				if pid, held := v.HeldByRun(); held {
+					a.printf("run       tgvault run holds the accounts (pid %d)\n", pid)
+				}
+				return nil
+			})
+		},
+	}
+}
+
+func (a *app) recipientCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "recipient",
+		Short: "Print the vault's public key, for `export --to` on another machine",
+		Args:  exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withVault(perProcess, func(v *vault.Vault) error {
+				r, err := v.Recipient()
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return a.printJSON(struct {
+						Recipient string `json:"recipient"`
+					}{r})
+				}
+				a.printf("%s\n", r)
+				return nil
+			})
+		},
+	}
+}
+
+func (a *app) passwdCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "passwd",
+		Short: "Change the vault passphrase",
+		Long: `Change the vault passphrase (re-seals the passphrase slot only). The current
+passphrase comes from TGVAULT_PASSPHRASE_FILE or the terminal, the new one
+from TGVAULT_NEW_PASSPHRASE_FILE or the terminal (asked twice).`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withVault(keyringOnly, func(v *vault.Vault) error {
+				old, err := a.passphrase("TGVAULT_PASSPHRASE_FILE", "Current vault passphrase: ", false)
+				if err != nil {
+					return err
+				}
+				defer old.Wipe()
+				nw, err := a.passphrase("TGVAULT_NEW_PASSPHRASE_FILE", "New vault passphrase: ", true)
+				if err != nil {
+					return err
+				}
+				defer nw.Wipe()
+				if err := v.Passwd(old, nw); err != nil {
+					return err
+				}
+				return a.done("passphrase changed")
+			})
+		},
+	}
+}
+
+func (a *app) rekeyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rekey",
+		Short: "Make a new vault key and re-seal every account with it",
+		Long: `Make a new vault key (age identity), re-seal every account and the index with
+it, and seal it into the passphrase slot. The recipient changes: senders need
+the new one (tgvault recipient). The passphrase comes from
+TGVAULT_PASSPHRASE_FILE or the terminal.`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withVault(keyringOnly, func(v *vault.Vault) error {
+				pass, err := a.passphrase("TGVAULT_PASSPHRASE_FILE", "Vault passphrase: ", false)
+				if err != nil {
+					return err
+				}
+				defer pass.Wipe()
+				if err := v.Rekey(pass); err != nil {
+					return err
+				}
+				return a.done("every account is re-sealed to the new vault key; the recipient changed (tgvault recipient)")
+			})
+		},
+	}
+}
+
+// done prints the outcome of a command that has no other output.
+func (a *app) done(msg string) error {
+	if a.json {
+		return a.printJSON(struct {
+			OK      bool   `json:"ok"`
+			Message string `json:"message"`
+		}{true, msg})
+	}
+	a.printf("%s\n", msg)
+	return nil
+}

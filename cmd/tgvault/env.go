@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/vault"
+)
+
+// defaultDirDoc describes the default vault directory in --help.
+const defaultDirDoc = "$XDG_DATA_HOME/tgvault or ~/.local/share/tgvault; on macOS ~/Library/Application Support/tgvault, on Windows %LocalAppData%\\tgvault"
+
+// dir returns the vault directory: --vault, else TGVAULT_DIR, else the
+// platform default:
+//
+//   - $XDG_DATA_HOME/tgvault when XDG_DATA_HOME is set (any platform);
+//   - macOS: ~/Library/Application Support/tgvault (os.UserConfigDir);
+//   - Windows: %LocalAppData%\tgvault (not the roaming profile: a vault
+//     that roams to a second machine invites using a session twice);
+//   - elsewhere: ~/.local/share/tgvault.
+func (a *app) dir() (string, error) {
+	if a.vaultDir != "" {
+		return a.vaultDir, nil
+	}
+	if d := a.getenv("TGVAULT_DIR"); d != "" {
+		return d, nil
+	}
+	if d := a.getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "tgvault"), nil
+	}
+	switch runtime.GOOS {
+	case "windows":
+		if d := a.getenv("LocalAppData"); d != "" {
+			return filepath.Join(d, "tgvault"), nil
+		}
+		d, err := os.UserConfigDir()
+		if err != nil {
+			return "", fmt.Errorf("no vault directory: %w (use --vault or TGVAULT_DIR)", err)
+		}
+		return filepath.Join(d, "tgvault"), nil
+	case "darwin", "ios":
+		d, err := os.UserConfigDir()
+		if err != nil {
+			return "", fmt.Errorf("no vault directory: %w (use --vault or TGVAULT_DIR)", err)
+		}
+		return filepath.Join(d, "tgvault"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no vault directory: %w (use --vault or TGVAULT_DIR)", err)
+	}
+	return filepath.Join(home, ".local", "share", "tgvault"), nil
+}
+
+// keyring returns the keyring to keep the unlocked identity in: the OS
+// keyring, or with TGVAULT_INSECURE_TEST_KEYRING=DIR a file-backed fake
+// for tests on machines without one.
+func (a *app) keyring() vault.Keyring {
+	if d := a.getenv("TGVAULT_INSECURE_TEST_KEYRING"); d != "" {
+		if !a.warnedKeyring {
+			a.warnedKeyring = true
+			a.warnf("TGVAULT_INSECURE_TEST_KEYRING is set: the vault identity is stored UNENCRYPTED in %s. This is for tests only; unset it for real use.", d)
+		}
+		return fileKeyring{dir: d}
+	}
+	return vault.SystemKeyring()
+}
+
+// identityFile returns the identity of --identity or TGVAULT_IDENTITY, or
+// nil when neither is set.
+func (a *app) identityFile() (*crypto.Identity, error) {
+	path := a.identity
+	if path == "" {
+		path = a.getenv("TGVAULT_IDENTITY")
+	}
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("identity file: %w", err)
+	}
+	defer f.Close()
+	ids, err := crypto.ParseIdentities(f)
+	if err != nil {
+		return nil, fmt.Errorf("identity file %s: %w", path, err)
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("identity file %s: no identity in it", path)
+	}
+	if len(ids) > 1 {
+		a.warnf("identity file %s holds %d identities; using the first", path, len(ids))
+	}
+	return ids[0], nil
+}
+
+// passphraseFromEnv reads the passphrase in the file named by the
+// environment variable env. It returns nil when env is unset. One trailing
+// newline (LF or CRLF) is dropped, as `echo pass > file` adds it.
+func (a *app) passphraseFromEnv(env string) (crypto.Passphrase, error) {
+	path := a.getenv(env)
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		// The error names the file, never its content.
+		return nil, fmt.Errorf("%s: %w", env, err)
+	}
+	n := len(b)
+	if bytes.HasSuffix(b[:n], []byte("\n")) {
+		n--
+		if bytes.HasSuffix(b[:n], []byte("\r")) {
+			n--
+		}
+	}
+	p := crypto.Passphrase(bytes.Clone(b[:n]))
+	clear(b)
+	if len(p) == 0 {
+		return nil, fmt.Errorf("%s: the file %s is empty", env, path)
+	}
+	return p, nil
+}
+
+// unlockMode says how a command wants the vault opened.
+type unlockMode int
+
+const (
+	// perProcess lets TGVAULT_PASSPHRASE_FILE, TGVAULT_IDENTITY and
+	// --identity unlock this process; else the keyring is used.
+	perProcess unlockMode = iota
+	// keyringOnly opens the vault with the keyring only: for commands
+	// (unlock, passwd, rekey) that take the passphrase as an argument.
+	keyringOnly
+)
+
+// options builds vault.Options from the flags and the environment. The
+// returned cleanup wipes the passphrase.
+func (a *app) options(mode unlockMode) (vault.Options, func(), error) {
+	dir, err := a.dir()
+	if err != nil {
+		return vault.Options{}, func() {}, err
+	}
+	opts := vault.Options{Dir: dir, Keyring: a.keyring()}
+	if mode == keyringOnly {
+		return opts, func() {}, nil
+	}
+	id, err := a.identityFile()
+	if err != nil {
+		return vault.Options{}, func() {}, err
+	}
+	opts.Identity = id
+	if id == nil {
+		p, err := a.passphraseFromEnv("TGVAULT_PASSPHRASE_FILE")
+		if err != nil {
+			return vault.Options{}, func() {}, err
+		}
+		opts.Passphrase = p
+	}
+	return opts, func() { opts.Passphrase.Wipe() }, nil
+}
+
+// withVault opens the vault, runs f and closes the vault, joining a close
+// error to f's. The passphrase from the environment is wiped after Close:
+// the vault may use it until then.
+func (a *app) withVault(mode unlockMode, f func(v *vault.Vault) error) (err error) {
+	opts, cleanup, err := a.options(mode)
+	defer cleanup()
+	if err != nil {
+		return err
+	}
+	if opts.Keyring != nil && noKeyringVault(opts.Dir) {
+		opts.Keyring = nil
+	}
+	v, err := vault.Open(opts)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := v.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	return f(v)
+}
+
+// noKeyringVault reports whether the vault in dir was made with
+// --no-keyring. Such a vault must never touch the keyring (a headless host
+// has none, and a desktop one may pop up an unlock prompt), but the vault
+// consults Options.Keyring when nothing else unlocks it; so the CLI asks
+// first, with a vault opened without keyring, identity or passphrase,
+// whose Status reads vault.json and nothing secret.
+func noKeyringVault(dir string) bool {
+	v, err := vault.Open(vault.Options{Dir: dir})
+	if err != nil {
+		return false
+	}
+	defer v.Close()
+	st, err := v.Status()
+	return err == nil && st.NoKeyring
+}
+
+var errNoTerminal = errors.New("no terminal to ask for the passphrase on")

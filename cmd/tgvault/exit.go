@@ -1,0 +1,83 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/vault"
+)
+
+// Exit codes, documented in README.md. Scripts rely on them: never
+// renumber.
+const (
+	exitOK         = 0
+	exitError      = 1 // the operation failed (bad input, unreadable file, ...)
+	exitUsage      = 2 // the command line is wrong
+	exitLocked     = 3 // vault.ErrLocked: no identity for this process
+	exitNotFound   = 4 // no such account, or no vault in the directory
+	exitBusy       = 5 // ErrBusy, ErrHeldByRun, ErrHandedOff
+	exitWrongKey   = 6 // wrong passphrase or identity
+	exitCorrupt    = 7 // a damaged, tampered or mismatched vault file
+	exitKeyring    = 8 // the OS keyring is unavailable
+	exitNoCommand  = 127
+	exitSignalBase = 128
+)
+
+// usageError marks an error in the command line (exit 2).
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
+}
+
+// exitStatus is returned by exec to pass the child's exit status through
+// without printing anything.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// classify maps an error to its exit code and a short name for --json.
+// It uses errors.Is and errors.As only, never the message. The order
+// matters where an error may match two sentinels: the more specific or
+// more actionable one wins.
+func classify(err error) (int, string) {
+	var u *usageError
+	switch {
+	case err == nil:
+		return exitOK, ""
+	case errors.As(err, &u):
+		return exitUsage, "usage"
+	case errors.Is(err, vault.ErrKeyring):
+		return exitKeyring, "keyring"
+	case errors.Is(err, vault.ErrBadInput):
+		return exitError, "bad_input"
+	case errors.Is(err, vault.ErrWrongPassphrase), errors.Is(err, vault.ErrWrongKey), errors.Is(err, crypto.ErrWrongKey):
+		return exitWrongKey, "wrong_key"
+	case errors.Is(err, vault.ErrCorrupt), errors.Is(err, vault.ErrBinding), errors.Is(err, crypto.ErrCorrupt):
+		return exitCorrupt, "corrupt"
+	case errors.Is(err, vault.ErrBusy), errors.Is(err, vault.ErrHeldByRun), errors.Is(err, vault.ErrHandedOff):
+		return exitBusy, "busy"
+	case errors.Is(err, vault.ErrLocked), errors.Is(err, vault.ErrKeyringNotFound):
+		return exitLocked, "locked"
+	case errors.Is(err, vault.ErrNotFound), errors.Is(err, vault.ErrNotInitialized):
+		return exitNotFound, "not_found"
+	}
+	return exitError, "error"
+}
+
+// hint adds what to do about an error, where the error's own message
+// (the vault's messages already say how to unlock, reclaim or do without
+// a keyring) does not.
+func hint(err error) string {
+	switch {
+	case errors.Is(err, vault.ErrNotInitialized):
+		return "or point --vault / TGVAULT_DIR at an existing vault"
+	case errors.Is(err, vault.ErrBinding), errors.Is(err, vault.ErrCorrupt):
+		return "`tgvault doctor` lists the damaged files; other accounts are not affected"
+	}
+	return ""
+}

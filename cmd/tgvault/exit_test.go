@@ -1,0 +1,109 @@
+package main
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/vault"
+)
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{usagef("bad"), exitUsage},
+		{errors.New("plain"), exitError},
+		{vault.ErrBadInput, exitError},
+		{vault.ErrExists, exitError},
+		{vault.ErrMissingField, exitError},
+		{fmt.Errorf("wrapped: %w", vault.ErrLocked), exitLocked},
+		{vault.ErrKeyringNotFound, exitLocked},
+		{vault.ErrNotFound, exitNotFound},
+		{vault.ErrNotInitialized, exitNotFound},
+		{&vault.BusyError{Holder: vault.LockHolder{PID: 42}}, exitBusy},
+		{vault.ErrHeldByRun, exitBusy},
+		{vault.ErrHandedOff, exitBusy},
+		{vault.ErrWrongPassphrase, exitWrongKey},
+		{vault.ErrWrongKey, exitWrongKey},
+		{crypto.ErrWrongKey, exitWrongKey},
+		{vault.ErrCorrupt, exitCorrupt},
+		{vault.ErrBinding, exitCorrupt},
+		{crypto.ErrCorrupt, exitCorrupt},
+		{&vault.KeyringError{Op: "get", Cause: vault.CauseTimeout}, exitKeyring},
+		// The more actionable sentinel wins.
+		{errors.Join(vault.ErrLocked, &vault.KeyringError{Op: "get", Cause: vault.CauseNoDBus}), exitKeyring},
+		{fmt.Errorf("%w: %w", vault.ErrBadInput, crypto.ErrCorrupt), exitError},
+	} {
+		if got, _ := classify(c.err); got != c.want {
+			t.Errorf("classify(%v) = %d, want %d", c.err, got, c.want)
+		}
+	}
+}
+
+func TestDefaultDir(t *testing.T) {
+	t.Parallel()
+	env := func(m map[string]string) func(string) string {
+		return func(k string) string { return m[k] }
+	}
+	for _, c := range []struct {
+		flag string
+		env  map[string]string
+		want string
+	}{
+		{"/flag", map[string]string{"TGVAULT_DIR": "/env"}, "/flag"},
+		{"", map[string]string{"TGVAULT_DIR": "/env", "XDG_DATA_HOME": "/xdg"}, "/env"},
+		{"", map[string]string{"XDG_DATA_HOME": "/xdg"}, filepath.Join("/xdg", "tgvault")},
+	} {
+		a := &app{vaultDir: c.flag, getenv: env(c.env)}
+		got, err := a.dir()
+		if err != nil || got != c.want {
+			t.Errorf("dir() with flag %q env %v = %q, %v; want %q", c.flag, c.env, got, err, c.want)
+		}
+	}
+}
+
+func TestPassphraseSealed(t *testing.T) {
+	// Not parallel: the scrypt work factor is process-wide.
+	p := crypto.Passphrase("test passphrase")
+	crypto.TestingSetScryptWorkFactor(t, 4)
+	bin, err := crypto.SealPassphrase([]byte("x"), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := crypto.GenerateIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := crypto.SealText([]byte("x"), id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	armored, err := crypto.SealArmored([]byte("x"), id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		want bool
+	}{
+		{"binary scrypt", bin, true},
+		{"text scrypt", []byte(b64(bin) + "\n"), true},
+		{"text x25519", []byte(text), false},
+		{"armored x25519", armored, false},
+		{"session string", []byte("AgAAMDkAAAECAwQF"), false},
+		{"empty", nil, false},
+	} {
+		if got := passphraseSealed(c.data); got != c.want {
+			t.Errorf("%s: passphraseSealed = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
