@@ -34,10 +34,7 @@ func (a *app) listCmd() *cobra.Command {
 					return err
 				}
 				if a.json {
-					if accts == nil {
-						accts = []vault.Account{}
-					}
-					return a.printJSON(accts)
+					return writeAccountsJSON(a.stdout, accts)
 				}
 				if len(accts) == 0 {
 					a.notef("no accounts yet: tgvault import SOURCE")
