@@ -1,0 +1,354 @@
+package mtproto
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	tdtelegram "github.com/gotd/td/telegram"
+	tdauth "github.com/gotd/td/telegram/auth"
+	tddcs "github.com/gotd/td/telegram/dcs"
+	tdtg "github.com/gotd/td/tg"
+	tdtgerr "github.com/gotd/td/tgerr"
+
+	"github.com/tgvault/tgvault/storage"
+)
+
+// DefaultConnectTimeout bounds every connect and reconnect when
+// Options.ConnectTimeout is zero.
+const DefaultConnectTimeout = 30 * time.Second
+
+// Server says where a client connects. The zero value is Telegram's
+// production DCs with gotd's built-in public keys.
+type Server struct {
+	// DC is the primary DC for a store without a key (2 when zero). A
+	// stored key's DC wins.
+	DC int
+	// Addr is "host:port" of a custom server (such as the dev server);
+	// empty means Telegram's DC table for TestMode.
+	Addr string
+	// PublicKeys are the server's RSA keys; empty means Telegram's.
+	PublicKeys []*rsa.PublicKey
+	// TestMode selects Telegram's test DCs (and is recorded in the row at
+	// login).
+	TestMode bool
+}
+
+// Options configure a Client.
+type Options struct {
+	Server  Server
+	APIID   int32
+	APIHash string
+
+	// Session tunes the adapter; see SessionOptions. Only login flows set
+	// AllowNewKey.
+	Session SessionOptions
+
+	// ConnectTimeout bounds how long the primary connection may take to
+	// become ready, at start and after every disconnect
+	// (DefaultConnectTimeout when zero). gotd itself retries forever.
+	ConnectTimeout time.Duration
+
+	// testOnlyNoGuard leaves gotd's reaction to -404 alone, so that tests
+	// reach the StoreSession refusal behind the guard.
+	testOnlyNoGuard bool
+}
+
+// Client is one account's gotd client over its store. A Client runs once:
+// after Run returns, make a new one to connect again.
+type Client struct {
+	sess    *SessionStorage
+	td      *tdtelegram.Client
+	timeout time.Duration
+
+	mu     sync.Mutex
+	timer  *time.Timer
+	cancel context.CancelCauseFunc
+}
+
+// NewClient makes a client for the account whose session is in store. The
+// store stays owned by the caller.
+func NewClient(store storage.Storage, opts Options) (*Client, error) {
+	c := &Client{
+		sess:    NewSessionStorage(store, opts.Session),
+		timeout: opts.ConnectTimeout,
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultConnectTimeout
+	}
+	td := tdtelegram.Options{
+		DC:                opts.Server.DC,
+		SessionStorage:    c.sess,
+		NoUpdates:         true,
+		OnConnectionState: c.onConnectionState,
+		Middlewares:       []tdtelegram.Middleware{peerFeeder(store)},
+		DialTimeout:       c.timeout,
+		ExchangeTimeout:   c.timeout,
+	}
+	if td.DC == 0 {
+		td.DC = 2
+	}
+	for _, k := range opts.Server.PublicKeys {
+		td.PublicKeys = append(td.PublicKeys, tdtelegram.PublicKey{RSA: k})
+	}
+	switch {
+	case opts.Server.Addr != "":
+		host, portStr, err := net.SplitHostPort(opts.Server.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("mtproto: server address: %w", err)
+		}
+		port, err := strconv.Atoi(portStr)
+		if err != nil || port <= 0 || port > 65535 {
+			return nil, fmt.Errorf("mtproto: server address: bad port %q", portStr)
+		}
+		td.DCList = tddcs.List{
+			Options: []tdtg.DCOption{{ID: td.DC, IPAddress: host, Port: port}},
+			Test:    opts.Server.TestMode,
+		}
+		td.Resolver = tddcs.Plain(tddcs.PlainOptions{})
+	case opts.Server.TestMode:
+		td.DCList = tddcs.Test()
+	}
+	if td.Resolver == nil {
+		td.Resolver = tddcs.DefaultResolver()
+	}
+	if !opts.testOnlyNoGuard {
+		td.Resolver = guardResolver{inner: td.Resolver, sess: c.sess}
+	}
+	c.td = tdtelegram.NewClient(int(opts.APIID), opts.APIHash, td)
+	return c, nil
+}
+
+// Session returns the client's session adapter.
+func (c *Client) Session() *SessionStorage { return c.sess }
+
+// API returns the raw Telegram API of the client; it works while Run runs.
+func (c *Client) API() *tdtg.Client { return c.td.API() }
+
+// Run connects, calls f once the connection is ready, and returns when f
+// returns, ctx ends, or the connection fails for good. It fails with
+// ErrConnectTimeout when the server cannot be reached (or does not answer)
+// within the connect deadline, with a *KeyLostError or ErrNewKeyRefused when
+// gotd tries to store a key it may not, and wraps ErrUnauthorized around
+// 401 errors and ErrKeyDuplicated around AUTH_KEY_DUPLICATED (the stored key
+// is then left as it is).
+func (c *Client) Run(ctx context.Context, f func(ctx context.Context) error) error {
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	c.mu.Lock()
+	c.cancel = cancel
+	c.mu.Unlock()
+	c.sess.bindStop(cancel)
+	c.arm()
+	var returned atomic.Bool
+	err := c.td.Run(ctx, func(ctx context.Context) error {
+		c.disarm()
+		defer returned.Store(true)
+		return f(ctx)
+	})
+	c.mu.Lock()
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	c.cancel = nil
+	c.mu.Unlock()
+
+	// gotd returns nil when its context is canceled: our own stop causes
+	// must win over that.
+	if cause := context.Cause(ctx); cause != nil && isStopCause(cause) {
+		return cause
+	}
+	if err == nil && !returned.Load() && parent.Err() != nil {
+		// gotd reports a canceled run as success; f never finished.
+		return context.Cause(parent)
+	}
+	return sessionErr(err)
+}
+
+// sessionErr wraps our sentinels around the RPC errors that say the key is
+// no longer usable.
+func sessionErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrKeyDuplicated):
+		return err
+	case tdauth.IsUnauthorized(err):
+		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
+	case tdtgerr.Is(err, "AUTH_KEY_DUPLICATED"):
+		return fmt.Errorf("%w: %w", ErrKeyDuplicated, err)
+	}
+	return err
+}
+
+func isStopCause(err error) bool {
+	return errors.Is(err, ErrConnectTimeout) || errors.Is(err, ErrKeyLost) || errors.Is(err, ErrNewKeyRefused)
+}
+
+// onConnectionState re-arms the connect deadline whenever the primary
+// connection is (re)connecting and clears it once it is ready.
+func (c *Client) onConnectionState(s tdtelegram.ConnectionState) {
+	switch s {
+	case tdtelegram.ConnectionStateReady:
+		c.disarm()
+	default:
+		c.arm()
+	}
+}
+
+func (c *Client) arm() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.timer != nil || c.cancel == nil {
+		return
+	}
+	cancel := c.cancel
+	c.timer = time.AfterFunc(c.timeout, func() {
+		cancel(fmt.Errorf("%w (%s)", ErrConnectTimeout, c.timeout))
+	})
+}
+
+func (c *Client) disarm() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+}
+
+// LoginBot logs the account in as the bot whose token ("ID:secret") is
+// given: it creates an auth key if the store has none (a real key exchange),
+// imports the bot authorization, and records user id, is_bot, api id and
+// test mode in the store. The token never appears in errors or logs.
+func LoginBot(ctx context.Context, store storage.Storage, token string, opts Options) (Identity, error) {
+	return login(ctx, store, opts, func(ctx context.Context, c *Client) (*tdtg.AuthAuthorization, error) {
+		a, err := c.td.Auth().Bot(ctx, token)
+		if err != nil {
+			return nil, fmt.Errorf("mtproto: bot login: %w", loginErr(err))
+		}
+		return a, nil
+	})
+}
+
+// UserAuthenticator supplies what a user login asks for: the CLI prompts a
+// person, tests return fixed values.
+type UserAuthenticator interface {
+	// Code returns the login code Telegram sent to the account.
+	Code(ctx context.Context) (string, error)
+	// Password returns the account's 2FA password; it is called only
+	// when the account has one.
+	Password(ctx context.Context) (string, error)
+}
+
+// LoginUser logs the account in with its phone number, the code Telegram
+// sends and, when the account has one, its 2FA password (SRP: the password
+// never leaves the process). Like LoginBot it creates a key only if the
+// store has none, and records the identity in the store. The phone number,
+// code and password never appear in errors or logs.
+func LoginUser(ctx context.Context, store storage.Storage, phone string, ua UserAuthenticator, opts Options) (Identity, error) {
+	return login(ctx, store, opts, func(ctx context.Context, c *Client) (*tdtg.AuthAuthorization, error) {
+		sent, err := c.td.Auth().SendCode(ctx, phone, tdauth.SendCodeOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("mtproto: send code: %w", loginErr(err))
+		}
+		var hash string
+		switch s := sent.(type) {
+		case *tdtg.AuthSentCode:
+			hash = s.PhoneCodeHash
+		case *tdtg.AuthSentCodeSuccess:
+			if a, ok := s.Authorization.(*tdtg.AuthAuthorization); ok {
+				return a, nil
+			}
+			return nil, ErrSignUpRequired
+		default:
+			return nil, fmt.Errorf("mtproto: send code: unexpected %T", sent)
+		}
+		code, err := ua.Code(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("mtproto: login code: %w", err)
+		}
+		a, err := c.td.Auth().SignIn(ctx, phone, code, hash)
+		if errors.Is(err, tdauth.ErrPasswordAuthNeeded) {
+			pw, perr := ua.Password(ctx)
+			if perr != nil {
+				return nil, fmt.Errorf("mtproto: 2FA password: %w", perr)
+			}
+			a, err = c.td.Auth().Password(ctx, pw)
+			if errors.Is(err, tdauth.ErrPasswordInvalid) {
+				return nil, ErrPasswordInvalid
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mtproto: sign in: %w", loginErr(err))
+		}
+		return a, nil
+	})
+}
+
+// login runs one login: it refuses a store that is already logged in,
+// allows a new key, and records the identity that authorize returns.
+func login(ctx context.Context, store storage.Storage, opts Options, authorize func(context.Context, *Client) (*tdtg.AuthAuthorization, error)) (Identity, error) {
+	row, err := store.Session()
+	if err != nil {
+		return Identity{}, fmt.Errorf("%w: load session: %w", ErrStore, err)
+	}
+	if !row.AuthKey.IsZero() && authorized(row) {
+		return Identity{}, ErrAlreadyAuthorized
+	}
+	opts.Session.AllowNewKey = true
+	c, err := NewClient(store, opts)
+	if err != nil {
+		return Identity{}, err
+	}
+	var id Identity
+	err = c.Run(ctx, func(ctx context.Context) error {
+		a, err := authorize(ctx, c)
+		if err != nil {
+			return err
+		}
+		u, ok := a.User.AsNotEmpty()
+		if !ok {
+			return errors.New("mtproto: login: server returned an empty user")
+		}
+		id = Identity{UserID: u.ID, IsBot: u.Bot}
+		return c.sess.setAuthorized(id, opts.APIID, opts.Server.TestMode)
+	})
+	if err != nil {
+		return Identity{}, err
+	}
+	return id, nil
+}
+
+// loginErr maps the RPC errors of a login to our sentinels, keeping the
+// RPC error for detail.
+func loginErr(err error) error {
+	switch {
+	case tdtgerr.Is(err, "PHONE_CODE_INVALID", "PHONE_CODE_EMPTY"):
+		return fmt.Errorf("%w: %w", ErrCodeInvalid, err)
+	case tdtgerr.Is(err, "PHONE_CODE_EXPIRED"):
+		return fmt.Errorf("%w: %w", ErrCodeExpired, err)
+	case tdtgerr.Is(err, "PHONE_NUMBER_INVALID", "PHONE_NUMBER_UNOCCUPIED", "PHONE_NUMBER_BANNED"):
+		return fmt.Errorf("%w: %w", ErrPhoneInvalid, err)
+	case tdtgerr.Is(err, "ACCESS_TOKEN_INVALID", "ACCESS_TOKEN_EXPIRED"):
+		return fmt.Errorf("%w: %w", ErrBotTokenInvalid, err)
+	}
+	return err
+}
+
+// Self returns the logged-in user of a running client.
+func (c *Client) Self(ctx context.Context) (Identity, error) {
+	u, err := c.td.Self(ctx)
+	if err != nil {
+		return Identity{}, fmt.Errorf("mtproto: self: %w", sessionErr(err))
+	}
+	return Identity{UserID: u.ID, IsBot: u.Bot}, nil
+}

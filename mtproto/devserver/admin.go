@@ -1,0 +1,103 @@
+package devserver
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+
+	"github.com/tgvault/tgvault/sessionstring"
+)
+
+// AddBot creates a bot account and returns its id and its token
+// ("ID:secret"), which auth.importBotAuthorization accepts.
+func (s *Server) AddBot(username string) (id int64, token string, err error) {
+	var sec [16]byte
+	if _, err := rand.Read(sec[:]); err != nil {
+		return 0, "", err
+	}
+	secret := hex.EncodeToString(sec[:])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id = s.st.NextUserID
+	s.st.NextUserID++
+	s.st.Users[id] = &User{ID: id, AccessHash: randInt64(), Bot: true, BotSecret: secret, FirstName: username, Username: username}
+	if err := s.st.save(s.dir); err != nil {
+		return 0, "", err
+	}
+	return id, strconv.FormatInt(id, 10) + ":" + secret, nil
+}
+
+// RevokeKey logs the key out, as a terminated session on Telegram: the key
+// stays known, every method but help.getConfig answers
+// AUTH_KEY_UNREGISTERED.
+func (s *Server) RevokeKey(id sessionstring.KeyID) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.st.Keys[id]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownKey, id)
+	}
+	k.UserID = 0
+	return s.st.save(s.dir)
+}
+
+// ForgetKey deletes the key, as a DC that lost it: the next message with it
+// gets the transport error -404, on which gotd creates a new key.
+func (s *Server) ForgetKey(id sessionstring.KeyID) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.st.Keys[id]; !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownKey, id)
+	}
+	delete(s.st.Keys, id)
+	return s.st.save(s.dir)
+}
+
+// KeyUser returns the user a key is logged in as (0 when it is not), and
+// whether the server knows the key.
+func (s *Server) KeyUser(id sessionstring.KeyID) (userID int64, known bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.st.Keys[id]
+	if !ok {
+		return 0, false
+	}
+	return k.UserID, true
+}
+
+// Seed is an account made by SeedAccounts, with the session a client needs.
+type Seed struct {
+	UserID int64
+	DC     int
+	Key    sessionstring.AuthKey
+}
+
+// SeedAccounts creates n user accounts, each logged in with a random auth
+// key written straight into the state (no key exchange), and returns the
+// matching sessions.
+func (s *Server) SeedAccounts(n int) ([]Seed, error) {
+	out := make([]Seed, 0, n)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		var b [sessionstring.AuthKeySize]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		key, err := sessionstring.NewAuthKey(b[:])
+		if err != nil {
+			return nil, err
+		}
+		id := s.st.NextUserID
+		s.st.NextUserID++
+		name := "user" + strconv.FormatInt(id, 10)
+		s.st.Users[id] = &User{ID: id, AccessHash: randInt64(), FirstName: name, Username: name, Phone: "999" + strconv.FormatInt(id, 10), Code: DefaultLoginCode}
+		s.st.Keys[key.ID()] = &keyRecord{Key: key.Bytes(), UserID: id}
+		out = append(out, Seed{UserID: id, DC: s.dc, Key: key})
+	}
+	if err := s.st.save(s.dir); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,6 @@
+package devserver
+
+import "errors"
+
+// ErrUnknownKey reports a key id the server does not know.
+var ErrUnknownKey = errors.New("devserver: unknown auth key")

@@ -1,0 +1,115 @@
+package devserver
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	tdcrypto "github.com/gotd/td/crypto"
+
+	"github.com/tgvault/tgvault/sessionstring"
+)
+
+func TestStatePersists(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "state")
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	botID, token, err := s.AddBot("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(token, strings.Split(token, ":")[0]+":") || strings.Count(token, ":") != 1 {
+		t.Errorf("token shape")
+	}
+	seeds, err := s.SeedAccounts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeKey(seeds[1].Key.ID()); err != nil {
+		t.Fatal(err)
+	}
+	pub := s.PublicKey()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for name, want := range map[string]os.FileMode{StateFile: 0o600, PrivateKeyFile: 0o600} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s mode %v, want %v", name, fi.Mode().Perm(), want)
+		}
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("state dir mode: %v %v", fi.Mode().Perm(), err)
+	}
+	pem, err := os.ReadFile(filepath.Join(dir, PublicKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := tdcrypto.ParseRSAPublicKeys(pem)
+	if err != nil || len(keys) != 1 || !keys[0].Equal(pub) {
+		t.Fatalf("public key PEM: %d keys, %v", len(keys), err)
+	}
+
+	s2, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if !s2.PublicKey().Equal(pub) {
+		t.Error("RSA key changed across restart")
+	}
+	if uid, known := s2.KeyUser(seeds[0].Key.ID()); !known || uid != seeds[0].UserID {
+		t.Errorf("seeded key: user %d known %v", uid, known)
+	}
+	if uid, known := s2.KeyUser(seeds[1].Key.ID()); !known || uid != 0 {
+		t.Errorf("revoked key: user %d known %v", uid, known)
+	}
+	if u, ok := s2.st.Users[botID]; !ok || !u.Bot {
+		t.Error("bot lost across restart")
+	}
+	if err := s2.ForgetKey(seeds[0].Key.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, known := s2.KeyUser(seeds[0].Key.ID()); known {
+		t.Error("forgotten key still known")
+	}
+	if err := s2.RevokeKey(seeds[0].Key.ID()); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("revoke unknown: %v", err)
+	}
+}
+
+func TestCorruptStateFails(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, StateFile), []byte(`{"version":1,"keys":{"1":{"key":"AAAA"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(Options{Dir: dir}); err == nil {
+		t.Fatal("opened a state with a bad key")
+	}
+}
+
+func TestKeyIDOf(t *testing.T) {
+	t.Parallel()
+	var b [256]byte
+	b[0] = 1
+	k, err := sessionstring.NewAuthKey(b[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v tdcrypto.Key
+	copy(v[:], b[:])
+	if got := keyIDOf(v.ID()); got != k.ID() {
+		t.Errorf("keyIDOf = %s, want %s", got, k.ID())
+	}
+}

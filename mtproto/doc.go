@@ -1,0 +1,28 @@
+// Package mtproto connects tgvault's accounts to Telegram through
+// github.com/gotd/td. It owns the gotd adapter (a session storage backed by
+// one account's storage.Storage), the login flows, the multi-account pool,
+// the local API and, in package devserver, a local Telegram-like server for
+// tests and demos.
+//
+// It is the only package of tgvault that imports gotd; gotd packages are
+// imported under fixed aliases (tdtelegram, tdsession, tdcrypto, tdtg, ...)
+// so that they never clash with ours. It never imports cmd.
+//
+// The adapter fails closed. gotd starts a fresh key exchange whenever a
+// session load says "not found", and stores a new key over the authorized
+// one when the server has lost the key or the primary DC migrates; both
+// silently destroy a login. Here a load failure stays the failure it is, a
+// store that has no key may only be filled during a login (LoginBot,
+// LoginUser), a -404 for a stored key stops the client before gotd makes a
+// new one, and a key that differs from the authorized one is never stored:
+// the account is reported through OnKeyLost and its client is stopped.
+// Every connect has a deadline (gotd alone retries an unreachable DC
+// forever). Auth keys stay sessionstring.AuthKey values until the gotd
+// boundary and are never logged; errors name keys by key id only, and never
+// carry phone numbers, codes, passwords or bot tokens.
+//
+// Every RPC result's users and chats feed the account's peer cache with
+// Pyrogram's rules (PeersOf). A Pool keeps many accounts connected with
+// bounded concurrent connects and back-off, and never creates keys;
+// APIHandler serves it over a unix socket (ListenUnix).
+package mtproto

@@ -1,0 +1,95 @@
+package mtproto
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tgvault/tgvault/sessionstring"
+)
+
+var (
+	// ErrNoSession reports an account store that holds no auth key while
+	// the caller did not allow creating one (only a login may).
+	ErrNoSession = errors.New("mtproto: no session in the store")
+
+	// ErrKeyLost reports that the authorized auth key is lost: the server
+	// answered -404 for it, or gotd tried to replace it (after -404 or a
+	// primary-DC migration). The stored key was kept and the client
+	// stopped; the account needs attention. The concrete error is a
+	// *KeyLostError.
+	ErrKeyLost = errors.New("mtproto: authorized auth key would be replaced")
+
+	// ErrNewKeyRefused reports that gotd tried to store a new auth key in
+	// a store whose key may not change (no login was allowed).
+	ErrNewKeyRefused = errors.New("mtproto: new auth key refused")
+
+	// ErrConnectTimeout reports a connection that did not become ready
+	// within the connect deadline (an unreachable or silent server).
+	ErrConnectTimeout = errors.New("mtproto: connect deadline exceeded")
+
+	// ErrUnauthorized reports that the server does not accept the key as
+	// logged in: AUTH_KEY_UNREGISTERED, SESSION_REVOKED, SESSION_EXPIRED,
+	// USER_DEACTIVATED (401). The stored key is never replaced because of
+	// it.
+	ErrUnauthorized = errors.New("mtproto: session not authorized")
+
+	// ErrKeyDuplicated reports AUTH_KEY_DUPLICATED (406): the key was used
+	// from two connections at once and Telegram no longer accepts it. The
+	// account needs a new login; the stored key is left as it is.
+	ErrKeyDuplicated = errors.New("mtproto: auth key used from two places at once")
+
+	// ErrStore reports that the account's store failed (it could not be
+	// read or written); the store's own error is wrapped beside it.
+	ErrStore = errors.New("mtproto: account store failed")
+
+	// ErrCorruptSession reports session data in the store that cannot be
+	// turned into a gotd session (bad key, bad meta).
+	ErrCorruptSession = errors.New("mtproto: corrupt session data")
+)
+
+// Login errors. The RPC error stays wrapped for detail; none of them carries
+// the phone number, code, password or token.
+var (
+	// ErrAlreadyAuthorized reports a login into a store that already holds
+	// a logged-in key: log out or use another store first.
+	ErrAlreadyAuthorized = errors.New("mtproto: account already logged in")
+	// ErrBotTokenInvalid reports a bot token the server refused.
+	ErrBotTokenInvalid = errors.New("mtproto: bot token invalid")
+	// ErrPhoneInvalid reports a phone number the server refused.
+	ErrPhoneInvalid = errors.New("mtproto: phone number invalid")
+	// ErrCodeInvalid reports a wrong login code.
+	ErrCodeInvalid = errors.New("mtproto: login code invalid")
+	// ErrCodeExpired reports a login code that expired; send a new one.
+	ErrCodeExpired = errors.New("mtproto: login code expired")
+	// ErrPasswordInvalid reports a wrong 2FA password.
+	ErrPasswordInvalid = errors.New("mtproto: 2FA password invalid")
+	// ErrSignUpRequired reports a phone number with no account.
+	ErrSignUpRequired = errors.New("mtproto: phone number has no account (sign-up is not supported)")
+)
+
+// Pool errors.
+var (
+	// ErrUnknownAccount reports a name that was not added to the pool.
+	ErrUnknownAccount = errors.New("mtproto: unknown account")
+	// ErrIdentityMismatch reports a key logged in as another user than the
+	// one the store records.
+	ErrIdentityMismatch = errors.New("mtproto: key is logged in as another user than the store says")
+)
+
+// KeyLostError says which authorized key was lost: the server no longer
+// knows it (transport error -404; New is 0, no key was made) or gotd tried to
+// replace it with New (a key made after -404 or a primary-DC migration). It
+// carries key ids only, never keys.
+type KeyLostError struct {
+	Old, New sessionstring.KeyID
+}
+
+func (e *KeyLostError) Error() string {
+	if e.New == 0 {
+		return fmt.Sprintf("mtproto: the server does not know the authorized auth key %s; kept it and stopped", e.Old)
+	}
+	return fmt.Sprintf("mtproto: authorized auth key %s would be replaced by %s; kept the old key and stopped", e.Old, e.New)
+}
+
+// Unwrap returns ErrKeyLost.
+func (e *KeyLostError) Unwrap() error { return ErrKeyLost }

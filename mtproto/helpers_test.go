@@ -1,0 +1,191 @@
+package mtproto
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tgvault/tgvault/mtproto/devserver"
+	"github.com/tgvault/tgvault/sessionstring"
+	"github.com/tgvault/tgvault/storage"
+)
+
+// startServer opens a dev server in dir (a new temp dir when empty) and
+// serves it until the test ends.
+func startServer(t *testing.T, dir string) *devserver.Server {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	srv, err := devserver.Open(devserver.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return srv
+}
+
+func serverOptions(srv *devserver.Server) Options {
+	return Options{
+		Server:         Server{DC: srv.DC(), Addr: srv.Addr(), PublicKeys: []*rsa.PublicKey{srv.PublicKey()}},
+		APIID:          17349,
+		APIHash:        "344583e45741c457fe1862106095a5eb",
+		ConnectTimeout: connectTimeout(),
+	}
+}
+
+// connectTimeout leaves room for key exchanges on a loaded machine (tests
+// run in parallel, and the race detector slows the exchange down a lot).
+func connectTimeout() time.Duration {
+	if raceEnabled {
+		return 5 * time.Minute
+	}
+	return time.Minute
+}
+
+func newMemory(t testing.TB) *storage.Memory {
+	t.Helper()
+	m, err := storage.NewMemory(nil, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+func row(t testing.TB, s storage.Storage) storage.SessionRow {
+	t.Helper()
+	r, err := s.Session()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// loginBot logs a fresh memory store in as a new bot of srv.
+func loginBot(t *testing.T, srv *devserver.Server) (*storage.Memory, Identity) {
+	t.Helper()
+	_, token, err := srv.AddBot("testbot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := newMemory(t)
+	id, err := LoginBot(t.Context(), store, token, serverOptions(srv))
+	if err != nil {
+		t.Fatalf("LoginBot: %v", err)
+	}
+	return store, id
+}
+
+// runSelf connects a client over store and asks for the logged-in user.
+func runSelf(ctx context.Context, store storage.Storage, opts Options) (Identity, error) {
+	c, err := NewClient(store, opts)
+	if err != nil {
+		return Identity{}, err
+	}
+	var id Identity
+	err = c.Run(ctx, func(ctx context.Context) error {
+		var err error
+		id, err = c.Self(ctx)
+		return err
+	})
+	return id, err
+}
+
+// failingStore is a store whose Session fails, like a sealed file that no
+// longer opens.
+type failingStore struct {
+	storage.Storage
+	err error
+}
+
+func (f failingStore) Session() (storage.SessionRow, error) { return storage.SessionRow{}, f.err }
+
+// xorSealer is a test sealer: not encryption, but not plaintext either.
+type xorSealer struct{}
+
+func (xorSealer) Seal(p []byte) ([]byte, error) { return xor(p), nil }
+func (xorSealer) Open(c []byte) ([]byte, error) { return xor(c), nil }
+
+func xor(b []byte) []byte {
+	out := bytes.Clone(b)
+	for i := range out {
+		out[i] ^= 0x5a
+	}
+	return out
+}
+
+func createFile(t *testing.T) (string, *storage.File) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "acct.age")
+	f, err := storage.CreateFile(path, xorSealer{}, testBinding, &storage.Snapshot{Session: storage.SessionRow{DCID: 2}}, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, f
+}
+
+var testBinding = storage.Binding{VaultID: "v1", AccountID: "a1", Revision: 1}
+
+// keyLog records OnKeyLost calls.
+type keyLog struct {
+	mu    sync.Mutex
+	calls [][2]sessionstring.KeyID
+}
+
+func (k *keyLog) record(old, new sessionstring.KeyID) {
+	k.mu.Lock()
+	k.calls = append(k.calls, [2]sessionstring.KeyID{old, new})
+	k.mu.Unlock()
+}
+
+func (k *keyLog) get() [][2]sessionstring.KeyID {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([][2]sessionstring.KeyID(nil), k.calls...)
+}
+
+var errBroken = errors.New("test: store broken")
+
+func randomKey(t testing.TB) sessionstring.AuthKey {
+	t.Helper()
+	b := make([]byte, sessionstring.AuthKeySize)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	k, err := sessionstring.NewAuthKey(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// seedStore writes an authorized session row, as an import would.
+func seedStore(t testing.TB, s storage.Storage, key sessionstring.AuthKey, dc int, userID int64) {
+	t.Helper()
+	err := s.SetSession(storage.SessionRow{
+		DCID:     dc,
+		APIID:    sessionstring.Some[int32](17349),
+		TestMode: sessionstring.Some(false),
+		AuthKey:  key,
+		UserID:   sessionstring.Some(userID),
+		IsBot:    sessionstring.Some(false),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

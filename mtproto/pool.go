@@ -1,0 +1,301 @@
+package mtproto
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	tdtgerr "github.com/gotd/td/tgerr"
+
+	"github.com/tgvault/tgvault/sessionstring"
+	"github.com/tgvault/tgvault/storage"
+)
+
+// Status is an account's state in a Pool.
+type Status int
+
+// The states of an account in a Pool. Final states are not retried.
+const (
+	StatusWaiting      Status = iota // waiting for a connect slot
+	StatusConnecting                 // connecting and checking the login
+	StatusReady                      // connected and logged in
+	StatusRetrying                   // a transient failure; back-off running
+	StatusUnauthorized               // final: 401 (revoked, logged out)
+	StatusKeyLost                    // final: the server lost the key, or gotd tried to replace it
+	StatusDuplicated                 // final: AUTH_KEY_DUPLICATED
+	StatusNoSession                  // final: no usable key in the store
+	StatusFailed                     // final: store error or identity mismatch
+	StatusStopped                    // final: the pool stopped
+)
+
+var statusNames = [...]string{"waiting", "connecting", "ready", "retrying", "unauthorized", "key_lost", "duplicated", "no_session", "failed", "stopped"}
+
+func (s Status) String() string {
+	if s < 0 || int(s) >= len(statusNames) {
+		return fmt.Sprintf("status(%d)", int(s))
+	}
+	return statusNames[s]
+}
+
+// Final reports whether the pool gives up on an account in this state.
+func (s Status) Final() bool { return s >= StatusUnauthorized }
+
+// PoolOptions configure a Pool.
+type PoolOptions struct {
+	// Client configures every account's client. Session.AllowNewKey is
+	// ignored: a pool never creates keys.
+	Client Options
+	// MaxConnecting bounds the connects in flight (8 when zero).
+	MaxConnecting int
+	// MaxBackoff caps the per-account back-off after transient failures
+	// (5 minutes when zero); it starts at one second and doubles.
+	// FLOOD_WAIT waits at least as long as the server asks.
+	MaxBackoff time.Duration
+	// OnStatus, when set, is called on every state change of an account,
+	// from the account's goroutine (never concurrently for one account).
+	OnStatus func(name string, s Status, err error)
+}
+
+// Pool keeps many accounts connected, one client per account, with
+// bounded concurrent connects and per-account back-off. It never creates
+// an auth key: an account whose key is refused, lost or revoked is marked
+// with a final Status and left alone.
+//
+// Pool is safe for concurrent use.
+type Pool struct {
+	opts PoolOptions
+	sem  chan struct{}
+
+	mu       sync.Mutex
+	accounts map[string]*poolAccount
+	ctx      context.Context // set while Run runs
+	wg       sync.WaitGroup
+}
+
+type poolAccount struct {
+	name    string
+	store   storage.Storage
+	status  Status
+	err     error
+	client  *Client
+	changed chan struct{} // closed and replaced on every change
+}
+
+// NewPool makes an empty pool.
+func NewPool(opts PoolOptions) *Pool {
+	if opts.MaxConnecting <= 0 {
+		opts.MaxConnecting = 8
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 5 * time.Minute
+	}
+	opts.Client.Session.AllowNewKey = false
+	return &Pool{opts: opts, sem: make(chan struct{}, opts.MaxConnecting), accounts: map[string]*poolAccount{}}
+}
+
+// Add puts an account in the pool; if Run is running it starts connecting
+// at once. The store stays owned by the caller, who closes it after Run
+// returns.
+func (p *Pool) Add(name string, store storage.Storage) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.accounts[name]; ok {
+		return errors.New("mtproto: account added twice")
+	}
+	a := &poolAccount{name: name, store: store, changed: make(chan struct{})}
+	p.accounts[name] = a
+	if p.ctx != nil {
+		p.start(p.ctx, a)
+	}
+	return nil
+}
+
+// Run connects every account and keeps them connected until ctx ends, then
+// disconnects them all and returns.
+func (p *Pool) Run(ctx context.Context) error {
+	p.mu.Lock()
+	if p.ctx != nil {
+		p.mu.Unlock()
+		return errors.New("mtproto: pool already running")
+	}
+	p.ctx = ctx
+	for _, a := range p.accounts {
+		p.start(ctx, a)
+	}
+	p.mu.Unlock()
+	<-ctx.Done()
+	p.wg.Wait()
+	p.mu.Lock()
+	p.ctx = nil
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *Pool) start(ctx context.Context, a *poolAccount) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.runAccount(ctx, a)
+	}()
+}
+
+// Status returns an account's state and the error that put it there.
+func (p *Pool) Status(name string) (Status, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a, ok := p.accounts[name]
+	if !ok {
+		return 0, ErrUnknownAccount
+	}
+	return a.status, a.err
+}
+
+// Do waits until the account is ready and calls f with its client. It
+// fails at once for an account in a final state.
+func (p *Pool) Do(ctx context.Context, name string, f func(ctx context.Context, c *Client) error) error {
+	for {
+		p.mu.Lock()
+		a, ok := p.accounts[name]
+		if !ok {
+			p.mu.Unlock()
+			return ErrUnknownAccount
+		}
+		st, err, c, changed := a.status, a.err, a.client, a.changed
+		p.mu.Unlock()
+		switch {
+		case st == StatusReady:
+			return f(ctx, c)
+		case st.Final():
+			if err == nil {
+				return fmt.Errorf("mtproto: account %s", st)
+			}
+			return fmt.Errorf("mtproto: account %s: %w", st, err)
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (p *Pool) set(a *poolAccount, s Status, err error, c *Client) {
+	p.mu.Lock()
+	a.status, a.err, a.client = s, err, c
+	close(a.changed)
+	a.changed = make(chan struct{})
+	p.mu.Unlock()
+	if p.opts.OnStatus != nil {
+		p.opts.OnStatus(a.name, s, err)
+	}
+}
+
+func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
+	backoff := time.Second
+	for {
+		p.set(a, StatusWaiting, nil, nil)
+		select {
+		case p.sem <- struct{}{}:
+		case <-ctx.Done():
+			p.set(a, StatusStopped, nil, nil)
+			return
+		}
+		var once sync.Once
+		release := func() { once.Do(func() { <-p.sem }) }
+		p.set(a, StatusConnecting, nil, nil)
+
+		c, err := NewClient(a.store, p.opts.Client)
+		if err == nil {
+			err = c.Run(ctx, func(ctx context.Context) error {
+				id, err := c.Self(ctx)
+				if err == nil {
+					err = c.sess.recordIdentity(id)
+				}
+				if err != nil {
+					return err
+				}
+				p.set(a, StatusReady, nil, c)
+				release()
+				backoff = time.Second
+				<-ctx.Done()
+				return nil
+			})
+		}
+		if ctx.Err() != nil {
+			release()
+			p.set(a, StatusStopped, nil, nil)
+			return
+		}
+		st := classify(err)
+		if st.Final() {
+			p.set(a, st, err, nil)
+			release()
+			return
+		}
+		p.set(a, StatusRetrying, err, nil)
+		release()
+		wait := backoff
+		if d, ok := tdtgerr.AsFloodWait(err); ok && d > wait {
+			wait = d
+		}
+		backoff = min(backoff*2, p.opts.MaxBackoff)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			p.set(a, StatusStopped, nil, nil)
+			return
+		}
+	}
+}
+
+// classify maps a client's failure to the account's next state.
+func classify(err error) Status {
+	switch {
+	case errors.Is(err, ErrKeyLost):
+		return StatusKeyLost
+	case errors.Is(err, ErrUnauthorized):
+		return StatusUnauthorized
+	case errors.Is(err, ErrKeyDuplicated):
+		return StatusDuplicated
+	case errors.Is(err, ErrNoSession), errors.Is(err, ErrNewKeyRefused):
+		return StatusNoSession
+	case errors.Is(err, ErrIdentityMismatch), errors.Is(err, ErrCorruptSession), errors.Is(err, ErrStore):
+		return StatusFailed
+	case errors.Is(err, ErrConnectTimeout):
+		return StatusRetrying
+	case err == nil:
+		// Run ended without an error and without our context ending: try
+		// again.
+		return StatusRetrying
+	}
+	return StatusRetrying
+}
+
+// recordIdentity checks the logged-in user against the store, and records
+// it when the store did not know it (an imported Telethon session, say).
+func (s *SessionStorage) recordIdentity(id Identity) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	row, err := s.store.Session()
+	if err != nil {
+		return fmt.Errorf("%w: load session: %w", ErrStore, err)
+	}
+	if uid, ok := row.UserID.Get(); ok {
+		if uid != id.UserID {
+			return fmt.Errorf("%w (store %d, server %d)", ErrIdentityMismatch, uid, id.UserID)
+		}
+		if row.IsBot.Known() {
+			return nil
+		}
+	}
+	row.UserID = sessionstring.Some(id.UserID)
+	row.IsBot = sessionstring.Some(id.IsBot)
+	if err := s.store.SetSession(row); err != nil {
+		return fmt.Errorf("%w: store session: %w", ErrStore, err)
+	}
+	return nil
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package mtproto
+
+const raceEnabled = false
