@@ -1131,3 +1131,26 @@ func fgnNormPhone(v any) string {
 		return -1
 	}, s)
 }
+
+// Snapshot returns the foreign file's content as a Snapshot: the session
+// row (Date included), the peers and the update state. The server address
+// a Kurigram or Telethon file carries is in f.Session, not in the row,
+// which has no column for it.
+func (f *Foreign) Snapshot() *Snapshot {
+	s := f.Session
+	return &Snapshot{
+		Session: SessionRow{
+			DCID: s.DCID, APIID: s.APIID, TestMode: s.TestMode, AuthKey: s.AuthKey,
+			Date: f.Date, UserID: s.UserID, IsBot: s.IsBot,
+		},
+		Peers:       f.Peers,
+		UpdateState: f.UpdateState,
+	}
+}
+
+// Storage returns a memory store holding the foreign file's session, peers
+// and update state, with Pyrogram's semantics (lookups by id, username and
+// phone work at once).
+func (f *Foreign) Storage(opts Options) (*Memory, error) {
+	return NewMemory(f.Snapshot(), opts)
+}

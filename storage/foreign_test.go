@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tgvault/tgvault/sessionstring"
 )
@@ -968,6 +969,43 @@ func TestForeignHotJournal(t *testing.T) {
 				if b, err := os.ReadFile(path + "-journal"); err != nil || !bytes.Equal(b, tc.journal) {
 					t.Error("journal changed")
 				}
+			}
+		})
+	}
+}
+
+// TestForeignStorage: every foreign dialect gives a Storage with its peers
+// carried over and Pyrogram's lookups working.
+func TestForeignStorage(t *testing.T) {
+	t.Parallel()
+	for _, file := range []string{
+		"pyrogram/pyrogram_v3.session", "pyrogram/pyrogram_v2.session", "pyrofork/pyrofork_v4.session",
+		"kurigram/kurigram_v7.session", "telethon/telethon.session",
+	} {
+		t.Run(file, func(t *testing.T) {
+			t.Parallel()
+			f, err := ReadForeignFile(filepath.Join("..", "testdata", "vectors", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := f.Storage(Options{Now: func() time.Time { return time.Unix(f.Peers[0].LastUpdateOn, 0) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			row, _ := st.Session()
+			if row.DCID != 2 || !row.AuthKey.Equal(f.Session.AuthKey) {
+				t.Fatal("session row not carried over")
+			}
+			if n, _ := st.PeerCount(); n != len(f.Peers) {
+				t.Fatalf("PeerCount %d, want %d", n, len(f.Peers))
+			}
+			p, err := st.PeerByID(-1001555555555)
+			if err != nil || p.AccessHash != 7777777777777777777 {
+				t.Fatalf("channel by id: %+v %v", p, err)
+			}
+			if p, err := st.PeerByUsername("example_channel"); err != nil || p.ID != -1001555555555 {
+				t.Fatalf("channel by username: %+v %v", p, err)
 			}
 		})
 	}
