@@ -391,6 +391,15 @@ func (c *core) PeerByUsername(username string) (Peer, error) {
 }
 
 func normalizeUsername(u string) string {
+	// Fast path: a plain lowercase ASCII name, as callers usually pass.
+	plain := len(u) > 0 && u[0] != '@'
+	for i := 0; plain && i < len(u); i++ {
+		c := u[i]
+		plain = c > ' ' && c < 0x80 && (c < 'A' || c > 'Z')
+	}
+	if plain {
+		return u
+	}
 	u = strings.TrimPrefix(strings.TrimSpace(u), "@")
 	if strings.ContainsFunc(u, isUpper) {
 		u = strings.ToLower(u)

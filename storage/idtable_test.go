@@ -2,7 +2,9 @@ package storage
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
+	"unsafe"
 )
 
 func TestIDTableMatchesMap(t *testing.T) {
@@ -108,4 +110,25 @@ func removeSlot(s []slot, v slot) []slot {
 		}
 	}
 	return out
+}
+
+func TestNameCellIsOneCacheLine(t *testing.T) {
+	if s := unsafe.Sizeof(nameCell{}); s != 64 {
+		t.Fatalf("nameCell is %d bytes, want 64 (one cache line)", s)
+	}
+	var tab nameTable
+	long := strings.Repeat("x", 40)
+	for i, k := range []string{"", "a", strings.Repeat("y", 32), long, long + "z"} {
+		if _, created := tab.insert(k, slot(i)); !created {
+			t.Fatalf("insert %q: not created", k)
+		}
+	}
+	for i, k := range []string{"", "a", strings.Repeat("y", 32), long, long + "z"} {
+		if c := tab.find(k); c == nil || c.val != slot(i) {
+			t.Fatalf("find %q", k)
+		}
+	}
+	if tab.find(strings.Repeat("y", 31)) != nil || tab.find(long[:33]) != nil {
+		t.Fatal("found a key that was never inserted")
+	}
 }

@@ -15,11 +15,36 @@ type nameTable struct {
 	used  int // live entries + tombstones
 }
 
+// nameCell is one cache line: keys up to inlineKey bytes (every Telegram
+// username and phone number) are stored in the cell itself, so a lookup
+// touches one line of the table instead of following a pointer to the
+// key's bytes.
 type nameCell struct {
-	hash uint64
-	key  string
-	val  slot
-	st   uint8 // cellEmpty, cellFull, cellDeleted
+	hash   uint64
+	val    slot
+	st     uint8 // cellEmpty, cellFull, cellDeleted
+	klen   uint8 // length of an inline key; 0xff when the key is in long
+	inline [inlineKey]byte
+	long   string
+}
+
+const inlineKey = 32
+
+func (c *nameCell) setKey(k string) {
+	if len(k) <= inlineKey {
+		c.klen = uint8(len(k))
+		copy(c.inline[:], k)
+		c.long = ""
+		return
+	}
+	c.klen, c.long = 0xff, k
+}
+
+func (c *nameCell) is(k string) bool {
+	if c.klen == 0xff {
+		return c.long == k
+	}
+	return int(c.klen) == len(k) && string(c.inline[:c.klen]) == k
 }
 
 const (
@@ -50,7 +75,7 @@ func (t *nameTable) find(k string) *nameCell {
 		switch {
 		case c.st == cellEmpty:
 			return nil
-		case c.st == cellFull && c.hash == h && c.key == k:
+		case c.st == cellFull && c.hash == h && c.is(k):
 			return c
 		}
 	}
@@ -73,7 +98,8 @@ func (t *nameTable) insert(k string, val slot) (c *nameCell, created bool) {
 				free = c
 				t.used++
 			}
-			*free = nameCell{hash: h, key: k, val: val, st: cellFull}
+			*free = nameCell{hash: h, val: val, st: cellFull}
+			free.setKey(k)
 			t.n++
 			return free, true
 		case cellDeleted:
@@ -81,7 +107,7 @@ func (t *nameTable) insert(k string, val slot) (c *nameCell, created bool) {
 				free = c
 			}
 		case cellFull:
-			if c.hash == h && c.key == k {
+			if c.hash == h && c.is(k) {
 				return c, false
 			}
 		}
