@@ -112,23 +112,28 @@ func removeSlot(s []slot, v slot) []slot {
 	return out
 }
 
-func TestNameCellIsOneCacheLine(t *testing.T) {
-	if s := unsafe.Sizeof(nameCell{}); s != 64 {
-		t.Fatalf("nameCell is %d bytes, want 64 (one cache line)", s)
+func TestNameCellIsHalfACacheLine(t *testing.T) {
+	if s := unsafe.Sizeof(nameCell{}); s != 32 {
+		t.Fatalf("nameCell is %d bytes, want 32 (half a cache line)", s)
 	}
 	var tab nameTable
 	long := strings.Repeat("x", 40)
-	for i, k := range []string{"", "a", strings.Repeat("y", 32), long, long + "z"} {
+	keys := []string{"", "a", strings.Repeat("y", 18), strings.Repeat("y", 19), strings.Repeat("y", 32), long, long + "z"}
+	for i, k := range keys {
 		if _, created := tab.insert(k, slot(i)); !created {
 			t.Fatalf("insert %q: not created", k)
 		}
 	}
-	for i, k := range []string{"", "a", strings.Repeat("y", 32), long, long + "z"} {
+	for i, k := range keys {
 		if c := tab.find(k); c == nil || c.val != slot(i) {
 			t.Fatalf("find %q", k)
 		}
 	}
-	if tab.find(strings.Repeat("y", 31)) != nil || tab.find(long[:33]) != nil {
+	if tab.find(strings.Repeat("y", 31)) != nil || tab.find(long[:33]) != nil || tab.find(long[:19]) != nil {
 		t.Fatal("found a key that was never inserted")
+	}
+	tab.remove(tab.find(long))
+	if tab.find(long) != nil || tab.find(long+"z") == nil {
+		t.Fatal("removing a long key")
 	}
 }

@@ -7,44 +7,52 @@ import "hash/maphash"
 // hashes the key once and walks one probe sequence (a Go map needs a
 // lookup and an assignment, hashing twice). Deleted cells become
 // tombstones, reused by later inserts; the table is rebuilt when tombstones
-// and entries fill half of it.
+// and entries fill three quarters of it. Keys longer than inlineKey are
+// kept in a map by their 64-bit hash (keyed with a random per-table seed,
+// so collisions cannot be provoked).
 type nameTable struct {
 	seed  maphash.Seed
 	cells []nameCell
-	n     int // live entries
-	used  int // live entries + tombstones
+	long  map[uint64]string // keys longer than inlineKey, by hash
+	n     int               // live entries
+	used  int               // live entries + tombstones
 }
 
-// nameCell is one cache line: keys up to inlineKey bytes (every Telegram
-// username and phone number) are stored in the cell itself, so a lookup
-// touches one line of the table instead of following a pointer to the
-// key's bytes.
+// nameCell is half a cache line: keys up to inlineKey bytes (most
+// usernames, every phone number) are stored in the cell itself, so a
+// lookup touches the table once instead of following a pointer to the
+// key's bytes; longer keys live in the long table, by slot.
 type nameCell struct {
 	hash   uint64
 	val    slot
 	st     uint8 // cellEmpty, cellFull, cellDeleted
 	klen   uint8 // length of an inline key; 0xff when the key is in long
 	inline [inlineKey]byte
-	long   string
 }
 
-const inlineKey = 32
+const inlineKey = 18
 
-func (c *nameCell) setKey(k string) {
+func (t *nameTable) setKey(c *nameCell, k string) {
 	if len(k) <= inlineKey {
 		c.klen = uint8(len(k))
 		copy(c.inline[:], k)
-		c.long = ""
 		return
 	}
-	c.klen, c.long = 0xff, k
+	// A long key is kept whole, by its hash; the cell keeps its first bytes
+	// so that most mismatches are seen without the map.
+	c.klen = 0xff
+	copy(c.inline[:], k)
+	if t.long == nil {
+		t.long = map[uint64]string{}
+	}
+	t.long[c.hash] = k
 }
 
-func (c *nameCell) is(k string) bool {
-	if c.klen == 0xff {
-		return c.long == k
+func (t *nameTable) is(c *nameCell, k string) bool {
+	if c.klen != 0xff {
+		return int(c.klen) == len(k) && string(c.inline[:c.klen]) == k
 	}
-	return int(c.klen) == len(k) && string(c.inline[:c.klen]) == k
+	return len(k) > inlineKey && string(c.inline[:]) == k[:inlineKey] && t.long[c.hash] == k
 }
 
 const (
@@ -55,7 +63,7 @@ const (
 
 func newNameTable(n int) nameTable {
 	size := 16
-	for size < 2*n {
+	for 3*size < 4*n { // at most 3/4 full
 		size *= 2
 	}
 	return nameTable{seed: maphash.MakeSeed(), cells: make([]nameCell, size)}
@@ -75,7 +83,7 @@ func (t *nameTable) find(k string) *nameCell {
 		switch {
 		case c.st == cellEmpty:
 			return nil
-		case c.st == cellFull && c.hash == h && c.is(k):
+		case c.st == cellFull && c.hash == h && t.is(c, k):
 			return c
 		}
 	}
@@ -84,7 +92,7 @@ func (t *nameTable) find(k string) *nameCell {
 // insert returns the cell for k, creating it with val when absent; created
 // reports which.
 func (t *nameTable) insert(k string, val slot) (c *nameCell, created bool) {
-	if len(t.cells) == 0 || 2*(t.used+1) > len(t.cells) {
+	if len(t.cells) == 0 || 4*(t.used+1) > 3*len(t.cells) {
 		t.rehash()
 	}
 	h := t.hash(k)
@@ -99,7 +107,7 @@ func (t *nameTable) insert(k string, val slot) (c *nameCell, created bool) {
 				t.used++
 			}
 			*free = nameCell{hash: h, val: val, st: cellFull}
-			free.setKey(k)
+			t.setKey(free, k)
 			t.n++
 			return free, true
 		case cellDeleted:
@@ -107,7 +115,7 @@ func (t *nameTable) insert(k string, val slot) (c *nameCell, created bool) {
 				free = c
 			}
 		case cellFull:
-			if c.hash == h && c.is(k) {
+			if c.hash == h && t.is(c, k) {
 				return c, false
 			}
 		}
@@ -116,6 +124,9 @@ func (t *nameTable) insert(k string, val slot) (c *nameCell, created bool) {
 
 // remove deletes k's cell.
 func (t *nameTable) remove(c *nameCell) {
+	if c.klen == 0xff {
+		delete(t.long, c.hash)
+	}
 	*c = nameCell{st: cellDeleted}
 	t.n--
 }
@@ -123,7 +134,7 @@ func (t *nameTable) remove(c *nameCell) {
 func (t *nameTable) rehash() {
 	old := t.cells
 	size := 16
-	for size < 4*(t.n+1) {
+	for size < 2*(t.n+1) { // half full after a rehash
 		size *= 2
 	}
 	t.cells = make([]nameCell, size)
