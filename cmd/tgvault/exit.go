@@ -59,7 +59,8 @@ func classify(err error) (int, string) {
 		return exitWrongKey, "wrong_key"
 	case errors.Is(err, vault.ErrCorrupt), errors.Is(err, vault.ErrBinding), errors.Is(err, crypto.ErrCorrupt):
 		return exitCorrupt, "corrupt"
-	case errors.Is(err, vault.ErrBusy), errors.Is(err, vault.ErrHeldByRun), errors.Is(err, vault.ErrHandedOff):
+	case errors.Is(err, vault.ErrBusy), errors.Is(err, vault.ErrHeldByRun), errors.Is(err, vault.ErrHandedOff),
+		errors.Is(err, vault.ErrRekeyPending):
 		return exitBusy, "busy"
 	case errors.Is(err, vault.ErrLocked), errors.Is(err, vault.ErrKeyringNotFound):
 		return exitLocked, "locked"

@@ -29,6 +29,7 @@ func TestClassify(t *testing.T) {
 		{&vault.BusyError{Holder: vault.LockHolder{PID: 42}}, exitBusy},
 		{vault.ErrHeldByRun, exitBusy},
 		{vault.ErrHandedOff, exitBusy},
+		{vault.ErrRekeyPending, exitBusy},
 		{vault.ErrWrongPassphrase, exitWrongKey},
 		{vault.ErrWrongKey, exitWrongKey},
 		{crypto.ErrWrongKey, exitWrongKey},

@@ -1,0 +1,238 @@
+package reliability
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// checkModes fails t for every file in dir that is not 0600 and every
+// directory that is not 0700.
+func checkModes(t *testing.T, dir, step string) (files, dirs, bad int) {
+	t.Helper()
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		want := fs.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+			dirs++
+		} else {
+			files++
+		}
+		if fi.Mode().Perm() != want {
+			bad++
+			t.Errorf("after %s: %s is %04o, want %04o", step, p, fi.Mode().Perm(), want)
+		}
+		return nil
+	})
+	return
+}
+
+// TestFileModes checks every file (0600) and directory (0700) of a vault
+// after each command, with umask 000 so nothing is hidden by the umask.
+func TestFileModes(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	v := newVault(t, "modes")
+	files, dirs, bad := 0, 0, 0
+	check := func(step string) {
+		f, d, b := checkModes(t, v.dir, step)
+		files, dirs, bad = files+f, dirs+d, bad+b
+	}
+	check("init")
+	d, _ := writeSources(t, "md", 3)
+	v.mustImport(d)
+	check("import (directory)")
+	v.mustImport("../../testdata/vectors/pyrogram/pyrogram_v3.session")
+	check("import (.session file)")
+	if _, r := v.export("md-0000"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	check("export")
+	other := newVault(t, "modes-other")
+	rc := other.run(nil, "recipient")
+	if r := v.run(nil, "export", "md-0001", "--to", strings.TrimSpace(rc.stdout), "--move"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	check("export --move")
+	if r := v.run(nil, "reclaim", "md-0001"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	check("reclaim")
+	if r := v.run(nil, "rename", "md-0002", "md-renamed"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	check("rename")
+	plain := filepath.Join(root, "src", "plain-"+randHex(4)+".session")
+	if r := v.run(nil, "export", "pyrogram_v3", "--plaintext-file", plain); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if fi, err := os.Stat(plain); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("--plaintext-file: mode %v (%v), want 0600", fi.Mode().Perm(), err)
+	}
+	check("export --plaintext-file")
+	np, _ := writePass(t)
+	if r := v.run([]string{"TGVAULT_PASSPHRASE_FILE=" + v.pass, "TGVAULT_NEW_PASSPHRASE_FILE=" + np}, "passwd"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	check("passwd")
+	if r := v.run([]string{"TGVAULT_PASSPHRASE_FILE=" + np}, "rekey"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	check("rekey")
+	if r := v.run(nil, "rm", "md-renamed"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	check("rm")
+	_, _ = v.doctor()
+	check("doctor")
+	// The test keyring directory too (it holds the identity in plaintext).
+	f, dd, b := checkModes(t, v.kr, "the test keyring")
+	figures.add("modes", "umask 000; init, import (dir, .session), export, export --move, reclaim, rename, --plaintext-file, passwd, rekey, rm, doctor: %d file checks, %d dir checks, wrong modes %d; test keyring dir: %d files %d dirs, wrong %d",
+		files, dirs, bad, f, dd, b)
+}
+
+// keyringCase runs one command against a keyring vault with a broken OS
+// keyring and checks for a fast, clear error.
+type keyringOutcome struct {
+	code  int
+	dur   time.Duration
+	cause string
+	msg   string
+}
+
+func runKeyring(v *tv, env []string, args ...string) keyringOutcome {
+	nv := *v
+	nv.kr = "" // the real OS keyring path (go-keyring over D-Bus)
+	r := nv.run(env, args...)
+	o := keyringOutcome{code: r.code, dur: r.dur, msg: firstLine(r.stderr)}
+	var je struct {
+		KeyringCause string `json:"keyring_cause"`
+	}
+	if json.Unmarshal([]byte(strings.TrimSpace(r.stderr)), &je) == nil {
+		o.cause = je.KeyringCause
+	}
+	return o
+}
+
+// TestKeyringFaultsCLI measures the OS keyring failures through the
+// binary: each must end within the 10-second watchdog (plus process
+// start) with exit 8 and a message naming the headless ways in.
+func TestKeyringFaultsCLI(t *testing.T) {
+	v := newVault(t, "keyring")
+	d, _ := writeSources(t, "kf", 1)
+	v.mustImport(d)
+
+	// A socket that accepts and never answers: the D-Bus handshake hangs.
+	sock := filepath.Join(root, "tmp", "hang-"+randHex(4)+".sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { // read and never answer
+				_, _ = bufio.NewReader(c).ReadString(0)
+			}()
+		}
+	}()
+
+	cases := []struct {
+		name string
+		env  []string
+		skip string
+	}{
+		{"no D-Bus (bus socket missing)", []string{"DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/bus"}, ""},
+		{"no D-Bus (variable unset)", []string{"DBUS_SESSION_BUS_ADDRESS="}, ""},
+		{"hanging D-Bus (watchdog)", []string{"DBUS_SESSION_BUS_ADDRESS=unix:path=" + sock}, ""},
+	}
+	// Private buses: one with no service at all (nothing can be
+	// activated), one with the system's activatable services (Debian's
+	// gnome-keyring is activated, finds no unlocked login collection).
+	if p, err := exec.LookPath("dbus-daemon"); err == nil {
+		for _, bare := range []bool{true, false} {
+			busSock := filepath.Join(root, "tmp", "bus-"+randHex(4))
+			args := []string{"--session", "--nofork", "--nopidfile", "--address=unix:path=" + busSock}
+			name := "D-Bus with activatable services (gnome-keyring, no unlocked collection)"
+			if bare {
+				conf := filepath.Join(root, "tmp", "bus-"+randHex(4)+".conf")
+				_ = os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>session</type><listen>unix:path=`+busSock+`</listen><auth>EXTERNAL</auth><policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>`), 0o600)
+				args = []string{"--config-file=" + conf, "--nofork", "--nopidfile", "--address=unix:path=" + busSock}
+				name = "D-Bus without a Secret Service"
+			}
+			daemon := exec.Command(p, args...)
+			daemon.Env = v.env()
+			if err := daemon.Start(); err != nil {
+				continue
+			}
+			defer func() { _ = daemon.Process.Kill(); _ = daemon.Wait() }()
+			for range 50 {
+				if _, err := os.Stat(busSock); err == nil {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			cases = append(cases, struct {
+				name string
+				env  []string
+				skip string
+			}{name, []string{"DBUS_SESSION_BUS_ADDRESS=unix:path=" + busSock}, ""})
+		}
+	} else {
+		t.Log("dbus-daemon missing: the no-Secret-Service case is covered by vault's TestKeyringRealNoSecretService only")
+	}
+	for _, c := range cases {
+		for _, args := range [][]string{{"status", "--json"}, {"list", "--json"}} {
+			o := runKeyring(v, c.env, args...)
+			ok := o.code == 8 && o.dur < 11*time.Second && strings.Contains(o.msg, "TGVAULT_PASSPHRASE_FILE")
+			if !ok {
+				t.Errorf("%s: tgvault %s: exit %d after %v: %s", c.name, args[0], o.code, o.dur, o.msg)
+			}
+			figures.add("keyring", "%-4s | %s | tgvault %s | exit %d in %v | cause %q | %s", map[bool]string{true: "ok", false: "FAIL"}[ok],
+				c.name, args[0], o.code, o.dur.Round(10*time.Millisecond), o.cause, o.msg)
+		}
+		// The headless way in works with the same broken keyring.
+		o := runKeyring(v, append(c.env, "TGVAULT_PASSPHRASE_FILE="+v.pass), "list", "--json")
+		ok := o.code == 0
+		if !ok {
+			t.Errorf("%s: list with TGVAULT_PASSPHRASE_FILE: exit %d: %s", c.name, o.code, o.msg)
+		}
+		figures.add("keyring", "%-4s | %s | list with TGVAULT_PASSPHRASE_FILE | exit %d in %v", map[bool]string{true: "ok", false: "FAIL"}[ok], c.name, o.code, o.dur.Round(10*time.Millisecond))
+	}
+
+	// A --no-keyring vault never touches the (hanging) keyring.
+	nk := &tv{t: t, name: "nokeyring"}
+	nk.dir = filepath.Join(root, "vaults", "nokeyring-"+randHex(4))
+	nk.pass, _ = writePass(t)
+	if r := nk.run([]string{"TGVAULT_PASSPHRASE_FILE=" + nk.pass}, "init", "--no-keyring"); r.code != 0 {
+		t.Fatalf("init --no-keyring: %s", r.stderr)
+	}
+	o := runKeyring(nk, []string{"DBUS_SESSION_BUS_ADDRESS=unix:path=" + sock}, "list", "--json")
+	ok := o.code == 3 && o.dur < 2*time.Second
+	if !ok {
+		t.Errorf("--no-keyring vault with a hanging D-Bus: exit %d after %v: %s", o.code, o.dur, o.msg)
+	}
+	figures.add("keyring", "%-4s | --no-keyring vault, hanging D-Bus | tgvault list | exit %d in %v | %s", map[bool]string{true: "ok", false: "FAIL"}[ok], o.code, o.dur.Round(10*time.Millisecond), o.msg)
+	_ = fmt.Sprint
+}
