@@ -320,12 +320,43 @@ func login(ctx context.Context, store storage.Storage, opts Options, authorize f
 			return errors.New("mtproto: login: server returned an empty user")
 		}
 		id = Identity{UserID: u.ID, IsBot: u.Bot}
+		// gotd reports a new connection ready before it stores the
+		// session its key exchange made (onReady precedes saveSession),
+		// so a fast login can get here first.
+		if err := c.sess.waitKey(ctx); err != nil {
+			return err
+		}
 		return c.sess.setAuthorized(id, opts.APIID, opts.Server.TestMode)
 	})
 	if err != nil {
 		return Identity{}, err
 	}
 	return id, nil
+}
+
+// waitKey waits until the store holds an auth key.
+func (s *SessionStorage) waitKey(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		failed := s.failed
+		row, err := s.store.Session()
+		s.mu.Unlock()
+		switch {
+		case failed != nil:
+			return failed
+		case err != nil:
+			return fmt.Errorf("%w: load session: %w", ErrStore, err)
+		case !row.AuthKey.IsZero():
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-t.C:
+		}
+	}
 }
 
 // loginErr maps the RPC errors of a login to our sentinels, keeping the

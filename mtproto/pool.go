@@ -80,6 +80,7 @@ type poolAccount struct {
 	status  Status
 	err     error
 	client  *Client
+	opts    *Options      // the account's own client options (AddClient), else nil
 	changed chan struct{} // closed and replaced on every change
 }
 
@@ -99,12 +100,24 @@ func NewPool(opts PoolOptions) *Pool {
 // at once. The store stays owned by the caller, who closes it after Run
 // returns.
 func (p *Pool) Add(name string, store storage.Storage) error {
+	return p.add(name, store, nil)
+}
+
+// AddClient is Add for an account with its own client options (its server
+// and api id) instead of PoolOptions.Client. Session.AllowNewKey is ignored:
+// a pool never creates keys.
+func (p *Pool) AddClient(name string, store storage.Storage, opts Options) error {
+	opts.Session.AllowNewKey = false
+	return p.add(name, store, &opts)
+}
+
+func (p *Pool) add(name string, store storage.Storage, opts *Options) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.accounts[name]; ok {
 		return errors.New("mtproto: account added twice")
 	}
-	a := &poolAccount{name: name, store: store, changed: make(chan struct{})}
+	a := &poolAccount{name: name, store: store, opts: opts, changed: make(chan struct{})}
 	p.accounts[name] = a
 	if p.ctx != nil {
 		p.start(p.ctx, a)
@@ -206,7 +219,11 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 		release := func() { once.Do(func() { <-p.sem }) }
 		p.set(a, StatusConnecting, nil, nil)
 
-		c, err := NewClient(a.store, p.opts.Client)
+		opts := p.opts.Client
+		if a.opts != nil {
+			opts = *a.opts
+		}
+		c, err := NewClient(a.store, opts)
 		if err == nil {
 			err = c.Run(ctx, func(ctx context.Context) error {
 				id, err := c.Self(ctx)

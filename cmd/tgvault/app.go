@@ -108,6 +108,14 @@ Environment:
   TGVAULT_NEW_PASSPHRASE_FILE   the new passphrase for passwd
   TGVAULT_SEAL_PASSPHRASE_FILE  the one-time passphrase of export --passphrase
                            and of importing such a string
+  TGVAULT_SERVER, TGVAULT_SERVER_KEY  a custom server and its public key
+                           (login, run), like --server, --server-key
+  TGVAULT_API_ID, TGVAULT_API_HASH    API credentials (login), like
+                           --api-id, --api-hash
+  TGVAULT_LOGIN_CODE_FILE, TGVAULT_2FA_PASSWORD_FILE  the login code and
+                           2FA password of login --phone
+  TGVAULT_BOT_TOKEN_FILE   the bot token of login (instead of --bot-token)
+  TGVAULT_SOCKET           the local API socket of run, call and status
   NO_COLOR                 no colour in the output
   TGVAULT_INSECURE_TEST_KEYRING=DIR  TEST ONLY: keep the unlocked identity
                            unencrypted in files under DIR instead of the OS
@@ -144,6 +152,7 @@ Environment:
 		a.reclaimCmd(), a.recipientCmd(), a.rmCmd(), a.renameCmd(),
 		a.passwdCmd(), a.rekeyCmd(), a.execCmd(), a.doctorCmd(),
 		a.completionCmd(root), a.inspectCmd(),
+		a.loginCmd(), a.logoutCmd(), a.runCmd(), a.callCmd(), a.devServerCmd(),
 	)
 	return root
 }

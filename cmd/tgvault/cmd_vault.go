@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -137,9 +138,10 @@ func (a *app) lockCmd() *cobra.Command {
 }
 
 func (a *app) statusCmd() *cobra.Command {
-	return &cobra.Command{
+	var socket string
+	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show whether the vault is unlocked, and who writes it",
+		Short: "Show whether the vault is unlocked, who writes it, and the pool of a running `tgvault run`",
 		Args:  exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withVault(perProcess, func(v *vault.Vault) error {
@@ -147,8 +149,24 @@ func (a *app) statusCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				// The pool section: the accounts of a running `tgvault
+				// run`, from its local API.
+				var pool []poolAccount
+				var poolErr error
+				_, running := v.HeldByRun()
+				if running {
+					pool, poolErr = a.poolStatus(socket)
+				}
 				if a.json {
-					return a.printJSON(s)
+					out := struct {
+						vault.Status
+						Pool      []poolAccount `json:"pool"`
+						PoolError string        `json:"pool_error,omitempty"`
+					}{Status: s, Pool: pool}
+					if poolErr != nil {
+						out.PoolError = poolErr.Error()
+					}
+					return a.printJSON(out)
 				}
 				a.printf("vault     %s\ndir       %s\n", s.VaultID, s.Dir)
 				switch {
@@ -171,10 +189,27 @@ func (a *app) statusCmd() *cobra.Command {
 				if pid, held := v.HeldByRun(); held {
 					a.printf("run       tgvault run holds the accounts (pid %d)\n", pid)
 				}
+				switch {
+				case errors.Is(poolErr, errNotRunning):
+					a.printf("pool      unknown: no answer on the socket (is run's --socket elsewhere? give it with --socket)\n")
+				case poolErr != nil:
+					a.printf("pool      unknown: %v\n", poolErr)
+				case running:
+					a.printf("pool      %d account(s)\n", len(pool))
+					for _, p := range pool {
+						if p.Error != "" {
+							a.printf("  %-20s %-12s %s\n", p.Name, p.Status, p.Error)
+						} else {
+							a.printf("  %-20s %s\n", p.Name, p.Status)
+						}
+					}
+				}
 				return nil
 			})
 		},
 	}
+	cmd.Flags().StringVar(&socket, "socket", "", "the local API socket `PATH` of the running `tgvault run` (default $TGVAULT_SOCKET, else run's default)")
+	return cmd
 }
 
 func (a *app) recipientCmd() *cobra.Command {

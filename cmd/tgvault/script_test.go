@@ -133,6 +133,8 @@ func TestScript(t *testing.T) {
 			"snapshot": cmdSnapshot,
 			"cpglob":   cmdCpGlob,
 			"genid":    cmdGenIdentity,
+			"termrun":  cmdTermRun,
+			"statwait": cmdStatWait,
 		},
 	})
 }

@@ -567,6 +567,11 @@ func (s *Server) call(ctx context.Context, r *reply, msgID int64, id uint32, b *
 		return err
 	}
 	switch id {
+	case tdtg.AuthLogOutRequestTypeID:
+		if err := s.RevokeKey(r.keyID); err != nil {
+			return err
+		}
+		return r.result(ctx, msgID, &tdtg.AuthLoggedOut{})
 	case tdtg.UsersGetUsersRequestTypeID:
 		var req tdtg.UsersGetUsersRequest
 		if err := req.Decode(b); err != nil {

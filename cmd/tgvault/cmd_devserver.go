@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tgvault/tgvault/mtproto/devserver"
+	"github.com/tgvault/tgvault/storage"
+)
+
+// demoBotFile keeps the demo bot's token in the dev server's state
+// directory, so that every start offers the same bot.
+const demoBotFile = "demo-bot.token"
+
+// Dev server demo user: log in with `--phone +` + demoPhone and the
+// devserver.DefaultLoginCode.
+const demoPhone = "99900001"
+
+// devServerInfo is what dev-server prints (one JSON line with --json) and
+// writes to --info-file.
+type devServerInfo struct {
+	Addr      string   `json:"addr"`
+	PublicKey string   `json:"public_key"`
+	DC        int      `json:"dc"`
+	State     string   `json:"state"`
+	BotToken  string   `json:"bot_token"`
+	Bots      []string `json:"bots,omitempty"` // --seed-bots tokens
+	Phone     string   `json:"phone"`
+	Code      string   `json:"code"`
+}
+
+// devServerStats is the --stats-file content.
+type devServerStats struct {
+	KeyExchanges int64 `json:"key_exchanges"`
+	Connections  int64 `json:"connections"`
+	Duplicates   int64 `json:"duplicates"`
+	Open         int   `json:"open"`
+}
+
+func (a *app) devServerCmd() *cobra.Command {
+	var (
+		stateDir  string
+		listen    string
+		seedBots  int
+		infoFile  string
+		statsFile string
+	)
+	cmd := &cobra.Command{
+		Use:   "dev-server [--state DIR] [--listen 127.0.0.1:0] [--seed-bots N] [--info-file FILE] [--stats-file FILE]",
+		Short: "Run a local Telegram-like server, to try tgvault without a Telegram account",
+		Long: `Run a local Telegram-like MTProto server (real key exchange and encryption,
+a handful of methods) for demos and tests; it is not Telegram. It prints its
+address and the path of its public key, a demo bot's token and a demo user's
+phone number and code, and runs until SIGINT or SIGTERM. Its accounts and
+keys persist in the state directory (default $XDG_STATE_HOME/tgvault/dev-server,
+else ~/.local/state/tgvault/dev-server).
+
+Try it:
+  tgvault dev-server
+  tgvault login demo --server ADDR --server-key KEY.pem --bot-token TOKEN
+  tgvault run &
+  tgvault call demo me
+
+--info-file writes the printed JSON to FILE once the server listens;
+--stats-file keeps FILE up to date with the server's counters (key
+exchanges, connections, duplicate use of a key).`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if seedBots < 0 {
+				return usagef("--seed-bots must not be negative")
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			dir := stateDir
+			if dir == "" {
+				d, err := a.devStateDir()
+				if err != nil {
+					return err
+				}
+				dir = d
+			}
+			srv, err := devserver.Open(devserver.Options{Dir: dir, Addr: listen})
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			info := devServerInfo{Addr: srv.Addr(), PublicKey: srv.PublicKeyPath(), DC: srv.DC(), State: dir,
+				Phone: "+" + demoPhone, Code: devserver.DefaultLoginCode}
+			if info.BotToken, err = demoBot(srv, dir); err != nil {
+				return err
+			}
+			if err := demoUser(srv, dir); err != nil {
+				return err
+			}
+			for i := range seedBots {
+				_, tok, err := srv.AddBot(fmt.Sprintf("bot%d", i+1))
+				if err != nil {
+					return err
+				}
+				info.Bots = append(info.Bots, tok)
+			}
+			line, err := json.Marshal(info)
+			if err != nil {
+				return err
+			}
+			if infoFile != "" {
+				if err := storage.WriteFileAtomic(infoFile, append(line, '\n')); err != nil {
+					return err
+				}
+			}
+			if a.json {
+				fmt.Fprintf(a.stdout, "%s\n", line)
+			} else {
+				a.printf("dev server listening on %s (DC %d); this is not Telegram\n", info.Addr, info.DC)
+				a.printf("public key  %s\nstate       %s\n", info.PublicKey, dir)
+				a.printf("demo bot    --bot-token %s\n", info.BotToken)
+				a.printf("demo user   --phone %s (code %s)\n", info.Phone, info.Code)
+				for _, t := range info.Bots {
+					a.printf("bot         --bot-token %s\n", t)
+				}
+				a.printf("\nlog in:  tgvault login demo --server %s --server-key %s --bot-token %s\n", info.Addr, info.PublicKey, info.BotToken)
+				a.printf("stop with Ctrl-C\n")
+			}
+			done := make(chan struct{})
+			statsDone := make(chan struct{})
+			go func() {
+				defer close(statsDone)
+				if statsFile != "" {
+					writeStatsLoop(srv, statsFile, done)
+				}
+			}()
+			err = srv.Serve(ctx)
+			close(done)
+			<-statsDone
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			if !a.json {
+				a.notef("dev server stopped")
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&stateDir, "state", "", "the state `DIR` (accounts, keys, the RSA key)")
+	f.StringVar(&listen, "listen", "127.0.0.1:0", "the `ADDRESS` to listen on (port 0: any free port)")
+	f.IntVar(&seedBots, "seed-bots", 0, "add `N` more bots and print their tokens")
+	f.StringVar(&infoFile, "info-file", "", "write the address, key path and demo tokens as JSON to `FILE`")
+	f.StringVar(&statsFile, "stats-file", "", "keep the server's counters as JSON in `FILE`")
+	return cmd
+}
+
+// devStateDir is the default dev server state directory.
+func (a *app) devStateDir() (string, error) {
+	if d := a.getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "tgvault", "dev-server"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no dev server state directory: %w (use --state)", err)
+	}
+	return filepath.Join(home, ".local", "state", "tgvault", "dev-server"), nil
+}
+
+// demoBot returns the demo bot's token, creating the bot on the first
+// start.
+func demoBot(srv *devserver.Server, dir string) (string, error) {
+	path := filepath.Join(dir, demoBotFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if tok := strings.TrimSpace(string(b)); tok != "" {
+			return tok, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	_, tok, err := srv.AddBot("demo_bot")
+	if err != nil {
+		return "", err
+	}
+	if err := storage.WriteFileAtomic(path, []byte(tok+"\n")); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// demoUser creates the demo user once (AddUser refuses a phone in use).
+func demoUser(srv *devserver.Server, dir string) error {
+	marker := filepath.Join(dir, "demo-user")
+	if _, err := os.Stat(marker); err == nil {
+		return nil
+	}
+	if _, err := srv.AddUser(demoPhone, "demo_user", ""); err != nil {
+		return err
+	}
+	return storage.WriteFileAtomic(marker, []byte(demoPhone+"\n"))
+}
+
+// writeStatsLoop keeps path up to date with srv's counters until done.
+func writeStatsLoop(srv *devserver.Server, path string, done <-chan struct{}) {
+	var last []byte
+	write := func() {
+		st := srv.Stats()
+		out := devServerStats{KeyExchanges: st.KeyExchanges, Duplicates: st.Duplicates, Open: st.Open}
+		for _, n := range st.Connections {
+			out.Connections += n
+		}
+		b, _ := json.Marshal(out)
+		if !bytes.Equal(b, last) && storage.WriteFileAtomic(path, append(b, '\n')) == nil {
+			last = b
+		}
+	}
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		write()
+		select {
+		case <-done:
+			write()
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,406 @@
+package main
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/tgvault/tgvault/mtproto"
+	"github.com/tgvault/tgvault/storage"
+	"github.com/tgvault/tgvault/vault"
+)
+
+// metaServer is the account meta key that remembers the server an account
+// logged in on (serverConf as JSON), so that `run` connects it there. It
+// holds public data only: an address and a public key.
+const metaServer = "tgvault.server"
+
+// Defaults for a custom server (the dev server) when no API credentials
+// are given: it does not check them.
+const (
+	devAPIID   = 1
+	devAPIHash = "tgvault-dev-server"
+)
+
+// loginTimeout bounds a login (it waits for a code or password typed by a
+// person, so it is generous).
+const loginTimeout = 10 * time.Minute
+
+// serverFlags are the server and API credential flags of login and run.
+type serverFlags struct {
+	addr    string
+	keyPath string
+	testDC  bool
+	apiID   int
+	apiHash string
+}
+
+func (f *serverFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.addr, "server", "", "a custom MTProto server `HOST:PORT`, such as `tgvault dev-server` (default $TGVAULT_SERVER, else Telegram's DCs)")
+	fs.StringVar(&f.keyPath, "server-key", "", "the custom server's RSA public key, a PEM `FILE` (default $TGVAULT_SERVER_KEY)")
+	fs.BoolVar(&f.testDC, "test-dc", false, "use Telegram's test DCs instead of the production ones")
+	fs.IntVar(&f.apiID, "api-id", 0, "the application's api_id from my.telegram.org (default $TGVAULT_API_ID)")
+	fs.StringVar(&f.apiHash, "api-hash", "", "the application's api_hash (default $TGVAULT_API_HASH)")
+}
+
+// serverConf is where an account connects; it is stored in the account's
+// meta under metaServer. The zero value is Telegram's production DCs.
+type serverConf struct {
+	Addr      string `json:"addr,omitempty"`
+	PublicKey string `json:"public_key,omitempty"` // PEM
+	TestMode  bool   `json:"test_mode,omitempty"`
+}
+
+// custom reports whether the configuration names a server of its own.
+func (c serverConf) custom() bool { return c.Addr != "" }
+
+// server turns the configuration into the mtproto form.
+func (c serverConf) server(dc int) (mtproto.Server, error) {
+	s := mtproto.Server{DC: dc, Addr: c.Addr, TestMode: c.TestMode}
+	if c.PublicKey != "" {
+		k, err := parsePublicKey([]byte(c.PublicKey))
+		if err != nil {
+			return mtproto.Server{}, err
+		}
+		s.PublicKeys = []*rsa.PublicKey{k}
+	}
+	return s, nil
+}
+
+// parsePublicKey reads an RSA public key in PEM (PKCS#1 or PKIX).
+func parsePublicKey(b []byte) (*rsa.PublicKey, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, errors.New("server key: no PEM block")
+	}
+	if k, err := x509.ParsePKCS1PublicKey(blk.Bytes); err == nil {
+		return k, nil
+	}
+	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("server key: %w", err)
+	}
+	rk, ok := k.(*rsa.PublicKey)
+	if !ok {
+		return nil, errors.New("server key: not an RSA key")
+	}
+	return rk, nil
+}
+
+// serverConf resolves the server flags and their environment variables.
+// set reports whether anything was given.
+func (a *app) serverConf(f *serverFlags) (c serverConf, set bool, err error) {
+	addr, keyPath := f.addr, f.keyPath
+	if addr == "" {
+		addr = a.getenv("TGVAULT_SERVER")
+	}
+	if keyPath == "" {
+		keyPath = a.getenv("TGVAULT_SERVER_KEY")
+	}
+	switch {
+	case addr != "" && keyPath == "":
+		return c, false, usagef("--server needs --server-key (or TGVAULT_SERVER_KEY): the server's public key")
+	case addr == "" && keyPath != "":
+		return c, false, usagef("--server-key needs --server (or TGVAULT_SERVER)")
+	}
+	c.Addr, c.TestMode = addr, f.testDC
+	if keyPath != "" {
+		b, err := os.ReadFile(keyPath)
+		if err != nil {
+			return c, false, fmt.Errorf("server key: %w", err)
+		}
+		if _, err := parsePublicKey(b); err != nil {
+			return c, false, fmt.Errorf("%w: %s: %w", vault.ErrBadInput, keyPath, err)
+		}
+		c.PublicKey = string(b)
+	}
+	return c, addr != "" || f.testDC, nil
+}
+
+// apiID resolves --api-id and TGVAULT_API_ID (0 when neither is set).
+func (a *app) apiID(f *serverFlags) (int32, error) {
+	id := int64(f.apiID)
+	if id == 0 {
+		if s := a.getenv("TGVAULT_API_ID"); s != "" {
+			n, err := strconv.ParseInt(s, 10, 32)
+			if err != nil || n <= 0 {
+				return 0, usagef("TGVAULT_API_ID must be a positive 32-bit number")
+			}
+			id = n
+		}
+	}
+	if id < 0 || id > 1<<31-1 {
+		return 0, usagef("--api-id must be a positive 32-bit number")
+	}
+	return int32(id), nil
+}
+
+// apiCreds resolves --api-id/--api-hash and their environment variables.
+// A custom server gets placeholders when none are given; Telegram's DCs
+// need real ones.
+func (a *app) apiCreds(f *serverFlags, c serverConf) (int32, string, error) {
+	id, err := a.apiID(f)
+	if err != nil {
+		return 0, "", err
+	}
+	hash := f.apiHash
+	if hash == "" {
+		hash = a.getenv("TGVAULT_API_HASH")
+	}
+	if id == 0 || hash == "" {
+		if !c.custom() {
+			return 0, "", usagef("Telegram needs --api-id and --api-hash (or TGVAULT_API_ID, TGVAULT_API_HASH; get them at https://my.telegram.org); a dev server does not (tgvault dev-server)")
+		}
+		if id == 0 {
+			id = devAPIID
+		}
+		if hash == "" {
+			hash = devAPIHash
+		}
+	}
+	return id, hash, nil
+}
+
+// signalContext is ctx canceled on SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func (a *app) loginCmd() *cobra.Command {
+	var (
+		sf       serverFlags
+		botToken string
+		phone    string
+	)
+	cmd := &cobra.Command{
+		Use:   "login NAME (--bot-token TOKEN | --phone +NUMBER) [--server HOST:PORT --server-key FILE] [--test-dc] [--api-id N --api-hash H]",
+		Short: "Log a new account in and keep its session in the vault",
+		Long: `Log a new account in and keep its session in the vault under NAME: a bot
+with its token, or a user with its phone number, the code Telegram sends and,
+if the account has one, its 2FA password. The code and password are asked on
+the terminal without echo, or read from TGVAULT_LOGIN_CODE_FILE and
+TGVAULT_2FA_PASSWORD_FILE. The bot token may come from the file named by
+TGVAULT_BOT_TOKEN_FILE instead of --bot-token, which other users of the
+machine can see in the process list.
+
+The account logs in on Telegram's production DCs (--test-dc: the test DCs),
+which need --api-id and --api-hash (or TGVAULT_API_ID, TGVAULT_API_HASH), or
+on a custom server (--server and --server-key, or TGVAULT_SERVER and
+TGVAULT_SERVER_KEY), such as ` + "`tgvault dev-server`" + `. The account remembers
+its server: ` + "`tgvault run`" + ` connects it there.
+
+A QR-code login is not available yet.`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if botToken == "" && phone == "" {
+				// The token from a file keeps it out of the process list.
+				t, err := a.passphraseFromEnv("TGVAULT_BOT_TOKEN_FILE")
+				if err != nil {
+					return err
+				}
+				botToken = strings.TrimSpace(string(t))
+				t.Wipe()
+			}
+			if (botToken == "") == (phone == "") {
+				return usagef("give exactly one of --bot-token (or TGVAULT_BOT_TOKEN_FILE) and --phone")
+			}
+			conf, _, err := a.serverConf(&sf)
+			if err != nil {
+				return err
+			}
+			apiID, apiHash, err := a.apiCreds(&sf, conf)
+			if err != nil {
+				return err
+			}
+			srv, err := conf.server(0)
+			if err != nil {
+				return err
+			}
+			opts := mtproto.Options{Server: srv, APIID: apiID, APIHash: apiHash}
+			return a.withVault(perProcess, func(v *vault.Vault) error {
+				// Refuse a name in use (and a locked vault) before the
+				// login creates an authorization on the server.
+				if _, err := v.Show(name); err == nil {
+					return fmt.Errorf("%w: an account has that name", vault.ErrExists)
+				} else if !errors.Is(err, vault.ErrNotFound) {
+					return err
+				}
+				store, err := storage.NewMemory(nil, storage.Options{})
+				if err != nil {
+					return err
+				}
+				defer store.Close()
+				meta, err := json.Marshal(conf)
+				if err != nil {
+					return err
+				}
+				if err := store.SetMeta(metaServer, meta); err != nil {
+					return err
+				}
+				ctx, stop := signalContext()
+				defer stop()
+				ctx, cancel := context.WithTimeout(ctx, loginTimeout)
+				defer cancel()
+				var id mtproto.Identity
+				if botToken != "" {
+					id, err = mtproto.LoginBot(ctx, store, botToken, opts)
+				} else {
+					id, err = mtproto.LoginUser(ctx, store, normalizePhone(phone), userAuth{a}, opts)
+				}
+				if err != nil {
+					return loginError(err)
+				}
+				snap, err := store.Snapshot()
+				if err != nil {
+					return err
+				}
+				acct, err := v.CreateAccount(name, snap, "login")
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return a.printJSON(acct)
+				}
+				kind := "user"
+				if id.IsBot {
+					kind = "bot"
+				}
+				a.printf("logged in %s as %s %d; the session is in the vault\n", name, kind, id.UserID)
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	sf.register(f)
+	f.StringVar(&botToken, "bot-token", "", "log a bot in with its `TOKEN` (from @BotFather, or the dev server)")
+	f.StringVar(&phone, "phone", "", "log a user in with its phone `NUMBER` (international form, +...)")
+	return cmd
+}
+
+// loginError marks the login failures that are the input's fault.
+func loginError(err error) error {
+	for _, e := range []error{mtproto.ErrBotTokenInvalid, mtproto.ErrPhoneInvalid, mtproto.ErrCodeInvalid,
+		mtproto.ErrCodeExpired, mtproto.ErrPasswordInvalid, mtproto.ErrSignUpRequired} {
+		if errors.Is(err, e) {
+			return fmt.Errorf("%w: %w", vault.ErrBadInput, err)
+		}
+	}
+	return err
+}
+
+// normalizePhone keeps the digits of a phone number (Telegram's form).
+func normalizePhone(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// userAuth answers a user login's questions from the files named by the
+// environment, or on the terminal without echo.
+type userAuth struct{ a *app }
+
+var _ mtproto.UserAuthenticator = userAuth{}
+
+func (u userAuth) Code(context.Context) (string, error) {
+	p, err := u.a.passphrase("TGVAULT_LOGIN_CODE_FILE", "Login code (Telegram sent it to the account): ", false)
+	if err != nil {
+		return "", err
+	}
+	defer p.Wipe()
+	return strings.TrimSpace(string(p)), nil
+}
+
+func (u userAuth) Password(context.Context) (string, error) {
+	p, err := u.a.passphrase("TGVAULT_2FA_PASSWORD_FILE", "2FA password: ", false)
+	if err != nil {
+		return "", err
+	}
+	defer p.Wipe()
+	return string(p), nil
+}
+
+func (a *app) logoutCmd() *cobra.Command {
+	var sf serverFlags
+	cmd := &cobra.Command{
+		Use:   "logout NAME",
+		Short: "Log an account out on the server and mark it revoked",
+		Long: `Log an account out on the server (auth.logOut): the server ends the session,
+and the account is marked revoked in the vault (tgvault rm deletes it). The
+account connects to the server it logged in on; the server flags serve
+imported accounts, as for run. While ` + "`tgvault run`" + ` holds the vault it is
+refused (exit 5): stop run first.`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			conf, confSet, err := a.serverConf(&sf)
+			if err != nil {
+				return err
+			}
+			apiID, err := a.apiID(&sf)
+			if err != nil {
+				return err
+			}
+			return a.withVault(perProcess, func(v *vault.Vault) error {
+				if pid, held := v.HeldByRun(); held {
+					return fmt.Errorf("%w (pid %d): stop it first", vault.ErrHeldByRun, pid)
+				}
+				f, err := v.OpenAccount(name)
+				if err != nil {
+					return err
+				}
+				w := &vaultWriter{v: v}
+				s := &runStore{File: f, w: w}
+				defer func() {
+					if s.Flush() == nil {
+						_ = f.Close()
+					}
+				}()
+				opts, err := clientOptions(f, conf, confSet, apiID)
+				if err != nil {
+					return err
+				}
+				ctx, stop := signalContext()
+				defer stop()
+				ctx, cancel := context.WithTimeout(ctx, 2*mtproto.DefaultConnectTimeout)
+				defer cancel()
+				err = mtproto.Logout(ctx, s, opts)
+				already := errors.Is(err, mtproto.ErrUnauthorized)
+				if err != nil && !already {
+					return err
+				}
+				reason := "logged out (tgvault logout)"
+				if already {
+					reason = "the server no longer accepted the session at logout"
+				}
+				if err := w.do(func() error { return v.SetStatus(name, vault.StatusRevoked, reason) }); err != nil {
+					return err
+				}
+				msg := "logged out " + name + "; marked revoked (tgvault rm deletes it)"
+				if already {
+					msg = name + " was already logged out on the server; marked revoked (tgvault rm deletes it)"
+				}
+				return a.done(msg)
+			})
+		},
+	}
+	sf.register(cmd.Flags())
+	return cmd
+}

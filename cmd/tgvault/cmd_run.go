@@ -1,0 +1,512 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tgvault/tgvault/mtproto"
+	"github.com/tgvault/tgvault/storage"
+	"github.com/tgvault/tgvault/vault"
+)
+
+const (
+	// flushEvery is how often run saves the peer caches that changed.
+	flushEvery = 10 * time.Second
+	// shutdownGrace bounds how long run waits for in-flight API calls.
+	shutdownGrace = 30 * time.Second
+	// writeBusyWait bounds how long a write of run waits for another
+	// process holding the vault's write lock.
+	writeBusyWait = 10 * time.Second
+	// callTimeout bounds one `tgvault call` (it waits for the account to
+	// connect).
+	callTimeout = 60 * time.Second
+)
+
+// socketPath returns the local API socket: --socket, else TGVAULT_SOCKET,
+// else $XDG_RUNTIME_DIR/tgvault/run.sock, else run.sock in a per-user
+// directory under the temp dir. The directory is made 0700 when missing.
+func (a *app) socketPath(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if s := a.getenv("TGVAULT_SOCKET"); s != "" {
+		return s, nil
+	}
+	var dir string
+	if d := a.getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
+		dir = filepath.Join(d, "tgvault")
+	} else {
+		dir = filepath.Join(os.TempDir(), "tgvault-"+strconv.Itoa(os.Getuid()))
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("socket directory: %w", err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return "", fmt.Errorf("socket directory: %w", err)
+	}
+	if !fi.IsDir() || fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("socket directory %s is not a private directory (want mode 0700); use --socket", dir)
+	}
+	return filepath.Join(dir, "run.sock"), nil
+}
+
+// vaultWriter serializes run's writes to the vault (the write lock is a
+// per-open-file flock: two goroutines of one process would refuse each
+// other) and waits out another process's short writes.
+type vaultWriter struct {
+	v  *vault.Vault
+	mu sync.Mutex
+}
+
+func (w *vaultWriter) do(f func() error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	deadline := time.Now().Add(writeBusyWait)
+	for {
+		err := f()
+		if !errors.Is(err, vault.ErrBusy) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// commit runs fn (writes to f) through vault.Commit.
+func (w *vaultWriter) commit(f *storage.File, fn func() error) error {
+	return w.do(func() error { return w.v.Commit(f, fn) })
+}
+
+// runStore is an account's store as the pool sees it: every save goes
+// through vault.Commit under the write lock; peer writes stay in memory
+// until the next periodic flush.
+type runStore struct {
+	*storage.File
+	w     *vaultWriter
+	dirty atomic.Bool
+}
+
+var _ storage.Storage = (*runStore)(nil)
+
+func (s *runStore) SetSession(r storage.SessionRow) error {
+	return s.w.commit(s.File, func() error { return s.File.SetSession(r) })
+}
+
+func (s *runStore) SetMeta(key string, value []byte) error {
+	return s.w.commit(s.File, func() error { return s.File.SetMeta(key, value) })
+}
+
+func (s *runStore) SetUpdateStates(us []storage.UpdateState) error {
+	return s.w.commit(s.File, func() error { return s.File.SetUpdateStates(us) })
+}
+
+func (s *runStore) UpdatePeers(peers []storage.Peer) error {
+	s.dirty.Store(true)
+	return s.File.UpdatePeers(peers)
+}
+
+func (s *runStore) Flush() error {
+	if !s.dirty.Swap(false) {
+		return nil
+	}
+	if err := s.w.commit(s.File, s.File.Flush); err != nil {
+		s.dirty.Store(true)
+		return err
+	}
+	return nil
+}
+
+// Close is the owner's (run's) business, not the pool's.
+func (s *runStore) Close() error { return nil }
+
+// vaultStatusOf maps a final pool state to the index state that keeps
+// the pool (and the next run) off the account, and "" for states that
+// leave the index alone.
+func vaultStatusOf(s mtproto.Status) vault.AccountStatus {
+	switch s {
+	case mtproto.StatusKeyLost:
+		return vault.StatusKeyLost
+	case mtproto.StatusUnauthorized, mtproto.StatusDuplicated:
+		return vault.StatusRevoked
+	}
+	return ""
+}
+
+func (a *app) runCmd() *cobra.Command {
+	var (
+		socket string
+		sf     serverFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "run [NAME...] [--socket PATH]",
+		Short: "Keep the vault's accounts connected and serve the local API",
+		Long: `Keep the vault's active accounts (or the NAMEs given) connected to Telegram
+through one MTProto pool, and serve the local API (HTTP+JSON) on a unix socket
+(mode 0600, owner only) until SIGINT or SIGTERM; ` + "`tgvault call`" + ` is its client.
+
+Each account connects to the server it logged in on (tgvault login --server);
+an imported account to Telegram's DCs for its dc_id and test mode, or to the
+--server given here. Handed-off, revoked, key-lost and broken accounts are
+skipped. A stored key is never replaced: an account whose key the server lost
+or revoked is marked key_lost or revoked in the index and left alone.
+
+One run serves a vault at a time (a second one exits with 5); while it runs,
+other commands work, and export refuses its accounts without --force. On
+SIGINT or SIGTERM it stops accepting calls, finishes the ones in flight,
+saves every account and exits 0.
+
+The socket is --socket, else TGVAULT_SOCKET, else
+$XDG_RUNTIME_DIR/tgvault/run.sock, else run.sock in a per-user directory
+under the temp directory.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, names []string) error {
+			// From the start: a signal during start-up stops run cleanly.
+			sig, stopSig := signalContext()
+			defer stopSig()
+			conf, confSet, err := a.serverConf(&sf)
+			if err != nil {
+				return err
+			}
+			defaultAPIID, err := a.apiID(&sf)
+			if err != nil {
+				return err
+			}
+			path, err := a.socketPath(socket)
+			if err != nil {
+				return err
+			}
+			return a.withVault(perProcess, func(v *vault.Vault) error {
+				list, err := v.List() // fails with exit 3 when locked
+				if err != nil {
+					return err
+				}
+				release, err := v.AcquireRunLock()
+				if err != nil {
+					return fmt.Errorf("another tgvault run serves this vault: %w", err)
+				}
+				defer release()
+				return a.serve(sig, v, list, names, path, conf, confSet, defaultAPIID)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&socket, "socket", "", "the local API socket `PATH`")
+	sf.register(f)
+	return cmd
+}
+
+// serve is run with the run lock held.
+func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, names []string, sock string, conf serverConf, confSet bool, apiID int32) error {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	found := 0
+	w := &vaultWriter{v: v}
+	var stores []*runStore
+	defer func() {
+		for _, s := range stores {
+			_ = s.File.Close()
+		}
+	}()
+	pool := mtproto.NewPool(mtproto.PoolOptions{
+		OnStatus: func(name string, s mtproto.Status, err error) {
+			st := vaultStatusOf(s)
+			if st == "" {
+				return
+			}
+			reason := s.String()
+			if err != nil {
+				reason = err.Error()
+			}
+			a.warnf("account %s: %s; marked %s in the vault", name, reason, st)
+			if err := w.do(func() error { return v.SetStatus(name, st, reason) }); err != nil {
+				a.warnf("account %s: marking it %s: %v", name, st, err)
+			}
+		},
+	})
+	for _, acct := range list {
+		if len(want) > 0 && !want[acct.Name] {
+			continue
+		}
+		found++
+		if acct.Status != vault.StatusActive {
+			if len(want) > 0 {
+				a.warnf("account %s is %s: not connected", acct.Name, acct.Status)
+			}
+			continue
+		}
+		f, err := v.OpenAccount(acct.Name)
+		if err != nil {
+			a.warnf("account %s: %v; not connected", acct.Name, err)
+			continue
+		}
+		s := &runStore{File: f, w: w}
+		stores = append(stores, s)
+		opts, err := clientOptions(f, conf, confSet, apiID)
+		if err == nil {
+			err = pool.AddClient(acct.Name, s, opts)
+		}
+		if err != nil {
+			a.warnf("account %s: %v; not connected", acct.Name, err)
+		}
+	}
+	if found < len(want) {
+		return fmt.Errorf("%w: %d of the accounts named", vault.ErrNotFound, len(want)-found)
+	}
+
+	ln, err := mtproto.ListenUnix(sock)
+	if err != nil {
+		return err
+	}
+	poolCtx, stopPool := context.WithCancel(context.Background())
+	defer stopPool()
+	poolDone := make(chan struct{})
+	go func() {
+		defer close(poolDone)
+		_ = pool.Run(poolCtx)
+	}()
+	hs := &http.Server{Handler: mtproto.APIHandler(pool), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	n := len(pool.Names())
+	if a.json {
+		b, _ := json.Marshal(struct {
+			Socket   string `json:"socket"`
+			Accounts int    `json:"accounts"`
+			PID      int    `json:"pid"`
+		}{sock, n, os.Getpid()})
+		fmt.Fprintf(a.stdout, "%s\n", b)
+	} else {
+		a.printf("serving %d account(s) on %s (pid %d); stop with Ctrl-C or SIGTERM\n", n, sock, os.Getpid())
+	}
+
+	tick := time.NewTicker(flushEvery)
+	defer tick.Stop()
+	var serveErr error
+loop:
+	for {
+		select {
+		case <-sig.Done():
+			break loop
+		case serveErr = <-served:
+			break loop
+		case <-tick.C:
+			for _, s := range stores {
+				if err := s.Flush(); err != nil {
+					a.warnf("saving peers: %v", err)
+				}
+			}
+		}
+	}
+	// Stop accepting, let the calls in flight finish (they need the pool),
+	// then stop the pool and save every account.
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil {
+		_ = hs.Close()
+	}
+	stopPool()
+	<-poolDone
+	var errs []error
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		errs = append(errs, fmt.Errorf("local API: %w", serveErr))
+	}
+	for _, s := range stores {
+		// A store whose flush failed is not closed: Close would save it
+		// without the vault's write lock.
+		if err := s.Flush(); err != nil {
+			errs = append(errs, err)
+		} else if err := s.File.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	stores = nil
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if !a.json {
+		a.notef("stopped; every account saved")
+	}
+	return nil
+}
+
+// clientOptions returns an account's client options: the server it logged
+// in on (its metaServer), else the run's --server, else Telegram's DCs for
+// its row.
+func clientOptions(f *storage.File, conf serverConf, confSet bool, apiID int32) (mtproto.Options, error) {
+	row, err := f.Session()
+	if err != nil {
+		return mtproto.Options{}, err
+	}
+	c := serverConf{TestMode: row.TestMode.Or(false)}
+	if b, ok, err := f.Meta(metaServer); err != nil {
+		return mtproto.Options{}, err
+	} else if ok {
+		if err := json.Unmarshal(b, &c); err != nil {
+			return mtproto.Options{}, fmt.Errorf("%w: the stored server is unreadable", vault.ErrCorrupt)
+		}
+	} else if confSet {
+		c = conf
+	}
+	srv, err := c.server(row.DCID)
+	if err != nil {
+		return mtproto.Options{}, err
+	}
+	id := apiID
+	if v, ok := row.APIID.Get(); ok {
+		id = v
+	}
+	return mtproto.Options{Server: srv, APIID: id}, nil
+}
+
+// apiClient is an HTTP client of the local API socket.
+func apiClient(sock string) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+	}}
+}
+
+// errNotRunning reports a socket nobody serves.
+var errNotRunning = errors.New("tgvault run is not running")
+
+// apiGet GETs path from the local API and decodes the JSON answer into
+// out; an error answer is mapped to our errors (404 not found, 409 the
+// account's session is unusable).
+func apiGet(ctx context.Context, sock, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://tgvault"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := apiClient(sock).Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("local API: %w", ctx.Err())
+		}
+		return fmt.Errorf("%w (no answer on %s: start it, or point --socket/TGVAULT_SOCKET at its socket)", errNotRunning, sock)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("local API: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(body, &e)
+		if e.Error == "" {
+			e.Error = resp.Status
+		}
+		switch resp.StatusCode {
+		case http.StatusNotFound:
+			return fmt.Errorf("%w: %s", vault.ErrNotFound, e.Error)
+		default:
+			return fmt.Errorf("local API: %s", e.Error)
+		}
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("local API: bad answer: %w", err)
+	}
+	return nil
+}
+
+func (a *app) callCmd() *cobra.Command {
+	var socket string
+	cmd := &cobra.Command{
+		Use:   "call NAME me | call NAME peer QUERY",
+		Short: "Ask a running `tgvault run` about an account (the local API's client)",
+		Long: `Ask the local API of a running ` + "`tgvault run`" + ` about an account:
+
+  call NAME me            the logged-in user (user_id, is_bot)
+  call NAME peer QUERY    a peer by "me", marked id or username (from the
+                          account's peer cache, else resolved on the server)
+
+Raw Telegram method calls (TL JSON) are not available yet.
+
+The socket is --socket, else TGVAULT_SOCKET, else run's default.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 2 && args[1] == "me":
+			case len(args) == 3 && args[1] == "peer":
+			default:
+				return usagef("usage: call NAME me | call NAME peer QUERY")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sock, err := a.socketPath(socket)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			ctx, cancel := context.WithTimeout(ctx, callTimeout)
+			defer cancel()
+			base := "/v1/accounts/" + url.PathEscape(args[0])
+			var out map[string]any
+			if args[1] == "me" {
+				err = apiGet(ctx, sock, base+"/me", &out)
+			} else {
+				err = apiGet(ctx, sock, base+"/peers/"+url.PathEscape(args[2]), &out)
+			}
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(out)
+			}
+			for _, k := range []string{"user_id", "is_bot", "id", "type", "access_hash", "username"} {
+				if v, ok := out[k]; ok {
+					if f, isNum := v.(float64); isNum {
+						v = strconv.FormatFloat(f, 'f', -1, 64)
+					}
+					a.printf("%-12s %v\n", k, v)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", "", "the local API socket `PATH`")
+	return cmd
+}
+
+// poolAccount is one account of GET /v1/accounts.
+type poolAccount struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
+// poolStatus asks a running `tgvault run` for its accounts.
+func (a *app) poolStatus(socket string) ([]poolAccount, error) {
+	sock, err := a.socketPath(socket)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var out []poolAccount
+	if err := apiGet(ctx, sock, "/v1/accounts", &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,67 @@
+package vault
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/tgvault/tgvault/sessionstring"
+	"github.com/tgvault/tgvault/storage"
+)
+
+func TestCreateAccount(t *testing.T) {
+	t.Parallel()
+	tv := newTestVault(t)
+	b := make([]byte, sessionstring.AuthKeySize)
+	for i := range b {
+		b[i] = byte(i * 7)
+	}
+	key, err := sessionstring.NewAuthKey(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := &storage.Snapshot{
+		Session: storage.SessionRow{
+			DCID: 2, APIID: sessionstring.Some[int32](1), TestMode: sessionstring.Some(false),
+			AuthKey: key, UserID: sessionstring.Some[int64](42), IsBot: sessionstring.Some(true),
+		},
+		Meta: map[string][]byte{"tgvault.server": []byte(`{"addr":"127.0.0.1:1"}`)},
+	}
+	a, err := tv.CreateAccount("bot", snap, "login")
+	if err != nil {
+		t.Fatalf("CreateAccount: %v", err)
+	}
+	if uid, _ := a.UserID.Get(); uid != 42 || !a.IsBot.Or(false) || a.Status != StatusActive || a.Source != "login" {
+		t.Errorf("account = %+v", a)
+	}
+	got, err := tv.Show("bot")
+	if err != nil || got.ID != a.ID {
+		t.Fatalf("Show: %+v, %v", got, err)
+	}
+	f, err := tv.OpenAccount("bot")
+	if err != nil {
+		t.Fatalf("OpenAccount: %v", err)
+	}
+	defer f.Close()
+	row, err := f.Session()
+	if err != nil || row.AuthKey.ID() != key.ID() {
+		t.Errorf("stored key %v, %v", row.AuthKey.ID(), err)
+	}
+	if m, ok, _ := f.Meta("tgvault.server"); !ok || string(m) != `{"addr":"127.0.0.1:1"}` {
+		t.Errorf("meta = %q, %v", m, ok)
+	}
+
+	if _, err := tv.CreateAccount("bot", snap, "login"); !errors.Is(err, ErrExists) {
+		t.Errorf("name in use: %v, want ErrExists", err)
+	}
+	noKey := *snap
+	noKey.Session.AuthKey = sessionstring.AuthKey{}
+	if _, err := tv.CreateAccount("other", &noKey, "login"); !errors.Is(err, ErrBadInput) {
+		t.Errorf("no key: %v, want ErrBadInput", err)
+	}
+	if _, err := tv.CreateAccount("", snap, "login"); !errors.Is(err, ErrInvalidName) {
+		t.Errorf("empty name: %v, want ErrInvalidName", err)
+	}
+	if l, _ := tv.List(); len(l) != 1 {
+		t.Errorf("List: %d accounts, want 1", len(l))
+	}
+}
