@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"regexp"
 	"testing"
@@ -137,6 +138,32 @@ func TestParseLogN(t *testing.T) {
 		n, ok := parseLogN(tc.in)
 		if n != tc.n || ok != tc.ok {
 			t.Errorf("parseLogN(%q) = %d, %v; want %d, %v", tc.in, n, ok, tc.n, tc.ok)
+		}
+	}
+}
+
+func TestPassphraseSealed(t *testing.T) {
+	TestingSetScryptWorkFactor(t, testWorkFactor)
+	bin, err := SealPassphrase([]byte("x"), Passphrase("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := GenerateIdentity()
+	x25519, _ := Seal([]byte("x"), id.Recipient())
+	armored, _ := SealArmored([]byte("x"), id.Recipient())
+	for name, c := range map[string]struct {
+		data []byte
+		want bool
+	}{
+		"binary scrypt":  {bin, true},
+		"text scrypt":    {[]byte(" " + base64.StdEncoding.EncodeToString(bin) + "\n"), true},
+		"binary x25519":  {x25519, false},
+		"armored x25519": {armored, false},
+		"garbage":        {[]byte("not age"), false},
+		"empty":          {nil, false},
+	} {
+		if got := PassphraseSealed(c.data); got != c.want {
+			t.Errorf("%s: PassphraseSealed = %v, want %v", name, got, c.want)
 		}
 	}
 }

@@ -332,3 +332,16 @@ func classify(err error, stage string) error {
 		return corrupt(stage)
 	}
 }
+
+// PassphraseSealed reports whether data is an age file, in any of the forms
+// Open accepts, sealed with a passphrase (its one recipient stanza is
+// scrypt), so a caller knows to ask for a passphrase before opening it.
+// Only the public header is read.
+func PassphraseSealed(data []byte) bool {
+	bin, err := detect(data)
+	if err != nil {
+		return false
+	}
+	line := []byte(magic + "v1\n")
+	return bytes.HasPrefix(bin, line) && bytes.HasPrefix(bin[len(line):], []byte("-> scrypt "))
+}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -375,35 +373,9 @@ func removeSource(path string) error {
 	return nil
 }
 
-// passphraseSealed reports whether data is an age file (binary, armored
-// or the one-line text form) sealed with a passphrase: age's scrypt
-// stanza is the only recipient stanza then. Only the public header is
-// looked at.
-func passphraseSealed(data []byte) bool {
-	const magic = "age-encryption.org/v1\n"
-	t := bytes.TrimSpace(data)
-	var hdr []byte
-	switch {
-	case bytes.HasPrefix(t, []byte(magic)):
-		hdr = t
-	case bytes.HasPrefix(t, []byte("-----BEGIN AGE ENCRYPTED FILE-----")):
-		body := bytes.TrimPrefix(t, []byte("-----BEGIN AGE ENCRYPTED FILE-----"))
-		if i := bytes.Index(body, []byte("-----END")); i >= 0 {
-			body = body[:i]
-		}
-		hdr, _ = base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(body)), ""))
-	default:
-		if len(t) > 1<<20 {
-			return false
-		}
-		b, err := base64.StdEncoding.DecodeString(string(t))
-		if err != nil {
-			return false
-		}
-		hdr = b
-	}
-	return bytes.HasPrefix(hdr, []byte(magic)) && bytes.HasPrefix(hdr[len(magic):], []byte("-> scrypt "))
-}
+// passphraseSealed reports whether data is a sealed string made with
+// `export --passphrase`, so import knows to ask for that passphrase.
+func passphraseSealed(data []byte) bool { return crypto.PassphraseSealed(data) }
 
 // printImport says what one import carried and lacked, and warns about
 // the plaintext original.
