@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -158,10 +159,12 @@ type core struct {
 	byPhone    nameIndex
 
 	peersDirty bool
-	// dirty lists changed peer ids, kept only when trackDirty is set (the
-	// memory engine writes them to SQLite one by one).
+	// dirty marks changed rows by slot (a bit each), kept only when
+	// trackDirty is set (the memory engine writes them to SQLite one by
+	// one); ndirty counts the set bits.
 	trackDirty bool
-	dirty      map[int64]struct{}
+	dirty      []uint64
+	ndirty     int
 }
 
 func newCore(opts Options) *core {
@@ -291,7 +294,8 @@ func (c *core) putPeers(peers []Peer, stamp bool) error {
 		if len(c.recs) >= math.MaxInt32 {
 			return errors.New("storage: too many peers")
 		}
-		if i, ok := c.byID.upsert(p.ID, slot(len(c.recs))); ok {
+		i, ok := c.byID.upsert(p.ID, slot(len(c.recs)))
+		if ok {
 			old := &c.recs[i]
 			if old.Username != p.Username {
 				if old.Username != "" {
@@ -311,7 +315,6 @@ func (c *core) putPeers(peers []Peer, stamp bool) error {
 			}
 			*old = p
 		} else {
-			i := slot(len(c.recs))
 			c.recs = append(c.recs, p)
 			if p.Username != "" {
 				c.byUsername.add(p.Username, i)
@@ -321,7 +324,7 @@ func (c *core) putPeers(peers []Peer, stamp bool) error {
 			}
 		}
 		if c.trackDirty {
-			c.dirty[p.ID] = struct{}{}
+			c.markDirty(i)
 		}
 	}
 	if len(peers) > 0 {
@@ -477,6 +480,34 @@ func (c *core) Snapshot() (*Snapshot, error) {
 	s.Meta = maps.Clone(s.Meta)
 	s.Peers = slices.Clone(s.Peers)
 	return s, nil
+}
+
+// markDirty records that row i changed.
+func (c *core) markDirty(i slot) {
+	w := int(i) / 64
+	for w >= len(c.dirty) {
+		c.dirty = append(c.dirty, 0)
+	}
+	if bit := uint64(1) << (uint(i) % 64); c.dirty[w]&bit == 0 {
+		c.dirty[w] |= bit
+		c.ndirty++
+	}
+}
+
+// eachDirty calls fn for every changed row, then clears the marks.
+func (c *core) eachDirty(fn func(*Peer) error) error {
+	for w, word := range c.dirty {
+		for word != 0 {
+			i := w*64 + bits.TrailingZeros64(word)
+			if err := fn(&c.recs[i]); err != nil {
+				return err
+			}
+			word &= word - 1
+		}
+	}
+	clear(c.dirty)
+	c.ndirty = 0
+	return nil
 }
 
 // closeLocked marks the store closed and drops the model. Caller holds c.mu.

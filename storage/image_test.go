@@ -296,3 +296,35 @@ func TestPlainPyrogramHasOnlyPyrogramTables(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryFlushWritesChangedRows: after Flush the memory engine's SQLite
+// database holds exactly what the index holds, replaced rows included.
+func TestMemoryFlushWritesChangedRows(t *testing.T) {
+	t.Parallel()
+	m, err := NewMemory(&Snapshot{Session: testRow(t), Peers: randomPeers(500, 5)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	more := randomPeers(700, 6) // more rows, then replace some of them
+	if err := m.UpdatePeers(more); err != nil {
+		t.Fatal(err)
+	}
+	replaced := slices.Clone(more[:100])
+	for i := range replaced {
+		replaced[i].Username, replaced[i].AccessHash = "", 42
+	}
+	if err := m.UpdatePeers(replaced); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	snap, _ := m.Snapshot()
+	if got, want := sqlPeerRows(t, m.db), sortedPeers(snap.Peers); !slices.Equal(got, want) {
+		t.Fatalf("SQLite holds %d rows, the index %d, or they differ", len(got), len(want))
+	}
+	if m.ndirty != 0 {
+		t.Fatalf("%d rows still marked dirty after Flush", m.ndirty)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/bits"
+	"slices"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -47,7 +49,6 @@ func NewMemory(snap *Snapshot, opts Options) (*Memory, error) {
 	}
 	m := &Memory{core: newCore(opts), db: db}
 	m.trackDirty = true
-	m.dirty = map[int64]struct{}{}
 	if err := m.init(snap); err != nil {
 		db.Close()
 		return nil, err
@@ -65,11 +66,8 @@ func (m *Memory) init(snap *Snapshot) error {
 	if _, err := m.db.ExecContext(ctx, "INSERT INTO version VALUES (?)", schemaVersion); err != nil {
 		return fmt.Errorf("storage: create schema: %w", err)
 	}
-	if err := m.core.fill(snap); err != nil {
+	if err := m.core.fill(snap); err != nil { // marks every row dirty
 		return err
-	}
-	for _, p := range snap.Peers {
-		m.dirty[p.ID] = struct{}{}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -154,7 +152,7 @@ func (m *Memory) writeMetaLocked(key string, value []byte) error {
 
 // flushLocked writes the changed peers to SQLite in one transaction.
 func (m *Memory) flushLocked() error {
-	if len(m.dirty) == 0 {
+	if m.ndirty == 0 {
 		return nil
 	}
 	tx, err := m.db.Begin()
@@ -173,17 +171,24 @@ func (m *Memory) flushLocked() error {
 		}
 		return s
 	}
-	for id := range m.dirty {
-		i, _ := m.byID.get(id)
-		p := m.recs[i]
-		if _, err := st.Exec(p.ID, p.AccessHash, string(p.Type), null(p.Username), null(p.Phone), p.LastUpdateOn); err != nil {
-			return fmt.Errorf("storage: write peers: %w", err)
-		}
+	// The marks are cleared only once the transaction commits: a failed
+	// flush keeps every row dirty for the next one.
+	saved := slices.Clone(m.dirty)
+	err = m.eachDirty(func(p *Peer) error {
+		_, err := st.Exec(p.ID, p.AccessHash, string(p.Type), null(p.Username), null(p.Phone), p.LastUpdateOn)
+		return err
+	})
+	if err == nil {
+		err = tx.Commit()
 	}
-	if err := tx.Commit(); err != nil {
+	if err != nil {
+		m.dirty = saved
+		m.ndirty = 0
+		for _, w := range saved {
+			m.ndirty += bits.OnesCount64(w)
+		}
 		return fmt.Errorf("storage: write peers: %w", err)
 	}
-	clear(m.dirty)
 	m.peersDirty = false
 	return nil
 }
