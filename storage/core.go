@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -63,6 +64,37 @@ type Options struct {
 	// Now is the clock for last_update_on and the username TTL (time.Now
 	// when nil). Tests inject their own.
 	Now func() time.Time
+}
+
+// unixForTTL is the current time in unix seconds for the username TTL.
+// With the real clock it reads a coarse clock (below): reading the time
+// costs ~65 ns on the VMs this was measured on, a quarter of a lookup,
+// and a TTL of eight hours needs no better than a second.
+func (o Options) unixForTTL() int64 {
+	if o.Now != nil {
+		return o.Now().Unix()
+	}
+	return coarseUnix()
+}
+
+// coarse is a process-wide clock in unix seconds, refreshed four times a
+// second by one goroutine started on first use and kept for the life of
+// the process.
+var coarse struct {
+	once sync.Once
+	unix atomic.Int64
+}
+
+func coarseUnix() int64 {
+	coarse.once.Do(func() {
+		coarse.unix.Store(time.Now().Unix())
+		go func() {
+			for range time.Tick(time.Second / 4) {
+				coarse.unix.Store(time.Now().Unix())
+			}
+		}()
+	})
+	return coarse.unix.Load()
 }
 
 func (o Options) now() time.Time {
@@ -383,7 +415,7 @@ func (c *core) PeerByUsername(username string) (Peer, error) {
 			best = p
 		}
 	}
-	age := c.opts.now().Unix() - best.LastUpdateOn
+	age := c.opts.unixForTTL() - best.LastUpdateOn
 	if age < 0 {
 		age = -age
 	}

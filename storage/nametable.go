@@ -7,7 +7,7 @@ import "hash/maphash"
 // hashes the key once and walks one probe sequence (a Go map needs a
 // lookup and an assignment, hashing twice). Deleted cells become
 // tombstones, reused by later inserts; the table is rebuilt when tombstones
-// and entries fill three quarters of it. Keys longer than inlineKey are
+// and entries fill half of it (linear probing slows down sharply beyond). Keys longer than inlineKey are
 // kept in a map by their 64-bit hash (keyed with a random per-table seed,
 // so collisions cannot be provoked).
 type nameTable struct {
@@ -63,7 +63,7 @@ const (
 
 func newNameTable(n int) nameTable {
 	size := 16
-	for 3*size < 4*n { // at most 3/4 full
+	for size < 2*n { // at most half full
 		size *= 2
 	}
 	return nameTable{seed: maphash.MakeSeed(), cells: make([]nameCell, size)}
@@ -92,7 +92,7 @@ func (t *nameTable) find(k string) *nameCell {
 // insert returns the cell for k, creating it with val when absent; created
 // reports which.
 func (t *nameTable) insert(k string, val slot) (c *nameCell, created bool) {
-	if len(t.cells) == 0 || 4*(t.used+1) > 3*len(t.cells) {
+	if len(t.cells) == 0 || 2*(t.used+1) > len(t.cells) {
 		t.rehash()
 	}
 	h := t.hash(k)
@@ -134,7 +134,7 @@ func (t *nameTable) remove(c *nameCell) {
 func (t *nameTable) rehash() {
 	old := t.cells
 	size := 16
-	for size < 2*(t.n+1) { // half full after a rehash
+	for size < 4*(t.n+1) { // a quarter full after a rehash
 		size *= 2
 	}
 	t.cells = make([]nameCell, size)
