@@ -1,15 +1,14 @@
 package vault
 
-// This file is the vault's public contract, written first so that the
-// command line and the vault can be built side by side. Every exported
-// name here is implemented in the other files of the package.
+// This file is the vault's public contract: the types the command line and
+// the pool use, and (in the comment at its end) the Vault's methods, which
+// the other files of the package implement.
 
 import (
 	"time"
 
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/sessionstring"
-	"github.com/tgvault/tgvault/storage"
 )
 
 // KeyringService is the OS keyring service name; the user is the vault id.
@@ -141,9 +140,6 @@ type SealedExportOptions struct {
 	// Force allows exporting an account that `run` holds.
 	Force bool
 }
-
-// Compile-time reminder of the types the contract uses.
-var _ = storage.ErrNotFound
 
 // The Vault's methods (implemented in vault.go and the files beside it):
 //
