@@ -1,20 +1,10 @@
 package mtproto
 
 import (
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/tgvault/tgvault/mtproto/devserver"
 )
-
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 func benchServer(b *testing.B) *devserver.Server {
 	srv, err := devserver.Open(devserver.Options{Dir: b.TempDir()})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,15 +14,6 @@ import (
 	"github.com/tgvault/tgvault/storage"
 )
 
-func cpuTime(t *testing.T) time.Duration {
-	t.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		t.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func TestLoginBotStoresSession(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "")
@@ -32,12 +22,12 @@ func TestLoginBotStoresSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := newMemory(t)
-	start, cpu0 := time.Now(), cpuTime(t)
+	start, cpu0 := time.Now(), processCPU(t)
 	id, err := LoginBot(t.Context(), store, token, serverOptions(srv))
 	if err != nil {
 		t.Fatalf("LoginBot: %v", err)
 	}
-	t.Logf("login with key exchange: %v wall, %v CPU (client and server)", time.Since(start), cpuTime(t)-cpu0)
+	t.Logf("login with key exchange: %v wall, %v CPU (client and server)", time.Since(start), processCPU(t)-cpu0)
 	if id != (Identity{UserID: botID, IsBot: true}) {
 		t.Errorf("identity = %+v, want bot %d", id, botID)
 	}
@@ -84,12 +74,12 @@ func TestRestartUsesStoredKey(t *testing.T) {
 	key := row(t, store).AuthKey
 
 	for i := range 2 {
-		start, cpu0 := time.Now(), cpuTime(t)
+		start, cpu0 := time.Now(), processCPU(t)
 		got, err := runSelf(t.Context(), store, serverOptions(srv))
 		if err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}
-		t.Logf("reconnect with stored key: %v wall, %v CPU", time.Since(start), cpuTime(t)-cpu0)
+		t.Logf("reconnect with stored key: %v wall, %v CPU", time.Since(start), processCPU(t)-cpu0)
 		if got != want {
 			t.Errorf("self = %+v, want %+v", got, want)
 		}
