@@ -64,9 +64,10 @@ type SessionStorage struct {
 	store storage.Storage
 	opts  SessionOptions
 
-	mu     sync.Mutex
-	failed error       // sticky: set when a key was refused
-	stop   func(error) // stops the client that uses this storage; may be nil
+	mu      sync.Mutex
+	failed  error       // sticky: set when a key was refused
+	stop    func(error) // stops the client that uses this storage; may be nil
+	pending []byte      // MetaGotd JSON that differs from the stored one in the salt only; see storeMeta
 }
 
 var _ tdsession.Storage = (*SessionStorage)(nil)
@@ -222,9 +223,13 @@ func (s *SessionStorage) storeLocked(ctx context.Context, raw []byte) (refused e
 
 func (s *SessionStorage) loadMeta() (gotdMeta, error) {
 	var m gotdMeta
-	b, ok, err := s.store.Meta(MetaGotd)
-	if err != nil {
-		return m, fmt.Errorf("%w: load session meta: %w", ErrStore, err)
+	b, ok := s.pending, s.pending != nil
+	if !ok {
+		var err error
+		b, ok, err = s.store.Meta(MetaGotd)
+		if err != nil {
+			return m, fmt.Errorf("%w: load session meta: %w", ErrStore, err)
+		}
 	}
 	if !ok {
 		return m, nil
@@ -236,7 +241,13 @@ func (s *SessionStorage) loadMeta() (gotdMeta, error) {
 }
 
 // storeMeta writes salt, address and config when they changed: every write
-// reseals the account file.
+// reseals the account file. A change of the server salt alone is not worth
+// that: gotd learns a new salt on every new MTProto session (every connect)
+// and recovers from a stale one with one bad_server_salt round trip. So a
+// salt-only change is kept in memory (LoadSession serves it) and written
+// with the next change that is written at once; a later process starts
+// from the stored salt and pays one round trip. Without this, every start
+// of a pool of N accounts resealed N files just for the salt.
 func (s *SessionStorage) storeMeta(data *tdsession.Data) error {
 	old, err := s.loadMeta()
 	if err != nil && !errors.Is(err, ErrCorruptSession) {
@@ -258,12 +269,37 @@ func (s *SessionStorage) storeMeta(data *tdsession.Data) error {
 		return fmt.Errorf("%w: load session meta: %w", ErrStore, err)
 	}
 	if ok && bytes.Equal(cur, b) {
+		s.pending = nil
+		return nil
+	}
+	if ok && saltOnly(cur, m) {
+		s.pending = b
 		return nil
 	}
 	if err := s.store.SetMeta(MetaGotd, b); err != nil {
 		return fmt.Errorf("%w: store session meta: %w", ErrStore, err)
 	}
+	s.pending = nil
 	return nil
+}
+
+// saltOnly reports whether the stored meta cur differs from m in the salt
+// alone (and the config's date and expiry, which change on every fetch).
+func saltOnly(cur []byte, m gotdMeta) bool {
+	var c gotdMeta
+	if json.Unmarshal(cur, &c) != nil {
+		return false
+	}
+	c.Salt = m.Salt
+	if c.Config != nil && m.Config != nil {
+		// Telegram dates every config it sends.
+		cc := *c.Config
+		cc.Date, cc.Expires = m.Config.Date, m.Config.Expires
+		c.Config = &cc
+	}
+	a, err1 := json.Marshal(c)
+	b, err2 := json.Marshal(m)
+	return err1 == nil && err2 == nil && bytes.Equal(a, b)
 }
 
 // Identity is what a login learns about the account.

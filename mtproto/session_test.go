@@ -2,6 +2,7 @@ package mtproto
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -245,6 +246,67 @@ func TestStoreSessionWritesMetaOnlyOnChange(t *testing.T) {
 	}
 	if counted.sets != 1 || counted.sessions != 0 {
 		t.Errorf("SetMeta %d times, SetSession %d times; want 1 and 0", counted.sets, counted.sessions)
+	}
+}
+
+// A new salt alone (every connect brings one) is served from memory and
+// not written; a change of anything else is written at once, with the
+// newest salt.
+func TestStoreSessionDefersSaltOnly(t *testing.T) {
+	t.Parallel()
+	m := newMemory(t)
+	key := randomKey(t)
+	seedStore(t, m, key, 2, 42)
+	counted := &countingStore{Storage: m}
+	s := NewSessionStorage(counted, SessionOptions{})
+	store := func(raw []byte) {
+		t.Helper()
+		if err := s.StoreSession(t.Context(), raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	salt := func() int64 {
+		t.Helper()
+		data, err := (&tdsession.Loader{Storage: s}).Load(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data.Salt
+	}
+	stored := func() int64 {
+		t.Helper()
+		b, ok, err := m.Meta(MetaGotd)
+		if err != nil || !ok {
+			t.Fatalf("meta: %v %v", ok, err)
+		}
+		var gm gotdMeta
+		if err := json.Unmarshal(b, &gm); err != nil {
+			t.Fatal(err)
+		}
+		return gm.Salt
+	}
+	store(gotdJSON(t, key, 2, 1)) // first connect: written
+	if counted.sets != 1 || stored() != 1 {
+		t.Fatalf("first store: %d writes, stored salt %d", counted.sets, stored())
+	}
+	for salt := int64(2); salt <= 4; salt++ { // reconnects: new salts only
+		store(gotdJSON(t, key, 2, salt))
+	}
+	if counted.sets != 1 {
+		t.Errorf("salt-only changes wrote the store %d more times, want 0", counted.sets-1)
+	}
+	if got := salt(); got != 4 {
+		t.Errorf("LoadSession salt %d, want the newest (4)", got)
+	}
+	// A changed config is written at once, with the newest salt.
+	b, err := encodeGotd(t.Context(), &tdsession.Data{DC: 2, AuthKey: key.Bytes(), AuthKeyID: keyIDBytes(key.ID()), Salt: 5,
+		Config: tdsession.Config{ThisDC: 2, Date: 1, DCTxtDomainName: "changed"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store(b)
+	if counted.sets != 2 || stored() != 5 {
+		t.Errorf("config change: %d writes, stored salt %d; want 2 and 5", counted.sets, stored())
 	}
 }
 
