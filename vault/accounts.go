@@ -283,7 +283,6 @@ func dropStore(f *storage.File) {
 // holds the accounts for its whole life but the write lock only inside
 // Commit, so other commands can write between its saves.
 func (v *Vault) Commit(f *storage.File, fn func() error) error {
-	id := strings.TrimSuffix(filepath.Base(f.Path()), accountExt)
 	t, err := v.begin()
 	if err != nil {
 		return err
@@ -292,18 +291,66 @@ func (v *Vault) Commit(f *storage.File, fn func() error) error {
 	if err := fn(); err != nil {
 		return err
 	}
+	changed, err := t.record(f)
+	if err != nil || !changed {
+		return err
+	}
+	return t.save()
+}
+
+// CommitAll is Commit for many stores at once: one write lock, one index
+// read and at most one index write, however many stores there are (a
+// Commit per store would reseal the whole index each time, which grows
+// with the square of the accounts). fn runs for each store in order; a
+// store whose fn fails keeps its index entry as it was, the others are
+// recorded, and the failures come back joined. Keep batches short enough
+// for other writers: they wait for the lock meanwhile.
+func (v *Vault) CommitAll(fs []*storage.File, fn func(*storage.File) error) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	t, err := v.begin()
+	if err != nil {
+		return err
+	}
+	defer t.end()
+	var errs []error
+	changed := false
+	for _, f := range fs {
+		if err := fn(f); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ch, err := t.record(f)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		changed = changed || ch
+	}
+	if changed {
+		if err := t.save(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// record puts a store's revision and peer count into the index entry of
+// its account, and reports whether the entry changed.
+func (t *tx) record(f *storage.File) (changed bool, err error) {
+	id := strings.TrimSuffix(filepath.Base(f.Path()), accountExt)
 	i := t.idx.byID(id)
 	if i < 0 {
-		return ErrNotFound // removed meanwhile
+		return false, ErrNotFound // removed meanwhile
 	}
 	a := &t.idx.Accounts[i]
 	n, err := f.PeerCount()
 	if err != nil {
-		return err
+		return false, err
 	}
 	if a.Revision == f.Revision() && a.Peers == n {
-		return nil
+		return false, nil
 	}
-	a.Revision, a.Peers, a.Updated = max(a.Revision, f.Revision()), n, v.now().UTC()
-	return t.save()
+	a.Revision, a.Peers, a.Updated = max(a.Revision, f.Revision()), n, t.v.now().UTC()
+	return true, nil
 }

@@ -356,3 +356,53 @@ func TestCommit(t *testing.T) {
 	}
 	held.release()
 }
+
+// TestCommitAll: one write for many stores; a failing store keeps its
+// entry, the others are recorded, the failure comes back, and a vault
+// whose lock another writer holds is busy before any store is touched.
+func TestCommitAll(t *testing.T) {
+	tv, _ := threeAccounts(t)
+	var files []*storage.File
+	for i, n := range []string{"a", "b", "c"} {
+		f, err := tv.OpenAccount(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := f.UpdatePeers([]storage.Peer{storage.UserPeer(int64(100+i), 1, false, "", nil, "")}); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	before, _ := tv.Show("c")
+	errC := errors.New("c failed")
+	calls := 0
+	err := tv.CommitAll(files, func(f *storage.File) error {
+		calls++
+		if f == files[2] {
+			return errC
+		}
+		return f.Flush()
+	})
+	if !errors.Is(err, errC) || calls != 3 {
+		t.Fatalf("CommitAll: %v after %d calls; want c's failure after 3", err, calls)
+	}
+	for i, n := range []string{"a", "b"} {
+		a, _ := tv.Show(n)
+		if a.Peers != 6 || a.Revision != files[i].Revision() || a.Revision < 2 {
+			t.Errorf("index entry %s after CommitAll: %+v (file revision %d)", n, a, files[i].Revision())
+		}
+	}
+	if c, _ := tv.Show("c"); c.Revision != before.Revision || c.Peers != before.Peers {
+		t.Errorf("the failed store's entry changed: %+v, was %+v", c, before)
+	}
+	if err := tv.CommitAll(nil, nil); err != nil {
+		t.Errorf("CommitAll of nothing: %v", err)
+	}
+	held, _ := tv.writeLock()
+	calls = 0
+	if err := tv.CommitAll(files, func(*storage.File) error { calls++; return nil }); !errors.Is(err, ErrBusy) || calls != 0 {
+		t.Errorf("CommitAll while another writer holds the lock: %v after %d calls", err, calls)
+	}
+	held.release()
+}

@@ -67,15 +67,40 @@ func (a *app) socketPath(flag string) (string, error) {
 
 // vaultWriter serializes run's writes to the vault (the write lock is a
 // per-open-file flock: two goroutines of one process would refuse each
-// other) and waits out another process's short writes.
+// other), waits out another process's short writes, and group-commits:
+// the account writes that arrive while one batch is being written go
+// together into the next vault.CommitAll, so N accounts saving at once
+// reseal the index about once per batch instead of N times.
 type vaultWriter struct {
 	v  *vault.Vault
-	mu sync.Mutex
+	mu sync.Mutex // held by the goroutine writing a batch
+
+	qmu     sync.Mutex
+	queue   []*commitReq
+	batches atomic.Int64 // vault.CommitAll calls, for tests
 }
+
+// commitReq is one account write waiting for its batch.
+type commitReq struct {
+	f    *storage.File
+	fn   func() error
+	err  error // fn's own error
+	done chan error
+}
+
+// commitBatch bounds one vault.CommitAll, so that other processes get the
+// write lock between batches.
+const commitBatch = 256
 
 func (w *vaultWriter) do(f func() error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return retryBusy(f)
+}
+
+// retryBusy runs f until it is not refused with vault.ErrBusy, for at most
+// writeBusyWait.
+func retryBusy(f func() error) error {
 	deadline := time.Now().Add(writeBusyWait)
 	for {
 		err := f()
@@ -86,9 +111,95 @@ func (w *vaultWriter) do(f func() error) error {
 	}
 }
 
-// commit runs fn (writes to f) through vault.Commit.
+// commit runs fn (writes to f) through vault.CommitAll, batched with the
+// writes that queue up meanwhile; it returns when fn's write and its index
+// entry are durable, or with the error that prevented it.
 func (w *vaultWriter) commit(f *storage.File, fn func() error) error {
-	return w.do(func() error { return w.v.Commit(f, fn) })
+	r := &commitReq{f: f, fn: fn, done: make(chan error, 1)}
+	w.commitAll([]*commitReq{r})
+	return <-r.done
+}
+
+// commitAll queues reqs and writes batches until they are all done.
+func (w *vaultWriter) commitAll(reqs []*commitReq) {
+	w.qmu.Lock()
+	w.queue = append(w.queue, reqs...)
+	w.qmu.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for !allDone(reqs) {
+		w.qmu.Lock()
+		batch := w.queue[:min(len(w.queue), commitBatch)]
+		w.queue = w.queue[len(batch):]
+		w.qmu.Unlock()
+		if len(batch) == 0 {
+			return // unreachable: our undone requests are queued
+		}
+		w.write(batch)
+	}
+}
+
+func allDone(reqs []*commitReq) bool {
+	for _, r := range reqs {
+		if len(r.done) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// write commits one batch and answers each request: with its own error,
+// else with the batch's (an index that could not be written).
+func (w *vaultWriter) write(batch []*commitReq) {
+	files := make([]*storage.File, len(batch))
+	for i, r := range batch {
+		files[i] = r.f
+	}
+	w.batches.Add(1)
+	err := retryBusy(func() error {
+		next := 0 // CommitAll calls fn in order, once per file
+		return w.v.CommitAll(files, func(*storage.File) error {
+			r := batch[next]
+			next++
+			if r.err = r.fn(); r.err != nil {
+				return ownError{r.err}
+			}
+			return nil
+		})
+	})
+	err = withoutOwnErrors(err)
+	for _, r := range batch {
+		switch {
+		case r.err != nil:
+			r.done <- r.err
+		default:
+			r.done <- err
+		}
+	}
+}
+
+// ownError marks a request's own failure inside a batch's joined error.
+type ownError struct{ error }
+
+func (e ownError) Unwrap() error { return e.error }
+
+// withoutOwnErrors drops the requests' own failures from a batch's error,
+// leaving what concerns the whole batch.
+func withoutOwnErrors(err error) error {
+	if _, ok := err.(ownError); ok {
+		return nil
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
+	var rest []error
+	for _, e := range j.Unwrap() {
+		if _, own := e.(ownError); !own {
+			rest = append(rest, e)
+		}
+	}
+	return errors.Join(rest...)
 }
 
 // runStore is an account's store as the pool sees it: every save goes
@@ -128,6 +239,28 @@ func (s *runStore) Flush() error {
 		return err
 	}
 	return nil
+}
+
+// flushAll saves the peer caches of every store that changed, in batches,
+// and returns the stores that failed with their errors.
+func flushAll(w *vaultWriter, stores []*runStore) map[*runStore]error {
+	var reqs []*commitReq
+	var dirty []*runStore
+	for _, s := range stores {
+		if s.dirty.Swap(false) {
+			reqs = append(reqs, &commitReq{f: s.File, fn: s.File.Flush, done: make(chan error, 1)})
+			dirty = append(dirty, s)
+		}
+	}
+	w.commitAll(reqs)
+	failed := map[*runStore]error{}
+	for i, r := range reqs {
+		if err := <-r.done; err != nil {
+			dirty[i].dirty.Store(true)
+			failed[dirty[i]] = err
+		}
+	}
+	return failed
 }
 
 // Close is the owner's (run's) business, not the pool's.
@@ -307,10 +440,8 @@ loop:
 		case serveErr = <-served:
 			break loop
 		case <-tick.C:
-			for _, s := range stores {
-				if err := s.Flush(); err != nil {
-					a.warnf("saving peers: %v", err)
-				}
+			for _, err := range flushAll(w, stores) {
+				a.warnf("saving peers: %v", err)
 			}
 		}
 	}
@@ -327,10 +458,11 @@ loop:
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("local API: %w", serveErr))
 	}
+	failed := flushAll(w, stores)
 	for _, s := range stores {
 		// A store whose flush failed is not closed: Close would save it
 		// without the vault's write lock.
-		if err := s.Flush(); err != nil {
+		if err, bad := failed[s]; bad {
 			errs = append(errs, err)
 		} else if err := s.File.Close(); err != nil {
 			errs = append(errs, err)

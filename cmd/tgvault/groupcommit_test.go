@@ -1,0 +1,85 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/storage"
+	"github.com/tgvault/tgvault/vault"
+)
+
+// TestGroupCommit: many accounts writing at once are all durable and in
+// the index when commit returns, in fewer vault writes than accounts, and
+// one account's failure is its own.
+func TestGroupCommit(t *testing.T) {
+	crypto.TestingSetScryptWorkFactor(t, 10)
+	dir := t.TempDir()
+	v, err := vault.Init(vault.InitOptions{Options: vault.Options{Dir: filepath.Join(dir, "vault"), Keyring: fileKeyring{dir: filepath.Join(dir, "keyring")}}}, crypto.Passphrase("group commit test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	const n = 40
+	files := make([]*storage.File, n)
+	for i := range n {
+		name := fmt.Sprintf("acct%02d", i)
+		if _, err := v.ImportFile("../../testdata/vectors/pyrogram/pyrogram_v3.session", vault.ImportOptions{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		if files[i], err = v.OpenAccount(name); err != nil {
+			t.Fatal(err)
+		}
+		defer files[i].Close()
+	}
+	rev7 := files[7].Revision()
+	w := &vaultWriter{v: v}
+	errBad := errors.New("account 7 failed")
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = w.commit(files[i], func() error {
+				if i == 7 {
+					return errBad
+				}
+				return files[i].SetMeta("test.group", []byte{byte(i)})
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i == 7 {
+			if !errors.Is(err, errBad) {
+				t.Errorf("account 7: %v, want its own failure", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("account %d: %v", i, err)
+		}
+	}
+	list, err := v.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range list {
+		var i int
+		fmt.Sscanf(a.Name, "acct%02d", &i)
+		want := files[i].Revision()
+		if i == 7 {
+			want = rev7
+		}
+		if a.Revision != want {
+			t.Errorf("%s: index revision %d, file revision %d", a.Name, a.Revision, files[i].Revision())
+		}
+	}
+	if b := w.batches.Load(); b >= n {
+		t.Errorf("%d concurrent commits took %d vault writes, want fewer", n, b)
+	} else {
+		t.Logf("%d concurrent commits in %d vault writes", n, b)
+	}
+}
