@@ -348,9 +348,38 @@ func (t *tx) record(f *storage.File) (changed bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	if a.Revision == f.Revision() && a.Peers == n {
+	row, err := f.Session()
+	if err != nil {
+		return false, err
+	}
+	// What a login or the server filled in (an imported Telethon session
+	// has no user id until the pool asks) reaches the index too.
+	learned := sessionFields(a, row)
+	if a.Revision == f.Revision() && a.Peers == n && !learned {
 		return false, nil
 	}
 	a.Revision, a.Peers, a.Updated = max(a.Revision, f.Revision()), n, t.v.now().UTC()
 	return true, nil
+}
+
+// sessionFields copies the session row's identity fields into a, and
+// reports whether a changed.
+func sessionFields(a *Account, row storage.SessionRow) bool {
+	changed := false
+	if row.UserID.Known() && a.UserID != row.UserID {
+		a.UserID, changed = row.UserID, true
+	}
+	if row.IsBot.Known() && a.IsBot != row.IsBot {
+		a.IsBot, changed = row.IsBot, true
+	}
+	if row.TestMode.Known() && a.TestMode != row.TestMode {
+		a.TestMode, changed = row.TestMode, true
+	}
+	if row.APIID.Known() && a.APIID != row.APIID {
+		a.APIID, changed = row.APIID, true
+	}
+	if row.DCID != 0 && a.DCID != row.DCID {
+		a.DCID, changed = row.DCID, true
+	}
+	return changed
 }

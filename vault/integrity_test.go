@@ -406,3 +406,41 @@ func TestCommitAll(t *testing.T) {
 	}
 	held.release()
 }
+
+// TestCommitRecordsLearnedIdentity: a Telethon string carries no user id
+// or bot flag; once the pool learns them (a SetSession through Commit),
+// the index has them too.
+func TestCommitRecordsLearnedIdentity(t *testing.T) {
+	tv := newTestVault(t)
+	data, err := os.ReadFile(filepath.Join(vectors, "telethon/string_session.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := tv.Import(data, "", ImportOptions{Name: "tl", APIID: sessionstring.Some[int32](12345)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Account.UserID.Known() || r.Account.IsBot.Known() {
+		t.Fatalf("the Telethon string gave a user id or bot flag: %+v", r.Account)
+	}
+	f, err := tv.OpenAccount("tl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	row, err := f.Session()
+	if err != nil {
+		t.Fatal(err)
+	}
+	row.UserID, row.IsBot = sessionstring.Some[int64](777000), sessionstring.Some(true)
+	if err := tv.Commit(f, func() error { return f.SetSession(row) }); err != nil {
+		t.Fatal(err)
+	}
+	a, err := tv.Show("tl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := a.UserID.Get(); id != 777000 || a.IsBot != sessionstring.Some(true) || a.Revision != f.Revision() {
+		t.Errorf("index after Commit: %+v", a)
+	}
+}
