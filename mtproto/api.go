@@ -25,12 +25,14 @@ import (
 //	GET  /v1/accounts/{name}               one account's status
 //	GET  /v1/accounts/{name}/me            the logged-in user
 //	GET  /v1/accounts/{name}/peers/{query} a peer by "me", marked id or username
+//	GET  /metrics                          the pool's metrics (Prometheus text format)
 //
 // Errors are {"error": "..."} with a matching HTTP status. Raw method calls
 // are not served yet: gotd v0.162.0's InvokeRawJSON decodes no tg request
 // (no tg type implements its TDLib JSON decoder).
 func APIHandler(pool *Pool) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", metricsHandler(pool))
 	mux.HandleFunc("GET /v1/accounts", func(w http.ResponseWriter, r *http.Request) {
 		out := []accountJSON{}
 		for _, name := range pool.Names() {

@@ -55,6 +55,9 @@ type Options struct {
 	// (DefaultConnectTimeout when zero). gotd itself retries forever.
 	ConnectTimeout time.Duration
 
+	// metrics, set by a Pool, counts the client's RPCs.
+	metrics *poolMetrics
+
 	// testOnlyNoGuard leaves gotd's reaction to -404 alone, so that tests
 	// reach the StoreSession refusal behind the guard.
 	testOnlyNoGuard bool
@@ -87,7 +90,7 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 		SessionStorage:    c.sess,
 		NoUpdates:         true,
 		OnConnectionState: c.onConnectionState,
-		Middlewares:       []tdtelegram.Middleware{peerFeeder(store)},
+		Middlewares:       []tdtelegram.Middleware{rpcMetrics(opts.metrics), peerFeeder(store)},
 		DialTimeout:       c.timeout,
 		ExchangeTimeout:   c.timeout,
 	}

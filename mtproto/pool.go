@@ -65,8 +65,9 @@ type PoolOptions struct {
 //
 // Pool is safe for concurrent use.
 type Pool struct {
-	opts PoolOptions
-	sem  chan struct{}
+	opts    PoolOptions
+	sem     chan struct{}
+	metrics *poolMetrics
 
 	mu       sync.Mutex
 	accounts map[string]*poolAccount
@@ -93,7 +94,7 @@ func NewPool(opts PoolOptions) *Pool {
 		opts.MaxBackoff = 5 * time.Minute
 	}
 	opts.Client.Session.AllowNewKey = false
-	return &Pool{opts: opts, sem: make(chan struct{}, opts.MaxConnecting), accounts: map[string]*poolAccount{}}
+	return &Pool{opts: opts, sem: make(chan struct{}, opts.MaxConnecting), metrics: &poolMetrics{}, accounts: map[string]*poolAccount{}}
 }
 
 // Add puts an account in the pool; if Run is running it starts connecting
@@ -218,11 +219,13 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 		var once sync.Once
 		release := func() { once.Do(func() { <-p.sem }) }
 		p.set(a, StatusConnecting, nil, nil)
+		p.metrics.connectAttempts.Add(1)
 
 		opts := p.opts.Client
 		if a.opts != nil {
 			opts = *a.opts
 		}
+		opts.metrics = p.metrics
 		c, err := NewClient(a.store, opts)
 		if err == nil {
 			err = c.Run(ctx, func(ctx context.Context) error {
@@ -233,6 +236,7 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 				if err != nil {
 					return err
 				}
+				p.metrics.connects.Add(1)
 				p.set(a, StatusReady, nil, c)
 				release()
 				backoff = time.Second
