@@ -55,6 +55,11 @@ type Options struct {
 	// (DefaultConnectTimeout when zero). gotd itself retries forever.
 	ConnectTimeout time.Duration
 
+	// MaxFloodWait is the longest FLOOD_WAIT a call waits out before it
+	// is sent again (DefaultMaxFloodWait when zero); a longer one fails
+	// the call with a *FloodWaitError at once.
+	MaxFloodWait time.Duration
+
 	// metrics, set by a Pool, counts the client's RPCs.
 	metrics *poolMetrics
 
@@ -85,14 +90,20 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 	if c.timeout <= 0 {
 		c.timeout = DefaultConnectTimeout
 	}
+	maxFlood := opts.MaxFloodWait
+	if maxFlood <= 0 {
+		maxFlood = DefaultMaxFloodWait
+	}
 	td := tdtelegram.Options{
 		DC:                opts.Server.DC,
 		SessionStorage:    c.sess,
 		NoUpdates:         true,
 		OnConnectionState: c.onConnectionState,
-		Middlewares:       []tdtelegram.Middleware{rpcMetrics(opts.metrics), peerFeeder(store)},
-		DialTimeout:       c.timeout,
-		ExchangeTimeout:   c.timeout,
+		// Outermost first: a flood-waited call is retried through the
+		// metrics, which count every attempt.
+		Middlewares:     []tdtelegram.Middleware{floodWaiter(maxFlood, opts.metrics), rpcMetrics(opts.metrics), peerFeeder(store)},
+		DialTimeout:     c.timeout,
+		ExchangeTimeout: c.timeout,
 	}
 	if td.DC == 0 {
 		td.DC = 2

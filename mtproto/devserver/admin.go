@@ -101,3 +101,41 @@ func (s *Server) SeedAccounts(n int) ([]Seed, error) {
 	}
 	return out, nil
 }
+
+// flood is a pending FLOOD_WAIT for one method.
+type flood struct {
+	calls   int // calls left to refuse
+	seconds int
+}
+
+// FloodWait makes the next calls of the API method whose request has the
+// TL type id method (tg.UsersGetUsersRequestTypeID, say) fail with
+// FLOOD_WAIT_seconds (420), as Telegram answers a client that calls a
+// method too often. calls <= 0 clears it. It is not saved in the state.
+func (s *Server) FloodWait(method uint32, calls, seconds int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if calls <= 0 {
+		delete(s.floods, method)
+		return
+	}
+	s.floods[method] = flood{calls: calls, seconds: seconds}
+}
+
+// countCall counts a call of method and reports whether it is to be
+// refused with a FLOOD_WAIT of wait seconds.
+func (s *Server) countCall(method uint32) (wait int, refuse bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.Calls[method]++
+	f, ok := s.floods[method]
+	if !ok {
+		return 0, false
+	}
+	if f.calls--; f.calls <= 0 {
+		delete(s.floods, method)
+	} else {
+		s.floods[method] = f
+	}
+	return f.seconds, true
+}

@@ -57,6 +57,10 @@ type Stats struct {
 	Duplicates int64
 	// Open is the number of open connections.
 	Open int
+	// Calls counts the API method calls by the TL type id of the request
+	// (tg.UpdatesGetStateRequestTypeID, say), unwrapped from invokeWith*
+	// and initConnection; flood-waited calls included.
+	Calls map[uint32]int64
 }
 
 // Server is a local Telegram-like MTProto server: real key exchange, real
@@ -80,6 +84,7 @@ type Server struct {
 	live     map[sessionstring.KeyID]int
 	pending  map[sessionstring.KeyID]*pendingLogin
 	conns    map[net.Conn]struct{}
+	floods   map[uint32]flood
 	closed   bool
 	serveErr chan error
 	wg       sync.WaitGroup
@@ -115,8 +120,10 @@ func Open(opts Options) (*Server, error) {
 		live:    map[sessionstring.KeyID]int{},
 		pending: map[sessionstring.KeyID]*pendingLogin{},
 		conns:   map[net.Conn]struct{}{},
+		floods:  map[uint32]flood{},
 	}
 	s.stats.Connections = map[sessionstring.KeyID]int64{}
+	s.stats.Calls = map[uint32]int64{}
 	if s.dc == 0 {
 		s.dc = 2
 	}
@@ -154,6 +161,10 @@ func (s *Server) Stats() Stats {
 	out.Connections = make(map[sessionstring.KeyID]int64, len(s.stats.Connections))
 	for k, v := range s.stats.Connections {
 		out.Connections[k] = v
+	}
+	out.Calls = make(map[uint32]int64, len(s.stats.Calls))
+	for k, v := range s.stats.Calls {
+		out.Calls[k] = v
 	}
 	out.Open = len(s.conns)
 	return out
@@ -541,6 +552,9 @@ func (s *Server) handle(ctx context.Context, r *reply, msgID int64, b *tdbin.Buf
 func (s *Server) call(ctx context.Context, r *reply, msgID int64, id uint32, b *tdbin.Buffer) error {
 	if s.rejDup && r.c.dup {
 		return r.rpcError(ctx, msgID, 406, "AUTH_KEY_DUPLICATED")
+	}
+	if wait, ok := s.countCall(id); ok {
+		return r.rpcError(ctx, msgID, 420, "FLOOD_WAIT_"+strconv.Itoa(wait))
 	}
 	switch id {
 	case tdtg.HelpGetConfigRequestTypeID:
