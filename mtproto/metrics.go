@@ -47,6 +47,8 @@ type poolMetrics struct {
 	rpcErrors        [len(rpcErrorTypes)]atomic.Int64
 	floodWaits       atomic.Int64
 	floodWaitSeconds atomic.Int64
+	keepAlives       atomic.Int64
+	keepAliveErrors  atomic.Int64
 }
 
 // rpc counts the outcome of one RPC attempt.
@@ -128,6 +130,9 @@ func (p *Pool) WriteMetrics(w io.Writer) error {
 	ew.printf("tgvault_flood_waits_total %d\n", m.floodWaits.Load())
 	ew.printf("# HELP tgvault_flood_wait_seconds_total Seconds waited for FLOOD_WAIT.\n# TYPE tgvault_flood_wait_seconds_total counter\n")
 	ew.printf("tgvault_flood_wait_seconds_total %d\n", m.floodWaitSeconds.Load())
+	ew.printf("# HELP tgvault_keepalives_total Keep-alive calls (updates.getState) of ready accounts by outcome.\n# TYPE tgvault_keepalives_total counter\n")
+	ew.printf("tgvault_keepalives_total{outcome=\"ok\"} %d\n", m.keepAlives.Load())
+	ew.printf("tgvault_keepalives_total{outcome=\"error\"} %d\n", m.keepAliveErrors.Load())
 	return ew.err
 }
 

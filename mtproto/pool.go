@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -42,6 +43,9 @@ func (s Status) String() string {
 // Final reports whether the pool gives up on an account in this state.
 func (s Status) Final() bool { return s >= StatusUnauthorized }
 
+// DefaultKeepAlive is PoolOptions.KeepAlive when zero.
+const DefaultKeepAlive = 20 * time.Minute
+
 // PoolOptions configure a Pool.
 type PoolOptions struct {
 	// Client configures every account's client. Session.AllowNewKey is
@@ -53,6 +57,12 @@ type PoolOptions struct {
 	// (5 minutes when zero); it starts at one second and doubles.
 	// FLOOD_WAIT waits at least as long as the server asks.
 	MaxBackoff time.Duration
+	// KeepAlive is the mean interval of the keep-alive call
+	// (updates.getState) of a ready account, so that Telegram does not
+	// expire an idle session; each wait is jittered by ±20% so that many
+	// accounts do not call at once. DefaultKeepAlive when zero; negative
+	// turns keep-alives off.
+	KeepAlive time.Duration
 	// OnStatus, when set, is called on every state change of an account,
 	// from the account's goroutine (never concurrently for one account).
 	OnStatus func(name string, s Status, err error)
@@ -92,6 +102,9 @@ func NewPool(opts PoolOptions) *Pool {
 	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 5 * time.Minute
+	}
+	if opts.KeepAlive == 0 {
+		opts.KeepAlive = DefaultKeepAlive
 	}
 	opts.Client.Session.AllowNewKey = false
 	return &Pool{opts: opts, sem: make(chan struct{}, opts.MaxConnecting), metrics: &poolMetrics{}, accounts: map[string]*poolAccount{}}
@@ -240,8 +253,7 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 				p.set(a, StatusReady, nil, c)
 				release()
 				backoff = time.Second
-				<-ctx.Done()
-				return nil
+				return p.keepAlive(ctx, c)
 			})
 		}
 		if ctx.Err() != nil {
@@ -271,6 +283,48 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 			return
 		}
 	}
+}
+
+// keepAlive calls updates.getState on a ready client every KeepAlive
+// (jittered) until ctx ends. A call that says the session is dead ends the
+// client with that error (the account goes final); other failures are
+// left to gotd's reconnects and the connect deadline, and the next
+// keep-alive tries again.
+func (p *Pool) keepAlive(ctx context.Context, c *Client) error {
+	if p.opts.KeepAlive < 0 {
+		<-ctx.Done()
+		return nil
+	}
+	for {
+		t := time.NewTimer(jitter(p.opts.KeepAlive))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		_, err := c.API().UpdatesGetState(ctx)
+		switch {
+		case err == nil:
+			p.metrics.keepAlives.Add(1)
+			continue
+		case ctx.Err() != nil:
+			return nil
+		}
+		p.metrics.keepAliveErrors.Add(1)
+		if err := sessionErr(err); errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrKeyDuplicated) {
+			return fmt.Errorf("mtproto: keep-alive: %w", err)
+		}
+	}
+}
+
+// jitter returns d ±20%, uniformly.
+func jitter(d time.Duration) time.Duration {
+	spread := int64(d) * 2 / 5
+	if spread <= 0 {
+		return d
+	}
+	return d - time.Duration(spread/2) + time.Duration(rand.Int64N(spread))
 }
 
 // classify maps a client's failure to the account's next state.
