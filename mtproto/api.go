@@ -26,6 +26,7 @@ import (
 //	GET  /v1/accounts/{name}               one account's status
 //	GET  /v1/accounts/{name}/me            the logged-in user
 //	GET  /v1/accounts/{name}/peers/{query} a peer by "me", marked id or username
+//	GET  /v1/accounts/{name}/updates       the account's updates (server-sent events)
 //	GET  /metrics                          the pool's metrics (Prometheus text format)
 //
 // Calls wait out a FLOOD_WAIT up to Options.MaxFloodWait and retry; a
@@ -37,6 +38,7 @@ import (
 func APIHandler(pool *Pool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", metricsHandler(pool))
+	mux.HandleFunc("GET /v1/accounts/{name}/updates", updatesHandler(pool))
 	mux.HandleFunc("GET /v1/accounts", func(w http.ResponseWriter, r *http.Request) {
 		out := []accountJSON{}
 		for _, name := range pool.Names() {

@@ -62,6 +62,9 @@ type Options struct {
 
 	// metrics, set by a Pool, counts the client's RPCs.
 	metrics *poolMetrics
+	// onUpdates, set by a Pool, receives the updates the server pushes;
+	// without it the client asks for none.
+	onUpdates func(context.Context, tdtg.UpdatesClass) error
 
 	// testOnlyNoGuard leaves gotd's reaction to -404 alone, so that tests
 	// reach the StoreSession refusal behind the guard.
@@ -104,6 +107,15 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 		Middlewares:     []tdtelegram.Middleware{floodWaiter(maxFlood, opts.metrics), rpcMetrics(opts.metrics), peerFeeder(store)},
 		DialTimeout:     c.timeout,
 		ExchangeTimeout: c.timeout,
+	}
+	if opts.onUpdates != nil {
+		td.NoUpdates = false
+		td.UpdateHandler = tdtelegram.UpdateHandlerFunc(func(ctx context.Context, u tdtg.UpdatesClass) error {
+			if peers := PeersOf(u); len(peers) > 0 {
+				_ = store.UpdatePeers(peers)
+			}
+			return opts.onUpdates(ctx, u)
+		})
 	}
 	if td.DC == 0 {
 		td.DC = 2

@@ -15,15 +15,17 @@ import (
 	tdtgerr "github.com/gotd/td/tgerr"
 
 	"github.com/tgvault/tgvault/mtproto/devserver"
+	"github.com/tgvault/tgvault/storage"
 )
 
 // apiPool is a running pool of seeded dev-server accounts behind the local
 // API, served over HTTP on loopback for the test.
 type apiPool struct {
-	pool  *Pool
-	srv   *devserver.Server
-	seeds []devserver.Seed
-	url   string
+	pool   *Pool
+	srv    *devserver.Server
+	seeds  []devserver.Seed
+	stores []*storage.Memory
+	url    string
 }
 
 // startAPIPool seeds n accounts named a0, a1, ... (the revoked ones
@@ -38,8 +40,10 @@ func startAPIPool(t *testing.T, n int, revoked int, opts PoolOptions) *apiPool {
 	}
 	opts.Client = serverOptions(srv)
 	pool := NewPool(opts)
+	var stores []*storage.Memory
 	for i, s := range seeds {
 		m := newMemory(t)
+		stores = append(stores, m)
 		seedStore(t, m, s.Key, s.DC, s.UserID)
 		if i >= n {
 			if err := srv.RevokeKey(s.Key.ID()); err != nil {
@@ -63,7 +67,7 @@ func startAPIPool(t *testing.T, n int, revoked int, opts PoolOptions) *apiPool {
 		cancel()
 		<-done
 	})
-	return &apiPool{pool: pool, srv: srv, seeds: seeds, url: hs.URL}
+	return &apiPool{pool: pool, srv: srv, seeds: seeds, stores: stores, url: hs.URL}
 }
 
 // waitSettled waits until every account is ready or final.

@@ -93,6 +93,7 @@ type poolAccount struct {
 	client  *Client
 	opts    *Options      // the account's own client options (AddClient), else nil
 	changed chan struct{} // closed and replaced on every change
+	hub     *updateHub    // the account's update subscribers, across reconnects
 }
 
 // NewPool makes an empty pool.
@@ -131,7 +132,7 @@ func (p *Pool) add(name string, store storage.Storage, opts *Options) error {
 	if _, ok := p.accounts[name]; ok {
 		return errors.New("mtproto: account added twice")
 	}
-	a := &poolAccount{name: name, store: store, opts: opts, changed: make(chan struct{})}
+	a := &poolAccount{name: name, store: store, opts: opts, changed: make(chan struct{}), hub: newUpdateHub()}
 	p.accounts[name] = a
 	if p.ctx != nil {
 		p.start(p.ctx, a)
@@ -239,6 +240,7 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 			opts = *a.opts
 		}
 		opts.metrics = p.metrics
+		opts.onUpdates = a.hub.handle
 		c, err := NewClient(a.store, opts)
 		if err == nil {
 			err = c.Run(ctx, func(ctx context.Context) error {

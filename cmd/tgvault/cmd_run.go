@@ -281,6 +281,9 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 		_ = pool.Run(poolCtx)
 	}()
 	hs := &http.Server{Handler: mtproto.APIHandler(pool), ReadHeaderTimeout: 10 * time.Second}
+	// Update streams never finish on their own: end them when Shutdown
+	// starts, so that it waits only for the calls in flight.
+	hs.RegisterOnShutdown(pool.CloseStreams)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 

@@ -1,10 +1,15 @@
 package devserver
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
+
+	tdproto "github.com/gotd/td/proto"
+	tdtg "github.com/gotd/td/tg"
 
 	"github.com/tgvault/tgvault/sessionstring"
 )
@@ -138,4 +143,40 @@ func (s *Server) countCall(method uint32) (wait int, refuse bool) {
 		s.floods[method] = f
 	}
 	return f.seconds, true
+}
+
+// PushUpdates sends u, as Telegram sends updates, to every open connection
+// whose key is logged in as the user, on the session of the connection's
+// last message. It returns how many connections it went to, and
+// ErrNotConnected when none.
+func (s *Server) PushUpdates(ctx context.Context, userID int64, u tdtg.UpdatesClass) (int, error) {
+	var conns []*conn
+	s.mu.Lock()
+	for id, cs := range s.byKey {
+		if k, ok := s.st.Keys[id]; ok && k.UserID == userID {
+			for c := range cs {
+				conns = append(conns, c)
+			}
+		}
+	}
+	s.mu.Unlock()
+	n := 0
+	var errs []error
+	for _, c := range conns {
+		c.wmu.Lock()
+		r := c.last
+		c.wmu.Unlock()
+		if r == nil {
+			continue
+		}
+		if err := r.send(ctx, tdproto.MessageFromServer, u); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	if n == 0 {
+		return 0, errors.Join(append([]error{ErrNotConnected}, errs...)...)
+	}
+	return n, nil
 }
