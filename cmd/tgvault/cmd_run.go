@@ -26,6 +26,9 @@ import (
 const (
 	// flushEvery is how often run saves the peer caches that changed.
 	flushEvery = 10 * time.Second
+	// idleClose is how long an account's store stays open unused before
+	// run saves and closes it (it is reopened on the next use).
+	idleClose = 10 * time.Minute
 	// shutdownGrace bounds how long run waits for in-flight API calls.
 	shutdownGrace = 30 * time.Second
 	// writeBusyWait bounds how long a write of run waits for another
@@ -91,9 +94,9 @@ func (w *vaultWriter) commit(f *storage.File, fn func() error) error {
 	return w.do(func() error { return w.v.Commit(f, fn) })
 }
 
-// runStore is an account's store as the pool sees it: every save goes
-// through vault.Commit under the write lock; peer writes stay in memory
-// until the next periodic flush.
+// runStore is an account's store for a one-shot command (logout): every
+// save goes through vault.Commit under the write lock; peer writes stay in
+// memory until Flush. `tgvault run` uses lazyStore.
 type runStore struct {
 	*storage.File
 	w     *vaultWriter
@@ -217,10 +220,10 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 	}
 	found := 0
 	w := &vaultWriter{v: v}
-	var stores []*runStore
+	var stores []*lazyStore
 	defer func() {
 		for _, s := range stores {
-			_ = s.File.Close()
+			_ = s.shut()
 		}
 	}()
 	pool := mtproto.NewPool(mtproto.PoolOptions{
@@ -255,7 +258,8 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 			a.warnf("account %s: %v; not connected", acct.Name, err)
 			continue
 		}
-		s := &runStore{File: f, w: w}
+		name := acct.Name
+		s := newLazyStore(f, func() (*storage.File, error) { return v.OpenAccount(name) }, w.commit)
 		stores = append(stores, s)
 		opts, err := clientOptions(f, conf, confSet, apiID)
 		if err == nil {
@@ -313,6 +317,8 @@ loop:
 			for _, s := range stores {
 				if err := s.Flush(); err != nil {
 					a.warnf("saving peers: %v", err)
+				} else if _, err := s.closeIdle(idleClose); err != nil {
+					a.warnf("closing an idle account: %v", err)
 				}
 			}
 		}
@@ -333,9 +339,7 @@ loop:
 	for _, s := range stores {
 		// A store whose flush failed is not closed: Close would save it
 		// without the vault's write lock.
-		if err := s.Flush(); err != nil {
-			errs = append(errs, err)
-		} else if err := s.File.Close(); err != nil {
+		if err := s.shut(); err != nil {
 			errs = append(errs, err)
 		}
 	}
