@@ -215,6 +215,10 @@ func (p *Pool) set(a *poolAccount, s Status, err error, c *Client) {
 	close(a.changed)
 	a.changed = make(chan struct{})
 	p.mu.Unlock()
+	if s.Final() {
+		// No update will come any more: end the account's streams.
+		a.hub.closeAll(s.String())
+	}
 	if p.opts.OnStatus != nil {
 		p.opts.OnStatus(a.name, s, err)
 	}

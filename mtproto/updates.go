@@ -34,7 +34,9 @@ type updateSub struct {
 	reason  string        // why, set before dropped is closed
 }
 
-// Reasons for dropping a subscriber, in the final event's data.
+// Reasons for dropping a subscriber, in the final event's data; an
+// account that reaches a final state drops its subscribers with the
+// state's name ("unauthorized", "stopped", ...).
 const (
 	dropSlow     = "slow"     // the subscriber fell updateBuffer updates behind
 	dropShutdown = "shutdown" // the local API is shutting down
@@ -150,8 +152,9 @@ func updateJSON(obj tdbin.Object) ([]byte, error) {
 
 // updatesHandler streams an account's updates as server-sent events:
 // "event: update" with the update as JSON, and a final "event: dropped"
-// with {"reason": "slow"} when the client fell too far behind, or
-// {"reason": "shutdown"} from CloseStreams.
+// with {"reason": "slow"} when the client fell too far behind,
+// {"reason": "shutdown"} from CloseStreams, or the account's final state
+// ({"reason": "unauthorized"}) when it reaches one.
 func updatesHandler(pool *Pool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")

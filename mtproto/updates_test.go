@@ -64,7 +64,7 @@ func (s *sseStream) next() (event, data string) {
 
 func TestUpdatesStream(t *testing.T) {
 	t.Parallel()
-	p := startAPIPool(t, 1, 1, PoolOptions{})
+	p := startAPIPool(t, 1, 1, PoolOptions{KeepAlive: 50 * time.Millisecond})
 	p.waitSettled(t)
 	if code, _ := p.get(t, "/v1/accounts/nobody/updates"); code != http.StatusNotFound {
 		t.Errorf("unknown account: %d, want 404", code)
@@ -125,6 +125,16 @@ func TestUpdatesStream(t *testing.T) {
 	p.pool.CloseStreams()
 	if ev, data := s2.next(); ev != "dropped" || data != `{"reason":"shutdown"}` {
 		t.Errorf("on shutdown: event %q data %s", ev, data)
+	}
+
+	// An account that goes final (its keep-alive finds the key revoked)
+	// ends its streams.
+	s3 := openStream(t, p.url+"/v1/accounts/a0/updates")
+	if err := p.srv.RevokeKey(p.seeds[0].Key.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if ev, data := s3.next(); ev != "dropped" || data != `{"reason":"unauthorized"}` {
+		t.Errorf("on revocation: event %q data %s", ev, data)
 	}
 }
 
