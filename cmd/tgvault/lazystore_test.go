@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,5 +106,68 @@ func TestLazyStore(t *testing.T) {
 	}
 	if s.opens.Load() != 2 {
 		t.Errorf("%d opens, want 2", s.opens.Load())
+	}
+}
+
+// TestLazyStoreConcurrent closes the store over and over while it is
+// used: no use may fail or lose a peer.
+func TestLazyStoreConcurrent(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "acct.age")
+	bind := storage.Binding{VaultID: "v1", AccountID: "a1", Revision: 1}
+	f, err := storage.CreateFile(path, xorSealer{}, bind, &storage.Snapshot{Session: storage.SessionRow{DCID: 2}}, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex // vault.Commit is serialized by run's vaultWriter
+	s := newLazyStore(f,
+		func() (*storage.File, error) { return storage.OpenFile(path, xorSealer{}, bind, storage.Options{}) },
+		func(_ *storage.File, fn func() error) error { mu.Lock(); defer mu.Unlock(); return fn() })
+	t.Cleanup(func() { _ = s.shut() })
+	stop := make(chan struct{})
+	closerDone := make(chan struct{})
+	go func() {
+		defer close(closerDone)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := s.closeIdle(0); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				id := int64(w*1000 + i + 1)
+				if err := s.UpdatePeers([]storage.Peer{storage.UserPeer(id, id, false, "", nil, "")}); err != nil {
+					t.Error(err)
+					return
+				}
+				if p, err := s.PeerByID(id); err != nil || p.AccessHash != id {
+					t.Errorf("peer %d right after writing it: %+v %v", id, p, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-closerDone
+	if err := s.shut(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PeerCount(); err != nil || n != 200 {
+		t.Errorf("%d peers after reopening, want 200 (%v)", n, err)
+	}
+	if s.opens.Load() < 2 {
+		t.Errorf("the store was reopened %d times: the test did not exercise closing", s.opens.Load())
 	}
 }
