@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	tdtg "github.com/gotd/td/tg"
 	tdtgerr "github.com/gotd/td/tgerr"
@@ -25,12 +26,19 @@ import (
 //	GET  /v1/accounts/{name}               one account's status
 //	GET  /v1/accounts/{name}/me            the logged-in user
 //	GET  /v1/accounts/{name}/peers/{query} a peer by "me", marked id or username
+//	GET  /v1/accounts/{name}/updates       the account's updates (server-sent events)
+//	GET  /metrics                          the pool's metrics (Prometheus text format)
+//
+// Calls wait out a FLOOD_WAIT up to Options.MaxFloodWait and retry; a
+// longer one answers 429 with Retry-After.
 //
 // Errors are {"error": "..."} with a matching HTTP status. Raw method calls
 // are not served yet: gotd v0.162.0's InvokeRawJSON decodes no tg request
 // (no tg type implements its TDLib JSON decoder).
 func APIHandler(pool *Pool) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", metricsHandler(pool))
+	mux.HandleFunc("GET /v1/accounts/{name}/updates", updatesHandler(pool))
 	mux.HandleFunc("GET /v1/accounts", func(w http.ResponseWriter, r *http.Request) {
 		out := []accountJSON{}
 		for _, name := range pool.Names() {
@@ -106,6 +114,11 @@ func writeError(w http.ResponseWriter, err error) {
 		code = http.StatusConflict
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusGatewayTimeout
+	}
+	var fw *FloodWaitError
+	if errors.As(err, &fw) {
+		code = http.StatusTooManyRequests
+		w.Header().Set("Retry-After", strconv.Itoa(int((fw.Wait+time.Second-1)/time.Second)))
 	}
 	writeJSON(w, code, map[string]string{"error": err.Error()})
 }

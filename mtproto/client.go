@@ -55,6 +55,17 @@ type Options struct {
 	// (DefaultConnectTimeout when zero). gotd itself retries forever.
 	ConnectTimeout time.Duration
 
+	// MaxFloodWait is the longest FLOOD_WAIT a call waits out before it
+	// is sent again (DefaultMaxFloodWait when zero); a longer one fails
+	// the call with a *FloodWaitError at once.
+	MaxFloodWait time.Duration
+
+	// metrics, set by a Pool, counts the client's RPCs.
+	metrics *poolMetrics
+	// onUpdates, set by a Pool, receives the updates the server pushes;
+	// without it the client asks for none.
+	onUpdates func(context.Context, tdtg.UpdatesClass) error
+
 	// testOnlyNoGuard leaves gotd's reaction to -404 alone, so that tests
 	// reach the StoreSession refusal behind the guard.
 	testOnlyNoGuard bool
@@ -82,14 +93,29 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 	if c.timeout <= 0 {
 		c.timeout = DefaultConnectTimeout
 	}
+	maxFlood := opts.MaxFloodWait
+	if maxFlood <= 0 {
+		maxFlood = DefaultMaxFloodWait
+	}
 	td := tdtelegram.Options{
 		DC:                opts.Server.DC,
 		SessionStorage:    c.sess,
 		NoUpdates:         true,
 		OnConnectionState: c.onConnectionState,
-		Middlewares:       []tdtelegram.Middleware{peerFeeder(store)},
-		DialTimeout:       c.timeout,
-		ExchangeTimeout:   c.timeout,
+		// Outermost first: a flood-waited call is retried through the
+		// metrics, which count every attempt.
+		Middlewares:     []tdtelegram.Middleware{floodWaiter(maxFlood, opts.metrics), rpcMetrics(opts.metrics), peerFeeder(store)},
+		DialTimeout:     c.timeout,
+		ExchangeTimeout: c.timeout,
+	}
+	if opts.onUpdates != nil {
+		td.NoUpdates = false
+		td.UpdateHandler = tdtelegram.UpdateHandlerFunc(func(ctx context.Context, u tdtg.UpdatesClass) error {
+			if peers := PeersOf(u); len(peers) > 0 {
+				_ = store.UpdatePeers(peers)
+			}
+			return opts.onUpdates(ctx, u)
+		})
 	}
 	if td.DC == 0 {
 		td.DC = 2

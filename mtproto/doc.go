@@ -22,7 +22,11 @@
 // carry phone numbers, codes, passwords or bot tokens.
 //
 // Every RPC result's users and chats feed the account's peer cache with
-// Pyrogram's rules (PeersOf). A Pool keeps many accounts connected with
-// bounded concurrent connects and back-off, and never creates keys;
-// APIHandler serves it over a unix socket (ListenUnix).
+// Pyrogram's rules (PeersOf), and so do the users and chats of pushed
+// updates. Every call waits out a FLOOD_WAIT (up to Options.MaxFloodWait)
+// and is sent again; gotd alone does not. A Pool keeps many accounts
+// connected with bounded concurrent connects and back-off, a keep-alive
+// call per ready account, per-account update fan-out and atomic counters
+// (WriteMetrics), and never creates keys; APIHandler serves it over a unix
+// socket (ListenUnix).
 package mtproto

@@ -3,6 +3,7 @@ package mtproto
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tgvault/tgvault/sessionstring"
 )
@@ -75,6 +76,25 @@ var (
 	// one the store records.
 	ErrIdentityMismatch = errors.New("mtproto: key is logged in as another user than the store says")
 )
+
+// ErrFloodWait reports a FLOOD_WAIT the client did not wait out: longer
+// than Options.MaxFloodWait, or still answered after several waits. The
+// concrete error is a *FloodWaitError.
+var ErrFloodWait = errors.New("mtproto: flood wait")
+
+// FloodWaitError is a FLOOD_WAIT the client gave up on: the server asks
+// to wait Wait before calling the method again.
+type FloodWaitError struct {
+	Wait time.Duration
+	err  error // the RPC error
+}
+
+func (e *FloodWaitError) Error() string {
+	return fmt.Sprintf("mtproto: the server asks to wait %s before calling again (FLOOD_WAIT)", e.Wait)
+}
+
+// Unwrap returns ErrFloodWait and the RPC error.
+func (e *FloodWaitError) Unwrap() []error { return []error{ErrFloodWait, e.err} }
 
 // KeyLostError says which authorized key was lost: the server no longer
 // knows it (transport error -404; New is 0, no key was made) or gotd tried to

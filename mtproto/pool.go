@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -42,6 +43,9 @@ func (s Status) String() string {
 // Final reports whether the pool gives up on an account in this state.
 func (s Status) Final() bool { return s >= StatusUnauthorized }
 
+// DefaultKeepAlive is PoolOptions.KeepAlive when zero.
+const DefaultKeepAlive = 20 * time.Minute
+
 // PoolOptions configure a Pool.
 type PoolOptions struct {
 	// Client configures every account's client. Session.AllowNewKey is
@@ -53,6 +57,12 @@ type PoolOptions struct {
 	// (5 minutes when zero); it starts at one second and doubles.
 	// FLOOD_WAIT waits at least as long as the server asks.
 	MaxBackoff time.Duration
+	// KeepAlive is the mean interval of the keep-alive call
+	// (updates.getState) of a ready account, so that Telegram does not
+	// expire an idle session; each wait is jittered by ±20% so that many
+	// accounts do not call at once. DefaultKeepAlive when zero; negative
+	// turns keep-alives off.
+	KeepAlive time.Duration
 	// OnStatus, when set, is called on every state change of an account,
 	// from the account's goroutine (never concurrently for one account).
 	OnStatus func(name string, s Status, err error)
@@ -65,8 +75,9 @@ type PoolOptions struct {
 //
 // Pool is safe for concurrent use.
 type Pool struct {
-	opts PoolOptions
-	sem  chan struct{}
+	opts    PoolOptions
+	sem     chan struct{}
+	metrics *poolMetrics
 
 	mu       sync.Mutex
 	accounts map[string]*poolAccount
@@ -82,6 +93,7 @@ type poolAccount struct {
 	client  *Client
 	opts    *Options      // the account's own client options (AddClient), else nil
 	changed chan struct{} // closed and replaced on every change
+	hub     *updateHub    // the account's update subscribers, across reconnects
 }
 
 // NewPool makes an empty pool.
@@ -92,8 +104,11 @@ func NewPool(opts PoolOptions) *Pool {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 5 * time.Minute
 	}
+	if opts.KeepAlive == 0 {
+		opts.KeepAlive = DefaultKeepAlive
+	}
 	opts.Client.Session.AllowNewKey = false
-	return &Pool{opts: opts, sem: make(chan struct{}, opts.MaxConnecting), accounts: map[string]*poolAccount{}}
+	return &Pool{opts: opts, sem: make(chan struct{}, opts.MaxConnecting), metrics: &poolMetrics{}, accounts: map[string]*poolAccount{}}
 }
 
 // Add puts an account in the pool; if Run is running it starts connecting
@@ -117,7 +132,7 @@ func (p *Pool) add(name string, store storage.Storage, opts *Options) error {
 	if _, ok := p.accounts[name]; ok {
 		return errors.New("mtproto: account added twice")
 	}
-	a := &poolAccount{name: name, store: store, opts: opts, changed: make(chan struct{})}
+	a := &poolAccount{name: name, store: store, opts: opts, changed: make(chan struct{}), hub: newUpdateHub()}
 	p.accounts[name] = a
 	if p.ctx != nil {
 		p.start(p.ctx, a)
@@ -200,6 +215,10 @@ func (p *Pool) set(a *poolAccount, s Status, err error, c *Client) {
 	close(a.changed)
 	a.changed = make(chan struct{})
 	p.mu.Unlock()
+	if s.Final() {
+		// No update will come any more: end the account's streams.
+		a.hub.closeAll(s.String())
+	}
 	if p.opts.OnStatus != nil {
 		p.opts.OnStatus(a.name, s, err)
 	}
@@ -218,11 +237,14 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 		var once sync.Once
 		release := func() { once.Do(func() { <-p.sem }) }
 		p.set(a, StatusConnecting, nil, nil)
+		p.metrics.connectAttempts.Add(1)
 
 		opts := p.opts.Client
 		if a.opts != nil {
 			opts = *a.opts
 		}
+		opts.metrics = p.metrics
+		opts.onUpdates = a.hub.handle
 		c, err := NewClient(a.store, opts)
 		if err == nil {
 			err = c.Run(ctx, func(ctx context.Context) error {
@@ -233,11 +255,11 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 				if err != nil {
 					return err
 				}
+				p.metrics.connects.Add(1)
 				p.set(a, StatusReady, nil, c)
 				release()
 				backoff = time.Second
-				<-ctx.Done()
-				return nil
+				return p.keepAlive(ctx, c)
 			})
 		}
 		if ctx.Err() != nil {
@@ -267,6 +289,48 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 			return
 		}
 	}
+}
+
+// keepAlive calls updates.getState on a ready client every KeepAlive
+// (jittered) until ctx ends. A call that says the session is dead ends the
+// client with that error (the account goes final); other failures are
+// left to gotd's reconnects and the connect deadline, and the next
+// keep-alive tries again.
+func (p *Pool) keepAlive(ctx context.Context, c *Client) error {
+	if p.opts.KeepAlive < 0 {
+		<-ctx.Done()
+		return nil
+	}
+	for {
+		t := time.NewTimer(jitter(p.opts.KeepAlive))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		_, err := c.API().UpdatesGetState(ctx)
+		switch {
+		case err == nil:
+			p.metrics.keepAlives.Add(1)
+			continue
+		case ctx.Err() != nil:
+			return nil
+		}
+		p.metrics.keepAliveErrors.Add(1)
+		if err := sessionErr(err); errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrKeyDuplicated) {
+			return fmt.Errorf("mtproto: keep-alive: %w", err)
+		}
+	}
+}
+
+// jitter returns d ±20%, uniformly.
+func jitter(d time.Duration) time.Duration {
+	spread := int64(d) * 2 / 5
+	if spread <= 0 {
+		return d
+	}
+	return d - time.Duration(spread/2) + time.Duration(rand.Int64N(spread))
 }
 
 // classify maps a client's failure to the account's next state.

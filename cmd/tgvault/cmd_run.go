@@ -26,6 +26,9 @@ import (
 const (
 	// flushEvery is how often run saves the peer caches that changed.
 	flushEvery = 10 * time.Second
+	// idleClose is how long an account's store stays open unused before
+	// run saves and closes it (it is reopened on the next use).
+	idleClose = 10 * time.Minute
 	// shutdownGrace bounds how long run waits for in-flight API calls.
 	shutdownGrace = 30 * time.Second
 	// writeBusyWait bounds how long a write of run waits for another
@@ -202,9 +205,9 @@ func withoutOwnErrors(err error) error {
 	return errors.Join(rest...)
 }
 
-// runStore is an account's store as the pool sees it: every save goes
-// through vault.Commit under the write lock; peer writes stay in memory
-// until the next periodic flush.
+// runStore is an account's store for a one-shot command (logout): every
+// save goes through vault.Commit under the write lock; peer writes stay in
+// memory until Flush. `tgvault run` uses lazyStore.
 type runStore struct {
 	*storage.File
 	w     *vaultWriter
@@ -241,25 +244,31 @@ func (s *runStore) Flush() error {
 	return nil
 }
 
-// flushAll saves the peer caches of every store that changed, in batches,
-// and returns the stores that failed with their errors.
-func flushAll(w *vaultWriter, stores []*runStore) map[*runStore]error {
-	var reqs []*commitReq
-	var dirty []*runStore
+// flushAll saves the changed peer caches of every store: the flushes run
+// concurrently, so that the group commit writes them in batches, and the
+// stores that failed come back with their errors.
+func flushAll(stores []*lazyStore) map[*lazyStore]error {
+	var (
+		mu     sync.Mutex
+		failed = map[*lazyStore]error{}
+		sem    = make(chan struct{}, commitBatch)
+		wg     sync.WaitGroup
+	)
 	for _, s := range stores {
-		if s.dirty.Swap(false) {
-			reqs = append(reqs, &commitReq{f: s.File, fn: s.File.Flush, done: make(chan error, 1)})
-			dirty = append(dirty, s)
+		if !s.dirty.Load() {
+			continue
 		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := s.Flush(); err != nil {
+				mu.Lock()
+				failed[s] = err
+				mu.Unlock()
+			}
+		})
 	}
-	w.commitAll(reqs)
-	failed := map[*runStore]error{}
-	for i, r := range reqs {
-		if err := <-r.done; err != nil {
-			dirty[i].dirty.Store(true)
-			failed[dirty[i]] = err
-		}
-	}
+	wg.Wait()
 	return failed
 }
 
@@ -350,10 +359,10 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 	}
 	found := 0
 	w := &vaultWriter{v: v}
-	var stores []*runStore
+	var stores []*lazyStore
 	defer func() {
 		for _, s := range stores {
-			_ = s.File.Close()
+			_ = s.shut()
 		}
 	}()
 	pool := mtproto.NewPool(mtproto.PoolOptions{
@@ -388,7 +397,8 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 			a.warnf("account %s: %v; not connected", acct.Name, err)
 			continue
 		}
-		s := &runStore{File: f, w: w}
+		name := acct.Name
+		s := newLazyStore(f, func() (*storage.File, error) { return v.OpenAccount(name) }, w.commit)
 		stores = append(stores, s)
 		opts, err := clientOptions(f, conf, confSet, apiID)
 		if err == nil {
@@ -414,6 +424,9 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 		_ = pool.Run(poolCtx)
 	}()
 	hs := &http.Server{Handler: mtproto.APIHandler(pool), ReadHeaderTimeout: 10 * time.Second}
+	// Update streams never finish on their own: end them when Shutdown
+	// starts, so that it waits only for the calls in flight.
+	hs.RegisterOnShutdown(pool.CloseStreams)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 
@@ -440,8 +453,13 @@ loop:
 		case serveErr = <-served:
 			break loop
 		case <-tick.C:
-			for _, err := range flushAll(w, stores) {
+			for _, err := range flushAll(stores) {
 				a.warnf("saving peers: %v", err)
+			}
+			for _, s := range stores {
+				if _, err := s.closeIdle(idleClose); err != nil {
+					a.warnf("closing an idle account: %v", err)
+				}
 			}
 		}
 	}
@@ -458,13 +476,13 @@ loop:
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("local API: %w", serveErr))
 	}
-	failed := flushAll(w, stores)
+	failed := flushAll(stores)
 	for _, s := range stores {
 		// A store whose flush failed is not closed: Close would save it
 		// without the vault's write lock.
 		if err, bad := failed[s]; bad {
 			errs = append(errs, err)
-		} else if err := s.File.Close(); err != nil {
+		} else if err := s.shut(); err != nil {
 			errs = append(errs, err)
 		}
 	}

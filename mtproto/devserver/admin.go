@@ -1,10 +1,15 @@
 package devserver
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
+
+	tdproto "github.com/gotd/td/proto"
+	tdtg "github.com/gotd/td/tg"
 
 	"github.com/tgvault/tgvault/sessionstring"
 )
@@ -100,4 +105,78 @@ func (s *Server) SeedAccounts(n int) ([]Seed, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// flood is a pending FLOOD_WAIT for one method.
+type flood struct {
+	calls   int // calls left to refuse
+	seconds int
+}
+
+// FloodWait makes the next calls of the API method whose request has the
+// TL type id method (tg.UsersGetUsersRequestTypeID, say) fail with
+// FLOOD_WAIT_seconds (420), as Telegram answers a client that calls a
+// method too often. calls <= 0 clears it. It is not saved in the state.
+func (s *Server) FloodWait(method uint32, calls, seconds int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if calls <= 0 {
+		delete(s.floods, method)
+		return
+	}
+	s.floods[method] = flood{calls: calls, seconds: seconds}
+}
+
+// countCall counts a call of method and reports whether it is to be
+// refused with a FLOOD_WAIT of wait seconds.
+func (s *Server) countCall(method uint32) (wait int, refuse bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.Calls[method]++
+	f, ok := s.floods[method]
+	if !ok {
+		return 0, false
+	}
+	if f.calls--; f.calls <= 0 {
+		delete(s.floods, method)
+	} else {
+		s.floods[method] = f
+	}
+	return f.seconds, true
+}
+
+// PushUpdates sends u, as Telegram sends updates, to every open connection
+// whose key is logged in as the user, on the session of the connection's
+// last message. It returns how many connections it went to, and
+// ErrNotConnected when none.
+func (s *Server) PushUpdates(ctx context.Context, userID int64, u tdtg.UpdatesClass) (int, error) {
+	var conns []*conn
+	s.mu.Lock()
+	for id, cs := range s.byKey {
+		if k, ok := s.st.Keys[id]; ok && k.UserID == userID {
+			for c := range cs {
+				conns = append(conns, c)
+			}
+		}
+	}
+	s.mu.Unlock()
+	n := 0
+	var errs []error
+	for _, c := range conns {
+		c.wmu.Lock()
+		r := c.last
+		c.wmu.Unlock()
+		if r == nil {
+			continue
+		}
+		if err := r.send(ctx, tdproto.MessageFromServer, u); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	if n == 0 {
+		return 0, errors.Join(append([]error{ErrNotConnected}, errs...)...)
+	}
+	return n, nil
 }

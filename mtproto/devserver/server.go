@@ -57,6 +57,10 @@ type Stats struct {
 	Duplicates int64
 	// Open is the number of open connections.
 	Open int
+	// Calls counts the API method calls by the TL type id of the request
+	// (tg.UpdatesGetStateRequestTypeID, say), unwrapped from invokeWith*
+	// and initConnection; flood-waited calls included.
+	Calls map[uint32]int64
 }
 
 // Server is a local Telegram-like MTProto server: real key exchange, real
@@ -80,6 +84,8 @@ type Server struct {
 	live     map[sessionstring.KeyID]int
 	pending  map[sessionstring.KeyID]*pendingLogin
 	conns    map[net.Conn]struct{}
+	floods   map[uint32]flood
+	byKey    map[sessionstring.KeyID]map[*conn]struct{} // bound connections
 	closed   bool
 	serveErr chan error
 	wg       sync.WaitGroup
@@ -115,8 +121,11 @@ func Open(opts Options) (*Server, error) {
 		live:    map[sessionstring.KeyID]int{},
 		pending: map[sessionstring.KeyID]*pendingLogin{},
 		conns:   map[net.Conn]struct{}{},
+		floods:  map[uint32]flood{},
+		byKey:   map[sessionstring.KeyID]map[*conn]struct{}{},
 	}
 	s.stats.Connections = map[sessionstring.KeyID]int64{}
+	s.stats.Calls = map[uint32]int64{}
 	if s.dc == 0 {
 		s.dc = 2
 	}
@@ -154,6 +163,10 @@ func (s *Server) Stats() Stats {
 	out.Connections = make(map[sessionstring.KeyID]int64, len(s.stats.Connections))
 	for k, v := range s.stats.Connections {
 		out.Connections[k] = v
+	}
+	out.Calls = make(map[uint32]int64, len(s.stats.Calls))
+	for k, v := range s.stats.Calls {
+		out.Calls[k] = v
 	}
 	out.Open = len(s.conns)
 	return out
@@ -239,6 +252,9 @@ type conn struct {
 	bound    sessionstring.KeyID // key in use, 0 before the first encrypted message
 	dup      bool                // bound while another connection used the key
 	sessions map[int64]int64     // session id → server salt
+
+	wmu  sync.Mutex // serializes writes: a push writes from another goroutine
+	last *reply     // the session of the last message, for pushes; under wmu
 }
 
 func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
@@ -303,6 +319,9 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 			}
 		}
 		r := &reply{s: s, c: c, key: key, session: msg.SessionID, salt: salt, keyID: id}
+		c.wmu.Lock()
+		c.last = r
+		c.wmu.Unlock()
 		if err := s.handle(ctx, r, msg.MessageID, &tdbin.Buffer{Buf: msg.Data()}); err != nil {
 			return
 		}
@@ -353,6 +372,8 @@ func (s *Server) sendTransportError(ctx context.Context, c *conn, code int32) er
 	b.PutInt32(-code)
 	wctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	return c.Send(wctx, &b)
 }
 
@@ -391,6 +412,10 @@ func (s *Server) bind(c *conn, id sessionstring.KeyID) {
 		s.stats.Duplicates++
 	}
 	s.live[id]++
+	if s.byKey[id] == nil {
+		s.byKey[id] = map[*conn]struct{}{}
+	}
+	s.byKey[id][c] = struct{}{}
 }
 
 func (s *Server) unbind(c *conn) {
@@ -405,6 +430,10 @@ func (s *Server) unbindLocked(c *conn) {
 	}
 	if s.live[c.bound]--; s.live[c.bound] <= 0 {
 		delete(s.live, c.bound)
+	}
+	delete(s.byKey[c.bound], c)
+	if len(s.byKey[c.bound]) == 0 {
+		delete(s.byKey, c.bound)
 	}
 	c.bound = 0
 	c.dup = false
@@ -438,6 +467,8 @@ func (r *reply) send(ctx context.Context, t tdproto.MessageType, msg tdbin.Encod
 	}
 	wctx, cancel := context.WithTimeout(ctx, r.s.timeout)
 	defer cancel()
+	r.c.wmu.Lock()
+	defer r.c.wmu.Unlock()
 	return r.c.Send(wctx, &out)
 }
 
@@ -541,6 +572,9 @@ func (s *Server) handle(ctx context.Context, r *reply, msgID int64, b *tdbin.Buf
 func (s *Server) call(ctx context.Context, r *reply, msgID int64, id uint32, b *tdbin.Buffer) error {
 	if s.rejDup && r.c.dup {
 		return r.rpcError(ctx, msgID, 406, "AUTH_KEY_DUPLICATED")
+	}
+	if wait, ok := s.countCall(id); ok {
+		return r.rpcError(ctx, msgID, 420, "FLOOD_WAIT_"+strconv.Itoa(wait))
 	}
 	switch id {
 	case tdtg.HelpGetConfigRequestTypeID:

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tgvault/tgvault/storage"
+)
+
+// lazyStore is an account's store for `tgvault run` that is open only
+// while it is in use: closeIdle saves (through commit), closes and forgets
+// a store unused for a while, and the next use opens it again, so that
+// idle accounts' peer caches do not stay in memory. Like runStore, every
+// save goes through commit; peer writes stay in memory until Flush.
+type lazyStore struct {
+	open   func() (*storage.File, error)
+	commit func(f *storage.File, fn func() error) error
+	now    func() time.Time
+
+	mu    sync.RWMutex // held shared by every use, exclusively to open and close
+	f     *storage.File
+	dirty atomic.Bool
+	last  atomic.Int64 // unix nanoseconds of the last use
+	opens atomic.Int64 // how many times the file was opened
+}
+
+var _ storage.Storage = (*lazyStore)(nil)
+
+// newLazyStore starts with f open (nil: opened on first use).
+func newLazyStore(f *storage.File, open func() (*storage.File, error), commit func(*storage.File, func() error) error) *lazyStore {
+	s := &lazyStore{open: open, commit: commit, now: time.Now, f: f}
+	s.last.Store(s.now().UnixNano())
+	return s
+}
+
+// use calls fn with the open file, opening it first when needed.
+func (s *lazyStore) use(fn func(f *storage.File) error) error {
+	for {
+		s.mu.RLock()
+		if f := s.f; f != nil {
+			s.last.Store(s.now().UnixNano())
+			err := fn(f)
+			s.mu.RUnlock()
+			return err
+		}
+		s.mu.RUnlock()
+		s.mu.Lock()
+		if s.f == nil {
+			f, err := s.open()
+			if err != nil {
+				s.mu.Unlock()
+				return err
+			}
+			s.f = f
+			s.opens.Add(1)
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *lazyStore) Session() (r storage.SessionRow, err error) {
+	err = s.use(func(f *storage.File) error { r, err = f.Session(); return err })
+	return r, err
+}
+
+func (s *lazyStore) SetSession(r storage.SessionRow) error {
+	return s.use(func(f *storage.File) error { return s.commit(f, func() error { return f.SetSession(r) }) })
+}
+
+func (s *lazyStore) UpdatePeers(peers []storage.Peer) error {
+	return s.use(func(f *storage.File) error {
+		s.dirty.Store(true)
+		return f.UpdatePeers(peers)
+	})
+}
+
+func (s *lazyStore) PeerByID(id int64) (p storage.Peer, err error) {
+	err = s.use(func(f *storage.File) error { p, err = f.PeerByID(id); return err })
+	return p, err
+}
+
+func (s *lazyStore) PeerByUsername(u string) (p storage.Peer, err error) {
+	err = s.use(func(f *storage.File) error { p, err = f.PeerByUsername(u); return err })
+	return p, err
+}
+
+func (s *lazyStore) PeerByPhone(phone string) (p storage.Peer, err error) {
+	err = s.use(func(f *storage.File) error { p, err = f.PeerByPhone(phone); return err })
+	return p, err
+}
+
+func (s *lazyStore) PeerCount() (n int, err error) {
+	err = s.use(func(f *storage.File) error { n, err = f.PeerCount(); return err })
+	return n, err
+}
+
+func (s *lazyStore) UpdateStates() (us []storage.UpdateState, err error) {
+	err = s.use(func(f *storage.File) error { us, err = f.UpdateStates(); return err })
+	return us, err
+}
+
+func (s *lazyStore) SetUpdateStates(us []storage.UpdateState) error {
+	return s.use(func(f *storage.File) error { return s.commit(f, func() error { return f.SetUpdateStates(us) }) })
+}
+
+func (s *lazyStore) Meta(key string) (v []byte, ok bool, err error) {
+	err = s.use(func(f *storage.File) error { v, ok, err = f.Meta(key); return err })
+	return v, ok, err
+}
+
+func (s *lazyStore) SetMeta(key string, value []byte) error {
+	return s.use(func(f *storage.File) error { return s.commit(f, func() error { return f.SetMeta(key, value) }) })
+}
+
+// Flush saves the peers written since the last flush, if the file is open
+// (a closed one was saved when it was closed).
+func (s *lazyStore) Flush() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.flushLocked()
+}
+
+func (s *lazyStore) flushLocked() error {
+	if s.f == nil || !s.dirty.Swap(false) {
+		return nil
+	}
+	if err := s.commit(s.f, s.f.Flush); err != nil {
+		s.dirty.Store(true)
+		return err
+	}
+	return nil
+}
+
+// Close is the owner's (run's) business, not the pool's: see closeIdle
+// and shut.
+func (s *lazyStore) Close() error { return nil }
+
+// closeIdle saves and closes the file when it was not used for idle; it
+// reports whether it closed it. A file whose save failed stays open
+// (closing would save it without the vault's write lock).
+func (s *lazyStore) closeIdle(idle time.Duration) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil || s.now().UnixNano()-s.last.Load() < int64(idle) {
+		return false, nil
+	}
+	err := s.closeLocked()
+	return err == nil, err
+}
+
+// shut saves and closes the file for good (until the next use).
+func (s *lazyStore) shut() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closeLocked()
+}
+
+func (s *lazyStore) closeLocked() error {
+	if s.f == nil {
+		return nil
+	}
+	if err := s.flushLocked(); err != nil {
+		return err
+	}
+	if err := s.f.Close(); err != nil {
+		return err
+	}
+	s.f = nil
+	return nil
+}
+
+// isOpen reports whether the file is open.
+func (s *lazyStore) isOpen() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.f != nil
+}
