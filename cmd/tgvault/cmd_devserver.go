@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tgvault/tgvault/mtproto/devserver"
+	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
 )
 
@@ -34,7 +35,8 @@ type devServerInfo struct {
 	DC        int      `json:"dc"`
 	State     string   `json:"state"`
 	BotToken  string   `json:"bot_token"`
-	Bots      []string `json:"bots,omitempty"` // --seed-bots tokens
+	Bots      []string `json:"bots,omitempty"`  // --seed-bots tokens
+	Seeds     string   `json:"seeds,omitempty"` // --seed-accounts: the directory of their .session files
 	Phone     string   `json:"phone"`
 	Code      string   `json:"code"`
 }
@@ -52,11 +54,12 @@ func (a *app) devServerCmd() *cobra.Command {
 		stateDir  string
 		listen    string
 		seedBots  int
+		seedAccts int
 		infoFile  string
 		statsFile string
 	)
 	cmd := &cobra.Command{
-		Use:   "dev-server [--state DIR] [--listen 127.0.0.1:0] [--seed-bots N] [--info-file FILE] [--stats-file FILE]",
+		Use:   "dev-server [--state DIR] [--listen 127.0.0.1:0] [--seed-bots N] [--seed-accounts N] [--info-file FILE] [--stats-file FILE]",
 		Short: "Run a local Telegram-like server, to try tgvault without a Telegram account",
 		Long: `Run a local Telegram-like MTProto server (real key exchange and encryption,
 a handful of methods) for demos and tests; it is not Telegram. It prints its
@@ -71,13 +74,21 @@ Try it:
   tgvault run &
   tgvault call demo me
 
+--seed-accounts N creates N user accounts with random keys straight in the
+state (no key exchange, so even 10,000 take a second) and writes their
+sessions as Pyrogram .session files to STATE/seeds, to try tgvault at scale:
+  tgvault import STATE/seeds
+  tgvault run --server ADDR --server-key KEY.pem
+Those files are plaintext sessions of this server only: they log in
+nowhere else, and live beside the server's own keys in its state.
+
 --info-file writes the printed JSON to FILE once the server listens;
 --stats-file keeps FILE up to date with the server's counters (key
 exchanges, connections, duplicate use of a key).`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if seedBots < 0 {
-				return usagef("--seed-bots must not be negative")
+			if seedBots < 0 || seedAccts < 0 {
+				return usagef("--seed-bots and --seed-accounts must not be negative")
 			}
 			ctx, stop := signalContext()
 			defer stop()
@@ -109,6 +120,11 @@ exchanges, connections, duplicate use of a key).`,
 				}
 				info.Bots = append(info.Bots, tok)
 			}
+			if seedAccts > 0 {
+				if info.Seeds, err = seedAccounts(srv, dir, seedAccts); err != nil {
+					return err
+				}
+			}
 			line, err := json.Marshal(info)
 			if err != nil {
 				return err
@@ -127,6 +143,9 @@ exchanges, connections, duplicate use of a key).`,
 				a.printf("demo user   --phone %s (code %s)\n", info.Phone, info.Code)
 				for _, t := range info.Bots {
 					a.printf("bot         --bot-token %s\n", t)
+				}
+				if info.Seeds != "" {
+					a.printf("seeded      %d accounts: tgvault import %s\n", seedAccts, info.Seeds)
 				}
 				a.printf("\nlog in:  tgvault login demo --server %s --server-key %s --bot-token %s\n", info.Addr, info.PublicKey, info.BotToken)
 				a.printf("stop with Ctrl-C\n")
@@ -155,9 +174,44 @@ exchanges, connections, duplicate use of a key).`,
 	f.StringVar(&stateDir, "state", "", "the state `DIR` (accounts, keys, the RSA key)")
 	f.StringVar(&listen, "listen", "127.0.0.1:0", "the `ADDRESS` to listen on (port 0: any free port)")
 	f.IntVar(&seedBots, "seed-bots", 0, "add `N` more bots and print their tokens")
+	f.IntVar(&seedAccts, "seed-accounts", 0, "create `N` logged-in users with random keys and write their sessions to STATE/seeds")
 	f.StringVar(&infoFile, "info-file", "", "write the address, key path and demo tokens as JSON to `FILE`")
 	f.StringVar(&statsFile, "stats-file", "", "keep the server's counters as JSON in `FILE`")
 	return cmd
+}
+
+// seedAPIID is the api_id written into seeded sessions (the dev server
+// accepts any).
+const seedAPIID = 17349
+
+// seedAccounts creates n logged-in users in srv's state and writes their
+// sessions to dir/seeds as Pyrogram .session files (0600, in a 0700
+// directory), one per account; it returns that directory.
+func seedAccounts(srv *devserver.Server, dir string, n int) (string, error) {
+	seeds, err := srv.SeedAccounts(n)
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "seeds")
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		return "", err
+	}
+	for _, s := range seeds {
+		snap := &storage.Snapshot{Session: storage.SessionRow{
+			DCID:     s.DC,
+			APIID:    sessionstring.Some[int32](seedAPIID),
+			TestMode: sessionstring.Some(false),
+			AuthKey:  s.Key,
+			UserID:   sessionstring.Some(s.UserID),
+			IsBot:    sessionstring.Some(false),
+			Date:     time.Now().Unix(),
+		}}
+		path := filepath.Join(out, fmt.Sprintf("seed%d.session", s.UserID))
+		if err := storage.WritePyrogramFile(path, snap); err != nil {
+			return "", err
+		}
+	}
+	return out, nil
 }
 
 // devStateDir is the default dev server state directory.
