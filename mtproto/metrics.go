@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -133,6 +134,8 @@ func (p *Pool) WriteMetrics(w io.Writer) error {
 	ew.printf("# HELP tgvault_keepalives_total Keep-alive calls (updates.getState) of ready accounts by outcome.\n# TYPE tgvault_keepalives_total counter\n")
 	ew.printf("tgvault_keepalives_total{outcome=\"ok\"} %d\n", m.keepAlives.Load())
 	ew.printf("tgvault_keepalives_total{outcome=\"error\"} %d\n", m.keepAliveErrors.Load())
+	ew.printf("# HELP go_goroutines Number of goroutines that currently exist.\n# TYPE go_goroutines gauge\n")
+	ew.printf("go_goroutines %d\n", runtime.NumGoroutine())
 	return ew.err
 }
 

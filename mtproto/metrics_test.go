@@ -165,6 +165,10 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s = %v, want %v", key, m[key], want)
 		}
 	}
+	// Two connected clients hold gotd's goroutines (11 each when idle).
+	if got := m["go_goroutines"]; got < 20 {
+		t.Errorf("go_goroutines = %v, want the pool's clients counted", got)
+	}
 	if got := m["tgvault_connects_total"]; got != 2 {
 		t.Errorf("connects = %v, want 2", got)
 	}

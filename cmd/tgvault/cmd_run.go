@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -336,6 +337,9 @@ under the temp directory.`,
 				if err != nil {
 					return err
 				}
+				// Unlocking by passphrase ran scrypt (256 MiB): give that
+				// back to the OS now rather than hold it for run's life.
+				debug.FreeOSMemory()
 				release, err := v.AcquireRunLock()
 				if err != nil {
 					return fmt.Errorf("another tgvault run serves this vault: %w", err)
