@@ -55,6 +55,10 @@ type Options struct {
 	// (DefaultConnectTimeout when zero). gotd itself retries forever.
 	ConnectTimeout time.Duration
 
+	// Dial, when set, opens every connection to the server (a SOCKS5
+	// proxy's dialer, say); net.Dialer when nil.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
 	// MaxFloodWait is the longest FLOOD_WAIT a call waits out before it
 	// is sent again (DefaultMaxFloodWait when zero); a longer one fails
 	// the call with a *FloodWaitError at once.
@@ -137,13 +141,10 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 			Options: []tdtg.DCOption{{ID: td.DC, IPAddress: host, Port: port}},
 			Test:    opts.Server.TestMode,
 		}
-		td.Resolver = tddcs.Plain(tddcs.PlainOptions{})
 	case opts.Server.TestMode:
 		td.DCList = tddcs.Test()
 	}
-	if td.Resolver == nil {
-		td.Resolver = tddcs.DefaultResolver()
-	}
+	td.Resolver = tddcs.Plain(tddcs.PlainOptions{Dial: opts.Dial})
 	if !opts.testOnlyNoGuard {
 		td.Resolver = guardResolver{inner: td.Resolver, sess: c.sess}
 	}

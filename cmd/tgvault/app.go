@@ -152,7 +152,7 @@ Environment:
 		a.reclaimCmd(), a.recipientCmd(), a.rmCmd(), a.renameCmd(),
 		a.passwdCmd(), a.rekeyCmd(), a.execCmd(), a.doctorCmd(),
 		a.completionCmd(root), a.inspectCmd(),
-		a.loginCmd(), a.logoutCmd(), a.runCmd(), a.callCmd(), a.devServerCmd(),
+		a.loginCmd(), a.logoutCmd(), a.proxyCmd(), a.runCmd(), a.callCmd(), a.devServerCmd(),
 	)
 	return root
 }
@@ -162,6 +162,16 @@ func exactArgs(names ...string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != len(names) {
 			return usagef("%s takes %d argument(s): %s (got %d)", cmd.Name(), len(names), strings.Join(names, " "), len(args))
+		}
+		return nil
+	}
+}
+
+// rangeArgs accepts min to max arguments, named in the message.
+func rangeArgs(min, max int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < min || len(args) > max {
+			return usagef("%s takes %d to %d argument(s): %s (got %d)", cmd.Name(), min, max, names, len(args))
 		}
 		return nil
 	}

@@ -46,6 +46,7 @@ type serverFlags struct {
 	testDC  bool
 	apiID   int
 	apiHash string
+	proxy   string
 }
 
 func (f *serverFlags) register(fs *pflag.FlagSet) {
@@ -54,6 +55,7 @@ func (f *serverFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.testDC, "test-dc", false, "use Telegram's test DCs instead of the production ones")
 	fs.IntVar(&f.apiID, "api-id", 0, "the application's api_id from my.telegram.org (default $TGVAULT_API_ID)")
 	fs.StringVar(&f.apiHash, "api-hash", "", "the application's api_hash (default $TGVAULT_API_HASH)")
+	fs.StringVar(&f.proxy, "proxy", "", "connect through a SOCKS5 proxy `URL` (socks5://[user:password@]host:port; default $TGVAULT_PROXY); login stores it with the account, run uses it for accounts without their own")
 }
 
 // serverConf is where an account connects; it is stored in the account's
@@ -230,7 +232,14 @@ A QR-code login is not available yet.`,
 			if err != nil {
 				return err
 			}
+			proxy, err := a.proxyURL(&sf)
+			if err != nil {
+				return err
+			}
 			opts := mtproto.Options{Server: srv, APIID: apiID, APIHash: apiHash}
+			if opts.Dial, err = proxyDialer(proxy); err != nil {
+				return usagef("--proxy: %v", err)
+			}
 			return a.withVault(perProcess, func(v *vault.Vault) error {
 				// Refuse a name in use (and a locked vault) before the
 				// login creates an authorization on the server.
@@ -250,6 +259,11 @@ A QR-code login is not available yet.`,
 				}
 				if err := store.SetMeta(metaServer, meta); err != nil {
 					return err
+				}
+				if proxy != "" && proxy != "none" {
+					if err := store.SetMeta(metaProxy, []byte(proxy)); err != nil {
+						return err
+					}
 				}
 				ctx, stop := signalContext()
 				defer stop()
@@ -358,6 +372,10 @@ refused (exit 5): stop run first.`,
 			if err != nil {
 				return err
 			}
+			proxy, err := a.proxyURL(&sf)
+			if err != nil {
+				return err
+			}
 			return a.withVault(perProcess, func(v *vault.Vault) error {
 				if pid, held := v.HeldByRun(); held {
 					return fmt.Errorf("%w (pid %d): stop it first", vault.ErrHeldByRun, pid)
@@ -373,7 +391,7 @@ refused (exit 5): stop run first.`,
 						_ = f.Close()
 					}
 				}()
-				opts, err := clientOptions(f, conf, confSet, apiID)
+				opts, err := clientOptions(f, conf, confSet, apiID, proxy)
 				if err != nil {
 					return err
 				}

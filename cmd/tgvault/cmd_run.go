@@ -328,6 +328,10 @@ under the temp directory.`,
 			if err != nil {
 				return err
 			}
+			proxy, err := a.proxyURL(&sf)
+			if err != nil {
+				return err
+			}
 			path, err := a.socketPath(socket)
 			if err != nil {
 				return err
@@ -345,7 +349,7 @@ under the temp directory.`,
 					return fmt.Errorf("another tgvault run serves this vault: %w", err)
 				}
 				defer release()
-				return a.serve(sig, v, list, names, path, conf, confSet, defaultAPIID)
+				return a.serve(sig, v, list, names, path, conf, confSet, defaultAPIID, proxy)
 			})
 		},
 	}
@@ -356,7 +360,7 @@ under the temp directory.`,
 }
 
 // serve is run with the run lock held.
-func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, names []string, sock string, conf serverConf, confSet bool, apiID int32) error {
+func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, names []string, sock string, conf serverConf, confSet bool, apiID int32, proxy string) error {
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
@@ -404,7 +408,7 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 		name := acct.Name
 		s := newLazyStore(f, func() (*storage.File, error) { return v.OpenAccount(name) }, w.commit)
 		stores = append(stores, s)
-		opts, err := clientOptions(f, conf, confSet, apiID)
+		opts, err := clientOptions(f, conf, confSet, apiID, proxy)
 		if err == nil {
 			err = pool.AddClient(acct.Name, s, opts)
 		}
@@ -502,8 +506,8 @@ loop:
 
 // clientOptions returns an account's client options: the server it logged
 // in on (its metaServer), else the run's --server, else Telegram's DCs for
-// its row.
-func clientOptions(f *storage.File, conf serverConf, confSet bool, apiID int32) (mtproto.Options, error) {
+// its row; and its own proxy (metaProxy), else proxy (run's --proxy).
+func clientOptions(f *storage.File, conf serverConf, confSet bool, apiID int32, proxy string) (mtproto.Options, error) {
 	row, err := f.Session()
 	if err != nil {
 		return mtproto.Options{}, err
@@ -526,7 +530,16 @@ func clientOptions(f *storage.File, conf serverConf, confSet bool, apiID int32) 
 	if v, ok := row.APIID.Get(); ok {
 		id = v
 	}
-	return mtproto.Options{Server: srv, APIID: id}, nil
+	if b, ok, err := f.Meta(metaProxy); err != nil {
+		return mtproto.Options{}, err
+	} else if ok {
+		proxy = string(b)
+	}
+	dial, err := proxyDialer(proxy)
+	if err != nil {
+		return mtproto.Options{}, fmt.Errorf("%w: the account's proxy: %w", vault.ErrCorrupt, err)
+	}
+	return mtproto.Options{Server: srv, APIID: id, Dial: dial}, nil
 }
 
 // apiClient is an HTTP client of the local API socket.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/tgvault/tgvault/internal/socks5test"
+
 	"github.com/tgvault/tgvault/vault"
 )
 
@@ -66,4 +68,41 @@ func cmdStatWait(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	ts.Fatalf("statwait: %s is %d, want %d", args[1], got, want)
+}
+
+// cmdSocks5 runs `socks5 FILE USER PASS`: it starts a SOCKS5 proxy for the
+// rest of the script (in the test process) that needs USER and PASS, and
+// keeps FILE up to date with {"addr", "relayed", "refused"}.
+func cmdSocks5(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: socks5 FILE USER PASS")
+	}
+	srv, err := socks5test.Start(args[1], args[2])
+	ts.Check(err)
+	path := ts.MkAbs(args[0])
+	write := func() {
+		b, _ := json.Marshal(map[string]any{"addr": srv.Addr(), "relayed": srv.Relayed(), "refused": srv.Refused()})
+		_ = os.WriteFile(path+".tmp", b, 0o600)
+		_ = os.Rename(path+".tmp", path)
+	}
+	write()
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				write()
+			}
+		}
+	}()
+	ts.Defer(func() {
+		close(done)
+		<-stopped
+		_ = srv.Close()
+	})
 }

@@ -135,6 +135,7 @@ func TestScript(t *testing.T) {
 			"genid":    cmdGenIdentity,
 			"termrun":  cmdTermRun,
 			"statwait": cmdStatWait,
+			"socks5":   cmdSocks5,
 		},
 	})
 }
