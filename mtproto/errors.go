@@ -64,6 +64,9 @@ var (
 	ErrCodeExpired = errors.New("mtproto: login code expired")
 	// ErrPasswordInvalid reports a wrong 2FA password.
 	ErrPasswordInvalid = errors.New("mtproto: 2FA password invalid")
+	// ErrQRMigrate reports a QR login that the server moved to another DC,
+	// which LoginQR does not follow yet.
+	ErrQRMigrate = errors.New("mtproto: the QR login moved to another DC (not supported yet: log in by phone)")
 	// ErrSignUpRequired reports a phone number with no account.
 	ErrSignUpRequired = errors.New("mtproto: phone number has no account (sign-up is not supported)")
 )

@@ -55,11 +55,12 @@ func (a *app) devServerCmd() *cobra.Command {
 		listen    string
 		seedBots  int
 		seedAccts int
+		qrAccept  bool
 		infoFile  string
 		statsFile string
 	)
 	cmd := &cobra.Command{
-		Use:   "dev-server [--state DIR] [--listen 127.0.0.1:0] [--seed-bots N] [--seed-accounts N] [--info-file FILE] [--stats-file FILE]",
+		Use:   "dev-server [--state DIR] [--listen 127.0.0.1:0] [--seed-bots N] [--seed-accounts N] [--qr-accept] [--info-file FILE] [--stats-file FILE]",
 		Short: "Run a local Telegram-like server, to try tgvault without a Telegram account",
 		Long: `Run a local Telegram-like MTProto server (real key exchange and encryption,
 a handful of methods) for demos and tests; it is not Telegram. It prints its
@@ -100,7 +101,19 @@ exchanges, connections, duplicate use of a key).`,
 				}
 				dir = d
 			}
-			srv, err := devserver.Open(devserver.Options{Dir: dir, Addr: listen})
+			opts := devserver.Options{Dir: dir, Addr: listen}
+			var srv *devserver.Server
+			if qrAccept {
+				// The demo user's "phone" scans every QR code after a
+				// moment, so that --qr logins can be tried here.
+				opts.OnLoginToken = func(token []byte) {
+					time.Sleep(qrScanDelay)
+					if uid, ok := srv.UserByPhone(demoPhone); ok {
+						_ = srv.AcceptLoginToken(ctx, token, uid)
+					}
+				}
+			}
+			srv, err := devserver.Open(opts)
 			if err != nil {
 				return err
 			}
@@ -174,11 +187,16 @@ exchanges, connections, duplicate use of a key).`,
 	f.StringVar(&stateDir, "state", "", "the state `DIR` (accounts, keys, the RSA key)")
 	f.StringVar(&listen, "listen", "127.0.0.1:0", "the `ADDRESS` to listen on (port 0: any free port)")
 	f.IntVar(&seedBots, "seed-bots", 0, "add `N` more bots and print their tokens")
+	f.BoolVar(&qrAccept, "qr-accept", false, "accept every QR login (login --qr) as the demo user, as if its phone scanned the code")
 	f.IntVar(&seedAccts, "seed-accounts", 0, "create `N` logged-in users with random keys and write their sessions to STATE/seeds")
 	f.StringVar(&infoFile, "info-file", "", "write the address, key path and demo tokens as JSON to `FILE`")
 	f.StringVar(&statsFile, "stats-file", "", "keep the server's counters as JSON in `FILE`")
 	return cmd
 }
+
+// qrScanDelay is how long the demo user's "phone" takes to scan a QR code
+// with --qr-accept.
+const qrScanDelay = 1500 * time.Millisecond
 
 // seedAPIID is the api_id written into seeded sessions (the dev server
 // accepts any).

@@ -186,9 +186,10 @@ func (a *app) loginCmd() *cobra.Command {
 		sf       serverFlags
 		botToken string
 		phone    string
+		qrCode   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "login NAME (--bot-token TOKEN | --phone +NUMBER) [--server HOST:PORT --server-key FILE] [--test-dc] [--api-id N --api-hash H]",
+		Use:   "login NAME (--bot-token TOKEN | --phone +NUMBER | --qr) [--server HOST:PORT --server-key FILE] [--test-dc] [--api-id N --api-hash H]",
 		Short: "Log a new account in and keep its session in the vault",
 		Long: `Log a new account in and keep its session in the vault under NAME: a bot
 with its token, or a user with its phone number, the code Telegram sends and,
@@ -204,11 +205,14 @@ on a custom server (--server and --server-key, or TGVAULT_SERVER and
 TGVAULT_SERVER_KEY), such as ` + "`tgvault dev-server`" + `. The account remembers
 its server: ` + "`tgvault run`" + ` connects it there.
 
-A QR-code login is not available yet.`,
+--qr logs a user in by QR code instead: scan it with Telegram on a device
+where the account is logged in (Settings > Devices > Link Desktop Device);
+it is redrawn as each code expires, and the 2FA password is asked for when
+the account has one (TGVAULT_2FA_PASSWORD_FILE).`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			if botToken == "" && phone == "" {
+			if botToken == "" && phone == "" && !qrCode {
 				// The token from a file keeps it out of the process list.
 				t, err := a.passphraseFromEnv("TGVAULT_BOT_TOKEN_FILE")
 				if err != nil {
@@ -217,8 +221,8 @@ A QR-code login is not available yet.`,
 				botToken = strings.TrimSpace(string(t))
 				t.Wipe()
 			}
-			if (botToken == "") == (phone == "") {
-				return usagef("give exactly one of --bot-token (or TGVAULT_BOT_TOKEN_FILE) and --phone")
+			if n := btoi(botToken != "") + btoi(phone != "") + btoi(qrCode); n != 1 {
+				return usagef("give exactly one of --bot-token (or TGVAULT_BOT_TOKEN_FILE), --phone and --qr")
 			}
 			conf, _, err := a.serverConf(&sf)
 			if err != nil {
@@ -270,9 +274,12 @@ A QR-code login is not available yet.`,
 				ctx, cancel := context.WithTimeout(ctx, loginTimeout)
 				defer cancel()
 				var id mtproto.Identity
-				if botToken != "" {
+				switch {
+				case botToken != "":
 					id, err = mtproto.LoginBot(ctx, store, botToken, opts)
-				} else {
+				case qrCode:
+					id, err = mtproto.LoginQR(ctx, store, userAuth{a}, opts)
+				default:
 					id, err = mtproto.LoginUser(ctx, store, normalizePhone(phone), userAuth{a}, opts)
 				}
 				if err != nil {
@@ -302,6 +309,7 @@ A QR-code login is not available yet.`,
 	sf.register(f)
 	f.StringVar(&botToken, "bot-token", "", "log a bot in with its `TOKEN` (from @BotFather, or the dev server)")
 	f.StringVar(&phone, "phone", "", "log a user in with its phone `NUMBER` (international form, +...)")
+	f.BoolVar(&qrCode, "qr", false, "log a user in by QR code, scanned with Telegram on a device where it is logged in")
 	return cmd
 }
 
@@ -330,6 +338,13 @@ func normalizePhone(p string) string {
 // userAuth answers a user login's questions from the files named by the
 // environment, or on the terminal without echo.
 type userAuth struct{ a *app }
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 var _ mtproto.UserAuthenticator = userAuth{}
 

@@ -166,6 +166,33 @@ func (s *Server) loginCall(ctx context.Context, r *reply, msgID int64, id uint32
 			return true, r.rpcError(ctx, msgID, 400, rpcErr)
 		}
 		return true, r.result(ctx, msgID, &tdtg.AuthAuthorization{User: u})
+	case tdtg.AuthExportLoginTokenRequestTypeID:
+		var req tdtg.AuthExportLoginTokenRequest
+		if err := req.Decode(b); err != nil {
+			return true, err
+		}
+		res, rpcCode, rpcErr := s.exportLoginToken(r.keyID)
+		if rpcErr != "" {
+			return true, r.rpcError(ctx, msgID, rpcCode, rpcErr)
+		}
+		return true, r.result(ctx, msgID, res)
+	case tdtg.AuthAcceptLoginTokenRequestTypeID:
+		var req tdtg.AuthAcceptLoginTokenRequest
+		if err := req.Decode(b); err != nil {
+			return true, err
+		}
+		self, ok := s.userOf(r.keyID)
+		if !ok {
+			return true, r.rpcError(ctx, msgID, 401, "AUTH_KEY_UNREGISTERED")
+		}
+		if self.Bot {
+			return true, r.rpcError(ctx, msgID, 400, "BOT_METHOD_INVALID")
+		}
+		a, rpcErr := s.acceptLoginToken(ctx, req.Token, self.ID)
+		if rpcErr != "" {
+			return true, r.rpcError(ctx, msgID, 400, rpcErr)
+		}
+		return true, r.result(ctx, msgID, a)
 	}
 	return false, nil
 }

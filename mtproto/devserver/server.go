@@ -43,6 +43,12 @@ type Options struct {
 	// IOTimeout bounds one read of a frame and one write (two minutes when
 	// zero; clients ping every minute).
 	IOTimeout time.Duration
+	// LoginTokenTTL is how long a QR login token lives (30 s when zero).
+	LoginTokenTTL time.Duration
+	// OnLoginToken, when set, is called (in its own goroutine) with every
+	// QR login token the server hands out, as a phone would see it
+	// scanned: AcceptLoginToken accepts it for a user.
+	OnLoginToken func(token []byte)
 }
 
 // Stats are the server's counters since Open.
@@ -86,6 +92,7 @@ type Server struct {
 	conns    map[net.Conn]struct{}
 	floods   map[uint32]flood
 	byKey    map[sessionstring.KeyID]map[*conn]struct{} // bound connections
+	qr       qrLogins
 	closed   bool
 	serveErr chan error
 	wg       sync.WaitGroup
@@ -123,6 +130,7 @@ func Open(opts Options) (*Server, error) {
 		conns:   map[net.Conn]struct{}{},
 		floods:  map[uint32]flood{},
 		byKey:   map[sessionstring.KeyID]map[*conn]struct{}{},
+		qr:      newQRLogins(opts.LoginTokenTTL, opts.OnLoginToken),
 	}
 	s.stats.Connections = map[sessionstring.KeyID]int64{}
 	s.stats.Calls = map[uint32]int64{}
