@@ -24,5 +24,8 @@
 // Every RPC result's users and chats feed the account's peer cache with
 // Pyrogram's rules (PeersOf). A Pool keeps many accounts connected with
 // bounded concurrent connects and back-off, and never creates keys;
-// APIHandler serves it over a unix socket (ListenUnix).
+// APIHandler serves it over a unix socket (ListenUnix), raw method calls
+// included: Client.InvokeTL takes any TL method as JSON and answers its
+// result as JSON (tljson.go, a codec over gotd's type maps), and refuses the
+// methods that could export, replace or end the login (RefusedMethod).
 package mtproto
