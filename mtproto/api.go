@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -26,15 +27,30 @@ import (
 //	GET  /v1/accounts/{name}               one account's status
 //	GET  /v1/accounts/{name}/me            the logged-in user
 //	GET  /v1/accounts/{name}/peers/{query} a peer by "me", marked id or username
+//	POST /v1/accounts/{name}/invoke        any Telegram method, in TL JSON
 //	GET  /v1/accounts/{name}/updates       the account's updates (server-sent events)
 //	GET  /metrics                          the pool's metrics (Prometheus text format)
 //
 // Calls wait out a FLOOD_WAIT up to Options.MaxFloodWait and retry; a
 // longer one answers 429 with Retry-After.
 //
-// Errors are {"error": "..."} with a matching HTTP status. Raw method calls
-// are not served yet: gotd v0.162.0's InvokeRawJSON decodes no tg request
-// (no tg type implements its TDLib JSON decoder).
+// invoke takes one method call in TL JSON, the body at most MaxInvokeBody
+// bytes: {"_":"users.getUsers","id":[{"_":"inputUserSelf"}]} (the
+// convention is in tljson.go and README.md; gotd's InvokeRawJSON is not
+// used, since no tg type implements its TDLib JSON decoder). It answers
+// the method's result in TL JSON, and feeds the users and chats in it to the
+// account's peer cache like every other call. The methods RefusedMethod
+// lists (every auth.* method, key and session exporting or ending methods,
+// wrappers around other queries) are refused with 403.
+//
+// Errors are {"error": "..."} with a matching HTTP status: 400 for a call
+// that does not decode (malformed JSON, an unknown method, constructor or
+// field, a value of the wrong type, a constructor of the wrong class), 403
+// for a refused method, 404 for an unknown account or peer, 409 for an
+// account whose session is unusable, 413 for a body over the limit, 429
+// (with Retry-After) for FLOOD_WAIT, 502 for any other RPC error, 504 when
+// the call timed out. An RPC error adds "rpc_code" and "rpc_type"
+// ("USERNAME_NOT_OCCUPIED").
 func APIHandler(pool *Pool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", metricsHandler(pool))
@@ -82,6 +98,44 @@ func APIHandler(pool *Pool) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"id": p.ID, "type": p.Type, "access_hash": strconv.FormatInt(p.AccessHash, 10), "username": p.Username})
 	})
+	mux.HandleFunc("POST /v1/accounts/{name}/invoke", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		if _, err := pool.Status(name); errors.Is(err, ErrUnknownAccount) {
+			writeError(w, err)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxInvokeBody))
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				err = tlErr(ErrBodyTooLarge, "", "the limit is %d bytes", MaxInvokeBody)
+			} else {
+				err = tlErr(ErrMalformedJSON, "", "reading the body: %v", err)
+			}
+			writeError(w, err)
+			return
+		}
+		// Decoded before waiting for the account: a bad call fails at
+		// once, whatever the account's state.
+		call, err := decodeTLCall(body)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		var out []byte
+		err = pool.Do(r.Context(), name, func(ctx context.Context, c *Client) error {
+			var err error
+			out, err = c.invokeTL(ctx, call)
+			return err
+		})
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(append(out, '\n'))
+	})
 	return mux
 }
 
@@ -107,7 +161,15 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func writeError(w http.ResponseWriter, err error) {
 	code := http.StatusBadGateway
+	body := map[string]any{"error": err.Error()}
+	var codecErr *TLJSONError
 	switch {
+	case errors.Is(err, ErrMethodRefused):
+		code = http.StatusForbidden
+	case errors.Is(err, ErrBodyTooLarge):
+		code = http.StatusRequestEntityTooLarge
+	case errors.As(err, &codecErr):
+		code = http.StatusBadRequest
 	case errors.Is(err, ErrUnknownAccount), errors.Is(err, storage.ErrNotFound):
 		code = http.StatusNotFound
 	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrKeyLost), errors.Is(err, ErrKeyDuplicated), errors.Is(err, ErrNoSession):
@@ -120,7 +182,15 @@ func writeError(w http.ResponseWriter, err error) {
 		code = http.StatusTooManyRequests
 		w.Header().Set("Retry-After", strconv.Itoa(int((fw.Wait+time.Second-1)/time.Second)))
 	}
-	writeJSON(w, code, map[string]string{"error": err.Error()})
+	if rpc, ok := tdtgerr.As(err); ok {
+		body["rpc_code"] = rpc.Code
+		body["rpc_type"] = rpc.Type
+		if d, ok := tdtgerr.AsFloodWait(err); ok && code == http.StatusBadGateway {
+			code = http.StatusTooManyRequests
+			w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds())))
+		}
+	}
+	writeJSON(w, code, body)
 }
 
 // Names returns the names of the pool's accounts, sorted.

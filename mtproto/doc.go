@@ -28,5 +28,8 @@
 // connected with bounded concurrent connects and back-off, a keep-alive
 // call per ready account, per-account update fan-out and atomic counters
 // (WriteMetrics), and never creates keys; APIHandler serves it over a unix
-// socket (ListenUnix).
+// socket (ListenUnix), raw method calls included: Client.InvokeTL takes any
+// TL method as JSON and answers its result as JSON (tljson.go, a codec over
+// gotd's type maps), and refuses the methods that could export, replace or
+// end the login (RefusedMethod).
 package mtproto

@@ -37,13 +37,22 @@ type (
 
 // PeersOf returns the peer rows Pyrogram's fetch_peers would write for a
 // decoded RPC result (or an Updates value): its users and chats. Boxes
-// (gotd's *XBox wrappers) and user vectors are unwrapped.
+// (gotd's *XBox wrappers), user vectors and the results of raw calls
+// (InvokeTL) are unwrapped.
 func PeersOf(v any) []storage.Peer {
+	if r, ok := v.(*tlResult); ok { // a raw call of the local API
+		if !r.value.IsValid() {
+			return nil
+		}
+		v = r.value.Interface()
+	}
 	v = unbox(v)
 	var out []storage.Peer
 	switch r := v.(type) {
 	case *tdtg.UserClassVector:
 		out = appendUsers(out, r.Elems)
+	case []tdtg.UserClass:
+		out = appendUsers(out, r)
 	case *tdtg.User:
 		out = appendUsers(out, []tdtg.UserClass{r})
 	}

@@ -2,7 +2,6 @@ package mtproto
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
@@ -127,27 +126,15 @@ func splitUpdates(u tdtg.UpdatesClass) []tdbin.Object {
 	return out
 }
 
-// updateJSON encodes one update for the update stream: {"_": TL type
-// name, "type_id": TL type id, ...the Go struct's fields as encoding/json
-// writes them}. It is a stopgap until the TL⇄JSON codec lands: field
-// names are gotd's Go names and nested objects carry no type names.
+// updateJSON encodes one update for the update stream in TL JSON, the
+// convention of invoke (tljson.go): "_" names its constructor, fields
+// carry the schema's names, long values are strings.
 func updateJSON(obj tdbin.Object) ([]byte, error) {
-	body, err := json.Marshal(obj)
+	b, err := encodeTL(obj)
 	if err != nil {
 		return nil, fmt.Errorf("mtproto: encode update: %w", err)
 	}
-	fields := map[string]json.RawMessage{}
-	if err := json.Unmarshal(body, &fields); err != nil {
-		return nil, fmt.Errorf("mtproto: encode update: %w", err)
-	}
-	if t, ok := obj.(interface {
-		TypeName() string
-		TypeID() uint32
-	}); ok {
-		fields["_"], _ = json.Marshal(t.TypeName())
-		fields["type_id"], _ = json.Marshal(t.TypeID())
-	}
-	return json.Marshal(fields)
+	return b, nil
 }
 
 // updatesHandler streams an account's updates as server-sent events:

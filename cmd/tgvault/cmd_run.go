@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -555,13 +556,33 @@ func apiClient(sock string) *http.Client {
 // errNotRunning reports a socket nobody serves.
 var errNotRunning = errors.New("tgvault run is not running")
 
+// Errors of `tgvault call NAME METHOD`: the local API would not send the
+// call (400, 413), or refuses the method (403).
+var (
+	errBadCall     = errors.New("bad method call")
+	errCallRefused = errors.New("method refused")
+)
+
 // apiGet GETs path from the local API and decodes the JSON answer into
 // out; an error answer is mapped to our errors (404 not found, 409 the
 // account's session is unusable).
 func apiGet(ctx context.Context, sock, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://tgvault"+path, nil)
+	return apiDo(ctx, sock, http.MethodGet, path, nil, out)
+}
+
+// apiDo makes one request of the local API; see apiGet. A 400 or 413 answer
+// is errBadCall, a 403 errCallRefused.
+func apiDo(ctx context.Context, sock, method, path string, body []byte, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://tgvault"+path, rd)
 	if err != nil {
 		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := apiClient(sock).Do(req)
 	if err != nil {
@@ -571,7 +592,7 @@ func apiGet(ctx context.Context, sock, path string, out any) error {
 		return fmt.Errorf("%w (no answer on %s: start it, or point --socket/TGVAULT_SOCKET at its socket)", errNotRunning, sock)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return fmt.Errorf("local API: %w", err)
 	}
@@ -579,47 +600,109 @@ func apiGet(ctx context.Context, sock, path string, out any) error {
 		var e struct {
 			Error string `json:"error"`
 		}
-		_ = json.Unmarshal(body, &e)
+		_ = json.Unmarshal(answer, &e)
 		if e.Error == "" {
 			e.Error = resp.Status
 		}
 		switch resp.StatusCode {
 		case http.StatusNotFound:
 			return fmt.Errorf("%w: %s", vault.ErrNotFound, e.Error)
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+			return fmt.Errorf("%w: %s", errBadCall, e.Error)
+		case http.StatusForbidden:
+			return fmt.Errorf("%w: %s", errCallRefused, e.Error)
 		default:
 			return fmt.Errorf("local API: %s", e.Error)
 		}
 	}
-	if err := json.Unmarshal(body, out); err != nil {
+	if err := json.Unmarshal(answer, out); err != nil {
 		return fmt.Errorf("local API: bad answer: %w", err)
 	}
 	return nil
 }
 
+// callBody makes the body of POST /invoke from METHOD and the JSON object
+// of its parameters (which may name the method in "_" too).
+func callBody(method string, params []byte) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if len(bytes.TrimSpace(params)) == 0 {
+		m = map[string]json.RawMessage{}
+	} else if err := json.Unmarshal(params, &m); err != nil || m == nil {
+		return nil, usagef("the parameters of %s must be a JSON object (%v)", method, err)
+	}
+	name, _ := json.Marshal(method)
+	if given, ok := m["_"]; ok {
+		var g string
+		if json.Unmarshal(given, &g) != nil || g != method {
+			return nil, usagef("the parameters name method %s, the command line %s", given, method)
+		}
+	}
+	m["_"] = name
+	return json.Marshal(m)
+}
+
 func (a *app) callCmd() *cobra.Command {
 	var socket string
 	cmd := &cobra.Command{
-		Use:   "call NAME me | call NAME peer QUERY",
-		Short: "Ask a running `tgvault run` about an account (the local API's client)",
-		Long: `Ask the local API of a running ` + "`tgvault run`" + ` about an account:
+		Use:   "call NAME me | call NAME peer QUERY | call NAME METHOD [JSON|-]",
+		Short: "Use an account of a running `tgvault run` (the local API's client)",
+		Long: `Ask the local API of a running ` + "`tgvault run`" + ` to use an account:
 
   call NAME me            the logged-in user (user_id, is_bot)
   call NAME peer QUERY    a peer by "me", marked id or username (from the
                           account's peer cache, else resolved on the server)
+  call NAME METHOD [JSON] any Telegram method, its parameters a JSON object
+                          (from the argument, or stdin for "-"; none for {}),
+                          and the result printed as JSON
 
-Raw Telegram method calls (TL JSON) are not available yet.
+Methods and objects are in TL JSON: "_" names a constructor, field names
+are the schema's, long (int64) values are strings in results (strings or
+numbers in parameters), bytes are base64, and an optional field is sent
+when present. For example:
+
+  tgvault call alice users.getUsers '{"id":[{"_":"inputUserSelf"}]}'
+  tgvault call alice contacts.resolveUsername '{"username":"durov"}'
+  echo '{"offset_peer":{"_":"inputPeerEmpty"},"limit":20}' | tgvault call alice messages.getDialogs -
+
+Methods that could export, replace or end the account's login (every
+auth.* method, account.resetAuthorization, bots.exportBotToken, wrappers
+such as invokeWithLayer, ...) are refused; README.md lists them. Exit
+codes: 1 for a bad or refused call or a Telegram error, 4 for an unknown
+account.
 
 The socket is --socket, else TGVAULT_SOCKET, else run's default.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case len(args) == 2 && args[1] == "me":
 			case len(args) == 3 && args[1] == "peer":
+			case (len(args) == 2 || len(args) == 3) && args[1] != "me" && args[1] != "peer":
+				if !mtproto.IsMethod(args[1]) {
+					return usagef("%q is not a Telegram method (usage: call NAME me | call NAME peer QUERY | call NAME METHOD [JSON|-])", args[1])
+				}
 			default:
-				return usagef("usage: call NAME me | call NAME peer QUERY")
+				return usagef("usage: call NAME me | call NAME peer QUERY | call NAME METHOD [JSON|-]")
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var body []byte
+			if args[1] != "me" && args[1] != "peer" {
+				var params []byte
+				if len(args) == 3 {
+					params = []byte(args[2])
+					if args[2] == "-" {
+						var err error
+						params, err = io.ReadAll(io.LimitReader(a.stdin, mtproto.MaxInvokeBody+1))
+						if err != nil {
+							return fmt.Errorf("reading the parameters: %w", err)
+						}
+					}
+				}
+				var err error
+				if body, err = callBody(args[1], params); err != nil {
+					return err
+				}
+			}
 			sock, err := a.socketPath(socket)
 			if err != nil {
 				return err
@@ -629,6 +712,13 @@ The socket is --socket, else TGVAULT_SOCKET, else run's default.`,
 			ctx, cancel := context.WithTimeout(ctx, callTimeout)
 			defer cancel()
 			base := "/v1/accounts/" + url.PathEscape(args[0])
+			if body != nil {
+				var out json.RawMessage
+				if err := apiDo(ctx, sock, http.MethodPost, base+"/invoke", body, &out); err != nil {
+					return err
+				}
+				return a.printJSON(out)
+			}
 			var out map[string]any
 			if args[1] == "me" {
 				err = apiGet(ctx, sock, base+"/me", &out)

@@ -55,6 +55,10 @@ func classify(err error) (int, string) {
 		return exitKeyring, "keyring"
 	case errors.Is(err, vault.ErrBadInput):
 		return exitError, "bad_input"
+	case errors.Is(err, errBadCall):
+		return exitError, "bad_call"
+	case errors.Is(err, errCallRefused):
+		return exitError, "refused"
 	case errors.Is(err, vault.ErrWrongPassphrase), errors.Is(err, vault.ErrWrongKey), errors.Is(err, crypto.ErrWrongKey):
 		return exitWrongKey, "wrong_key"
 	case errors.Is(err, vault.ErrCorrupt), errors.Is(err, vault.ErrBinding), errors.Is(err, crypto.ErrCorrupt):

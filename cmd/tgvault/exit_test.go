@@ -40,6 +40,8 @@ func TestClassify(t *testing.T) {
 		// The more actionable sentinel wins.
 		{errors.Join(vault.ErrLocked, &vault.KeyringError{Op: "get", Cause: vault.CauseNoDBus}), exitKeyring},
 		{fmt.Errorf("%w: %w", vault.ErrBadInput, crypto.ErrCorrupt), exitError},
+		{fmt.Errorf("%w: unknown TL method", errBadCall), exitError},
+		{fmt.Errorf("%w: auth.logOut", errCallRefused), exitError},
 	} {
 		if got, _ := classify(c.err); got != c.want {
 			t.Errorf("classify(%v) = %d, want %d", c.err, got, c.want)
@@ -108,3 +110,32 @@ func TestPassphraseSealed(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func TestCallBody(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		params, want string
+		usage        bool
+	}{
+		{"", `{"_":"help.getConfig"}`, false},
+		{"  ", `{"_":"help.getConfig"}`, false},
+		{`{"hash": 12345678901234567890}`, `{"_":"help.getConfig","hash":12345678901234567890}`, false},
+		{`{"_":"help.getConfig"}`, `{"_":"help.getConfig"}`, false},
+		{`{"_":"users.getUsers"}`, "", true},
+		{`[1]`, "", true},
+		{`null`, "", true},
+		{`{`, "", true},
+	} {
+		got, err := callBody("help.getConfig", []byte(c.params))
+		var u *usageError
+		if c.usage {
+			if !errors.As(err, &u) {
+				t.Errorf("%q: %s %v, want a usage error", c.params, got, err)
+			}
+			continue
+		}
+		if err != nil || string(got) != c.want {
+			t.Errorf("%q: %s %v, want %s", c.params, got, err, c.want)
+		}
+	}
+}
