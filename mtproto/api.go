@@ -26,7 +26,7 @@ import (
 //	GET  /v1/accounts                      every account's status
 //	GET  /v1/accounts/{name}               one account's status
 //	GET  /v1/accounts/{name}/me            the logged-in user
-//	GET  /v1/accounts/{name}/peers/{query} a peer by "me", marked id or username
+//	GET  /v1/accounts/{name}/peers/{query} a peer by "me", marked id, +phone or @username
 //	POST /v1/accounts/{name}/invoke        any Telegram method, in TL JSON
 //	GET  /v1/accounts/{name}/updates       the account's updates (server-sent events)
 //	GET  /metrics                          the pool's metrics (Prometheus text format)
@@ -206,9 +206,10 @@ func (p *Pool) Names() []string {
 }
 
 // ResolvePeer finds a peer as Pyrogram's resolve_peer does: "me"/"self",
-// a marked id, or a username (with or without "@"), from the peer cache
-// first and through contacts.resolveUsername when the cache misses or the
-// username expired (the result refills the cache).
+// a marked id, a phone number ("+" and digits), or a username (with or
+// without "@"), from the peer cache first and through
+// contacts.resolveUsername or contacts.resolvePhone when the cache misses
+// or the username expired (the result refills the cache).
 func (c *Client) ResolvePeer(ctx context.Context, query string) (storage.Peer, error) {
 	store := c.sess.store
 	q := strings.TrimSpace(query)
@@ -219,6 +220,9 @@ func (c *Client) ResolvePeer(ctx context.Context, query string) (storage.Peer, e
 			return storage.Peer{}, err
 		}
 		return store.PeerByID(id.UserID)
+	}
+	if phone, ok := strings.CutPrefix(q, "+"); ok {
+		return c.resolvePhone(ctx, strings.Join(strings.Fields(phone), ""))
 	}
 	if id, err := strconv.ParseInt(q, 10, 64); err == nil {
 		return store.PeerByID(id)
@@ -238,6 +242,23 @@ func (c *Client) ResolvePeer(ctx context.Context, query string) (storage.Peer, e
 		return storage.Peer{}, fmt.Errorf("mtproto: resolve username: %w", sessionErr(err))
 	}
 	return store.PeerByUsername(name)
+}
+
+// resolvePhone finds a peer by phone number (digits, without "+"): the
+// peer cache first, then contacts.resolvePhone (which refills it).
+func (c *Client) resolvePhone(ctx context.Context, phone string) (storage.Peer, error) {
+	store := c.sess.store
+	p, err := store.PeerByPhone(phone)
+	if err == nil || !errors.Is(err, storage.ErrNotFound) {
+		return p, err
+	}
+	if _, err := c.API().ContactsResolvePhone(ctx, phone); err != nil {
+		if tdtgerr.Is(err, "PHONE_NOT_OCCUPIED", "PHONE_NUMBER_INVALID") {
+			return storage.Peer{}, fmt.Errorf("mtproto: resolve phone: %w", storage.ErrNotFound)
+		}
+		return storage.Peer{}, fmt.Errorf("mtproto: resolve phone: %w", sessionErr(err))
+	}
+	return store.PeerByPhone(phone)
 }
 
 func isUsernameMissing(err error) bool {

@@ -80,8 +80,17 @@ func peerOf(c *Chat) tdtg.PeerClass {
 	return &tdtg.PeerChat{ChatID: c.ID}
 }
 
-// peerCall answers contacts.resolveUsername and messages.getDialogs for an
-// authorized user; ok is false for any other method.
+// contact is another user as a contact sees it: with the phone number.
+func contact(u *User) *tdtg.User {
+	out := tgUser(u, false)
+	out.Phone = u.Phone
+	out.Contact = u.Phone != ""
+	return out
+}
+
+// peerCall answers contacts.resolveUsername, contacts.resolvePhone and
+// messages.getDialogs for an authorized user (every other user is a
+// contact, with its phone); ok is false for any other method.
 func (s *Server) peerCall(ctx context.Context, r *reply, msgID int64, id uint32, b *tdbin.Buffer, self *User) (ok bool, err error) {
 	switch id {
 	case tdtg.ContactsResolveUsernameRequestTypeID:
@@ -94,6 +103,20 @@ func (s *Server) peerCall(ctx context.Context, r *reply, msgID int64, id uint32,
 			return true, r.rpcError(ctx, msgID, 400, "USERNAME_NOT_OCCUPIED")
 		}
 		return true, r.result(ctx, msgID, res)
+	case tdtg.ContactsResolvePhoneRequestTypeID:
+		var req tdtg.ContactsResolvePhoneRequest
+		if err := req.Decode(b); err != nil {
+			return true, err
+		}
+		s.mu.Lock()
+		u := s.userByPhoneLocked(strings.TrimPrefix(req.Phone, "+"))
+		s.mu.Unlock()
+		if u == nil {
+			return true, r.rpcError(ctx, msgID, 400, "PHONE_NOT_OCCUPIED")
+		}
+		return true, r.result(ctx, msgID, &tdtg.ContactsResolvedPeer{
+			Peer: &tdtg.PeerUser{UserID: u.ID}, Chats: []tdtg.ChatClass{}, Users: []tdtg.UserClass{contact(u)},
+		})
 	case tdtg.MessagesGetDialogsRequestTypeID:
 		var req tdtg.MessagesGetDialogsRequest
 		if err := req.Decode(b); err != nil {
@@ -155,7 +178,7 @@ func (s *Server) dialogs(self *User, limit int) *tdtg.MessagesDialogsSlice {
 		out.Count++
 		if len(out.Dialogs) < limit {
 			add(&tdtg.PeerUser{UserID: u.ID})
-			out.Users = append(out.Users, tgUser(u, false))
+			out.Users = append(out.Users, contact(u))
 		}
 	}
 	if out.Dialogs == nil {
