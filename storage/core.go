@@ -193,6 +193,9 @@ type core struct {
 	byPhone    nameIndex
 
 	peersDirty bool
+	// peersGen counts changes to the peers: an image of the peers built at
+	// one count is still theirs while the count stays.
+	peersGen uint64
 	// dirty marks changed rows by slot (a bit each), kept only when
 	// trackDirty is set (the memory engine writes them to SQLite one by
 	// one); ndirty counts the set bits.
@@ -363,6 +366,7 @@ func (c *core) putPeers(peers []Peer, stamp bool) error {
 	}
 	if len(peers) > 0 {
 		c.peersDirty = true
+		c.peersGen++
 	}
 	return nil
 }

@@ -55,6 +55,12 @@ type File struct {
 
 	saveMu  sync.Mutex // one save at a time; held with core.mu
 	binding Binding    // as last saved
+
+	// trees are the peer pages of the last image saved, built when the
+	// peers were at treesGen (core.peersGen): a save with the same peers
+	// rewrites only the pages after them. Cleared at close.
+	trees    *peerTrees
+	treesGen uint64
 }
 
 var _ Storage = (*File)(nil)
@@ -203,12 +209,22 @@ func (f *File) saveLocked() error {
 	defer f.saveMu.Unlock()
 	b := f.binding
 	b.Revision++
-	img, err := encodeImage(f.snapshotLocked(), &b)
+	var keep *peerTrees
+	if f.trees != nil && f.treesGen == f.peersGen {
+		keep = f.trees
+	} else {
+		f.dropTrees()
+	}
+	img, trees, err := buildImage(f.snapshotLocked(), &b, keep)
 	if err != nil {
+		f.dropTrees()
 		return err
 	}
+	f.trees, f.treesGen = trees, f.peersGen
 	sealed, err := f.sealer.Seal(img)
-	clear(img)
+	// The peer pages stay for the next save; the rest (the session row
+	// with the auth key) goes now.
+	clear(trees.tail(img))
 	if err != nil {
 		return fmt.Errorf("storage: seal: %w", err)
 	}
@@ -218,6 +234,14 @@ func (f *File) saveLocked() error {
 	f.binding = b
 	f.peersDirty = false
 	return nil
+}
+
+// dropTrees clears and drops the kept peer pages.
+func (f *File) dropTrees() {
+	if f.trees != nil {
+		clear(f.trees.buf[:cap(f.trees.buf)])
+		f.trees = nil
+	}
 }
 
 // mutate runs fn under the write lock and saves at once.
@@ -276,6 +300,9 @@ func (f *File) Close() error {
 			return err
 		}
 	}
+	f.saveMu.Lock()
+	f.dropTrees()
+	f.saveMu.Unlock()
 	f.closeLocked()
 	return nil
 }
