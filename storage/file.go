@@ -104,9 +104,12 @@ func OpenFile(path string, s Sealer, want Binding, opts Options) (*File, error) 
 	}
 	// scrub drops the plaintext, and with it the buffer of the file (which
 	// holds the plaintext when it was decrypted in place).
+	inPlace := len(img) > 0 && len(sealed) > 0 && &img[0] == &sealed[0]
 	scrub := func() {
-		clear(img)
-		putSealedBuf(sealed)
+		if !inPlace {
+			clear(img)
+		}
+		putSealedBuf(sealed) // clears it
 	}
 	head, err := decodeImageHead(img)
 	if err != nil {
