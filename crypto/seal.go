@@ -201,7 +201,7 @@ func open(data []byte, ids []age.Identity) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openBinary(bin, ids)
+	return openBinary(bin, ids, false)
 }
 
 // detect returns the binary age file in data, decoding the armored and text
@@ -242,8 +242,9 @@ func detect(data []byte) ([]byte, error) {
 
 // openBinary decrypts a binary age file. age parses and authenticates the
 // header; the payload is decrypted here, straight into one buffer of the
-// exact plaintext size, with the same rules as age's stream reader.
-func openBinary(bin []byte, ids []age.Identity) ([]byte, error) {
+// exact plaintext size, with the same rules as age's stream reader. With
+// inPlace the plaintext is written over bin itself (see OpenInPlace).
+func openBinary(bin []byte, ids []age.Identity, inPlace bool) ([]byte, error) {
 	hdr, err := age.ExtractHeader(bytes.NewReader(bin))
 	if err != nil {
 		return nil, classify(err, stageHeader)
@@ -259,13 +260,23 @@ func openBinary(bin []byte, ids []age.Identity) ([]byte, error) {
 		return nil, classify(err, stageHeader)
 	}
 	defer clear(fileKey)
-	return openPayload(fileKey, bin[len(hdr):])
+	var into []byte
+	if inPlace {
+		into = bin
+	}
+	return openPayload(fileKey, bin[len(hdr):], into)
 }
 
 // openPayload decrypts an age payload: a 16-byte nonce, then chunks of 64 KiB
 // of plaintext plus a 16-byte tag, the last one flagged in its nonce, shorter
 // or full, and empty only if it is the only one.
-func openPayload(fileKey, payload []byte) ([]byte, error) {
+//
+// With into nil the plaintext goes into a new buffer. Otherwise into is the
+// whole file, payload its tail: each chunk is decrypted where it lies (the
+// exact overlap AEADs allow) and moved down to its place from into[0], which
+// never reaches a chunk not yet decrypted, since every chunk lies after its
+// plaintext's place. On failure into is cleared.
+func openPayload(fileKey, payload, into []byte) ([]byte, error) {
 	const full = chunkSize + tagSize
 	if len(payload) < nonceSize+tagSize {
 		return nil, corrupt(stagePayload)
@@ -280,17 +291,30 @@ func openPayload(fileKey, payload []byte) ([]byte, error) {
 	if lastLen < tagSize || lastLen == tagSize && chunks > 1 {
 		return nil, corrupt(stagePayload)
 	}
-	out := make([]byte, len(body)-chunks*tagSize)
+	n := len(body) - chunks*tagSize
+	out := into[:0]
+	if into == nil {
+		out = make([]byte, n)
+	}
 	var nonce [chacha20poly1305.NonceSize]byte
 	for i := range chunks {
 		setChunkNonce(&nonce, i, i == chunks-1)
 		off := i * chunkSize
-		if _, err := aead.Open(out[off:off], nonce[:], body[i*full:min((i+1)*full, len(body))], nil); err != nil {
-			clear(out)
+		src := body[i*full : min((i+1)*full, len(body))]
+		if into == nil {
+			_, err = aead.Open(out[off:off], nonce[:], src, nil)
+		} else {
+			var pt []byte
+			if pt, err = aead.Open(src[:0], nonce[:], src, nil); err == nil {
+				out = append(out, pt...) // memmove: out ends before src
+			}
+		}
+		if err != nil {
+			clear(out[:cap(out)])
 			return nil, corrupt(stagePayload)
 		}
 	}
-	return out, nil
+	return out[:n:n], nil
 }
 
 // openStream decrypts with age's own reader.

@@ -339,3 +339,58 @@ func TestSealerConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSealerOpenInPlace(t *testing.T) {
+	t.Parallel()
+	id := newIdentity(t)
+	s, err := NewSealer([]*Identity{id}, []*Recipient{id.Recipient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const full = chunkSize + tagSize
+	for _, n := range []int{0, 1, chunkSize - 1, chunkSize, chunkSize + 1, 3*chunkSize + 100, 5 * chunkSize} {
+		pt := payload(n)
+		ct, err := s.Seal(pt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := bytes.Clone(ct)
+		got, err := s.OpenInPlace(buf)
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("%d bytes: OpenInPlace = %d bytes, %v", n, len(got), err)
+		}
+		if n > 0 && &got[0] != &buf[0] {
+			t.Fatalf("%d bytes: plaintext not in the ciphertext's buffer", n)
+		}
+		// A damaged last chunk fails after the others were decrypted: none
+		// of their plaintext may stay in the buffer.
+		if n > chunkSize {
+			buf := bytes.Clone(ct)
+			buf[len(buf)-1] ^= 1
+			got, err := s.OpenInPlace(buf)
+			checkFailure(t, fmt.Sprintf("%d bytes, last tag damaged", n), got, err, "corrupt")
+			if !bytes.Equal(buf, make([]byte, len(buf))) {
+				t.Fatalf("%d bytes: buffer not cleared after a failure", n)
+			}
+		}
+		if n > 2*chunkSize {
+			// Dropping a middle chunk is caught too.
+			_, _, body := regions(t, ct)
+			cut := append(bytes.Clone(ct[:body+nonceSize+full]), ct[body+nonceSize+2*full:]...)
+			got, err = s.OpenInPlace(cut)
+			checkFailure(t, fmt.Sprintf("%d bytes, chunk dropped", n), got, err, "corrupt")
+		}
+	}
+	// The armored form is decoded, then opened as Open does.
+	arm, err := SealArmored([]byte("hello"), id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.OpenInPlace(arm); err != nil || string(got) != "hello" {
+		t.Fatalf("armored: %q, %v", got, err)
+	}
+	other := newIdentity(t)
+	ct, _ := Seal([]byte("x"), other.Recipient())
+	got, err := s.OpenInPlace(ct)
+	checkFailure(t, "OpenInPlace of a file for another key", got, err, "wrong key")
+}

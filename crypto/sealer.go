@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"bytes"
 	"fmt"
 
 	"filippo.io/age"
@@ -42,4 +43,17 @@ func (s *Sealer) Seal(plaintext []byte) ([]byte, error) {
 // error, which matches [ErrWrongKey] or [ErrCorrupt].
 func (s *Sealer) Open(ciphertext []byte) ([]byte, error) {
 	return open(ciphertext, s.ids)
+}
+
+// OpenInPlace is like Open, but decrypts a binary age file into
+// ciphertext's own memory: the plaintext returned shares it, and the
+// ciphertext is gone. That saves allocating (and faulting in) a second
+// buffer as large as the file. On error ciphertext is cleared of whatever
+// was decrypted. The armored and text forms are decoded into a new buffer,
+// as Open does.
+func (s *Sealer) OpenInPlace(ciphertext []byte) ([]byte, error) {
+	if !bytes.HasPrefix(ciphertext, []byte(magic)) {
+		return open(ciphertext, s.ids)
+	}
+	return openBinary(ciphertext, s.ids, true)
 }

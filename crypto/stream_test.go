@@ -94,7 +94,7 @@ func TestOpenMatchesAgeReader(t *testing.T) {
 		if err != nil {
 			continue // armor failures: not about the payload
 		}
-		fast, fastErr := openBinary(bin, ids)
+		fast, fastErr := openBinary(bin, ids, false)
 		slow, slowErr := openStream(bytes.NewReader(bin), len(bin), ids)
 		if class(fastErr) != class(slowErr) || !bytes.Equal(fast, slow) {
 			t.Errorf("%s: ours %s (%v), age's reader %s (%v)", e.Name(), class(fastErr), fastErr, class(slowErr), slowErr)

@@ -115,8 +115,10 @@ type nameIndex struct {
 	more  map[string][]slot
 }
 
-func newNameIndex(n int) nameIndex {
-	return nameIndex{first: newNameTable(n), more: map[string][]slot{}}
+// newNameIndex returns an index of the Username (or with phone, the Phone)
+// of rows, sized for n keys.
+func newNameIndex(n int, rows *[]Peer, phone bool) nameIndex {
+	return nameIndex{first: newNameTable(n, rows, phone), more: map[string][]slot{}}
 }
 
 func (x *nameIndex) add(key string, i slot) {
@@ -191,6 +193,9 @@ type core struct {
 	byPhone    nameIndex
 
 	peersDirty bool
+	// peersGen counts changes to the peers: an image of the peers built at
+	// one count is still theirs while the count stays.
+	peersGen uint64
 	// dirty marks changed rows by slot (a bit each), kept only when
 	// trackDirty is set (the memory engine writes them to SQLite one by
 	// one); ndirty counts the set bits.
@@ -200,14 +205,15 @@ type core struct {
 }
 
 func newCore(opts Options) *core {
-	return &core{
-		opts:       opts,
-		meta:       map[string][]byte{},
-		updates:    map[int64]UpdateState{},
-		byID:       newIDTable(0),
-		byUsername: newNameIndex(0),
-		byPhone:    newNameIndex(0),
+	c := &core{
+		opts:    opts,
+		meta:    map[string][]byte{},
+		updates: map[int64]UpdateState{},
+		byID:    newIDTable(0),
 	}
+	c.byUsername = newNameIndex(0, &c.recs, false)
+	c.byPhone = newNameIndex(0, &c.recs, true)
+	return c
 }
 
 // fill sets the model from a snapshot (peers may be loaded later).
@@ -302,8 +308,8 @@ func (c *core) putPeers(peers []Peer, stamp bool) error {
 	if len(c.recs) == 0 && len(peers) > c.byID.len() {
 		// A bulk load: size the indexes once.
 		c.byID = newIDTable(len(peers))
-		c.byUsername = newNameIndex(len(peers))
-		c.byPhone = newNameIndex(len(peers) / 4)
+		c.byUsername = newNameIndex(len(peers), &c.recs, false)
+		c.byPhone = newNameIndex(len(peers)/4, &c.recs, true)
 	}
 	// Validate the whole batch first: a bad row rejects the batch, it does
 	// not leave half of it applied.
@@ -328,24 +334,23 @@ func (c *core) putPeers(peers []Peer, stamp bool) error {
 		}
 		i, ok := c.byID.upsert(p.ID, slot(len(c.recs)))
 		if ok {
+			// The name tables read their keys from the rows: the old keys
+			// go while the row holds them, the new ones once it does.
 			old := &c.recs[i]
-			if old.Username != p.Username {
-				if old.Username != "" {
-					c.byUsername.remove(old.Username, i)
-				}
-				if p.Username != "" {
-					c.byUsername.add(p.Username, i)
-				}
+			newUser, newPhone := old.Username != p.Username, old.Phone != p.Phone
+			if newUser && old.Username != "" {
+				c.byUsername.remove(old.Username, i)
 			}
-			if old.Phone != p.Phone {
-				if old.Phone != "" {
-					c.byPhone.remove(old.Phone, i)
-				}
-				if p.Phone != "" {
-					c.byPhone.add(p.Phone, i)
-				}
+			if newPhone && old.Phone != "" {
+				c.byPhone.remove(old.Phone, i)
 			}
 			*old = p
+			if newUser && p.Username != "" {
+				c.byUsername.add(p.Username, i)
+			}
+			if newPhone && p.Phone != "" {
+				c.byPhone.add(p.Phone, i)
+			}
 		} else {
 			c.recs = append(c.recs, p)
 			if p.Username != "" {
@@ -361,6 +366,7 @@ func (c *core) putPeers(peers []Peer, stamp bool) error {
 	}
 	if len(peers) > 0 {
 		c.peersDirty = true
+		c.peersGen++
 	}
 	return nil
 }

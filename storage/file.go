@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"sync"
@@ -15,6 +16,14 @@ import (
 type Sealer interface {
 	Seal(plaintext []byte) ([]byte, error)
 	Open(ciphertext []byte) ([]byte, error)
+}
+
+// InPlaceOpener is what a Sealer may also do: decrypt into the
+// ciphertext's own buffer, overwriting it, and return the plaintext in that
+// buffer (clearing it on error). OpenFile uses it when the sealer has it,
+// which saves a second buffer as large as the file.
+type InPlaceOpener interface {
+	OpenInPlace(ciphertext []byte) ([]byte, error)
 }
 
 // BindingError reports a sealed image bound elsewhere: to another vault,
@@ -46,6 +55,12 @@ type File struct {
 
 	saveMu  sync.Mutex // one save at a time; held with core.mu
 	binding Binding    // as last saved
+
+	// trees are the peer pages of the last image saved, built when the
+	// peers were at treesGen (core.peersGen): a save with the same peers
+	// rewrites only the pages after them. Cleared at close.
+	trees    *peerTrees
+	treesGen uint64
 }
 
 var _ Storage = (*File)(nil)
@@ -73,17 +88,32 @@ func CreateFile(path string, s Sealer, b Binding, snap *Snapshot, opts Options) 
 // accepted (a crash between saving the account and the index); the caller
 // reads it with Revision and repairs its index.
 func OpenFile(path string, s Sealer, want Binding, opts Options) (*File, error) {
-	sealed, err := os.ReadFile(path)
+	sealed, err := readSealed(path)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open sealed file: %w", err)
 	}
-	img, err := s.Open(sealed)
+	var img []byte
+	if ip, ok := s.(InPlaceOpener); ok {
+		img, err = ip.OpenInPlace(sealed)
+	} else {
+		img, err = s.Open(sealed)
+	}
 	if err != nil {
+		putSealedBuf(sealed)
 		return nil, fmt.Errorf("storage: open sealed file: %w", err)
+	}
+	// scrub drops the plaintext, and with it the buffer of the file (which
+	// holds the plaintext when it was decrypted in place).
+	inPlace := len(img) > 0 && len(sealed) > 0 && &img[0] == &sealed[0]
+	scrub := func() {
+		if !inPlace {
+			clear(img)
+		}
+		putSealedBuf(sealed) // clears it
 	}
 	head, err := decodeImageHead(img)
 	if err != nil {
-		clear(img)
+		scrub()
 		return nil, err
 	}
 	got := Binding{}
@@ -102,7 +132,7 @@ func OpenFile(path string, s Sealer, want Binding, opts Options) (*File, error) 
 		reason = "is older than expected (rolled back)"
 	}
 	if reason != "" {
-		clear(img)
+		scrub()
 		return nil, &BindingError{Reason: reason, Want: want, Got: got}
 	}
 	c := newCore(opts)
@@ -112,11 +142,57 @@ func OpenFile(path string, s Sealer, want Binding, opts Options) (*File, error) 
 		c.updates[u.ID] = u
 	}
 	c.load = func() ([]Peer, error) {
-		defer clear(img)
+		defer scrub()
 		return head.readPeers()
 	}
-	c.release = func() { clear(img) }
+	c.release = scrub
 	return &File{core: c, path: path, sealer: s, binding: got}, nil
+}
+
+// sealedBufs keeps the buffer of a closed store's file for the next open:
+// a fresh buffer as large as the file costs more to allocate and fault in
+// than reading the file does. Buffers are cleared before they are pooled,
+// since with an in-place sealer they held the plaintext.
+var sealedBufs sync.Pool // of *[]byte
+
+// readSealed reads the file at path into a pooled buffer.
+func readSealed(path string) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	size := 512
+	if st, err := fh.Stat(); err == nil && st.Size() > 0 && st.Size() < 1<<32 {
+		size = int(st.Size()) + 1 // +1: see the end at once
+	}
+	var buf []byte
+	if p, ok := sealedBufs.Get().(*[]byte); ok && cap(*p) >= size {
+		buf = (*p)[:0]
+	} else {
+		buf = make([]byte, 0, size)
+	}
+	for {
+		n, err := fh.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
+}
+
+// putSealedBuf clears buf (all of it: an in-place sealer leaves plaintext
+// beyond the image's end) and pools it.
+func putSealedBuf(buf []byte) {
+	buf = buf[:cap(buf)]
+	clear(buf)
+	sealedBufs.Put(&buf)
 }
 
 // Path returns the file's path.
@@ -136,12 +212,22 @@ func (f *File) saveLocked() error {
 	defer f.saveMu.Unlock()
 	b := f.binding
 	b.Revision++
-	img, err := encodeImage(f.snapshotLocked(), &b)
+	var keep *peerTrees
+	if f.trees != nil && f.treesGen == f.peersGen {
+		keep = f.trees
+	} else {
+		f.dropTrees()
+	}
+	img, trees, err := buildImage(f.snapshotLocked(), &b, keep)
 	if err != nil {
+		f.dropTrees()
 		return err
 	}
+	f.trees, f.treesGen = trees, f.peersGen
 	sealed, err := f.sealer.Seal(img)
-	clear(img)
+	// The peer pages stay for the next save; the rest (the session row
+	// with the auth key) goes now.
+	clear(trees.tail(img))
 	if err != nil {
 		return fmt.Errorf("storage: seal: %w", err)
 	}
@@ -151,6 +237,14 @@ func (f *File) saveLocked() error {
 	f.binding = b
 	f.peersDirty = false
 	return nil
+}
+
+// dropTrees clears and drops the kept peer pages.
+func (f *File) dropTrees() {
+	if f.trees != nil {
+		clear(f.trees.buf[:cap(f.trees.buf)])
+		f.trees = nil
+	}
 }
 
 // mutate runs fn under the write lock and saves at once.
@@ -209,6 +303,9 @@ func (f *File) Close() error {
 			return err
 		}
 	}
+	f.saveMu.Lock()
+	f.dropTrees()
+	f.saveMu.Unlock()
 	f.closeLocked()
 	return nil
 }

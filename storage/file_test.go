@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -352,5 +353,100 @@ func TestFileReadingDoesNotWrite(t *testing.T) {
 	after, _ := os.ReadFile(f.Path())
 	if s.seals.Load() != seals || !bytes.Equal(before, after) || g.Revision() != 1 {
 		t.Fatal("a read-only use rewrote the file")
+	}
+}
+
+// TestFileSaveKeepsPeerPages: a save whose peers did not change since the
+// last one keeps that image's peer pages and rewrites the rest; the file it
+// writes is byte for byte the image a full build gives, valid for SQLite,
+// and a save after a peer change builds the peer pages again.
+func TestFileSaveKeepsPeerPages(t *testing.T) {
+	t.Parallel()
+	s := newTestSealer(t)
+	f := newFile(t, t.TempDir(), s, Binding{"v", "a", 1}, &Snapshot{Session: testRow(t), Peers: randomPeers(3000, 5)})
+	fileImage := func() []byte {
+		t.Helper()
+		sealed, err := os.ReadFile(f.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := s.Open(sealed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	check := func(what string) {
+		t.Helper()
+		if got := f.trees != nil && f.treesGen == f.peersGen; !got {
+			t.Fatalf("%s: no peer pages kept after the save", what)
+		}
+		img := fileImage()
+		snap, err := f.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := encodeImage(snap, &f.binding)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(img, want) {
+			t.Fatalf("%s: the saved image differs from a full build", what)
+		}
+		db := openImageSQL(t, img)
+		integrityCheck(t, db)
+		if got := sqlPeerRows(t, db); !slices.Equal(sortedPeers(got), sortedPeers(snap.Peers)) {
+			t.Fatalf("%s: peers in the image differ", what)
+		}
+		// The kept pages hold no secret: the session row was cleared.
+		if k := testKey(t).AppendTo(nil); bytes.Contains(f.trees.buf[:cap(f.trees.buf)], k) {
+			t.Fatalf("%s: the kept image still holds the auth key", what)
+		}
+	}
+	check("create")
+	trees := f.trees
+	r := testRow(t)
+	r.Date++
+	if err := f.SetSession(r); err != nil {
+		t.Fatal(err)
+	}
+	if f.trees != trees {
+		t.Fatal("a session save rebuilt the peer pages")
+	}
+	check("session")
+	if err := f.SetMeta("k", bytes.Repeat([]byte("m"), 10000)); err != nil { // overflow pages
+		t.Fatal(err)
+	}
+	if err := f.SetUpdateStates([]UpdateState{{ID: 1, Pts: sessionstring.Some[int64](5)}}); err != nil {
+		t.Fatal(err)
+	}
+	check("meta and update state")
+	if err := f.SetMeta("k", nil); err != nil { // a shorter image than the last
+		t.Fatal(err)
+	}
+	check("meta deleted")
+	if err := f.UpdatePeers([]Peer{{ID: 42, Type: PeerUser, Username: "new_one"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	check("peers changed")
+	if p, err := f.PeerByUsername("new_one"); err != nil || p.ID != 42 {
+		t.Fatal(p, err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if f.trees != nil {
+		t.Fatal("peer pages kept after Close")
+	}
+	g, err := OpenFile(f.Path(), s, Binding{"v", "a", 0}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if n, err := g.PeerCount(); err != nil || n != 3001 {
+		t.Fatal(n, err)
 	}
 }

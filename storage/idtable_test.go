@@ -2,6 +2,7 @@ package storage
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -53,40 +54,58 @@ func TestIDTableMatchesMap(t *testing.T) {
 func TestNameIndexMatchesMap(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(3, 4))
-	x := newNameIndex(0)
-	ref := map[string][]slot{}
-	keys := make([]string, 300)
-	for i := range keys {
-		keys[i] = string(rune('a'+i%26)) + string(rune('a'+i/26))
-	}
-	for range 100000 {
-		k := keys[r.IntN(len(keys))]
-		i := slot(r.IntN(5))
-		if r.IntN(2) == 0 {
-			if !containsSlot(ref[k], i) {
-				x.add(k, i)
-				ref[k] = append(ref[k], i)
+	// The index reads its keys from the rows, as core keeps them: a row's
+	// old key is removed while the row holds it, the new one added once
+	// the row holds it.
+	var rows []Peer
+	for _, phone := range []bool{false, true} {
+		rows = make([]Peer, 40)
+		x := newNameIndex(0, &rows, phone)
+		field := func(i slot) *string {
+			if phone {
+				return &rows[i].Phone
 			}
-		} else if containsSlot(ref[k], i) {
-			x.remove(k, i)
-			ref[k] = removeSlot(ref[k], i)
-			if len(ref[k]) == 0 {
-				delete(ref, k)
-			}
+			return &rows[i].Username
 		}
-		first, more, ok := x.lookup(k)
-		want := ref[k]
-		if ok != (len(want) > 0) {
-			t.Fatalf("lookup(%q) ok=%v want %v", k, ok, want)
+		keys := make([]string, 30)
+		for i := range keys {
+			keys[i] = string(rune('a'+i%26)) + string(rune('a'+i/26))
 		}
-		if ok {
-			got := append([]slot{first}, more...)
-			if len(got) != len(want) {
-				t.Fatalf("lookup(%q) = %v want %v", k, got, want)
+		for range 100000 {
+			i := slot(r.IntN(len(rows)))
+			k := ""
+			if r.IntN(3) > 0 {
+				k = keys[r.IntN(len(keys))]
 			}
-			for _, g := range got {
-				if !containsSlot(want, g) {
+			if old := *field(i); old != k {
+				if old != "" {
+					x.remove(old, i)
+				}
+				*field(i) = k
+				if k != "" {
+					x.add(k, i)
+				}
+			}
+			k = keys[r.IntN(len(keys))]
+			var want []slot
+			for j := range rows {
+				if *field(slot(j)) == k {
+					want = append(want, slot(j))
+				}
+			}
+			first, more, ok := x.lookup(k)
+			if ok != (len(want) > 0) {
+				t.Fatalf("lookup(%q) ok=%v want %v", k, ok, want)
+			}
+			if ok {
+				got := append([]slot{first}, more...)
+				if len(got) != len(want) {
 					t.Fatalf("lookup(%q) = %v want %v", k, got, want)
+				}
+				for _, g := range got {
+					if !containsSlot(want, g) {
+						t.Fatalf("lookup(%q) = %v want %v", k, got, want)
+					}
 				}
 			}
 		}
@@ -112,28 +131,46 @@ func removeSlot(s []slot, v slot) []slot {
 	return out
 }
 
-func TestNameCellIsHalfACacheLine(t *testing.T) {
-	if s := unsafe.Sizeof(nameCell{}); s != 32 {
-		t.Fatalf("nameCell is %d bytes, want 32 (half a cache line)", s)
+func TestNameTableCellsAreCompact(t *testing.T) {
+	if s := unsafe.Sizeof(nameCell{}); s != 8 {
+		t.Fatalf("nameCell is %d bytes, want 8", s)
 	}
-	var tab nameTable
 	long := strings.Repeat("x", 40)
-	keys := []string{"", "a", strings.Repeat("y", 18), strings.Repeat("y", 19), strings.Repeat("y", 32), long, long + "z"}
+	keys := []string{"a", strings.Repeat("y", 18), strings.Repeat("y", 19), strings.Repeat("y", 32), long, long + "z", strings.Repeat("é", 100)}
+	rows := make([]Peer, len(keys))
+	tab := newNameTable(0, &rows, false)
 	for i, k := range keys {
-		if _, created := tab.insert(k, slot(i)); !created {
+		rows[i].Username = k
+		if _, created := tab.insert(k, slot(i+1)); !created {
 			t.Fatalf("insert %q: not created", k)
 		}
 	}
 	for i, k := range keys {
-		if c := tab.find(k); c == nil || c.val != slot(i) {
+		if c := tab.find(k); c == nil || c.val != slot(i+1) {
 			t.Fatalf("find %q", k)
 		}
 	}
-	if tab.find(strings.Repeat("y", 31)) != nil || tab.find(long[:33]) != nil || tab.find(long[:19]) != nil {
+	if tab.find(strings.Repeat("y", 31)) != nil || tab.find(long[:33]) != nil || tab.find(long[:19]) != nil || tab.find("") != nil {
 		t.Fatal("found a key that was never inserted")
 	}
 	tab.remove(tab.find(long))
 	if tab.find(long) != nil || tab.find(long+"z") == nil {
 		t.Fatal("removing a long key")
+	}
+	// Grow through many rehashes, with tombstones.
+	rows = make([]Peer, 5000)
+	tab = newNameTable(0, &rows, true)
+	for i := range rows {
+		rows[i].Phone = strings.Repeat("1", i%7+1) + string(rune('a'+i%26)) + strconv.Itoa(i)
+		tab.insert(rows[i].Phone, slot(i+1))
+		if i%3 == 0 {
+			tab.remove(tab.find(rows[i].Phone))
+		}
+	}
+	for i := range rows {
+		c := tab.find(rows[i].Phone)
+		if (c == nil) != (i%3 == 0) || c != nil && c.val != slot(i+1) {
+			t.Fatalf("row %d after growth: %v", i, c)
+		}
 	}
 }

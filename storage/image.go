@@ -73,8 +73,46 @@ func optBool(o sessionstring.Opt[bool]) val {
 // encodeImage writes snap as a Pyrogram v3 database. A nil binding gives a
 // plain Pyrogram file with none of tgvault's tables.
 func encodeImage(snap *Snapshot, b *Binding) ([]byte, error) {
-	w := newDBWriter(len(snap.Peers)*110 + 64*1024)
+	img, _, err := buildImage(snap, b, nil)
+	return img, err
+}
+
+// peerTrees are the pages of the peers table and its three indexes. An
+// image starts with them (from page 2), so that an image of the same peers
+// can keep them and write only the small tables after them and page 1.
+type peerTrees struct {
+	buf   []byte // the image they were built in: they are pages 2..end
+	end   int
+	roots [4]int // peers, idx_peers_id, idx_peers_username, idx_peers_phone_number
+}
+
+// tail returns the part of img after the trees: the sessions row (with the
+// auth key) and tgvault's tables.
+func (t *peerTrees) tail(img []byte) []byte { return img[t.end*pageSize:] }
+
+// buildImage writes snap as encodeImage does. With trees (from an image of
+// exactly snap.Peers) it starts from their pages instead of writing the
+// peers again, and overwrites what followed them in trees.buf. It returns
+// the image and its trees, which share the image's buffer.
+func buildImage(snap *Snapshot, b *Binding, trees *peerTrees) ([]byte, *peerTrees, error) {
 	r := snap.Session
+	if r.DCID <= 0 {
+		return nil, nil, fmt.Errorf("storage: session has no dc id")
+	}
+	var w *dbWriter
+	if trees != nil {
+		w = &dbWriter{buf: trees.buf[:trees.end*pageSize]}
+		clear(w.page(1))
+	} else {
+		w = newDBWriter(len(snap.Peers)*110 + 64*1024)
+		roots, err := w.writePeerTrees(snap.Peers)
+		if err != nil {
+			return nil, nil, err
+		}
+		trees = &peerTrees{end: w.npages(), roots: roots}
+	}
+	defer func() { clear(w.arena) }()
+
 	var key val
 	if !r.AuthKey.IsZero() {
 		key = vBlob(r.AuthKey.AppendTo(nil))
@@ -82,25 +120,80 @@ func encodeImage(snap *Snapshot, b *Binding) ([]byte, error) {
 	sess := appendRecord(nil, vNull(), optInt(r.APIID), optBool(r.TestMode), key,
 		vInt(r.Date), optInt(r.UserID), optBool(r.IsBot))
 	clear(key.b)
-	if r.DCID <= 0 {
-		return nil, fmt.Errorf("storage: session has no dc id")
-	}
 	rootSessions, err := w.writeTable([]tableRow{{rowid: int64(r.DCID), record: sess}}, false)
 	clear(sess)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	rootVersion, err := w.writeTable([]tableRow{{rowid: schemaVersion, record: appendRecord(nil, vNull())}}, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	schema := []schemaEntry{
+		{"table", "sessions", "sessions", rootSessions, sqlSessions},
+		{"table", "peers", "peers", trees.roots[0], sqlPeers},
+		{"table", "version", "version", rootVersion, sqlVersion},
+		{"index", "idx_peers_id", "peers", trees.roots[1], sqlIdxID},
+		{"index", "idx_peers_username", "peers", trees.roots[2], sqlIdxUser},
+		{"index", "idx_peers_phone_number", "peers", trees.roots[3], sqlIdxPhone},
+		{"trigger", "trg_peers_last_update_on", "peers", 0, sqlTrigger},
+	}
+	if b != nil {
+		root, err := w.writeTable([]tableRow{{rowid: 1, record: appendRecord(nil, vText(b.VaultID), vText(b.AccountID), vInt(int64(b.Revision)))}}, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		schema = append(schema, schemaEntry{"table", "tgvault_binding", "tgvault_binding", root, sqlBinding})
 
+		keys := make([]string, 0, len(snap.Meta))
+		for k := range snap.Meta {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		metaRows := make([]tableRow, len(keys))
+		for i, k := range keys {
+			metaRows[i] = tableRow{rowid: int64(i + 1), record: appendRecord(nil, vText(k), vBlob(snap.Meta[k]))}
+		}
+		if root, err = w.writeTable(metaRows, false); err != nil {
+			return nil, nil, err
+		}
+		schema = append(schema, schemaEntry{"table", "tgvault_meta", "tgvault_meta", root, sqlMeta})
+
+		ups := slices.Clone(snap.UpdateState)
+		slices.SortFunc(ups, func(a, b UpdateState) int { return cmp.Compare(a.ID, b.ID) })
+		upRows := make([]tableRow, len(ups))
+		for i, u := range ups {
+			if i > 0 && ups[i-1].ID == u.ID {
+				return nil, nil, fmt.Errorf("storage: duplicate update state id")
+			}
+			upRows[i] = tableRow{rowid: u.ID, record: appendRecord(nil, vNull(), optInt(u.Pts), optInt(u.Qts), optInt(u.Date), optInt(u.Seq))}
+		}
+		if root, err = w.writeTable(upRows, false); err != nil {
+			return nil, nil, err
+		}
+		schema = append(schema, schemaEntry{"table", "tgvault_update_state", "tgvault_update_state", root, sqlUpdates})
+	}
+	out, err := w.finish(schema)
+	if err != nil {
+		return nil, nil, err
+	}
+	trees.buf = out
+	return out, trees, nil
+}
+
+// writePeerTrees writes the peers table and its indexes, from page 2, and
+// returns their roots.
+func (w *dbWriter) writePeerTrees(snapPeers []Peer) (roots [4]int, err error) {
 	// Sort by id through a slice of (id, position) pairs: cheaper to swap
 	// than whole rows.
-	order := make([]idPos, len(snap.Peers))
-	for i, p := range snap.Peers {
+	order := make([]idPos, len(snapPeers))
+	for i, p := range snapPeers {
 		order[i] = idPos{p.ID, int32(i)}
 	}
 	slices.SortFunc(order, func(a, b idPos) int { return cmp.Compare(a.id, b.id) })
 	peers := make([]Peer, len(order))
 	for i, o := range order {
-		peers[i] = snap.Peers[o.pos]
+		peers[i] = snapPeers[o.pos]
 	}
 	rows := make([]tableRow, len(peers))
 	// One buffer for all peer records keeps allocations flat.
@@ -111,16 +204,11 @@ func encodeImage(snap *Snapshot, b *Binding) ([]byte, error) {
 			vTextOpt(p.Username), vTextOpt(p.Phone), vInt(p.LastUpdateOn))
 		rows[i] = tableRow{rowid: p.ID, record: buf[start:len(buf):len(buf)]}
 		if i > 0 && peers[i-1].ID == p.ID {
-			return nil, fmt.Errorf("storage: duplicate peer id")
+			return roots, fmt.Errorf("storage: duplicate peer id")
 		}
 	}
-	rootPeers, err := w.writeTable(rows, false)
-	if err != nil {
-		return nil, err
-	}
-	rootVersion, err := w.writeTable([]tableRow{{rowid: schemaVersion, record: appendRecord(nil, vNull())}}, false)
-	if err != nil {
-		return nil, err
+	if roots[0], err = w.writeTable(rows, false); err != nil {
+		return roots, err
 	}
 
 	// Index entries: (column, rowid), in SQLite's order: NULL first, then
@@ -135,7 +223,7 @@ func encodeImage(snap *Snapshot, b *Binding) ([]byte, error) {
 	for i, p := range peers {
 		byID[i] = entry(vInt(p.ID), p.ID)
 	}
-	rootIdxID := w.writeIndex(byID)
+	roots[1] = w.writeIndex(byID)
 	textIndex := func(col func(*Peer) string) int {
 		keys := make([]keyPos, len(peers))
 		for i := range peers {
@@ -155,56 +243,9 @@ func encodeImage(snap *Snapshot, b *Binding) ([]byte, error) {
 		return w.writeIndex(entries)
 	}
 	// "" (NULL) sorts before every non-empty string, as NULL does in SQLite.
-	rootIdxUser := textIndex(func(p *Peer) string { return p.Username })
-	rootIdxPhone := textIndex(func(p *Peer) string { return p.Phone })
-
-	schema := []schemaEntry{
-		{"table", "sessions", "sessions", rootSessions, sqlSessions},
-		{"table", "peers", "peers", rootPeers, sqlPeers},
-		{"table", "version", "version", rootVersion, sqlVersion},
-		{"index", "idx_peers_id", "peers", rootIdxID, sqlIdxID},
-		{"index", "idx_peers_username", "peers", rootIdxUser, sqlIdxUser},
-		{"index", "idx_peers_phone_number", "peers", rootIdxPhone, sqlIdxPhone},
-		{"trigger", "trg_peers_last_update_on", "peers", 0, sqlTrigger},
-	}
-	if b != nil {
-		root, err := w.writeTable([]tableRow{{rowid: 1, record: appendRecord(nil, vText(b.VaultID), vText(b.AccountID), vInt(int64(b.Revision)))}}, false)
-		if err != nil {
-			return nil, err
-		}
-		schema = append(schema, schemaEntry{"table", "tgvault_binding", "tgvault_binding", root, sqlBinding})
-
-		keys := make([]string, 0, len(snap.Meta))
-		for k := range snap.Meta {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		metaRows := make([]tableRow, len(keys))
-		for i, k := range keys {
-			metaRows[i] = tableRow{rowid: int64(i + 1), record: appendRecord(nil, vText(k), vBlob(snap.Meta[k]))}
-		}
-		if root, err = w.writeTable(metaRows, false); err != nil {
-			return nil, err
-		}
-		schema = append(schema, schemaEntry{"table", "tgvault_meta", "tgvault_meta", root, sqlMeta})
-
-		ups := slices.Clone(snap.UpdateState)
-		slices.SortFunc(ups, func(a, b UpdateState) int { return cmp.Compare(a.ID, b.ID) })
-		upRows := make([]tableRow, len(ups))
-		for i, u := range ups {
-			if i > 0 && ups[i-1].ID == u.ID {
-				return nil, fmt.Errorf("storage: duplicate update state id")
-			}
-			upRows[i] = tableRow{rowid: u.ID, record: appendRecord(nil, vNull(), optInt(u.Pts), optInt(u.Qts), optInt(u.Date), optInt(u.Seq))}
-		}
-		if root, err = w.writeTable(upRows, false); err != nil {
-			return nil, err
-		}
-		schema = append(schema, schemaEntry{"table", "tgvault_update_state", "tgvault_update_state", root, sqlUpdates})
-	}
-	out, err := w.finish(schema)
-	clear(w.arena)
-	return out, err
+	roots[2] = textIndex(func(p *Peer) string { return p.Username })
+	roots[3] = textIndex(func(p *Peer) string { return p.Phone })
+	return roots, nil
 }
 
 type idPos struct {
