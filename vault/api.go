@@ -156,6 +156,7 @@ type SealedExportOptions struct {
 //	func (v *Vault) Show(name string) (Account, error)
 //	func (v *Vault) Import(data []byte, srcPath string, opts ImportOptions) (ImportReport, error) // srcPath "" for stdin
 //	func (v *Vault) ImportFile(path string, opts ImportOptions) (ImportReport, error)          // a .session file, a string file, gotd JSON, a sealed hand-off
+//	func (v *Vault) ImportSessions(ss []sessionstring.Session, source, srcPath string, opts ImportOptions) ([]ImportReport, error) // decoded elsewhere (tdata); all or none
 //	func (v *Vault) Export(name string, f sessionstring.Format, force bool) (string, error)  // plain string
 //	func (v *Vault) ExportPlainFile(name, path string, force bool) error                    // plain Pyrogram v3 .session, peers included
 //	func (v *Vault) ExportSealed(name string, opts SealedExportOptions) (string, error)      // one-line sealed hand-off

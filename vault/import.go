@@ -416,6 +416,11 @@ func (v *Vault) createAccount(t *tx, data []byte, srcPath string, opts ImportOpt
 	if err != nil {
 		return ImportReport{}, err
 	}
+	return v.createParsed(t, p, srcPath, opts)
+}
+
+// createParsed writes the account file of a parsed source.
+func (v *Vault) createParsed(t *tx, p *parsed, srcPath string, opts ImportOptions) (ImportReport, error) {
 	if p.session.AuthKey.IsZero() {
 		return ImportReport{}, fmt.Errorf("%w: the session has no auth key", ErrBadInput)
 	}
@@ -473,4 +478,60 @@ func without(l []string, s string) []string {
 		}
 	}
 	return out
+}
+
+// ImportSessions stores sessions that a reader outside the vault decoded
+// (a Telegram Desktop tdata folder: one session per account), all or
+// none, under one lock and one index save. source names their format;
+// srcPath is where they came from (for ImportReport.PlaintextRemains). The
+// first account is named opts.Name and the others opts.Name-2, -3, ...;
+// without a name each is named user<ID> (or account-<id>).
+func (v *Vault) ImportSessions(ss []sessionstring.Session, source, srcPath string, opts ImportOptions) ([]ImportReport, error) {
+	if len(ss) == 0 {
+		return nil, fmt.Errorf("%w: no sessions", ErrBadInput)
+	}
+	t, err := v.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer t.end()
+	var out []ImportReport
+	undo := func() {
+		for _, r := range out {
+			_ = os.Remove(v.accountPath(r.Account.ID))
+		}
+	}
+	for i, s := range ss {
+		o := opts
+		if o.Name != "" && i > 0 {
+			o.Name = opts.Name + "-" + strconv.Itoa(i+1)
+		}
+		if o.Name != "" && t.idx.find(o.Name) >= 0 {
+			undo()
+			return nil, fmt.Errorf("%w: an account has that name (choose another with --name)", ErrExists)
+		}
+		p, err := parsedString(s, source, false)
+		if err != nil {
+			undo()
+			return nil, err
+		}
+		r, err := v.createParsed(t, p, "", o)
+		if err == nil {
+			err = t.add(r.Account)
+			if err != nil {
+				_ = os.Remove(v.accountPath(r.Account.ID))
+			}
+		}
+		if err != nil {
+			undo()
+			return nil, err
+		}
+		r.PlaintextRemains = srcPath != ""
+		out = append(out, r)
+	}
+	if err := t.save(); err != nil {
+		undo()
+		return nil, err
+	}
+	return out, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
 	"github.com/tgvault/tgvault/vault"
@@ -44,8 +45,14 @@ func (a *app) importCmd() *cobra.Command {
 		Long: `Import sessions into the vault. A SOURCE is a file (a session string in any
 format, a Pyrogram/PyroFork/Kurigram/Telethon .session file, a gotd session
 JSON file, or a sealed string from 'tgvault export --to/--passphrase'), a
-directory (every file in it, with a progress bar on a terminal), or - for
-standard input.
+Telegram Desktop tdata folder (every account in it), a directory (every
+file in it, with a progress bar on a terminal), or - for standard input.
+
+A tdata folder's accounts are named NAME, NAME-2, ... with --name, else
+user<ID>. A tdata folder with a local passcode asks for it (or reads it
+from the file named by TGVAULT_TDATA_PASSCODE_FILE). tdata does not carry
+the api_id: give it with --api-id (the official Telegram Desktop's is 2040).
+--remove-source does not delete a tdata folder.
 
 The plaintext original is left where it was unless --remove-source, which
 deletes it (and its -journal/-wal/-shm companions) once the sealed copy is
@@ -80,8 +87,9 @@ func formatNames() string {
 
 // source is one file to import ("" path: stdin).
 type source struct {
-	path string
-	dir  bool // found inside a directory SOURCE
+	path  string
+	dir   bool // found inside a directory SOURCE
+	tdata bool // a Telegram Desktop tdata folder
 }
 
 func (a *app) runImport(f importFlags, args []string) error {
@@ -114,6 +122,13 @@ func (a *app) runImport(f importFlags, args []string) error {
 			srcs = append(srcs, source{path: arg})
 			continue
 		}
+		if mtproto.IsTData(arg) {
+			if f.removeSource {
+				return usagef("--remove-source does not delete a tdata folder (%s); delete it yourself once Telegram Desktop no longer uses it", arg)
+			}
+			srcs = append(srcs, source{path: arg, tdata: true})
+			continue
+		}
 		files, err := dirSources(arg)
 		if err != nil {
 			return fmt.Errorf("import: %w", err)
@@ -124,7 +139,7 @@ func (a *app) runImport(f importFlags, args []string) error {
 		return usagef("- (stdin) can be given once")
 	}
 	if f.name != "" && (len(srcs) != 1 || srcs[0].dir) {
-		return usagef("--name needs exactly one SOURCE file")
+		return usagef("--name needs exactly one SOURCE file or tdata folder")
 	}
 	if len(srcs) == 0 {
 		return errors.New("import: no files in the given directories")
@@ -160,6 +175,16 @@ func (a *app) runImport(f importFlags, args []string) error {
 		for _, s := range srcs {
 			if s.dir {
 				batch = append(batch, s.path)
+				continue
+			}
+			if s.tdata {
+				res, err := a.importTData(v, s, opts)
+				if err != nil {
+					note(importResult{Source: s.path}, err, len(srcs) > 1)
+				}
+				for _, r := range res {
+					note(r, nil, len(srcs) > 1 || len(res) > 1)
+				}
 				continue
 			}
 			res, err := a.importOne(v, s, opts, f.removeSource, &sealPass)
@@ -345,6 +370,38 @@ func (a *app) importOne(v *vault.Vault, s source, opts vault.ImportOptions, remo
 	return res, nil
 }
 
+// importTData imports every account of a Telegram Desktop tdata folder.
+// The folder is read without a passcode first; one with a local passcode
+// asks for it (or reads TGVAULT_TDATA_PASSCODE_FILE).
+func (a *app) importTData(v *vault.Vault, s source, opts vault.ImportOptions) ([]importResult, error) {
+	const env = "TGVAULT_TDATA_PASSCODE_FILE"
+	pass, err := a.passphraseFromEnv(env)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { pass.Wipe() }()
+	ss, err := mtproto.ReadTData(s.path, pass)
+	if errors.Is(err, mtproto.ErrTDataPasscode) {
+		pass, err = a.passphrase(env, "Local passcode of the tdata folder: ", false)
+		if err != nil {
+			return nil, err
+		}
+		ss, err = mtproto.ReadTData(s.path, pass)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", s.path, err)
+	}
+	reps, err := v.ImportSessions(ss, mtproto.SourceTData, s.path, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]importResult, len(reps))
+	for i := range reps {
+		out[i] = importResult{Source: s.path, Report: &reps[i]}
+	}
+	return out, nil
+}
+
 // readHead reads up to n bytes of a file, enough to tell a sealed string.
 func readHead(path string, n int64) ([]byte, error) {
 	f, err := os.Open(path)
@@ -393,6 +450,8 @@ func (a *app) printImport(res importResult) {
 	switch {
 	case res.Removed:
 		a.notef("removed the plaintext source %s", res.Source)
+	case r.PlaintextRemains && r.Source == mtproto.SourceTData:
+		a.warnf("the plaintext original %s still exists: anyone who reads it has the account. Delete it once Telegram Desktop no longer uses it.", res.Source)
 	case r.PlaintextRemains:
 		a.warnf("the plaintext original %s still exists: anyone who reads it has the account. Delete it, or import with --remove-source.", res.Source)
 	}

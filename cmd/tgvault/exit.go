@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/vault"
 )
 
@@ -53,12 +54,14 @@ func classify(err error) (int, string) {
 		return exitUsage, "usage"
 	case errors.Is(err, vault.ErrKeyring):
 		return exitKeyring, "keyring"
-	case errors.Is(err, vault.ErrBadInput):
+	case errors.Is(err, vault.ErrBadInput), errors.Is(err, mtproto.ErrTDataCorrupt), errors.Is(err, mtproto.ErrNotTData):
 		return exitError, "bad_input"
 	case errors.Is(err, errBadCall):
 		return exitError, "bad_call"
 	case errors.Is(err, errCallRefused):
 		return exitError, "refused"
+	case errors.Is(err, mtproto.ErrTDataPasscode), errors.Is(err, mtproto.ErrTDataWrongPasscode):
+		return exitWrongKey, "wrong_key"
 	case errors.Is(err, vault.ErrWrongPassphrase), errors.Is(err, vault.ErrWrongKey), errors.Is(err, crypto.ErrWrongKey):
 		return exitWrongKey, "wrong_key"
 	case errors.Is(err, vault.ErrCorrupt), errors.Is(err, vault.ErrBinding), errors.Is(err, crypto.ErrCorrupt):

@@ -186,9 +186,6 @@ func copyTree(src, dst string) error {
 		}
 		rel, _ := filepath.Rel(src, p)
 		if d.IsDir() {
-			if d.Name() == "tdata" {
-				return filepath.SkipDir
-			}
 			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
 		}
 		b, err := os.ReadFile(p)
