@@ -55,6 +55,10 @@ type Options struct {
 	// (DefaultConnectTimeout when zero). gotd itself retries forever.
 	ConnectTimeout time.Duration
 
+	// Device is what the client tells the server about itself; gotd's
+	// defaults when zero. Keep it stable per account (see Device).
+	Device Device
+
 	// Dial, when set, opens every connection to the server (a SOCKS5
 	// proxy's dialer, say); net.Dialer when nil.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -101,6 +105,11 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 	if maxFlood <= 0 {
 		maxFlood = DefaultMaxFloodWait
 	}
+	if opts.Device != (Device{}) {
+		if err := opts.Device.Check(); err != nil {
+			return nil, err
+		}
+	}
 	td := tdtelegram.Options{
 		DC:                opts.Server.DC,
 		SessionStorage:    c.sess,
@@ -111,6 +120,9 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 		Middlewares:     []tdtelegram.Middleware{floodWaiter(maxFlood, opts.metrics), rpcMetrics(opts.metrics), peerFeeder(store)},
 		DialTimeout:     c.timeout,
 		ExchangeTimeout: c.timeout,
+	}
+	if opts.Device != (Device{}) {
+		td.Device = opts.Device.config()
 	}
 	if opts.onUpdates != nil {
 		td.NoUpdates = false

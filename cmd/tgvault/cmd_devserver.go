@@ -47,6 +47,9 @@ type devServerStats struct {
 	Connections  int64 `json:"connections"`
 	Duplicates   int64 `json:"duplicates"`
 	Open         int   `json:"open"`
+	// MaxDevicesPerKey is the most distinct device parameters one key
+	// sent: 1 when every account kept its device.
+	MaxDevicesPerKey int `json:"max_devices_per_key"`
 }
 
 func (a *app) devServerCmd() *cobra.Command {
@@ -282,7 +285,7 @@ func writeStatsLoop(srv *devserver.Server, path string, done <-chan struct{}) {
 	var last []byte
 	write := func() {
 		st := srv.Stats()
-		out := devServerStats{KeyExchanges: st.KeyExchanges, Duplicates: st.Duplicates, Open: st.Open}
+		out := devServerStats{KeyExchanges: st.KeyExchanges, Duplicates: st.Duplicates, Open: st.Open, MaxDevicesPerKey: srv.MaxClientsPerKey()}
 		for _, n := range st.Connections {
 			out.Connections += n
 		}

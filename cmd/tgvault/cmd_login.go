@@ -187,6 +187,7 @@ func (a *app) loginCmd() *cobra.Command {
 		botToken string
 		phone    string
 		qrCode   bool
+		df       deviceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "login NAME (--bot-token TOKEN | --phone +NUMBER | --qr) [--server HOST:PORT --server-key FILE] [--test-dc] [--api-id N --api-hash H]",
@@ -244,6 +245,9 @@ the account has one (TGVAULT_2FA_PASSWORD_FILE).`,
 			if opts.Dial, err = proxyDialer(proxy); err != nil {
 				return usagef("--proxy: %v", err)
 			}
+			if opts.Device, err = df.pick(); err != nil {
+				return err
+			}
 			return a.withVault(perProcess, func(v *vault.Vault) error {
 				// Refuse a name in use (and a locked vault) before the
 				// login creates an authorization on the server.
@@ -262,6 +266,9 @@ the account has one (TGVAULT_2FA_PASSWORD_FILE).`,
 					return err
 				}
 				if err := store.SetMeta(metaServer, meta); err != nil {
+					return err
+				}
+				if err := storeDevice(store, opts.Device); err != nil {
 					return err
 				}
 				if proxy != "" && proxy != "none" {
@@ -309,6 +316,7 @@ the account has one (TGVAULT_2FA_PASSWORD_FILE).`,
 	sf.register(f)
 	f.StringVar(&botToken, "bot-token", "", "log a bot in with its `TOKEN` (from @BotFather, or the dev server)")
 	f.StringVar(&phone, "phone", "", "log a user in with its phone `NUMBER` (international form, +...)")
+	df.register(f)
 	f.BoolVar(&qrCode, "qr", false, "log a user in by QR code, scanned with Telegram on a device where it is logged in")
 	return cmd
 }

@@ -507,7 +507,8 @@ loop:
 
 // clientOptions returns an account's client options: the server it logged
 // in on (its metaServer), else the run's --server, else Telegram's DCs for
-// its row; and its own proxy (metaProxy), else proxy (run's --proxy).
+// its row; its own proxy (metaProxy), else proxy (run's --proxy); and its
+// device parameters (metaDevice, else derived from its key id).
 func clientOptions(f *storage.File, conf serverConf, confSet bool, apiID int32, proxy string) (mtproto.Options, error) {
 	row, err := f.Session()
 	if err != nil {
@@ -540,7 +541,11 @@ func clientOptions(f *storage.File, conf serverConf, confSet bool, apiID int32, 
 	if err != nil {
 		return mtproto.Options{}, fmt.Errorf("%w: the account's proxy: %w", vault.ErrCorrupt, err)
 	}
-	return mtproto.Options{Server: srv, APIID: id, Dial: dial}, nil
+	dev, err := accountDevice(f, row)
+	if err != nil {
+		return mtproto.Options{}, err
+	}
+	return mtproto.Options{Server: srv, APIID: id, Dial: dial, Device: dev}, nil
 }
 
 // apiClient is an HTTP client of the local API socket.

@@ -93,6 +93,7 @@ type Server struct {
 	floods   map[uint32]flood
 	byKey    map[sessionstring.KeyID]map[*conn]struct{} // bound connections
 	qr       qrLogins
+	clients  map[sessionstring.KeyID][]ClientInfo // distinct initConnection parameters per key
 	closed   bool
 	serveErr chan error
 	wg       sync.WaitGroup
@@ -131,6 +132,7 @@ func Open(opts Options) (*Server, error) {
 		floods:  map[uint32]flood{},
 		byKey:   map[sessionstring.KeyID]map[*conn]struct{}{},
 		qr:      newQRLogins(opts.LoginTokenTTL, opts.OnLoginToken),
+		clients: map[sessionstring.KeyID][]ClientInfo{},
 	}
 	s.stats.Connections = map[sessionstring.KeyID]int64{}
 	s.stats.Calls = map[uint32]int64{}
@@ -543,9 +545,14 @@ func (s *Server) handle(ctx context.Context, r *reply, msgID int64, b *tdbin.Buf
 		}
 		return s.handle(ctx, r, msgID, b)
 	case tdtg.InitConnectionRequestTypeID:
-		if err := (&tdtg.InitConnectionRequest{Query: peekID{}}).Decode(b); err != nil {
+		req := tdtg.InitConnectionRequest{Query: peekID{}}
+		if err := req.Decode(b); err != nil {
 			return err
 		}
+		s.recordClient(r.keyID, ClientInfo{
+			APIID: req.APIID, DeviceModel: req.DeviceModel, SystemVersion: req.SystemVersion,
+			AppVersion: req.AppVersion, LangCode: req.LangCode, SystemLangCode: req.SystemLangCode,
+		})
 		return s.handle(ctx, r, msgID, b)
 	case tdtg.InvokeWithoutUpdatesRequestTypeID:
 		if err := (&tdtg.InvokeWithoutUpdatesRequest{Query: peekID{}}).Decode(b); err != nil {
