@@ -28,6 +28,11 @@ import (
 // holds public data only: an address and a public key.
 const metaServer = "tgvault.server"
 
+// metaAPIHash is the account meta key of the api_hash it logged in with,
+// when the user gave one (sealed with the account; run passes it on, for
+// the few methods that take it).
+const metaAPIHash = "tgvault.api_hash"
+
 // Defaults for a custom server (the dev server) when no API credentials
 // are given: it does not check them.
 const (
@@ -270,6 +275,11 @@ the account has one (TGVAULT_2FA_PASSWORD_FILE).`,
 				}
 				if err := storeDevice(store, opts.Device); err != nil {
 					return err
+				}
+				if apiHash != devAPIHash {
+					if err := store.SetMeta(metaAPIHash, []byte(apiHash)); err != nil {
+						return err
+					}
 				}
 				if proxy != "" && proxy != "none" {
 					if err := store.SetMeta(metaProxy, []byte(proxy)); err != nil {

@@ -545,7 +545,11 @@ func clientOptions(f *storage.File, conf serverConf, confSet bool, apiID int32, 
 	if err != nil {
 		return mtproto.Options{}, err
 	}
-	return mtproto.Options{Server: srv, APIID: id, Dial: dial, Device: dev}, nil
+	hash, _, err := f.Meta(metaAPIHash)
+	if err != nil {
+		return mtproto.Options{}, err
+	}
+	return mtproto.Options{Server: srv, APIID: id, APIHash: string(hash), Dial: dial, Device: dev}, nil
 }
 
 // apiClient is an HTTP client of the local API socket.
