@@ -262,6 +262,39 @@ func conformance(t *testing.T, e engine) {
 			t.Errorf("chat row %+v", p)
 		}
 	})
+	t.Run("UnchangedPeerKeepsStampForAnHour", func(t *testing.T) {
+		t.Parallel()
+		c := newClock()
+		s := e.open(t, nil, Options{Now: c.Now})
+		a := UserPeer(1, 1, false, "alice", nil, "")
+		if err := s.UpdatePeers([]Peer{a}); err != nil {
+			t.Fatal(err)
+		}
+		t0 := mustPeer(t, s, 1).LastUpdateOn
+		c.Add(RefreshAfter - time.Minute)
+		if err := s.UpdatePeers([]Peer{a}); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustPeer(t, s, 1).LastUpdateOn; got != t0 {
+			t.Errorf("the same peer within the hour restamped: %d, was %d", got, t0)
+		}
+		c.Add(2 * time.Minute)
+		if err := s.UpdatePeers([]Peer{a}); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustPeer(t, s, 1).LastUpdateOn; got != c.Now().Unix() {
+			t.Errorf("after the hour: stamp %d, want now %d", got, c.Now().Unix())
+		}
+		// A change is written at once, with a new stamp.
+		c.Add(time.Minute)
+		a.AccessHash = 2
+		if err := s.UpdatePeers([]Peer{a}); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustPeer(t, s, 1); got.AccessHash != 2 || got.LastUpdateOn != c.Now().Unix() {
+			t.Errorf("changed peer: %+v", got)
+		}
+	})
 	t.Run("UsernameTTL", func(t *testing.T) {
 		t.Parallel()
 		c := newClock()

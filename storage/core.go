@@ -300,6 +300,21 @@ func validatePeer(p *Peer) error {
 
 // putPeers applies REPLACE semantics. stamp sets last_update_on to now.
 // Caller holds c.mu for writing (or owns c exclusively).
+// RefreshAfter is how stale a peer's last_update_on may grow before an
+// UpdatePeers that changes nothing else about it stamps it again. Pyrogram
+// stamps every write; here a peer seen again within an hour keeps its
+// stamp, so that the account's own user and the peers of every repeated
+// call do not make a save each time. The username TTL (UsernameTTL, 8
+// hours) is measured from a stamp at most this much older.
+const RefreshAfter = time.Hour
+
+// unchangedFresh reports whether p, about to replace old, differs from it
+// only by a stamp less than RefreshAfter newer.
+func unchangedFresh(old, p *Peer) bool {
+	return old.AccessHash == p.AccessHash && old.Type == p.Type && old.Username == p.Username && old.Phone == p.Phone &&
+		p.LastUpdateOn >= old.LastUpdateOn && p.LastUpdateOn-old.LastUpdateOn < int64(RefreshAfter/time.Second)
+}
+
 func (c *core) putPeers(peers []Peer, stamp bool) error {
 	var now int64
 	if stamp {
@@ -318,6 +333,7 @@ func (c *core) putPeers(peers []Peer, stamp bool) error {
 			return err
 		}
 	}
+	skipped := 0
 	for i := range peers {
 		p := peers[i]
 		if stamp {
@@ -337,6 +353,12 @@ func (c *core) putPeers(peers []Peer, stamp bool) error {
 			// The name tables read their keys from the rows: the old keys
 			// go while the row holds them, the new ones once it does.
 			old := &c.recs[i]
+			if stamp && unchangedFresh(old, &p) {
+				// The same peer seen again within RefreshAfter: not worth
+				// a save (every connect brings the account's own user).
+				skipped++
+				continue
+			}
 			newUser, newPhone := old.Username != p.Username, old.Phone != p.Phone
 			if newUser && old.Username != "" {
 				c.byUsername.remove(old.Username, i)
@@ -364,7 +386,7 @@ func (c *core) putPeers(peers []Peer, stamp bool) error {
 			c.markDirty(i)
 		}
 	}
-	if len(peers) > 0 {
+	if len(peers) > skipped {
 		c.peersDirty = true
 		c.peersGen++
 	}

@@ -175,6 +175,17 @@ func TestFileBatchesPeersAndSavesSessionAtOnce(t *testing.T) {
 	if got := s.seals.Load() - seals; got != 1 {
 		t.Fatalf("Flush sealed %d times, want 1", got)
 	}
+	// The same peers again (every connect brings the account's own
+	// user): nothing to save.
+	if err := f.UpdatePeers([]Peer{UserPeer(1, 1, false, "", nil, "")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.seals.Load() - seals; got != 1 {
+		t.Fatalf("an unchanged peer made a save (%d seals)", got)
+	}
 	r := testRow(t)
 	r.DCID = 5
 	if err := f.SetSession(r); err != nil {
