@@ -2,8 +2,8 @@
 # Whole-program figures for `tgvault run`: N accounts seeded on a dev
 # server (random keys written straight into its state: no key exchange),
 # imported into a fresh vault, then one `tgvault run` connects them all.
-# For each N: import time, time from the start of run until every account
-# is ready (polled through the local API's /metrics), run's RSS per
+# For each N, for the first run after the import and for a restart: import
+# time, time from the start of run until every account is ready (polled through the local API's /metrics), run's RSS per
 # account once all are online and after an idle minute, its idle CPU, and
 # the key exchanges the dev server saw (must be 0). Prints the machine and
 # all outputs, and keeps a copy in bench/results/pool-<UTC date-time>.txt.
@@ -49,6 +49,45 @@ metric() { # metric SOCKET NAME: the sum of a metric's samples
 	curl -s --unix-socket "$1" http://tgvault/metrics | awk -v m="$2" '$1 ~ "^"m"({|$)" {s += $2} END {print s + 0}'
 }
 
+# measure LABEL: one `tgvault run` of the vault in $d until every account
+# is ready, its figures, then SIGTERM.
+measure() {
+	local label=$1
+	ex0=$(jq .key_exchanges "$d/stats.json")
+	t0=$(date +%s.%N)
+	"$tg" run --server "$addr" --server-key "$d/dev/server.pub" >"$d/run.out" 2>"$d/run.err" &
+	run=$!
+	pids+=($run)
+	ready=0
+	for _ in $(seq 6000); do
+		if [[ -S "$d/run.sock" ]]; then
+			ready=$(metric "$d/run.sock" 'tgvault_accounts{state="ready"}' 2>/dev/null || echo 0)
+			ready=${ready:-0}
+			((ready >= n)) && break
+		fi
+		sleep 0.05
+	done
+	t1=$(date +%s.%N)
+	online=$(echo "$t1 - $t0" | bc -l)
+	say "$label: run: $ready of $n ready after $(printf '%.2f' "$online") s ($(echo "$n / $online" | bc -l | xargs printf '%.0f') accounts/s, vault open and unlock included)"
+	rss=$(rss_kib "$run")
+	say "$label: run RSS when all are online: $((rss / 1024)) MiB, $(echo "$rss / $n" | bc -l | xargs printf '%.1f') KiB per account"
+	c0=$(cpu_ticks "$run")
+	sleep "$IDLE"
+	c1=$(cpu_ticks "$run")
+	hz=$(getconf CLK_TCK)
+	rss=$(rss_kib "$run")
+	say "$label: run RSS after ${IDLE} s idle: $((rss / 1024)) MiB, $(echo "$rss / $n" | bc -l | xargs printf '%.1f') KiB per account"
+	say "$label: idle CPU over ${IDLE} s: $(echo "($c1 - $c0) / $hz / $IDLE * 100" | bc -l | xargs printf '%.2f') % of a core"
+	say "$label: goroutines: $(metric "$d/run.sock" go_goroutines)"
+	say "$label: key exchanges during run: $(($(jq .key_exchanges "$d/stats.json") - ex0))"
+	t0=$(date +%s.%N)
+	kill -TERM "$run"
+	wait "$run" || true
+	t1=$(date +%s.%N)
+	say "$label: SIGTERM to exit (every account saved): $(echo "$t1 - $t0" | bc -l | xargs printf '%.2f') s; $(tail -1 "$d/run.err")"
+}
+
 for n in $COUNTS; do
 	say ""
 	say "## N = $n (load $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -67,39 +106,8 @@ for n in $COUNTS; do
 	t1=$(date +%s.%N)
 	say "import of $n .session files: $(echo "$t1 - $t0" | bc -l | xargs printf '%.2f') s"
 
-	ex0=$(jq .key_exchanges "$d/stats.json")
-	t0=$(date +%s.%N)
-	"$tg" run --server "$addr" --server-key "$d/dev/server.pub" >"$d/run.out" 2>"$d/run.err" &
-	run=$!
-	pids+=($run)
-	ready=0
-	for _ in $(seq 6000); do
-		if [[ -S "$d/run.sock" ]]; then
-			ready=$(metric "$d/run.sock" 'tgvault_accounts{state="ready"}' 2>/dev/null || echo 0)
-			ready=${ready:-0}
-			((ready >= n)) && break
-		fi
-		sleep 0.05
-	done
-	t1=$(date +%s.%N)
-	online=$(echo "$t1 - $t0" | bc -l)
-	say "run: $ready of $n ready after $(printf '%.2f' "$online") s ($(echo "$n / $online" | bc -l | xargs printf '%.0f') accounts/s, vault open and unlock included)"
-	rss=$(rss_kib "$run")
-	say "run RSS when all are online: $((rss / 1024)) MiB, $(echo "$rss / $n" | bc -l | xargs printf '%.1f') KiB per account"
-	c0=$(cpu_ticks "$run")
-	sleep "$IDLE"
-	c1=$(cpu_ticks "$run")
-	hz=$(getconf CLK_TCK)
-	rss=$(rss_kib "$run")
-	say "run RSS after ${IDLE} s idle: $((rss / 1024)) MiB, $(echo "$rss / $n" | bc -l | xargs printf '%.1f') KiB per account"
-	say "idle CPU over ${IDLE} s: $(echo "($c1 - $c0) / $hz / $IDLE * 100" | bc -l | xargs printf '%.2f') % of a core"
-	say "goroutines: $(metric "$d/run.sock" go_goroutines)"
-	say "key exchanges during run: $(($(jq .key_exchanges "$d/stats.json") - ex0))"
-	t0=$(date +%s.%N)
-	kill -TERM "$run"
-	wait "$run" || true
-	t1=$(date +%s.%N)
-	say "SIGTERM to exit (every account saved): $(echo "$t1 - $t0" | bc -l | xargs printf '%.2f') s; $(tail -1 "$d/run.err")"
+	measure "first run after the import (each account stores its server address and config once)"
+	measure "restart (what every later start does)"
 	kill -INT "${pids[0]}" 2>/dev/null || true
 	wait "${pids[0]}" 2>/dev/null || true
 	pids=()
