@@ -317,20 +317,31 @@ func LoginUser(ctx context.Context, store storage.Storage, phone string, ua User
 		}
 		a, err := c.td.Auth().SignIn(ctx, phone, code, hash)
 		if errors.Is(err, tdauth.ErrPasswordAuthNeeded) {
-			pw, perr := ua.Password(ctx)
-			if perr != nil {
-				return nil, fmt.Errorf("mtproto: 2FA password: %w", perr)
-			}
-			a, err = c.td.Auth().Password(ctx, pw)
-			if errors.Is(err, tdauth.ErrPasswordInvalid) {
-				return nil, ErrPasswordInvalid
-			}
+			return c.checkPassword(ctx, ua.Password, "mtproto: sign in")
 		}
 		if err != nil {
 			return nil, fmt.Errorf("mtproto: sign in: %w", loginErr(err))
 		}
 		return a, nil
 	})
+}
+
+// checkPassword completes a login that needs the 2FA password, asked of
+// password, by SRP (the password never leaves the process). A failure of
+// the check is wrapped as step ("mtproto: sign in") says.
+func (c *Client) checkPassword(ctx context.Context, password func(context.Context) (string, error), step string) (*tdtg.AuthAuthorization, error) {
+	pw, err := password(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mtproto: 2FA password: %w", err)
+	}
+	a, err := c.td.Auth().Password(ctx, pw)
+	switch {
+	case errors.Is(err, tdauth.ErrPasswordInvalid):
+		return nil, ErrPasswordInvalid
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", step, loginErr(err))
+	}
+	return a, nil
 }
 
 // login runs one login: it refuses a store that is already logged in,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	tdauth "github.com/gotd/td/telegram/auth"
 	tdqrlogin "github.com/gotd/td/telegram/auth/qrlogin"
 	tdtg "github.com/gotd/td/tg"
 	tdtgerr "github.com/gotd/td/tgerr"
@@ -46,14 +45,7 @@ func LoginQR(ctx context.Context, store storage.Storage, qa QRAuthenticator, opt
 		case errors.As(err, &migrate):
 			return nil, ErrQRMigrate
 		case tdtgerr.Is(err, "SESSION_PASSWORD_NEEDED"):
-			pw, perr := qa.Password(ctx)
-			if perr != nil {
-				return nil, fmt.Errorf("mtproto: 2FA password: %w", perr)
-			}
-			a, err = c.td.Auth().Password(ctx, pw)
-			if errors.Is(err, tdauth.ErrPasswordInvalid) {
-				return nil, ErrPasswordInvalid
-			}
+			return c.checkPassword(ctx, qa.Password, "mtproto: QR login")
 		}
 		if err != nil {
 			return nil, fmt.Errorf("mtproto: QR login: %w", loginErr(err))
