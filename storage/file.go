@@ -50,7 +50,7 @@ func (e *BindingError) Unwrap() error { return ErrBinding }
 // File is safe for concurrent use.
 type File struct {
 	*core
-	path   string
+	blob   Blob
 	sealer Sealer
 
 	saveMu  sync.Mutex // one save at a time; held with core.mu
@@ -65,13 +65,48 @@ type File struct {
 
 var _ Storage = (*File)(nil)
 
+// Blob is where a File's sealed image lives: a file (FileBlob, what
+// CreateFile and OpenFile use) or a row of a database. Implementations
+// must be safe for concurrent use.
+type Blob interface {
+	// Name names the image in errors and Path: a path, or the blob's
+	// name in its store; it never holds a secret.
+	Name() string
+	// ReadBlob returns the sealed image; an error matching
+	// fs.ErrNotExist when there is none.
+	ReadBlob() ([]byte, error)
+	// WriteBlob replaces the sealed image atomically: a reader, or a
+	// crash, sees the old image or the new one, never a mix. A store that
+	// fences its writers (a lease that moved elsewhere) fails it.
+	WriteBlob(sealed []byte) error
+}
+
+// FileBlob is the Blob of a sealed file at a path: read into a pooled
+// buffer, replaced by WriteFileAtomic.
+type FileBlob string
+
+// Name returns the path.
+func (p FileBlob) Name() string { return string(p) }
+
+// ReadBlob reads the file.
+func (p FileBlob) ReadBlob() ([]byte, error) { return readSealed(string(p)) }
+
+// WriteBlob replaces the file atomically.
+func (p FileBlob) WriteBlob(sealed []byte) error { return WriteFileAtomic(string(p), sealed) }
+
 // CreateFile seals snap into a new file at path, bound to b (whose
 // Revision is the first revision, normally 1). It fails if path exists.
 func CreateFile(path string, s Sealer, b Binding, snap *Snapshot, opts Options) (*File, error) {
 	if _, err := os.Lstat(path); err == nil {
 		return nil, fmt.Errorf("storage: create %s: %w", path, fs.ErrExist)
 	}
-	f := &File{core: newCore(opts), path: path, sealer: s, binding: b}
+	return CreateBlob(FileBlob(path), s, b, snap, opts)
+}
+
+// CreateBlob is CreateFile for any Blob; the caller makes sure that the
+// blob is new.
+func CreateBlob(blob Blob, s Sealer, b Binding, snap *Snapshot, opts Options) (*File, error) {
+	f := &File{core: newCore(opts), blob: blob, sealer: s, binding: b}
 	if err := f.core.fill(snap); err != nil {
 		return nil, err
 	}
@@ -88,7 +123,12 @@ func CreateFile(path string, s Sealer, b Binding, snap *Snapshot, opts Options) 
 // accepted (a crash between saving the account and the index); the caller
 // reads it with Revision and repairs its index.
 func OpenFile(path string, s Sealer, want Binding, opts Options) (*File, error) {
-	sealed, err := readSealed(path)
+	return OpenBlob(FileBlob(path), s, want, opts)
+}
+
+// OpenBlob is OpenFile for any Blob.
+func OpenBlob(blob Blob, s Sealer, want Binding, opts Options) (*File, error) {
+	sealed, err := blob.ReadBlob()
 	if err != nil {
 		return nil, fmt.Errorf("storage: open sealed file: %w", err)
 	}
@@ -146,7 +186,7 @@ func OpenFile(path string, s Sealer, want Binding, opts Options) (*File, error) 
 		return head.readPeers()
 	}
 	c.release = scrub
-	return &File{core: c, path: path, sealer: s, binding: got}, nil
+	return &File{core: c, blob: blob, sealer: s, binding: got}, nil
 }
 
 // sealedBufs keeps the buffer of a closed store's file for the next open:
@@ -195,8 +235,8 @@ func putSealedBuf(buf []byte) {
 	sealedBufs.Put(&buf)
 }
 
-// Path returns the file's path.
-func (f *File) Path() string { return f.path }
+// Path returns the file's path (its Blob's name).
+func (f *File) Path() string { return f.blob.Name() }
 
 // Revision returns the binding revision of the last save.
 func (f *File) Revision() uint64 {
@@ -231,7 +271,7 @@ func (f *File) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("storage: seal: %w", err)
 	}
-	if err := WriteFileAtomic(f.path, sealed); err != nil {
+	if err := f.blob.WriteBlob(sealed); err != nil {
 		return err
 	}
 	f.binding = b

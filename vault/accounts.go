@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -29,9 +28,17 @@ func (e *AccountError) Error() string {
 // Unwrap returns ErrBinding, ErrCorrupt or ErrWrongKey.
 func (e *AccountError) Unwrap() error { return e.Err }
 
+// accountBlob names an account's image in the backend.
+func accountBlob(id string) string { return accountsDir + "/" + id + accountExt }
+
+// accountPath is the account's file, for a directory vault (tests).
 func (v *Vault) accountPath(id string) string {
-	return v.path(accountsDir, id+accountExt)
+	return vaultName(v.be, accountBlob(id))
 }
+
+// removeAccount deletes an account's image (best effort where the caller
+// undoes a write).
+func (v *Vault) removeAccount(id string) error { return v.be.Remove(accountBlob(id)) }
 
 func (v *Vault) storageOptions() storage.Options {
 	return storage.Options{Now: v.opts.Now}
@@ -40,8 +47,16 @@ func (v *Vault) storageOptions() storage.Options {
 // openFile opens an account's sealed file, checking its binding against
 // the index entry.
 func (v *Vault) openFile(s storage.Sealer, a *Account) (*storage.File, error) {
+	return v.openBlob(s, a, nil)
+}
+
+// openBlob is openFile for the image in b (the vault's own when nil).
+func (v *Vault) openBlob(s storage.Sealer, a *Account, b storage.Blob) (*storage.File, error) {
+	if b == nil {
+		b = v.be.Blob(accountBlob(a.ID))
+	}
 	want := storage.Binding{VaultID: v.meta.VaultID, AccountID: a.ID, Revision: a.Revision}
-	f, err := storage.OpenFile(v.accountPath(a.ID), s, want, v.storageOptions())
+	f, err := storage.OpenBlob(b, s, want, v.storageOptions())
 	if err == nil {
 		return f, nil
 	}
@@ -132,16 +147,24 @@ func (v *Vault) noteOpen(id string, rev uint64, peers int, openErr error) {
 		return
 	}
 	defer t.end()
+	if t.note(id, rev, peers, openErr) {
+		_ = t.save()
+	}
+}
+
+// note is noteOpen's change of the index in t; it reports whether the
+// index changed.
+func (t *tx) note(id string, rev uint64, peers int, openErr error) bool {
 	i := t.idx.byID(id)
 	if i < 0 {
-		return
+		return false
 	}
 	a := &t.idx.Accounts[i]
 	var ae *AccountError
 	switch {
 	case openErr == nil:
 		if rev < a.Revision {
-			return
+			return false
 		}
 		if a.Status == StatusBroken {
 			a.Status, a.Reason = StatusActive, ""
@@ -150,10 +173,10 @@ func (v *Vault) noteOpen(id string, rev uint64, peers int, openErr error) {
 	case errors.As(openErr, &ae) && a.Status != StatusHandedOff:
 		a.Status, a.Reason = StatusBroken, ae.Reason
 	default:
-		return
+		return false
 	}
-	a.Updated = v.now().UTC()
-	_ = t.save()
+	a.Updated = t.v.now().UTC()
+	return true
 }
 
 // Reclaim makes a handed-off account active again. Use it only when the
@@ -238,7 +261,7 @@ func (v *Vault) Remove(name string) error {
 	if err := t.save(); err != nil {
 		return err
 	}
-	if err := os.Remove(v.accountPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := v.removeAccount(id); err != nil {
 		return fmt.Errorf("vault: remove account file: %w", err)
 	}
 	return nil
@@ -382,4 +405,84 @@ func sessionFields(a *Account, row storage.SessionRow) bool {
 		a.DCID, changed = row.DCID, true
 	}
 	return changed
+}
+
+// createAccount seals snap as a new account image; a blob that exists
+// already is refused (ids are random: it would be a bug).
+func (v *Vault) newAccountFile(id string, s storage.Sealer, b storage.Binding, snap *storage.Snapshot) (*storage.File, error) {
+	name := accountBlob(id)
+	if _, err := v.be.Read(name); err == nil {
+		return nil, fmt.Errorf("storage: create %s: %w", name, fs.ErrExist)
+	}
+	return storage.CreateBlob(v.be.Blob(name), s, b, snap, v.storageOptions())
+}
+
+// OpenAccounts opens the stores of many accounts that List returned, with
+// one unlock and no further index read: OpenAccount reads and decrypts the
+// whole index for each account, which for every account of a large vault
+// costs the square of the accounts. It checks each account as OpenAccount
+// does; files[i] is nil where errs[i] says why. The index is then repaired
+// in one write, if the write lock is free (files ahead of it, accounts
+// broken or opening again).
+//
+// blob, when not nil, gives the place of an account's image instead of the
+// vault's own (a fleet worker's lease-fenced blob); it may return nil for
+// the vault's own.
+func (v *Vault) OpenAccounts(accts []Account, blob func(Account) storage.Blob) (files []*storage.File, errs []error, err error) {
+	st, err := v.unlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := st.sealer()
+	if err != nil {
+		return nil, nil, err
+	}
+	files, errs = make([]*storage.File, len(accts)), make([]error, len(accts))
+	type note struct {
+		id    string
+		rev   uint64
+		peers int
+		err   error
+	}
+	var notes []note
+	for i := range accts {
+		a := &accts[i]
+		if a.Status == StatusHandedOff {
+			errs[i] = fmt.Errorf("%w: run `tgvault reclaim` first if it is no longer used elsewhere", ErrHandedOff)
+			continue
+		}
+		var b storage.Blob
+		if blob != nil {
+			b = blob(*a)
+		}
+		f, err := v.openBlob(s, a, b)
+		if err != nil {
+			errs[i] = err
+			notes = append(notes, note{id: a.ID, err: err})
+			continue
+		}
+		n, err := f.PeerCount()
+		if err != nil {
+			_ = f.Close()
+			errs[i] = err
+			continue
+		}
+		files[i] = f
+		if f.Revision() != a.Revision || n != a.Peers || a.Status == StatusBroken {
+			notes = append(notes, note{id: a.ID, rev: f.Revision(), peers: n})
+		}
+	}
+	if len(notes) > 0 {
+		if t, err := v.begin(); err == nil {
+			changed := false
+			for _, n := range notes {
+				changed = t.note(n.id, n.rev, n.peers, n.err) || changed
+			}
+			if changed {
+				_ = t.save()
+			}
+			t.end()
+		}
+	}
+	return files, errs, nil
 }

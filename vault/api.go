@@ -31,6 +31,9 @@ type Keyring interface {
 type Options struct {
 	// Dir is the vault directory (see DefaultDir).
 	Dir string
+	// Backend, when set, keeps the vault somewhere else than Dir (package
+	// pgvault: a PostgreSQL database); Dir is then ignored.
+	Backend Backend
 	// Keyring holds the unlocked identity; nil means no OS keyring (the
 	// vault is then only unlocked per process, by Identity or Passphrase).
 	Keyring Keyring
@@ -67,6 +70,7 @@ type Status struct {
 type LockHolder struct {
 	PID     int       `json:"pid"`
 	Command string    `json:"command"`
+	Host    string    `json:"host,omitempty"` // where the process runs (a shared backend has many hosts)
 	Since   time.Time `json:"since"`
 }
 

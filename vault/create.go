@@ -2,7 +2,6 @@ package vault
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/tgvault/tgvault/storage"
 )
@@ -29,7 +28,7 @@ func (v *Vault) CreateAccount(name string, snap *storage.Snapshot, source string
 	}
 	id := newID(16)
 	b := storage.Binding{VaultID: v.meta.VaultID, AccountID: id, Revision: 1}
-	f, err := storage.CreateFile(v.accountPath(id), t.sealer, b, snap, v.storageOptions())
+	f, err := v.newAccountFile(id, t.sealer, b, snap)
 	if err != nil {
 		return Account{}, fmt.Errorf("vault: write account file: %w", err)
 	}
@@ -39,7 +38,7 @@ func (v *Vault) CreateAccount(name string, snap *storage.Snapshot, source string
 		err = cerr
 	}
 	if err != nil {
-		_ = os.Remove(v.accountPath(id))
+		_ = v.removeAccount(id)
 		return Account{}, err
 	}
 	now := v.now().UTC()
@@ -50,11 +49,11 @@ func (v *Vault) CreateAccount(name string, snap *storage.Snapshot, source string
 		Peers: peers, Revision: rev, Source: source, Created: now, Updated: now,
 	}
 	if err := t.add(a); err != nil {
-		_ = os.Remove(v.accountPath(id))
+		_ = v.removeAccount(id)
 		return Account{}, err
 	}
 	if err := t.save(); err != nil {
-		_ = os.Remove(v.accountPath(id))
+		_ = v.removeAccount(id)
 		return Account{}, err
 	}
 	return a, nil

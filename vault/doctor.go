@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -49,9 +49,11 @@ func (v *Vault) Doctor() []Check {
 		add("unlock", false, uerr.Error(), "tgvault unlock")
 	}
 
-	cs = append(cs, v.checkPerms())
+	if _, ok := v.be.(DirBackend); ok {
+		cs = append(cs, v.checkPerms(string(v.be.(DirBackend))))
+	}
 
-	if h, held := probeLock(v.path(lockName)); held {
+	if h, held := v.be.Probe(LockWrite); held {
 		add("writer", true, fmt.Sprintf("process %d (%s) holds the write lock since %s", h.PID, h.Command, h.Since.Format("2006-01-02 15:04:05Z07:00")), "")
 	} else {
 		add("writer", true, "no writer", "")
@@ -64,13 +66,16 @@ func (v *Vault) Doctor() []Check {
 	}
 
 	var stray []string
-	_ = filepath.WalkDir(v.dir, func(p string, d fs.DirEntry, err error) error {
+	dir, isDir := v.be.(DirBackend)
+	_ = filepath.WalkDir(string(dir), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), ".") && strings.Contains(d.Name(), ".tmp-") {
 			stray = append(stray, p)
 		}
 		return nil
 	})
-	if len(stray) > 0 {
+	if !isDir {
+		add("temp files", true, "none (writes to "+v.be.Location()+" are transactions)", "")
+	} else if len(stray) > 0 {
 		add("temp files", false, fmt.Sprintf("%d temp files left by an interrupted write (sealed; no secrets in plaintext)", len(stray)),
 			"with no tgvault writing, remove them: rm "+strings.Join(stray, " "))
 	} else {
@@ -84,7 +89,7 @@ func (v *Vault) Doctor() []Check {
 		add("recipients", true, "vault.json's recipients are authenticated by the vault key", "")
 	} else {
 		add("recipients", false, fmt.Sprintf("vault.json lists recipients the vault key did not authenticate (%s); they receive nothing", strings.Join(rs, ", ")),
-			"check who can write "+v.dir+"; tgvault rekey rewrites vault.json")
+			"check who can write "+v.be.Location()+"; tgvault rekey rewrites vault.json")
 	}
 	x, err := v.loadIndex(st)
 	if err != nil {
@@ -117,27 +122,30 @@ func (v *Vault) Doctor() []Check {
 			add(name, true, string(a.Status), "")
 		}
 	}
-	ents, _ := os.ReadDir(v.path(accountsDir))
+	names, _ := v.be.List(accountsDir)
 	var orphans []string
-	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), ".") && !known[e.Name()] {
-			orphans = append(orphans, filepath.Join(v.dir, accountsDir, e.Name()))
+	for _, n := range names {
+		if !known[path.Base(n)] {
+			orphans = append(orphans, vaultName(v.be, n))
 		}
 	}
 	if len(orphans) > 0 {
-		add("orphans", false, fmt.Sprintf("%d account files are not in the index (an interrupted import or remove)", len(orphans)),
-			"with no tgvault writing, remove them: rm "+strings.Join(orphans, " "))
+		fix := "with no tgvault writing, remove them: rm " + strings.Join(orphans, " ")
+		if _, ok := v.be.(DirBackend); !ok {
+			fix = "with no tgvault writing, remove them from " + v.be.Location()
+		}
+		add("orphans", false, fmt.Sprintf("%d account files are not in the index (an interrupted import or remove)", len(orphans)), fix)
 	}
 	return cs
 }
 
 // checkPerms checks that the directory is 0700 and the files 0600.
-func (v *Vault) checkPerms() Check {
+func (v *Vault) checkPerms(dir string) Check {
 	if runtime.GOOS == "windows" {
 		return Check{Name: "permissions", OK: true, Detail: "not checked on Windows (ACLs)"}
 	}
 	var bad []string
-	_ = filepath.WalkDir(v.dir, func(p string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}
@@ -153,7 +161,7 @@ func (v *Vault) checkPerms() Check {
 	})
 	if len(bad) > 0 {
 		return Check{Name: "permissions", Detail: "too open: " + strings.Join(bad, ", "),
-			Fix: fmt.Sprintf("chmod -R go-rwx %s", v.dir)}
+			Fix: fmt.Sprintf("chmod -R go-rwx %s", dir)}
 	}
 	return Check{Name: "permissions", OK: true, Detail: "directories 0700, files 0600"}
 }

@@ -338,7 +338,7 @@ func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(do
 		r, err := res.r, res.err
 		if err == nil {
 			if err = t.add(r.Account); err != nil {
-				_ = os.Remove(v.accountPath(r.Account.ID))
+				_ = v.removeAccount(r.Account.ID)
 				r = ImportReport{}
 			}
 		}
@@ -403,7 +403,7 @@ func (v *Vault) importOne(t *tx, data []byte, srcPath string, opts ImportOptions
 		return ImportReport{}, err
 	}
 	if err := t.add(r.Account); err != nil {
-		_ = os.Remove(v.accountPath(r.Account.ID))
+		_ = v.removeAccount(r.Account.ID)
 		return ImportReport{}, err
 	}
 	return r, nil
@@ -437,7 +437,7 @@ func (v *Vault) createParsed(t *tx, p *parsed, srcPath string, opts ImportOption
 		return ImportReport{}, err
 	}
 	b := storage.Binding{VaultID: v.meta.VaultID, AccountID: id, Revision: 1}
-	f, err := storage.CreateFile(v.accountPath(id), t.sealer, b, p.snap, v.storageOptions())
+	f, err := v.newAccountFile(id, t.sealer, b, p.snap)
 	if err != nil {
 		return ImportReport{}, fmt.Errorf("vault: write account file: %w", err)
 	}
@@ -498,7 +498,7 @@ func (v *Vault) ImportSessions(ss []sessionstring.Session, source, srcPath strin
 	var out []ImportReport
 	undo := func() {
 		for _, r := range out {
-			_ = os.Remove(v.accountPath(r.Account.ID))
+			_ = v.removeAccount(r.Account.ID)
 		}
 	}
 	for i, s := range ss {
@@ -519,7 +519,7 @@ func (v *Vault) ImportSessions(ss []sessionstring.Session, source, srcPath strin
 		if err == nil {
 			err = t.add(r.Account)
 			if err != nil {
-				_ = os.Remove(v.accountPath(r.Account.ID))
+				_ = v.removeAccount(r.Account.ID)
 			}
 		}
 		if err != nil {

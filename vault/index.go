@@ -3,11 +3,9 @@ package vault
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 
 	"github.com/tgvault/tgvault/crypto"
-	"github.com/tgvault/tgvault/storage"
 )
 
 // index is the sealed index.age: every account's entry, by name.
@@ -50,7 +48,7 @@ func translateOpen(what string, err error) error {
 // loadIndex opens index.age. A file the identity does not open gives
 // ErrWrongKey: the identity is not this vault's.
 func (v *Vault) loadIndex(st *unlocked) (*index, error) {
-	sealed, err := os.ReadFile(v.path(indexName))
+	sealed, err := v.be.Read(indexName)
 	if err != nil {
 		return nil, fmt.Errorf("vault: read index: %w", err)
 	}
@@ -78,7 +76,7 @@ func (v *Vault) saveIndex(st *unlocked, x *index) error {
 	if err != nil {
 		return err
 	}
-	if err := storage.WriteFileAtomic(v.path(indexName), sealed); err != nil {
+	if err := v.be.Write(indexName, sealed); err != nil {
 		return fmt.Errorf("vault: write index: %w", err)
 	}
 	return nil

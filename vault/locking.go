@@ -9,11 +9,6 @@ import (
 	"time"
 )
 
-const (
-	lockName    = "lock"
-	runLockName = "run.lock"
-)
-
 var errWouldBlock = errors.New("vault: lock held elsewhere")
 
 // A busy lock is tried lockTries more times, lockRetry apart.
@@ -41,15 +36,16 @@ func (e *BusyError) Error() string {
 // Unwrap returns ErrBusy.
 func (e *BusyError) Unwrap() error { return ErrBusy }
 
-// heldLock is an advisory lock file held by this process.
+// heldLock is a lock held by this process.
 type heldLock struct {
-	f *os.File
+	f   *os.File     // DirBackend's lock file
+	rel func() error // another Backend's release
 }
 
-// acquireLock takes the lock file at path without waiting, and writes this
-// process's pid, command and start time into it. A lock held elsewhere
-// gives a *BusyError naming the holder.
-func acquireLock(path string, now time.Time) (*heldLock, error) {
+// acquireLock takes the lock file at path without waiting, and writes h
+// (this process's pid, command and start time) into it. A lock held
+// elsewhere gives a *BusyError naming the holder.
+func acquireLock(path string, h LockHolder) (*heldLock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("vault: open lock file: %w", err)
@@ -72,7 +68,6 @@ func acquireLock(path string, now time.Time) (*heldLock, error) {
 		}
 		return nil, fmt.Errorf("vault: lock: %w", err)
 	}
-	h := LockHolder{PID: os.Getpid(), Command: command(), Since: now.UTC()}
 	b, _ := json.Marshal(h)
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt(append(b, '\n'), 0)
@@ -82,6 +77,11 @@ func acquireLock(path string, now time.Time) (*heldLock, error) {
 
 // release empties the holder record and drops the lock.
 func (l *heldLock) release() error {
+	if l != nil && l.rel != nil {
+		rel := l.rel
+		l.rel = nil
+		return rel()
+	}
 	if l == nil || l.f == nil {
 		return nil
 	}
@@ -142,7 +142,11 @@ func command() string {
 
 // writeLock takes the vault's write lock.
 func (v *Vault) writeLock() (*heldLock, error) {
-	return acquireLock(filepath.Join(v.dir, lockName), v.now())
+	rel, err := v.be.Lock(LockWrite, ThisProcess(v.now()))
+	if err != nil {
+		return nil, err
+	}
+	return &heldLock{rel: rel}, nil
 }
 
 // AcquireRunLock marks the vault as served by a running pool (`tgvault
@@ -151,16 +155,12 @@ func (v *Vault) writeLock() (*heldLock, error) {
 // lock tells other commands (export) that the sessions are in use. A second
 // pool is refused with a *BusyError.
 func (v *Vault) AcquireRunLock() (release func() error, err error) {
-	l, err := acquireLock(filepath.Join(v.dir, runLockName), v.now())
-	if err != nil {
-		return nil, err
-	}
-	return l.release, nil
+	return v.be.Lock(LockRun, ThisProcess(v.now()))
 }
 
 // HeldByRun reports whether a running pool holds the run lock, and its pid
 // (0 if its record cannot be read). It takes no lock.
 func (v *Vault) HeldByRun() (pid int, held bool) {
-	h, held := probeLock(filepath.Join(v.dir, runLockName))
+	h, held := v.be.Probe(LockRun)
 	return h.PID, held
 }

@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
 	"strings"
 	"time"
 
 	"github.com/tgvault/tgvault/crypto"
-	"github.com/tgvault/tgvault/storage"
 )
 
 // rekeyHook, when set by a test, is called after each step of Rekey; an
@@ -37,7 +35,7 @@ type rekeyState struct {
 
 // rekeyPending reports whether a rekey was started and not finished.
 func (v *Vault) rekeyPending() bool {
-	_, err := os.Stat(v.path(slotsDir, rekeyName))
+	_, err := v.be.Read(rekeyPath)
 	return err == nil
 }
 
@@ -55,7 +53,7 @@ var errForgedRekey = fmt.Errorf("%w: slots/rekey.age is not authenticated by thi
 // fs.ErrNotExist (no rekey), crypto.ErrWrongKey (sealed to another key:
 // the slot already holds the new one) or errForgedRekey.
 func (v *Vault) readRekeyState(old *crypto.Identity) (*crypto.Identity, error) {
-	sealed, err := os.ReadFile(v.path(slotsDir, rekeyName))
+	sealed, err := v.be.Read(rekeyPath)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +147,7 @@ func (v *Vault) Rekey(pass crypto.Passphrase) error {
 		if err != nil {
 			return err
 		}
-		if err := storage.WriteFileAtomic(v.path(slotsDir, rekeyName), sealed); err != nil {
+		if err := v.be.Write(rekeyPath, sealed); err != nil {
 			return fmt.Errorf("vault: write rekey state: %w", err)
 		}
 		if err := rekeyStep("state"); err != nil {
@@ -183,7 +181,7 @@ func (v *Vault) Rekey(pass crypto.Passphrase) error {
 	if err := v.resealAll("new", []*crypto.Identity{next}, []*crypto.Recipient{next.Recipient()}); err != nil {
 		return err
 	}
-	if err := os.Remove(v.path(slotsDir, rekeyName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := v.be.Remove(rekeyPath); err != nil {
 		return fmt.Errorf("vault: remove rekey state: %w", err)
 	}
 	v.mu.Lock()
@@ -220,32 +218,32 @@ func (v *Vault) switchKeyring(next *crypto.Identity) error {
 // stay. A file that no key opens or that is damaged is left as it is
 // (Doctor reports it).
 func (v *Vault) resealAll(phase string, ids []*crypto.Identity, rs []*crypto.Recipient) error {
-	ents, err := os.ReadDir(v.path(accountsDir))
+	names, err := v.be.List(accountsDir)
 	if err != nil {
 		return fmt.Errorf("vault: rekey: %w", err)
 	}
 	var paths []string
-	for _, e := range ents {
-		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), accountExt) && !strings.HasPrefix(e.Name(), ".") {
-			paths = append(paths, filepath.Join(accountsDir, e.Name()))
+	for _, n := range names {
+		if strings.HasSuffix(n, accountExt) {
+			paths = append(paths, n)
 		}
 	}
 	paths = append(paths, indexName)
 	for _, p := range paths {
-		if err := v.reseal(v.path(p), ids, rs); err != nil {
+		if err := v.reseal(p, ids, rs); err != nil {
 			if p == indexName || !(errors.Is(err, crypto.ErrCorrupt) || errors.Is(err, crypto.ErrWrongKey)) {
 				return fmt.Errorf("vault: rekey %s: %w", p, err)
 			}
 		}
-		if err := rekeyStep(phase + ":" + filepath.Base(p)); err != nil {
+		if err := rekeyStep(phase + ":" + path.Base(p)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (v *Vault) reseal(path string, ids []*crypto.Identity, rs []*crypto.Recipient) error {
-	sealed, err := os.ReadFile(path)
+func (v *Vault) reseal(name string, ids []*crypto.Identity, rs []*crypto.Recipient) error {
+	sealed, err := v.be.Read(name)
 	if err != nil {
 		return err
 	}
@@ -258,5 +256,5 @@ func (v *Vault) reseal(path string, ids []*crypto.Identity, rs []*crypto.Recipie
 	if err != nil {
 		return err
 	}
-	return storage.WriteFileAtomic(path, out)
+	return v.be.Write(name, out)
 }

@@ -9,14 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/tgvault/tgvault/crypto"
-	"github.com/tgvault/tgvault/storage"
 )
 
 // The vault directory's entries.
@@ -27,6 +24,8 @@ const (
 	indexName   = "index.age"
 	accountsDir = "accounts"
 	rekeyName   = "rekey.age" // slots/rekey.age: the new identity while a rekey runs
+	slotPath    = slotsDir + "/" + slotName
+	rekeyPath   = slotsDir + "/" + rekeyName
 	formatV1    = 1
 	dirMode     = 0o700
 	fileMode    = 0o600
@@ -56,7 +55,7 @@ type vaultMeta struct {
 // A Vault is safe for concurrent use by several goroutines; between
 // processes, writes are serialised by the lock file.
 type Vault struct {
-	dir  string
+	be   Backend
 	opts Options
 	meta vaultMeta
 
@@ -80,8 +79,15 @@ func (v *Vault) now() time.Time {
 	return time.Now()
 }
 
-func (v *Vault) path(elem ...string) string {
-	return filepath.Join(append([]string{v.dir}, elem...)...)
+// backendOf is opts.Backend, else the directory opts.Dir.
+func backendOf(opts Options) (Backend, error) {
+	if opts.Backend != nil {
+		return opts.Backend, nil
+	}
+	if opts.Dir == "" {
+		return nil, errors.New("vault: no directory")
+	}
+	return DirBackend(opts.Dir), nil
 }
 
 // Init creates a vault in opts.Dir: a new X25519 identity, the passphrase
@@ -91,29 +97,29 @@ func Init(opts InitOptions, pass crypto.Passphrase) (*Vault, error) {
 	if len(pass) == 0 {
 		return nil, errors.New("vault: init needs a passphrase (it opens the recovery slot)")
 	}
-	dir := opts.Dir
-	if dir == "" {
+	if opts.Backend == nil && opts.Dir == "" {
 		return nil, errors.New("vault: init needs a directory")
 	}
-	if _, err := os.Stat(filepath.Join(dir, metaName)); err == nil {
-		return nil, fmt.Errorf("%w: %s", ErrExists, filepath.Join(dir, metaName))
+	be, err := backendOf(opts.Options)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := be.Read(metaName); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrExists, vaultName(be, metaName))
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, backendErr("init", err)
 	}
 	if !opts.NoKeyring && opts.Keyring == nil {
 		return nil, fmt.Errorf("%w: no OS keyring (use --no-keyring for a per-process vault)", ErrKeyring)
 	}
-	for _, d := range []string{dir, filepath.Join(dir, slotsDir), filepath.Join(dir, accountsDir)} {
-		if err := os.MkdirAll(d, dirMode); err != nil {
-			return nil, fmt.Errorf("vault: init: %w", err)
-		}
-		if err := os.Chmod(d, dirMode); err != nil {
-			return nil, fmt.Errorf("vault: init: %w", err)
-		}
+	if err := be.Prepare(); err != nil {
+		return nil, backendErr("init", err)
 	}
 	id, err := crypto.GenerateIdentity()
 	if err != nil {
 		return nil, err
 	}
-	v := &Vault{dir: dir, opts: opts.Options}
+	v := &Vault{be: be, opts: opts.Options}
 	v.meta = vaultMeta{Format: formatV1, VaultID: newID(16), NoKeyring: opts.NoKeyring}
 	lk, err := v.writeLock()
 	if err != nil {
@@ -142,9 +148,13 @@ func Init(opts InitOptions, pass crypto.Passphrase) (*Vault, error) {
 // Open opens the vault in opts.Dir. It reads vault.json only: it does not
 // unlock, and fails with ErrNotInitialized when there is no vault.
 func Open(opts Options) (*Vault, error) {
-	b, err := os.ReadFile(filepath.Join(opts.Dir, metaName))
+	be, err := backendOf(opts)
+	if err != nil {
+		return nil, err
+	}
+	b, err := be.Read(metaName)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s", ErrNotInitialized, opts.Dir)
+		return nil, fmt.Errorf("%w: %s", ErrNotInitialized, be.Location())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("vault: open: %w", err)
@@ -159,7 +169,7 @@ func Open(opts Options) (*Vault, error) {
 	if m.VaultID == "" || len(m.VaultID) > 64 || strings.ContainsAny(m.VaultID, "/\\\x00") {
 		return nil, fmt.Errorf("%w: vault.json has no valid vault id", ErrCorrupt)
 	}
-	return &Vault{dir: opts.Dir, opts: opts, meta: m}, nil
+	return &Vault{be: be, opts: opts, meta: m}, nil
 }
 
 // Close forgets the identity this process unlocked with. It does not touch
@@ -174,8 +184,19 @@ func (v *Vault) Close() error {
 // ID returns the vault id (public; the keyring user name).
 func (v *Vault) ID() string { return v.meta.VaultID }
 
-// Dir returns the vault directory.
-func (v *Vault) Dir() string { return v.dir }
+// Dir returns the vault directory, or the Location of its Backend.
+func (v *Vault) Dir() string { return v.be.Location() }
+
+// Backend returns where the vault lives.
+func (v *Vault) Backend() Backend { return v.be }
+
+// vaultName names a blob of be for messages: its path in a directory.
+func vaultName(be Backend, name string) string {
+	if d, ok := be.(DirBackend); ok {
+		return d.path(name)
+	}
+	return be.Location() + ": " + name
+}
 
 // newID returns n random bytes in hex.
 func newID(n int) string {
@@ -213,7 +234,7 @@ func (v *Vault) writeMeta(id *crypto.Identity) error {
 	if err != nil {
 		return err
 	}
-	if err := storage.WriteFileAtomic(v.path(metaName), append(b, '\n')); err != nil {
+	if err := v.be.Write(metaName, append(b, '\n')); err != nil {
 		return fmt.Errorf("vault: write vault.json: %w", err)
 	}
 	v.meta = m
@@ -223,7 +244,7 @@ func (v *Vault) writeMeta(id *crypto.Identity) error {
 // metaRecipientsOK reports whether vault.json's recipients are the ones
 // the identity authenticated, as they are on disk now.
 func (v *Vault) metaRecipientsOK(id *crypto.Identity) (bool, []string) {
-	b, err := os.ReadFile(v.path(metaName))
+	b, err := v.be.Read(metaName)
 	if err != nil {
 		return false, nil
 	}
@@ -314,7 +335,7 @@ func (v *Vault) slotIdentity() (*crypto.Identity, error) {
 
 // openSlot opens slots/passphrase.age with pass.
 func (v *Vault) openSlot(pass crypto.Passphrase) (*crypto.Identity, error) {
-	sealed, err := os.ReadFile(v.path(slotsDir, slotName))
+	sealed, err := v.be.Read(slotPath)
 	if err != nil {
 		return nil, fmt.Errorf("vault: read passphrase slot: %w", err)
 	}
@@ -339,7 +360,7 @@ func (v *Vault) writeSlot(id *crypto.Identity, pass crypto.Passphrase) error {
 	if err != nil {
 		return err
 	}
-	if err := storage.WriteFileAtomic(v.path(slotsDir, slotName), sealed); err != nil {
+	if err := v.be.Write(slotPath, sealed); err != nil {
 		return fmt.Errorf("vault: write passphrase slot: %w", err)
 	}
 	return nil
@@ -440,8 +461,8 @@ func (v *Vault) Lock() error {
 // and the writer holding the lock. A locked vault is not an error; a
 // failing keyring is.
 func (v *Vault) Status() (Status, error) {
-	s := Status{VaultID: v.meta.VaultID, Dir: v.dir, NoKeyring: v.meta.NoKeyring, Accounts: -1}
-	if h, held := probeLock(v.path(lockName)); held {
+	s := Status{VaultID: v.meta.VaultID, Dir: v.be.Location(), NoKeyring: v.meta.NoKeyring, Accounts: -1}
+	if h, held := v.be.Probe(LockWrite); held {
 		s.Writer = &h
 	}
 	st, err := v.unlock()

@@ -390,6 +390,7 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 			}
 		},
 	})
+	var active []vault.Account
 	for _, acct := range list {
 		if len(want) > 0 && !want[acct.Name] {
 			continue
@@ -401,7 +402,16 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 			}
 			continue
 		}
-		f, err := v.OpenAccount(acct.Name)
+		active = append(active, acct)
+	}
+	// One unlock and one index read for all of them (OpenAccount per
+	// account would read the whole index each time).
+	files, openErrs, err := v.OpenAccounts(active, nil)
+	if err != nil {
+		return err
+	}
+	for i, acct := range active {
+		f, err := files[i], openErrs[i]
 		if err != nil {
 			a.warnf("account %s: %v; not connected", acct.Name, err)
 			continue
