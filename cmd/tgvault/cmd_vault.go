@@ -20,16 +20,17 @@ new vault is unlocked. The passphrase comes from TGVAULT_PASSPHRASE_FILE or is
 asked for twice on the terminal, never from the command line.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := a.dir()
+			loc, closeBackend, err := a.location()
 			if err != nil {
 				return err
 			}
+			defer closeBackend()
 			pass, err := a.passphrase("TGVAULT_PASSPHRASE_FILE", "New vault passphrase: ", true)
 			if err != nil {
 				return err
 			}
 			defer pass.Wipe()
-			opts := vault.InitOptions{Options: vault.Options{Dir: dir}, NoKeyring: noKeyring}
+			opts := vault.InitOptions{Options: loc, NoKeyring: noKeyring}
 			if !noKeyring {
 				opts.Keyring = a.keyring()
 			}
@@ -42,7 +43,7 @@ asked for twice on the terminal, never from the command line.`,
 			if err != nil && noKeyring {
 				// Nothing unlocks a --no-keyring vault but this
 				// process's passphrase.
-				rv, oerr := vault.Open(vault.Options{Dir: dir, Passphrase: pass})
+				rv, oerr := vault.Open(vault.Options{Dir: loc.Dir, Backend: loc.Backend, Passphrase: pass})
 				if oerr != nil {
 					return oerr
 				}

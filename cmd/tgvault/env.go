@@ -2,14 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/vault"
+	"github.com/tgvault/tgvault/vault/pgvault"
 )
 
 // defaultDirDoc describes the default vault directory in --help.
@@ -142,27 +145,49 @@ const (
 // options builds vault.Options from the flags and the environment. The
 // returned cleanup wipes the passphrase.
 func (a *app) options(mode unlockMode) (vault.Options, func(), error) {
-	dir, err := a.dir()
+	opts, closeBackend, err := a.location()
 	if err != nil {
 		return vault.Options{}, func() {}, err
 	}
-	opts := vault.Options{Dir: dir, Keyring: a.keyring()}
+	opts.Keyring = a.keyring()
 	if mode == keyringOnly {
-		return opts, func() {}, nil
+		return opts, closeBackend, nil
 	}
 	id, err := a.identityFile()
 	if err != nil {
+		closeBackend()
 		return vault.Options{}, func() {}, err
 	}
 	opts.Identity = id
 	if id == nil {
 		p, err := a.passphraseFromEnv("TGVAULT_PASSPHRASE_FILE")
 		if err != nil {
+			closeBackend()
 			return vault.Options{}, func() {}, err
 		}
 		opts.Passphrase = p
 	}
-	return opts, func() { opts.Passphrase.Wipe() }, nil
+	return opts, func() { opts.Passphrase.Wipe(); closeBackend() }, nil
+}
+
+// location is where the vault lives (--vault, TGVAULT_DIR or the
+// default): a directory, or a PostgreSQL database for a postgres:// URL
+// (opened here; the returned func closes it).
+func (a *app) location() (vault.Options, func(), error) {
+	dir, err := a.dir()
+	if err != nil {
+		return vault.Options{}, func() {}, err
+	}
+	if !pgvault.IsURL(dir) {
+		return vault.Options{Dir: dir}, func() {}, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	be, err := pgvault.Open(ctx, dir)
+	if err != nil {
+		return vault.Options{}, func() {}, err
+	}
+	return vault.Options{Backend: be}, be.Close, nil
 }
 
 // withVault opens the vault, runs f and closes the vault, joining a close
@@ -174,7 +199,7 @@ func (a *app) withVault(mode unlockMode, f func(v *vault.Vault) error) (err erro
 	if err != nil {
 		return err
 	}
-	if opts.Keyring != nil && noKeyringVault(opts.Dir) {
+	if opts.Keyring != nil && noKeyringVault(opts) {
 		opts.Keyring = nil
 	}
 	v, err := vault.Open(opts)
@@ -195,8 +220,8 @@ func (a *app) withVault(mode unlockMode, f func(v *vault.Vault) error) (err erro
 // consults Options.Keyring when nothing else unlocks it; so the CLI asks
 // first, with a vault opened without keyring, identity or passphrase,
 // whose Status reads vault.json and nothing secret.
-func noKeyringVault(dir string) bool {
-	v, err := vault.Open(vault.Options{Dir: dir})
+func noKeyringVault(o vault.Options) bool {
+	v, err := vault.Open(vault.Options{Dir: o.Dir, Backend: o.Backend})
 	if err != nil {
 		return false
 	}

@@ -1,0 +1,273 @@
+package pgvault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tgvault/tgvault/storage"
+)
+
+// Lease is one account held by a worker: the account id, the fencing
+// counter of the claim, and the database's expiry.
+type Lease struct {
+	Account string
+	Fence   int64
+	Expires time.Time
+}
+
+// Fleet is one worker's view of the leases. Make it with NewFleet; a
+// worker calls Join, then Claim and Renew on a timer (Renew at least every
+// third of the period), and Leave at the end.
+//
+// Exactly one owner: a claim takes only a free or expired lease and bumps
+// its counter; a lease's Blob writes only while the lease is the worker's,
+// under that counter, unexpired. A worker must stop using its sessions by
+// Deadline (counted from when it sent its last successful renewal, so
+// before the database's expiry whatever the clocks say); then no other
+// worker can claim them before it stopped.
+type Fleet struct {
+	b      *Backend
+	worker string
+	period time.Duration
+	host   string
+}
+
+// NewFleet makes worker's view; period is the lease period (how long a
+// lease lives after a claim or renewal).
+func NewFleet(b *Backend, worker string, period time.Duration) (*Fleet, error) {
+	if worker == "" || len(worker) > 128 {
+		return nil, errors.New("pgvault: a worker needs a name of 1 to 128 bytes")
+	}
+	if period < time.Second {
+		return nil, errors.New("pgvault: the lease period must be at least a second")
+	}
+	host, _ := os.Hostname()
+	return &Fleet{b: b, worker: worker, period: period, host: host}, nil
+}
+
+// Worker returns the worker's name.
+func (f *Fleet) Worker() string { return f.worker }
+
+// Period returns the lease period.
+func (f *Fleet) Period() time.Duration { return f.period }
+
+func (f *Fleet) interval() string { return f.period.String() }
+
+// Join records the worker as alive (also done by every Renew). A worker
+// that is alive under the same name elsewhere is not detected here: names
+// must be unique, and the leases stay safe either way (a claim is fenced).
+func (f *Fleet) Join(ctx context.Context) error {
+	if err := f.b.prepare(ctx); err != nil {
+		return err
+	}
+	_, err := f.b.db.Exec(ctx, `
+INSERT INTO tgvault_workers (name, host, pid, seen) VALUES ($1, $2, $3, now())
+ON CONFLICT (name) DO UPDATE SET host = excluded.host, pid = excluded.pid, seen = now()`, f.worker, f.host, os.Getpid())
+	if err != nil {
+		return fmt.Errorf("pgvault: join: %w", safeErr(err))
+	}
+	return nil
+}
+
+// Leave releases every lease of the worker and forgets it. The worker must
+// have stopped its sessions first.
+func (f *Fleet) Leave(ctx context.Context) error {
+	_, err := f.b.db.Exec(ctx, `
+WITH r AS (UPDATE tgvault_leases SET owner = NULL, expires = '-infinity' WHERE owner = $1)
+DELETE FROM tgvault_workers WHERE name = $1`, f.worker)
+	if err != nil {
+		return fmt.Errorf("pgvault: leave: %w", safeErr(err))
+	}
+	return nil
+}
+
+// Sync makes the lease table match the accounts (ids) the fleet serves:
+// a row for each new one, none for one no longer there (a removed
+// account's lease is dropped even if held: its image is gone).
+func (f *Fleet) Sync(ctx context.Context, ids []string) error {
+	_, err := f.b.db.Exec(ctx, `
+WITH want AS (SELECT unnest($1::text[]) AS account),
+ins AS (INSERT INTO tgvault_leases (account) SELECT account FROM want ON CONFLICT DO NOTHING)
+DELETE FROM tgvault_leases WHERE account <> ALL ($1::text[])`, ids)
+	if err != nil {
+		return fmt.Errorf("pgvault: sync leases: %w", safeErr(err))
+	}
+	return nil
+}
+
+// Share is how many leases this worker should hold: the accounts divided
+// by the live workers (seen within a period), rounded up.
+func (f *Fleet) Share(ctx context.Context) (share, held int, err error) {
+	var accounts, workers int
+	err = f.b.db.QueryRow(ctx, `
+SELECT (SELECT count(*) FROM tgvault_leases),
+       (SELECT count(*) FROM tgvault_workers WHERE seen > now() - $2::interval OR name = $1),
+       (SELECT count(*) FROM tgvault_leases WHERE owner = $1 AND expires > now())`, f.worker, f.interval()).Scan(&accounts, &workers, &held)
+	if err != nil {
+		return 0, 0, fmt.Errorf("pgvault: share: %w", safeErr(err))
+	}
+	if workers == 0 {
+		workers = 1
+	}
+	return (accounts + workers - 1) / workers, held, nil
+}
+
+// Claim takes up to max free or expired leases, skipping rows another
+// worker is claiming at the same moment (FOR UPDATE SKIP LOCKED), and
+// returns them with their new counters. sent is when the statement left:
+// the leases' Deadline.
+func (f *Fleet) Claim(ctx context.Context, max int) (leases []Lease, sent time.Time, err error) {
+	if max <= 0 {
+		return nil, time.Now(), nil
+	}
+	sent = time.Now()
+	rows, err := f.b.db.Query(ctx, `
+WITH c AS (
+	SELECT account FROM tgvault_leases
+	WHERE owner IS NULL OR expires <= now()
+	ORDER BY random()
+	LIMIT $2
+	FOR UPDATE SKIP LOCKED)
+UPDATE tgvault_leases l SET owner = $1, fence = l.fence + 1, expires = now() + $3::interval
+FROM c WHERE l.account = c.account
+RETURNING l.account, l.fence, l.expires`, f.worker, max, f.interval())
+	if err != nil {
+		return nil, sent, fmt.Errorf("pgvault: claim: %w", safeErr(err))
+	}
+	leases, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Lease])
+	if err != nil {
+		return nil, sent, fmt.Errorf("pgvault: claim: %w", safeErr(err))
+	}
+	return leases, sent, nil
+}
+
+// Renew extends every unexpired lease of the worker by a period and marks
+// the worker alive. It returns the leases still held: one missing from it
+// was lost (it expired, or was released elsewhere) and must be stopped at
+// once. sent is when the statement left: Deadline(sent) is the worker's
+// deadline for what it holds.
+func (f *Fleet) Renew(ctx context.Context) (held []Lease, sent time.Time, err error) {
+	sent = time.Now()
+	rows, err := f.b.db.Query(ctx, `
+WITH w AS (UPDATE tgvault_workers SET seen = now() WHERE name = $1)
+UPDATE tgvault_leases SET expires = now() + $2::interval
+WHERE owner = $1 AND expires > now()
+RETURNING account, fence, expires`, f.worker, f.interval())
+	if err != nil {
+		return nil, sent, fmt.Errorf("pgvault: renew: %w", safeErr(err))
+	}
+	held, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Lease])
+	if err != nil {
+		return nil, sent, fmt.Errorf("pgvault: renew: %w", safeErr(err))
+	}
+	return held, sent, nil
+}
+
+// Deadline is when a worker must have stopped the sessions of leases
+// claimed or renewed by a statement sent at sent: a period later, less a
+// margin for stopping them (a quarter of the period). The database's
+// expiry is a period after it ran the statement, which is after sent.
+func (f *Fleet) Deadline(sent time.Time) time.Time {
+	return sent.Add(f.period - f.Margin())
+}
+
+// Margin is the time a worker keeps for stopping its sessions before the
+// leases expire.
+func (f *Fleet) Margin() time.Duration { return f.period / 4 }
+
+// Release frees the worker's leases of the given accounts (whose sessions
+// it has stopped), so that another worker can claim them at once.
+func (f *Fleet) Release(ctx context.Context, accounts []string) error {
+	if len(accounts) == 0 {
+		return nil
+	}
+	_, err := f.b.db.Exec(ctx, `
+UPDATE tgvault_leases SET owner = NULL, expires = '-infinity'
+WHERE owner = $1 AND account = ANY ($2::text[])`, f.worker, accounts)
+	if err != nil {
+		return fmt.Errorf("pgvault: release: %w", safeErr(err))
+	}
+	return nil
+}
+
+// Blob is the image of a leased account: it reads the vault's blob, and
+// writes it only while l is still this worker's lease under l.Fence and
+// unexpired; otherwise the database refuses the write (ErrFenced).
+func (f *Fleet) Blob(name string, l Lease) storage.Blob {
+	return leasedBlob{f: f, name: name, lease: l}
+}
+
+type leasedBlob struct {
+	f     *Fleet
+	name  string
+	lease Lease
+}
+
+func (l leasedBlob) Name() string              { return l.name }
+func (l leasedBlob) ReadBlob() ([]byte, error) { return l.f.b.Read(l.name) }
+
+func (l leasedBlob) WriteBlob(sealed []byte) error {
+	ctx, cancel := l.f.b.ctx()
+	defer cancel()
+	tag, err := l.f.b.db.Exec(ctx, `
+WITH l AS (SELECT 1 FROM tgvault_leases WHERE account = $3 AND owner = $4 AND fence = $5 AND expires > now() FOR SHARE)
+UPDATE tgvault_blobs SET data = $2, updated = now() WHERE name = $1 AND EXISTS (SELECT 1 FROM l)`,
+		l.name, sealed, l.lease.Account, l.f.worker, l.lease.Fence)
+	if err != nil {
+		return fmt.Errorf("pgvault: write %s: %w", l.name, safeErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("pgvault: write %s: %w", l.name, ErrFenced)
+	}
+	return nil
+}
+
+// LeaseInfo is one lease as `tgvault status` shows it.
+type LeaseInfo struct {
+	Account string    `json:"account"`
+	Owner   string    `json:"owner"` // "" when free
+	Fence   int64     `json:"fence"`
+	Expires time.Time `json:"expires"`
+	Live    bool      `json:"live"` // held and unexpired
+}
+
+// WorkerInfo is one worker as `tgvault status` shows it.
+type WorkerInfo struct {
+	Name   string    `json:"name"`
+	Host   string    `json:"host"`
+	PID    int       `json:"pid"`
+	Seen   time.Time `json:"seen"`
+	Leases int       `json:"leases"` // unexpired
+}
+
+// Status lists the leases and the workers.
+func Status(ctx context.Context, b *Backend) ([]LeaseInfo, []WorkerInfo, error) {
+	rows, err := b.db.Query(ctx, `
+SELECT account, coalesce(owner, ''), fence, CASE WHEN expires = '-infinity' THEN 'epoch'::timestamptz ELSE expires END,
+       owner IS NOT NULL AND expires > now()
+FROM tgvault_leases ORDER BY account`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pgvault: status: %w", safeErr(err))
+	}
+	leases, err := pgx.CollectRows(rows, pgx.RowToStructByPos[LeaseInfo])
+	if err != nil {
+		return nil, nil, fmt.Errorf("pgvault: status: %w", safeErr(err))
+	}
+	rows, err = b.db.Query(ctx, `
+SELECT w.name, w.host, w.pid, w.seen,
+       (SELECT count(*) FROM tgvault_leases l WHERE l.owner = w.name AND l.expires > now())::int
+FROM tgvault_workers w ORDER BY w.name`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pgvault: status: %w", safeErr(err))
+	}
+	workers, err := pgx.CollectRows(rows, pgx.RowToStructByPos[WorkerInfo])
+	if err != nil {
+		return nil, nil, fmt.Errorf("pgvault: status: %w", safeErr(err))
+	}
+	return leases, workers, nil
+}

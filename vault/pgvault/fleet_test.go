@@ -1,0 +1,223 @@
+package pgvault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+func newFleet(t testing.TB, b *Backend, worker string, period time.Duration) *Fleet {
+	t.Helper()
+	f, err := NewFleet(b, worker, period)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Join(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func accountIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%032x", i)
+	}
+	return ids
+}
+
+// TestClaimsNoDuplicates: 8 workers claiming 10,000 leases at once take
+// each exactly once, and the counters say one claim each.
+func TestClaimsNoDuplicates(t *testing.T) {
+	b, _ := newBackend(t)
+	ctx := context.Background()
+	const n, workers = 10000, 8
+	f0 := newFleet(t, b, "w0", time.Minute)
+	if err := f0.Sync(ctx, accountIDs(n)); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	owner := map[string]string{}
+	var dups []string
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range workers {
+		f := newFleet(t, b, fmt.Sprintf("w%d", w), time.Minute)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				ls, _, err := f.Claim(ctx, 100)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(ls) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, l := range ls {
+					if o, ok := owner[l.Account]; ok {
+						dups = append(dups, l.Account+" by "+o+" and "+f.Worker())
+					}
+					owner[l.Account] = f.Worker()
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d claims by %d workers in %v", n, workers, time.Since(start))
+	if len(dups) > 0 || len(owner) != n {
+		t.Fatalf("%d accounts claimed, %d twice: %v", len(owner), len(dups), dups[:min(3, len(dups))])
+	}
+	leases, ws, err := Status(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range leases {
+		if l.Fence != 1 || !l.Live || l.Owner != owner[l.Account] {
+			t.Fatalf("lease %+v, want fence 1, live, owner %s", l, owner[l.Account])
+		}
+	}
+	if len(ws) != workers {
+		t.Errorf("%d workers, want %d", len(ws), workers)
+	}
+}
+
+// TestLeaseFencing: a worker whose lease expired and was claimed by
+// another cannot write the image any more, cannot renew it, and the new
+// owner can.
+func TestLeaseFencing(t *testing.T) {
+	v, b := newVault(t)
+	_ = v
+	ctx := context.Background()
+	if _, err := v.ImportFile(vectors+"/pyrogram/pyrogram_v3.session", importName("a")); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := v.List()
+	id := list[0].ID
+	a := newFleet(t, b, "a", 2*time.Second)
+	c := newFleet(t, b, "c", 2*time.Second)
+	if err := a.Sync(ctx, []string{id}); err != nil {
+		t.Fatal(err)
+	}
+	la, sent, err := a.Claim(ctx, 10)
+	if err != nil || len(la) != 1 {
+		t.Fatalf("claim = %v, %v", la, err)
+	}
+	if d := a.Deadline(sent); !d.Before(la[0].Expires) {
+		t.Errorf("deadline %v is not before the expiry %v", d, la[0].Expires)
+	}
+	if lc, _, _ := c.Claim(ctx, 10); len(lc) != 0 {
+		t.Fatalf("c claimed a held lease: %v", lc)
+	}
+	files, errs, err := v.OpenAccounts(list, nil)
+	if err != nil || errs[0] != nil {
+		t.Fatal(err, errs[0])
+	}
+	files[0].Close()
+	// a writes through its lease.
+	blobA := a.Blob("accounts/"+id+".age", la[0])
+	img, err := blobA.ReadBlob()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := blobA.WriteBlob(img); err != nil {
+		t.Fatalf("owner's write: %v", err)
+	}
+	// a stalls past the expiry; c takes over.
+	if _, err := b.db.Exec(ctx, `UPDATE tgvault_leases SET expires = now() - interval '1 ms'`); err != nil {
+		t.Fatal(err)
+	}
+	lc, _, err := c.Claim(ctx, 10)
+	if err != nil || len(lc) != 1 || lc[0].Fence != la[0].Fence+1 {
+		t.Fatalf("takeover = %+v, %v; want the lease with the next counter", lc, err)
+	}
+	if err := blobA.WriteBlob(img); !errors.Is(err, ErrFenced) {
+		t.Errorf("stale owner's write = %v, want ErrFenced", err)
+	}
+	if held, _, err := a.Renew(ctx); err != nil || len(held) != 0 {
+		t.Errorf("stale owner renewed %v, %v", held, err)
+	}
+	if err := c.Blob("accounts/"+id+".age", lc[0]).WriteBlob(img); err != nil {
+		t.Errorf("new owner's write: %v", err)
+	}
+	// A release by the stale owner frees nothing of c's.
+	if err := a.Release(ctx, []string{id}); err != nil {
+		t.Fatal(err)
+	}
+	if held, _, _ := c.Renew(ctx); len(held) != 1 {
+		t.Errorf("c holds %d leases after a's release, want 1", len(held))
+	}
+	if err := c.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if la, _, _ := a.Claim(ctx, 10); len(la) != 1 {
+		t.Errorf("after c left, a claimed %d, want 1", len(la))
+	}
+}
+
+// TestShare: the share is the accounts over the live workers.
+func TestShare(t *testing.T) {
+	b, _ := newBackend(t)
+	ctx := context.Background()
+	fs := []*Fleet{newFleet(t, b, "a", time.Minute), newFleet(t, b, "b", time.Minute), newFleet(t, b, "c", time.Minute)}
+	if err := fs[0].Sync(ctx, accountIDs(100)); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		share, _, err := f.Share(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, _, err := f.Claim(ctx, share)
+		if err != nil || share != 34 || len(ls) != 34 && f.Worker() != "c" {
+			t.Fatalf("%s: share %d, claimed %d, %v", f.Worker(), share, len(ls), err)
+		}
+	}
+	// c's heartbeat is old: a and b share the 100.
+	if _, err := b.db.Exec(ctx, `UPDATE tgvault_workers SET seen = now() - interval '2 minutes' WHERE name = 'c'`); err != nil {
+		t.Fatal(err)
+	}
+	if share, held, _ := fs[0].Share(ctx); share != 50 || held != 34 {
+		t.Errorf("share %d held %d, want 50 and 34", share, held)
+	}
+	// Sync drops removed accounts.
+	if err := fs[0].Sync(ctx, accountIDs(10)); err != nil {
+		t.Fatal(err)
+	}
+	if leases, _, _ := Status(ctx, b); len(leases) != 10 {
+		t.Errorf("%d leases after sync to 10", len(leases))
+	}
+}
+
+// BenchmarkClaim: claims per second, in batches of 100, by one worker.
+func BenchmarkClaim(b *testing.B) {
+	be, _ := newBackend(b)
+	ctx := context.Background()
+	f := newFleet(b, be, "w", time.Minute)
+	if err := f.Sync(ctx, accountIDs(10000)); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	claimed := 0
+	for b.Loop() {
+		ls, _, err := f.Claim(ctx, 100)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(ls) == 0 {
+			b.StopTimer()
+			if err := f.Release(ctx, accountIDs(10000)); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		claimed += len(ls)
+	}
+	b.ReportMetric(float64(claimed)/b.Elapsed().Seconds(), "claims/s")
+}
