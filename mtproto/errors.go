@@ -75,6 +75,9 @@ var (
 var (
 	// ErrUnknownAccount reports a name that was not added to the pool.
 	ErrUnknownAccount = errors.New("mtproto: unknown account")
+	// ErrAccountRemoving reports an Add of a name whose removal has not
+	// finished: its client is still stopping (Remove again to wait).
+	ErrAccountRemoving = errors.New("mtproto: account still being removed")
 	// ErrIdentityMismatch reports a key logged in as another user than the
 	// one the store records.
 	ErrIdentityMismatch = errors.New("mtproto: key is logged in as another user than the store says")

@@ -50,6 +50,7 @@ type poolMetrics struct {
 	floodWaitSeconds atomic.Int64
 	keepAlives       atomic.Int64
 	keepAliveErrors  atomic.Int64
+	removals         atomic.Int64 // accounts Remove took out
 }
 
 // rpc counts the outcome of one RPC attempt.
@@ -134,6 +135,8 @@ func (p *Pool) WriteMetrics(w io.Writer) error {
 	ew.printf("# HELP tgvault_keepalives_total Keep-alive calls (updates.getState) of ready accounts by outcome.\n# TYPE tgvault_keepalives_total counter\n")
 	ew.printf("tgvault_keepalives_total{outcome=\"ok\"} %d\n", m.keepAlives.Load())
 	ew.printf("tgvault_keepalives_total{outcome=\"error\"} %d\n", m.keepAliveErrors.Load())
+	ew.printf("# HELP tgvault_removals_total Accounts removed from the pool.\n# TYPE tgvault_removals_total counter\n")
+	ew.printf("tgvault_removals_total %d\n", m.removals.Load())
 	ew.printf("# HELP go_goroutines Number of goroutines that currently exist.\n# TYPE go_goroutines gauge\n")
 	ew.printf("go_goroutines %d\n", runtime.NumGoroutine())
 	return ew.err

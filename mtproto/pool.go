@@ -94,6 +94,12 @@ type poolAccount struct {
 	opts    *Options      // the account's own client options (AddClient), else nil
 	changed chan struct{} // closed and replaced on every change
 	hub     *updateHub    // the account's update subscribers, across reconnects
+
+	// Set by start for one Run: cancel stops the account's goroutine,
+	// done is closed once it returned (its client's Run returned first).
+	cancel   context.CancelFunc
+	done     chan struct{}
+	removing bool // Remove was called; the account leaves once stopped
 }
 
 // NewPool makes an empty pool.
@@ -113,7 +119,9 @@ func NewPool(opts PoolOptions) *Pool {
 
 // Add puts an account in the pool; if Run is running it starts connecting
 // at once. The store stays owned by the caller, who closes it after Run
-// returns.
+// returns (or after Remove returned nil). A name may be added again once
+// Remove took it out; while a Remove still waits for its client to stop,
+// Add fails with ErrAccountRemoving.
 func (p *Pool) Add(name string, store storage.Storage) error {
 	return p.add(name, store, nil)
 }
@@ -129,7 +137,10 @@ func (p *Pool) AddClient(name string, store storage.Storage, opts Options) error
 func (p *Pool) add(name string, store storage.Storage, opts *Options) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.accounts[name]; ok {
+	if a, ok := p.accounts[name]; ok {
+		if a.removing {
+			return ErrAccountRemoving
+		}
 		return errors.New("mtproto: account added twice")
 	}
 	a := &poolAccount{name: name, store: store, opts: opts, changed: make(chan struct{}), hub: newUpdateHub()}
@@ -150,7 +161,9 @@ func (p *Pool) Run(ctx context.Context) error {
 	}
 	p.ctx = ctx
 	for _, a := range p.accounts {
-		p.start(ctx, a)
+		if !a.removing {
+			p.start(ctx, a)
+		}
 	}
 	p.mu.Unlock()
 	<-ctx.Done()
@@ -161,12 +174,111 @@ func (p *Pool) Run(ctx context.Context) error {
 	return nil
 }
 
+// start runs the account under its own context, derived from Run's, so
+// that Remove can stop it alone. The caller holds p.mu.
 func (p *Pool) start(ctx context.Context, a *poolAccount) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	a.cancel, a.done = cancel, done
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
+		defer cancel()
 		p.runAccount(ctx, a)
+		close(done)
+		p.forget(a)
 	}()
+}
+
+// Remove takes an account out of the pool: it stops the account's client,
+// waits until the client's Run returned, then deletes the account, so that
+// Status and Do answer ErrUnknownAccount and the name may be added again.
+// The account's update streams end ("removed") and a Do waiting for it
+// returns ErrUnknownAccount at once.
+//
+// When Remove returns nil, every connection of the account is closed: the
+// same key may be used from elsewhere without AUTH_KEY_DUPLICATED. When
+// ctx ends first, Remove returns ctx.Err() and the account goes on
+// stopping in the background; until it has, its name stays taken (Add
+// fails with ErrAccountRemoving) and another Remove waits again. Remove of
+// a name not in the pool fails with ErrUnknownAccount. Remove is safe to
+// call concurrently, for the same name too, and while Run is not running.
+func (p *Pool) Remove(ctx context.Context, name string) error {
+	return p.RemoveAll(ctx, []string{name})
+}
+
+// RemoveAll is Remove for many accounts at once: it stops them all, then
+// waits for them all, so that its time is that of the slowest one, not the
+// sum. Names not in the pool are skipped and make it return
+// ErrUnknownAccount once the others are removed. When it returns nil,
+// every connection of every named account is closed; when ctx ends first
+// it returns ctx.Err() and the rest stop in the background, as with
+// Remove.
+func (p *Pool) RemoveAll(ctx context.Context, names []string) error {
+	var unknown bool
+	removing := make([]*poolAccount, 0, len(names))
+	p.mu.Lock()
+	for _, name := range names {
+		a, ok := p.accounts[name]
+		if !ok {
+			unknown = true
+			continue
+		}
+		if !a.removing {
+			a.removing = true
+			p.metrics.removals.Add(1)
+			// Before the stop, which would drop the streams as "stopped".
+			a.hub.shut(dropRemoved)
+			if a.cancel != nil {
+				a.cancel()
+			}
+			// Wake the account's waiting Do calls: it is gone for them.
+			close(a.changed)
+			a.changed = make(chan struct{})
+		}
+		if a.running() {
+			removing = append(removing, a) // a.done stays: a removing account never restarts
+		} else {
+			delete(p.accounts, name)
+		}
+	}
+	p.mu.Unlock()
+	for _, a := range removing {
+		select {
+		case <-a.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		p.forget(a)
+	}
+	if unknown {
+		return ErrUnknownAccount
+	}
+	return nil
+}
+
+// running reports whether a's goroutine runs; the caller holds p.mu.
+func (a *poolAccount) running() bool {
+	if a.done == nil {
+		return false // never started
+	}
+	select {
+	case <-a.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// forget deletes a removed account whose goroutine is not running; it does
+// nothing for an account still running or not being removed, and is safe
+// to call more than once.
+func (p *Pool) forget(a *poolAccount) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if a.removing && !a.running() && p.accounts[a.name] == a {
+		delete(p.accounts, a.name)
+	}
 }
 
 // Status returns an account's state and the error that put it there.
@@ -186,7 +298,7 @@ func (p *Pool) Do(ctx context.Context, name string, f func(ctx context.Context, 
 	for {
 		p.mu.Lock()
 		a, ok := p.accounts[name]
-		if !ok {
+		if !ok || a.removing {
 			p.mu.Unlock()
 			return ErrUnknownAccount
 		}

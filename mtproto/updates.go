@@ -25,6 +25,7 @@ const sseKeepAlive = 30 * time.Second
 type updateHub struct {
 	mu   sync.Mutex
 	subs map[*updateSub]struct{}
+	gone string // set by shut: every subscriber is dropped with it at once
 }
 
 type updateSub struct {
@@ -39,6 +40,7 @@ type updateSub struct {
 const (
 	dropSlow     = "slow"     // the subscriber fell updateBuffer updates behind
 	dropShutdown = "shutdown" // the local API is shutting down
+	dropRemoved  = "removed"  // the account was removed from the pool
 )
 
 // drop removes s; the caller holds h.mu.
@@ -57,13 +59,27 @@ func (h *updateHub) closeAll(reason string) {
 	}
 }
 
+// shut drops every subscriber for good: later ones are dropped as they
+// subscribe (the hub of a removed account).
+func (h *updateHub) shut(reason string) {
+	h.mu.Lock()
+	h.gone = reason
+	h.mu.Unlock()
+	h.closeAll(reason)
+}
+
 func newUpdateHub() *updateHub { return &updateHub{subs: map[*updateSub]struct{}{}} }
 
 func (h *updateHub) subscribe(buf int) *updateSub {
 	s := &updateSub{ch: make(chan []byte, buf), dropped: make(chan struct{})}
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gone != "" {
+		s.reason = h.gone
+		close(s.dropped)
+		return s
+	}
 	h.subs[s] = struct{}{}
-	h.mu.Unlock()
 	return s
 }
 
@@ -140,7 +156,8 @@ func updateJSON(obj tdbin.Object) ([]byte, error) {
 // updatesHandler streams an account's updates as server-sent events:
 // "event: update" with the update as JSON, and a final "event: dropped"
 // with {"reason": "slow"} when the client fell too far behind,
-// {"reason": "shutdown"} from CloseStreams, or the account's final state
+// {"reason": "shutdown"} from CloseStreams, {"reason": "removed"} from
+// Pool.Remove, or the account's final state
 // ({"reason": "unauthorized"}) when it reaches one.
 func updatesHandler(pool *Pool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -216,7 +233,7 @@ func (p *Pool) updates(name string) (*updateHub, error) {
 	defer p.mu.Unlock()
 	a, ok := p.accounts[name]
 	switch {
-	case !ok:
+	case !ok || a.removing:
 		return nil, ErrUnknownAccount
 	case a.status.Final() && a.err != nil:
 		return nil, fmt.Errorf("mtproto: account %s: %w", a.status, a.err)
