@@ -147,7 +147,7 @@ Environment:
 	pf.BoolVar(&a.json, "json", false, "print results and errors as JSON")
 
 	root.AddCommand(
-		a.initCmd(), a.unlockCmd(), a.lockCmd(), a.statusCmd(),
+		a.initCmd(), a.unlockCmd(), a.lockCmd(), a.statusCmd(), a.migrateCmd(),
 		a.importCmd(), a.listCmd(), a.showCmd(), a.exportCmd(),
 		a.reclaimCmd(), a.recipientCmd(), a.rmCmd(), a.renameCmd(),
 		a.passwdCmd(), a.rekeyCmd(), a.execCmd(), a.doctorCmd(),

@@ -23,6 +23,7 @@ import (
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/storage"
 	"github.com/tgvault/tgvault/vault"
+	"github.com/tgvault/tgvault/vault/pgvault"
 )
 
 const (
@@ -294,9 +295,11 @@ func (a *app) runCmd() *cobra.Command {
 	var (
 		socket string
 		sf     serverFlags
+		worker string
+		lease  time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "run [NAME...] [--socket PATH]",
+		Use:   "run [NAME...] [--socket PATH] [--worker NAME [--lease 30s]]",
 		Short: "Keep the vault's accounts connected and serve the local API",
 		Long: `Keep the vault's active accounts (or the NAMEs given) connected to Telegram
 through one MTProto pool, and serve the local API (HTTP+JSON) on a unix socket
@@ -315,7 +318,15 @@ saves every account and exits 0.
 
 The socket is --socket, else TGVAULT_SOCKET, else
 $XDG_RUNTIME_DIR/tgvault/run.sock, else run.sock in a per-user directory
-under the temp directory.`,
+under the temp directory.
+
+A vault in PostgreSQL (--vault postgres://...) is served by a fleet: each
+` + "`run --worker NAME`" + ` (a name unique in the fleet) claims leases on its share of
+the accounts, connects exactly those, renews the leases every third of
+--lease, and gives surplus ones back when workers join. A worker that cannot
+renew stops its sessions before its leases can expire; a worker that dies
+has its accounts taken over by the others when its leases expire. See
+docs/fleet.md.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, names []string) error {
 			// From the start: a signal during start-up stops run cleanly.
@@ -345,32 +356,53 @@ under the temp directory.`,
 				// Unlocking by passphrase ran scrypt (256 MiB): give that
 				// back to the OS now rather than hold it for run's life.
 				debug.FreeOSMemory()
+				be, fleetVault := v.Backend().(*pgvault.Backend)
+				switch {
+				case fleetVault && worker == "":
+					return usagef("a vault in PostgreSQL is served by workers: run --worker NAME")
+				case !fleetVault && worker != "":
+					return usagef("--worker needs a vault in PostgreSQL (--vault postgres://...)")
+				case fleetVault:
+					if len(names) > 0 {
+						return usagef("a worker serves the accounts its leases give it, not NAMEs")
+					}
+					fleet, err := pgvault.NewFleet(be, worker, lease)
+					if err != nil {
+						return usagef("%v", err)
+					}
+					if err := syncLeases(v, fleet); err != nil {
+						return err
+					}
+					return a.serve(sig, v, nil, nil, path, conf, confSet, defaultAPIID, proxy, fleet)
+				}
 				release, err := v.AcquireRunLock()
 				if err != nil {
 					return fmt.Errorf("another tgvault run serves this vault: %w", err)
 				}
 				defer release()
-				return a.serve(sig, v, list, names, path, conf, confSet, defaultAPIID, proxy)
+				return a.serve(sig, v, list, names, path, conf, confSet, defaultAPIID, proxy, nil)
 			})
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&socket, "socket", "", "the local API socket `PATH`")
+	f.StringVar(&worker, "worker", "", "join the fleet of a PostgreSQL vault as worker `NAME`")
+	f.DurationVar(&lease, "lease", DefaultLeasePeriod, "the lease `PERIOD` of a worker (at least 1s)")
 	sf.register(f)
 	return cmd
 }
 
 // serve is run with the run lock held.
-func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, names []string, sock string, conf serverConf, confSet bool, apiID int32, proxy string) error {
+func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, names []string, sock string, conf serverConf, confSet bool, apiID int32, proxy string, fleet *pgvault.Fleet) error {
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
 	}
 	found := 0
 	w := &vaultWriter{v: v}
-	var stores []*lazyStore
+	set := newStoreSet()
 	defer func() {
-		for _, s := range stores {
+		for _, s := range set.all() {
 			_ = s.shut()
 		}
 	}()
@@ -392,6 +424,9 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 	})
 	var active []vault.Account
 	for _, acct := range list {
+		if fleet != nil {
+			break // the leases say which
+		}
 		if len(want) > 0 && !want[acct.Name] {
 			continue
 		}
@@ -418,7 +453,7 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 		}
 		name := acct.Name
 		s := newLazyStore(f, func() (*storage.File, error) { return v.OpenAccount(name) }, w.commit)
-		stores = append(stores, s)
+		set.add(name, s)
 		opts, err := clientOptions(f, conf, confSet, apiID, proxy)
 		if err == nil {
 			err = pool.AddClient(acct.Name, s, opts)
@@ -448,6 +483,20 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 	hs.RegisterOnShutdown(pool.CloseStreams)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
+	var fw *fleetWorker
+	fleetCtx, stopFleet := context.WithCancel(context.Background())
+	defer stopFleet()
+	fleetDone := make(chan struct{})
+	if fleet != nil {
+		fw = &fleetWorker{a: a, v: v, fleet: fleet, pool: pool, w: w, set: set, held: map[string]fleetAccount{},
+			opts: func(f *storage.File) (mtproto.Options, error) { return clientOptions(f, conf, confSet, apiID, proxy) }}
+		go func() {
+			defer close(fleetDone)
+			fw.run(fleetCtx)
+		}()
+	} else {
+		close(fleetDone)
+	}
 
 	n := len(pool.Names())
 	if a.json {
@@ -472,10 +521,10 @@ loop:
 		case serveErr = <-served:
 			break loop
 		case <-tick.C:
-			for _, err := range flushAll(stores) {
+			for _, err := range flushAll(set.all()) {
 				a.warnf("saving peers: %v", err)
 			}
-			for _, s := range stores {
+			for _, s := range set.all() {
 				if _, err := s.closeIdle(idleClose); err != nil {
 					a.warnf("closing an idle account: %v", err)
 				}
@@ -489,12 +538,15 @@ loop:
 	if err := hs.Shutdown(ctx); err != nil {
 		_ = hs.Close()
 	}
+	stopFleet()
+	<-fleetDone
 	stopPool()
 	<-poolDone
 	var errs []error
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("local API: %w", serveErr))
 	}
+	stores := set.all()
 	failed := flushAll(stores)
 	for _, s := range stores {
 		// A store whose flush failed is not closed: Close would save it
@@ -505,7 +557,12 @@ loop:
 			errs = append(errs, err)
 		}
 	}
-	stores = nil
+	set = newStoreSet()
+	if fw != nil {
+		if err := fw.leave(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}

@@ -154,8 +154,12 @@ func (a *app) statusCmd() *cobra.Command {
 				// run`, from its local API.
 				var pool []poolAccount
 				var poolErr error
+				fl, isFleet, err := fleetStatus(v)
+				if err != nil {
+					return err
+				}
 				_, running := v.HeldByRun()
-				if running {
+				if running && !isFleet {
 					pool, poolErr = a.poolStatus(socket)
 				}
 				if a.json {
@@ -163,7 +167,8 @@ func (a *app) statusCmd() *cobra.Command {
 						vault.Status
 						Pool      []poolAccount `json:"pool"`
 						PoolError string        `json:"pool_error,omitempty"`
-					}{Status: s, Pool: pool}
+						Fleet     *fleetReport  `json:"fleet,omitempty"`
+					}{Status: s, Pool: pool, Fleet: fl}
 					if poolErr != nil {
 						out.PoolError = poolErr.Error()
 					}
@@ -187,8 +192,14 @@ func (a *app) statusCmd() *cobra.Command {
 				if w := s.Writer; w != nil {
 					a.printf("writer    pid %d (%s) since %s\n", w.PID, w.Command, w.Since.Local().Format(time.DateTime))
 				}
-				if pid, held := v.HeldByRun(); held {
+				if pid, held := v.HeldByRun(); held && !isFleet {
 					a.printf("run       tgvault run holds the accounts (pid %d)\n", pid)
+				}
+				if isFleet {
+					a.printf("leases    %d (%d held, %d free or expired)\n", fl.Leases, fl.Held, fl.Leases-fl.Held)
+					for _, w := range fl.Workers {
+						a.printf("  %-20s %5d leases  %s pid %d, seen %s\n", w.Name, w.Leases, w.Host, w.PID, w.Seen.Local().Format(time.DateTime))
+					}
 				}
 				switch {
 				case errors.Is(poolErr, errNotRunning):

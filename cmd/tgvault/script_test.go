@@ -18,6 +18,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/pgtest"
 	"github.com/tgvault/tgvault/vault"
 )
 
@@ -34,7 +35,8 @@ func (nopTB) Helper()        {}
 func (nopTB) Cleanup(func()) {}
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	// pgtest.Main stops the PostgreSQL server the fleet tests started.
+	testscript.Main(pgMain{m}, map[string]func(){
 		"tgvault": func() {
 			crypto.TestingSetScryptWorkFactor(nopTB{}, scryptLogN)
 			os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -42,6 +44,10 @@ func TestMain(m *testing.M) {
 		"holdlock": holdLockMain,
 	})
 }
+
+type pgMain struct{ m *testing.M }
+
+func (p pgMain) Run() int { return pgtest.Main(p.m) }
 
 // holdLockMain is a second writer for the scripts: `holdlock KIND DIR
 // READY STOP` takes the vault's write lock ("write": DIR/lock, with the

@@ -57,7 +57,7 @@ var shared struct {
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 //
 // A server that cannot be stopped turns a passing run into exit status 1.
-func Main(m *testing.M) int {
+func Main(m interface{ Run() int }) int {
 	shared.inMain = true
 	code := m.Run()
 	if shared.srv != nil {

@@ -393,10 +393,23 @@ func (b *Backend) hold(lock string, fence int64) func() error {
 	}
 }
 
-// Probe reports the holder of an unexpired lock.
+// Probe reports the holder of an unexpired lock. The run lock is also
+// held while any worker holds a live lease: export and rekey then know
+// that the sessions are in use.
 func (b *Backend) Probe(lock string) (vault.LockHolder, bool) {
 	ctx, cancel := b.ctx()
 	defer cancel()
+	if lock == vault.LockRun {
+		var h vault.LockHolder
+		var worker string
+		err := b.db.QueryRow(ctx, `
+SELECT w.pid, w.host, w.name, w.seen FROM tgvault_leases l JOIN tgvault_workers w ON w.name = l.owner
+WHERE l.expires > now() LIMIT 1`).Scan(&h.PID, &h.Host, &worker, &h.Since)
+		if err == nil {
+			h.Command = "tgvault run --worker " + worker
+			return h, true
+		}
+	}
 	var rec []byte
 	err := b.db.QueryRow(ctx, `SELECT holder FROM tgvault_locks WHERE name = $1 AND holder IS NOT NULL AND expires > now()`, lock).Scan(&rec)
 	if err != nil {

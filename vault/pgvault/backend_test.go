@@ -297,3 +297,42 @@ func TestConcurrentWriters(t *testing.T) {
 }
 
 func importName(n string) vault.ImportOptions { return vault.ImportOptions{Name: n} }
+
+// TestMigrate: a directory vault copied into the database opens there
+// with the same passphrase, with the same accounts and keys; a second
+// migration into it is refused.
+func TestMigrate(t *testing.T) {
+	crypto.TestingSetScryptWorkFactor(t, 10)
+	src, err := vault.Init(vault.InitOptions{Options: vault.Options{Dir: filepath.Join(t.TempDir(), "v"), Passphrase: testPass}, NoKeyring: true}, testPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"a", "b"} {
+		if _, err := src.ImportFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"), importName(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := newBackend(t)
+	n, err := src.MigrateTo(b)
+	if err != nil || n != 2 {
+		t.Fatalf("MigrateTo = %d, %v", n, err)
+	}
+	dst, err := vault.Open(vault.Options{Backend: b, Passphrase: testPass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dst.ID() != src.ID() {
+		t.Errorf("vault id %s, want %s (the keyring entry is by id)", dst.ID(), src.ID())
+	}
+	for _, name := range []string{"a", "b"} {
+		want, _ := src.Export(name, sessionstring.Pyrogram, false)
+		got, err := dst.Export(name, sessionstring.Pyrogram, false)
+		if err != nil || got != want {
+			t.Errorf("%s: export from the copy differs (%v)", name, err)
+		}
+	}
+	if _, err := src.MigrateTo(b); !errors.Is(err, vault.ErrExists) {
+		t.Errorf("second MigrateTo = %v, want ErrExists", err)
+	}
+	noSecrets(t, b)
+}

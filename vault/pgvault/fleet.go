@@ -58,18 +58,28 @@ func (f *Fleet) Period() time.Duration { return f.period }
 
 func (f *Fleet) interval() string { return f.period.String() }
 
-// Join records the worker as alive (also done by every Renew). A worker
-// that is alive under the same name elsewhere is not detected here: names
-// must be unique, and the leases stay safe either way (a claim is fenced).
+// ErrWorkerInUse is returned by Join while another process under the same
+// worker name was alive within the last lease period.
+var ErrWorkerInUse = errors.New("pgvault: another process runs as this worker")
+
+// Join records the worker as alive (every Renew does too). It refuses
+// with ErrWorkerInUse while another process (another host or pid) under
+// the same name was seen within a period: two processes sharing a name
+// would share its leases. A worker restarted at once after a crash waits
+// out its predecessor's last period.
 func (f *Fleet) Join(ctx context.Context) error {
 	if err := f.b.prepare(ctx); err != nil {
 		return err
 	}
-	_, err := f.b.db.Exec(ctx, `
-INSERT INTO tgvault_workers (name, host, pid, seen) VALUES ($1, $2, $3, now())
-ON CONFLICT (name) DO UPDATE SET host = excluded.host, pid = excluded.pid, seen = now()`, f.worker, f.host, os.Getpid())
+	tag, err := f.b.db.Exec(ctx, `
+INSERT INTO tgvault_workers AS w (name, host, pid, seen) VALUES ($1, $2, $3, now())
+ON CONFLICT (name) DO UPDATE SET host = excluded.host, pid = excluded.pid, seen = now()
+WHERE w.seen <= now() - $4::interval OR (w.host = excluded.host AND w.pid = excluded.pid)`, f.worker, f.host, os.Getpid(), f.interval())
 	if err != nil {
 		return fmt.Errorf("pgvault: join: %w", safeErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrWorkerInUse
 	}
 	return nil
 }
@@ -154,10 +164,10 @@ RETURNING l.account, l.fence, l.expires`, f.worker, max, f.interval())
 func (f *Fleet) Renew(ctx context.Context) (held []Lease, sent time.Time, err error) {
 	sent = time.Now()
 	rows, err := f.b.db.Query(ctx, `
-WITH w AS (UPDATE tgvault_workers SET seen = now() WHERE name = $1)
+WITH w AS (UPDATE tgvault_workers SET seen = now() WHERE name = $1 AND host = $3 AND pid = $4)
 UPDATE tgvault_leases SET expires = now() + $2::interval
 WHERE owner = $1 AND expires > now()
-RETURNING account, fence, expires`, f.worker, f.interval())
+RETURNING account, fence, expires`, f.worker, f.interval(), f.host, os.Getpid())
 	if err != nil {
 		return nil, sent, fmt.Errorf("pgvault: renew: %w", safeErr(err))
 	}

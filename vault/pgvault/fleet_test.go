@@ -221,3 +221,24 @@ func BenchmarkClaim(b *testing.B) {
 	}
 	b.ReportMetric(float64(claimed)/b.Elapsed().Seconds(), "claims/s")
 }
+
+// TestWorkerNameInUse: a second process under a live worker's name is
+// refused until the first has been silent for a period.
+func TestWorkerNameInUse(t *testing.T) {
+	b, _ := newBackend(t)
+	ctx := context.Background()
+	a := newFleet(t, b, "w", time.Minute)
+	other := &Fleet{b: b, worker: "w", period: time.Minute, host: "elsewhere"}
+	if err := other.Join(ctx); !errors.Is(err, ErrWorkerInUse) {
+		t.Fatalf("Join under a live name = %v, want ErrWorkerInUse", err)
+	}
+	if err := a.Join(ctx); err != nil {
+		t.Errorf("the same process joining again: %v", err)
+	}
+	if _, err := b.db.Exec(ctx, `UPDATE tgvault_workers SET seen = now() - interval '61 seconds'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Join(ctx); err != nil {
+		t.Errorf("Join after the name went silent: %v", err)
+	}
+}
