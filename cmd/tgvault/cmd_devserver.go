@@ -59,11 +59,12 @@ func (a *app) devServerCmd() *cobra.Command {
 		seedBots  int
 		seedAccts int
 		qrAccept  bool
+		rejectDup bool
 		infoFile  string
 		statsFile string
 	)
 	cmd := &cobra.Command{
-		Use:   "dev-server [--state DIR] [--listen 127.0.0.1:0] [--seed-bots N] [--seed-accounts N] [--qr-accept] [--info-file FILE] [--stats-file FILE]",
+		Use:   "dev-server [--state DIR] [--listen 127.0.0.1:0] [--seed-bots N] [--seed-accounts N] [--qr-accept] [--reject-duplicates] [--info-file FILE] [--stats-file FILE]",
 		Short: "Run a local Telegram-like server, to try tgvault without a Telegram account",
 		Long: `Run a local Telegram-like MTProto server (real key exchange and encryption,
 a handful of methods) for demos and tests; it is not Telegram. It prints its
@@ -104,7 +105,7 @@ exchanges, connections, duplicate use of a key).`,
 				}
 				dir = d
 			}
-			opts := devserver.Options{Dir: dir, Addr: listen}
+			opts := devserver.Options{Dir: dir, Addr: listen, RejectDuplicates: rejectDup}
 			var srv *devserver.Server
 			if qrAccept {
 				// The demo user's "phone" scans every QR code after a
@@ -190,6 +191,7 @@ exchanges, connections, duplicate use of a key).`,
 	f.StringVar(&stateDir, "state", "", "the state `DIR` (accounts, keys, the RSA key)")
 	f.StringVar(&listen, "listen", "127.0.0.1:0", "the `ADDRESS` to listen on (port 0: any free port)")
 	f.IntVar(&seedBots, "seed-bots", 0, "add `N` more bots and print their tokens")
+	f.BoolVar(&rejectDup, "reject-duplicates", false, "answer AUTH_KEY_DUPLICATED, as Telegram does, on a connection that starts using a key another open connection uses (they are counted either way: duplicates in --stats-file)")
 	f.BoolVar(&qrAccept, "qr-accept", false, "accept every QR login (login --qr) as the demo user, as if its phone scanned the code")
 	f.IntVar(&seedAccts, "seed-accounts", 0, "create `N` logged-in users with random keys and write their sessions to STATE/seeds")
 	f.StringVar(&infoFile, "info-file", "", "write the address, key path and demo tokens as JSON to `FILE`")

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +16,10 @@ import (
 	"github.com/tgvault/tgvault/vault"
 	"github.com/tgvault/tgvault/vault/pgvault"
 )
+
+// errLeaseTooOld: a claim took so long that its lease is past the
+// worker's deadline before the account connected.
+var errLeaseTooOld = errors.New("the lease is too close to its expiry to connect")
 
 // DefaultLeasePeriod is run --lease when not given.
 const DefaultLeasePeriod = 30 * time.Second
@@ -75,6 +81,48 @@ type fleetWorker struct {
 	held     map[string]fleetAccount // by account id
 	deadline time.Time               // stop every held session by then
 	renewed  time.Time               // when the last renewal was sent
+
+	// watch is deadline for the watchdog (unix nanoseconds; 0: nothing
+	// held), which stops every session at it even while a step hangs on
+	// the database.
+	watch atomic.Int64
+}
+
+// setDeadline moves the deadline (the step's and the watchdog's).
+func (fw *fleetWorker) setDeadline(t time.Time) {
+	fw.deadline = t
+	fw.watch.Store(t.UnixNano())
+}
+
+// watchdog stops every session of the pool (a worker's pool holds only
+// leased accounts) once the deadline passed, whatever the step loop is
+// doing: a claim or a save can hang on an unreachable database for longer
+// than a lease lives.
+func (fw *fleetWorker) watchdog(ctx context.Context) {
+	period := fw.fleet.Period()
+	tick := time.NewTicker(period / 40)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		d := fw.watch.Load()
+		if d == 0 || time.Now().UnixNano() < d {
+			continue
+		}
+		names := fw.pool.Names()
+		if len(names) == 0 {
+			continue
+		}
+		fw.a.warnf("worker %s: the leases were not renewed in time: stopping %d sessions", fw.fleet.Worker(), len(names))
+		rctx, cancel := context.WithTimeout(context.Background(), fw.fleet.Margin())
+		if err := fw.pool.RemoveAll(rctx, names); err != nil && rctx.Err() != nil {
+			fw.a.warnf("worker %s: stopping the sessions took too long: %v", fw.fleet.Worker(), err)
+		}
+		cancel()
+	}
 }
 
 type fleetAccount struct {
@@ -106,6 +154,7 @@ func (fw *fleetWorker) run(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+	go fw.watchdog(ctx)
 	for round := 1; ; round++ {
 		if round%50 == 0 { // accounts imported or removed meanwhile
 			if err := syncLeases(fw.v, fw.fleet); err != nil && ctx.Err() == nil {
@@ -141,7 +190,8 @@ func (fw *fleetWorker) step(ctx context.Context) {
 			}
 			return
 		}
-		fw.renewed, fw.deadline = sent, fw.fleet.Deadline(sent)
+		fw.renewed = sent
+		fw.setDeadline(fw.fleet.Deadline(sent))
 		still := map[string]bool{}
 		for _, l := range held {
 			still[l.Account] = true
@@ -190,7 +240,7 @@ func (fw *fleetWorker) claim(ctx context.Context, max int) {
 		return
 	}
 	if len(fw.held) == 0 || fw.fleet.Deadline(sent).Before(fw.deadline) {
-		fw.deadline = fw.fleet.Deadline(sent)
+		fw.setDeadline(fw.fleet.Deadline(sent))
 	}
 	if fw.renewed.IsZero() {
 		fw.renewed = sent
@@ -244,6 +294,10 @@ func (fw *fleetWorker) claim(ctx context.Context, max int) {
 
 // add puts a claimed account into the pool.
 func (fw *fleetWorker) add(acct vault.Account, f *storage.File, blob func(vault.Account) storage.Blob) error {
+	if !time.Now().Before(fw.deadline) {
+		_ = f.Close()
+		return errLeaseTooOld
+	}
 	reopen := func() (*storage.File, error) {
 		fs, errs, err := fw.v.OpenAccounts([]vault.Account{acct}, blob)
 		if err != nil {
@@ -273,7 +327,11 @@ func (fw *fleetWorker) drop(ctx context.Context, ids []string, release bool) {
 	for _, id := range ids {
 		names = append(names, fw.held[id].name)
 	}
-	dctx, cancel := context.WithDeadline(context.Background(), fw.deadline.Add(fw.fleet.Margin()/2))
+	until := fw.deadline.Add(fw.fleet.Margin() / 2)
+	if soon := time.Now().Add(fw.fleet.Margin() / 2); until.Before(soon) {
+		until = soon // past the deadline (the watchdog acted): still wait a moment for the close
+	}
+	dctx, cancel := context.WithDeadline(context.Background(), until)
 	if err := fw.pool.RemoveAll(dctx, names); err != nil && dctx.Err() != nil {
 		fw.a.warnf("worker %s: stopping %d sessions took too long: %v", fw.fleet.Worker(), len(names), err)
 	}
@@ -293,6 +351,9 @@ func (fw *fleetWorker) drop(ctx context.Context, ids []string, release bool) {
 	}
 	for _, id := range ids {
 		delete(fw.held, id)
+	}
+	if len(fw.held) == 0 {
+		fw.watch.Store(0)
 	}
 	if release {
 		rctx, cancel := context.WithTimeout(ctx, fw.fleet.Period()/4)

@@ -172,7 +172,7 @@ func newFleetEnv(t *testing.T, n int) *fleetEnv {
 	e.tgvault("init", "--no-keyring")
 	e.stats = filepath.Join(dir, "stats.json")
 	info := filepath.Join(dir, "info.json")
-	dev := exec.Command("tgvault", "dev-server", "--state", filepath.Join(dir, "dev"), "--seed-accounts", strconv.Itoa(n),
+	dev := exec.Command("tgvault", "dev-server", "--reject-duplicates", "--state", filepath.Join(dir, "dev"), "--seed-accounts", strconv.Itoa(n),
 		"--info-file", info, "--stats-file", e.stats)
 	dev.Env = e.env
 	if err := dev.Start(); err != nil {
@@ -209,7 +209,7 @@ func (e *fleetEnv) waitFor(d time.Duration, what string, ok func() bool) time.Du
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	e.t.Fatalf("waited %v for %s", d, what)
+	e.t.Fatalf("waited %v for %s (dev server: %+v)", d, what, e.devStats())
 	return 0
 }
 
