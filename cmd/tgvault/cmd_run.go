@@ -499,14 +499,22 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 	}
 
 	n := len(pool.Names())
-	if a.json {
-		b, _ := json.Marshal(struct {
+	switch {
+	case a.json:
+		out := struct {
 			Socket   string `json:"socket"`
 			Accounts int    `json:"accounts"`
 			PID      int    `json:"pid"`
-		}{sock, n, os.Getpid()})
+			Worker   string `json:"worker,omitempty"`
+		}{Socket: sock, Accounts: n, PID: os.Getpid()}
+		if fleet != nil {
+			out.Worker = fleet.Worker()
+		}
+		b, _ := json.Marshal(out)
 		fmt.Fprintf(a.stdout, "%s\n", b)
-	} else {
+	case fleet != nil:
+		a.printf("worker %s serving the accounts its leases give it on %s (pid %d, lease %v); stop with Ctrl-C or SIGTERM\n", fleet.Worker(), sock, os.Getpid(), fleet.Period())
+	default:
 		a.printf("serving %d account(s) on %s (pid %d); stop with Ctrl-C or SIGTERM\n", n, sock, os.Getpid())
 	}
 

@@ -206,7 +206,7 @@ func (a *app) statusCmd() *cobra.Command {
 					a.printf("pool      unknown: no answer on the socket (is run's --socket elsewhere? give it with --socket)\n")
 				case poolErr != nil:
 					a.printf("pool      unknown: %v\n", poolErr)
-				case running:
+				case running && !isFleet:
 					a.printf("pool      %d account(s)\n", len(pool))
 					for _, p := range pool {
 						if p.Error != "" {
