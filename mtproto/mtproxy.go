@@ -72,6 +72,9 @@ func (p MTProxy) String() string {
 	return "mtproxy " + p.Addr + " (secret " + t.String() + ", hidden)"
 }
 
+// GoString is String, so that %#v does not print the secret either.
+func (p MTProxy) GoString() string { return p.String() }
+
 // Domain is the fake-TLS domain of an "ee" secret ("" for other types).
 func (p MTProxy) Domain() string {
 	if t, err := p.SecretType(); err == nil && t == MTProxyFakeTLS {

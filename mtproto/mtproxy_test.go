@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -60,8 +61,11 @@ func TestMTProxySecretParse(t *testing.T) {
 		if err != nil || typ != tt.want {
 			t.Errorf("%q: type %v (%v), want %v", tt.in, typ, err, tt.want)
 		}
-		if s := (MTProxy{Addr: "h:1", Secret: b}).String(); strings.Contains(s, testMTProxyKey[:8]) || !strings.Contains(s, typ.String()) {
-			t.Errorf("String %q shows the secret or not its type", s)
+		p := &MTProxy{Addr: "h:1", Secret: b}
+		for _, s := range []string{p.String(), fmt.Sprintf("%v", p), fmt.Sprintf("%+v", *p), fmt.Sprintf("%#v", p)} {
+			if strings.Contains(s, testMTProxyKey[:8]) || strings.Contains(s, "1 35 69 103") || strings.Contains(s, "0x1, 0x23, 0x45") || !strings.Contains(s, typ.String()) {
+				t.Errorf("%q shows the secret or not its type", s)
+			}
 		}
 	}
 	if d := (MTProxy{Secret: tls}).Domain(); d != "example.com" {
