@@ -63,6 +63,11 @@ type Options struct {
 	// proxy's dialer, say); net.Dialer when nil.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
+	// MTProxy, when set, carries every connection through that MTProxy
+	// (dialled with Dial): the proxy routes by DC id, so Server.Addr is
+	// not dialled. Its secret never appears in errors or logs.
+	MTProxy *MTProxy
+
 	// MaxFloodWait is the longest FLOOD_WAIT a call waits out before it
 	// is sent again (DefaultMaxFloodWait when zero); a longer one fails
 	// the call with a *FloodWaitError at once.
@@ -85,6 +90,7 @@ type Client struct {
 	sess    *SessionStorage
 	td      *tdtelegram.Client
 	timeout time.Duration
+	via     string // how the client connects, for the connect-timeout error
 
 	mu     sync.Mutex
 	timer  *time.Timer
@@ -156,7 +162,16 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 	case opts.Server.TestMode:
 		td.DCList = tddcs.Test()
 	}
-	td.Resolver = tddcs.Plain(tddcs.PlainOptions{Dial: opts.Dial})
+	if opts.MTProxy != nil {
+		r, err := mtproxyResolver(*opts.MTProxy, opts.Dial, opts.Server.TestMode)
+		if err != nil {
+			return nil, err
+		}
+		td.Resolver = r
+		c.via = ", through the MTProxy at " + opts.MTProxy.Addr + ": a wrong secret looks like this, the proxy hangs up"
+	} else {
+		td.Resolver = tddcs.Plain(tddcs.PlainOptions{Dial: opts.Dial})
+	}
 	if !opts.testOnlyNoGuard {
 		td.Resolver = guardResolver{inner: td.Resolver, sess: c.sess}
 	}
@@ -251,7 +266,7 @@ func (c *Client) arm() {
 	}
 	cancel := c.cancel
 	c.timer = time.AfterFunc(c.timeout, func() {
-		cancel(fmt.Errorf("%w (%s)", ErrConnectTimeout, c.timeout))
+		cancel(fmt.Errorf("%w (%s%s)", ErrConnectTimeout, c.timeout, c.via))
 	})
 }
 

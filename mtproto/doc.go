@@ -32,4 +32,9 @@
 // TL method as JSON and answers its result as JSON (tljson.go, a codec over
 // gotd's type maps), and refuses the methods that could export, replace or
 // end the login (RefusedMethod).
+//
+// A client connects directly, through a dialer (Options.Dial, a SOCKS5
+// proxy, say) or through an MTProxy (Options.MTProxy: gotd's obfuscated2
+// and fake-TLS transports, the proxy routing by DC id); MTProxy secrets are
+// credentials and never appear in errors or logs.
 package mtproto

@@ -55,7 +55,18 @@ func TestClientOptionsFromAccount(t *testing.T) {
 	if opts.APIHash != "" || opts.Device != mtproto.DeviceForKey(key.ID()) || opts.Dial != nil {
 		t.Errorf("bare account: hash %q device %+v dial %v", opts.APIHash, opts.Device, opts.Dial != nil)
 	}
-	if opts, err = clientOptions(bare, serverConf{}, false, 5, "socks5://127.0.0.1:1080"); err != nil || opts.Dial == nil {
+	if opts, err = clientOptions(bare, serverConf{}, false, 5, "socks5://127.0.0.1:1080"); err != nil || opts.Dial == nil || opts.MTProxy != nil {
 		t.Errorf("run's --proxy for an account without one: %v", err)
+	}
+	mtp := mk("mtp", map[string][]byte{metaProxy: []byte("tg://proxy?server=10.0.0.1&port=443&secret=dd" + mtSecret)})
+	opts, err = clientOptions(mtp, serverConf{}, false, 5, "socks5://127.0.0.1:1080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Dial != nil || opts.MTProxy == nil || opts.MTProxy.Addr != "10.0.0.1:443" || len(opts.MTProxy.Secret) != 17 {
+		t.Errorf("MTProxy account: dial %v, MTProxy %v", opts.Dial != nil, opts.MTProxy)
+	}
+	if opts, err = clientOptions(bare, serverConf{}, false, 5, "mtproxy://"+mtSecret+"@10.0.0.2:443"); err != nil || opts.MTProxy == nil || opts.Dial != nil {
+		t.Errorf("run's MTProxy for an account without one: %v", err)
 	}
 }

@@ -60,7 +60,7 @@ func (f *serverFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.testDC, "test-dc", false, "use Telegram's test DCs instead of the production ones")
 	fs.IntVar(&f.apiID, "api-id", 0, "the application's api_id from my.telegram.org (default $TGVAULT_API_ID)")
 	fs.StringVar(&f.apiHash, "api-hash", "", "the application's api_hash (default $TGVAULT_API_HASH)")
-	fs.StringVar(&f.proxy, "proxy", "", "connect through a SOCKS5 proxy `URL` (socks5://[user:password@]host:port; default $TGVAULT_PROXY); login stores it with the account, run uses it for accounts without their own")
+	fs.StringVar(&f.proxy, "proxy", "", "connect through a proxy `URL`: SOCKS5 (socks5://[user:password@]host:port) or MTProxy (tg://proxy?server=HOST&port=PORT&secret=SECRET, https://t.me/proxy?..., mtproxy://SECRET@host:port); default $TGVAULT_PROXY; login stores it with the account, run uses it for accounts without their own")
 }
 
 // serverConf is where an account connects; it is stored in the account's
@@ -247,9 +247,11 @@ the account has one (TGVAULT_2FA_PASSWORD_FILE).`,
 				return err
 			}
 			opts := mtproto.Options{Server: srv, APIID: apiID, APIHash: apiHash}
-			if opts.Dial, err = proxyDialer(proxy); err != nil {
+			pc, err := parseProxy(proxy)
+			if err != nil {
 				return usagef("--proxy: %v", err)
 			}
+			pc.apply(&opts)
 			if opts.Device, err = df.pick(); err != nil {
 				return err
 			}

@@ -612,7 +612,7 @@ func clientOptions(f *storage.File, conf serverConf, confSet bool, apiID int32, 
 	} else if ok {
 		proxy = string(b)
 	}
-	dial, err := proxyDialer(proxy)
+	pc, err := parseProxy(proxy)
 	if err != nil {
 		return mtproto.Options{}, fmt.Errorf("%w: the account's proxy: %w", vault.ErrCorrupt, err)
 	}
@@ -624,7 +624,9 @@ func clientOptions(f *storage.File, conf serverConf, confSet bool, apiID int32, 
 	if err != nil {
 		return mtproto.Options{}, err
 	}
-	return mtproto.Options{Server: srv, APIID: id, APIHash: string(hash), Dial: dial, Device: dev}, nil
+	opts := mtproto.Options{Server: srv, APIID: id, APIHash: string(hash), Device: dev}
+	pc.apply(&opts)
+	return opts, nil
 }
 
 // apiClient is an HTTP client of the local API socket.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,7 +10,9 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/tgvault/tgvault/internal/mtproxytest"
 	"github.com/tgvault/tgvault/internal/socks5test"
+	"github.com/tgvault/tgvault/mtproto"
 
 	"github.com/tgvault/tgvault/vault"
 )
@@ -79,9 +82,33 @@ func cmdSocks5(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	srv, err := socks5test.Start(args[1], args[2])
 	ts.Check(err)
-	path := ts.MkAbs(args[0])
+	proxyStats(ts, args[0], srv.Addr, srv.Relayed, srv.Refused, srv.Close)
+}
+
+// cmdMTProxy runs `mtproxy FILE SECRET DC ADDR`: it starts an MTProxy for
+// the rest of the script (in the test process) with SECRET (hex or base64,
+// as in links) that forwards DC to ADDR, and keeps FILE up to date with
+// {"addr", "port", "relayed", "refused"}.
+func cmdMTProxy(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 4 {
+		ts.Fatalf("usage: mtproxy FILE SECRET DC ADDR")
+	}
+	secret, err := mtproto.ParseMTProxySecret(args[1])
+	ts.Check(err)
+	dc, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	srv, err := mtproxytest.Start(secret, map[int]string{dc: args[3]})
+	ts.Check(err)
+	proxyStats(ts, args[0], srv.Addr, srv.Relayed, srv.Refused, srv.Close)
+}
+
+// proxyStats keeps FILE up to date with a test proxy's {"addr", "relayed",
+// "refused"} until the script ends, and then closes the proxy.
+func proxyStats(ts *testscript.TestScript, file string, addr func() string, relayed, refused func() int64, closeProxy func() error) {
+	path := ts.MkAbs(file)
 	write := func() {
-		b, _ := json.Marshal(map[string]any{"addr": srv.Addr(), "relayed": srv.Relayed(), "refused": srv.Refused()})
+		_, port, _ := net.SplitHostPort(addr())
+		b, _ := json.Marshal(map[string]any{"addr": addr(), "port": port, "relayed": relayed(), "refused": refused()})
 		_ = os.WriteFile(path+".tmp", b, 0o600)
 		_ = os.Rename(path+".tmp", path)
 	}
@@ -103,6 +130,6 @@ func cmdSocks5(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Defer(func() {
 		close(done)
 		<-stopped
-		_ = srv.Close()
+		_ = closeProxy()
 	})
 }

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 	xproxy "golang.org/x/net/proxy"
 
+	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/vault"
 )
 
@@ -23,32 +25,58 @@ const metaProxy = "tgvault.proxy"
 type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // errBadProxy is a proxy URL that cannot be used. Its messages never
-// quote the URL, which may hold a password.
+// quote the URL, which may hold a password or an MTProxy secret.
 var errBadProxy = errors.New("bad proxy")
 
-// proxyDialer turns a proxy URL into a dial function: socks5://host:port
-// or socks5://user:password@host:port (socks5h too; the DC address is an
-// IP either way). "" and "none" mean a direct connection (nil).
-func proxyDialer(raw string) (dialFunc, error) {
+// proxyForms is what a proxy URL may look like, for errors.
+const proxyForms = "want socks5://[user:password@]host:port, tg://proxy?server=HOST&port=PORT&secret=SECRET, https://t.me/proxy?server=...&port=...&secret=... or mtproxy://SECRET@host:port"
+
+// proxyConf is how an account connects: through a SOCKS5 dialer, an
+// MTProxy, or directly (the zero value).
+type proxyConf struct {
+	dial    dialFunc
+	mtproxy *mtproto.MTProxy
+}
+
+// direct says the connection is not proxied.
+func (p proxyConf) direct() bool { return p.dial == nil && p.mtproxy == nil }
+
+// apply sets the client options' Dial and MTProxy.
+func (p proxyConf) apply(o *mtproto.Options) {
+	o.Dial = p.dial
+	o.MTProxy = p.mtproxy
+}
+
+// parseProxy turns a proxy URL into a proxyConf: socks5://host:port or
+// socks5://user:password@host:port (socks5h too; the DC address is an IP
+// either way), or an MTProxy as Telegram's links carry it
+// (tg://proxy?server=HOST&port=PORT&secret=SECRET, the same query on
+// https://t.me/proxy, and the shorthand mtproxy://SECRET@host:port). ""
+// and "none" mean a direct connection.
+func parseProxy(raw string) (proxyConf, error) {
 	if raw == "" || raw == "none" {
-		return nil, nil
+		return proxyConf{}, nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: not a URL (want socks5://[user:password@]host:port)", errBadProxy)
+		return proxyConf{}, fmt.Errorf("%w: not a URL (%s)", errBadProxy, proxyForms)
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "socks5", "socks5h":
-	case "mtproxy", "tg", "https":
-		return nil, fmt.Errorf("%w: MTProxy is not supported yet; use a SOCKS5 proxy (socks5://host:port)", errBadProxy)
+	case "mtproxy", "tg", "https", "http":
+		p, err := parseMTProxy(u)
+		if err != nil {
+			return proxyConf{}, err
+		}
+		return proxyConf{mtproxy: &p}, nil
 	default:
-		return nil, fmt.Errorf("%w: scheme %q is not supported (want socks5://[user:password@]host:port)", errBadProxy, u.Scheme)
+		return proxyConf{}, fmt.Errorf("%w: scheme %q is not supported (%s)", errBadProxy, u.Scheme, proxyForms)
 	}
 	if _, port, err := net.SplitHostPort(u.Host); err != nil || port == "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("%w: want socks5://[user:password@]host:port", errBadProxy)
+		return proxyConf{}, fmt.Errorf("%w: want socks5://[user:password@]host:port", errBadProxy)
 	}
 	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
-		return nil, fmt.Errorf("%w: a SOCKS5 proxy URL has no path or query", errBadProxy)
+		return proxyConf{}, fmt.Errorf("%w: a SOCKS5 proxy URL has no path or query", errBadProxy)
 	}
 	var auth *xproxy.Auth
 	if u.User != nil {
@@ -57,20 +85,91 @@ func proxyDialer(raw string) (dialFunc, error) {
 	}
 	d, err := xproxy.SOCKS5("tcp", u.Host, auth, xproxy.Direct)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", errBadProxy, "the SOCKS5 dialer refused it")
+		return proxyConf{}, fmt.Errorf("%w: %s", errBadProxy, "the SOCKS5 dialer refused it")
 	}
 	cd, ok := d.(xproxy.ContextDialer)
 	if !ok {
-		return nil, fmt.Errorf("%w: the SOCKS5 dialer cannot be cancelled", errBadProxy)
+		return proxyConf{}, fmt.Errorf("%w: the SOCKS5 dialer cannot be cancelled", errBadProxy)
 	}
-	return cd.DialContext, nil
+	return proxyConf{dial: cd.DialContext}, nil
 }
 
-// redactProxy shows a proxy URL without its password.
+// parseMTProxy reads an MTProxy link. Its errors name what is wrong and
+// the secret's type, never the secret.
+func parseMTProxy(u *url.URL) (mtproto.MTProxy, error) {
+	var host, port, secret string
+	switch scheme := strings.ToLower(u.Scheme); {
+	case scheme == "mtproxy":
+		if u.User == nil || u.Host == "" || u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+			return mtproto.MTProxy{}, fmt.Errorf("%w: want mtproxy://SECRET@host:port", errBadProxy)
+		}
+		if _, has := u.User.Password(); has {
+			return mtproto.MTProxy{}, fmt.Errorf("%w: want mtproxy://SECRET@host:port (no password)", errBadProxy)
+		}
+		var err error
+		if host, port, err = net.SplitHostPort(u.Host); err != nil {
+			return mtproto.MTProxy{}, fmt.Errorf("%w: want mtproxy://SECRET@host:port", errBadProxy)
+		}
+		secret = u.User.Username()
+	case scheme == "tg" && strings.EqualFold(u.Host, "proxy") && (u.Path == "" || u.Path == "/"),
+		(scheme == "https" || scheme == "http") && isTelegramHost(u.Host) && strings.TrimSuffix(u.Path, "/") == "/proxy":
+		if u.User != nil {
+			return mtproto.MTProxy{}, fmt.Errorf("%w: an MTProxy link has no user", errBadProxy)
+		}
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			return mtproto.MTProxy{}, fmt.Errorf("%w: the MTProxy link's query is unreadable", errBadProxy)
+		}
+		host, port, secret = q.Get("server"), q.Get("port"), q.Get("secret")
+		if host == "" || port == "" || secret == "" {
+			return mtproto.MTProxy{}, fmt.Errorf("%w: an MTProxy link needs server, port and secret", errBadProxy)
+		}
+	case scheme == "tg" && strings.EqualFold(u.Host, "socks"):
+		return mtproto.MTProxy{}, fmt.Errorf("%w: tg://socks links are not supported; write socks5://[user:password@]host:port", errBadProxy)
+	case scheme == "tg" || scheme == "mtproxy":
+		return mtproto.MTProxy{}, fmt.Errorf("%w: want tg://proxy?server=HOST&port=PORT&secret=SECRET", errBadProxy)
+	default:
+		return mtproto.MTProxy{}, fmt.Errorf("%w: scheme %q is only for MTProxy links on t.me (%s)", errBadProxy, u.Scheme, proxyForms)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 || host == "" {
+		return mtproto.MTProxy{}, fmt.Errorf("%w: the MTProxy needs a host and a port (1-65535)", errBadProxy)
+	}
+	b, err := mtproto.ParseMTProxySecret(secret)
+	if err != nil {
+		return mtproto.MTProxy{}, fmt.Errorf("%w: %w", errBadProxy, err)
+	}
+	return mtproto.MTProxy{Addr: net.JoinHostPort(strings.Trim(host, "[]"), port), Secret: b}, nil
+}
+
+func isTelegramHost(h string) bool {
+	switch strings.ToLower(h) {
+	case "t.me", "www.t.me", "telegram.me", "www.telegram.me":
+		return true
+	}
+	return false
+}
+
+// redactProxy shows a proxy URL without its password or secret.
 func redactProxy(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return "(unreadable)"
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "socks5", "socks5h":
+	default:
+		p, err := parseMTProxy(u)
+		if err != nil {
+			return "(unreadable)"
+		}
+		kind := "plain"
+		switch t, _ := p.SecretType(); t {
+		case mtproto.MTProxySecured:
+			kind = "dd"
+		case mtproto.MTProxyFakeTLS:
+			kind = "ee"
+		}
+		return "mtproxy://(" + kind + "-secret:redacted)@" + p.Addr
 	}
 	user := ""
 	if u.User != nil {
@@ -85,7 +184,7 @@ func (a *app) proxyURL(f *serverFlags) (string, error) {
 	if raw == "" {
 		raw = a.getenv("TGVAULT_PROXY")
 	}
-	if _, err := proxyDialer(raw); err != nil {
+	if _, err := parseProxy(raw); err != nil {
 		return "", usagef("--proxy: %v", err)
 	}
 	return raw, nil
@@ -95,17 +194,23 @@ func (a *app) proxyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "proxy NAME [URL|none]",
 		Short: "Show or set an account's own proxy",
-		Long: `Show or set the proxy an account connects through: socks5://host:port or
-socks5://user:password@host:port. "none" removes it. An account's own proxy
-wins over run's --proxy (TGVAULT_PROXY). The URL is kept inside the sealed
-account file; it is shown without its password. While ` + "`tgvault run`" + `
+		Long: `Show or set the proxy an account connects through: a SOCKS5 proxy
+(socks5://host:port or socks5://user:password@host:port) or an MTProxy as
+Telegram's links give it (tg://proxy?server=HOST&port=PORT&secret=SECRET,
+https://t.me/proxy?server=...&port=...&secret=..., or the shorthand
+mtproxy://SECRET@host:port). MTProxy secrets may be 16 bytes (plain
+obfuscated2), dd and 16 bytes (random padding) or ee, 16 bytes and a domain
+(fake-TLS), in hex or base64; the proxy picks the DC. "none" removes it. An
+account's own proxy wins over run's --proxy (TGVAULT_PROXY). The URL is kept
+inside the sealed account file; it is shown without its password or secret.
+While ` + "`tgvault run`" + `
 holds the vault, setting is refused (exit 5): stop run first.`,
 		Args: rangeArgs(1, 2, "NAME [URL|none]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			set := len(args) == 2
 			if set {
-				if _, err := proxyDialer(args[1]); err != nil {
+				if _, err := parseProxy(args[1]); err != nil {
 					return usagef("%v", err)
 				}
 			}

@@ -1,10 +1,72 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
 )
+
+// mtSecret is an MTProxy key in hex; mtTLSB64 an ee secret with it, in
+// base64url as fake-TLS links often carry it.
+const (
+	mtSecret = "0123456789abcdeffedcba9876543210"
+	mtTLSB64 = "7gEjRWeJq83v_ty6mHZUMhBleGFtcGxlLmNvbQ"
+)
+
+// TestParseMTProxy: every form of MTProxy link Telegram uses is read into
+// the proxy's address and decoded secret; bad ones are errBadProxy errors
+// that name the problem and never quote the secret.
+func TestParseMTProxy(t *testing.T) {
+	key, _ := hex.DecodeString(mtSecret)
+	tls := append(append([]byte{0xee}, key...), "example.com"...)
+	if got := base64.RawURLEncoding.EncodeToString(tls); got != mtTLSB64 {
+		t.Fatalf("mtTLSB64 is %s", got)
+	}
+	ok := []struct {
+		url, addr string
+		secret    []byte
+	}{
+		{"tg://proxy?server=proxy.example&port=443&secret=" + mtSecret, "proxy.example:443", key},
+		{"tg://proxy?server=1.2.3.4&port=8443&secret=dd" + mtSecret, "1.2.3.4:8443", append([]byte{0xdd}, key...)},
+		{"https://t.me/proxy?server=1.2.3.4&port=443&secret=" + mtTLSB64, "1.2.3.4:443", tls},
+		{"https://telegram.me/proxy/?server=::1&port=443&secret=ee" + hex.EncodeToString(tls[1:]), "[::1]:443", tls},
+		{"mtproxy://dd" + mtSecret + "@127.0.0.1:443", "127.0.0.1:443", append([]byte{0xdd}, key...)},
+	}
+	for _, tt := range ok {
+		p, err := parseProxy(tt.url)
+		if err != nil || p.mtproxy == nil || p.dial != nil {
+			t.Errorf("%s: %+v, %v", tt.url, p, err)
+			continue
+		}
+		if p.mtproxy.Addr != tt.addr || string(p.mtproxy.Secret) != string(tt.secret) {
+			t.Errorf("%s: addr %s secret %x", tt.url, p.mtproxy.Addr, p.mtproxy.Secret)
+		}
+	}
+	bad := []struct{ url, err string }{
+		{"tg://proxy?server=1.2.3.4&port=443&secret=ef" + mtSecret, "type 0xef"},
+		{"tg://proxy?server=1.2.3.4&port=443&secret=ee" + mtSecret, "ee (fake-TLS) secret without a domain"},
+		{"tg://proxy?server=1.2.3.4&port=443&secret=" + mtSecret[:20], "want 16"},
+		{"tg://proxy?server=1.2.3.4&secret=" + mtSecret, "needs server, port and secret"},
+		{"tg://proxy?server=1.2.3.4&port=99999&secret=" + mtSecret, "port (1-65535)"},
+		{"tg://socks?server=1.2.3.4&port=1080", "tg://socks links are not supported"},
+		{"tg://join?invite=" + mtSecret, "want tg://proxy"},
+		{"https://example.com/proxy?server=1.2.3.4&port=443&secret=" + mtSecret, "only for MTProxy links"},
+		{"https://t.me/other?server=1.2.3.4&port=443&secret=" + mtSecret, "only for MTProxy links"},
+		{"mtproxy://127.0.0.1:443", "mtproxy://SECRET@host:port"},
+		{"mtproxy://" + mtSecret + "@127.0.0.1", "mtproxy://SECRET@host:port"},
+	}
+	for _, tt := range bad {
+		_, err := parseProxy(tt.url)
+		if !errors.Is(err, errBadProxy) || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("%s: error %v, want errBadProxy saying %q", tt.url, err, tt.err)
+		}
+		if err != nil && (strings.Contains(err.Error(), mtSecret[:10]) || strings.Contains(err.Error(), mtSecret[20:])) {
+			t.Errorf("the error quotes the secret: %v", err)
+		}
+	}
+}
 
 func TestProxyDialer(t *testing.T) {
 	const pass = "hunter2pw"
@@ -13,25 +75,27 @@ func TestProxyDialer(t *testing.T) {
 		direct bool   // nil dialer
 		err    string // "" for success
 	}{
+		{"tg://proxy?server=127.0.0.1&port=443&secret=" + pass, false, "neither hex nor base64"},
 		{"", true, ""},
 		{"none", true, ""},
 		{"socks5://127.0.0.1:1080", false, ""},
 		{"socks5h://proxy.example:1080", false, ""},
 		{"SOCKS5://u:" + pass + "@127.0.0.1:1080", false, ""},
-		{"mtproxy://u:" + pass + "@127.0.0.1:443", false, "MTProxy is not supported"},
-		{"http://u:" + pass + "@127.0.0.1:3128", false, "not supported"},
+		{"mtproxy://u:" + pass + "@127.0.0.1:443", false, "no password"},
+		{"http://u:" + pass + "@127.0.0.1:3128", false, "only for MTProxy links"},
+		{"ftp://u:" + pass + "@127.0.0.1:3128", false, "not supported"},
 		{"socks5://u:" + pass + "@127.0.0.1", false, "host:port"},
 		{"socks5://u:" + pass + "@:1080", false, "host:port"},
 		{"socks5://u:" + pass + "@127.0.0.1:1080/x?y=" + pass, false, "no path or query"},
 		{"socks5://u:" + pass + "@127.0.0.1:1080\x7f", false, "not a URL"},
 	}
 	for _, tt := range tests {
-		d, err := proxyDialer(tt.url)
+		p, err := parseProxy(tt.url)
 		if tt.err == "" {
 			if err != nil {
-				t.Errorf("proxyDialer: %v", err)
-			} else if (d == nil) != tt.direct {
-				t.Errorf("a dialer %v, want direct %v", d != nil, tt.direct)
+				t.Errorf("parseProxy: %v", err)
+			} else if p.direct() != tt.direct || p.mtproxy != nil {
+				t.Errorf("a dialer %v, want direct %v", p.dial != nil, tt.direct)
 			}
 			continue
 		}
@@ -46,9 +110,13 @@ func TestProxyDialer(t *testing.T) {
 
 func TestRedactProxy(t *testing.T) {
 	for in, want := range map[string]string{
-		"socks5://u:hunter2pw@127.0.0.1:1080": "socks5://u:(redacted)@127.0.0.1:1080",
-		"socks5://127.0.0.1:1080":             "socks5://127.0.0.1:1080",
-		"::bad":                               "(unreadable)",
+		"tg://proxy?server=proxy.example&port=443&secret=" + mtSecret:      "mtproxy://(plain-secret:redacted)@proxy.example:443",
+		"https://t.me/proxy?server=1.2.3.4&port=8443&secret=dd" + mtSecret: "mtproxy://(dd-secret:redacted)@1.2.3.4:8443",
+		"mtproxy://" + mtTLSB64 + "@[::1]:443":                             "mtproxy://(ee-secret:redacted)@[::1]:443",
+		"tg://proxy?server=proxy.example&port=443&secret=ef" + mtSecret:    "(unreadable)",
+		"socks5://u:hunter2pw@127.0.0.1:1080":                              "socks5://u:(redacted)@127.0.0.1:1080",
+		"socks5://127.0.0.1:1080":                                          "socks5://127.0.0.1:1080",
+		"::bad":                                                            "(unreadable)",
 	} {
 		if got := redactProxy(in); got != want {
 			t.Errorf("redactProxy: %q, want %q", got, want)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -142,6 +143,7 @@ func TestScript(t *testing.T) {
 			"termrun":  cmdTermRun,
 			"statwait": cmdStatWait,
 			"socks5":   cmdSocks5,
+			"mtproxy":  cmdMTProxy,
 		},
 	})
 }
@@ -206,8 +208,17 @@ func copyTree(src, dst string) error {
 // plaintext: every 32-byte window of the vectors' auth key (bytes
 // 0..255), the phone number in the vectors' peers, and every passphrase
 // the script used (its files named *.pass).
+// scriptMTProxyKey is the key of the MTProxy secrets in the scripts (hex,
+// after the type byte).
+const scriptMTProxyKey = "5ec7e75ec7e75ec7e75ec7e75ec7e7aa"
+
+func scriptMTProxyKeyBytes() []byte {
+	b, _ := hex.DecodeString(scriptMTProxyKey)
+	return b
+}
+
 func secretNeedles(workDir string) (map[string][]byte, error) {
-	n := map[string][]byte{"phone": []byte("15551234567")}
+	n := map[string][]byte{"phone": []byte("15551234567"), "MTProxy secret": []byte(scriptMTProxyKey), "MTProxy secret bytes": scriptMTProxyKeyBytes()}
 	key := make([]byte, 256)
 	for i := range key {
 		key[i] = byte(i)
