@@ -1,0 +1,39 @@
+package pgvault
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// FuzzRedact: a database URL's password never reaches Redact's output nor
+// Open's error, whatever the URL.
+func FuzzRedact(f *testing.F) {
+	f.Add("u", "hunter2", "db.example:5432", "v", "sslmode=disable")
+	f.Add("u", "p@ss:w/rd", "[::1]:notaport", "", "password=x")
+	f.Fuzz(func(t *testing.T, user, pass, host, path, query string) {
+		if len(pass) < 6 {
+			return // short passwords match by chance
+		}
+		u := &url.URL{Scheme: "postgres", User: url.UserPassword(user, pass), Host: host, Path: "/" + path, RawQuery: query}
+		loc := u.String()
+		enc := url.UserPassword("", pass).String()
+		enc = strings.TrimSuffix(strings.TrimPrefix(enc, ":"), "@")
+		bare := *u
+		bare.User = url.User(user)
+		if strings.Contains(bare.String(), pass) || strings.Contains(bare.String(), enc) {
+			return // the password is also in the rest of the URL
+		}
+		for _, out := range []string{Redact(loc)} {
+			if strings.Contains(out, pass) || strings.Contains(out, enc) {
+				t.Fatalf("Redact(%q) = %q shows the password", loc, out)
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // never connect
+		if _, err := Open(ctx, loc); err != nil && (strings.Contains(err.Error(), pass) || strings.Contains(err.Error(), enc)) {
+			t.Fatalf("Open(%q) = %v shows the password", loc, err)
+		}
+	})
+}
