@@ -370,3 +370,46 @@ func TestFleetPartition(t *testing.T) {
 		t.Fatalf("%d connections used a key another connection was using", dup)
 	}
 }
+
+// TestMigrateCLI: `tgvault migrate --to URL` copies a directory vault into
+// PostgreSQL; the copy lists and exports the same, a second migrate is
+// refused, and a plain run of the copy asks for --worker.
+func TestMigrateCLI(t *testing.T) {
+	if _, err := exec.LookPath("tgvault"); err != nil {
+		t.Skip("tgvault is not on PATH (testscript.Main puts it there)")
+	}
+	pg := pgURL(t, pgtest.Database(t), "")
+	dir := t.TempDir()
+	pass := filepath.Join(dir, "pass")
+	if err := os.WriteFile(pass, []byte("migrate passphrase\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "TGVAULT_PASSPHRASE_FILE="+pass)
+	tg := func(wantOK bool, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("tgvault", args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if (err == nil) != wantOK {
+			t.Fatalf("tgvault %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	v := filepath.Join(dir, "vault")
+	tg(true, "--vault", v, "init", "--no-keyring")
+	tg(true, "--vault", v, "import", "--name", "acct", "../../testdata/vectors/pyrogram/pyrogram_v3.session")
+	want := tg(true, "--vault", v, "export", "acct")
+	out := tg(true, "--vault", v, "migrate", "--to", pg)
+	if !strings.Contains(out, "1 account") {
+		t.Errorf("migrate said %q", out)
+	}
+	if got := tg(true, "--vault", pg, "export", "acct"); got != want {
+		t.Error("the copy exports another session")
+	}
+	if out := tg(false, "--vault", v, "migrate", "--to", pg); !strings.Contains(out, "holds a vault") {
+		t.Errorf("second migrate said %q", out)
+	}
+	if out := tg(false, "--vault", pg, "run"); !strings.Contains(out, "--worker") {
+		t.Errorf("run of the copy said %q", out)
+	}
+}
