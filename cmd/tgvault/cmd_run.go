@@ -408,6 +408,12 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 	}()
 	pool := mtproto.NewPool(mtproto.PoolOptions{
 		OnStatus: func(name string, s mtproto.Status, err error) {
+			if s == mtproto.StatusProxyAuth {
+				// The account is fine; its proxy URL is not. Not marked
+				// in the vault: the next run tries again.
+				a.warnf("account %s: %v; not retried until run restarts (fix the proxy URL: `tgvault proxy %s URL`, or --proxy)", name, err, name)
+				return
+			}
 			st := vaultStatusOf(s)
 			if st == "" {
 				return
