@@ -309,7 +309,9 @@ Each account connects to the server it logged in on (tgvault login --server);
 an imported account to Telegram's DCs for its dc_id and test mode, or to the
 --server given here. Handed-off, revoked, key-lost and broken accounts are
 skipped. A stored key is never replaced: an account whose key the server lost
-or revoked is marked key_lost or revoked in the index and left alone.
+or revoked is marked key_lost or revoked in the index and left alone. An
+account whose SOCKS5 proxy refuses the username or password is left alone
+too (state proxy_auth) until run restarts; the index is not changed.
 
 One run serves a vault at a time (a second one exits with 5); while it runs,
 other commands work, and export refuses its accounts without --force. On
