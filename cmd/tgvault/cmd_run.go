@@ -209,8 +209,8 @@ func withoutOwnErrors(err error) error {
 }
 
 // runStore is an account's store for a one-shot command (logout): every
-// save goes through vault.Commit under the write lock; peer writes stay in
-// memory until Flush. `tgvault run` uses lazyStore.
+// save goes through vault.Commit under the write lock; peer writes and
+// CacheMeta stay in memory until Flush. `tgvault run` uses lazyStore.
 type runStore struct {
 	*storage.File
 	w     *vaultWriter
@@ -229,6 +229,16 @@ func (s *runStore) SetMeta(key string, value []byte) error {
 
 func (s *runStore) SetUpdateStates(us []storage.UpdateState) error {
 	return s.w.commit(s.File, func() error { return s.File.SetUpdateStates(us) })
+}
+
+// CacheMeta waits for Flush like the peers (see lazyStore.CacheMeta); the
+// File's own would leave it to Close, outside the write lock.
+func (s *runStore) CacheMeta(key string, value []byte) error {
+	if err := s.File.CacheMeta(key, value); err != nil {
+		return err
+	}
+	s.dirty.Store(true)
+	return nil
 }
 
 func (s *runStore) UpdatePeers(peers []storage.Peer) error {
