@@ -37,7 +37,7 @@ say() { printf '%s\n' "$*" | tee -a "$out"; }
 say "# tgvault run, whole program ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
 say "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
 say "go: $(go version)"
-say "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+say "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
 
 go build -o "$tmp/tgvault" ./cmd/tgvault
 tg="$tmp/tgvault"
@@ -106,7 +106,7 @@ for n in $COUNTS; do
 	t1=$(date +%s.%N)
 	say "import of $n .session files: $(echo "$t1 - $t0" | bc -l | xargs printf '%.2f') s"
 
-	measure "first run after the import (each account stores its server address and config once)"
+	measure "first run after the import (each account learns its server address and config; saved by the next flush)"
 	measure "restart (what every later start does)"
 	kill -INT "${pids[0]}" 2>/dev/null || true
 	wait "${pids[0]}" 2>/dev/null || true

@@ -47,7 +47,7 @@ import (
 // that does not decode (malformed JSON, an unknown method, constructor or
 // field, a value of the wrong type, a constructor of the wrong class), 403
 // for a refused method, 404 for an unknown account or peer, 409 for an
-// account whose session is unusable, 413 for a body over the limit, 429
+// account whose session is unusable or whose proxy refused its login, 413 for a body over the limit, 429
 // (with Retry-After) for FLOOD_WAIT, 502 for any other RPC error, 504 when
 // the call timed out. An RPC error adds "rpc_code" and "rpc_type"
 // ("USERNAME_NOT_OCCUPIED").
@@ -172,7 +172,8 @@ func writeError(w http.ResponseWriter, err error) {
 		code = http.StatusBadRequest
 	case errors.Is(err, ErrUnknownAccount), errors.Is(err, storage.ErrNotFound):
 		code = http.StatusNotFound
-	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrKeyLost), errors.Is(err, ErrKeyDuplicated), errors.Is(err, ErrNoSession):
+	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrKeyLost), errors.Is(err, ErrKeyDuplicated), errors.Is(err, ErrNoSession),
+		errors.Is(err, ErrProxyAuth):
 		code = http.StatusConflict
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusGatewayTimeout

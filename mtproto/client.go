@@ -162,21 +162,44 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 	case opts.Server.TestMode:
 		td.DCList = tddcs.Test()
 	}
+	var dial tddcs.DialFunc
+	if opts.Dial != nil {
+		dial = c.stopOnProxyAuth(opts.Dial)
+	}
 	if opts.MTProxy != nil {
-		r, err := mtproxyResolver(*opts.MTProxy, opts.Dial, opts.Server.TestMode)
+		r, err := mtproxyResolver(*opts.MTProxy, dial, opts.Server.TestMode)
 		if err != nil {
 			return nil, err
 		}
 		td.Resolver = r
 		c.via = ", through the MTProxy at " + opts.MTProxy.Addr + ": a wrong secret looks like this, the proxy hangs up"
 	} else {
-		td.Resolver = tddcs.Plain(tddcs.PlainOptions{Dial: opts.Dial})
+		td.Resolver = tddcs.Plain(tddcs.PlainOptions{Dial: dial})
 	}
 	if !opts.testOnlyNoGuard {
 		td.Resolver = guardResolver{inner: td.Resolver, sess: c.sess}
 	}
 	c.td = tdtelegram.NewClient(int(opts.APIID), opts.APIHash, td)
 	return c, nil
+}
+
+// stopOnProxyAuth wraps dial so that a proxy refusing the login
+// (ErrProxyAuth) stops the client at once with that error: gotd would
+// otherwise retry the dial until the connect deadline, and report the
+// deadline instead of the refusal.
+func (c *Client) stopOnProxyAuth(dial tddcs.DialFunc) tddcs.DialFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil && errors.Is(err, ErrProxyAuth) {
+			c.mu.Lock()
+			cancel := c.cancel
+			c.mu.Unlock()
+			if cancel != nil {
+				cancel(err)
+			}
+		}
+		return conn, err
+	}
 }
 
 // Session returns the client's session adapter.
@@ -188,7 +211,8 @@ func (c *Client) API() *tdtg.Client { return c.td.API() }
 // Run connects, calls f once the connection is ready, and returns when f
 // returns, ctx ends, or the connection fails for good. It fails with
 // ErrConnectTimeout when the server cannot be reached (or does not answer)
-// within the connect deadline, with a *KeyLostError or ErrNewKeyRefused when
+// within the connect deadline, with ErrProxyAuth as soon as the proxy
+// (Options.Dial) refuses the login, with a *KeyLostError or ErrNewKeyRefused when
 // gotd tries to store a key it may not, and wraps ErrUnauthorized around
 // 401 errors and ErrKeyDuplicated around AUTH_KEY_DUPLICATED (the stored key
 // is then left as it is).
@@ -244,7 +268,8 @@ func sessionErr(err error) error {
 }
 
 func isStopCause(err error) bool {
-	return errors.Is(err, ErrConnectTimeout) || errors.Is(err, ErrKeyLost) || errors.Is(err, ErrNewKeyRefused)
+	return errors.Is(err, ErrConnectTimeout) || errors.Is(err, ErrKeyLost) || errors.Is(err, ErrNewKeyRefused) ||
+		errors.Is(err, ErrProxyAuth)
 }
 
 // onConnectionState re-arms the connect deadline whenever the primary

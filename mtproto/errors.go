@@ -28,6 +28,15 @@ var (
 	// within the connect deadline (an unreachable or silent server).
 	ErrConnectTimeout = errors.New("mtproto: connect deadline exceeded")
 
+	// ErrProxyAuth reports a proxy that refused the account's login: a
+	// SOCKS5 username/password status other than 0, or no acceptable
+	// authentication method (a login it does not take, or one it needs
+	// and was not given). Retrying cannot help, so a Client stops at the
+	// first refusal and a Pool gives up on the account (StatusProxyAuth)
+	// until its proxy URL is fixed. The error never carries the username
+	// or the password.
+	ErrProxyAuth = errors.New("mtproto: proxy login refused")
+
 	// ErrUnauthorized reports that the server does not accept the key as
 	// logged in: AUTH_KEY_UNREGISTERED, SESSION_REVOKED, SESSION_EXPIRED,
 	// USER_DEACTIVATED (401). The stored key is never replaced because of

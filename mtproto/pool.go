@@ -29,9 +29,10 @@ const (
 	StatusNoSession                  // final: no usable key in the store
 	StatusFailed                     // final: store error or identity mismatch
 	StatusStopped                    // final: the pool stopped
+	StatusProxyAuth                  // final: the account's proxy refused its login (ErrProxyAuth)
 )
 
-var statusNames = [...]string{"waiting", "connecting", "ready", "retrying", "unauthorized", "key_lost", "duplicated", "no_session", "failed", "stopped"}
+var statusNames = [...]string{"waiting", "connecting", "ready", "retrying", "unauthorized", "key_lost", "duplicated", "no_session", "failed", "stopped", "proxy_auth"}
 
 func (s Status) String() string {
 	if s < 0 || int(s) >= len(statusNames) {
@@ -458,6 +459,10 @@ func classify(err error) Status {
 		return StatusNoSession
 	case errors.Is(err, ErrIdentityMismatch), errors.Is(err, ErrCorruptSession), errors.Is(err, ErrStore):
 		return StatusFailed
+	case errors.Is(err, ErrProxyAuth):
+		// A wrong proxy password stays wrong: not retried until the
+		// account's proxy URL is fixed and the account added again.
+		return StatusProxyAuth
 	case errors.Is(err, ErrConnectTimeout):
 		return StatusRetrying
 	case err == nil:

@@ -240,8 +240,9 @@ func (s *SessionStorage) loadMeta() (gotdMeta, error) {
 	return m, nil
 }
 
-// storeMeta writes salt, address and config when they changed: every write
-// reseals the account file. A change of the server salt alone is not worth
+// storeMeta writes salt, address and config when they changed (through
+// CacheMeta when the store is a MetaCacher): every write reseals the
+// account file. A change of the server salt alone is not worth
 // that: gotd learns a new salt on every new MTProto session (every connect)
 // and recovers from a stale one with one bad_server_salt round trip. So a
 // salt-only change is kept in memory (LoadSession serves it) and written
@@ -276,11 +277,29 @@ func (s *SessionStorage) storeMeta(data *tdsession.Data) error {
 		s.pending = b
 		return nil
 	}
-	if err := s.store.SetMeta(MetaGotd, b); err != nil {
+	write := s.store.SetMeta
+	if c, ok := s.store.(MetaCacher); ok {
+		// Nothing in it is lost for good: the server sends address,
+		// config and salt again on the next connect.
+		write = c.CacheMeta
+	}
+	if err := write(MetaGotd, b); err != nil {
 		return fmt.Errorf("%w: store session meta: %w", ErrStore, err)
 	}
 	s.pending = nil
 	return nil
+}
+
+// MetaCacher is a store that can keep a meta value without saving it at
+// once: CacheMeta stores it like SetMeta (Meta returns it), and it becomes
+// durable with the store's next Flush (or Close). storage.File is one;
+// tgvault run's stores are, so that their periodic flush saves what
+// gotd's first connect of an imported account learns (the address and
+// config) in batches. A SessionStorage over a MetaCacher writes MetaGotd
+// through CacheMeta, since a crash that loses it loses nothing the server
+// does not give again; the session row (the key) is always written at once.
+type MetaCacher interface {
+	CacheMeta(key string, value []byte) error
 }
 
 // saltOnly reports whether the stored meta cur differs from m in the salt

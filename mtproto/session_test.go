@@ -1,6 +1,7 @@
 package mtproto
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -373,5 +374,76 @@ func TestKeyUnknown(t *testing.T) {
 				t.Error("row changed")
 			}
 		})
+	}
+}
+
+// Over a MetaCacher (a storage.File, as run's stores are), what gotd's
+// first connect learns (address, config, salt) waits for the store's next
+// flush instead of a save of its own; a crash before it loses nothing the
+// next connect does not bring again. A new key is still saved at once.
+func TestStoreSessionCachesMeta(t *testing.T) {
+	t.Parallel()
+	path, f := createFile(t)
+	t.Cleanup(func() { _ = f.Close() })
+	key := randomKey(t)
+	seedStore(t, f, key, 2, 42)
+	reopen := func() *storage.File {
+		t.Helper()
+		g, err := storage.OpenFile(path, xorSealer{}, storage.Binding{VaultID: "v1", AccountID: "a1"}, storage.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = g.Close() })
+		return g
+	}
+	var _ MetaCacher = f
+	s := NewSessionStorage(f, SessionOptions{})
+	rev := f.Revision()
+	if err := s.StoreSession(t.Context(), gotdJSON(t, key, 2, 7)); err != nil {
+		t.Fatal(err)
+	}
+	if f.Revision() != rev {
+		t.Fatalf("the first connect's meta saved the file (revision %d → %d)", rev, f.Revision())
+	}
+	if _, ok, err := f.Meta(MetaGotd); err != nil || !ok {
+		t.Fatalf("meta not served before the flush: %v %v", ok, err)
+	}
+	// A crash now: the file on disk is as the import left it, and loads.
+	crashed := reopen()
+	if _, ok, _ := crashed.Meta(MetaGotd); ok {
+		t.Fatal("the meta is on disk before the flush")
+	}
+	data, err := (&tdsession.Loader{Storage: NewSessionStorage(crashed, SessionOptions{})}).Load(t.Context())
+	if err != nil || !bytes.Equal(data.AuthKey, key.Bytes()) {
+		t.Fatalf("load after a crash: %v", err)
+	}
+	if err := f.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if f.Revision() != rev+1 {
+		t.Fatalf("flush: revision %d, want %d", f.Revision(), rev+1)
+	}
+	b, ok, err := reopen().Meta(MetaGotd)
+	var gm gotdMeta
+	if err != nil || !ok || json.Unmarshal(b, &gm) != nil || gm.Salt != 7 || gm.Config == nil || gm.Config.ThisDC != 2 {
+		t.Fatalf("meta after the flush: %s %v %v", b, ok, err)
+	}
+
+	// A login's new key over a store without a user: the row is saved at
+	// once, whatever waits for the flush.
+	path2, f2 := createFile(t)
+	t.Cleanup(func() { _ = f2.Close() })
+	login := NewSessionStorage(f2, SessionOptions{AllowNewKey: true})
+	newKey := randomKey(t)
+	if err := login.StoreSession(t.Context(), gotdJSON(t, newKey, 2, 1)); err != nil {
+		t.Fatal(err)
+	}
+	g, err := storage.OpenFile(path2, xorSealer{}, storage.Binding{VaultID: "v1", AccountID: "a1"}, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if r, err := g.Session(); err != nil || !r.AuthKey.Equal(newKey) {
+		t.Fatalf("the new key is not on disk at once: %v", err)
 	}
 }

@@ -192,6 +192,8 @@ type core struct {
 	byUsername nameIndex
 	byPhone    nameIndex
 
+	// peersDirty marks batched changes not saved yet: peer rows, and
+	// the File's cached meta values (File.CacheMeta).
 	peersDirty bool
 	// peersGen counts changes to the peers: an image of the peers built at
 	// one count is still theirs while the count stays.

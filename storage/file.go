@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -44,8 +45,8 @@ func (e *BindingError) Unwrap() error { return ErrBinding }
 // decrypted into memory on open and sealed back on save. Nothing is ever
 // written in plaintext: saving writes a sealed temp file, fsyncs it and
 // renames it over the old one. Session and meta changes are saved at once;
-// peer writes are batched until Flush or Close. Each save bumps the
-// binding revision.
+// peer writes (and CacheMeta) are batched until Flush or Close. Each save
+// bumps the binding revision.
 //
 // File is safe for concurrent use.
 type File struct {
@@ -305,6 +306,25 @@ func (f *File) SetSession(r SessionRow) error {
 // SetMeta stores a value (nil deletes it) and saves at once.
 func (f *File) SetMeta(key string, value []byte) error {
 	return f.mutate(func() { setMeta(f.meta, key, value) })
+}
+
+// CacheMeta stores a value (nil deletes it) like SetMeta, but does not save
+// it: like a peer write, it is durable after the next Flush or Close (or a
+// save for another change). It is for values that can be had again when a
+// crash loses them, such as what a server sends on every connect; anything
+// else belongs in SetMeta.
+func (f *File) CacheMeta(key string, value []byte) error {
+	if err := f.lockPeers(); err != nil {
+		return err
+	}
+	defer f.mu.Unlock()
+	if cur, ok := f.meta[key]; ok == (value != nil) && bytes.Equal(cur, value) {
+		return nil
+	}
+	setMeta(f.meta, key, value)
+	// Flush and Close save what is batched: the peers, and now this.
+	f.peersDirty = true
+	return nil
 }
 
 // SetUpdateStates stores update state rows and saves at once.

@@ -461,3 +461,90 @@ func TestFileSaveKeepsPeerPages(t *testing.T) {
 		t.Fatal(n, err)
 	}
 }
+
+// CacheMeta is batched like a peer write: not saved until Flush (or Close,
+// or a save for another change), served by Meta meanwhile; the same value
+// again is no change.
+func TestFileCacheMeta(t *testing.T) {
+	t.Parallel()
+	s := newTestSealer(t)
+	created := newFile(t, t.TempDir(), s, Binding{VaultID: "v", AccountID: "a", Revision: 1}, &Snapshot{Session: testRow(t), Peers: vectorPeers()})
+	if err := created.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Opened, its peers are read on first use: a save for the cached
+	// value must not lose them.
+	f, err := OpenFile(created.Path(), s, Binding{"v", "a", 1}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	onDisk := func() ([]byte, bool) {
+		t.Helper()
+		g, err := OpenFile(f.Path(), s, Binding{"v", "a", 0}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		v, ok, err := g.Meta("cfg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := g.PeerCount(); n != len(vectorPeers()) {
+			t.Errorf("peers on disk: %d, want %d", n, len(vectorPeers()))
+		}
+		return v, ok
+	}
+	seals := s.seals.Load()
+	if err := f.CacheMeta("cfg", []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	if s.seals.Load() != seals || f.Revision() != 1 {
+		t.Fatal("CacheMeta saved at once")
+	}
+	if v, ok, err := f.Meta("cfg"); err != nil || !ok || string(v) != "one" {
+		t.Fatalf("Meta after CacheMeta: %q %v %v", v, ok, err)
+	}
+	if _, ok := onDisk(); ok {
+		t.Fatal("the cached value is on disk before Flush")
+	}
+	if err := f.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.seals.Load() - seals; got != 1 || f.Revision() != 2 {
+		t.Fatalf("Flush: %d seals, revision %d; want 1 and 2", got, f.Revision())
+	}
+	if v, ok := onDisk(); !ok || string(v) != "one" {
+		t.Fatalf("on disk after Flush: %q %v", v, ok)
+	}
+	// The same value: nothing to save.
+	if err := f.CacheMeta("cfg", []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.seals.Load() - seals; got != 1 {
+		t.Fatalf("an unchanged cached value made a save (%d seals)", got)
+	}
+	// A save for another change takes the cached value with it.
+	if err := f.CacheMeta("cfg", []byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetMeta("other", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := onDisk(); string(v) != "two" {
+		t.Fatalf("on disk after another save: %q", v)
+	}
+	// Deleting is cached too, and Close saves it.
+	if err := f.CacheMeta("cfg", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := onDisk(); ok {
+		t.Fatal("Close did not save the cached delete")
+	}
+}

@@ -209,8 +209,8 @@ func withoutOwnErrors(err error) error {
 }
 
 // runStore is an account's store for a one-shot command (logout): every
-// save goes through vault.Commit under the write lock; peer writes stay in
-// memory until Flush. `tgvault run` uses lazyStore.
+// save goes through vault.Commit under the write lock; peer writes and
+// CacheMeta stay in memory until Flush. `tgvault run` uses lazyStore.
 type runStore struct {
 	*storage.File
 	w     *vaultWriter
@@ -229,6 +229,16 @@ func (s *runStore) SetMeta(key string, value []byte) error {
 
 func (s *runStore) SetUpdateStates(us []storage.UpdateState) error {
 	return s.w.commit(s.File, func() error { return s.File.SetUpdateStates(us) })
+}
+
+// CacheMeta waits for Flush like the peers (see lazyStore.CacheMeta); the
+// File's own would leave it to Close, outside the write lock.
+func (s *runStore) CacheMeta(key string, value []byte) error {
+	if err := s.File.CacheMeta(key, value); err != nil {
+		return err
+	}
+	s.dirty.Store(true)
+	return nil
 }
 
 func (s *runStore) UpdatePeers(peers []storage.Peer) error {
@@ -309,7 +319,9 @@ Each account connects to the server it logged in on (tgvault login --server);
 an imported account to Telegram's DCs for its dc_id and test mode, or to the
 --server given here. Handed-off, revoked, key-lost and broken accounts are
 skipped. A stored key is never replaced: an account whose key the server lost
-or revoked is marked key_lost or revoked in the index and left alone.
+or revoked is marked key_lost or revoked in the index and left alone. An
+account whose SOCKS5 proxy refuses the username or password is left alone
+too (state proxy_auth) until run restarts; the index is not changed.
 
 One run serves a vault at a time (a second one exits with 5); while it runs,
 other commands work, and export refuses its accounts without --force. On
@@ -408,6 +420,12 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 	}()
 	pool := mtproto.NewPool(mtproto.PoolOptions{
 		OnStatus: func(name string, s mtproto.Status, err error) {
+			if s == mtproto.StatusProxyAuth {
+				// The account is fine; its proxy URL is not. Not marked
+				// in the vault: the next run tries again.
+				a.warnf("account %s: %v; not retried until run restarts (fix the proxy URL: `tgvault proxy %s URL`, or --proxy)", name, err, name)
+				return
+			}
 			st := vaultStatusOf(s)
 			if st == "" {
 				return

@@ -60,6 +60,8 @@ func classify(err error) (int, string) {
 		return exitError, "bad_call"
 	case errors.Is(err, errCallRefused):
 		return exitError, "refused"
+	case errors.Is(err, mtproto.ErrProxyAuth):
+		return exitError, "proxy_auth"
 	case errors.Is(err, mtproto.ErrTDataPasscode), errors.Is(err, mtproto.ErrTDataWrongPasscode):
 		return exitWrongKey, "wrong_key"
 	case errors.Is(err, vault.ErrWrongPassphrase), errors.Is(err, vault.ErrWrongKey), errors.Is(err, crypto.ErrWrongKey):
@@ -86,6 +88,8 @@ func hint(err error) string {
 		return "or point --vault / TGVAULT_DIR at an existing vault"
 	case errors.Is(err, vault.ErrBinding), errors.Is(err, vault.ErrCorrupt):
 		return "`tgvault doctor` lists the damaged files; other accounts are not affected"
+	case errors.Is(err, mtproto.ErrProxyAuth):
+		return "fix the proxy's username or password: --proxy, TGVAULT_PROXY, or `tgvault proxy NAME URL` for an account's own"
 	}
 	return ""
 }

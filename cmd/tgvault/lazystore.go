@@ -12,7 +12,8 @@ import (
 // while it is in use: closeIdle saves (through commit), closes and forgets
 // a store unused for a while, and the next use opens it again, so that
 // idle accounts' peer caches do not stay in memory. Like runStore, every
-// save goes through commit; peer writes stay in memory until Flush.
+// save goes through commit; peer writes and CacheMeta stay in memory until
+// Flush.
 type lazyStore struct {
 	open   func() (*storage.File, error)
 	commit func(f *storage.File, fn func() error) error
@@ -111,6 +112,22 @@ func (s *lazyStore) Meta(key string) (v []byte, ok bool, err error) {
 
 func (s *lazyStore) SetMeta(key string, value []byte) error {
 	return s.use(func(f *storage.File) error { return s.commit(f, func() error { return f.SetMeta(key, value) }) })
+}
+
+// CacheMeta stores a meta value that waits for the next Flush like the
+// peers do (mtproto.MetaCacher): what gotd learns on an account's first
+// connect (its server address and config) is then saved by run's periodic
+// flush, group-committed with the other accounts', instead of one sealed
+// commit per account before it is ready.
+func (s *lazyStore) CacheMeta(key string, value []byte) error {
+	return s.use(func(f *storage.File) error {
+		if err := f.CacheMeta(key, value); err != nil {
+			return err
+		}
+		// After the write: a flush that saw the flag clear saved it.
+		s.dirty.Store(true)
+		return nil
+	})
 }
 
 // Flush saves the peers written since the last flush, if the file is open

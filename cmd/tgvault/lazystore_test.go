@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/storage"
 )
 
@@ -169,5 +170,55 @@ func TestLazyStoreConcurrent(t *testing.T) {
 	}
 	if s.opens.Load() < 2 {
 		t.Errorf("the store was reopened %d times: the test did not exercise closing", s.opens.Load())
+	}
+}
+
+// CacheMeta (gotd's address and config on an account's first connect)
+// costs no commit of its own: run's next flush saves it, through commit.
+func TestLazyStoreCacheMeta(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "acct.age")
+	bind := storage.Binding{VaultID: "v1", AccountID: "a1", Revision: 1}
+	f, err := storage.CreateFile(path, xorSealer{}, bind, &storage.Snapshot{Session: storage.SessionRow{DCID: 2}}, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var commits int
+	s := newLazyStore(f,
+		func() (*storage.File, error) { return storage.OpenFile(path, xorSealer{}, bind, storage.Options{}) },
+		func(f *storage.File, fn func() error) error { commits++; return fn() })
+	t.Cleanup(func() { _ = s.shut() })
+	var _ mtproto.MetaCacher = s
+	var _ mtproto.MetaCacher = (*runStore)(nil)
+	onDisk := func() bool {
+		t.Helper()
+		g, err := storage.OpenFile(path, xorSealer{}, storage.Binding{VaultID: "v1", AccountID: "a1"}, storage.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		_, ok, err := g.Meta(mtproto.MetaGotd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if err := s.CacheMeta(mtproto.MetaGotd, []byte(`{"salt":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if commits != 0 || onDisk() {
+		t.Fatalf("CacheMeta committed at once (%d commits)", commits)
+	}
+	if v, ok, err := s.Meta(mtproto.MetaGotd); err != nil || !ok || string(v) != `{"salt":1}` {
+		t.Fatalf("Meta: %q %v %v", v, ok, err)
+	}
+	if failed := flushAll([]*lazyStore{s}); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	if commits != 1 || !onDisk() {
+		t.Fatalf("the flush: %d commits, on disk %v; want 1 and true", commits, onDisk())
+	}
+	if failed := flushAll([]*lazyStore{s}); len(failed) != 0 || commits != 1 {
+		t.Fatalf("a flush with nothing cached committed (%d commits)", commits)
 	}
 }

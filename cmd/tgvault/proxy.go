@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	xproxy "golang.org/x/net/proxy"
 
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/vault"
@@ -78,20 +77,21 @@ func parseProxy(raw string) (proxyConf, error) {
 	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
 		return proxyConf{}, fmt.Errorf("%w: a SOCKS5 proxy URL has no path or query", errBadProxy)
 	}
-	var auth *xproxy.Auth
+	var user, pass string
 	if u.User != nil {
-		pass, _ := u.User.Password()
-		auth = &xproxy.Auth{User: u.User.Username(), Password: pass}
+		user = u.User.Username()
+		pass, _ = u.User.Password()
+		if user == "" {
+			return proxyConf{}, fmt.Errorf("%w: a SOCKS5 login needs a username (socks5://user:password@host:port)", errBadProxy)
+		}
 	}
-	d, err := xproxy.SOCKS5("tcp", u.Host, auth, xproxy.Direct)
+	// A refused login fails the dial with mtproto.ErrProxyAuth, which the
+	// client and the pool treat as final.
+	d, err := mtproto.SOCKS5(u.Host, user, pass)
 	if err != nil {
-		return proxyConf{}, fmt.Errorf("%w: %s", errBadProxy, "the SOCKS5 dialer refused it")
+		return proxyConf{}, fmt.Errorf("%w: the username or password is too long (at most 255 bytes each)", errBadProxy)
 	}
-	cd, ok := d.(xproxy.ContextDialer)
-	if !ok {
-		return proxyConf{}, fmt.Errorf("%w: the SOCKS5 dialer cannot be cancelled", errBadProxy)
-	}
-	return proxyConf{dial: cd.DialContext}, nil
+	return proxyConf{dial: d}, nil
 }
 
 // parseMTProxy reads an MTProxy link. Its errors name what is wrong and

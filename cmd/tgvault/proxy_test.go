@@ -88,6 +88,7 @@ func TestProxyDialer(t *testing.T) {
 		{"socks5://u:" + pass + "@:1080", false, "host:port"},
 		{"socks5://u:" + pass + "@127.0.0.1:1080/x?y=" + pass, false, "no path or query"},
 		{"socks5://u:" + pass + "@127.0.0.1:1080\x7f", false, "not a URL"},
+		{"socks5://:" + pass + "@127.0.0.1:1080", false, "needs a username"},
 	}
 	for _, tt := range tests {
 		p, err := parseProxy(tt.url)
