@@ -242,8 +242,9 @@ func (s *runStore) CacheMeta(key string, value []byte) error {
 }
 
 func (s *runStore) UpdatePeers(peers []storage.Peer) error {
+	err := s.File.UpdatePeers(peers) // dirty after the write: see lazyStore.UpdatePeers
 	s.dirty.Store(true)
-	return s.File.UpdatePeers(peers)
+	return err
 }
 
 func (s *runStore) Flush() error {

@@ -71,8 +71,12 @@ func (s *lazyStore) SetSession(r storage.SessionRow) error {
 
 func (s *lazyStore) UpdatePeers(peers []storage.Peer) error {
 	return s.use(func(f *storage.File) error {
+		// Dirty after the write: set before it, a flush running meanwhile
+		// could clear the mark and leave the write to Close, which saves
+		// outside the vault's write lock.
+		err := f.UpdatePeers(peers)
 		s.dirty.Store(true)
-		return f.UpdatePeers(peers)
+		return err
 	})
 }
 
