@@ -253,6 +253,14 @@ func (v *tv) startRun(t testing.TB, d *devServer, sock string) *runProc {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// A test that fails half-way leaves no run behind (and its log is
+	// checked before the test ends).
+	t.Cleanup(func() {
+		if !p.exited() {
+			p.kill()
+		}
+		<-p.done
+	})
 	go func() {
 		err := p.cmd.Wait()
 		p.res = result{dur: time.Since(p.start)}
