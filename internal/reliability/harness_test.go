@@ -31,9 +31,10 @@ import (
 //	bin/     the tgvault binary
 //	vaults/  every vault directory
 //	kr/      the TGVAULT_INSECURE_TEST_KEYRING directories (plaintext identities by design)
-//	src/     plaintext inputs: session files, passphrase files (by design)
-//	tmp/     TMPDIR of every child
-//	logs/    stdout and stderr of every child (stdout of plain exports excepted: it is the session by design)
+//	src/     plaintext inputs: session files, passphrase files, the dev server's state and seeds (by design)
+//	tmp/     TMPDIR of every child (and the local API sockets of run)
+//	logs/    stdout and stderr of every child (stdout of plain exports excepted: it is the session by design),
+//	         streamed there for the long-running ones (run, dev-server)
 //	home/    HOME of every child
 var (
 	bin     string
