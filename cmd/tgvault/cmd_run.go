@@ -496,7 +496,7 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 		defer close(poolDone)
 		_ = pool.Run(poolCtx)
 	}()
-	hs := &http.Server{Handler: mtproto.APIHandler(pool), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: mtproto.APIHandler(pool), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	// Update streams never finish on their own: end them when Shutdown
 	// starts, so that it waits only for the calls in flight.
 	hs.RegisterOnShutdown(pool.CloseStreams)
