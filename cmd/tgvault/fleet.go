@@ -26,7 +26,7 @@ const DefaultLeasePeriod = 30 * time.Second
 
 // claimBatch bounds the leases one claim takes, so that a worker that
 // starts beside busy ones connects its share in steps.
-const claimBatch = 500
+const claimBatch = 200
 
 // storeSet is the stores run serves, by account name: fixed for a
 // directory vault, changing with the leases for a fleet worker.
@@ -86,6 +86,9 @@ type fleetWorker struct {
 	// held), which stops every session at it even while a step hangs on
 	// the database.
 	watch atomic.Int64
+	// tripped is set by the watchdog when it stopped the sessions: the
+	// next step forgets them (and their leases, left to expire).
+	tripped atomic.Bool
 }
 
 // setDeadline moves the deadline (the step's and the watchdog's).
@@ -117,11 +120,12 @@ func (fw *fleetWorker) watchdog(ctx context.Context) {
 			continue
 		}
 		fw.a.warnf("worker %s: the leases were not renewed in time: stopping %d sessions", fw.fleet.Worker(), len(names))
-		rctx, cancel := context.WithTimeout(context.Background(), fw.fleet.Margin())
+		rctx, cancel := context.WithTimeout(context.Background(), fw.fleet.Margin()/2)
 		if err := fw.pool.RemoveAll(rctx, names); err != nil && rctx.Err() != nil {
 			fw.a.warnf("worker %s: stopping the sessions took too long: %v", fw.fleet.Worker(), err)
 		}
 		cancel()
+		fw.tripped.Store(true)
 	}
 }
 
@@ -175,20 +179,33 @@ func (fw *fleetWorker) run(ctx context.Context) {
 func (fw *fleetWorker) step(ctx context.Context) {
 	period := fw.fleet.Period()
 	now := time.Now()
-	if len(fw.held) > 0 && !now.Before(fw.deadline) {
+	if fw.tripped.Swap(false) || len(fw.held) > 0 && !now.Before(fw.deadline) {
 		fw.a.warnf("worker %s: no renewal since %s: stopping its %d sessions before the leases expire", fw.fleet.Worker(), fw.renewed.Format(time.RFC3339), len(fw.held))
 		fw.drop(ctx, fw.heldIDs(), false)
 		return
 	}
 	if now.Sub(fw.renewed) >= period/3 {
+		// Bounded by the deadline too: a renewal answered after the
+		// watchdog stopped the sessions must not revive them.
 		rctx, cancel := context.WithTimeout(ctx, period/4)
-		held, sent, err := fw.fleet.Renew(rctx)
+		if len(fw.held) > 0 {
+			rctx, cancel = context.WithDeadline(ctx, fw.deadline)
+		}
+		held, sent, err := fw.fleet.Renew(rctx, fw.leases())
 		cancel()
+		if errors.Is(err, pgvault.ErrReplaced) {
+			fw.a.warnf("worker %s: %v: stopping its %d sessions", fw.fleet.Worker(), err, len(fw.held))
+			fw.drop(ctx, fw.heldIDs(), false)
+			return
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				fw.a.warnf("worker %s: renewing the leases: %v", fw.fleet.Worker(), err)
 			}
 			return
+		}
+		if !time.Now().Before(fw.deadline) && len(fw.held) > 0 {
+			return // too late: the watchdog's business (next step drops)
 		}
 		fw.renewed = sent
 		fw.setDeadline(fw.fleet.Deadline(sent))
@@ -211,6 +228,9 @@ func (fw *fleetWorker) step(ctx context.Context) {
 	defer cancel()
 	share, _, err := fw.fleet.Share(cctx)
 	if err != nil {
+		if ctx.Err() == nil {
+			fw.a.warnf("worker %s: reading the share: %v", fw.fleet.Worker(), err)
+		}
 		return
 	}
 	switch n := len(fw.held); {
@@ -236,6 +256,9 @@ func (fw *fleetWorker) heldIDs() []string {
 // claim takes up to max leases and connects their accounts.
 func (fw *fleetWorker) claim(ctx context.Context, max int) {
 	leases, sent, err := fw.fleet.Claim(ctx, max)
+	if err != nil && ctx.Err() == nil {
+		fw.a.warnf("worker %s: claiming leases: %v", fw.fleet.Worker(), err)
+	}
 	if err != nil || len(leases) == 0 {
 		return
 	}
@@ -248,7 +271,7 @@ func (fw *fleetWorker) claim(ctx context.Context, max int) {
 	list, err := fw.v.List()
 	if err != nil {
 		fw.a.warnf("worker %s: reading the index: %v", fw.fleet.Worker(), err)
-		_ = fw.fleet.Release(ctx, leaseIDs(leases))
+		fw.release(leases)
 		return
 	}
 	byID := map[string]vault.Account{}
@@ -256,12 +279,12 @@ func (fw *fleetWorker) claim(ctx context.Context, max int) {
 		byID[a.ID] = a
 	}
 	var accts []vault.Account
-	var give []string
+	var give []pgvault.Lease
 	lease := map[string]pgvault.Lease{}
 	for _, l := range leases {
 		a, ok := byID[l.Account]
 		if !ok || a.Status != vault.StatusActive {
-			give = append(give, l.Account) // removed meanwhile, or not to be connected
+			give = append(give, l) // removed meanwhile, or not to be connected
 			continue
 		}
 		accts = append(accts, a)
@@ -272,7 +295,7 @@ func (fw *fleetWorker) claim(ctx context.Context, max int) {
 	}
 	files, errs, err := fw.v.OpenAccounts(accts, blob)
 	if err != nil {
-		_ = fw.fleet.Release(ctx, leaseIDs(leases))
+		fw.release(leases)
 		return
 	}
 	for i, acct := range accts {
@@ -282,14 +305,35 @@ func (fw *fleetWorker) claim(ctx context.Context, max int) {
 		}
 		if err != nil {
 			fw.a.warnf("account %s: %v; not connected", acct.Name, err)
-			give = append(give, acct.ID)
+			give = append(give, lease[acct.ID])
 			continue
 		}
 		fw.held[acct.ID] = fleetAccount{name: acct.Name, lease: lease[acct.ID]}
 	}
-	if len(give) > 0 {
-		_ = fw.fleet.Release(ctx, give)
+	fw.release(give)
+}
+
+// release gives leases back (their sessions never started or stopped),
+// with a context of its own: the step's may be spent. A failure leaves
+// them to expire: they are not renewed.
+func (fw *fleetWorker) release(ls []pgvault.Lease) {
+	if len(ls) == 0 {
+		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), fw.fleet.Period()/4)
+	defer cancel()
+	if err := fw.fleet.Release(ctx, ls); err != nil {
+		fw.a.warnf("worker %s: giving %d leases back: %v (they expire on their own)", fw.fleet.Worker(), len(ls), err)
+	}
+}
+
+// leases are the leases held.
+func (fw *fleetWorker) leases() []pgvault.Lease {
+	ls := make([]pgvault.Lease, 0, len(fw.held))
+	for _, h := range fw.held {
+		ls = append(ls, h.lease)
+	}
+	return ls
 }
 
 // add puts a claimed account into the pool.
@@ -324,15 +368,22 @@ func (fw *fleetWorker) add(acct vault.Account, f *storage.File, blob func(vault.
 // not ours to release).
 func (fw *fleetWorker) drop(ctx context.Context, ids []string, release bool) {
 	names := make([]string, 0, len(ids))
+	leases := make([]pgvault.Lease, 0, len(ids))
 	for _, id := range ids {
 		names = append(names, fw.held[id].name)
+		leases = append(leases, fw.held[id].lease)
 	}
 	until := fw.deadline.Add(fw.fleet.Margin() / 2)
 	if soon := time.Now().Add(fw.fleet.Margin() / 2); until.Before(soon) {
 		until = soon // past the deadline (the watchdog acted): still wait a moment for the close
 	}
 	dctx, cancel := context.WithDeadline(context.Background(), until)
-	if err := fw.pool.RemoveAll(dctx, names); err != nil && dctx.Err() != nil {
+	err := fw.pool.RemoveAll(dctx, names)
+	closed := err == nil || errors.Is(err, mtproto.ErrUnknownAccount) // unknown: removed and closed already
+	if !closed {
+		// Some may still be connected: their leases are not given back
+		// (and no longer renewed), so nobody claims them before they
+		// expire.
 		fw.a.warnf("worker %s: stopping %d sessions took too long: %v", fw.fleet.Worker(), len(names), err)
 	}
 	cancel()
@@ -355,10 +406,8 @@ func (fw *fleetWorker) drop(ctx context.Context, ids []string, release bool) {
 	if len(fw.held) == 0 {
 		fw.watch.Store(0)
 	}
-	if release {
-		rctx, cancel := context.WithTimeout(ctx, fw.fleet.Period()/4)
-		_ = fw.fleet.Release(rctx, ids)
-		cancel()
+	if release && closed {
+		fw.release(leases)
 	}
 }
 
@@ -367,7 +416,7 @@ func (fw *fleetWorker) drop(ctx context.Context, ids []string, release bool) {
 func (fw *fleetWorker) leave() error {
 	ctx, cancel := context.WithTimeout(context.Background(), fw.fleet.Period())
 	defer cancel()
-	if err := fw.fleet.Leave(ctx); err != nil {
+	if err := fw.fleet.Leave(ctx, fw.leases()); err != nil {
 		return fmt.Errorf("worker %s: giving the leases back: %w (they expire on their own)", fw.fleet.Worker(), err)
 	}
 	return nil

@@ -103,9 +103,15 @@ type Backend struct {
 }
 
 type heldLock struct {
-	fence int64
-	stop  chan struct{} // ends the renewal
-	done  chan struct{}
+	fence    int64
+	stop     chan struct{} // ends the renewal
+	stopOnce sync.Once
+	done     chan struct{}
+}
+
+func (h *heldLock) end() {
+	h.stopOnce.Do(func() { close(h.stop) })
+	<-h.done
 }
 
 var _ vault.Backend = (*Backend)(nil)
@@ -165,8 +171,7 @@ func safeErr(err error) error {
 func (b *Backend) Close() {
 	b.mu.Lock()
 	for _, h := range b.held {
-		close(h.stop)
-		<-h.done
+		h.end()
 	}
 	b.held = map[string]*heldLock{}
 	b.mu.Unlock()
@@ -380,8 +385,7 @@ func (b *Backend) hold(lock string, fence int64) func() error {
 				delete(b.held, lock)
 			}
 			b.mu.Unlock()
-			close(h.stop)
-			<-h.done
+			h.end()
 			ctx, cancel := b.ctx()
 			defer cancel()
 			_, err = b.db.Exec(ctx, `UPDATE tgvault_locks SET holder = NULL, expires = '-infinity' WHERE name = $1 AND fence = $2`, lock, fence)
@@ -405,9 +409,13 @@ func (b *Backend) Probe(lock string) (vault.LockHolder, bool) {
 		err := b.db.QueryRow(ctx, `
 SELECT w.pid, w.host, w.name, w.seen FROM tgvault_leases l JOIN tgvault_workers w ON w.name = l.owner
 WHERE l.expires > now() LIMIT 1`).Scan(&h.PID, &h.Host, &worker, &h.Since)
-		if err == nil {
+		switch {
+		case err == nil:
 			h.Command = "tgvault run --worker " + worker
 			return h, true
+		case !errors.Is(err, pgx.ErrNoRows):
+			// Fail closed: an unreadable lease table may hide a worker.
+			return vault.LockHolder{Command: "unknown: the lease table is unreadable (" + safeErr(err).Error() + ")"}, true
 		}
 	}
 	var rec []byte

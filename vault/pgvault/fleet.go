@@ -84,12 +84,15 @@ WHERE w.seen <= now() - $4::interval OR (w.host = excluded.host AND w.pid = excl
 	return nil
 }
 
-// Leave releases every lease of the worker and forgets it. The worker must
-// have stopped its sessions first.
-func (f *Fleet) Leave(ctx context.Context) error {
-	_, err := f.b.db.Exec(ctx, `
-WITH r AS (UPDATE tgvault_leases SET owner = NULL, expires = '-infinity' WHERE owner = $1)
-DELETE FROM tgvault_workers WHERE name = $1`, f.worker)
+// Leave gives back the leases held (the worker must have stopped their
+// sessions first) and forgets the worker, if the record is still this
+// process's: a worker that was partitioned away and replaced under its
+// name must not free its successor's leases.
+func (f *Fleet) Leave(ctx context.Context, held []Lease) error {
+	if err := f.Release(ctx, held); err != nil {
+		return err
+	}
+	_, err := f.b.db.Exec(ctx, `DELETE FROM tgvault_workers WHERE name = $1 AND host = $2 AND pid = $3`, f.worker, f.host, os.Getpid())
 	if err != nil {
 		return fmt.Errorf("pgvault: leave: %w", safeErr(err))
 	}
@@ -97,13 +100,14 @@ DELETE FROM tgvault_workers WHERE name = $1`, f.worker)
 }
 
 // Sync makes the lease table match the accounts (ids) the fleet serves:
-// a row for each new one, none for one no longer there (a removed
-// account's lease is dropped even if held: its image is gone).
+// a row for each new one, none for one no longer there once nobody holds
+// it (a held row stays until its lease ends: deleted and inserted again
+// meanwhile, it could be claimed while its holder is still connected).
 func (f *Fleet) Sync(ctx context.Context, ids []string) error {
 	_, err := f.b.db.Exec(ctx, `
 WITH want AS (SELECT unnest($1::text[]) AS account),
 ins AS (INSERT INTO tgvault_leases (account) SELECT account FROM want ON CONFLICT DO NOTHING)
-DELETE FROM tgvault_leases WHERE account <> ALL ($1::text[])`, ids)
+DELETE FROM tgvault_leases WHERE account <> ALL ($1::text[]) AND (owner IS NULL OR expires <= now())`, ids)
 	if err != nil {
 		return fmt.Errorf("pgvault: sync leases: %w", safeErr(err))
 	}
@@ -156,26 +160,61 @@ RETURNING l.account, l.fence, l.expires`, f.worker, max, f.interval())
 	return leases, sent, nil
 }
 
-// Renew extends every unexpired lease of the worker by a period and marks
-// the worker alive. It returns the leases still held: one missing from it
-// was lost (it expired, or was released elsewhere) and must be stopped at
-// once. sent is when the statement left: Deadline(sent) is the worker's
-// deadline for what it holds.
-func (f *Fleet) Renew(ctx context.Context) (held []Lease, sent time.Time, err error) {
+// ErrReplaced is returned by Renew when the worker's record is no longer
+// this process's: another process joined under the name after this one
+// was silent for a period. Every session must stop at once.
+var ErrReplaced = errors.New("pgvault: another process took over this worker's name")
+
+// Renew extends, by a period, the leases held (each still this worker's
+// under its counter and unexpired) and marks the worker alive. It returns
+// the leases still held: one missing from it was lost and must be stopped
+// at once. A lease the worker claimed and did not keep is not renewed and
+// expires on its own. sent is when the statement left: Deadline(sent) is
+// the worker's deadline for what it holds.
+func (f *Fleet) Renew(ctx context.Context, held []Lease) (still []Lease, sent time.Time, err error) {
+	ids, fences := leaseArrays(held)
 	sent = time.Now()
+	var alive bool
 	rows, err := f.b.db.Query(ctx, `
-WITH w AS (UPDATE tgvault_workers SET seen = now() WHERE name = $1 AND host = $3 AND pid = $4)
-UPDATE tgvault_leases SET expires = now() + $2::interval
-WHERE owner = $1 AND expires > now()
-RETURNING account, fence, expires`, f.worker, f.interval(), f.host, os.Getpid())
+WITH w AS (UPDATE tgvault_workers SET seen = now() WHERE name = $1 AND host = $3 AND pid = $4 RETURNING 1),
+r AS (
+	UPDATE tgvault_leases l SET expires = now() + $2::interval
+	FROM unnest($5::text[], $6::bigint[]) AS h(account, fence)
+	WHERE l.account = h.account AND l.fence = h.fence AND l.owner = $1 AND l.expires > now()
+	  AND EXISTS (SELECT 1 FROM w)
+	RETURNING l.account, l.fence, l.expires)
+SELECT EXISTS (SELECT 1 FROM w), r.account, r.fence, r.expires FROM (SELECT 1) one LEFT JOIN r ON true`,
+		f.worker, f.interval(), f.host, os.Getpid(), ids, fences)
 	if err != nil {
 		return nil, sent, fmt.Errorf("pgvault: renew: %w", safeErr(err))
 	}
-	held, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Lease])
-	if err != nil {
+	defer rows.Close()
+	for rows.Next() {
+		var acct *string
+		var fence *int64
+		var exp *time.Time
+		if err := rows.Scan(&alive, &acct, &fence, &exp); err != nil {
+			return nil, sent, fmt.Errorf("pgvault: renew: %w", safeErr(err))
+		}
+		if acct != nil {
+			still = append(still, Lease{Account: *acct, Fence: *fence, Expires: *exp})
+		}
+	}
+	if err := rows.Err(); err != nil {
 		return nil, sent, fmt.Errorf("pgvault: renew: %w", safeErr(err))
 	}
-	return held, sent, nil
+	if !alive {
+		return nil, sent, ErrReplaced
+	}
+	return still, sent, nil
+}
+
+func leaseArrays(ls []Lease) ([]string, []int64) {
+	ids, fences := make([]string, len(ls)), make([]int64, len(ls))
+	for i, l := range ls {
+		ids[i], fences[i] = l.Account, l.Fence
+	}
+	return ids, fences
 }
 
 // Deadline is when a worker must have stopped the sessions of leases
@@ -190,15 +229,18 @@ func (f *Fleet) Deadline(sent time.Time) time.Time {
 // leases expire.
 func (f *Fleet) Margin() time.Duration { return f.period / 4 }
 
-// Release frees the worker's leases of the given accounts (whose sessions
-// it has stopped), so that another worker can claim them at once.
-func (f *Fleet) Release(ctx context.Context, accounts []string) error {
-	if len(accounts) == 0 {
+// Release frees the worker's leases (whose sessions it has stopped), each
+// only under the counter it was claimed with, so that another worker can
+// claim them at once.
+func (f *Fleet) Release(ctx context.Context, leases []Lease) error {
+	if len(leases) == 0 {
 		return nil
 	}
+	ids, fences := leaseArrays(leases)
 	_, err := f.b.db.Exec(ctx, `
-UPDATE tgvault_leases SET owner = NULL, expires = '-infinity'
-WHERE owner = $1 AND account = ANY ($2::text[])`, f.worker, accounts)
+UPDATE tgvault_leases l SET owner = NULL, expires = '-infinity'
+FROM unnest($2::text[], $3::bigint[]) AS h(account, fence)
+WHERE l.account = h.account AND l.fence = h.fence AND l.owner = $1`, f.worker, ids, fences)
 	if err != nil {
 		return fmt.Errorf("pgvault: release: %w", safeErr(err))
 	}

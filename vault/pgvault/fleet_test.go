@@ -140,20 +140,20 @@ func TestLeaseFencing(t *testing.T) {
 	if err := blobA.WriteBlob(img); !errors.Is(err, ErrFenced) {
 		t.Errorf("stale owner's write = %v, want ErrFenced", err)
 	}
-	if held, _, err := a.Renew(ctx); err != nil || len(held) != 0 {
+	if held, _, err := a.Renew(ctx, la); err != nil || len(held) != 0 {
 		t.Errorf("stale owner renewed %v, %v", held, err)
 	}
 	if err := c.Blob("accounts/"+id+".age", lc[0]).WriteBlob(img); err != nil {
 		t.Errorf("new owner's write: %v", err)
 	}
 	// A release by the stale owner frees nothing of c's.
-	if err := a.Release(ctx, []string{id}); err != nil {
+	if err := a.Release(ctx, la); err != nil {
 		t.Fatal(err)
 	}
-	if held, _, _ := c.Renew(ctx); len(held) != 1 {
+	if held, _, _ := c.Renew(ctx, lc); len(held) != 1 {
 		t.Errorf("c holds %d leases after a's release, want 1", len(held))
 	}
-	if err := c.Leave(ctx); err != nil {
+	if err := c.Leave(ctx, lc); err != nil {
 		t.Fatal(err)
 	}
 	if la, _, _ := a.Claim(ctx, 10); len(la) != 1 {
@@ -186,7 +186,16 @@ func TestShare(t *testing.T) {
 	if share, held, _ := fs[0].Share(ctx); share != 50 || held != 34 {
 		t.Errorf("share %d held %d, want 50 and 34", share, held)
 	}
-	// Sync drops removed accounts.
+	// Sync drops removed accounts once nobody holds them.
+	if err := fs[0].Sync(ctx, accountIDs(10)); err != nil {
+		t.Fatal(err)
+	}
+	if leases, _, _ := Status(ctx, b); len(leases) != 100 {
+		t.Errorf("%d leases after sync to 10 while all are held, want 100", len(leases))
+	}
+	if _, err := b.db.Exec(ctx, `UPDATE tgvault_leases SET expires = now() - interval '1 ms'`); err != nil {
+		t.Fatal(err)
+	}
 	if err := fs[0].Sync(ctx, accountIDs(10)); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +221,7 @@ func BenchmarkClaim(b *testing.B) {
 		}
 		if len(ls) == 0 {
 			b.StopTimer()
-			if err := f.Release(ctx, accountIDs(10000)); err != nil {
+			if _, err := be.db.Exec(ctx, `UPDATE tgvault_leases SET owner = NULL, expires = '-infinity'`); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()
@@ -240,5 +249,49 @@ func TestWorkerNameInUse(t *testing.T) {
 	}
 	if err := other.Join(ctx); err != nil {
 		t.Errorf("Join after the name went silent: %v", err)
+	}
+}
+
+// TestRenewOnlyWhatIsHeld: a lease claimed and not kept is not renewed
+// (it expires), a Sync does not delete a held lease, and a process whose
+// worker name was taken over renews nothing and hears ErrReplaced.
+func TestRenewOnlyWhatIsHeld(t *testing.T) {
+	b, _ := newBackend(t)
+	ctx := context.Background()
+	f := newFleet(t, b, "w", time.Minute)
+	if err := f.Sync(ctx, accountIDs(2)); err != nil {
+		t.Fatal(err)
+	}
+	ls, _, err := f.Claim(ctx, 2)
+	if err != nil || len(ls) != 2 {
+		t.Fatal(ls, err)
+	}
+	still, _, err := f.Renew(ctx, ls[:1])
+	if err != nil || len(still) != 1 || still[0].Account != ls[0].Account {
+		t.Fatalf("Renew = %v, %v; want only the kept lease", still, err)
+	}
+	// Sync to none: the held leases stay until they end.
+	if err := f.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if leases, _, _ := Status(ctx, b); len(leases) != 2 {
+		t.Errorf("Sync deleted held leases: %d left", len(leases))
+	}
+	// Another process takes the name over after a silence.
+	if _, err := b.db.Exec(ctx, `UPDATE tgvault_workers SET seen = now() - interval '2 minutes'`); err != nil {
+		t.Fatal(err)
+	}
+	other := &Fleet{b: b, worker: "w", period: time.Minute, host: "elsewhere"}
+	if err := other.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if held, _, err := f.Renew(ctx, ls); !errors.Is(err, ErrReplaced) || len(held) != 0 {
+		t.Errorf("replaced worker's Renew = %v, %v; want ErrReplaced", held, err)
+	}
+	if err := f.Leave(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, ws, _ := Status(ctx, b); len(ws) != 1 || ws[0].Host != "elsewhere" {
+		t.Errorf("the replaced worker's Leave removed its successor: %+v", ws)
 	}
 }
