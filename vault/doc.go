@@ -1,7 +1,8 @@
 // Package vault is tgvault's multi-account vault: a directory of sealed
-// files that holds any number of Telegram sessions.
+// files that holds any number of Telegram sessions (or the same files as
+// rows of another Backend: package pgvault keeps them in PostgreSQL).
 //
-// It owns the layout on disk (vault.json, slots/passphrase.age, index.age,
+// It owns the layout (vault.json, slots/passphrase.age, index.age,
 // accounts/<random-id>.age, the lock files), the unlock state (the OS
 // keyring, behind the Keyring interface, or an identity or passphrase for
 // one process), the write lock, import from every format the lower layers
