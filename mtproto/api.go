@@ -47,11 +47,20 @@ import (
 // that does not decode (malformed JSON, an unknown method, constructor or
 // field, a value of the wrong type, a constructor of the wrong class), 403
 // for a refused method, 404 for an unknown account or peer, 409 for an
-// account whose session is unusable or whose proxy refused its login, 413 for a body over the limit, 429
+// account whose session is unusable or whose proxy refused its login, 408 for
+// a body that did not arrive within BodyTimeout, 413 for a body over the limit, 429
 // (with Retry-After) for FLOOD_WAIT, 502 for any other RPC error, 504 when
 // the call timed out. An RPC error adds "rpc_code" and "rpc_type"
-// ("USERNAME_NOT_OCCUPIED").
-func APIHandler(pool *Pool) http.Handler {
+// ("USERNAME_NOT_OCCUPIED"). After a 408 the connection is closed: a
+// client trickling a body in would otherwise hold its connection, and a
+// shutdown, as long as it liked.
+func APIHandler(pool *Pool) http.Handler { return apiHandler(pool, BodyTimeout) }
+
+// BodyTimeout bounds the time a client of the local API may take to send
+// a request body, from its headers on.
+const BodyTimeout = 10 * time.Second
+
+func apiHandler(pool *Pool, bodyTimeout time.Duration) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", metricsHandler(pool))
 	mux.HandleFunc("GET /v1/accounts/{name}/updates", updatesHandler(pool))
@@ -107,8 +116,12 @@ func APIHandler(pool *Pool) http.Handler {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxInvokeBody))
 		if err != nil {
 			var tooLarge *http.MaxBytesError
+			var netErr net.Error
 			if errors.As(err, &tooLarge) {
 				err = tlErr(ErrBodyTooLarge, "", "the limit is %d bytes", MaxInvokeBody)
+			} else if errors.As(err, &netErr) && netErr.Timeout() {
+				w.Header().Set("Connection", "close")
+				err = fmt.Errorf("%w: not all of it came within %v", ErrBodyTimeout, bodyTimeout)
 			} else {
 				err = tlErr(ErrMalformedJSON, "", "reading the body: %v", err)
 			}
@@ -136,7 +149,44 @@ func APIHandler(pool *Pool) http.Handler {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(append(out, '\n'))
 	})
-	return mux
+	return bodyDeadline(mux, bodyTimeout)
+}
+
+// bodyDeadline gives a request that has a body d to send all of it: the
+// connection's read deadline is set when the handler starts and cleared
+// once the body has been read to its end (a handler that never reads its
+// body, like the GET ones, leaves the deadline to bound net/http's drain
+// of it after the handler).
+func bodyDeadline(next http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rc := http.NewResponseController(w)
+		if err := rc.SetReadDeadline(time.Now().Add(d)); err == nil {
+			r.Body = &clearOnEOF{ReadCloser: r.Body, rc: rc}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// clearOnEOF clears the connection's read deadline once its body is read
+// to the end, so the rest of the request (an updates stream, a long call)
+// is not cut by it.
+type clearOnEOF struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *clearOnEOF) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, io.EOF) && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 type accountJSON struct {
@@ -168,6 +218,8 @@ func writeError(w http.ResponseWriter, err error) {
 		code = http.StatusForbidden
 	case errors.Is(err, ErrBodyTooLarge):
 		code = http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrBodyTimeout):
+		code = http.StatusRequestTimeout
 	case errors.As(err, &codecErr):
 		code = http.StatusBadRequest
 	case errors.Is(err, ErrUnknownAccount), errors.Is(err, storage.ErrNotFound):

@@ -63,6 +63,10 @@ var (
 	ErrMalformedJSON = errors.New("mtproto: malformed JSON")
 	// ErrBodyTooLarge reports a method call over MaxInvokeBody.
 	ErrBodyTooLarge = errors.New("mtproto: request body too large")
+	// ErrBodyTimeout reports a request body that did not arrive within
+	// BodyTimeout (the local API answers 408). Not a codec error: it is
+	// returned bare, not in a *TLJSONError.
+	ErrBodyTimeout = errors.New("mtproto: request body timed out")
 	// ErrUnknownMethod reports a "_" that names no TL method (or names a
 	// constructor).
 	ErrUnknownMethod = errors.New("mtproto: unknown TL method")

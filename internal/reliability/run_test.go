@@ -794,8 +794,9 @@ func TestTwoRuns(t *testing.T) {
 
 // TestRunAPIBadInput feeds the local API of a running `tgvault run` bad
 // input: bodies over and at the limit, malformed JSON, unknown methods
-// and accounts, refused methods, slowloris clients (cut by the server's
-// ReadHeaderTimeout while others are served) and many clients at once.
+// and accounts, refused methods, slowloris clients (headers or a body
+// trickled in: cut by the server's ReadHeaderTimeout or the API's
+// BodyTimeout while others are served) and many clients at once.
 func TestRunAPIBadInput(t *testing.T) {
 	const accts = 4
 	clients := envInt("TGVAULT_API_CLIENTS", 200)
@@ -874,46 +875,60 @@ func TestRunAPIBadInput(t *testing.T) {
 		}
 	}
 
-	// Slowloris: headers one byte every 200 ms, never finished. The
-	// server must close each connection after its ReadHeaderTimeout
-	// (10 s) while serving the others.
+	// Slowloris: one byte every 200 ms, never finished; half the clients
+	// trickle their headers, half send whole headers and trickle an invoke
+	// body. The server must close each connection after 10 s (its
+	// ReadHeaderTimeout; the API's BodyTimeout, answering 408) while
+	// serving the others.
 	type cut struct {
+		body  bool // trickled a body, not headers
 		after time.Duration
 		sent  int
+		resp  string // what the server sent before closing
 		err   error
 	}
 	cuts := make(chan cut, slow)
-	for range slow {
+	for i := range slow {
 		go func() {
+			body := i%2 == 1
 			conn, err := net.Dial("unix", p.sock)
 			if err != nil {
-				cuts <- cut{err: err}
+				cuts <- cut{body: body, err: err}
 				return
 			}
 			defer conn.Close()
 			t0 := time.Now()
 			closed := make(chan struct{})
+			var resp bytes.Buffer
 			go func() { // the server closes: the read ends
-				_, _ = io.Copy(io.Discard, conn)
+				_, _ = io.Copy(&resp, conn)
 				close(closed)
 			}()
-			hdr := "GET /v1/accounts HTTP/1.1\r\nHost: tgvault\r\nX-Slow: " + strings.Repeat("a", 1000)
+			trickle := "GET /v1/accounts HTTP/1.1\r\nHost: tgvault\r\nX-Slow: " + strings.Repeat("a", 1000)
+			if body {
+				_, err := fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: tgvault\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n", inv)
+				if err != nil {
+					cuts <- cut{body: body, err: err}
+					return
+				}
+				trickle = getSelf + strings.Repeat(" ", 4096-len(getSelf))
+			}
 			sent := 0
 			tick := time.NewTicker(200 * time.Millisecond)
 			defer tick.Stop()
 			for {
 				select {
 				case <-closed:
-					cuts <- cut{after: time.Since(t0), sent: sent}
+					cuts <- cut{body: body, after: time.Since(t0), sent: sent, resp: resp.String()}
 					return
 				case <-tick.C:
-					if sent < len(hdr) {
-						if _, err := conn.Write([]byte{hdr[sent]}); err == nil {
+					if sent < len(trickle) {
+						if _, err := conn.Write([]byte{trickle[sent]}); err == nil {
 							sent++
 						}
 					}
 					if time.Since(t0) > 30*time.Second {
-						cuts <- cut{after: time.Since(t0), sent: sent, err: errors.New("not cut within 30 s")}
+						cuts <- cut{body: body, after: time.Since(t0), sent: sent, err: errors.New("not cut within 30 s")}
 						return
 					}
 				}
@@ -938,9 +953,10 @@ func TestRunAPIBadInput(t *testing.T) {
 		}
 	}
 	var minCut, maxCut time.Duration
+	bodies := 0
 	for i, ct := range got {
 		if ct.err != nil {
-			t.Errorf("slowloris client: %v", ct.err)
+			t.Errorf("slowloris client (body %v): %v", ct.body, ct.err)
 			continue
 		}
 		if i == 0 || ct.after < minCut {
@@ -948,7 +964,13 @@ func TestRunAPIBadInput(t *testing.T) {
 		}
 		maxCut = max(maxCut, ct.after)
 		if ct.after < 9*time.Second || ct.after > 15*time.Second {
-			t.Errorf("slowloris client cut after %v (%d bytes sent), want about 10 s", ct.after, ct.sent)
+			t.Errorf("slowloris client (body %v) cut after %v (%d bytes sent), want about 10 s", ct.body, ct.after, ct.sent)
+		}
+		if ct.body {
+			bodies++
+			if !strings.HasPrefix(ct.resp, "HTTP/1.1 408 ") || !strings.Contains(ct.resp, "timed out") {
+				t.Errorf("slow-body client: answered %.80q, want 408 naming the timeout", ct.resp)
+			}
 		}
 	}
 	if worst > 2*time.Second {
@@ -999,8 +1021,8 @@ func TestRunAPIBadInput(t *testing.T) {
 	if strings.Contains(r.stderr, "panic") {
 		t.Errorf("run's log mentions a panic")
 	}
-	figures.add("api-bad", "%d error cases answered as specified; %d slowloris clients cut after %v..%v while %d calls were served (slowest %v); %d concurrent clients in %v (slowest %v), failed %d; run exit after SIGTERM %d",
-		len(cases)+1, slow, minCut.Round(10*time.Millisecond), maxCut.Round(10*time.Millisecond), served, worst.Round(time.Millisecond),
+	figures.add("api-bad", "%d error cases answered as specified; %d slowloris clients (%d of them trickling a body, answered 408) cut after %v..%v while %d calls were served (slowest %v); %d concurrent clients in %v (slowest %v), failed %d; run exit after SIGTERM %d",
+		len(cases)+1, slow, bodies, minCut.Round(10*time.Millisecond), maxCut.Round(10*time.Millisecond), served, worst.Round(time.Millisecond),
 		clients, all.Round(time.Millisecond), time.Duration(slowest.Load()).Round(time.Millisecond), failed.Load(), r.code)
 }
 
