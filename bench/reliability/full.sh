@@ -22,4 +22,4 @@ export TGVAULT_RUN_ACCOUNTS=${TGVAULT_RUN_ACCOUNTS:-8}
 export TGVAULT_API_CLIENTS=${TGVAULT_API_CLIENTS:-1000}
 export TGVAULT_API_SLOWLORIS=${TGVAULT_API_SLOWLORIS:-64}
 export TGVAULT_RELIABILITY_FIGURES=${OUT:-$PWD/reliability-figures.txt}
-go test -count=1 -timeout 90m -v ./internal/reliability/ | grep -E '^(FIGURE|--- |ok|FAIL|PASS)'
+go test -count=1 -timeout ${TIMEOUT:-90m} -v ./internal/reliability/ | grep -E '^(FIGURE|--- |ok|FAIL|PASS)'
