@@ -23,7 +23,9 @@ func FuzzParseProxy(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		_, err := parseProxy(raw)
 		red := redactProxy(raw)
-		if err != nil && len(raw) > 12 && strings.Contains(err.Error(), raw) {
+		// The forms the error lists are fixed text, not the input: an input
+		// that is a piece of them ("://t.me/proxy") is not quoted.
+		if err != nil && len(raw) > 12 && strings.Contains(strings.ReplaceAll(err.Error(), proxyForms, ""), raw) {
 			t.Fatalf("the error quotes the whole proxy text: %v", err)
 		}
 		u, perr := url.Parse(raw)
