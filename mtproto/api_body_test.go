@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,14 +24,7 @@ func TestAPIBodyTimeout(t *testing.T) {
 	if err := pool.Add("alice", m); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(t.TempDir(), "api.sock")
-	ln, err := ListenUnix(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: apiHandler(pool, timeout), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	t.Cleanup(func() { _ = hs.Close() })
+	sock := serveAPI(t, apiHandler(pool, timeout))
 
 	// send writes the request head announcing size body bytes, then the
 	// parts, pause apart, and returns the status and whether the server

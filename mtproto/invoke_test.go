@@ -20,18 +20,26 @@ import (
 	"github.com/tgvault/tgvault/storage"
 )
 
-// apiServer serves APIHandler(pool) on a unix socket until the test ends
-// and returns a function that makes one request.
-func apiServer(t *testing.T, pool *Pool) func(method, path, body string) (int, []byte) {
+// serveAPI serves h on a unix socket until the test ends and returns the
+// socket's path.
+func serveAPI(t *testing.T, h http.Handler) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "api.sock")
 	ln, err := ListenUnix(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: APIHandler(pool), ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
 	t.Cleanup(func() { _ = hs.Close() })
+	return sock
+}
+
+// apiServer serves APIHandler(pool) on a unix socket until the test ends
+// and returns a function that makes one request.
+func apiServer(t *testing.T, pool *Pool) func(method, path, body string) (int, []byte) {
+	t.Helper()
+	sock := serveAPI(t, APIHandler(pool))
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 	}}}
