@@ -116,6 +116,7 @@ Environment:
                            2FA password of login --phone
   TGVAULT_BOT_TOKEN_FILE   the bot token of login (instead of --bot-token)
   TGVAULT_SOCKET           the local API socket of run, call and status
+  TGVAULT_MLOCK            auto, on or off: run locks its memory (like --mlock)
   NO_COLOR                 no colour in the output
   TGVAULT_INSECURE_TEST_KEYRING=DIR  TEST ONLY: keep the unlocked identity
                            unencrypted in files under DIR instead of the OS

@@ -308,6 +308,7 @@ func (a *app) runCmd() *cobra.Command {
 		sf     serverFlags
 		worker string
 		lease  time.Duration
+		mlock  string
 	)
 	cmd := &cobra.Command{
 		Use:   "run [NAME...] [--socket PATH] [--worker NAME [--lease 30s]]",
@@ -328,6 +329,14 @@ One run serves a vault at a time (a second one exits with 5); while it runs,
 other commands work, and export refuses its accounts without --force. On
 SIGINT or SIGTERM it stops accepting calls, finishes the ones in flight,
 saves every account and exits 0.
+
+--mlock (TGVAULT_MLOCK) locks run's memory against swap, so that keys are
+never paged out to disk: auto (the default) locks it where the OS allows,
+else says why not and goes on; on refuses to start without it; off skips
+it. Linux allows it to a process with CAP_IPC_LOCK or an unlimited
+RLIMIT_MEMLOCK (systemd: LimitMEMLOCK=infinity); a finite limit is not
+used, because the Go runtime aborts when it reaches one. macOS and Windows
+have no such lock: auto warns, on refuses.
 
 The socket is --socket, else TGVAULT_SOCKET, else
 $XDG_RUNTIME_DIR/tgvault/run.sock, else run.sock in a per-user directory
@@ -361,6 +370,13 @@ docs/fleet.md.`,
 			if err != nil {
 				return err
 			}
+			mode, err := a.mlockMode(mlock)
+			if err != nil {
+				return err
+			}
+			if err := checkMemlock(mode); err != nil {
+				return err
+			}
 			return a.withVault(perProcess, func(v *vault.Vault) error {
 				list, err := v.List() // fails with exit 3 when locked
 				if err != nil {
@@ -369,6 +385,10 @@ docs/fleet.md.`,
 				// Unlocking by passphrase ran scrypt (256 MiB): give that
 				// back to the OS now rather than hold it for run's life.
 				debug.FreeOSMemory()
+				locked, err := a.lockMemory(mode)
+				if err != nil {
+					return err
+				}
 				be, fleetVault := v.Backend().(*pgvault.Backend)
 				switch {
 				case fleetVault && worker == "":
@@ -386,14 +406,14 @@ docs/fleet.md.`,
 					if err := syncLeases(v, fleet); err != nil {
 						return err
 					}
-					return a.serve(sig, v, nil, nil, path, conf, confSet, defaultAPIID, proxy, fleet)
+					return a.serve(sig, v, nil, nil, path, conf, confSet, defaultAPIID, proxy, fleet, locked)
 				}
 				release, err := v.AcquireRunLock()
 				if err != nil {
 					return fmt.Errorf("another tgvault run serves this vault: %w", err)
 				}
 				defer release()
-				return a.serve(sig, v, list, names, path, conf, confSet, defaultAPIID, proxy, nil)
+				return a.serve(sig, v, list, names, path, conf, confSet, defaultAPIID, proxy, nil, locked)
 			})
 		},
 	}
@@ -401,12 +421,13 @@ docs/fleet.md.`,
 	f.StringVar(&socket, "socket", "", "the local API socket `PATH`")
 	f.StringVar(&worker, "worker", "", "join the fleet of a PostgreSQL vault as worker `NAME`")
 	f.DurationVar(&lease, "lease", DefaultLeasePeriod, "the lease `PERIOD` of a worker (at least 1s)")
+	f.StringVar(&mlock, "mlock", "", "lock run's memory against swap: `MODE` auto (where the OS allows, else warn), on (refuse to start without) or off (default $TGVAULT_MLOCK, else auto)")
 	sf.register(f)
 	return cmd
 }
 
 // serve is run with the run lock held.
-func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, names []string, sock string, conf serverConf, confSet bool, apiID int32, proxy string, fleet *pgvault.Fleet) error {
+func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, names []string, sock string, conf serverConf, confSet bool, apiID int32, proxy string, fleet *pgvault.Fleet, locked bool) error {
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
@@ -525,16 +546,17 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 			Accounts int    `json:"accounts"`
 			PID      int    `json:"pid"`
 			Worker   string `json:"worker,omitempty"`
-		}{Socket: sock, Accounts: n, PID: os.Getpid()}
+			Locked   bool   `json:"memory_locked"`
+		}{Socket: sock, Accounts: n, PID: os.Getpid(), Locked: locked}
 		if fleet != nil {
 			out.Worker = fleet.Worker()
 		}
 		b, _ := json.Marshal(out)
 		fmt.Fprintf(a.stdout, "%s\n", b)
 	case fleet != nil:
-		a.printf("worker %s serving the accounts its leases give it on %s (pid %d, lease %v); stop with Ctrl-C or SIGTERM\n", fleet.Worker(), sock, os.Getpid(), fleet.Period())
+		a.printf("worker %s serving the accounts its leases give it on %s (pid %d, lease %v%s); stop with Ctrl-C or SIGTERM\n", fleet.Worker(), sock, os.Getpid(), fleet.Period(), lockedNote(locked))
 	default:
-		a.printf("serving %d account(s) on %s (pid %d); stop with Ctrl-C or SIGTERM\n", n, sock, os.Getpid())
+		a.printf("serving %d account(s) on %s (pid %d%s); stop with Ctrl-C or SIGTERM\n", n, sock, os.Getpid(), lockedNote(locked))
 	}
 
 	tick := time.NewTicker(flushEvery)

@@ -62,6 +62,8 @@ func classify(err error) (int, string) {
 		return exitError, "refused"
 	case errors.Is(err, mtproto.ErrProxyAuth):
 		return exitError, "proxy_auth"
+	case errors.Is(err, errMemlock):
+		return exitError, "memlock"
 	case errors.Is(err, mtproto.ErrTDataPasscode), errors.Is(err, mtproto.ErrTDataWrongPasscode):
 		return exitWrongKey, "wrong_key"
 	case errors.Is(err, vault.ErrWrongPassphrase), errors.Is(err, vault.ErrWrongKey), errors.Is(err, crypto.ErrWrongKey):

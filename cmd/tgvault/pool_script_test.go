@@ -24,16 +24,22 @@ func cmdTermRun(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: termrun VAULTDIR")
 	}
-	b, err := os.ReadFile(filepath.Join(ts.MkAbs(args[0]), "run.lock"))
+	p, err := os.FindProcess(runLockPID(ts, args[0]))
+	ts.Check(err)
+	ts.Check(p.Signal(sigTERM))
+}
+
+// runLockPID returns the pid of the run that holds the run lock of the
+// vault in dir.
+func runLockPID(ts *testscript.TestScript, dir string) int {
+	b, err := os.ReadFile(filepath.Join(ts.MkAbs(dir), "run.lock"))
 	ts.Check(err)
 	var h vault.LockHolder
 	ts.Check(json.Unmarshal(b, &h))
 	if h.PID <= 0 {
-		ts.Fatalf("termrun: no pid in the run lock")
+		ts.Fatalf("no pid in the run lock")
 	}
-	p, err := os.FindProcess(h.PID)
-	ts.Check(err)
-	ts.Check(p.Signal(sigTERM))
+	return h.PID
 }
 
 // cmdStatWait runs `statwait FILE KEY N`: it waits up to 20 s for the

@@ -43,6 +43,7 @@ func TestMain(m *testing.M) {
 			os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 		},
 		"holdlock": holdLockMain,
+		"nomlock":  nomlockMain,
 	})
 }
 
@@ -144,6 +145,13 @@ func TestScript(t *testing.T) {
 			"statwait": cmdStatWait,
 			"socks5":   cmdSocks5,
 			"mtproxy":  cmdMTProxy,
+			"vmlck":    cmdVmLck,
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "memlock" {
+				return memlockCond(), nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
 }

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestMlockMode(t *testing.T) {
+	tests := []struct {
+		flag, env, want string
+		usage           bool
+	}{
+		{"", "", mlockAuto, false},
+		{"", "on", mlockOn, false},
+		{"", "off", mlockOff, false},
+		{"off", "on", mlockOff, false}, // the flag wins
+		{"auto", "off", mlockAuto, false},
+		{"yes", "", "", true},
+		{"", "ON", "", true}, // exact words only
+	}
+	for _, tt := range tests {
+		a := &app{getenv: func(k string) string {
+			if k == "TGVAULT_MLOCK" {
+				return tt.env
+			}
+			return ""
+		}}
+		got, err := a.mlockMode(tt.flag)
+		var u *usageError
+		if tt.usage != errors.As(err, &u) || got != tt.want {
+			t.Errorf("mlockMode(%q) with TGVAULT_MLOCK=%q = %q, %v; want %q, usage error %v", tt.flag, tt.env, got, err, tt.want, tt.usage)
+		}
+	}
+}
+
+// TestLockMemoryOff checks that off neither locks nor warns, on any OS.
+func TestLockMemoryOff(t *testing.T) {
+	var stderr bytes.Buffer
+	a := &app{stderr: &stderr, getenv: func(string) string { return "" }}
+	locked, err := a.lockMemory(mlockOff)
+	if locked || err != nil || stderr.Len() != 0 {
+		t.Fatalf("lockMemory(off) = %v, %v, stderr %q; want false, nil, nothing", locked, err, stderr.String())
+	}
+	if err := checkMemlock(mlockAuto); err != nil {
+		t.Fatalf("checkMemlock(auto) = %v: only on may stop run", err)
+	}
+}
+
+func TestClassifyMemlock(t *testing.T) {
+	code, kind := classify(errMemlockNotAllowed)
+	if code != exitError || kind != "memlock" || !strings.Contains(errMemlockUnsupported.Error(), "not supported") {
+		t.Fatalf("classify(errMemlockNotAllowed) = %d, %q; want %d, memlock", code, kind, exitError)
+	}
+}

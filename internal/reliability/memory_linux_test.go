@@ -1,0 +1,114 @@
+package reliability
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tgvault/tgvault/internal/realpart"
+)
+
+// TestRunMemory checks the real binary's `run`, serving accounts against
+// the dev server, for what SECURITY.md promises of its memory: no core
+// file (RLIMIT_CORE 0 in /proc/PID/limits), and its memory locked against
+// swap where this machine allows it (root, as in CI): VmLck > 0, (nearly)
+// all of its resident memory locked, and the start-up line says so.
+func TestRunMemory(t *testing.T) {
+	if !memlockPermitted() {
+		realpart.Missing(t, "the permission to lock memory", "run as root, grant CAP_IPC_LOCK or ulimit -l unlimited")
+	}
+	d := startDevServer(t, 4)
+	v, _ := runVault(t, "memory", d, 4)
+	p := v.startRun(t, d, sockPath())
+	defer p.stop()
+	if err := p.waitReady(4, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	pid := p.cmd.Process.Pid
+	core, err := coreLimit(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if core != "0 0" {
+		t.Errorf("run's core file limit (soft, hard) is %q, want 0 0", core)
+	}
+	for name := range d.users {
+		if r := apiCall(p.client, "POST", "/v1/accounts/"+name+"/invoke", strings.NewReader(getSelf)); r.err != nil || r.code != 200 {
+			t.Errorf("invoke %s: %v", name, r)
+		}
+	}
+	vm, err1 := procKB(pid, "status", "VmLck:")
+	rss, err2 := procKB(pid, "smaps_rollup", "Locked:")
+	// smaps' Locked is proportional (PSS): compare it with Pss, not Rss
+	// (the binary's pages are shared with the dev server's).
+	pss, err3 := procKB(pid, "smaps_rollup", "Pss:")
+	if err := errors.Join(err1, err2, err3); err != nil {
+		t.Fatal(err)
+	}
+	if vm == 0 || rss == 0 {
+		t.Errorf("run serving 4 accounts: VmLck %d kB, resident locked %d kB: memory not locked", vm, rss)
+	}
+	r := p.stop()
+	if r.code != 0 || !strings.Contains(r.stderr, "memory locked") {
+		t.Errorf("run: exit %d; its start-up line does not say memory locked: %s", r.code, firstLine(r.stderr))
+	}
+	if rss < pss*9/10 {
+		t.Errorf("run serving 4 accounts: %d kB of its %d kB (PSS) locked; want all but what the runtime maps lazily", rss, pss)
+	}
+	figures.add("memory", "run serving 4 accounts: core limit %s; VmLck %d kB; resident %d kB (PSS) of which locked %d kB (%.0f%%)",
+		core, vm, pss, rss, 100*float64(rss)/float64(max(pss, 1)))
+}
+
+// memlockPermitted mirrors run's own test: an unlimited RLIMIT_MEMLOCK or
+// CAP_IPC_LOCK in the effective set.
+func memlockPermitted() bool {
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim) == nil && lim.Cur == unix.RLIM_INFINITY {
+		return true
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	return unix.Capget(&hdr, &data[0]) == nil && data[0].Effective&(1<<14) != 0
+}
+
+// coreLimit returns "SOFT HARD" of the core file size in /proc/PID/limits.
+func coreLimit(pid int) (string, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "limits"))
+	if err != nil {
+		return "", err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "Max core file size"); ok {
+			f := strings.Fields(rest)
+			if len(f) >= 2 {
+				return f[0] + " " + f[1], nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no core file size in /proc/%d/limits", pid)
+}
+
+// procKB returns the figure in kB of the line of /proc/PID/FILE that
+// starts with field.
+func procKB(pid int, file, field string) (int64, error) {
+	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), file))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
+			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/%s", field, pid, file)
+}
