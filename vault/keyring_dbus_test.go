@@ -20,6 +20,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/tgvault/tgvault/internal/realpart"
+	"github.com/tgvault/tgvault/internal/secretservicetest"
 )
 
 func TestKeyringClassify(t *testing.T) {
@@ -278,11 +279,8 @@ func TestKeyringRealHang(t *testing.T) {
 	}
 }
 
-const (
-	secretsName     = "org.freedesktop.secrets"
-	secretsPath     = dbus.ObjectPath("/org/freedesktop/secrets")
-	loginCollection = dbus.ObjectPath("/org/freedesktop/secrets/collection/login")
-)
+// secretsName is the bus name of a Secret Service.
+const secretsName = "org.freedesktop.secrets"
 
 // TestKeyringRealLocked locks the login collection of the Secret Service
 // that .ci/secret-service started: with no prompter that can be shown the
@@ -290,9 +288,8 @@ const (
 // collection is unlocked again with the password the script exports.
 func TestKeyringRealLocked(t *testing.T) {
 	requireRealSecretService(t)
-	password := os.Getenv("TGVAULT_REAL_KEYRING_PASSWORD")
-	if password == "" {
-		realpart.Missing(t, "the Secret Service's login password", "TGVAULT_REAL_KEYRING_PASSWORD; run under .ci/secret-service")
+	if os.Getenv(secretservicetest.EnvPassword) == "" {
+		realpart.Missing(t, "the Secret Service's login password", secretservicetest.EnvPassword+"; run under .ci/secret-service")
 	}
 	k := SystemKeyring()
 	user := fmt.Sprintf("locked-%d", time.Now().UnixNano())
@@ -300,18 +297,8 @@ func TestKeyringRealLocked(t *testing.T) {
 	if err := k.Set("tgvault-test", user, secret); err != nil {
 		t.Fatalf("Set: %v", err)
 	}
-	conn, err := dbus.SessionBus()
-	if err != nil {
+	if err := secretservicetest.LockLogin(); err != nil {
 		t.Fatal(err)
-	}
-	var locked []dbus.ObjectPath
-	var prompt dbus.ObjectPath
-	if err := conn.Object(secretsName, secretsPath).Call("org.freedesktop.Secret.Service.Lock", 0,
-		[]dbus.ObjectPath{loginCollection}).Store(&locked, &prompt); err != nil {
-		t.Fatalf("locking the login collection: %v", err)
-	}
-	if len(locked) != 1 || prompt != "/" {
-		t.Fatalf("Lock gave %v, prompt %v", locked, prompt)
 	}
 	unlocked := false
 	unlock := func() {
@@ -319,22 +306,8 @@ func TestKeyringRealLocked(t *testing.T) {
 			return
 		}
 		unlocked = true
-		var disregard dbus.Variant
-		var session dbus.ObjectPath
-		svc := conn.Object(secretsName, secretsPath)
-		if err := svc.Call("org.freedesktop.Secret.Service.OpenSession", 0, "plain", dbus.MakeVariant("")).Store(&disregard, &session); err != nil {
-			t.Fatalf("unlocking: OpenSession: %v", err)
-		}
-		defer conn.Object(secretsName, session).Call("org.freedesktop.Secret.Session.Close", 0)
-		master := struct {
-			Session     dbus.ObjectPath
-			Parameters  []byte
-			Value       []byte
-			ContentType string
-		}{session, []byte{}, []byte(password), "text/plain"}
-		if err := svc.Call("org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface.UnlockWithMasterPassword", 0,
-			loginCollection, master).Err; err != nil {
-			t.Fatalf("unlocking the login collection again: %v", err)
+		if err := secretservicetest.UnlockLogin(); err != nil {
+			t.Fatal(err)
 		}
 	}
 	t.Cleanup(unlock)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tgvault/tgvault/internal/secretservicetest"
 )
 
 // checkModes fails t for every file in dir that is not 0600 and every
@@ -237,4 +239,70 @@ func TestKeyringFaultsCLI(t *testing.T) {
 	}
 	figures.add("keyring", "%-4s | --no-keyring vault, hanging D-Bus | tgvault list | exit %d in %v | %s", map[bool]string{true: "ok", false: "FAIL"}[ok], o.code, o.dur.Round(10*time.Millisecond), o.msg)
 	_ = fmt.Sprint
+}
+
+// TestKeyringLockedCLI measures a locked Secret Service through the
+// binary: a vault whose identity is in the real Secret Service of
+// .ci/secret-service, whose login collection is then locked (no prompter
+// can be shown, so the unlock prompt is dismissed). status, list and run
+// must end within the watchdog with exit 8, cause "locked" and a message
+// naming the headless ways in; the passphrase still opens the vault, and
+// once the collection is unlocked again the keyring does too.
+func TestKeyringLockedCLI(t *testing.T) {
+	if !secretservicetest.Available() {
+		t.Skip("REAL PART MISSING: Secret Service: " + secretservicetest.EnvReal + " is not 1; run under .ci/secret-service " +
+			"(.ci/secret-service go test -run Keyring ./internal/reliability/); this test did not run")
+	}
+	bus := "DBUS_SESSION_BUS_ADDRESS=" + os.Getenv("DBUS_SESSION_BUS_ADDRESS")
+	v := &tv{t: t, name: "locked"}
+	v.dir = filepath.Join(root, "vaults", "locked-"+randHex(4))
+	v.pass, v.passTxt = writePass(t)
+	if r := v.run([]string{bus, "TGVAULT_PASSPHRASE_FILE=" + v.pass}, "init", "--json"); r.code != 0 {
+		t.Fatalf("init with the real Secret Service: exit %d: %s", r.code, r.stderr)
+	}
+	d, _ := writeSources(t, "kl", 2)
+	if r := v.run([]string{bus}, "import", "--json", d); r.code != 0 {
+		t.Fatalf("import through the real Secret Service: exit %d: %s", r.code, r.stderr)
+	}
+	if o := runKeyring(v, []string{bus}, "list", "--json"); o.code != 0 {
+		t.Fatalf("list through the unlocked Secret Service: exit %d: %s", o.code, o.msg)
+	}
+
+	if err := secretservicetest.LockLogin(); err != nil {
+		t.Fatal(err)
+	}
+	unlocked := false
+	unlock := func() {
+		if !unlocked {
+			unlocked = true
+			if err := secretservicetest.UnlockLogin(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Cleanup(unlock)
+	const name = "Secret Service with its login collection locked"
+	sock := filepath.Join(root, "tmp", "locked-"+randHex(4)+".sock")
+	for _, args := range [][]string{{"status", "--json"}, {"list", "--json"}, {"run", "--json", "--socket", sock}} {
+		o := runKeyring(v, []string{bus}, args...)
+		ok := o.code == 8 && o.dur < 11*time.Second && o.cause == "locked" &&
+			strings.Contains(o.msg, "TGVAULT_PASSPHRASE_FILE") && strings.Contains(o.msg, "--no-keyring")
+		if !ok {
+			t.Errorf("%s: tgvault %s: exit %d after %v, cause %q: %s", name, strings.Join(args, " "), o.code, o.dur, o.cause, o.msg)
+		}
+		figures.add("keyring", "%-4s | %s | tgvault %s | exit %d in %v | cause %q | %s", map[bool]string{true: "ok", false: "FAIL"}[ok],
+			name, args[0], o.code, o.dur.Round(10*time.Millisecond), o.cause, o.msg)
+	}
+	o := runKeyring(v, []string{bus, "TGVAULT_PASSPHRASE_FILE=" + v.pass}, "list", "--json")
+	ok := o.code == 0
+	if !ok {
+		t.Errorf("%s: list with TGVAULT_PASSPHRASE_FILE: exit %d: %s", name, o.code, o.msg)
+	}
+	figures.add("keyring", "%-4s | %s | list with TGVAULT_PASSPHRASE_FILE | exit %d in %v", map[bool]string{true: "ok", false: "FAIL"}[ok], name, o.code, o.dur.Round(10*time.Millisecond))
+
+	unlock()
+	accts, r := v.list(bus)
+	if r.code != 0 || len(accts) != 2 {
+		t.Fatalf("list after unlocking the collection again: exit %d, %d accounts: %s", r.code, len(accts), r.stderr)
+	}
 }
