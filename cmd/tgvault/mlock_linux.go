@@ -24,12 +24,13 @@ func memlockAllowed() error {
 	}
 	return fmt.Errorf("%w: RLIMIT_MEMLOCK is %d KiB and the process lacks CAP_IPC_LOCK; "+
 		"raise the limit to unlimited (systemd: LimitMEMLOCK=infinity; shell: ulimit -l unlimited; "+
-		"/etc/security/limits.conf: memlock unlimited) or grant CAP_IPC_LOCK (systemd: AmbientCapabilities=CAP_IPC_LOCK)",
+		"/etc/security/limits.conf: memlock unlimited) or grant CAP_IPC_LOCK (systemd: AmbientCapabilities=CAP_IPC_LOCK; docker: --cap-add IPC_LOCK)",
 		errMemlockNotAllowed, lim.Cur/1024)
 }
 
 // hasCapIPCLock reports whether the calling thread has CAP_IPC_LOCK in
-// its effective set. Go keeps the same credentials on every thread.
+// its effective set. tgvault never changes its credentials, so every
+// thread has the same.
 func hasCapIPCLock() bool {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
