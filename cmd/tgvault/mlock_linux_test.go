@@ -40,29 +40,23 @@ func TestMemlock(t *testing.T) {
 	case "lock":
 		memlockChildLock(t)
 		return
-	case "drop":
-		// Drop the permission on this thread and exec the checks: the
-		// new program has the credentials of the thread that execs.
-		runtime.LockOSThread()
-		if err := dropMemlockPermission(); err != nil {
-			t.Fatal(err)
-		}
-		env := append(withoutEnv(os.Environ(), envMlockChild), envMlockChild+"=refuse")
-		t.Fatal(syscall.Exec(os.Args[0], os.Args, env))
 	case "refuse":
 		memlockChildRefuse(t)
 		return
 	}
-	child := func(mode string) {
+	child := func(mode string, argv ...string) {
 		t.Helper()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestMemlock$", "-test.count=1", "-test.v")
+		argv = append(argv, os.Args[0], "-test.run=^TestMemlock$", "-test.count=1", "-test.v")
+		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = append(os.Environ(), envMlockChild+"="+mode)
 		out, err := cmd.CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "--- PASS: TestMemlock") {
 			t.Fatalf("child %s: %v\n%s", mode, err, out)
 		}
 	}
-	child("drop")
+	// The scripts' nomlock (on PATH, from testscript.Main) drops the
+	// permission and execs the child.
+	child("refuse", "nomlock")
 	if err := memlockAllowed(); err != nil {
 		realpart.Missing(t, "the permission to lock memory", "run as root, grant CAP_IPC_LOCK or ulimit -l unlimited")
 	}
