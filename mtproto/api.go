@@ -50,8 +50,9 @@ import (
 // account whose session is unusable or whose proxy refused its login, 408 for
 // a body that did not arrive within BodyTimeout, 413 for a body over the limit, 429
 // (with Retry-After) for FLOOD_WAIT, 502 for any other RPC error, 504 when
-// the call timed out. An RPC error adds "rpc_code" and "rpc_type"
-// ("USERNAME_NOT_OCCUPIED"). After a 408 the connection is closed: a
+// the call timed out. Every error also has a "kind" (KindBadCall, ...),
+// which tells the 409s apart. An RPC error adds "rpc_code" and "rpc_type"
+// ("USERNAME_NOT_OCCUPIED"), a FLOOD_WAIT "retry_after" (seconds). After a 408 the connection is closed: a
 // client trickling a body in would otherwise hold its connection, and a
 // shutdown, as long as it liked.
 func APIHandler(pool *Pool) http.Handler { return apiHandler(pool, BodyTimeout) }
@@ -209,40 +210,74 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// The "kind" of an API error answer: one stable word per cause, for
+// clients that branch on it (the status alone does not tell a revoked
+// session from a refused proxy login).
+const (
+	KindBadCall       = "bad_call"       // 400
+	KindRefused       = "refused"        // 403
+	KindNotFound      = "not_found"      // 404
+	KindBodyTimeout   = "body_timeout"   // 408
+	KindUnauthorized  = "unauthorized"   // 409: the session was revoked or never authorized
+	KindKeyLost       = "key_lost"       // 409: the server lost the auth key
+	KindKeyDuplicated = "key_duplicated" // 409: the key is in use from two places
+	KindNoSession     = "no_session"     // 409: the store holds no session
+	KindProxyAuth     = "proxy_auth"     // 409: the account's proxy refused its login
+	KindTooLarge      = "too_large"      // 413
+	KindFloodWait     = "flood_wait"     // 429, with Retry-After and "retry_after"
+	KindRPCError      = "rpc_error"      // 502, with "rpc_code" and "rpc_type"
+	KindFailed        = "failed"         // 502: the call failed without a Telegram error
+	KindTimeout       = "timeout"        // 504
+)
+
 func writeError(w http.ResponseWriter, err error) {
-	code := http.StatusBadGateway
+	code, kind := http.StatusBadGateway, KindFailed
 	body := map[string]any{"error": err.Error()}
 	var codecErr *TLJSONError
 	switch {
 	case errors.Is(err, ErrMethodRefused):
-		code = http.StatusForbidden
+		code, kind = http.StatusForbidden, KindRefused
 	case errors.Is(err, ErrBodyTooLarge):
-		code = http.StatusRequestEntityTooLarge
+		code, kind = http.StatusRequestEntityTooLarge, KindTooLarge
 	case errors.Is(err, ErrBodyTimeout):
-		code = http.StatusRequestTimeout
+		code, kind = http.StatusRequestTimeout, KindBodyTimeout
 	case errors.As(err, &codecErr):
-		code = http.StatusBadRequest
+		code, kind = http.StatusBadRequest, KindBadCall
 	case errors.Is(err, ErrUnknownAccount), errors.Is(err, storage.ErrNotFound):
-		code = http.StatusNotFound
-	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrKeyLost), errors.Is(err, ErrKeyDuplicated), errors.Is(err, ErrNoSession),
-		errors.Is(err, ErrProxyAuth):
-		code = http.StatusConflict
+		code, kind = http.StatusNotFound, KindNotFound
+	case errors.Is(err, ErrProxyAuth):
+		code, kind = http.StatusConflict, KindProxyAuth
+	case errors.Is(err, ErrKeyLost):
+		code, kind = http.StatusConflict, KindKeyLost
+	case errors.Is(err, ErrKeyDuplicated):
+		code, kind = http.StatusConflict, KindKeyDuplicated
+	case errors.Is(err, ErrUnauthorized):
+		code, kind = http.StatusConflict, KindUnauthorized
+	case errors.Is(err, ErrNoSession):
+		code, kind = http.StatusConflict, KindNoSession
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		code = http.StatusGatewayTimeout
+		code, kind = http.StatusGatewayTimeout, KindTimeout
 	}
 	var fw *FloodWaitError
 	if errors.As(err, &fw) {
-		code = http.StatusTooManyRequests
-		w.Header().Set("Retry-After", strconv.Itoa(int((fw.Wait+time.Second-1)/time.Second)))
+		code, kind = http.StatusTooManyRequests, KindFloodWait
+		secs := int((fw.Wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		body["retry_after"] = secs
 	}
 	if rpc, ok := tdtgerr.As(err); ok {
 		body["rpc_code"] = rpc.Code
 		body["rpc_type"] = rpc.Type
+		if code == http.StatusBadGateway {
+			kind = KindRPCError
+		}
 		if d, ok := tdtgerr.AsFloodWait(err); ok && code == http.StatusBadGateway {
-			code = http.StatusTooManyRequests
+			code, kind = http.StatusTooManyRequests, KindFloodWait
 			w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds())))
+			body["retry_after"] = int(d.Seconds())
 		}
 	}
+	body["kind"] = kind
 	writeJSON(w, code, body)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -282,29 +283,52 @@ func TestInvoke(t *testing.T) {
 	}
 }
 
-// TestWriteErrorRPC: an RPC error keeps its code and type; FLOOD_WAIT is
-// 429 with Retry-After.
+// TestWriteErrorRPC: every error answer has its status and its kind; an
+// RPC error keeps its code and type; FLOOD_WAIT is 429 with Retry-After
+// and retry_after.
 func TestWriteErrorRPC(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		err        error
 		code       int
+		kind       string
 		rpcType    string
 		retryAfter string
 	}{
-		{fmt.Errorf("mtproto: x: %w", tdtgerr.New(420, "FLOOD_WAIT_7")), http.StatusTooManyRequests, "FLOOD_WAIT", "7"},
-		{fmt.Errorf("mtproto: x: %w", tdtgerr.New(400, "PEER_ID_INVALID")), http.StatusBadGateway, "PEER_ID_INVALID", ""},
-		{sessionErr(tdtgerr.New(401, "SESSION_REVOKED")), http.StatusConflict, "SESSION_REVOKED", ""},
+		{fmt.Errorf("mtproto: x: %w", tdtgerr.New(420, "FLOOD_WAIT_7")), http.StatusTooManyRequests, KindFloodWait, "FLOOD_WAIT", "7"},
+		{&FloodWaitError{Wait: 90 * time.Second, err: tdtgerr.New(420, "FLOOD_WAIT_90")}, http.StatusTooManyRequests, KindFloodWait, "FLOOD_WAIT", "90"},
+		{fmt.Errorf("mtproto: x: %w", tdtgerr.New(400, "PEER_ID_INVALID")), http.StatusBadGateway, KindRPCError, "PEER_ID_INVALID", ""},
+		{sessionErr(tdtgerr.New(401, "SESSION_REVOKED")), http.StatusConflict, KindUnauthorized, "SESSION_REVOKED", ""},
+		{fmt.Errorf("x: %w", ErrKeyLost), http.StatusConflict, KindKeyLost, "", ""},
+		{fmt.Errorf("x: %w", ErrKeyDuplicated), http.StatusConflict, KindKeyDuplicated, "", ""},
+		{fmt.Errorf("x: %w", ErrNoSession), http.StatusConflict, KindNoSession, "", ""},
+		{fmt.Errorf("x: %w", ErrProxyAuth), http.StatusConflict, KindProxyAuth, "", ""},
+		{fmt.Errorf("x: %w", ErrMethodRefused), http.StatusForbidden, KindRefused, "", ""},
+		{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, KindTooLarge, "", ""},
+		{ErrBodyTimeout, http.StatusRequestTimeout, KindBodyTimeout, "", ""},
+		{&TLJSONError{Kind: ErrUnknownMethod, Detail: "x"}, http.StatusBadRequest, KindBadCall, "", ""},
+		{fmt.Errorf("x: %w", ErrUnknownAccount), http.StatusNotFound, KindNotFound, "", ""},
+		{fmt.Errorf("x: %w", context.DeadlineExceeded), http.StatusGatewayTimeout, KindTimeout, "", ""},
+		{errors.New("connection reset"), http.StatusBadGateway, KindFailed, "", ""},
 	} {
 		rec := httptest.NewRecorder()
 		writeError(rec, c.err)
 		var e struct {
-			Error string `json:"error"`
-			Code  int    `json:"rpc_code"`
-			Type  string `json:"rpc_type"`
+			Error      string `json:"error"`
+			Kind       string `json:"kind"`
+			Code       int    `json:"rpc_code"`
+			Type       string `json:"rpc_type"`
+			RetryAfter *int   `json:"retry_after"`
 		}
-		if rec.Code != c.code || json.Unmarshal(rec.Body.Bytes(), &e) != nil || e.Type != c.rpcType || e.Error == "" || rec.Header().Get("Retry-After") != c.retryAfter {
-			t.Errorf("%v: %d %s (Retry-After %q)", c.err, rec.Code, rec.Body, rec.Header().Get("Retry-After"))
+		ok := rec.Code == c.code && json.Unmarshal(rec.Body.Bytes(), &e) == nil && e.Kind == c.kind && e.Type == c.rpcType &&
+			e.Error != "" && rec.Header().Get("Retry-After") == c.retryAfter
+		if ok && c.retryAfter != "" {
+			ok = e.RetryAfter != nil && strconv.Itoa(*e.RetryAfter) == c.retryAfter
+		} else if ok {
+			ok = e.RetryAfter == nil
+		}
+		if !ok {
+			t.Errorf("%v: %d %s (Retry-After %q); want %d, kind %s", c.err, rec.Code, rec.Body, rec.Header().Get("Retry-After"), c.code, c.kind)
 		}
 	}
 }

@@ -75,10 +75,17 @@ func (a *app) printError(cmd *cobra.Command, err error, code int, kind string) {
 			// KeyringCause says why the keyring failed (vault.KeyringCause).
 			KeyringCause string `json:"keyring_cause,omitempty"`
 			Hint         string `json:"hint,omitempty"`
+			// A Telegram error through the local API (tgvault call).
+			RPCCode    int    `json:"rpc_code,omitempty"`
+			RPCType    string `json:"rpc_type,omitempty"`
+			RetryAfter int    `json:"retry_after,omitempty"`
 		}{Error: err.Error(), Code: code, Kind: kind, Hint: h}
 		var ke *vault.KeyringError
 		if errors.As(err, &ke) {
 			out.KeyringCause = string(ke.Cause)
+		}
+		if ae, ok := errors.AsType[*apiError](err); ok {
+			out.RPCCode, out.RPCType, out.RetryAfter = ae.RPCCode, ae.RPCType, ae.RetryAfter
 		}
 		b, _ := json.Marshal(out)
 		fmt.Fprintf(a.stderr, "%s\n", b)

@@ -697,8 +697,10 @@ func apiGet(ctx context.Context, sock, path string, out any) error {
 	return apiDo(ctx, sock, http.MethodGet, path, nil, out)
 }
 
-// apiDo makes one request of the local API; see apiGet. A 400 or 413 answer
-// is errBadCall, a 403 errCallRefused.
+// apiDo makes one request of the local API; see apiGet. An error answer
+// is an *apiError (a 404 is vault.ErrNotFound, a 400 or 413
+// errBadCall, a 403 errCallRefused, a refused proxy login
+// mtproto.ErrProxyAuth).
 func apiDo(ctx context.Context, sock, method, path string, body []byte, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -724,29 +726,74 @@ func apiDo(ctx context.Context, sock, method, path string, body []byte, out any)
 		return fmt.Errorf("local API: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		_ = json.Unmarshal(answer, &e)
-		if e.Error == "" {
-			e.Error = resp.Status
-		}
-		switch resp.StatusCode {
-		case http.StatusNotFound:
-			return fmt.Errorf("%w: %s", vault.ErrNotFound, e.Error)
-		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
-			return fmt.Errorf("%w: %s", errBadCall, e.Error)
-		case http.StatusForbidden:
-			return fmt.Errorf("%w: %s", errCallRefused, e.Error)
-		default:
-			return fmt.Errorf("local API: %s", e.Error)
-		}
+		return newAPIError(resp.StatusCode, resp.Status, answer)
 	}
 	if err := json.Unmarshal(answer, out); err != nil {
 		return fmt.Errorf("local API: bad answer: %w", err)
 	}
 	return nil
 }
+
+// apiError is an error answer of the local API: its message, its kind
+// (mtproto.Kind*) and, for a Telegram error, its code, type and the
+// seconds a FLOOD_WAIT asks for. Error keeps the message as the API gave
+// it; --json adds the rest (printError).
+type apiError struct {
+	Status     int
+	Kind       string // one of apiKinds, else empty
+	Msg        string
+	RPCCode    int
+	RPCType    string
+	RetryAfter int
+	sentinel   error // what errors.Is finds: vault.ErrNotFound, errBadCall, ...
+}
+
+// apiKinds are the kinds of the local API that `tgvault call` passes on as
+// its own --json kind. Others (a newer or foreign server) are not: the
+// kinds a script sees stay the ones README lists.
+var apiKinds = map[string]bool{
+	mtproto.KindBodyTimeout: true, mtproto.KindUnauthorized: true, mtproto.KindKeyLost: true,
+	mtproto.KindKeyDuplicated: true, mtproto.KindNoSession: true, mtproto.KindFloodWait: true,
+	mtproto.KindRPCError: true, mtproto.KindFailed: true, mtproto.KindTimeout: true,
+}
+
+func newAPIError(status int, statusText string, answer []byte) *apiError {
+	var e struct {
+		Error      string `json:"error"`
+		Kind       string `json:"kind"`
+		RPCCode    int    `json:"rpc_code"`
+		RPCType    string `json:"rpc_type"`
+		RetryAfter int    `json:"retry_after"`
+	}
+	_ = json.Unmarshal(answer, &e)
+	if e.Error == "" {
+		e.Error = statusText
+	}
+	ae := &apiError{Status: status, Msg: e.Error, RPCCode: e.RPCCode, RPCType: e.RPCType, RetryAfter: e.RetryAfter}
+	if apiKinds[e.Kind] {
+		ae.Kind = e.Kind
+	}
+	switch {
+	case status == http.StatusNotFound:
+		ae.sentinel = vault.ErrNotFound
+	case status == http.StatusBadRequest, status == http.StatusRequestEntityTooLarge:
+		ae.sentinel = errBadCall
+	case status == http.StatusForbidden:
+		ae.sentinel = errCallRefused
+	case e.Kind == mtproto.KindProxyAuth:
+		ae.sentinel = mtproto.ErrProxyAuth
+	}
+	return ae
+}
+
+func (e *apiError) Error() string {
+	if e.sentinel != nil && e.sentinel != mtproto.ErrProxyAuth { // the message names that one already
+		return e.sentinel.Error() + ": " + e.Msg
+	}
+	return "local API: " + e.Msg
+}
+
+func (e *apiError) Unwrap() error { return e.sentinel }
 
 // callBody makes the body of POST /invoke from METHOD and the JSON object
 // of its parameters (which may name the method in "_" too).
@@ -795,7 +842,9 @@ Methods that could export, replace or end the account's login (every
 auth.* method, account.resetAuthorization, bots.exportBotToken, wrappers
 such as invokeWithLayer, ...) are refused; README.md lists them. Exit
 codes: 1 for a bad or refused call or a Telegram error, 4 for an unknown
-account.
+account; with --json the error's kind says which (bad_call, refused,
+rpc_error with rpc_code and rpc_type, flood_wait with retry_after,
+unauthorized, key_lost, proxy_auth, timeout, ...).
 
 The socket is --socket, else TGVAULT_SOCKET, else run's default.`,
 		Args: func(cmd *cobra.Command, args []string) error {

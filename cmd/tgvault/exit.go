@@ -78,6 +78,9 @@ func classify(err error) (int, string) {
 	case errors.Is(err, vault.ErrNotFound), errors.Is(err, vault.ErrNotInitialized):
 		return exitNotFound, "not_found"
 	}
+	if ae, ok := errors.AsType[*apiError](err); ok && ae.Kind != "" {
+		return exitError, ae.Kind // flood_wait, rpc_error, key_lost, ...
+	}
 	return exitError, "error"
 }
 
