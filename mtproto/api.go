@@ -50,8 +50,9 @@ import (
 // account whose session is unusable or whose proxy refused its login, 408 for
 // a body that did not arrive within BodyTimeout, 413 for a body over the limit, 429
 // (with Retry-After) for FLOOD_WAIT, 502 for any other RPC error, 504 when
-// the call timed out. Every error also has a "kind" (KindBadCall, ...),
-// which tells the 409s apart. An RPC error adds "rpc_code" and "rpc_type"
+// the call timed out. Every such error also has a "kind" (KindBadCall,
+// ...), which tells the 409s apart (the mux's own 404/405 for a path that
+// names no route are plain text). An RPC error adds "rpc_code" and "rpc_type"
 // ("USERNAME_NOT_OCCUPIED"), a FLOOD_WAIT "retry_after" (seconds). After a 408 the connection is closed: a
 // client trickling a body in would otherwise hold its connection, and a
 // shutdown, as long as it liked.

@@ -331,12 +331,12 @@ SIGINT or SIGTERM it stops accepting calls, finishes the ones in flight,
 saves every account and exits 0.
 
 --mlock (TGVAULT_MLOCK) locks run's memory against swap, so that keys are
-never paged out to disk: auto (the default) locks it where the OS allows,
+not swapped out while it serves: auto (the default) locks it where the OS allows,
 else says why not and goes on; on refuses to start without it; off skips
-it. Linux allows it to a process with CAP_IPC_LOCK or an unlimited
-RLIMIT_MEMLOCK (systemd: LimitMEMLOCK=infinity); a finite limit is not
-used, because the Go runtime aborts when it reaches one. macOS and Windows
-have no such lock: auto warns, on refuses.
+it. Linux allows it to a process with CAP_IPC_LOCK (in the initial user
+namespace) or an unlimited RLIMIT_MEMLOCK (systemd: LimitMEMLOCK=infinity);
+a finite limit is not used, because the Go runtime aborts when it reaches
+one. Elsewhere it is not implemented: auto warns, on refuses.
 
 The socket is --socket, else TGVAULT_SOCKET, else
 $XDG_RUNTIME_DIR/tgvault/run.sock, else run.sock in a per-user directory

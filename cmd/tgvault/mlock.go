@@ -56,7 +56,7 @@ func checkMemlock(mode string) error {
 
 // lockMemory locks run's memory as mode says. It is called after the
 // vault is unlocked and scrypt's memory given back, so that the 256 MiB
-// of a passphrase unlock are not pinned for run's life. It reports
+// of a passphrase unlock are never locked in. It reports
 // whether the memory is locked; with mode auto a refusal is a warning
 // that names the fix, with mode on an error.
 func (a *app) lockMemory(mode string) (bool, error) {

@@ -31,8 +31,8 @@ const lowMemlock = 64 << 10
 
 // TestMemlock checks run's memory locking in child processes, so that the
 // test binary keeps its own memory unlocked: with the permission (root,
-// as in CI) every page is locked, those mapped later too, and giving
-// memory back to the OS does not crash the runtime; without it (the
+// as in CI) every page is locked, those mapped later too, and memory
+// freed is still given back to the OS; without it (the
 // capability dropped, the limit lowered) on refuses naming the fixes,
 // auto warns and goes on, and nothing is locked.
 func TestMemlock(t *testing.T) {
@@ -42,6 +42,9 @@ func TestMemlock(t *testing.T) {
 		return
 	case "refuse":
 		memlockChildRefuse(t)
+		return
+	case "userns":
+		memlockChildUserNS(t)
 		return
 	}
 	child := func(mode string, argv ...string) {
@@ -57,6 +60,9 @@ func TestMemlock(t *testing.T) {
 	// The scripts' nomlock (on PATH, from testscript.Main) drops the
 	// permission and execs the child.
 	child("refuse", "nomlock")
+	// Root of a user namespace of its own (a rootless container): its
+	// CAP_IPC_LOCK lifts no limit.
+	child("userns", realpart.LookPath(t, "unshare", "util-linux"), "--user", "--map-root-user")
 	if err := memlockAllowed(); err != nil {
 		realpart.Missing(t, "the permission to lock memory", "run as root, grant CAP_IPC_LOCK or ulimit -l unlimited")
 	}
@@ -91,9 +97,13 @@ func memlockChildLock(t *testing.T) {
 	}
 	runtime.KeepAlive(b)
 	b = nil
-	// The runtime's madvise fails on locked pages; it must not mind.
+	// The runtime's madvise fails on locked pages; it must not mind, and
+	// it gives them back all the same (it maps fresh pages over them).
 	runtime.GC()
 	debug.FreeOSMemory()
+	if after := lockedRSS(t, os.Getpid()); after > before+size/1024/2 {
+		t.Errorf("resident locked memory %d kB after freeing 64 MiB (%d kB before touching it): not given back", after, before)
+	}
 }
 
 func memlockChildRefuse(t *testing.T) {
@@ -122,6 +132,47 @@ func memlockChildRefuse(t *testing.T) {
 	}
 	if n := vmLck(t, os.Getpid()); n != 0 {
 		t.Errorf("VmLck is %d kB after the refusals", n)
+	}
+}
+
+func memlockChildUserNS(t *testing.T) {
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: lowMemlock, Max: lowMemlock}); err != nil {
+		t.Fatal(err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		t.Fatal(err)
+	}
+	if data[0].Effective&(1<<capIPCLock) == 0 || initialUserNS() {
+		t.Fatalf("not root of a new user namespace (CapEff %#x, initial namespace %v): the test shows nothing", data[0].Effective, initialUserNS())
+	}
+	if hasCapIPCLock() {
+		t.Error("CAP_IPC_LOCK of a user namespace counted as lifting RLIMIT_MEMLOCK")
+	}
+	if err := checkMemlock(mlockOn); !errors.Is(err, errMemlockNotAllowed) || !strings.Contains(err.Error(), "rootless") {
+		t.Errorf("checkMemlock(on) in a user namespace = %v; want the refusal naming the rootless case", err)
+	}
+	if n := vmLck(t, os.Getpid()); n != 0 {
+		t.Errorf("VmLck is %d kB", n)
+	}
+}
+
+func TestIsIdentityUIDMap(t *testing.T) {
+	for _, tt := range []struct {
+		m    string
+		want bool
+	}{
+		{"         0          0 4294967295\n", true},
+		{"0 0 4294967295", true},
+		{"         0       1000          1\n", false},
+		{"0 100000 65536\n", false},
+		{"0 0 4294967295\n1 1 1\n", false},
+		{"", false},
+	} {
+		if got := isIdentityUIDMap(tt.m); got != tt.want {
+			t.Errorf("isIdentityUIDMap(%q) = %v, want %v", tt.m, got, tt.want)
+		}
 	}
 }
 

@@ -7,9 +7,10 @@ import (
 	"runtime"
 )
 
-// memlockAllowed refuses: outside Linux there is no lock for all of a
-// process's memory, present and future (Windows' VirtualLock and
-// macOS's mlock lock chosen pages, and Go moves values across its heap).
+// memlockAllowed refuses: locking all of a process's memory, present
+// and future, is implemented for Linux only. Windows' VirtualLock locks
+// chosen pages (Go moves values across its heap), macOS's mlockall
+// returns ENOSYS, and the BSDs' has no MCL_ONFAULT.
 func memlockAllowed() error {
 	return fmt.Errorf("%w (%s)", errMemlockUnsupported, runtime.GOOS)
 }
