@@ -123,7 +123,9 @@ type keyringOutcome struct {
 func runKeyring(v *tv, env []string, args ...string) keyringOutcome {
 	nv := *v
 	nv.kr = "" // the real OS keyring path (go-keyring over D-Bus)
-	r := nv.run(env, args...)
+	// Killed after 30 s: a command the keyring let through (a run that
+	// serves) must fail the test, not hang it.
+	r := nv.runKilled(30*time.Second, env, args...)
 	o := keyringOutcome{code: r.code, dur: r.dur, msg: firstLine(r.stderr)}
 	var je struct {
 		KeyringCause string `json:"keyring_cause"`
