@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/memlock"
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/vault"
 )
@@ -62,7 +63,7 @@ func classify(err error) (int, string) {
 		return exitError, "refused"
 	case errors.Is(err, mtproto.ErrProxyAuth):
 		return exitError, "proxy_auth"
-	case errors.Is(err, errMemlock):
+	case errors.Is(err, memlock.ErrNotLocked):
 		return exitError, "memlock"
 	case errors.Is(err, mtproto.ErrTDataPasscode), errors.Is(err, mtproto.ErrTDataWrongPasscode):
 		return exitWrongKey, "wrong_key"

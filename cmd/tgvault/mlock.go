@@ -1,32 +1,16 @@
 package main
 
-import (
-	"errors"
-	"fmt"
-)
+import "github.com/tgvault/tgvault/internal/memlock"
 
 // Memory locking for run: with --mlock (TGVAULT_MLOCK) auto, the default,
 // run locks all of its memory, present and future, against swap when the
 // OS allows it without risk, and says why not otherwise; on makes that a
-// condition of starting; off skips it.
+// condition of starting; off skips it. The OS side is package memlock;
+// its errors (memlock.ErrNotLocked) are exit 1, kind "memlock".
 const (
 	mlockAuto = "auto"
 	mlockOn   = "on"
 	mlockOff  = "off"
-)
-
-var (
-	// errMemlock marks a refused or failed memory lock (exit 1, kind
-	// "memlock").
-	errMemlock = errors.New("memory not locked")
-	// errMemlockNotAllowed: the OS would let run lock only part of the
-	// memory it will use, so it locks none (locking all of it with
-	// MCL_FUTURE under a finite RLIMIT_MEMLOCK makes the Go runtime abort
-	// once the limit is reached).
-	errMemlockNotAllowed = fmt.Errorf("%w: not allowed", errMemlock)
-	// errMemlockUnsupported: this OS has no lock for all of a process's
-	// memory.
-	errMemlockUnsupported = fmt.Errorf("%w: not supported on this OS", errMemlock)
 )
 
 // mlockMode returns the --mlock mode: the flag, else TGVAULT_MLOCK, else
@@ -51,7 +35,7 @@ func checkMemlock(mode string) error {
 	if mode != mlockOn {
 		return nil
 	}
-	return memlockAllowed()
+	return memlock.Allowed()
 }
 
 // lockMemory locks run's memory as mode says. It is called after the
@@ -63,9 +47,9 @@ func (a *app) lockMemory(mode string) (bool, error) {
 	if mode == mlockOff {
 		return false, nil
 	}
-	err := memlockAllowed()
+	err := memlock.Allowed()
 	if err == nil {
-		err = mlockAll()
+		err = memlock.LockAll()
 	}
 	switch {
 	case err == nil:

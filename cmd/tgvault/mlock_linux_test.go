@@ -1,17 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,6 +16,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/sys/unix"
 
+	"github.com/tgvault/tgvault/internal/memlock"
 	"github.com/tgvault/tgvault/internal/realpart"
 )
 
@@ -63,7 +61,7 @@ func TestMemlock(t *testing.T) {
 	// Root of a user namespace of its own (a rootless container): its
 	// CAP_IPC_LOCK lifts no limit.
 	child("userns", realpart.LookPath(t, "unshare", "util-linux"), "--user", "--map-root-user")
-	if err := memlockAllowed(); err != nil {
+	if err := memlock.Allowed(); err != nil {
 		realpart.Missing(t, "the permission to lock memory", "run as root, grant CAP_IPC_LOCK or ulimit -l unlimited")
 	}
 	child("lock")
@@ -111,24 +109,24 @@ func memlockChildLock(t *testing.T) {
 }
 
 func memlockChildRefuse(t *testing.T) {
-	if hasCapIPCLock() {
+	if memlock.HasCapIPCLock() {
 		t.Fatal("CAP_IPC_LOCK survived the drop")
 	}
-	err := memlockAllowed()
-	if !errors.Is(err, errMemlockNotAllowed) || !errors.Is(err, errMemlock) {
-		t.Fatalf("memlockAllowed() = %v; want errMemlockNotAllowed", err)
+	err := memlock.Allowed()
+	if !errors.Is(err, memlock.ErrNotAllowed) || !errors.Is(err, memlock.ErrNotLocked) {
+		t.Fatalf("memlock.Allowed() = %v; want memlock.ErrNotAllowed", err)
 	}
 	for _, want := range []string{"RLIMIT_MEMLOCK is 64 KiB", "CAP_IPC_LOCK", "LimitMEMLOCK=infinity", "ulimit -l unlimited"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the refusal %q does not say %q", err, want)
 		}
 	}
-	if err := checkMemlock(mlockOn); !errors.Is(err, errMemlockNotAllowed) {
+	if err := checkMemlock(mlockOn); !errors.Is(err, memlock.ErrNotAllowed) {
 		t.Errorf("checkMemlock(on) = %v; want the refusal", err)
 	}
 	var stderr bytes.Buffer
 	a := &app{stderr: &stderr, getenv: func(string) string { return "" }}
-	if locked, err := a.lockMemory(mlockOn); locked || !errors.Is(err, errMemlockNotAllowed) {
+	if locked, err := a.lockMemory(mlockOn); locked || !errors.Is(err, memlock.ErrNotAllowed) {
 		t.Errorf("lockMemory(on) = %v, %v; want the refusal", locked, err)
 	}
 	if locked, err := a.lockMemory(mlockAuto); locked || err != nil || !strings.Contains(stderr.String(), "LimitMEMLOCK=infinity") {
@@ -148,35 +146,17 @@ func memlockChildUserNS(t *testing.T) {
 	if err := unix.Capget(&hdr, &data[0]); err != nil {
 		t.Fatal(err)
 	}
-	if data[0].Effective&(1<<capIPCLock) == 0 || initialUserNS() {
-		t.Fatalf("not root of a new user namespace (CapEff %#x, initial namespace %v): the test shows nothing", data[0].Effective, initialUserNS())
+	if data[0].Effective&(1<<memlock.CapIPCLock) == 0 || memlock.InInitialUserNS() {
+		t.Fatalf("not root of a new user namespace (CapEff %#x, initial namespace %v): the test shows nothing", data[0].Effective, memlock.InInitialUserNS())
 	}
-	if hasCapIPCLock() {
+	if memlock.HasCapIPCLock() {
 		t.Error("CAP_IPC_LOCK of a user namespace counted as lifting RLIMIT_MEMLOCK")
 	}
-	if err := checkMemlock(mlockOn); !errors.Is(err, errMemlockNotAllowed) || !strings.Contains(err.Error(), "rootless") {
+	if err := checkMemlock(mlockOn); !errors.Is(err, memlock.ErrNotAllowed) || !strings.Contains(err.Error(), "rootless") {
 		t.Errorf("checkMemlock(on) in a user namespace = %v; want the refusal naming the rootless case", err)
 	}
 	if n := vmLck(t, os.Getpid()); n != 0 {
 		t.Errorf("VmLck is %d kB", n)
-	}
-}
-
-func TestIsIdentityUIDMap(t *testing.T) {
-	for _, tt := range []struct {
-		m    string
-		want bool
-	}{
-		{"         0          0 4294967295\n", true},
-		{"0 0 4294967295", true},
-		{"         0       1000          1\n", false},
-		{"0 100000 65536\n", false},
-		{"0 0 4294967295\n1 1 1\n", false},
-		{"", false},
-	} {
-		if got := isIdentityUIDMap(tt.m); got != tt.want {
-			t.Errorf("isIdentityUIDMap(%q) = %v, want %v", tt.m, got, tt.want)
-		}
 	}
 }
 
@@ -188,10 +168,10 @@ func dropMemlockPermission() error {
 	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: lowMemlock, Max: lowMemlock}); err != nil {
 		return fmt.Errorf("lowering RLIMIT_MEMLOCK: %w", err)
 	}
-	if err := unix.Prctl(unix.PR_CAPBSET_DROP, capIPCLock, 0, 0, 0); err != nil && !errors.Is(err, unix.EPERM) {
+	if err := unix.Prctl(unix.PR_CAPBSET_DROP, memlock.CapIPCLock, 0, 0, 0); err != nil && !errors.Is(err, unix.EPERM) {
 		return fmt.Errorf("dropping CAP_IPC_LOCK from the bounding set: %w", err)
 	}
-	_ = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_LOWER, capIPCLock, 0, 0)
+	_ = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_LOWER, memlock.CapIPCLock, 0, 0)
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil {
@@ -209,10 +189,10 @@ func dropMemlockPermission() error {
 }
 
 func bitIPCLock(word int) uint32 {
-	if word != capIPCLock/32 {
+	if word != memlock.CapIPCLock/32 {
 		return 0
 	}
-	return 1 << (capIPCLock % 32)
+	return 1 << (memlock.CapIPCLock % 32)
 }
 
 // vmLck returns the memory of process pid in locked mappings, in kB
@@ -220,7 +200,7 @@ func bitIPCLock(word int) uint32 {
 // touched too).
 func vmLck(t testing.TB, pid int) int64 {
 	t.Helper()
-	n, err := procKB(pid, "status", "VmLck:")
+	n, err := memlock.ProcKB(pid, "status", "VmLck:")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,28 +211,11 @@ func vmLck(t testing.TB, pid int) int64 {
 // locked, in kB (Locked of /proc/PID/smaps_rollup).
 func lockedRSS(t testing.TB, pid int) int64 {
 	t.Helper()
-	n, err := procKB(pid, "smaps_rollup", "Locked:")
+	n, err := memlock.ProcKB(pid, "smaps_rollup", "Locked:")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// procKB returns the figure in kB of the line of /proc/PID/FILE that
-// starts with field.
-func procKB(pid int, file, field string) (int64, error) {
-	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), file))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
-			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/%s", field, pid, file)
 }
 
 // nomlockMain is `nomlock PROG ARGS...` of the scripts: it runs PROG
@@ -283,7 +246,7 @@ func cmdVmLck(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: vmlck VAULTDIR")
 	}
 	pid := runLockPID(ts, args[0])
-	n, err := procKB(pid, "status", "VmLck:")
+	n, err := memlock.ProcKB(pid, "status", "VmLck:")
 	ts.Check(err)
 	ts.Logf("VmLck of run: %d kB", n)
 	if (n > 0) == neg {
@@ -292,7 +255,7 @@ func cmdVmLck(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		return
 	}
-	switch rss, err := procKB(pid, "smaps_rollup", "Locked:"); {
+	switch rss, err := memlock.ProcKB(pid, "smaps_rollup", "Locked:"); {
 	case errors.Is(err, fs.ErrPermission):
 		ts.Logf("smaps_rollup of run not readable here: resident locked memory not checked")
 	case err != nil:
@@ -306,4 +269,4 @@ func cmdVmLck(ts *testscript.TestScript, neg bool, args []string) {
 
 // memlockCond is the scripts' [memlock] condition: this process may lock
 // its memory, so a run it starts may too.
-func memlockCond() bool { return memlockAllowed() == nil }
+func memlockCond() bool { return memlock.Allowed() == nil }

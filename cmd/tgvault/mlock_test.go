@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/tgvault/tgvault/internal/memlock"
 )
 
 func TestMlockMode(t *testing.T) {
@@ -49,8 +51,8 @@ func TestLockMemoryOff(t *testing.T) {
 }
 
 func TestClassifyMemlock(t *testing.T) {
-	code, kind := classify(errMemlockNotAllowed)
-	if code != exitError || kind != "memlock" || !strings.Contains(errMemlockUnsupported.Error(), "not supported") {
-		t.Fatalf("classify(errMemlockNotAllowed) = %d, %q; want %d, memlock", code, kind, exitError)
+	code, kind := classify(memlock.ErrNotAllowed)
+	if code != exitError || kind != "memlock" || !strings.Contains(memlock.ErrUnsupported.Error(), "not supported") {
+		t.Fatalf("classify(memlock.ErrNotAllowed) = %d, %q; want %d, memlock", code, kind, exitError)
 	}
 }

@@ -1,7 +1,6 @@
 package reliability
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,8 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/tgvault/tgvault/internal/memlock"
 	"github.com/tgvault/tgvault/internal/realpart"
 )
 
@@ -38,7 +36,7 @@ func TestRunMemory(t *testing.T) {
 	if core != "0 0" {
 		t.Errorf("run's core file limit (soft, hard) is %q, want 0 0", core)
 	}
-	if !memlockPermitted() {
+	if memlock.Allowed() != nil {
 		realpart.Missing(t, "the permission to lock memory", "run as root, grant CAP_IPC_LOCK or ulimit -l unlimited")
 	}
 	for name := range d.users {
@@ -46,11 +44,11 @@ func TestRunMemory(t *testing.T) {
 			t.Errorf("invoke %s: %v", name, r)
 		}
 	}
-	vm, err1 := procKB(pid, "status", "VmLck:")
-	rss, err2 := procKB(pid, "smaps_rollup", "Locked:")
+	vm, err1 := memlock.ProcKB(pid, "status", "VmLck:")
+	rss, err2 := memlock.ProcKB(pid, "smaps_rollup", "Locked:")
 	// smaps' Locked is proportional (PSS): compare it with Pss, not Rss
 	// (the binary's pages are shared with the dev server's).
-	pss, err3 := procKB(pid, "smaps_rollup", "Pss:")
+	pss, err3 := memlock.ProcKB(pid, "smaps_rollup", "Pss:")
 	if errors.Is(err2, fs.ErrPermission) || errors.Is(err3, fs.ErrPermission) {
 		// Not root: the smaps of a process that is not dumpable are
 		// closed to us; VmLck (status) is not.
@@ -74,18 +72,6 @@ func TestRunMemory(t *testing.T) {
 		core, vm, pss, rss, 100*float64(rss)/float64(max(pss, 1)))
 }
 
-// memlockPermitted mirrors run's own test: an unlimited RLIMIT_MEMLOCK or
-// CAP_IPC_LOCK in the effective set.
-func memlockPermitted() bool {
-	var lim unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim) == nil && lim.Cur == unix.RLIM_INFINITY {
-		return true
-	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	return unix.Capget(&hdr, &data[0]) == nil && data[0].Effective&(1<<14) != 0
-}
-
 // coreLimit returns "SOFT HARD" of the core file size in /proc/PID/limits.
 func coreLimit(pid int) (string, error) {
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "limits"))
@@ -101,21 +87,4 @@ func coreLimit(pid int) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no core file size in /proc/%d/limits", pid)
-}
-
-// procKB returns the figure in kB of the line of /proc/PID/FILE that
-// starts with field.
-func procKB(pid int, file, field string) (int64, error) {
-	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), file))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
-			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/%s", field, pid, file)
 }

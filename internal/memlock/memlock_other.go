@@ -1,18 +1,19 @@
 //go:build !linux
 
-package main
+package memlock
 
 import (
 	"fmt"
 	"runtime"
 )
 
-// memlockAllowed refuses: locking all of a process's memory, present
+// Allowed refuses: locking all of a process's memory, present
 // and future, is implemented for Linux only. Windows' VirtualLock locks
 // chosen pages (Go moves values across its heap), macOS's mlockall
 // returns ENOSYS, and the BSDs' has no MCL_ONFAULT.
-func memlockAllowed() error {
-	return fmt.Errorf("%w (%s)", errMemlockUnsupported, runtime.GOOS)
+func Allowed() error {
+	return fmt.Errorf("%w (%s)", ErrUnsupported, runtime.GOOS)
 }
 
-func mlockAll() error { return memlockAllowed() }
+// LockAll refuses as Allowed does.
+func LockAll() error { return Allowed() }
