@@ -51,6 +51,10 @@ type ParseError struct {
 	// Err is the sentinel the failure is classified as (ErrMalformed,
 	// ErrTooLong, ErrInvalidKey, ...).
 	Err error
+	// Likely is the format the input most likely is, when that is not
+	// Format (a damaged GramJS string that Telethon's layout would read
+	// as garbage, say); Unknown otherwise.
+	Likely Format
 
 	// layoutOK records that the input got past the format's framing
 	// (prefix, base64, length), so the error is more telling than
@@ -62,6 +66,9 @@ func (e *ParseError) Error() string {
 	s := "sessionstring: " + e.Format.String() + ": " + e.Reason
 	if e.Offset >= 0 {
 		s += " (at byte " + strconv.Itoa(e.Offset) + ")"
+	}
+	if e.Likely != Unknown && e.Likely != e.Format {
+		s += "; most likely a damaged " + e.Likely.String() + " session"
 	}
 	return s
 }

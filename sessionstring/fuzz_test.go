@@ -3,6 +3,7 @@ package sessionstring
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -68,6 +69,14 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			checkParseError(t, err)
 			return
+		}
+		if d.Format == Telethon && strings.ContainsAny(s, "+/") {
+			// GramJS's alphabet: Telethon's reading only where GramJS's is
+			// the same.
+			g, err := DecodeAs(GramJS, s)
+			if err != nil || g.Extra.GramJSLayout != GramJSTelethon {
+				t.Fatalf("a standard-alphabet string read as Telethon, which GramJS reads otherwise (%v)", err)
+			}
 		}
 		enc, err := Encode(d.Format, d.Session)
 		if err != nil {

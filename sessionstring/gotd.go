@@ -3,6 +3,7 @@ package sessionstring
 import (
 	"bytes"
 	"crypto/sha1"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -52,16 +53,67 @@ func strictJSON(s string, v any) (off int, err error) {
 	return -1, nil
 }
 
+// gotdReason describes a strictJSON failure of gotd's data in fixed words:
+// json's own messages quote the input (an unknown field's name).
+func gotdReason(what string, err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var be base64.CorruptInputError
+	switch {
+	case errors.As(err, &se):
+		return what + " is not valid JSON"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return what + " is not valid JSON (it ends too early)"
+	case errors.As(err, &te) && gotdFieldNames[te.Field] != "":
+		return "its " + gotdFieldNames[te.Field] + " has the wrong JSON type"
+	case errors.As(err, &te):
+		return what + " has a value of the wrong JSON type"
+	case errors.As(err, &be):
+		return "its auth key or key id is not base64"
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return what + " has a field gotd does not write"
+	case err.Error() == "trailing data":
+		return "data after the JSON object"
+	}
+	return what + " cannot be read"
+}
+
+// gotdFieldNames names gotd's fields in errors (in words: the error must
+// not quote the input, which holds the field names).
+var gotdFieldNames = map[string]string{
+	"Version": "version", "Data": "data", "DC": "dc id", "Addr": "address",
+	"AuthKey": "auth key", "AuthKeyID": "auth key id", "Salt": "salt", "Config": "config",
+}
+
 // decodeGotd reads a gotd session file, Version 1. Other versions are
 // ErrUnknownVersion (gotd itself would say "not found" and log in afresh).
+// A JSON object with neither Version nor Data is not a gotd session at all
+// (ErrUnknownFormat); one with them says what is wrong with it.
 func decodeGotd(s string, base int) (Session, *ParseError) {
 	const f = Gotd
-	var file gotdFile
-	if off, err := strictJSON(s, &file); err != nil {
+	var top map[string]json.RawMessage
+	if off, err := strictJSON(s, &top); err != nil || top == nil {
 		if off >= 0 {
 			off += base
 		}
-		return Session{}, perr(f, ErrMalformed, "not a gotd session object", off)
+		if err == nil || errors.As(err, new(*json.UnmarshalTypeError)) {
+			return Session{}, perr(Unknown, ErrUnknownFormat, "JSON that is not an object: not a session", -1)
+		}
+		// Broken JSON: a gotd file if it names gotd's fields.
+		g := Unknown
+		if strings.Contains(s, `"Version"`) || strings.Contains(s, `"Data"`) {
+			g = f
+		}
+		return Session{}, perr(g, ErrMalformed, gotdReason("the JSON", err), off)
+	}
+	_, hasV := top["Version"]
+	_, hasD := top["Data"]
+	if !hasV && !hasD {
+		return Session{}, perr(Unknown, ErrUnknownFormat, "a JSON object without Version and Data: not a session (a gotd session file has both)", -1)
+	}
+	var file gotdFile
+	if _, err := strictJSON(s, &file); err != nil {
+		return Session{}, deep(perr(f, ErrMalformed, gotdReason("the file", err), -1))
 	}
 	if file.Version == nil {
 		return Session{}, deep(perr(f, ErrUnknownVersion, "no version field", -1))
@@ -74,7 +126,7 @@ func decodeGotd(s string, base int) (Session, *ParseError) {
 	}
 	var d gotdData
 	if _, err := strictJSON(string(file.Data), &d); err != nil {
-		return Session{}, deep(perr(f, ErrMalformed, "bad data object", -1))
+		return Session{}, deep(perr(f, ErrMalformed, gotdReason("Data", err), -1))
 	}
 	if d.DC < 1 || d.DC > math.MaxInt32 {
 		return Session{}, deep(perr(f, ErrMalformed, "dc id out of range", -1))
@@ -114,6 +166,11 @@ func decodeGotd(s string, base int) (Session, *ParseError) {
 		if cfg.Date != 0 {
 			sess.TestMode = Some(cfg.TestMode)
 		}
+	}
+	if h, ok := sess.Host.Get(); ok && !sess.TestMode.Known() {
+		// No config from the server: the address says it, as for a
+		// Telethon string.
+		sess.TestMode = TestModeOfAddress(h)
 	}
 	return sess, nil
 }

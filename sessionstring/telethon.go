@@ -42,6 +42,14 @@ func parseTelethonPayload(f Format, b []byte) (Session, *ParseError) {
 	if b[0] == 0 {
 		return Session{}, deep(perr(f, ErrMalformed, "dc id is 0", -1))
 	}
+	if len(b) == telethonV6Len && textAddr(b[1:17]) {
+		// GramJS's layout puts a 2-byte length and the host as text
+		// where Telethon's has the IPv6 address: a GramJS string whose
+		// length field is damaged reads as Telethon's IPv6 layout.
+		e := deep(perr(f, ErrMalformed, "the IPv6 address is text, not an address", -1))
+		e.Likely = GramJS
+		return Session{}, e
+	}
 	k, kerr := NewAuthKey(rest[2:])
 	if kerr != nil {
 		return Session{}, deep(perr(f, ErrInvalidKey, "auth key is all zero", -1))
@@ -52,8 +60,20 @@ func parseTelethonPayload(f Format, b []byte) (Session, *ParseError) {
 		AuthKey:  k,
 		Host:     Some(host),
 		Port:     Some(int(binary.BigEndian.Uint16(rest[:2]))),
-		TestMode: inferTestMode(host),
+		TestMode: TestModeOfAddress(host),
 	}, nil
+}
+
+// textAddr reports whether the 16 bytes of an IPv6 address are, after
+// the first two, printable ASCII: a host name or IPv4 literal as text (as
+// GramJS writes it), which no real address is.
+func textAddr(a []byte) bool {
+	for _, c := range a[2:] {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func encodeTelethon(f Format, s Session) (string, error) {
@@ -138,7 +158,7 @@ func decodeGramJS(s string, base int) (Session, *ParseError) {
 		AuthKey:  k,
 		Host:     Some(host),
 		Port:     Some(port),
-		TestMode: inferTestMode(host),
+		TestMode: TestModeOfAddress(host),
 	}, nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -81,11 +80,15 @@ type Foreign struct {
 	Session sessionstring.Session
 	// Date is sessions.date (Pyrogram family), 0 where there is none.
 	Date int64
-	// Peers follow Pyrogram's rules: marked ids, lowercase usernames, phones
-	// as digits only; sorted by id. Telethon's self row (id 0) is not a peer.
+	// Peers are Pyrogram rows with marked ids, sorted by id, carried over
+	// as the file wrote them: access_hash (a group's too), username and
+	// phone as stored (Telethon's INTEGER phone as its decimal text), so
+	// that exporting the account gives back the same rows. Only the type
+	// is read loosely ('USER' is user). Telethon's self row (id 0) is not
+	// a peer.
 	Peers []Peer
 	// Usernames lists, for each peer (marked id) with more than one
-	// username, all of them, lowercase, the one in Peer.Username first.
+	// username, all of them as written, the one in Peer.Username first.
 	// Only PyroFork's and Kurigram's usernames tables carry more than one.
 	Usernames map[int64][]string
 	// UpdateState holds update_state rows with marked ids (Telethon's raw
@@ -807,11 +810,10 @@ func fgnPyrogramPeer(id, hash, typ, user, phone, upd any) (Peer, bool) {
 			return Peer{}, false
 		}
 	}
-	if p.Type == PeerGroup {
-		p.AccessHash = 0 // Pyrogram ignores it and writes 0
-	}
-	p.Username = fgnNormUsername(user)
-	p.Phone = fgnNormPhone(phone)
+	// The rest as written: a group's access_hash (Pyrogram writes 0 and
+	// ignores it, another tool may not), the username's and phone's text.
+	p.Username = fgnText(user)
+	p.Phone = fgnText(phone)
 	p.LastUpdateOn, _ = fgnAsInt(upd)
 	return p, true
 }
@@ -859,7 +861,7 @@ func (r *fgnForeignReader) readUsernames(f *Foreign) error {
 			return fgnSqliteErr(f.Dialect, err)
 		}
 		id, ok := fgnAsInt(pid)
-		u := fgnNormUsername(name)
+		u := fgnText(name)
 		if !ok || u == "" || slices.Contains(byPeer[id], u) {
 			continue
 		}
@@ -975,7 +977,8 @@ func (r *fgnForeignReader) readTelethon(f *Foreign) error {
 	}
 	fgnHostPort(s, row["server_address"], row["port"])
 	if h, ok := s.Host.Get(); ok {
-		s.TestMode = fgnInferTestMode(h)
+		// The one table of Telegram's addresses, as for a Telethon string.
+		s.TestMode = sessionstring.TestModeOfAddress(h)
 	}
 
 	cols, err := r.columns("entities")
@@ -1005,13 +1008,15 @@ func (r *fgnForeignReader) readTelethon(f *Foreign) error {
 				}
 				continue
 			}
-			p := Peer{ID: n, AccessHash: h, Username: fgnNormUsername(user), Phone: fgnNormPhone(phone)}
+			// As written; Telethon's INTEGER phone becomes its decimal
+			// text (Pyrogram's phone_number is TEXT).
+			p := Peer{ID: n, AccessHash: h, Username: fgnText(user), Phone: fgnText(phone)}
 			p.LastUpdateOn, _ = fgnAsInt(date)
 			switch {
 			case n > 0:
 				p.Type = PeerUser
 			case n > -channelOffset:
-				p.Type, p.AccessHash = PeerGroup, 0
+				p.Type = PeerGroup
 			default:
 				p.Type = PeerChannel
 			}
@@ -1023,40 +1028,6 @@ func (r *fgnForeignReader) readTelethon(f *Foreign) error {
 		fgnSortPeers(f)
 	}
 	return r.readUpdateState(f, true)
-}
-
-// Telegram's DC addresses (formats.md §1.6, plus mtcute's), used to tell a
-// Telethon file's test mode from its server address.
-var (
-	fgnTestDCAddrs = map[string]bool{
-		"149.154.175.10": true, "149.154.167.40": true, "149.154.175.117": true,
-	}
-	fgnProdDCAddrs = map[string]bool{
-		"149.154.175.53": true, "149.154.167.51": true, "149.154.175.100": true,
-		"149.154.167.91": true, "91.108.56.130": true, "91.105.192.100": true,
-		"149.154.167.151": true, "149.154.164.250": true,
-		"149.154.167.41": true, "149.154.167.35": true,
-		"2001:b28:f23d:f001::a": true, "2001:67c:4e8:f002::a": true,
-		"2001:b28:f23d:f003::a": true, "2001:67c:4e8:f004::a": true,
-		"2001:b28:f23f:f005::a": true,
-	}
-)
-
-// fgnInferTestMode says test for a known test DC address, production for a
-// known production one, and unknown otherwise.
-func fgnInferTestMode(host string) sessionstring.Opt[bool] {
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return sessionstring.None[bool]()
-	}
-	s := a.Unmap().String()
-	switch {
-	case fgnTestDCAddrs[s]:
-		return sessionstring.Some(true)
-	case fgnProdDCAddrs[s]:
-		return sessionstring.Some(false)
-	}
-	return sessionstring.None[bool]()
 }
 
 // fgnLacks lists, in a fixed order, the fields a Pyrogram export needs that
@@ -1116,20 +1087,11 @@ func fgnAsText(v any) (string, bool) {
 	return "", false
 }
 
-func fgnNormUsername(v any) string {
+// fgnText reads a username or phone as written: text as is, an integer
+// (Telethon's phone) in decimal, NULL and anything else as "".
+func fgnText(v any) string {
 	s, _ := fgnAsText(v)
-	return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "@"))
-}
-
-// fgnNormPhone keeps the digits of a phone (text or, in Telethon, INTEGER).
-func fgnNormPhone(v any) string {
-	s, _ := fgnAsText(v)
-	return strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, s)
+	return s
 }
 
 // Snapshot returns the foreign file's content as a Snapshot: the session
