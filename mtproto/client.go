@@ -91,6 +91,7 @@ type Client struct {
 	td      *tdtelegram.Client
 	timeout time.Duration
 	via     string // how the client connects, for the connect-timeout error
+	test    bool   // opts.Server.TestMode: the environment it connects to
 
 	mu     sync.Mutex
 	timer  *time.Timer
@@ -103,6 +104,7 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 	c := &Client{
 		sess:    NewSessionStorage(store, opts.Session),
 		timeout: opts.ConnectTimeout,
+		test:    opts.Server.TestMode,
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultConnectTimeout

@@ -88,8 +88,10 @@ var (
 	// finished: its client is still stopping (Remove again to wait).
 	ErrAccountRemoving = errors.New("mtproto: account still being removed")
 	// ErrIdentityMismatch reports a key logged in as another user than the
-	// one the store records.
-	ErrIdentityMismatch = errors.New("mtproto: key is logged in as another user than the store says")
+	// one the store records (or with another bot flag, or in the other
+	// environment): a wrong session, or a wrong field. The store is left
+	// as it was.
+	ErrIdentityMismatch = errors.New("mtproto: the server says the key belongs to another account than the store records")
 )
 
 // ErrFloodWait reports a FLOOD_WAIT the client did not wait out: longer

@@ -363,7 +363,7 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 			err = c.Run(ctx, func(ctx context.Context) error {
 				id, err := c.Self(ctx)
 				if err == nil {
-					err = c.sess.recordIdentity(id)
+					err = c.sess.recordIdentity(id, c.test)
 				}
 				if err != nil {
 					return err
@@ -473,25 +473,40 @@ func classify(err error) Status {
 	return StatusRetrying
 }
 
-// recordIdentity checks the logged-in user against the store, and records
-// it when the store did not know it (an imported Telethon session, say).
-func (s *SessionStorage) recordIdentity(id Identity) error {
+// recordIdentity checks who the server says the account is against the
+// store, and records what the store did not know (an imported Telethon
+// session has no user id or bot flag; a session on an address outside
+// Telegram's table has no test mode): the user id and bot flag of id, and
+// the environment of the config the server sent on this connect (else
+// test, the environment the client connected to, which accepted the
+// key). It is a normal save of the store. A known field the server
+// contradicts is never overwritten: the error wraps ErrIdentityMismatch
+// and names the field (a wrong session, or a wrong field).
+func (s *SessionStorage) recordIdentity(id Identity, test bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	row, err := s.store.Session()
 	if err != nil {
 		return fmt.Errorf("%w: load session: %w", ErrStore, err)
 	}
-	if uid, ok := row.UserID.Get(); ok {
-		if uid != id.UserID {
-			return fmt.Errorf("%w (store %d, server %d)", ErrIdentityMismatch, uid, id.UserID)
-		}
-		if row.IsBot.Known() {
-			return nil
-		}
+	if m, err := s.loadMeta(); err == nil && m.Config != nil && m.Config.Date != 0 {
+		test = m.Config.TestMode
+	}
+	if uid, ok := row.UserID.Get(); ok && uid != id.UserID {
+		return fmt.Errorf("%w: the vault says user %d, the server user %d", ErrIdentityMismatch, uid, id.UserID)
+	}
+	if bot, ok := row.IsBot.Get(); ok && bot != id.IsBot {
+		return fmt.Errorf("%w: the vault says is_bot %v, the server %v", ErrIdentityMismatch, bot, id.IsBot)
+	}
+	if t, ok := row.TestMode.Get(); ok && t != test {
+		return fmt.Errorf("%w: the vault says test_mode %v, the server %v", ErrIdentityMismatch, t, test)
+	}
+	if row.UserID.Known() && row.IsBot.Known() && row.TestMode.Known() {
+		return nil
 	}
 	row.UserID = sessionstring.Some(id.UserID)
 	row.IsBot = sessionstring.Some(id.IsBot)
+	row.TestMode = sessionstring.Some(test)
 	if err := s.store.SetSession(row); err != nil {
 		return fmt.Errorf("%w: store session: %w", ErrStore, err)
 	}

@@ -84,6 +84,11 @@ const (
 	StatusKeyLost   AccountStatus = "key_lost"   // the server no longer knows the key
 	StatusRevoked   AccountStatus = "revoked"    // AUTH_KEY_UNREGISTERED, SESSION_REVOKED, ...
 	StatusBroken    AccountStatus = "broken"     // its file fails to open (see Account.Error)
+	// StatusMismatch: the server said the key is logged in as another user
+	// (or bot flag, or environment) than the vault recorded: a wrong
+	// session, or a wrong field. run leaves it alone; `tgvault set`
+	// corrects the field.
+	StatusMismatch AccountStatus = "mismatch"
 )
 
 // Account is one index entry: what list and show print. It never holds
@@ -164,6 +169,7 @@ type SealedExportOptions struct {
 //	func (v *Vault) Export(name string, f sessionstring.Format, force bool) (string, error)  // plain string
 //	func (v *Vault) ExportPlainFile(name, path string, force bool) error                    // plain Pyrogram v3 .session, peers included
 //	func (v *Vault) ExportSealed(name string, opts SealedExportOptions) (string, error)      // one-line sealed hand-off
+//	func (v *Vault) Set(name string, f SetFields) (Account, []FieldChange, error) // fill in fields a source lacked
 //	func (v *Vault) Reclaim(name string) error
 //	func (v *Vault) Remove(name string) error
 //	func (v *Vault) Rename(oldName, newName string) error

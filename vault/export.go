@@ -22,19 +22,6 @@ func (v *Vault) checkRun(force bool) error {
 	return nil
 }
 
-// missingField translates a missing-field error of a lower layer.
-func missingField(err error) error {
-	var se *sessionstring.MissingFieldError
-	var fe *storage.MissingFieldError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Errorf("%w: %s (import the account with --api-id, or choose another format)", ErrMissingField, se.Field)
-	case errors.As(err, &fe):
-		return fmt.Errorf("%w: %s (import the account with --api-id, or choose another format)", ErrMissingField, fe.Field)
-	}
-	return err
-}
-
 // snapshot reads an exportable account's snapshot.
 func (v *Vault) snapshot(name string, force bool) (*storage.Snapshot, error) {
 	if err := v.checkRun(force); err != nil {
@@ -52,8 +39,9 @@ func (v *Vault) snapshot(name string, force bool) (*storage.Snapshot, error) {
 // (Unknown means Pyrogram's current layout). The string is the session:
 // the caller must treat it as a secret. A format that needs a field the
 // source did not carry fails with an error matching ErrMissingField that
-// names the field; Telethon, GramJS and mtcute get a missing server
-// address from the DC table.
+// names the field and how to fill it in (tgvault set, or a run); Telethon,
+// GramJS and mtcute get a missing server address from the DC table when
+// the account's test mode is known. Nothing unknown is guessed.
 func (v *Vault) Export(name string, f sessionstring.Format, force bool) (string, error) {
 	if f == sessionstring.Unknown {
 		f = sessionstring.Pyrogram
@@ -67,9 +55,11 @@ func (v *Vault) Export(name string, f sessionstring.Format, force bool) (string,
 	case sessionstring.Telethon, sessionstring.GramJS, sessionstring.Mtcute:
 		s = s.WithDefaultAddress()
 	}
-	out, err := sessionstring.Encode(f, s)
+	// Strict: a test mode the account does not know is never written as
+	// production.
+	out, err := sessionstring.EncodeStrict(f, s)
 	if err != nil {
-		return "", missingField(err)
+		return "", missingField(s, err)
 	}
 	return out, nil
 }
@@ -82,7 +72,8 @@ func (v *Vault) ExportPlainFile(name, path string, force bool) error {
 		return err
 	}
 	if err := storage.WritePyrogramFile(path, snap); err != nil {
-		return missingField(err)
+		s, _ := sessionOf(snap)
+		return missingField(s, err)
 	}
 	return nil
 }

@@ -27,8 +27,8 @@ type wantImport struct {
 }
 
 var vectorImports = map[string]wantImport{
-	"gotd/session_from_tdata.json":                      {"gotd", 2, 0, 0, 0, "api_id,user_id,is_bot,test_mode", true},
-	"gotd/session_from_telethon.json":                   {"gotd", 2, 0, 0, 0, "api_id,user_id,is_bot,test_mode", true},
+	"gotd/session_from_tdata.json":                      {"gotd", 2, 0, 0, 0, "api_id,user_id,is_bot", true},
+	"gotd/session_from_telethon.json":                   {"gotd", 2, 0, 0, 0, "api_id,user_id,is_bot", true},
 	"gramjs/string_session.txt":                         {"gramjs", 2, 0, 0, 0, "api_id,user_id,is_bot", true},
 	"gramjs/string_session_dc5.txt":                     {"gramjs", 5, 0, 0, 0, "api_id,user_id,is_bot", true},
 	"kurigram/kurigram_v7.session":                      {"kurigram-v7", 2, 123456789, 12345, 5, "", true},

@@ -159,7 +159,7 @@ Environment:
 		a.importCmd(), a.listCmd(), a.showCmd(), a.exportCmd(),
 		a.reclaimCmd(), a.recipientCmd(), a.rmCmd(), a.renameCmd(),
 		a.passwdCmd(), a.rekeyCmd(), a.execCmd(), a.doctorCmd(),
-		a.completionCmd(root), a.inspectCmd(),
+		a.completionCmd(root), a.inspectCmd(), a.setCmd(),
 		a.loginCmd(), a.logoutCmd(), a.proxyCmd(), a.runCmd(), a.callCmd(), a.devServerCmd(),
 	)
 	return root

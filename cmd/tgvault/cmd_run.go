@@ -289,10 +289,15 @@ func flushAll(stores []*lazyStore) map[*lazyStore]error {
 // Close is the owner's (run's) business, not the pool's.
 func (s *runStore) Close() error { return nil }
 
-// vaultStatusOf maps a final pool state to the index state that keeps
-// the pool (and the next run) off the account, and "" for states that
-// leave the index alone.
-func vaultStatusOf(s mtproto.Status) vault.AccountStatus {
+// vaultStatusOf maps a final pool state (and its error) to the index
+// state that keeps the pool (and the next run) off the account, and "" for
+// states that leave the index alone.
+func vaultStatusOf(s mtproto.Status, err error) vault.AccountStatus {
+	if errors.Is(err, mtproto.ErrIdentityMismatch) {
+		// The server says the key is another account's than the vault
+		// recorded: never overwritten, never served.
+		return vault.StatusMismatch
+	}
 	switch s {
 	case mtproto.StatusKeyLost:
 		return vault.StatusKeyLost
@@ -448,7 +453,7 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 				a.warnf("account %s: %v; not retried until run restarts (fix the proxy URL: `tgvault proxy %s URL`, or --proxy)", name, err, name)
 				return
 			}
-			st := vaultStatusOf(s)
+			st := vaultStatusOf(s, err)
 			if st == "" {
 				return
 			}

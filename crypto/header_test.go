@@ -1,0 +1,65 @@
+package crypto
+
+import (
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestReadHeader: the stanzas of every kind of recipient and of a
+// passphrase are read from the public header, in every form, without a key.
+func TestReadHeader(t *testing.T) {
+	TestingSetScryptWorkFactor(t, testWorkFactor) // not parallel: a global
+	ks := kinds(t)
+	var classic []*Recipient
+	for _, k := range ks {
+		if k.name != "hybrid" {
+			classic = append(classic, k.id.Recipient())
+		}
+	}
+	bin, err := Seal([]byte("payload"), classic...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arm, err := SealArmored([]byte("payload"), classic...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := base64.StdEncoding.EncodeToString(bin)
+	for form, data := range map[string][]byte{"binary": bin, "armored": arm, "text": []byte(" " + text + "\n")} {
+		h, err := ReadHeader(data)
+		if err != nil {
+			t.Fatalf("%s: %v", form, err)
+		}
+		var types []string
+		for _, s := range h.Stanzas {
+			types = append(types, s.Type)
+			if strings.HasPrefix(s.Type, "ssh-") && len(s.SSHTag) != 6 {
+				t.Errorf("%s: %s tag %q", form, s.Type, s.SSHTag)
+			}
+		}
+		if h.Form != form || strings.Join(types, ",") != "X25519,ssh-ed25519,ssh-rsa" || h.Size != len(bin) {
+			t.Errorf("%s: form %s stanzas %v size %d", form, h.Form, types, h.Size)
+		}
+	}
+	pq, err := Seal([]byte("x"), ks[1].id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := ReadHeader(pq); err != nil || len(h.Stanzas) != 1 || h.Stanzas[0].Type != "mlkem768x25519" {
+		t.Errorf("hybrid: %+v %v", h, err)
+	}
+	pass, err := SealPassphrase([]byte("x"), Passphrase("correct horse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := ReadHeader([]byte(base64.StdEncoding.EncodeToString(pass))); err != nil || len(h.Stanzas) != 1 || h.Stanzas[0].Type != "scrypt" || h.Stanzas[0].ScryptLogN != testWorkFactor {
+		t.Errorf("passphrase: %+v %v", h, err)
+	}
+	for _, bad := range []string{"", "AgAAMDkAAAE", "age-encryption.org/v1\n--- x\n", text[:40]} {
+		if _, err := ReadHeader([]byte(bad)); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("ReadHeader(%.20q) = %v, want ErrCorrupt", bad, err)
+		}
+	}
+}
