@@ -124,8 +124,9 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 		NoUpdates:         true,
 		OnConnectionState: c.onConnectionState,
 		// Outermost first: a flood-waited call is retried through the
-		// metrics, which count every attempt.
-		Middlewares:     []tdtelegram.Middleware{floodWaiter(maxFlood, opts.metrics), rpcMetrics(opts.metrics), peerFeeder(store)},
+		// metrics, which count every attempt; errors get tgvault's words
+		// innermost, so that every layer above sees them.
+		Middlewares:     []tdtelegram.Middleware{floodWaiter(maxFlood, opts.metrics), rpcMetrics(opts.metrics), peerFeeder(store), tgvaultErrors()},
 		DialTimeout:     c.timeout,
 		ExchangeTimeout: c.timeout,
 	}
@@ -228,11 +229,16 @@ func (c *Client) Run(ctx context.Context, f func(ctx context.Context) error) err
 	c.sess.bindStop(cancel)
 	c.arm()
 	var returned atomic.Bool
+	var ferr error // f's own error: gotd wraps it in "callback: "
 	err := c.td.Run(ctx, func(ctx context.Context) error {
 		c.disarm()
 		defer returned.Store(true)
-		return f(ctx)
+		ferr = f(ctx)
+		return ferr
 	})
+	if err != nil && ferr != nil && errors.Is(err, ferr) {
+		err = ferr
+	}
 	c.mu.Lock()
 	if c.timer != nil {
 		c.timer.Stop()

@@ -228,6 +228,10 @@ func TestInvoke(t *testing.T) {
 		if code != http.StatusBadGateway || json.Unmarshal(b, &e) != nil || e.Code != 400 || !strings.HasPrefix(e.Type, wantType) || e.Error == "" {
 			t.Errorf("%s: %d %s, want 502 %s", body, code, b, wantType)
 		}
+		// tgvault's words, not gotd's internals.
+		if !strings.Contains(e.Error, "Telegram answered 400 "+wantType) || strings.Contains(e.Error, "rpcDoRequest") || strings.Contains(e.Error, "rpc error code") {
+			t.Errorf("%s: error text %q", body, e.Error)
+		}
 	}
 	rpcErr(`{"_":"contacts.resolveUsername","username":"nosuchname"}`, "USERNAME_NOT_OCCUPIED")
 	rpcErr(`{"_":"messages.getAllStickers","hash":0}`, "INPUT_METHOD_INVALID")
