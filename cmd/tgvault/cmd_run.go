@@ -324,9 +324,12 @@ through one MTProto pool, and serve the local API (HTTP+JSON) on a unix socket
 
 Each account connects to the server it logged in on (tgvault login --server);
 an imported account to Telegram's DCs for its dc_id and test mode, or to the
---server given here. Handed-off, revoked, key-lost and broken accounts are
-skipped. A stored key is never replaced: an account whose key the server lost
-or revoked is marked key_lost or revoked in the index and left alone. An
+--server given here. Handed-off, revoked, key-lost, broken and mismatch
+accounts are skipped. A stored key is never replaced: an account whose key the
+server lost or revoked is marked key_lost or revoked in the index and left
+alone. On an account's first connect run stores what its source lacked (user
+id, bot flag, test mode) as the server says it; a known one the server
+contradicts is not overwritten: the account is marked mismatch. An
 account whose SOCKS5 proxy refuses the username or password is left alone
 too (state proxy_auth) until run restarts; the index is not changed.
 
