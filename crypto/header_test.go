@@ -63,3 +63,31 @@ func TestReadHeader(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadHeader: ReadHeader reads untrusted input (inspect of any file):
+// it never panics, and succeeds only with at least one stanza.
+func FuzzReadHeader(f *testing.F) {
+	id, err := GenerateIdentity()
+	if err != nil {
+		f.Fatal(err)
+	}
+	bin, err := Seal([]byte("x"), id.Recipient())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(bin)
+	f.Add([]byte(base64.StdEncoding.EncodeToString(bin)))
+	f.Add([]byte("age-encryption.org/v1\n-> X25519\n--- x\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, err := ReadHeader(data)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v is not ErrCorrupt", err)
+			}
+			return
+		}
+		if len(h.Stanzas) == 0 || h.Form == "" {
+			t.Fatalf("header without stanzas: %+v", h)
+		}
+	})
+}

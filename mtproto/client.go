@@ -92,6 +92,7 @@ type Client struct {
 	timeout time.Duration
 	via     string // how the client connects, for the connect-timeout error
 	test    bool   // opts.Server.TestMode: the environment it connects to
+	custom  bool   // opts.Server.Addr is set: not Telegram's DCs
 
 	mu     sync.Mutex
 	timer  *time.Timer
@@ -105,6 +106,7 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 		sess:    NewSessionStorage(store, opts.Session),
 		timeout: opts.ConnectTimeout,
 		test:    opts.Server.TestMode,
+		custom:  opts.Server.Addr != "",
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultConnectTimeout

@@ -363,7 +363,7 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 			err = c.Run(ctx, func(ctx context.Context) error {
 				id, err := c.Self(ctx)
 				if err == nil {
-					err = c.sess.recordIdentity(id, c.test)
+					err = c.sess.recordIdentity(id, c.test, !c.custom)
 				}
 				if err != nil {
 					return err
@@ -477,19 +477,21 @@ func classify(err error) Status {
 // store, and records what the store did not know (an imported Telethon
 // session has no user id or bot flag; a session on an address outside
 // Telegram's table has no test mode): the user id and bot flag of id, and
-// the environment of the config the server sent on this connect (else
-// test, the environment the client connected to, which accepted the
-// key). It is a normal save of the store. A known field the server
-// contradicts is never overwritten: the error wraps ErrIdentityMismatch
-// and names the field (a wrong session, or a wrong field).
-func (s *SessionStorage) recordIdentity(id Identity, test bool) error {
+// the environment: test, the one the client connected to and that
+// accepted the key, or, on Telegram's DCs (telegram), the one of the
+// config the server sent on this connect. A custom server's config says
+// nothing about Telegram's environments. It is a normal save of the
+// store. A known field the server contradicts is never overwritten: the
+// error wraps ErrIdentityMismatch and names the field (a wrong session,
+// or a wrong field).
+func (s *SessionStorage) recordIdentity(id Identity, test, telegram bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	row, err := s.store.Session()
 	if err != nil {
 		return fmt.Errorf("%w: load session: %w", ErrStore, err)
 	}
-	if m, err := s.loadMeta(); err == nil && m.Config != nil && m.Config.Date != 0 {
+	if m, err := s.loadMeta(); telegram && err == nil && m.Config != nil && m.Config.Date != 0 {
 		test = m.Config.TestMode
 	}
 	if uid, ok := row.UserID.Get(); ok && uid != id.UserID {
