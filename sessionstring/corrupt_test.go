@@ -127,6 +127,15 @@ func sameSessionOrFail(t *testing.T, what string, a, b Session) {
 func TestGotdCorruption(t *testing.T) {
 	t.Parallel()
 	for _, file := range []string{"gotd/session_from_telethon.json", "gotd/session_from_tdata.json"} {
+		t.Run(file, func(t *testing.T) {
+			t.Parallel()
+			gotdCorruption(t, file)
+		})
+	}
+}
+
+func gotdCorruption(t *testing.T, file string) {
+	{
 		in := readVector(t, file)
 		orig, err := DecodeAs(Gotd, in)
 		if err != nil {
@@ -134,8 +143,10 @@ func TestGotdCorruption(t *testing.T) {
 		}
 		var refused, read int
 		for i := 0; i < len(in); i++ {
-			for _, r := range []byte("A0{}\":,=. \x00") {
-				if r == in[i] {
+			for j, r := range []byte("A0{}\":,=. \x00") {
+				// Every character gets a quote, a digit and a brace; the
+				// rest in turn (TGVAULT_CORRUPT_FULL=1: all of them).
+				if r == in[i] || j > 3 && (i+j)%4 != 0 && os.Getenv("TGVAULT_CORRUPT_FULL") != "1" {
 					continue
 				}
 				d, err := Decode(in[:i] + string(r) + in[i+1:])
