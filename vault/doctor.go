@@ -115,7 +115,7 @@ func (v *Vault) Doctor() []Check {
 		dropStore(f)
 		switch {
 		case a.Status == StatusMismatch:
-			add(name, false, "the server said its key belongs to another account than the vault recorded ("+a.Reason+")",
+			add(name, false, "mismatch: "+a.Reason,
 				"if the vault's field is wrong, correct it with tgvault set; else the session is not this account's: tgvault rm it")
 		case a.Status == StatusBroken:
 			add(name, true, "the file opens again; the index still says broken ("+a.Reason+")", "open it once (any export) to clear the mark")
