@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/age"
+
 	agetest "c2sp.org/CCTV/age"
 )
 
@@ -176,6 +178,114 @@ func FuzzParseIdentity(f *testing.F) {
 		}
 		if fmt.Sprint(id) != redacted {
 			t.Fatal("identity prints")
+		}
+	})
+}
+
+// FuzzVaultOpen: a VaultSealer's Open on any input gives plaintext only
+// for a file it authenticated, and otherwise no plaintext and an error
+// that is the wrong key or corrupt; the legacy sealer differs only on a
+// file with no auth stanza at all.
+func FuzzVaultOpen(f *testing.F) {
+	id, err := ParseIdentity(fuzzIdentity)
+	if err != nil {
+		f.Fatal(err)
+	}
+	other := newIdentity(f)
+	const ctx = "fuzz/accounts/a.age"
+	s, err := NewVaultSealer([]*Identity{id}, []*Identity{id})
+	if err != nil {
+		f.Fatal(err)
+	}
+	s = s.For(ctx)
+	both, err := NewVaultSealer([]*Identity{id, other}, []*Identity{id, other})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, n := range []int{0, 1, 100, chunkSize + 1} {
+		pt := payload(n)
+		for _, vs := range []*VaultSealer{s, both.For(ctx), s.For("fuzz/index.age")} {
+			ct, err := vs.Seal(pt)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(ct)
+		}
+		plain, err := Seal(pt, id.Recipient())
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(plain)
+		f.Add(forge(f, pt, id.Recipient(), ctx, []*Identity{other}))
+	}
+	legacy := s.AcceptUnauthenticated()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pt, ok, err := s.OpenChecked(data)
+		checkFuzzOpen(t, pt, err)
+		if err == nil && !ok {
+			t.Fatal("opened without authentication")
+		}
+		lpt, lok, lerr := legacy.OpenChecked(data)
+		checkFuzzOpen(t, lpt, lerr)
+		switch {
+		case err == nil && (lerr != nil || !lok || !bytes.Equal(pt, lpt)):
+			t.Fatalf("the legacy sealer differs on an authenticated file: %v", lerr)
+		case err != nil && lerr == nil && lok:
+			t.Fatal("the legacy sealer authenticated what the strict one refused")
+		case err != nil && lerr == nil && !errors.Is(err, ErrUnauthenticated):
+			t.Fatalf("the legacy sealer opened a file refused for another reason: %v", err)
+		case lerr == nil && !lok && Authenticated(data):
+			t.Fatal("the legacy sealer opened a file with an auth stanza as unauthenticated")
+		}
+	})
+}
+
+// FuzzAuthStanzas: the check of the auth stanzas, over any stanzas a
+// header can hold, accepts exactly when one stanza is well formed and
+// carries the tag of a key in the policy, and never panics.
+func FuzzAuthStanzas(f *testing.F) {
+	id := newIdentity(f)
+	k, err := authKeyOf(id)
+	if err != nil {
+		f.Fatal(err)
+	}
+	fileKey := bytes.Repeat([]byte{7}, fileKeySize)
+	good := k.tag("ctx", fileKey)
+	f.Add(authStanzaType, authVersion, good, "X25519", false)
+	f.Add(authStanzaType, authVersion, good[:31], "", true)
+	f.Add(authStanzaType, "2", good, "", false)
+	f.Add(authStanzaType, "", []byte{}, "scrypt", true)
+	f.Add("X25519", authVersion, good, authStanzaType, true)
+	f.Fuzz(func(t *testing.T, typ, arg string, body []byte, otherType string, legacy bool) {
+		var args []string
+		if arg != "" {
+			args = strings.Split(arg, " ")
+		}
+		stanzas := []*age.Stanza{{Type: otherType, Body: body}, {Type: typ, Args: args, Body: body}}
+		p := &authPolicy{keys: []*authKey{k}, ctx: "ctx", legacy: legacy}
+		ok, err := p.check(stanzas, fileKey)
+		valid := func(s *age.Stanza) bool {
+			return s.Type == authStanzaType && len(s.Args) == 1 && s.Args[0] == authVersion && bytes.Equal(s.Body, good)
+		}
+		anyAuth := typ == authStanzaType || otherType == authStanzaType
+		wellFormed := true
+		for _, s := range stanzas {
+			if s.Type == authStanzaType {
+				if _, err := parseAuthStanza(s); err != nil {
+					wellFormed = false
+				}
+			}
+		}
+		want := wellFormed && (valid(stanzas[0]) || valid(stanzas[1]))
+		switch {
+		case ok != want:
+			t.Fatalf("check = %v, want %v (%v)", ok, want, err)
+		case ok && err != nil:
+			t.Fatal("ok with an error")
+		case !ok && err == nil && (anyAuth || !legacy):
+			t.Fatal("refusal without an error")
+		case err != nil && !errors.Is(err, ErrCorrupt):
+			t.Fatalf("error %v is not corrupt", err)
 		}
 	})
 }

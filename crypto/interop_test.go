@@ -77,6 +77,22 @@ func TestInteropAgeCLI(t *testing.T) {
 				if got := runAge(t, dec, "-d", "-i", keyFile); !bytes.Equal(got, pt) {
 					t.Error("age -d of base64-decoded SealText output differs")
 				}
+				// An authenticated vault file: age skips the tgvault-auth
+				// stanzas it does not know, one or two of them.
+				other := newIdentity(t)
+				for _, with := range [][]*Identity{{k.id}, {k.id, other}} {
+					vs, err := NewVaultSealer(with, with)
+					if err != nil {
+						t.Fatal(err)
+					}
+					auth, err := vs.For("v/accounts/x.age").Seal(pt)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := runAge(t, auth, "-d", "-i", keyFile); !bytes.Equal(got, pt) {
+						t.Errorf("age -d of a VaultSealer file with %d keys differs", len(with))
+					}
+				}
 			})
 			t.Run("age to ours", func(t *testing.T) {
 				rcpt := k.id.Recipient().String()

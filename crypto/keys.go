@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"filippo.io/age"
@@ -45,6 +46,11 @@ type Identity struct {
 	id     age.Identity
 	reveal func() string
 	rcpt   *Recipient
+
+	// The key that authenticates vault files (auth.go), derived once.
+	authOnce sync.Once
+	auth     *authKey
+	authErr  error
 }
 
 // GenerateIdentity returns a new random age X25519 identity.

@@ -245,14 +245,28 @@ func detect(data []byte) ([]byte, error) {
 // exact plaintext size, with the same rules as age's stream reader. With
 // inPlace the plaintext is written over bin itself (see OpenInPlace).
 func openBinary(bin []byte, ids []age.Identity, inPlace bool) ([]byte, error) {
+	return openBinaryAuth(bin, ids, inPlace, nil)
+}
+
+// openBinaryAuth is openBinary that, with auth, also checks the file's
+// authentication stanzas once age has authenticated the header.
+func openBinaryAuth(bin []byte, ids []age.Identity, inPlace bool, auth *authCheck) ([]byte, error) {
 	hdr, err := age.ExtractHeader(bytes.NewReader(bin))
 	if err != nil {
 		return nil, classify(err, stageHeader)
 	}
+	var stanzas []*age.Stanza
+	if auth != nil {
+		ids = auth.wrap(ids, &stanzas)
+	}
 	if !bytes.HasPrefix(bin, hdr) {
 		// age re-encodes the header it parsed; for a header it accepts the
 		// encoding is canonical, so this does not happen. If it ever
-		// does, let age's own reader decide.
+		// does, let age's own reader decide (it does not give the file
+		// key, which an authenticated file needs: refuse those).
+		if auth != nil {
+			return nil, corrupt(stageHeader)
+		}
 		return openStream(bytes.NewReader(bin), len(bin), ids)
 	}
 	fileKey, err := age.DecryptHeader(hdr, ids...)
@@ -260,6 +274,11 @@ func openBinary(bin []byte, ids []age.Identity, inPlace bool) ([]byte, error) {
 		return nil, classify(err, stageHeader)
 	}
 	defer clear(fileKey)
+	if auth != nil {
+		if err := auth.verify(stanzas, fileKey); err != nil {
+			return nil, err
+		}
+	}
 	var into []byte
 	if inPlace {
 		into = bin

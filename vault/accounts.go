@@ -44,19 +44,29 @@ func (v *Vault) storageOptions() storage.Options {
 	return storage.Options{Now: v.opts.Now}
 }
 
-// openFile opens an account's sealed file, checking its binding against
-// the index entry.
-func (v *Vault) openFile(s storage.Sealer, a *Account) (*storage.File, error) {
-	return v.openBlob(s, a, nil)
+// openFile opens an account's sealed file, checking its authentication
+// and its binding against the index entry. A readOnly store cannot save:
+// see readOnlySealer.
+func (v *Vault) openFile(s *crypto.VaultSealer, readOnly bool, a *Account) (*storage.File, error) {
+	return v.openBlob(s, readOnly, a, nil)
+}
+
+// accountSealer is s for the account id's file.
+func (v *Vault) accountSealer(s *crypto.VaultSealer, readOnly bool, id string) storage.Sealer {
+	as := v.sealerFor(s, accountBlob(id))
+	if readOnly {
+		return readOnlySealer{as}
+	}
+	return as
 }
 
 // openBlob is openFile for the image in b (the vault's own when nil).
-func (v *Vault) openBlob(s storage.Sealer, a *Account, b storage.Blob) (*storage.File, error) {
+func (v *Vault) openBlob(s *crypto.VaultSealer, readOnly bool, a *Account, b storage.Blob) (*storage.File, error) {
 	if b == nil {
 		b = v.be.Blob(accountBlob(a.ID))
 	}
 	want := storage.Binding{VaultID: v.meta.VaultID, AccountID: a.ID, Revision: a.Revision}
-	f, err := storage.OpenBlob(b, s, want, v.storageOptions())
+	f, err := storage.OpenBlob(b, v.accountSealer(s, readOnly, a.ID), want, v.storageOptions())
 	if err == nil {
 		return f, nil
 	}
@@ -68,6 +78,8 @@ func (v *Vault) openBlob(s storage.Sealer, a *Account, b storage.Blob) (*storage
 		return nil, &AccountError{ID: a.ID, Reason: "the file is missing", Err: ErrCorrupt}
 	case errors.Is(err, crypto.ErrWrongKey):
 		return nil, &AccountError{ID: a.ID, Reason: "the vault key does not open the file", Err: ErrWrongKey}
+	case errors.Is(err, crypto.ErrUnauthenticated):
+		return nil, &AccountError{ID: a.ID, Reason: "the file is not authenticated by the vault key for this account (sealed by someone without the key, or another account's file)", Err: ErrCorrupt}
 	case errors.Is(err, crypto.ErrCorrupt), errors.Is(err, storage.ErrCorrupt), errors.Is(err, storage.ErrUnsupported):
 		return nil, &AccountError{ID: a.ID, Reason: "the file is damaged or tampered with", Err: ErrCorrupt}
 	default:
@@ -98,11 +110,7 @@ func (v *Vault) readAccount(name string, readOnly bool) (*storage.File, *Account
 	if err != nil {
 		return nil, nil, err
 	}
-	var sealer storage.Sealer = s
-	if readOnly {
-		sealer = readOnlySealer{s}
-	}
-	f, err := v.openFile(sealer, &a)
+	f, err := v.openFile(s, readOnly, &a)
 	if err != nil {
 		v.noteOpen(a.ID, 0, 0, err)
 		return nil, nil, err
@@ -409,12 +417,12 @@ func sessionFields(a *Account, row storage.SessionRow) bool {
 
 // createAccount seals snap as a new account image; a blob that exists
 // already is refused (ids are random: it would be a bug).
-func (v *Vault) newAccountFile(id string, s storage.Sealer, b storage.Binding, snap *storage.Snapshot) (*storage.File, error) {
+func (v *Vault) newAccountFile(id string, s *crypto.VaultSealer, b storage.Binding, snap *storage.Snapshot) (*storage.File, error) {
 	name := accountBlob(id)
 	if _, err := v.be.Read(name); err == nil {
 		return nil, fmt.Errorf("storage: create %s: %w", name, fs.ErrExist)
 	}
-	return storage.CreateBlob(v.be.Blob(name), s, b, snap, v.storageOptions())
+	return storage.CreateBlob(v.be.Blob(name), v.accountSealer(s, false, id), b, snap, v.storageOptions())
 }
 
 // OpenAccounts opens the stores of many accounts that List returned, with
@@ -455,7 +463,7 @@ func (v *Vault) OpenAccounts(accts []Account, blob func(Account) storage.Blob) (
 		if blob != nil {
 			b = blob(*a)
 		}
-		f, err := v.openBlob(s, a, b)
+		f, err := v.openBlob(s, false, a, b)
 		if err != nil {
 			errs[i] = err
 			notes = append(notes, note{id: a.ID, err: err})

@@ -1,13 +1,17 @@
 package vault
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/tgvault/tgvault/crypto"
 )
 
 // Check is one finding of Doctor.
@@ -28,7 +32,7 @@ func (v *Vault) Doctor() []Check {
 		cs = append(cs, Check{Name: name, OK: ok, Detail: detail, Fix: fix})
 	}
 
-	st, uerr := v.unlock()
+	st, uerr := v.unlockKeys()
 	switch {
 	case v.meta.NoKeyring:
 		add("keyring", true, "not used: this vault is unlocked per process", "")
@@ -61,36 +65,60 @@ func (v *Vault) Doctor() []Check {
 	if pid, held := v.HeldByRun(); held {
 		add("run", true, fmt.Sprintf("tgvault run (pid %d) holds the accounts", pid), "")
 	}
-	if v.rekeyPending() {
+	if st != nil && st.rekeyErr != nil {
+		add("rekey", false, st.rekeyErr.Error(), "with no tgvault writing, remove "+vaultName(v.be, rekeyPath))
+	} else if v.rekeyPending() {
 		add("rekey", false, "a rekey was interrupted", "tgvault rekey")
 	}
 
-	var stray []string
 	dir, isDir := v.be.(DirBackend)
-	_ = filepath.WalkDir(string(dir), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), ".") && strings.Contains(d.Name(), ".tmp-") {
-			stray = append(stray, p)
-		}
-		return nil
-	})
-	if !isDir {
+	var stray []string
+	if isDir {
+		stray = tempFiles(string(dir))
+	}
+	switch {
+	case !isDir:
 		add("temp files", true, "none (writes to "+v.be.Location()+" are transactions)", "")
-	} else if len(stray) > 0 {
-		add("temp files", false, fmt.Sprintf("%d temp files left by an interrupted write (sealed; no secrets in plaintext)", len(stray)),
-			"with no tgvault writing, remove them: rm "+strings.Join(stray, " "))
-	} else {
+	case len(stray) > 0:
+		detail := fmt.Sprintf("%d temp files left by an interrupted write (sealed; no secrets in plaintext)", len(stray))
+		if st != nil && staleTemp(st, stray) {
+			detail = fmt.Sprintf("%d temp files left by an interrupted write, some sealed to a key this vault no longer uses: that old key still opens them", len(stray))
+		}
+		add("temp files", false, detail, "with no tgvault writing, remove them: rm "+strings.Join(stray, " "))
+	default:
 		add("temp files", true, "none", "")
 	}
 
 	if st == nil {
 		return cs
 	}
-	if ok, rs := v.metaRecipientsOK(st.primary); ok {
-		add("recipients", true, "vault.json's recipients are authenticated by the vault key", "")
-	} else {
-		add("recipients", false, fmt.Sprintf("vault.json lists recipients the vault key did not authenticate (%s); they receive nothing", strings.Join(rs, ", ")),
-			"check who can write "+v.be.Location()+"; tgvault rekey rewrites vault.json")
+	legacy, merr := v.fileMode(st.ids)
+	switch {
+	case errors.Is(merr, ErrWrongKey):
+		add("vault.json", false, merr.Error(), "")
+		return cs
+	case merr != nil:
+		// Go on as strictly as format 2: every file must be authenticated.
+		detail := merr.Error()
+		if m, err := v.readMeta(); err == nil {
+			var foreign []string
+			for _, r := range m.Recipients {
+				if r != st.primary.Recipient().String() {
+					foreign = append(foreign, r)
+				}
+			}
+			if len(foreign) > 0 {
+				detail += "; recipients the vault key did not authenticate: " + strings.Join(foreign, ", ")
+			}
+		}
+		add("vault.json", false, detail, "check who can write "+v.be.Location())
+	case legacy:
+		add("vault.json", false, fmt.Sprintf("format %d: the files are not authenticated by the vault key (written by an older tgvault); the next write upgrades the vault to format %d", formatV1, formatCurrent),
+			"any write upgrades it (import, rename, reclaim, rekey, or `tgvault run` saving)")
+	default:
+		add("vault.json", true, fmt.Sprintf("format %d: vault.json and every file are authenticated by the vault key", formatCurrent), "")
 	}
+	st.legacy = legacy
 	x, err := v.loadIndex(st)
 	if err != nil {
 		add("index", false, err.Error(), "restore index.age from a backup")
@@ -106,7 +134,7 @@ func (v *Vault) Doctor() []Check {
 		a := &x.Accounts[i]
 		known[a.ID+accountExt] = true
 		name := "account " + a.Name
-		f, err := v.openFile(readOnlySealer{s}, a)
+		f, err := v.openFile(s, true, a)
 		if err != nil {
 			add(name, false, err.Error(), "tgvault remove, then import the session again")
 			continue
@@ -167,4 +195,24 @@ func (v *Vault) checkPerms(dir string) Check {
 			Fix: fmt.Sprintf("chmod -R go-rwx %s", dir)}
 	}
 	return Check{Name: "permissions", OK: true, Detail: "directories 0700, files 0600"}
+}
+
+// staleTemp reports whether one of the temp files is an age file that the
+// vault's current key does not open (sealed to a key a rekey replaced).
+func staleTemp(st *unlocked, paths []string) bool {
+	s, err := crypto.NewVaultSealer(st.ids, st.ids[:1])
+	if err != nil {
+		return false
+	}
+	s = s.AcceptUnauthenticated()
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil || !bytes.HasPrefix(b, []byte(ageMagic)) {
+			continue
+		}
+		if _, err := s.Open(b); errors.Is(err, crypto.ErrWrongKey) {
+			return true
+		}
+	}
+	return false
 }

@@ -394,7 +394,7 @@ func (v *Vault) readSnapshotUnchecked(t *testing.T, name string) (*storage.Snaps
 	}
 	a := x.Accounts[x.find(name)]
 	s, _ := st.sealer()
-	f, err := v.openFile(s, &a)
+	f, err := v.openFile(s, false, &a)
 	if err != nil {
 		return nil, err
 	}

@@ -46,13 +46,18 @@ func translateOpen(what string, err error) error {
 }
 
 // loadIndex opens index.age. A file the identity does not open gives
-// ErrWrongKey: the identity is not this vault's.
+// ErrWrongKey: the identity is not this vault's. One it did not
+// authenticate gives ErrCorrupt.
 func (v *Vault) loadIndex(st *unlocked) (*index, error) {
 	sealed, err := v.be.Read(indexName)
 	if err != nil {
 		return nil, fmt.Errorf("vault: read index: %w", err)
 	}
-	plain, err := crypto.Open(sealed, st.ids...)
+	s, err := st.sealer()
+	if err != nil {
+		return nil, err
+	}
+	plain, err := v.sealerFor(s, indexName).Open(sealed)
 	if err != nil {
 		return nil, translateOpen("the index", err)
 	}
@@ -67,11 +72,15 @@ func (v *Vault) loadIndex(st *unlocked) (*index, error) {
 	return x, nil
 }
 
-// saveIndex seals and replaces index.age.
+// saveIndex seals (authenticated) and replaces index.age.
 func (v *Vault) saveIndex(st *unlocked, x *index) error {
 	x.sort()
+	s, err := st.sealer()
+	if err != nil {
+		return err
+	}
 	plain := marshalIndex(x)
-	sealed, err := crypto.Seal(plain, st.recipients()...)
+	sealed, err := v.sealerFor(s, indexName).Seal(plain)
 	clear(plain)
 	if err != nil {
 		return err
@@ -88,10 +97,11 @@ type tx struct {
 	lk     *heldLock
 	st     *unlocked
 	idx    *index
-	sealer *crypto.Sealer
+	sealer *crypto.VaultSealer // without a context: see Vault.sealerFor
 }
 
-// begin takes the write lock, unlocks and loads the index.
+// begin takes the write lock, unlocks and loads the index. A vault still
+// in format 1 is upgraded first (format.go).
 func (v *Vault) begin() (*tx, error) {
 	st, err := v.unlock()
 	if err != nil {
@@ -102,9 +112,20 @@ func (v *Vault) begin() (*tx, error) {
 		return nil, err
 	}
 	t := &tx{v: v, lk: lk, st: st}
-	if len(st.ids) > 1 || v.rekeyPending() {
+	switch {
+	case st.rekeyErr != nil:
+		t.end()
+		return nil, st.rekeyErr
+	case len(st.ids) > 1 || v.rekeyPending():
 		t.end()
 		return nil, ErrRekeyPending
+	}
+	if st.format < formatCurrent {
+		// Decided before the lock was taken: ask again under it.
+		if st.legacy, st.format, err = v.fileModeMeta(st.ids); err != nil {
+			t.end()
+			return nil, err
+		}
 	}
 	if t.idx, err = v.loadIndex(st); err != nil {
 		t.end()
@@ -113,6 +134,12 @@ func (v *Vault) begin() (*tx, error) {
 	if t.sealer, err = st.sealer(); err != nil {
 		t.end()
 		return nil, err
+	}
+	if st.format < formatCurrent {
+		if err := t.upgrade(); err != nil {
+			t.end()
+			return nil, fmt.Errorf("vault: upgrading the vault to format %d: %w", formatCurrent, err)
+		}
 	}
 	return t, nil
 }

@@ -54,10 +54,12 @@ func TestDamagedAccountFile(t *testing.T) {
 		{"missing", func(t *testing.T, tv *testVault, a map[string]Account) {
 			os.Remove(tv.file(a["b"].ID))
 		}, ErrCorrupt},
+		// Another account's file: authenticated for that account's name,
+		// not this one's (format 1 caught it by the binding).
 		{"swapped", func(t *testing.T, tv *testVault, a map[string]Account) {
 			c, _ := os.ReadFile(tv.file(a["c"].ID))
 			os.WriteFile(tv.file(a["b"].ID), c, 0o600)
-		}, ErrBinding},
+		}, ErrCorrupt},
 		{"rolled back", func(t *testing.T, tv *testVault, a map[string]Account) {
 			old, _ := os.ReadFile(tv.file(a["b"].ID))
 			f, err := tv.OpenAccount("b")
@@ -93,7 +95,14 @@ func TestDamagedAccountFile(t *testing.T) {
 			st, _ := tv.unlock()
 			resealed, _ := crypto.Seal(plain, st.recipients()...)
 			os.WriteFile(tv.file(a["b"].ID), resealed, 0o600)
-		}, ErrBinding},
+		}, ErrCorrupt},
+		// What the attacker of issue 13 did: an image of their own, bound
+		// to this vault and account with a revision ahead of the index,
+		// sealed to the vault's public key. Format 1 took it as crash
+		// recovery and served it.
+		{"forged ahead of the index", func(t *testing.T, tv *testVault, a map[string]Account) {
+			forgeAccount(t, tv, a["b"], a["b"].Revision+5)
+		}, ErrCorrupt},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -271,8 +280,8 @@ func TestRekeyInterrupted(t *testing.T) {
 			if _, err := tv.Import(vector(t, "pyrogram/session_string_v3.txt"), "", ImportOptions{Name: "new"}); err != nil {
 				t.Errorf("write after rekey: %v", err)
 			}
-			if ok, _ := tv.metaRecipientsOK(newID); !ok {
-				t.Error("vault.json not authenticated by the new key")
+			if m, err := tv.readMeta(); err != nil || !metaOK(newID, m) || m.Format != formatCurrent {
+				t.Errorf("vault.json not authenticated by the new key (format %d, %v)", m.Format, err)
 			}
 		})
 	}
@@ -442,5 +451,43 @@ func TestCommitRecordsLearnedIdentity(t *testing.T) {
 	}
 	if id, _ := a.UserID.Get(); id != 777000 || a.IsBot != sessionstring.Some(true) || a.Revision != f.Revision() {
 		t.Errorf("index after Commit: %+v", a)
+	}
+}
+
+// forgeAccount writes, in a's place, an image of the attacker's own session
+// bound to a's vault and id at revision rev, sealed with age to the
+// vault's public key (read from vault.json, as an attacker would).
+func forgeAccount(t *testing.T, tv *testVault, a Account, rev uint64) {
+	t.Helper()
+	m, err := tv.readMeta()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := crypto.ParseRecipient(m.Recipients[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker, _ := crypto.GenerateIdentity()
+	s, err := crypto.NewSealer([]*crypto.Identity{attacker}, []*crypto.Recipient{pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := make([]byte, 256)
+	for i := range k {
+		k[i] = byte(255 - i)
+	}
+	ak, _ := sessionstring.NewAuthKey(k)
+	snap := &storage.Snapshot{Session: storage.SessionRow{DCID: 2, APIID: sessionstring.Some[int32](1), TestMode: sessionstring.Some(false),
+		AuthKey: ak, UserID: sessionstring.Some[int64](31337), IsBot: sessionstring.Some(false)},
+		Meta: map[string][]byte{"tgvault.server": []byte("203.0.113.1:443")}}
+	p := tv.file(a.ID)
+	tmp := p + ".forged"
+	f, err := storage.CreateFile(tmp, s, storage.Binding{VaultID: m.VaultID, AccountID: a.ID, Revision: rev}, snap, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Rename(tmp, p); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -24,13 +26,18 @@ func rekeyStep(step string) error {
 	return nil
 }
 
-// rekeyState is the plaintext of slots/rekey.age, sealed to the old key
-// while a rekey runs: the new identity, and a MAC over its public key made
-// with the old identity, so that a state file planted by someone who can
-// write the directory (but has no key) is ignored.
+// rekeyState is the plaintext of slots/rekey.age while a rekey runs:
+// the new identity and the old one. It is sealed to both keys and
+// authenticated by both (format 2), so whichever key this process holds
+// opens it and proves that the vault's holder wrote it.
+//
+// Format 1's state file (tgvault before authentication) was sealed to the
+// old key only and held the new identity with MAC, an HMAC by the old
+// identity over the new public key; it is still read, with the old key.
 type rekeyState struct {
 	Identity string `json:"identity"`
-	MAC      string `json:"mac"`
+	Old      string `json:"old,omitempty"`
+	MAC      string `json:"mac,omitempty"`
 }
 
 // rekeyPending reports whether a rekey was started and not finished.
@@ -39,45 +46,89 @@ func (v *Vault) rekeyPending() bool {
 	return err == nil
 }
 
-// pendingRekey returns the new identity of an unfinished rekey, if old
-// opens its state file and authenticated it.
-func (v *Vault) pendingRekey(old *crypto.Identity) (*crypto.Identity, bool) {
-	next, err := v.readRekeyState(old)
-	return next, err == nil
+// errForgedRekey: slots/rekey.age is there, but the vault key did not
+// write it.
+var errForgedRekey = fmt.Errorf("%w: slots/rekey.age was not written by a rekey of this vault (the vault key does not open or did not authenticate it): no rekey is resumed from it. The vault's files are not affected; check who can write the vault directory, remove slots/rekey.age, and run `tgvault rekey` again if you meant to", ErrCorrupt)
+
+// rekeyIDs returns the identities of a pending rekey, held first.
+func rekeyIDs(held, old, next *crypto.Identity) []*crypto.Identity {
+	other := old
+	if sameKey(held, old) {
+		other = next
+	}
+	if sameKey(held, other) {
+		return []*crypto.Identity{held}
+	}
+	return []*crypto.Identity{held, other}
 }
 
-// errForgedRekey: the key opens slots/rekey.age but did not authenticate it.
-var errForgedRekey = fmt.Errorf("%w: slots/rekey.age is not authenticated by this vault's key; remove it if no rekey was started", ErrCorrupt)
+func sameKey(a, b *crypto.Identity) bool {
+	return a.Recipient().String() == b.Recipient().String()
+}
 
-// readRekeyState opens slots/rekey.age with old. It fails with
-// fs.ErrNotExist (no rekey), crypto.ErrWrongKey (sealed to another key:
-// the slot already holds the new one) or errForgedRekey.
-func (v *Vault) readRekeyState(old *crypto.Identity) (*crypto.Identity, error) {
+// readRekeyState opens slots/rekey.age with cur, the key this process
+// holds (the old or the new one). It fails with fs.ErrNotExist (no rekey)
+// or errForgedRekey (a state file the key cannot open or did not
+// authenticate: never taken as "the slot already holds the new key").
+func (v *Vault) readRekeyState(cur *crypto.Identity) (old, next *crypto.Identity, err error) {
 	sealed, err := v.be.Read(rekeyPath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	plain, err := crypto.Open(sealed, old)
-	if errors.Is(err, crypto.ErrWrongKey) {
-		return nil, err
-	}
+	s, err := crypto.NewVaultSealer([]*crypto.Identity{cur}, []*crypto.Identity{cur})
 	if err != nil {
-		return nil, errForgedRekey
+		return nil, nil, err
+	}
+	plain, authenticated, err := v.sealerFor(s.AcceptUnauthenticated(), rekeyPath).OpenChecked(sealed)
+	if err != nil {
+		return nil, nil, errForgedRekey
 	}
 	defer clear(plain)
 	var rs rekeyState
 	if json.Unmarshal(plain, &rs) != nil {
-		return nil, errForgedRekey
+		return nil, nil, errForgedRekey
 	}
-	next, err := crypto.ParseIdentity(rs.Identity)
+	next, err = crypto.ParseIdentity(rs.Identity)
 	if err != nil {
-		return nil, errForgedRekey
+		return nil, nil, errForgedRekey
 	}
-	want := mac(macKey(old, rekeyMACTag), next.Recipient().String())
-	if !hmac.Equal([]byte(want), []byte(rs.MAC)) {
-		return nil, errForgedRekey
+	if !authenticated {
+		// Format 1: sealed to the old key, with the old key's MAC.
+		want := mac(macKey(cur, rekeyMACTag), next.Recipient().String())
+		if !hmac.Equal([]byte(want), []byte(rs.MAC)) {
+			return nil, nil, errForgedRekey
+		}
+		return cur, next, nil
 	}
-	return next, nil
+	if old, err = crypto.ParseIdentity(rs.Old); err != nil {
+		return nil, nil, errForgedRekey
+	}
+	if !sameKey(cur, old) && !sameKey(cur, next) {
+		return nil, nil, errForgedRekey
+	}
+	return old, next, nil
+}
+
+// writeRekeyState writes slots/rekey.age for a rekey from old to next.
+func (v *Vault) writeRekeyState(old, next *crypto.Identity) error {
+	both := []*crypto.Identity{old, next}
+	s, err := crypto.NewVaultSealer(both, both)
+	if err != nil {
+		return err
+	}
+	plain, err := json.Marshal(rekeyState{Identity: next.Reveal(), Old: old.Reveal()})
+	if err != nil {
+		return err
+	}
+	sealed, err := v.sealerFor(s, rekeyPath).Seal(plain)
+	clear(plain)
+	if err != nil {
+		return err
+	}
+	if err := v.be.Write(rekeyPath, sealed); err != nil {
+		return fmt.Errorf("vault: write rekey state: %w", err)
+	}
+	return nil
 }
 
 // Passwd re-seals the passphrase slot with newPass. The identity and the
@@ -102,12 +153,17 @@ func (v *Vault) Passwd(oldPass, newPass crypto.Passphrase) error {
 // account file, the index and the passphrase slot (with pass, which must
 // open the current slot). An interrupted Rekey leaves a vault that opens
 // with the old key or the new one (writes are refused with
-// ErrRekeyPending); running Rekey again finishes it. The phases:
+// ErrRekeyPending); running Rekey again finishes it, resuming only from a
+// state file the vault key authenticated. The phases:
 //
-//  1. slots/rekey.age: the new identity, sealed to the old key;
-//  2. every file re-sealed to both keys;
-//  3. the slot, the keyring and vault.json switched to the new key;
-//  4. every file re-sealed to the new key only; slots/rekey.age removed.
+//  1. slots/rekey.age: both identities, sealed to both keys;
+//  2. the temp files of interrupted writes removed (sealed to the old
+//     key, they would outlive it);
+//  3. every file re-sealed to both keys;
+//  4. the slot, the keyring and vault.json switched to the new key;
+//  5. every file re-sealed to the new key only; slots/rekey.age removed.
+//
+// A format-1 vault comes out in format 2.
 func (v *Vault) Rekey(pass crypto.Passphrase) error {
 	// A running pool keeps stores open that seal to the old key.
 	if pid, held := v.HeldByRun(); held {
@@ -122,14 +178,10 @@ func (v *Vault) Rekey(pass crypto.Passphrase) error {
 	if err != nil {
 		return err
 	}
-	var old, next *crypto.Identity
-	n, err := v.readRekeyState(cur)
+	old, next, err := v.readRekeyState(cur)
 	switch {
 	case err == nil:
-		old, next = cur, n // interrupted before the slot switch
-	case errors.Is(err, crypto.ErrWrongKey):
-		// Sealed to the old key: the slot already holds the new one.
-		next = cur
+		// Resumed: before the slot switch cur is old, after it next.
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	default:
@@ -137,26 +189,26 @@ func (v *Vault) Rekey(pass crypto.Passphrase) error {
 		if next, err = crypto.GenerateIdentity(); err != nil {
 			return err
 		}
-		rs := rekeyState{Identity: next.Reveal(), MAC: mac(macKey(old, rekeyMACTag), next.Recipient().String())}
-		plain, err := json.Marshal(rs)
-		if err != nil {
+		if err := v.writeRekeyState(old, next); err != nil {
 			return err
-		}
-		sealed, err := crypto.Seal(plain, old.Recipient())
-		clear(plain)
-		if err != nil {
-			return err
-		}
-		if err := v.be.Write(rekeyPath, sealed); err != nil {
-			return fmt.Errorf("vault: write rekey state: %w", err)
 		}
 		if err := rekeyStep("state"); err != nil {
 			return err
 		}
 	}
-	if old != nil {
-		both := []*crypto.Identity{old, next}
-		if err := v.resealAll("both", both, []*crypto.Recipient{old.Recipient(), next.Recipient()}); err != nil {
+	both := []*crypto.Identity{old, next}
+	legacy, err := v.fileMode(both)
+	if err != nil {
+		return err
+	}
+	if err := v.removeTempFiles(); err != nil {
+		return err
+	}
+	if err := rekeyStep("temp"); err != nil {
+		return err
+	}
+	if !sameKey(cur, next) {
+		if err := v.resealAll("both", both, both, legacy); err != nil {
 			return err
 		}
 		if err := v.writeSlot(next, pass); err != nil {
@@ -175,10 +227,11 @@ func (v *Vault) Rekey(pass crypto.Passphrase) error {
 	if err := v.writeMeta(next); err != nil {
 		return err
 	}
+	v.setFormatAnchor(formatCurrent)
 	if err := rekeyStep("meta"); err != nil {
 		return err
 	}
-	if err := v.resealAll("new", []*crypto.Identity{next}, []*crypto.Recipient{next.Recipient()}); err != nil {
+	if err := v.resealAll("new", both, []*crypto.Identity{next}, false); err != nil {
 		return err
 	}
 	if err := v.be.Remove(rekeyPath); err != nil {
@@ -188,6 +241,35 @@ func (v *Vault) Rekey(pass crypto.Passphrase) error {
 	v.slotID = nil
 	v.mu.Unlock()
 	return rekeyStep("done")
+}
+
+// removeTempFiles removes the temp files that interrupted writes left in
+// a directory vault (a database has none). The caller holds the write
+// lock: no write is under way.
+func (v *Vault) removeTempFiles() error {
+	d, ok := v.be.(DirBackend)
+	if !ok {
+		return nil
+	}
+	for _, p := range tempFiles(string(d)) {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("vault: remove a leftover temp file: %w", err)
+		}
+	}
+	return nil
+}
+
+// tempFiles lists the temp files of atomic writes under dir
+// (".NAME.tmp-RANDOM", storage.WriteFileAtomic).
+func tempFiles(dir string) []string {
+	var out []string
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), ".") && strings.Contains(d.Name(), ".tmp-") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
 }
 
 // switchKeyring puts the new identity into the keyring if the vault is
@@ -214,10 +296,19 @@ func (v *Vault) switchKeyring(next *crypto.Identity) error {
 }
 
 // resealAll re-seals every account file and then the index, opening with
-// ids and sealing to rs. The images are not changed, so their revisions
-// stay. A file that no key opens or that is damaged is left as it is
-// (Doctor reports it).
-func (v *Vault) resealAll(phase string, ids []*crypto.Identity, rs []*crypto.Recipient) error {
+// open (files with no authentication too if legacy) and sealing to the
+// keys of sealWith, authenticated by each. The images are not changed, so
+// their revisions stay. A file that does not open, or that the vault key
+// did not authenticate, is left as it is (Doctor reports it): a rekey
+// never authenticates what someone else sealed.
+func (v *Vault) resealAll(phase string, open, sealWith []*crypto.Identity, legacy bool) error {
+	s, err := crypto.NewVaultSealer(open, sealWith)
+	if err != nil {
+		return err
+	}
+	if legacy {
+		s = s.AcceptUnauthenticated()
+	}
 	names, err := v.be.List(accountsDir)
 	if err != nil {
 		return fmt.Errorf("vault: rekey: %w", err)
@@ -230,9 +321,9 @@ func (v *Vault) resealAll(phase string, ids []*crypto.Identity, rs []*crypto.Rec
 	}
 	paths = append(paths, indexName)
 	for _, p := range paths {
-		if err := v.reseal(p, ids, rs); err != nil {
+		if err := v.reseal(p, v.sealerFor(s, p)); err != nil {
 			if p == indexName || !(errors.Is(err, crypto.ErrCorrupt) || errors.Is(err, crypto.ErrWrongKey)) {
-				return fmt.Errorf("vault: rekey %s: %w", p, err)
+				return fmt.Errorf("vault: rekey %s: %w", p, translateOpen(p, err))
 			}
 		}
 		if err := rekeyStep(phase + ":" + path.Base(p)); err != nil {
@@ -242,17 +333,17 @@ func (v *Vault) resealAll(phase string, ids []*crypto.Identity, rs []*crypto.Rec
 	return nil
 }
 
-func (v *Vault) reseal(name string, ids []*crypto.Identity, rs []*crypto.Recipient) error {
+func (v *Vault) reseal(name string, s *crypto.VaultSealer) error {
 	sealed, err := v.be.Read(name)
 	if err != nil {
 		return err
 	}
-	plain, err := crypto.Open(sealed, ids...)
+	plain, err := s.Open(sealed)
 	if err != nil {
 		return err
 	}
 	defer clear(plain)
-	out, err := crypto.Seal(plain, rs...)
+	out, err := s.Seal(plain)
 	if err != nil {
 		return err
 	}

@@ -9,8 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tgvault/tgvault/crypto"
@@ -26,7 +26,6 @@ const (
 	rekeyName   = "rekey.age" // slots/rekey.age: the new identity while a rekey runs
 	slotPath    = slotsDir + "/" + slotName
 	rekeyPath   = slotsDir + "/" + rekeyName
-	formatV1    = 1
 	dirMode     = 0o700
 	fileMode    = 0o600
 	accountExt  = ".age"
@@ -35,16 +34,17 @@ const (
 	keyringJSON = '{'
 )
 
-// vaultMeta is vault.json: public data only.
+// vaultMeta is vault.json: public data only, authenticated by the vault
+// key (format.go).
 type vaultMeta struct {
 	Format     int      `json:"format"`
 	VaultID    string   `json:"vault_id"`
 	Recipients []string `json:"recipients"`
-	// RecipientsMAC authenticates Recipients with a key derived from the
-	// vault identity: a recipient added by someone who can only write the
-	// directory fails it and never receives a seal.
-	RecipientsMAC string `json:"recipients_mac"`
+	// RecipientsMAC is format 1's MAC: it covers Recipients only.
+	RecipientsMAC string `json:"recipients_mac,omitempty"`
 	NoKeyring     bool   `json:"no_keyring,omitempty"`
+	// MAC is format 2's MAC: it covers every other field (metaMAC).
+	MAC string `json:"mac,omitempty"`
 }
 
 // Vault is an open vault directory. Open reads only the public vault.json;
@@ -62,14 +62,26 @@ type Vault struct {
 	mu     sync.Mutex
 	slotID *crypto.Identity // Options.Passphrase's identity, once opened
 	closed bool
+	// strict is set once this process has seen vault.json in format 2,
+	// authenticated: from then on no file is accepted without
+	// authentication, whatever vault.json says later.
+	strict atomic.Bool
 }
 
 // unlocked is the identity state of one operation.
 type unlocked struct {
 	primary *crypto.Identity   // the vault key as this process got it
-	ids     []*crypto.Identity // primary, plus the new key of a pending rekey
+	ids     []*crypto.Identity // primary, plus the other key of a pending rekey
 	by      string             // "keyring", "identity" or "passphrase"
 	expires *time.Time
+	// legacy: the vault is still in format 1, whose files carry no
+	// authentication; they are accepted until the next write upgrades
+	// the vault (format.go).
+	legacy bool
+	format int // vault.json's format: below the current one, the next write upgrades
+	// rekeyErr: slots/rekey.age is there but not authenticated by the
+	// vault key; writes are refused with it.
+	rekeyErr error
 }
 
 func (v *Vault) now() time.Time {
@@ -120,7 +132,7 @@ func Init(opts InitOptions, pass crypto.Passphrase) (*Vault, error) {
 		return nil, err
 	}
 	v := &Vault{be: be, opts: opts.Options}
-	v.meta = vaultMeta{Format: formatV1, VaultID: newID(16), NoKeyring: opts.NoKeyring}
+	v.meta = vaultMeta{Format: formatCurrent, VaultID: newID(16), NoKeyring: opts.NoKeyring}
 	lk, err := v.writeLock()
 	if err != nil {
 		return nil, err
@@ -130,7 +142,7 @@ func Init(opts InitOptions, pass crypto.Passphrase) (*Vault, error) {
 		return nil, err
 	}
 	st := &unlocked{primary: id, ids: []*crypto.Identity{id}}
-	if err := v.saveIndex(st, &index{Version: formatV1, VaultID: v.meta.VaultID}); err != nil {
+	if err := v.saveIndex(st, &index{Version: indexVersion, VaultID: v.meta.VaultID}); err != nil {
 		return nil, err
 	}
 	if !opts.NoKeyring {
@@ -163,11 +175,8 @@ func Open(opts Options) (*Vault, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%w: vault.json: %v", ErrCorrupt, err)
 	}
-	if m.Format != formatV1 {
-		return nil, fmt.Errorf("%w: vault.json format %d is not supported by this version", ErrCorrupt, m.Format)
-	}
-	if m.VaultID == "" || len(m.VaultID) > 64 || strings.ContainsAny(m.VaultID, "/\\\x00") {
-		return nil, fmt.Errorf("%w: vault.json has no valid vault id", ErrCorrupt)
+	if err := m.check(); err != nil {
+		return nil, err
 	}
 	return &Vault{be: be, opts: opts, meta: m}, nil
 }
@@ -225,46 +234,25 @@ func mac(key []byte, parts ...string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// writeMeta writes vault.json for identity id.
-func (v *Vault) writeMeta(id *crypto.Identity) error {
-	m := v.meta
-	m.Recipients = []string{id.Recipient().String()}
-	m.RecipientsMAC = mac(macKey(id, macLabel), m.Recipients...)
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := v.be.Write(metaName, append(b, '\n')); err != nil {
-		return fmt.Errorf("vault: write vault.json: %w", err)
-	}
-	v.meta = m
-	return nil
-}
-
-// metaRecipientsOK reports whether vault.json's recipients are the ones
-// the identity authenticated, as they are on disk now.
-func (v *Vault) metaRecipientsOK(id *crypto.Identity) (bool, []string) {
-	b, err := v.be.Read(metaName)
-	if err != nil {
-		return false, nil
-	}
-	var m vaultMeta
-	if json.Unmarshal(b, &m) != nil {
-		return false, nil
-	}
-	want := mac(macKey(id, macLabel), m.Recipients...)
-	return hmac.Equal([]byte(want), []byte(m.RecipientsMAC)), m.Recipients
-}
-
 // recipients are the keys every seal goes to: derived from the unlocked
 // identity, never read from the plaintext vault.json.
 func (st *unlocked) recipients() []*crypto.Recipient {
 	return []*crypto.Recipient{st.primary.Recipient()}
 }
 
-// sealer seals to the vault key and opens with every identity in hand.
-func (st *unlocked) sealer() (*crypto.Sealer, error) {
-	return crypto.NewSealer(st.ids, st.recipients())
+// sealer seals to the vault key, authenticated by it, and opens files
+// that any identity in hand opens and authenticated (or, in a format-1
+// vault, files with no authentication at all). Set its context with
+// Vault.sealerFor.
+func (st *unlocked) sealer() (*crypto.VaultSealer, error) {
+	s, err := crypto.NewVaultSealer(st.ids, []*crypto.Identity{st.primary})
+	if err != nil {
+		return nil, err
+	}
+	if st.legacy {
+		s = s.AcceptUnauthenticated()
+	}
+	return s, nil
 }
 
 // lockedError is ErrLocked with the ways in. It also matches cause (such
@@ -290,9 +278,23 @@ func (e *lockedError) Unwrap() []error {
 	return []error{ErrLocked, e.cause}
 }
 
-// unlock finds the identity: Options.Identity, Options.Passphrase, then
-// the keyring.
+// unlock finds the identity (unlockKeys) and decides from vault.json how
+// strictly files are checked (fileMode): a vault.json the identity did not
+// authenticate fails here.
 func (v *Vault) unlock() (*unlocked, error) {
+	st, err := v.unlockKeys()
+	if err != nil {
+		return nil, err
+	}
+	if st.legacy, st.format, err = v.fileModeMeta(st.ids); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// unlockKeys finds the identity: Options.Identity, Options.Passphrase,
+// then the keyring; and the other key of a pending rekey.
+func (v *Vault) unlockKeys() (*unlocked, error) {
 	var st *unlocked
 	switch {
 	case v.opts.Identity != nil:
@@ -311,8 +313,11 @@ func (v *Vault) unlock() (*unlocked, error) {
 		st = &unlocked{primary: id, by: "keyring", expires: exp}
 	}
 	st.ids = []*crypto.Identity{st.primary}
-	if next, ok := v.pendingRekey(st.primary); ok {
-		st.ids = append(st.ids, next)
+	switch old, next, err := v.readRekeyState(st.primary); {
+	case err == nil:
+		st.ids = rekeyIDs(st.primary, old, next)
+	case !errors.Is(err, fs.ErrNotExist):
+		st.rekeyErr = err
 	}
 	return st, nil
 }

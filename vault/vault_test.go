@@ -285,45 +285,56 @@ func TestRunLock(t *testing.T) {
 	}
 }
 
+// TestInjectedRecipient: a recipient added to vault.json by someone who
+// can write the directory fails vault.json's MAC: every unlocked command
+// is refused with ErrCorrupt, nothing is sealed to it, and Doctor names it.
 func TestInjectedRecipient(t *testing.T) {
 	tv := newTestVault(t)
 	intruder, _ := crypto.GenerateIdentity()
 	p := filepath.Join(tv.Dir(), metaName)
-	b, _ := os.ReadFile(p)
+	orig, _ := os.ReadFile(p)
 	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
+	if err := json.Unmarshal(orig, &m); err != nil {
 		t.Fatal(err)
 	}
 	m["recipients"] = append(m["recipients"].([]any), intruder.Recipient().String())
-	b, _ = json.Marshal(m)
+	b, _ := json.Marshal(m)
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	before := readDir(t, tv.Dir())
 	v := tv.reopen(t, Options{Keyring: tv.kr})
-	r, err := v.ImportFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"), ImportOptions{Name: "a"})
-	if err != nil {
-		t.Fatal(err)
+	if _, err := v.ImportFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"), ImportOptions{Name: "a"}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Import = %v, want ErrCorrupt", err)
 	}
-	for _, f := range []string{filepath.Join(accountsDir, r.Account.ID+accountExt), indexName} {
-		sealed, err := os.ReadFile(filepath.Join(tv.Dir(), f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := crypto.Open(sealed, intruder); !errors.Is(err, crypto.ErrWrongKey) {
-			t.Errorf("%s: the injected recipient opens it (err %v)", f, err)
-		}
+	if _, err := v.List(); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("List = %v, want ErrCorrupt", err)
+	}
+	if _, err := v.Recipient(); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Recipient = %v, want ErrCorrupt", err)
+	}
+	after := readDir(t, tv.Dir())
+	if len(after) != len(before) {
+		t.Errorf("files written: %d before, %d after", len(before), len(after))
 	}
 	found := false
 	for _, c := range v.Doctor() {
-		if c.Name == "recipients" {
+		if c.Name == "vault.json" {
 			found = true
 			if c.OK || !strings.Contains(c.Detail, intruder.Recipient().String()) {
-				t.Errorf("Doctor recipients check = %+v", c)
+				t.Errorf("Doctor vault.json check = %+v", c)
 			}
 		}
 	}
 	if !found {
-		t.Error("Doctor has no recipients check")
+		t.Error("Doctor has no vault.json check")
+	}
+	// Put back, everything works.
+	if err := os.WriteFile(p, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.ImportFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"), ImportOptions{Name: "a"}); err != nil {
+		t.Fatal(err)
 	}
 }
 
