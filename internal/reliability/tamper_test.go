@@ -261,7 +261,9 @@ func TestTamperVaultJSON(t *testing.T) {
 				m["vault_id"] = "1" + id[1:]
 			}
 		})},
-		{"format 2", edit(func(m map[string]any) { m["format"] = 2 })},
+		{"format 1 (downgrade)", edit(func(m map[string]any) { m["format"] = 1 })},
+		{"format 3", edit(func(m map[string]any) { m["format"] = 3 })},
+		{"mac removed", edit(func(m map[string]any) { delete(m, "mac") })},
 		{"garbage", []byte("{{{ not json")},
 		{"empty", nil},
 		{"no_keyring set", edit(func(m map[string]any) { m["no_keyring"] = true })},
@@ -276,14 +278,15 @@ func TestTamperVaultJSON(t *testing.T) {
 			map[bool]string{true: "ok", false: "FAIL"}[ok], c.name, rk.code != 0, rk.code, firstLine(rk.stderr), rp.code, firstLine(rp.stderr))
 	}
 
-	// A recipient added by someone who can write the directory: nothing
-	// new is sealed to it, and doctor says so.
+	// A recipient added by someone who can write the directory: vault.json
+	// fails its MAC, so the import is refused (exit 7), nothing is sealed
+	// to it, and doctor says so.
 	f.reset(t)
 	_ = os.WriteFile(metaPath, edit(func(m map[string]any) {
 		m["recipients"] = append(m["recipients"].([]any), attacker.Recipient().String())
 	}), 0o600)
 	d, _ := writeSources(t, "tpr", 1)
-	r := v.run(nil, "import", d)
+	r := v.run(nil, "import", "--json", d)
 	failed, _ := v.doctor()
 	readable := 0
 	for _, p := range append(mustGlob(filepath.Join(v.dir, "accounts", "*.age")), filepath.Join(v.dir, "index.age")) {
@@ -292,12 +295,12 @@ func TestTamperVaultJSON(t *testing.T) {
 			readable++
 		}
 	}
-	ok := r.code == 0 && readable == 0 && contains(failed, "recipients")
+	ok := r.code == 7 && strings.Contains(r.stderr, `"kind":"corrupt"`) && readable == 0 && contains(failed, "vault.json")
 	if !ok {
-		t.Errorf("added recipient: import exit %d, files readable by the added key %d, doctor %v", r.code, readable, failed)
+		t.Errorf("added recipient: import exit %d (%s), files readable by the added key %d, doctor %v", r.code, firstLine(r.stderr), readable, failed)
 	}
 	figures.add("tamper", "%-4s | vault.json | recipient added | detected=%v | import exit %d; files the added key can read: %d; doctor failed checks %v",
-		map[bool]string{true: "ok", false: "FAIL"}[ok], contains(failed, "recipients"), r.code, readable, failed)
+		map[bool]string{true: "ok", false: "FAIL"}[ok], contains(failed, "vault.json"), r.code, readable, failed)
 	f.reset(t)
 }
 
