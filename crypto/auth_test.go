@@ -2,6 +2,9 @@ package crypto
 
 import (
 	"bytes"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -280,11 +283,21 @@ func TestAuthKeyIndependent(t *testing.T) {
 	ka, _ := authKeyOf(a)
 	ka2, _ := authKeyOf(again)
 	kb, _ := authKeyOf(b)
-	if *ka != *ka2 || *ka == *kb {
-		t.Error("auth keys: not stable per identity, or shared between identities")
+	fk := bytes.Repeat([]byte{1}, fileKeySize)
+	ta, ta2, tb := ka.tag("c", fk), ka2.tag("c", fk), kb.tag("c", fk)
+	if !bytes.Equal(ta, ta2) || bytes.Equal(ta, tb) || bytes.Equal(ta, ka.tag("d", fk)) {
+		t.Error("auth keys: not stable per identity, shared between identities, or blind to the context")
+	}
+	// The tag is the documented construction (docs/design.md §6.1).
+	ikm, _ := hkdf.Key(sha256.New, []byte(a.Reveal()), nil, "tgvault file authentication 1", 32)
+	m := hmac.New(sha256.New, ikm)
+	m.Write([]byte("tgvault-auth 1\x00\x01c"))
+	m.Write(fk)
+	if !bytes.Equal(ta, m.Sum(nil)) {
+		t.Error("the tag differs from the construction docs/design.md states")
 	}
 	x, y := a.DeriveKey("p1"), a.DeriveKey("p2")
-	if bytes.Equal(x, y) || bytes.Equal(x, ka[:]) || !bytes.Equal(x, again.DeriveKey("p1")) {
+	if bytes.Equal(x, y) || bytes.Equal(x, ikm) || !bytes.Equal(x, again.DeriveKey("p1")) {
 		t.Error("DeriveKey: not independent per purpose, or not stable")
 	}
 	defer func() {
@@ -301,10 +314,15 @@ func TestVaultSealerRedacted(t *testing.T) {
 	s := mustVaultSealer(t, []*Identity{id}, []*Identity{id}, "c")
 	var buf bytes.Buffer
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "sealer", s)
-	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%+v", s), fmt.Sprintf("%#v", s), fmt.Sprintf("%v", s.seal), buf.String()} {
-		k, _ := authKeyOf(id)
-		if strings.Contains(out, id.Reveal()) || strings.Contains(out, fmt.Sprint(k[:4])) {
-			t.Errorf("secret in %q", out)
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%+v", s), fmt.Sprintf("%#v", s), fmt.Sprintf("%x", s)} {
+		if out != redacted {
+			t.Errorf("a VaultSealer prints %q", out)
 		}
+	}
+	if out := fmt.Sprintf("%v %+v", s.seal, s.policy.keys); out != "[(redacted)] [(redacted)]" {
+		t.Errorf("auth keys print %q", out)
+	}
+	if !strings.Contains(buf.String(), "sealer="+redacted) || strings.Contains(buf.String(), id.Reveal()) {
+		t.Errorf("slog: %s", buf.String())
 	}
 }

@@ -18,7 +18,14 @@
 //     matched, wrong passphrase) or [ErrCorrupt] (anything else: damaged,
 //     truncated, extended, tampered or foreign data), by error type, never by
 //     message. Errors never contain plaintext, secret keys or passphrases.
-//   - [Sealer], the two-method value the storage package is handed.
+//   - [Sealer], the two-method value the storage package is handed, and
+//     [VaultSealer], the same for vault files: it adds to every file a
+//     `tgvault-auth` stanza (an HMAC keyed from the identity over the file
+//     key and the file's name) and opens only files that carry a valid one,
+//     so a file sealed to the vault's public key by anyone else is refused
+//     ([ErrUnauthenticated]). `age -d` skips the stanza. The construction
+//     is in auth.go and docs/design.md §6; keys for other purposes come
+//     from [Identity.DeriveKey].
 //
 // Tests of any package can make passphrase slots cheap with
 // [TestingSetScryptWorkFactor].

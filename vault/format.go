@@ -229,13 +229,13 @@ func (v *Vault) sealerFor(s *crypto.VaultSealer, name string) *crypto.VaultSeale
 // rewrites; an error stops it there, as a crash would.
 var upgradeHook func(name string) error
 
-// upgrade rewrites a format-1 vault in format 2 under t's write lock:
+// upgradeFormat rewrites a format-1 vault in format 2 under t's write lock:
 // every account file of the index re-sealed with authentication (the same
 // image: revisions do not move), then the index, then vault.json, then
 // the keyring's record of the format. A crash leaves a vault that the
 // next write upgrades again; files already upgraded are kept. A file that
 // does not open is left as it is (it was broken before and stays broken).
-func (t *tx) upgrade() error {
+func (t *tx) upgradeFormat() error {
 	v := t.v
 	base, err := t.st.sealer() // legacy: opens format-1 files
 	if err != nil {

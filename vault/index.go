@@ -136,7 +136,7 @@ func (v *Vault) begin() (*tx, error) {
 		return nil, err
 	}
 	if st.format < formatCurrent {
-		if err := t.upgrade(); err != nil {
+		if err := t.upgradeFormat(); err != nil {
 			t.end()
 			return nil, fmt.Errorf("vault: upgrading the vault to format %d: %w", formatCurrent, err)
 		}
