@@ -82,6 +82,7 @@ type unlocked struct {
 	// rekeyErr: slots/rekey.age is there but not authenticated by the
 	// vault key; writes are refused with it.
 	rekeyErr error
+	vs       *crypto.VaultSealer // sealer's, made once
 }
 
 func (v *Vault) now() time.Time {
@@ -245,10 +246,14 @@ func (st *unlocked) recipients() []*crypto.Recipient {
 // vault, files with no authentication at all). Set its context with
 // Vault.sealerFor.
 func (st *unlocked) sealer() (*crypto.VaultSealer, error) {
-	s, err := crypto.NewVaultSealer(st.ids, []*crypto.Identity{st.primary})
-	if err != nil {
-		return nil, err
+	if st.vs == nil {
+		s, err := crypto.NewVaultSealer(st.ids, []*crypto.Identity{st.primary})
+		if err != nil {
+			return nil, err
+		}
+		st.vs = s
 	}
+	s := st.vs
 	if st.legacy {
 		s = s.AcceptUnauthenticated()
 	}
