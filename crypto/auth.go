@@ -386,25 +386,12 @@ func (c *authCheck) verify(stanzas []*age.Stanza, fileKey []byte) error {
 }
 
 // Authenticated reports whether data is an age file whose header carries
-// an authentication stanza. Only the public header is read and nothing is
-// verified: a true answer says the file claims to be authenticated, and
-// opening it is what checks that claim.
+// an authentication stanza. Only the public header is read ([ReadHeader])
+// and nothing is verified: a true answer says the file claims to be
+// authenticated, and opening it is what checks that claim.
 func Authenticated(data []byte) bool {
-	bin, err := detect(data)
-	if err != nil {
-		return false
-	}
-	hdr, err := age.ExtractHeader(bytes.NewReader(bin))
-	if err != nil {
-		return false
-	}
-	prefix := []byte("-> " + authStanzaType)
-	for line := range bytes.Lines(hdr) {
-		if bytes.HasPrefix(line, prefix) && (len(line) == len(prefix) || line[len(prefix)] == ' ' || line[len(prefix)] == '\n') {
-			return true
-		}
-	}
-	return false
+	h, err := ReadHeader(data)
+	return err == nil && h.Authenticated
 }
 
 var (

@@ -326,3 +326,19 @@ func TestVaultSealerRedacted(t *testing.T) {
 		t.Errorf("slog: %s", buf.String())
 	}
 }
+
+// TestReadHeaderAuthStanza: ReadHeader does not count the auth stanzas as
+// recipients, and says they are there.
+func TestReadHeaderAuthStanza(t *testing.T) {
+	t.Parallel()
+	old, next := newIdentity(t), newIdentity(t)
+	both := mustVaultSealer(t, []*Identity{old, next}, []*Identity{old, next}, "c")
+	h, err := ReadHeader(both.mustSeal(t, []byte("x")))
+	if err != nil || !h.Authenticated || len(h.Stanzas) != 2 || h.Stanzas[0].Type != "X25519" || h.Stanzas[1].Type != "X25519" {
+		t.Fatalf("ReadHeader = %+v, %v", h, err)
+	}
+	plain, _ := Seal([]byte("x"), old.Recipient())
+	if h, err := ReadHeader(plain); err != nil || h.Authenticated {
+		t.Fatalf("ReadHeader of a plain file = %+v, %v", h, err)
+	}
+}

@@ -16,6 +16,11 @@ type Header struct {
 	Form string
 	// Stanzas are the recipient stanzas, in order.
 	Stanzas []Stanza
+	// Authenticated: the header also carries a tgvault-auth stanza, which
+	// a vault file has to prove that the vault key sealed it (auth.go).
+	// Not a recipient: it is not in Stanzas. Read without a key, it is a
+	// claim that only opening the file checks.
+	Authenticated bool
 	// Size is the size of the binary age file in bytes.
 	Size int
 }
@@ -63,6 +68,10 @@ func ReadHeader(data []byte) (Header, error) {
 		args := strings.Fields(rest)
 		if len(args) == 0 {
 			return Header{}, corrupt(stageHeader)
+		}
+		if args[0] == authStanzaType {
+			h.Authenticated = true
+			continue
 		}
 		s := Stanza{Type: args[0]}
 		switch {

@@ -138,7 +138,7 @@ func (v *Vault) Set(name string, f SetFields) (Account, []FieldChange, error) {
 	if a.Status == StatusHandedOff {
 		return Account{}, nil, fmt.Errorf("%w: run `tgvault reclaim` first if it is no longer used elsewhere", ErrHandedOff)
 	}
-	file, err := v.openFile(t.sealer, a)
+	file, err := v.openFile(t.sealer, false, a)
 	if err != nil {
 		return Account{}, nil, err
 	}
