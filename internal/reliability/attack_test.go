@@ -429,6 +429,17 @@ func TestAttackDowngradeAfterUpgrade(t *testing.T) {
 	v.dir = filepath.Join(root, "vaults", "downgrade-"+randHex(4))
 	v.kr = filepath.Join(root, "kr", "downgrade-"+randHex(4))
 	copyTree(t, filepath.Join(fixture, "vault"), v.dir)
+	// git keeps no modes but the executable bit: give the copy the ones
+	// tgvault wrote (0700 directories, 0600 files).
+	_ = filepath.WalkDir(v.dir, func(p string, e os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() {
+			return os.Chmod(p, 0o700)
+		}
+		return os.Chmod(p, 0o600)
+	})
 	idText, err := os.ReadFile(filepath.Join(fixture, "identity.txt"))
 	if err != nil {
 		t.Fatal(err)
