@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -71,23 +70,6 @@ INSERT INTO tgvault_locks (name) VALUES ('lock'), ('run.lock') ON CONFLICT DO NO
 // IsURL reports whether loc names a PostgreSQL database.
 func IsURL(loc string) bool {
 	return strings.HasPrefix(loc, "postgres://") || strings.HasPrefix(loc, "postgresql://")
-}
-
-// Redact returns a URL without its password, for messages.
-func Redact(loc string) string {
-	u, err := url.Parse(loc)
-	if err != nil {
-		return "postgres://(unparsable)"
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "redacted")
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "redacted")
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
 }
 
 // Backend is a vault.Backend in a PostgreSQL database. Open makes one;
