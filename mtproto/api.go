@@ -39,9 +39,11 @@ import (
 // convention is in tljson.go and README.md; gotd's InvokeRawJSON is not
 // used, since no tg type implements its TDLib JSON decoder). It answers
 // the method's result in TL JSON, and feeds the users and chats in it to the
-// account's peer cache like every other call. The methods RefusedMethod
-// lists (every auth.* method, key and session exporting or ending methods,
-// wrappers around other queries) are refused with 403.
+// account's peer cache like every other call. The methods the pool's
+// PoolOptions.Methods refuses (by default those RefusedMethod lists: every
+// auth.* method, key and session exporting or ending methods, methods that
+// change how the account logs in, wrappers around other queries) are
+// refused with 403.
 //
 // Errors are {"error": "..."} with a matching HTTP status: 400 for a call
 // that does not decode (malformed JSON, an unknown method, constructor or
@@ -132,7 +134,7 @@ func apiHandler(pool *Pool, bodyTimeout time.Duration) http.Handler {
 		}
 		// Decoded before waiting for the account: a bad call fails at
 		// once, whatever the account's state.
-		call, err := decodeTLCall(body)
+		call, err := decodeTLCall(body, pool.opts.Methods)
 		if err != nil {
 			writeError(w, err)
 			return

@@ -52,7 +52,7 @@ func FuzzDecodeTLCall(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := decodeTLCall(data)
+		c, err := decodeTLCall(data, nil)
 		if err != nil {
 			var te *TLJSONError
 			if !errors.As(err, &te) {
@@ -74,7 +74,7 @@ func FuzzDecodeTLCall(f *testing.F) {
 		if len(j) > MaxInvokeBody {
 			return
 		}
-		c2, err := decodeTLCall(j)
+		c2, err := decodeTLCall(j, nil)
 		if err != nil {
 			t.Fatalf("own JSON %s: %v", j, err)
 		}

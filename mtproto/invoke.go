@@ -12,7 +12,7 @@ import (
 // fail with ErrMethodRefused. The result goes through the same middleware
 // as every other RPC: its users and chats land in the peer cache.
 func (c *Client) InvokeTL(ctx context.Context, call []byte) ([]byte, error) {
-	tc, err := decodeTLCall(call)
+	tc, err := decodeTLCall(call, nil)
 	if err != nil {
 		return nil, err
 	}

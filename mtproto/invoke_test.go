@@ -256,6 +256,11 @@ func TestInvoke(t *testing.T) {
 		{"export refused", "alice", `{"_":"auth.exportAuthorization","dc_id":2}`, 403, "refused"},
 		{"bot login refused", "alice", `{"_":"auth.importBotAuthorization","api_id":1,"api_hash":"x","bot_auth_token":"1:x"}`, 403, "refused"},
 		{"wrapper refused", "alice", `{"_":"invokeWithLayer","layer":229,"query":{"_":"auth.logOut"}}`, 403, "refused"},
+		{"phone change refused", "alice", `{"_":"account.changePhone","phone_number":"+1","phone_code_hash":"x","phone_code":"1"}`, 403, "refused"},
+		{"login email refused", "alice", `{"_":"account.verifyEmail"}`, 403, "refused"},
+		{"2FA change refused", "alice", `{"_":"account.updatePasswordSettings"}`, 403, "refused"},
+		{"account TTL refused", "alice", `{"_":"account.setAccountTTL","ttl":{"_":"accountDaysTTL","days":30}}`, 403, "refused"},
+		{"website login refused", "alice", `{"_":"messages.acceptUrlAuth"}`, 403, "refused"},
 		{"unknown account", "carol", `{"_":"help.getConfig"}`, 404, "unknown account"},
 	}
 	for _, tc := range bad {

@@ -64,6 +64,9 @@ type PoolOptions struct {
 	// accounts do not call at once. DefaultKeepAlive when zero; negative
 	// turns keep-alives off.
 	KeepAlive time.Duration
+	// Methods is the local API's policy of refused methods (nil: the
+	// default list, RefusedMethod); run's --allow and --deny make it.
+	Methods *MethodPolicy
 	// OnStatus, when set, is called on every state change of an account,
 	// from the account's goroutine (never concurrently for one account).
 	OnStatus func(name string, s Status, err error)

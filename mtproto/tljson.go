@@ -118,73 +118,6 @@ func tlErr(kind error, path, format string, args ...any) error {
 	return &TLJSONError{Kind: kind, Path: path, Detail: fmt.Sprintf(format, args...)}
 }
 
-// refusedMethods are the methods the local API refuses, with the reason.
-// Through the API a script uses an account without seeing its key; these
-// would hand the login to someone else, replace it, or end sessions behind
-// the vault's back. `tgvault login` and `tgvault logout` do the login work.
-// The list is a guard rail for scripts, not a security boundary (see
-// SECURITY.md: code running as the user is not protected against).
-var refusedMethods = map[string]string{
-	// Key binding, authorization export/import, login tokens: these move
-	// or copy the login to another key.
-	"auth.exportAuthorization":        "exports the login for another auth key",
-	"auth.importAuthorization":        "replaces the login of the auth key",
-	"auth.bindTempAuthKey":            "binds another auth key to this one",
-	"auth.dropTempAuthKeys":           "destroys temporary auth keys",
-	"auth.exportLoginToken":           "starts a QR login on this key",
-	"auth.importLoginToken":           "replaces the login of the auth key",
-	"auth.acceptLoginToken":           "logs another device in as this account",
-	"auth.logOut":                     "ends the session (use `tgvault logout`)",
-	"auth.resetAuthorizations":        "ends every other session of the account",
-	"account.resetAuthorization":      "ends a session of the account",
-	"account.setAuthorizationTTL":     "makes the server end idle sessions",
-	"account.deleteAccount":           "deletes the account and every session",
-	"bots.exportBotToken":             "exports the bot's token (a login), and revoke ends its sessions",
-	"account.initPasskeyRegistration": "adds a passkey, a new way to log in",
-	"account.registerPasskey":         "adds a passkey, a new way to log in",
-	// Wrappers carry another query, which would escape this list;
-	// initConnection would also change the account's stable device
-	// parameters.
-	"invokeAfterMsg":                "wraps another query",
-	"invokeAfterMsgs":               "wraps another query",
-	"initConnection":                "wraps another query and changes the device parameters",
-	"invokeWithLayer":               "wraps another query",
-	"invokeWithoutUpdates":          "wraps another query",
-	"invokeWithMessagesRange":       "wraps another query",
-	"invokeWithTakeout":             "wraps another query",
-	"invokeWithBusinessConnection":  "wraps another query",
-	"invokeWithGooglePlayIntegrity": "wraps another query",
-	"invokeWithApnsSecret":          "wraps another query",
-	"invokeWithReCaptcha":           "wraps another query",
-	// MTProto service functions (not in the API schema at all).
-	"destroy_auth_key":      "destroys the auth key",
-	"destroy_session":       "destroys a session",
-	"req_pq":                "starts a key exchange",
-	"req_pq_multi":          "starts a key exchange",
-	"req_DH_params":         "is part of a key exchange",
-	"set_client_DH_params":  "is part of a key exchange",
-	"rpc_drop_answer":       "is an MTProto service function",
-	"get_future_salts":      "is an MTProto service function",
-	"ping":                  "is an MTProto service function",
-	"ping_delay_disconnect": "is an MTProto service function",
-	"http_wait":             "is an MTProto service function",
-}
-
-// RefusedMethod reports whether the local API refuses the TL method, and
-// why. Besides the names listed in refusedMethods, every auth.* method is
-// refused: logging in, out, or between keys is `tgvault login`'s and
-// `tgvault logout`'s work, and through a running account it would change
-// the login of the stored key behind the vault's back.
-func RefusedMethod(name string) (reason string, refused bool) {
-	if r, ok := refusedMethods[name]; ok {
-		return r, true
-	}
-	if strings.HasPrefix(name, "auth.") {
-		return "logs in or out (use `tgvault login` and `tgvault logout`)", true
-	}
-	return "", false
-}
-
 // IsMethod reports whether name is a method of the TL schema (refused
 // ones included: the local API says why it refuses them).
 func IsMethod(name string) bool {
@@ -293,8 +226,9 @@ type tlCall struct {
 }
 
 // decodeTLCall decodes a method call in TL JSON: an object whose "_" names
-// the method. It refuses the methods RefusedMethod lists.
-func decodeTLCall(data []byte) (*tlCall, error) {
+// the method. It refuses the methods policy refuses (nil: the default list,
+// RefusedMethod).
+func decodeTLCall(data []byte, policy *MethodPolicy) (*tlCall, error) {
 	if len(data) > MaxInvokeBody {
 		return nil, tlErr(ErrBodyTooLarge, "", "%d bytes, the limit is %d", len(data), MaxInvokeBody)
 	}
@@ -310,7 +244,7 @@ func decodeTLCall(data []byte) (*tlCall, error) {
 	if !ok {
 		return nil, tlErr(ErrUnknownMethod, "_", "a method call needs \"_\" naming the method (\"users.getUsers\")")
 	}
-	if reason, refused := RefusedMethod(name); refused {
+	if reason, refused := policy.Refused(name); refused {
 		return nil, tlErr(ErrMethodRefused, "", "%s %s", name, reason)
 	}
 	reg := tlTypes()

@@ -274,7 +274,7 @@ func TestTLRoundTrip(t *testing.T) {
 
 func TestTLDecodeCall(t *testing.T) {
 	t.Parallel()
-	c, err := decodeTLCall([]byte(`{"_":"users.getUsers","id":[{"_":"inputUserSelf"},{"_":"inputUser","user_id":"42","access_hash":-9007199254740993}]}`))
+	c, err := decodeTLCall([]byte(`{"_":"users.getUsers","id":[{"_":"inputUserSelf"},{"_":"inputUser","user_id":"42","access_hash":-9007199254740993}]}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestTLDecodeCall(t *testing.T) {
 
 	// Flags follow the fields present: a "true" flag, and an optional
 	// field given as zero is still sent.
-	c, err = decodeTLCall([]byte(`{"_":"messages.getDialogs","exclude_pinned":true,"folder_id":0,"offset_peer":{"_":"inputPeerEmpty"},"limit":"20","hash":"123"}`))
+	c, err = decodeTLCall([]byte(`{"_":"messages.getDialogs","exclude_pinned":true,"folder_id":0,"offset_peer":{"_":"inputPeerEmpty"},"limit":"20","hash":"123"}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func TestTLDecodeCall(t *testing.T) {
 	if _, ok := d.GetFolderID(); !ok {
 		t.Error("folder_id 0 not sent")
 	}
-	c, err = decodeTLCall([]byte(`{"_":"messages.getDialogs","exclude_pinned":false,"offset_peer":{"_":"inputPeerSelf"},"folder_id":null}`))
+	c, err = decodeTLCall([]byte(`{"_":"messages.getDialogs","exclude_pinned":false,"offset_peer":{"_":"inputPeerSelf"},"folder_id":null}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestTLDecodeCall(t *testing.T) {
 
 	// Bytes: padded, unpadded and URL-safe base64.
 	for _, s := range []string{"+/8=", "+/8", "-_8=", "-_8"} {
-		c, err := decodeTLCall([]byte(`{"_":"upload.saveFilePart","file_id":"1","file_part":0,"bytes":"` + s + `"}`))
+		c, err := decodeTLCall([]byte(`{"_":"upload.saveFilePart","file_id":"1","file_part":0,"bytes":"`+s+`"}`), nil)
 		if err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
@@ -323,7 +323,7 @@ func TestTLDecodeCall(t *testing.T) {
 
 	// A concrete type takes "_" or not.
 	for _, settings := range []string{`{"silent":true}`, `{"_":"inputPeerNotifySettings","silent":true}`} {
-		c, err := decodeTLCall([]byte(`{"_":"account.updateNotifySettings","peer":{"_":"inputNotifyUsers"},"settings":` + settings + `}`))
+		c, err := decodeTLCall([]byte(`{"_":"account.updateNotifySettings","peer":{"_":"inputNotifyUsers"},"settings":`+settings+`}`), nil)
 		if err != nil {
 			t.Fatalf("%s: %v", settings, err)
 		}
@@ -405,7 +405,7 @@ func TestTLJSONErrors(t *testing.T) {
 		{"refused mtproto", `{"_":"destroy_auth_key"}`, ErrMethodRefused, ""},
 	}
 	for _, tc := range cases {
-		_, err := decodeTLCall([]byte(tc.body))
+		_, err := decodeTLCall([]byte(tc.body), nil)
 		var te *TLJSONError
 		if !errors.Is(err, tc.kind) || !errors.As(err, &te) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.kind)
@@ -425,7 +425,7 @@ func TestTLJSONErrors(t *testing.T) {
 func TestRefusedMethods(t *testing.T) {
 	t.Parallel()
 	for name := range refusedMethods {
-		if _, err := decodeTLCall([]byte(`{"_":"` + name + `"}`)); !errors.Is(err, ErrMethodRefused) {
+		if _, err := decodeTLCall([]byte(`{"_":"`+name+`"}`), nil); !errors.Is(err, ErrMethodRefused) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

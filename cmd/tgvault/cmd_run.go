@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -314,6 +315,8 @@ func (a *app) runCmd() *cobra.Command {
 		worker string
 		lease  time.Duration
 		mlock  string
+		allow  []string
+		deny   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run [NAME...] [--socket PATH] [--worker NAME [--lease 30s]]",
@@ -346,6 +349,11 @@ namespace) or an unlimited RLIMIT_MEMLOCK (systemd: LimitMEMLOCK=infinity);
 a finite limit is not used, because the Go runtime aborts when it reaches
 one. Elsewhere it is not implemented: auto warns, on refuses.
 
+The local API refuses the methods that could export, replace or end an
+account's login or change how it logs in (README.md lists them): --allow
+METHOD lifts one refusal (not of a wrapper around another query, nor of an
+MTProto service function), --deny METHOD adds one; both repeat.
+
 The socket is --socket, else TGVAULT_SOCKET, else
 $XDG_RUNTIME_DIR/tgvault/run.sock, else run.sock in a per-user directory
 under the temp directory.
@@ -373,6 +381,10 @@ docs/fleet.md.`,
 			proxy, err := a.proxyURL(&sf)
 			if err != nil {
 				return err
+			}
+			methods, err := mtproto.NewMethodPolicy(allow, deny)
+			if err != nil {
+				return usagef("%v", err)
 			}
 			path, err := a.socketPath(socket)
 			if err != nil {
@@ -414,14 +426,14 @@ docs/fleet.md.`,
 					if err := syncLeases(v, fleet); err != nil {
 						return err
 					}
-					return a.serve(sig, v, nil, nil, path, conf, confSet, defaultAPIID, proxy, fleet, locked)
+					return a.serve(sig, v, nil, nil, path, conf, confSet, defaultAPIID, proxy, fleet, locked, methods)
 				}
 				release, err := v.AcquireRunLock()
 				if err != nil {
 					return fmt.Errorf("another tgvault run serves this vault: %w", err)
 				}
 				defer release()
-				return a.serve(sig, v, list, names, path, conf, confSet, defaultAPIID, proxy, nil, locked)
+				return a.serve(sig, v, list, names, path, conf, confSet, defaultAPIID, proxy, nil, locked, methods)
 			})
 		},
 	}
@@ -429,13 +441,18 @@ docs/fleet.md.`,
 	f.StringVar(&socket, "socket", "", "the local API socket `PATH`")
 	f.StringVar(&worker, "worker", "", "join the fleet of a PostgreSQL vault as worker `NAME`")
 	f.DurationVar(&lease, "lease", DefaultLeasePeriod, "the lease `PERIOD` of a worker (at least 1s)")
+	f.StringArrayVar(&allow, "allow", nil, "let the local API call `METHOD`, which it refuses by default (repeatable; wrappers and MTProto service functions stay refused)")
+	f.StringArrayVar(&deny, "deny", nil, "refuse `METHOD` on the local API as well (repeatable)")
 	f.StringVar(&mlock, "mlock", "", "lock run's memory against swap: `MODE` auto (where the OS allows, else warn), on (refuse to start without) or off (default $TGVAULT_MLOCK, else auto)")
 	sf.register(f)
 	return cmd
 }
 
 // serve is run with the run lock held.
-func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, names []string, sock string, conf serverConf, confSet bool, apiID int32, proxy string, fleet *pgvault.Fleet, locked bool) error {
+func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, names []string, sock string, conf serverConf, confSet bool, apiID int32, proxy string, fleet *pgvault.Fleet, locked bool, methods *mtproto.MethodPolicy) error {
+	if al := methods.Allowed(); len(al) > 0 {
+		a.warnf("the local API allows %s (--allow), which it refuses by default: a script can change or end the accounts' logins with them", strings.Join(al, ", "))
+	}
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
@@ -449,11 +466,12 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 		}
 	}()
 	pool := mtproto.NewPool(mtproto.PoolOptions{
+		Methods: methods,
 		OnStatus: func(name string, s mtproto.Status, err error) {
 			if s == mtproto.StatusProxyAuth {
 				// The account is fine; its proxy URL is not. Not marked
 				// in the vault: the next run tries again.
-				a.warnf("account %s: %v; not retried until run restarts (fix the proxy URL: `tgvault proxy %s URL`, or --proxy)", name, err, name)
+				a.warnf("account %s: %v; not retried until run restarts (fix the proxy URL: `tgvault proxy %s -` with the URL on stdin, or TGVAULT_PROXY_FILE)", name, err, name)
 				return
 			}
 			st := vaultStatusOf(s, err)
@@ -853,6 +871,11 @@ codes: 1 for a bad or refused call or a Telegram error, 4 for an unknown
 account; with --json the error's kind says which (bad_call, refused,
 rpc_error with rpc_code and rpc_type, flood_wait with retry_after,
 unauthorized, key_lost, proxy_auth, timeout, ...).
+
+The local API refuses the methods that could export, replace or end an
+account's login or change how it logs in (README.md lists them): --allow
+METHOD lifts one refusal (not of a wrapper around another query, nor of an
+MTProto service function), --deny METHOD adds one; both repeat.
 
 The socket is --socket, else TGVAULT_SOCKET, else run's default.`,
 		Args: func(cmd *cobra.Command, args []string) error {
