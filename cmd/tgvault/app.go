@@ -34,6 +34,8 @@ type app struct {
 	started bool
 	// warnedKeyring keeps the insecure-keyring warning to once a run.
 	warnedKeyring bool
+	// warnedFiles keeps the readable-secret-file warning to once a file.
+	warnedFiles map[string]bool
 }
 
 func (a *app) run(args []string) int {
@@ -207,6 +209,11 @@ func (a *app) warnf(format string, args ...any) {
 	}
 	fmt.Fprintf(a.stderr, prefix+format+"\n", args...)
 }
+
+// timeWithZone is how times are printed for people: local time with its
+// offset and zone name, so that "unlocked until" means the same on a
+// server in UTC and to the user reading it elsewhere.
+const timeWithZone = "2006-01-02 15:04:05 -0700 MST"
 
 // notef writes a note to stderr.
 func (a *app) notef(format string, args ...any) {

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -40,17 +42,28 @@ func (a *app) listCmd() *cobra.Command {
 					a.notef("no accounts yet: tgvault import SOURCE")
 					return nil
 				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tUSER_ID\tDC\tBOT\tTEST\tAPI_ID\tSTATUS\tPEERS")
-				for _, ac := range accts {
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\n", ac.Name, opt(ac.UserID), ac.DCID,
-						opt(ac.IsBot), opt(ac.TestMode), opt(ac.APIID), ac.Status, ac.Peers)
-				}
-				return tw.Flush()
+				return writeAccountsTable(a.stdout, accts)
 			})
 		},
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
+}
+
+// writeAccountsTable writes the table of `list`. tabwriter writes every
+// cell with its own Write: buffered, the table is one write per 64 KiB
+// instead of one system call per cell (160,018 for 10,000 accounts).
+func writeAccountsTable(w io.Writer, accts []vault.Account) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tUSER_ID\tDC\tBOT\tTEST\tAPI_ID\tSTATUS\tPEERS")
+	for _, ac := range accts {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\n", ac.Name, opt(ac.UserID), ac.DCID,
+			opt(ac.IsBot), opt(ac.TestMode), opt(ac.APIID), ac.Status, ac.Peers)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 func (a *app) showCmd() *cobra.Command {
@@ -94,10 +107,10 @@ func (a *app) printAccount(ac vault.Account) {
 		row("source", ac.Source)
 	}
 	if !ac.Created.IsZero() {
-		row("created", ac.Created.Local().Format(time.DateTime))
+		row("created", ac.Created.Local().Format(timeWithZone))
 	}
 	if !ac.Updated.IsZero() {
-		row("updated", ac.Updated.Local().Format(time.DateTime))
+		row("updated", ac.Updated.Local().Format(timeWithZone))
 	}
 	tw.Flush()
 }
@@ -135,24 +148,48 @@ session used from two places at once.`,
 }
 
 func (a *app) rmCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:               "rm NAME",
-		Short:             "Remove an account and its sealed file",
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "rm NAME [--yes]",
+		Short: "Remove an account and its sealed file (asks first)",
+		Long: `Remove an account and its sealed file. The session is gone from the vault for
+good (it is not logged out on the server: tgvault logout does that). On a
+terminal rm asks first; --yes removes without asking. Without a terminal and
+without --yes it removes nothing and exits 2.`,
 		Args:              exactArgs("NAME"),
 		ValidArgsFunction: a.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
 			return a.withVault(perProcess, func(v *vault.Vault) error {
-				if err := v.Remove(args[0]); err != nil {
+				if !yes {
+					// Show first: an unknown name fails before the question.
+					if _, err := v.Show(name); err != nil {
+						return err
+					}
+					ok, err := a.confirm(fmt.Sprintf("remove account %s and its sealed file? The session cannot be recovered from this vault afterwards.", name))
+					if errors.Is(err, errNotAsked) {
+						return usagef("rm asks before it removes an account, and there is no terminal to ask on: add --yes to remove %s", name)
+					}
+					if err != nil {
+						return err
+					}
+					if !ok {
+						return usagef("not removed: %s stays in the vault (the answer was not yes)", name)
+					}
+				}
+				if err := v.Remove(name); err != nil {
 					return err
 				}
 				if a.json {
-					return a.printJSON(nameResult{Name: args[0], Action: "removed"})
+					return a.printJSON(nameResult{Name: name, Action: "removed"})
 				}
-				a.printf("removed %s\n", args[0])
+				a.printf("removed %s\n", name)
 				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "remove without asking")
+	return cmd
 }
 
 func (a *app) renameCmd() *cobra.Command {

@@ -26,6 +26,8 @@ type exportFlags struct {
 	withPeers     bool
 	move          bool
 	armor         bool
+	// weakPassphrase accepts a short --passphrase.
+	weakPassphrase bool
 }
 
 func (a *app) exportCmd() *cobra.Command {
@@ -57,6 +59,7 @@ It is NOT encrypted: whoever reads it has the account.`,
 	fl.StringVar(&f.plaintextFile, "plaintext-file", "", "write an UNENCRYPTED Pyrogram v3 .session file to `PATH`")
 	fl.StringArrayVar(&f.to, "to", nil, "seal to `RECIPIENT` (age1..., ssh-ed25519/ssh-rsa key, or @FILE); repeatable")
 	fl.BoolVar(&f.passphrase, "passphrase", false, "seal with a one-time passphrase (asked for, or TGVAULT_SEAL_PASSPHRASE_FILE)")
+	fl.BoolVar(&f.weakPassphrase, "weak-passphrase", false, fmt.Sprintf("accept a --passphrase shorter than %d characters", crypto.MinPassphraseLen))
 	fl.BoolVar(&f.withPeers, "with-peers", false, "include the peer cache in the sealed string")
 	fl.BoolVar(&f.move, "move", false, "mark the account here as handed off (with --to or --passphrase)")
 	_ = cmd.RegisterFlagCompletionFunc("format", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -154,7 +157,7 @@ func (a *app) exportSealed(f exportFlags, name string) error {
 			if _, err := v.Show(name); err != nil {
 				return err
 			}
-			p, err := a.passphrase("TGVAULT_SEAL_PASSPHRASE_FILE", "One-time passphrase for the sealed string: ", true)
+			p, err := a.newPassphrase("TGVAULT_SEAL_PASSPHRASE_FILE", "One-time passphrase for the sealed string: ", f.weakPassphrase)
 			if err != nil {
 				return err
 			}

@@ -2,15 +2,17 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/vault"
 )
 
 func (a *app) initCmd() *cobra.Command {
-	var noKeyring bool
+	var noKeyring, weak bool
 	cmd := &cobra.Command{
 		Use:   "init [--no-keyring]",
 		Short: "Create a vault (asks for its passphrase twice)",
@@ -25,7 +27,7 @@ asked for twice on the terminal, never from the command line.`,
 				return err
 			}
 			defer closeBackend()
-			pass, err := a.passphrase("TGVAULT_PASSPHRASE_FILE", "New vault passphrase: ", true)
+			pass, err := a.newPassphrase("TGVAULT_PASSPHRASE_FILE", "New vault passphrase: ", weak)
 			if err != nil {
 				return err
 			}
@@ -70,6 +72,7 @@ asked for twice on the terminal, never from the command line.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&weak, "weak-passphrase", false, fmt.Sprintf("accept a passphrase shorter than %d characters", crypto.MinPassphraseLen))
 	cmd.Flags().BoolVar(&noKeyring, "no-keyring", false, "never use the OS keyring: unlock each process with a passphrase file or an identity")
 	return cmd
 }
@@ -104,7 +107,7 @@ func (a *app) unlockCmd() *cobra.Command {
 					}{true, expires})
 				}
 				if expires != nil {
-					a.printf("unlocked until %s\n", expires.Local().Format(time.DateTime))
+					a.printf("unlocked until %s\n", expires.Local().Format(timeWithZone))
 				} else {
 					a.printf("unlocked until `tgvault lock`\n")
 				}
@@ -179,7 +182,7 @@ func (a *app) statusCmd() *cobra.Command {
 				case !s.Unlocked:
 					a.printf("state     locked\n")
 				case s.Expires != nil:
-					a.printf("state     unlocked (by %s, until %s)\n", s.UnlockedBy, s.Expires.Local().Format(time.DateTime))
+					a.printf("state     unlocked (by %s, until %s)\n", s.UnlockedBy, s.Expires.Local().Format(timeWithZone))
 				default:
 					a.printf("state     unlocked (by %s)\n", s.UnlockedBy)
 				}
@@ -190,7 +193,7 @@ func (a *app) statusCmd() *cobra.Command {
 					a.printf("accounts  %d\n", s.Accounts)
 				}
 				if w := s.Writer; w != nil {
-					a.printf("writer    pid %d (%s) since %s\n", w.PID, w.Command, w.Since.Local().Format(time.DateTime))
+					a.printf("writer    pid %d (%s) since %s\n", w.PID, w.Command, w.Since.Local().Format(timeWithZone))
 				}
 				if pid, held := v.HeldByRun(); held && !isFleet {
 					a.printf("run       tgvault run holds the accounts (pid %d)\n", pid)
@@ -198,7 +201,7 @@ func (a *app) statusCmd() *cobra.Command {
 				if isFleet {
 					a.printf("leases    %d (%d held, %d free or expired)\n", fl.Leases, fl.Held, fl.Leases-fl.Held)
 					for _, w := range fl.Workers {
-						a.printf("  %-20s %5d leases  %s pid %d, seen %s\n", w.Name, w.Leases, w.Host, w.PID, w.Seen.Local().Format(time.DateTime))
+						a.printf("  %-20s %5d leases  %s pid %d, seen %s\n", w.Name, w.Leases, w.Host, w.PID, w.Seen.Local().Format(timeWithZone))
 					}
 				}
 				switch {
@@ -228,19 +231,32 @@ func (a *app) recipientCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "recipient",
 		Short: "Print the vault's public key, for `export --to` on another machine",
-		Args:  exactArgs(),
+		Long: `Print the vault's public key (age1...), for ` + "`export --to`" + ` on the sending
+side. Unlocked, it is derived from the vault key (verified). Locked, it is
+vault.json's copy, which anyone who can write the vault directory could have
+replaced: it is printed with a note that it was not verified (--json:
+"verified": false).`,
+		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withVault(perProcess, func(v *vault.Vault) error {
 				r, err := v.Recipient()
+				verified := err == nil
+				if errors.Is(err, vault.ErrLocked) || errors.Is(err, vault.ErrKeyring) {
+					r, err = v.RecipientUnverified()
+				}
 				if err != nil {
 					return err
 				}
 				if a.json {
 					return a.printJSON(struct {
 						Recipient string `json:"recipient"`
-					}{r})
+						Verified  bool   `json:"verified"`
+					}{r, verified})
 				}
 				a.printf("%s\n", r)
+				if !verified {
+					a.notef("not verified: the vault is locked, so this is vault.json's copy, which anyone who can write the vault directory could have replaced; unlock and run tgvault recipient again to verify it")
+				}
 				return nil
 			})
 		},
@@ -248,12 +264,14 @@ func (a *app) recipientCmd() *cobra.Command {
 }
 
 func (a *app) passwdCmd() *cobra.Command {
-	return &cobra.Command{
+	var weak bool
+	cmd := &cobra.Command{
 		Use:   "passwd",
 		Short: "Change the vault passphrase",
 		Long: `Change the vault passphrase (re-seals the passphrase slot only). The current
 passphrase comes from TGVAULT_PASSPHRASE_FILE or the terminal, the new one
-from TGVAULT_NEW_PASSPHRASE_FILE or the terminal (asked twice).`,
+from TGVAULT_NEW_PASSPHRASE_FILE or the terminal (asked twice); one shorter
+than 12 characters is refused unless --weak-passphrase.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withVault(keyringOnly, func(v *vault.Vault) error {
@@ -262,7 +280,7 @@ from TGVAULT_NEW_PASSPHRASE_FILE or the terminal (asked twice).`,
 					return err
 				}
 				defer old.Wipe()
-				nw, err := a.passphrase("TGVAULT_NEW_PASSPHRASE_FILE", "New vault passphrase: ", true)
+				nw, err := a.newPassphrase("TGVAULT_NEW_PASSPHRASE_FILE", "New vault passphrase: ", weak)
 				if err != nil {
 					return err
 				}
@@ -274,6 +292,8 @@ from TGVAULT_NEW_PASSPHRASE_FILE or the terminal (asked twice).`,
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&weak, "weak-passphrase", false, fmt.Sprintf("accept a new passphrase shorter than %d characters", crypto.MinPassphraseLen))
+	return cmd
 }
 
 func (a *app) rekeyCmd() *cobra.Command {

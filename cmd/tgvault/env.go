@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -89,6 +90,7 @@ func (a *app) identityFile() (*crypto.Identity, error) {
 		return nil, fmt.Errorf("identity file: %w", err)
 	}
 	defer f.Close()
+	a.warnIfReadable(f, "identity file "+path, "the vault key")
 	ids, err := crypto.ParseIdentities(f)
 	if err != nil {
 		return nil, fmt.Errorf("identity file %s: %w", path, err)
@@ -110,9 +112,15 @@ func (a *app) passphraseFromEnv(env string) (crypto.Passphrase, error) {
 	if path == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		// The error names the file, never its content.
+		return nil, fmt.Errorf("%s: %w", env, err)
+	}
+	defer f.Close()
+	a.warnIfReadable(f, env+" "+path, "a secret")
+	b, err := io.ReadAll(f)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", env, err)
 	}
 	n := len(b)
@@ -128,6 +136,24 @@ func (a *app) passphraseFromEnv(env string) (crypto.Passphrase, error) {
 		return nil, fmt.Errorf("%s: the file %s is empty", env, path)
 	}
 	return p, nil
+}
+
+// warnIfReadable warns when the open file f, named what and holding a
+// secret (holds), can be read by users other than its owner: a group or
+// other read bit. Windows' ACLs are not modes; nothing is said there.
+func (a *app) warnIfReadable(f *os.File, what, holds string) {
+	if runtime.GOOS == "windows" {
+		return
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode().Perm()&0o044 == 0 || a.warnedFiles[f.Name()] {
+		return
+	}
+	if a.warnedFiles == nil {
+		a.warnedFiles = map[string]bool{}
+	}
+	a.warnedFiles[f.Name()] = true // once a run: the file is read more than once
+	a.warnf("%s is readable by other users (mode %04o) and holds %s: chmod 600 it", what, fi.Mode().Perm(), holds)
 }
 
 // unlockMode says how a command wants the vault opened.

@@ -95,7 +95,7 @@ func hint(err error) string {
 	case errors.Is(err, vault.ErrBinding), errors.Is(err, vault.ErrCorrupt):
 		return "`tgvault doctor` lists the damaged files; other accounts are not affected"
 	case errors.Is(err, mtproto.ErrProxyAuth):
-		return "fix the proxy's username or password: --proxy, TGVAULT_PROXY, or `tgvault proxy NAME URL` for an account's own"
+		return "fix the proxy's username or password: TGVAULT_PROXY_FILE (a file holding the URL), or `tgvault proxy NAME -` (the URL on stdin) for an account's own"
 	}
 	return ""
 }

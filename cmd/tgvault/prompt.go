@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"golang.org/x/term"
 
@@ -81,4 +83,49 @@ func (a *app) passphrase(env, prompt string, confirm bool) (crypto.Passphrase, e
 		return nil, fmt.Errorf("%w; set %s to a file holding it", err, env)
 	}
 	return p, err
+}
+
+// errNotAsked is a question that could not be put: no terminal, and no
+// flag that answers it.
+var errNotAsked = errors.New("no terminal to ask on")
+
+// confirm asks question on the terminal (stdin when it is one, else
+// /dev/tty) and reports whether the answer was yes. Without a terminal it
+// fails with errNotAsked: the caller names the flag that answers it.
+func (a *app) confirm(question string) (bool, error) {
+	in, out, closeTTY, err := a.terminal()
+	if errors.Is(err, errNoTerminal) {
+		return false, errNotAsked
+	}
+	if err != nil {
+		return false, err
+	}
+	defer closeTTY()
+	fmt.Fprintf(out, "%s [y/N] ", question)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(out)
+		return false, nil
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+// newPassphrase returns a new passphrase (init, passwd, export
+// --passphrase) from the file named by env, or asked twice on the
+// terminal, and refuses one shorter than crypto.MinPassphraseLen unless
+// weak is set (--weak-passphrase).
+func (a *app) newPassphrase(env, prompt string, weak bool) (crypto.Passphrase, error) {
+	p, err := a.passphrase(env, prompt, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := crypto.CheckPassphrase(p); err != nil && !weak {
+		p.Wipe()
+		return nil, usagef("%v: a passphrase that short falls to an offline guessing attack on a copy of the file it seals; choose a longer one (a few words), or add --weak-passphrase to accept it", err)
+	}
+	return p, nil
 }

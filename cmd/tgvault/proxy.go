@@ -1,15 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/vault"
@@ -178,10 +182,76 @@ func redactProxy(raw string) string {
 	return u.Scheme + "://" + user + u.Host
 }
 
-// proxyURL resolves --proxy and TGVAULT_PROXY, checked.
+// errSecretOnArgv is a proxy URL with a password or secret on the
+// command line, where every user of the machine sees it (ps, /proc) and
+// the shell keeps it in its history.
+var errSecretOnArgv = errors.New("a proxy URL with a password or MTProxy secret is not taken from the command line (it shows in the process list and the shell history)")
+
+// proxyHasSecret reports whether a proxy URL carries a secret: a SOCKS5
+// password, or an MTProxy secret (every MTProxy link has one). An URL that
+// does not parse carries none as far as this is concerned: parseProxy
+// refuses it without quoting it.
+func proxyHasSecret(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "socks5", "socks5h":
+		pass, ok := u.User.Password()
+		return ok && pass != ""
+	case "mtproxy":
+		return u.User != nil
+	case "tg", "https", "http":
+		q, err := url.ParseQuery(u.RawQuery)
+		return err != nil || q.Get("secret") != ""
+	}
+	return false
+}
+
+// maxProxyURL bounds a proxy URL read from stdin or a file.
+const maxProxyURL = 4 << 10
+
+// readProxyURL reads a proxy URL from r: one line, surrounding white
+// space dropped.
+func readProxyURL(r io.Reader, from string) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxProxyURL+1))
+	if err != nil {
+		return "", fmt.Errorf("reading the proxy URL from %s: %w", from, err)
+	}
+	if len(b) > maxProxyURL {
+		return "", usagef("the proxy URL in %s is longer than %d bytes", from, maxProxyURL)
+	}
+	raw := strings.TrimSpace(string(b))
+	clear(b)
+	if raw == "" || strings.ContainsAny(raw, "\r\n") {
+		return "", usagef("%s holds no proxy URL, or more than one line", from)
+	}
+	return raw, nil
+}
+
+// proxyURL resolves --proxy, TGVAULT_PROXY_FILE and TGVAULT_PROXY, in that
+// order, checked. A --proxy URL that carries a secret is refused: it
+// belongs in TGVAULT_PROXY_FILE.
 func (a *app) proxyURL(f *serverFlags) (string, error) {
 	raw := f.proxy
-	if raw == "" {
+	switch {
+	case raw != "":
+		if proxyHasSecret(raw) {
+			return "", usagef("--proxy: %v: put the URL in a file (0600) and name it in TGVAULT_PROXY_FILE", errSecretOnArgv)
+		}
+	case a.getenv("TGVAULT_PROXY_FILE") != "":
+		path := a.getenv("TGVAULT_PROXY_FILE")
+		fh, err := os.Open(path)
+		if err != nil {
+			return "", fmt.Errorf("TGVAULT_PROXY_FILE: %w", err)
+		}
+		defer fh.Close()
+		a.warnIfReadable(fh, "TGVAULT_PROXY_FILE "+path, "a proxy URL")
+		if raw, err = readProxyURL(fh, "TGVAULT_PROXY_FILE"); err != nil {
+			return "", err
+		}
+	default:
 		raw = a.getenv("TGVAULT_PROXY")
 	}
 	if _, err := parseProxy(raw); err != nil {
@@ -192,7 +262,7 @@ func (a *app) proxyURL(f *serverFlags) (string, error) {
 
 func (a *app) proxyCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "proxy NAME [URL|none]",
+		Use:   "proxy NAME [URL|-|none]",
 		Short: "Show or set an account's own proxy",
 		Long: `Show or set the proxy an account connects through: a SOCKS5 proxy
 (socks5://host:port or socks5://user:password@host:port) or an MTProxy as
@@ -201,16 +271,35 @@ https://t.me/proxy?server=...&port=...&secret=..., or the shorthand
 mtproxy://SECRET@host:port). MTProxy secrets may be 16 bytes (plain
 obfuscated2), dd and 16 bytes (random padding) or ee, 16 bytes and a domain
 (fake-TLS), in hex or base64; the proxy picks the DC. "none" removes it. An
-account's own proxy wins over run's --proxy (TGVAULT_PROXY). The URL is kept
-inside the sealed account file; it is shown without its password or secret.
+account's own proxy wins over run's --proxy (TGVAULT_PROXY_FILE,
+TGVAULT_PROXY). The URL is kept inside the sealed account file; it is shown
+without its password or secret.
+
+A URL that carries a password or an MTProxy secret is not taken from the
+command line, where other users see it in the process list and the shell
+keeps it: give "-" and the URL on stdin (asked without echo on a terminal):
+
+  tgvault proxy alice - < proxy.url
+
 While ` + "`tgvault run`" + `
 holds the vault, setting is refused (exit 5): stop run first.`,
-		Args: rangeArgs(1, 2, "NAME [URL|none]"),
+		Args: rangeArgs(1, 2, "NAME [URL|-|none]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			set := len(args) == 2
+			var val string
 			if set {
-				if _, err := parseProxy(args[1]); err != nil {
+				val = args[1]
+				switch {
+				case val == "-":
+					var err error
+					if val, err = a.proxyFromStdin(); err != nil {
+						return err
+					}
+				case proxyHasSecret(val):
+					return usagef("%v: give it on stdin instead: tgvault proxy %s - (or a file: tgvault proxy %s - < FILE)", errSecretOnArgv, name, name)
+				}
+				if _, err := parseProxy(val); err != nil {
 					return usagef("%v", err)
 				}
 			}
@@ -226,11 +315,11 @@ holds the vault, setting is refused (exit 5): stop run first.`,
 				}
 				defer f.Close()
 				if set {
-					var val []byte
-					if args[1] != "none" {
-						val = []byte(args[1])
+					var b []byte
+					if val != "none" {
+						b = []byte(val)
 					}
-					if err := v.Commit(f, func() error { return f.SetMeta(metaProxy, val) }); err != nil {
+					if err := v.Commit(f, func() error { return f.SetMeta(metaProxy, b) }); err != nil {
 						return err
 					}
 				}
@@ -251,4 +340,22 @@ holds the vault, setting is refused (exit 5): stop run first.`,
 		},
 	}
 	return cmd
+}
+
+// proxyFromStdin reads `proxy NAME -`'s URL: asked without echo when stdin
+// is a terminal, else read from it.
+func (a *app) proxyFromStdin() (string, error) {
+	if f, ok := a.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(a.stderr, "Proxy URL (not shown): ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(a.stderr)
+		if err != nil {
+			return "", fmt.Errorf("reading the proxy URL: %w", err)
+		}
+		return readProxyURL(bytes.NewReader(b), "the terminal")
+	}
+	if a.stdin == nil {
+		return "", usagef("no stdin to read the proxy URL from")
+	}
+	return readProxyURL(a.stdin, "stdin")
 }

@@ -130,6 +130,12 @@ func TestScript(t *testing.T) {
 			e.Setenv("TGVAULT_DIR", filepath.Join(e.WorkDir, "vault"))
 			e.Setenv("TGVAULT_INSECURE_TEST_KEYRING", filepath.Join(e.WorkDir, "keyring"))
 			e.Setenv("NO_COLOR", "1")
+			// The scripts' own files (passphrases, identities, proxy
+			// URLs) are private, as a careful user keeps them; testscript
+			// writes them 0666 less the umask.
+			if err := privateFiles(e.WorkDir); err != nil {
+				return err
+			}
 			e.Defer(func() { scanSecrets(e) })
 			return nil
 		},
@@ -146,6 +152,7 @@ func TestScript(t *testing.T) {
 			"socks5":   cmdSocks5,
 			"mtproxy":  cmdMTProxy,
 			"vmlck":    cmdVmLck,
+			"putfile":  cmdPutFile,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "memlock" {
@@ -154,6 +161,22 @@ func TestScript(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
+}
+
+// privateFiles makes the regular files at the top of dir 0600.
+func privateFiles(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, d := range ents {
+		if d.Type().IsRegular() {
+			if err := os.Chmod(filepath.Join(dir, d.Name()), 0o600); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // cmdExitCode runs `exitcode N PROG ARGS...` and fails unless PROG exits
@@ -178,6 +201,17 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
 	}
+}
+
+// cmdPutFile runs `putfile FILE TEXT...`: it writes the TEXT arguments,
+// joined by spaces and with $VARs expanded, and a newline to FILE (0600),
+// for secrets that must reach tgvault through a file or stdin, never its
+// argv.
+func cmdPutFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: putfile FILE TEXT...")
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.Join(args[1:], " ")+"\n"), 0o600))
 }
 
 // cmdWaitFile waits up to 30 s for a file to exist.

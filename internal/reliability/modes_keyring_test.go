@@ -99,7 +99,7 @@ func TestFileModes(t *testing.T) {
 		t.Fatal(r.stderr)
 	}
 	check("rekey")
-	if r := v.run(nil, "rm", "md-renamed"); r.code != 0 {
+	if r := v.run(nil, "rm", "--yes", "md-renamed"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	check("rm")
