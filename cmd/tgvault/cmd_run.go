@@ -21,6 +21,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tgvault/tgvault/internal/privdir"
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/storage"
 	"github.com/tgvault/tgvault/vault"
@@ -44,8 +45,8 @@ const (
 )
 
 // socketPath returns the local API socket: --socket, else TGVAULT_SOCKET,
-// else $XDG_RUNTIME_DIR/tgvault/run.sock, else run.sock in a per-user
-// directory under the temp dir. The directory is made 0700 when missing.
+// else run.sock in the runtime directory (runtimeDir), which is made when
+// missing and refused when it is not the user's own private directory.
 func (a *app) socketPath(flag string) (string, error) {
 	if flag != "" {
 		return flag, nil
@@ -53,21 +54,9 @@ func (a *app) socketPath(flag string) (string, error) {
 	if s := a.getenv("TGVAULT_SOCKET"); s != "" {
 		return s, nil
 	}
-	var dir string
-	if d := a.getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
-		dir = filepath.Join(d, "tgvault")
-	} else {
-		dir = filepath.Join(os.TempDir(), "tgvault-"+strconv.Itoa(os.Getuid()))
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	dir := a.runtimeDir()
+	if err := privdir.Ensure(dir); err != nil {
 		return "", fmt.Errorf("socket directory: %w", err)
-	}
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return "", fmt.Errorf("socket directory: %w", err)
-	}
-	if !fi.IsDir() || fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("socket directory %s is not a private directory (want mode 0700); use --socket", dir)
 	}
 	return filepath.Join(dir, "run.sock"), nil
 }

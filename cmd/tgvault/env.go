@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/tgvault/tgvault/crypto"
@@ -59,6 +60,21 @@ func (a *app) dir() (string, error) {
 		return "", fmt.Errorf("no vault directory: %w (use --vault or TGVAULT_DIR)", err)
 	}
 	return filepath.Join(home, ".local", "share", "tgvault"), nil
+}
+
+// runtimeDir is where tgvault's sockets live (run's API, the agent's):
+// $XDG_RUNTIME_DIR/tgvault, else tgvault-<uid> under the temp directory.
+// The caller makes or checks it with package privdir: under a shared temp
+// directory another user could have made it first.
+func (a *app) runtimeDir() string {
+	if d := a.getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "tgvault")
+	}
+	tmp := a.getenv("TMPDIR")
+	if tmp == "" || !filepath.IsAbs(tmp) {
+		tmp = os.TempDir()
+	}
+	return filepath.Join(tmp, "tgvault-"+strconv.Itoa(os.Geteuid()))
 }
 
 // keyring returns the keyring to keep the unlocked identity in: the OS

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/internal/memlock"
+	"github.com/tgvault/tgvault/internal/privdir"
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/vault"
 )
@@ -65,6 +66,8 @@ func classify(err error) (int, string) {
 		return exitError, "proxy_auth"
 	case errors.Is(err, memlock.ErrNotLocked):
 		return exitError, "memlock"
+	case errors.Is(err, privdir.ErrNotPrivate):
+		return exitError, "unsafe_dir"
 	case errors.Is(err, mtproto.ErrTDataPasscode), errors.Is(err, mtproto.ErrTDataWrongPasscode):
 		return exitWrongKey, "wrong_key"
 	case errors.Is(err, vault.ErrWrongPassphrase), errors.Is(err, vault.ErrWrongKey), errors.Is(err, crypto.ErrWrongKey):

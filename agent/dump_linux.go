@@ -1,0 +1,7 @@
+package agent
+
+import "golang.org/x/sys/unix"
+
+// dontDump leaves b out of core dumps (MADV_DONTDUMP), besides the
+// process-wide no-core and not-dumpable settings of cmd/tgvault.
+func dontDump(b []byte) { _ = unix.Madvise(b, unix.MADV_DONTDUMP) }
