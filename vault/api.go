@@ -35,8 +35,15 @@ type Options struct {
 	// pgvault: a PostgreSQL database); Dir is then ignored.
 	Backend Backend
 	// Keyring holds the unlocked identity; nil means no OS keyring (the
-	// vault is then only unlocked per process, by Identity or Passphrase).
+	// vault is then only unlocked per process, by Identity or Passphrase,
+	// or through Agent).
 	Keyring Keyring
+	// Agent holds the unlocked identity where the OS keyring cannot (a
+	// tgvault agent, package agent, behind the same interface); nil where
+	// there is none. It is asked first (it holds a key only when the
+	// keyring could not), Unlock uses it when the keyring fails, and a
+	// NoKeyring vault uses it alone. See keyring_hold.go.
+	Agent Keyring
 	// Identity, when set, unlocks this process only (TGVAULT_IDENTITY,
 	// --identity): the keyring is not consulted.
 	Identity *crypto.Identity
@@ -50,8 +57,13 @@ type Options struct {
 // InitOptions create a vault.
 type InitOptions struct {
 	Options
-	// NoKeyring makes a vault that is only ever unlocked per process.
+	// NoKeyring makes a vault that never uses the OS keyring (unlocked
+	// per process, or by Unlock through Options.Agent); Init leaves it
+	// locked.
 	NoKeyring bool
+	// LeaveLocked keeps the new identity out of the keyring and the agent:
+	// the vault is locked once made (a host where neither can hold it).
+	LeaveLocked bool
 }
 
 // Status is what `tgvault status` shows about the lock state.
@@ -59,7 +71,7 @@ type Status struct {
 	VaultID    string      `json:"vault_id"`
 	Dir        string      `json:"dir"`
 	Unlocked   bool        `json:"unlocked"`
-	UnlockedBy string      `json:"unlocked_by"` // "keyring", "identity", "passphrase" or ""
+	UnlockedBy string      `json:"unlocked_by"` // "keyring", "agent", "identity", "passphrase" or ""
 	Expires    *time.Time  `json:"expires"`     // unlock --timeout, nil if none
 	NoKeyring  bool        `json:"no_keyring"`
 	Accounts   int         `json:"accounts"` // -1 when locked (the index is sealed)
@@ -157,8 +169,9 @@ type SealedExportOptions struct {
 //	func (v *Vault) Close() error
 //	func (v *Vault) ID() string
 //	func (v *Vault) Dir() string
-//	func (v *Vault) Unlock(pass crypto.Passphrase, timeout time.Duration) error // passphrase -> keyring; 0 = no expiry
-//	func (v *Vault) Lock() error                    // removes the identity from the keyring
+//	func (v *Vault) Unlock(pass crypto.Passphrase, timeout time.Duration) error // passphrase -> keyring, else agent; 0 = no expiry
+//	func (v *Vault) Lock() error                    // removes the identity from the keyring and the agent
+//	func ProbeHolders(opts Options) Holders        // which of keyring and agent can hold the key here
 //	func (v *Vault) Status() (Status, error)
 //	func (v *Vault) Recipient() (string, error)     // the vault's public key (age1...)
 //	func (v *Vault) List() ([]Account, error)       // one index open, no per-account decryption

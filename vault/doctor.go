@@ -33,25 +33,7 @@ func (v *Vault) Doctor() []Check {
 	}
 
 	st, uerr := v.unlockKeys()
-	switch {
-	case v.meta.NoKeyring:
-		add("keyring", true, "not used: this vault is unlocked per process", "")
-	case v.opts.Keyring == nil:
-		add("keyring", false, "no OS keyring is available", "use TGVAULT_PASSPHRASE_FILE or TGVAULT_IDENTITY")
-	default:
-		_, _, kerr := v.keyringGet()
-		switch {
-		case kerr == nil:
-			add("keyring", true, "reachable; the vault is unlocked there", "")
-		case errors.Is(kerr, ErrLocked):
-			add("keyring", true, "reachable; the vault is locked ("+kerr.Error()+")", "tgvault unlock")
-		default:
-			add("keyring", false, kerr.Error(), "use TGVAULT_PASSPHRASE_FILE or TGVAULT_IDENTITY meanwhile")
-		}
-	}
-	if uerr != nil {
-		add("unlock", false, uerr.Error(), "tgvault unlock")
-	}
+	cs = append(cs, v.holderChecks(uerr)...)
 
 	if _, ok := v.be.(DirBackend); ok {
 		cs = append(cs, v.checkPerms(string(v.be.(DirBackend))))

@@ -35,8 +35,8 @@ const (
 	CauseOther KeyringCause = "other"
 )
 
-// describe is the cause in plain words.
-func (c KeyringCause) describe() string {
+// Describe is the cause in plain words.
+func (c KeyringCause) Describe() string {
 	switch c {
 	case CauseNoDBus:
 		return "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset or unreachable)"
@@ -62,7 +62,7 @@ type KeyringError struct {
 }
 
 func (e *KeyringError) Error() string {
-	msg := "vault: keyring " + e.Op + ": " + e.Cause.describe()
+	msg := "vault: keyring " + e.Op + ": " + e.Cause.Describe()
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}

@@ -10,7 +10,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/tgvault/tgvault/crypto"
 )
@@ -272,28 +271,9 @@ func tempFiles(dir string) []string {
 	return out
 }
 
-// switchKeyring puts the new identity into the keyring if the vault is
-// unlocked there, keeping its expiry.
-func (v *Vault) switchKeyring(next *crypto.Identity) error {
-	if v.meta.NoKeyring || v.opts.Keyring == nil {
-		return nil
-	}
-	s, err := v.opts.Keyring.Get(KeyringService, v.meta.VaultID)
-	if errors.Is(err, ErrKeyringNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	var exp *time.Time
-	if len(s) > 0 && s[0] == keyringJSON {
-		var ks keyringSecret
-		if json.Unmarshal([]byte(s), &ks) == nil {
-			exp = &ks.Expires
-		}
-	}
-	return v.keyringSet(next, exp)
-}
+// switchKeyring puts the new identity where the old one is held (the
+// keyring or the agent), keeping its expiry (keyring_hold.go).
+func (v *Vault) switchKeyring(next *crypto.Identity) error { return v.switchHeld(next) }
 
 // resealAll re-seals every account file and then the index, opening with
 // open (files with no authentication too if legacy) and sealing to the

@@ -72,7 +72,7 @@ type Vault struct {
 type unlocked struct {
 	primary *crypto.Identity   // the vault key as this process got it
 	ids     []*crypto.Identity // primary, plus the other key of a pending rekey
-	by      string             // "keyring", "identity" or "passphrase"
+	by      string             // "keyring", "agent", "identity" or "passphrase"
 	expires *time.Time
 	// legacy: the vault is still in format 1, whose files carry no
 	// authentication; they are accepted until the next write upgrades
@@ -122,8 +122,8 @@ func Init(opts InitOptions, pass crypto.Passphrase) (*Vault, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, backendErr("init", err)
 	}
-	if !opts.NoKeyring && opts.Keyring == nil {
-		return nil, fmt.Errorf("%w: no OS keyring (use --no-keyring for a per-process vault)", ErrKeyring)
+	if !opts.NoKeyring && !opts.LeaveLocked && opts.Keyring == nil && opts.Agent == nil {
+		return nil, fmt.Errorf("%w: no OS keyring and no agent (use --no-keyring for a per-process vault)", ErrKeyring)
 	}
 	if err := be.Prepare(); err != nil {
 		return nil, backendErr("init", err)
@@ -146,8 +146,8 @@ func Init(opts InitOptions, pass crypto.Passphrase) (*Vault, error) {
 	if err := v.saveIndex(st, &index{Version: indexVersion, VaultID: v.meta.VaultID}); err != nil {
 		return nil, err
 	}
-	if !opts.NoKeyring {
-		if err := v.keyringSet(id, nil); err != nil {
+	if !opts.NoKeyring && !opts.LeaveLocked {
+		if _, err := v.hold(id, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -265,12 +265,19 @@ func (st *unlocked) sealer() (*crypto.VaultSealer, error) {
 type lockedError struct {
 	why       string
 	cause     error
-	noKeyring bool // the vault never uses the keyring: do not advise unlock
+	noKeyring bool // the vault never uses the keyring
+	agent     bool // a tgvault agent can hold the key (unlock works)
+	noUnlock  bool // nothing can hold the key here: do not advise unlock
 }
 
 func (e *lockedError) Error() string {
-	if e.noKeyring {
+	switch {
+	case e.noKeyring && e.agent:
+		return fmt.Sprintf("%v (%s): run `tgvault unlock` (a tgvault agent holds the key; this vault never uses the OS keyring), or unlock this process only with TGVAULT_PASSPHRASE_FILE, TGVAULT_IDENTITY or --identity", ErrLocked, e.why)
+	case e.noKeyring:
 		return fmt.Sprintf("%v (%s): this vault has no keyring (init --no-keyring); unlock this process with TGVAULT_PASSPHRASE_FILE, TGVAULT_IDENTITY or --identity", ErrLocked, e.why)
+	case e.noUnlock:
+		return fmt.Sprintf("%v (%s): nothing can hold the vault key between processes here; unlock this process with TGVAULT_PASSPHRASE_FILE, TGVAULT_IDENTITY or --identity", ErrLocked, e.why)
 	}
 	return fmt.Sprintf("%v (%s): run `tgvault unlock`, or unlock this process only with TGVAULT_PASSPHRASE_FILE, TGVAULT_IDENTITY or --identity", ErrLocked, e.why)
 }
@@ -311,11 +318,11 @@ func (v *Vault) unlockKeys() (*unlocked, error) {
 		}
 		st = &unlocked{primary: id, by: "passphrase"}
 	default:
-		id, exp, err := v.keyringGet()
+		id, exp, by, err := v.heldIdentity()
 		if err != nil {
 			return nil, err
 		}
-		st = &unlocked{primary: id, by: "keyring", expires: exp}
+		st = &unlocked{primary: id, by: by, expires: exp}
 	}
 	st.ids = []*crypto.Identity{st.primary}
 	switch old, next, err := v.readRekeyState(st.primary); {
@@ -383,60 +390,11 @@ type keyringSecret struct {
 	Expires  time.Time `json:"expires"`
 }
 
-func (v *Vault) keyringGet() (*crypto.Identity, *time.Time, error) {
-	if v.meta.NoKeyring {
-		// Never touch the keyring for such a vault: on a desktop that
-		// could pop up an unlock prompt, on a headless host fail.
-		return nil, nil, &lockedError{why: "no identity given for this process", noKeyring: true}
-	}
-	if v.opts.Keyring == nil {
-		return nil, nil, &lockedError{why: "no OS keyring"}
-	}
-	s, err := v.opts.Keyring.Get(KeyringService, v.meta.VaultID)
-	if errors.Is(err, ErrKeyringNotFound) {
-		return nil, nil, &lockedError{why: "no identity in the keyring", cause: err}
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	text, exp := s, (*time.Time)(nil)
-	if len(s) > 0 && s[0] == keyringJSON {
-		var ks keyringSecret
-		if err := json.Unmarshal([]byte(s), &ks); err != nil {
-			return nil, nil, fmt.Errorf("%w: the keyring secret is not readable", ErrKeyring)
-		}
-		if !v.now().Before(ks.Expires) {
-			_ = v.opts.Keyring.Delete(KeyringService, v.meta.VaultID)
-			return nil, nil, &lockedError{why: "the unlock timeout expired"}
-		}
-		text, exp = ks.Identity, &ks.Expires
-	}
-	id, err := crypto.ParseIdentity(text)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: the keyring secret is not an identity", ErrKeyring)
-	}
-	return id, exp, nil
-}
-
-func (v *Vault) keyringSet(id *crypto.Identity, expires *time.Time) error {
-	if v.opts.Keyring == nil {
-		return fmt.Errorf("%w: no OS keyring", ErrKeyring)
-	}
-	secret := id.Reveal()
-	if expires != nil {
-		b, err := json.Marshal(keyringSecret{Identity: secret, Expires: expires.UTC()})
-		if err != nil {
-			return err
-		}
-		secret = string(b)
-	}
-	return v.opts.Keyring.Set(KeyringService, v.meta.VaultID, secret)
-}
-
-// Unlock opens the passphrase slot and puts the identity into the keyring,
-// to expire after timeout (0: never).
+// Unlock opens the passphrase slot and puts the identity into the OS
+// keyring, else (where the keyring fails, or for a NoKeyring vault) into
+// the agent, to expire after timeout (0: never).
 func (v *Vault) Unlock(pass crypto.Passphrase, timeout time.Duration) error {
-	if v.meta.NoKeyring {
+	if v.meta.NoKeyring && v.opts.Agent == nil {
 		return fmt.Errorf("%w: this vault does not use the keyring; unlock each process with TGVAULT_PASSPHRASE_FILE or TGVAULT_IDENTITY", ErrKeyring)
 	}
 	if timeout < 0 {
@@ -451,19 +409,7 @@ func (v *Vault) Unlock(pass crypto.Passphrase, timeout time.Duration) error {
 		t := v.now().Add(timeout)
 		exp = &t
 	}
-	return v.keyringSet(id, exp)
-}
-
-// Lock removes the identity from the keyring. Locking a locked vault is
-// not an error.
-func (v *Vault) Lock() error {
-	if v.opts.Keyring == nil {
-		return nil
-	}
-	err := v.opts.Keyring.Delete(KeyringService, v.meta.VaultID)
-	if errors.Is(err, ErrKeyringNotFound) {
-		return nil
-	}
+	_, err = v.hold(id, exp)
 	return err
 }
 

@@ -95,8 +95,12 @@ func TestUnlockSources(t *testing.T) {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tc.wantErr)
 				}
-				if errors.Is(err, ErrLocked) && !strings.Contains(err.Error(), "tgvault unlock") {
+				// Unlock is advised only where something can hold the key.
+				if errors.Is(err, ErrLocked) && tc.opts.Keyring != nil && !strings.Contains(err.Error(), "tgvault unlock") {
 					t.Errorf("locked error does not say how to unlock: %v", err)
+				}
+				if errors.Is(err, ErrLocked) && tc.opts.Keyring == nil && (strings.Contains(err.Error(), "tgvault unlock") || !strings.Contains(err.Error(), "TGVAULT_PASSPHRASE_FILE")) {
+					t.Errorf("with nothing to hold the key, the locked error must name the per-process ways, not unlock: %v", err)
 				}
 				if tc.name == "empty keyring" && !errors.Is(err, ErrKeyringNotFound) {
 					t.Errorf("locked by an empty keyring: %v does not match ErrKeyringNotFound", err)

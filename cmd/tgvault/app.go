@@ -125,6 +125,9 @@ Environment:
                            2FA password of login --phone
   TGVAULT_BOT_TOKEN_FILE   the bot token of login (instead of --bot-token)
   TGVAULT_SOCKET           the local API socket of run, call and status
+  TGVAULT_AGENT_SOCKET     the socket of the tgvault agent that holds the
+                           unlocked key where there is no OS keyring
+  TGVAULT_PROXY_FILE       a file holding the proxy URL (login, run)
   TGVAULT_MLOCK            auto, on or off: run locks its memory (like --mlock)
   NO_COLOR                 no colour in the output
   TGVAULT_INSECURE_TEST_KEYRING=DIR  TEST ONLY: keep the unlocked identity
@@ -163,6 +166,7 @@ Environment:
 		a.passwdCmd(), a.rekeyCmd(), a.execCmd(), a.doctorCmd(),
 		a.completionCmd(root), a.inspectCmd(), a.setCmd(),
 		a.loginCmd(), a.logoutCmd(), a.proxyCmd(), a.runCmd(), a.callCmd(), a.devServerCmd(),
+		a.agentCmd(),
 	)
 	return root
 }

@@ -11,15 +11,75 @@ import (
 	"github.com/tgvault/tgvault/vault"
 )
 
+// holderPlan says, before any passphrase is asked for, where init or
+// unlock will keep the vault key (vault.ProbeHolders: the OS keyring where
+// it works, else a tgvault agent), notes it on stderr, and drops a
+// keyring that does not work from opts so that it is not tried (and
+// waited for) again. It returns the holder, or "" when none can keep it;
+// an agent that cannot be used for a reason the user must fix (its socket
+// directory is another user's) is an error when the keyring cannot take
+// the key either.
+func (a *app) holderPlan(opts *vault.Options, noKeyring bool) (string, error) {
+	if noKeyring {
+		opts.Keyring = nil
+	}
+	h := vault.ProbeHolders(*opts)
+	use := h.Use()
+	switch {
+	case use == vault.HeldByKeyring:
+		return use, nil
+	case use == "" && h.AgentErr != nil:
+		return "", h.AgentErr
+	case use == vault.HeldByAgent && noKeyring:
+		// A --no-keyring vault: the agent, without a word about the keyring.
+	case use == vault.HeldByAgent:
+		a.notef("the OS keyring is not usable here (%v); a tgvault agent will hold the vault key in memory instead", keyringWhy(h.Keyring))
+	}
+	opts.Keyring = nil
+	return use, nil
+}
+
+// keyringWhy is the short reason a keyring is not usable.
+func keyringWhy(err error) string {
+	if ke, ok := errors.AsType[*vault.KeyringError](err); ok {
+		return string(ke.Cause) + ": " + ke.Cause.Describe()
+	}
+	return "none"
+}
+
+// heldNote says where the key is held now, for unlock's and init's output.
+func (a *app) heldNote(by string) string {
+	switch by {
+	case vault.HeldByKeyring:
+		return "in the OS keyring"
+	case vault.HeldByAgent:
+		if k, ok := a.agentKeyring().(agentKeyring); ok {
+			if pid, err := k.PID(); err == nil {
+				return fmt.Sprintf("by the tgvault agent (pid %d, memory only)", pid)
+			}
+		}
+		return "by the tgvault agent (memory only)"
+	}
+	return "nowhere"
+}
+
 func (a *app) initCmd() *cobra.Command {
 	var noKeyring, weak bool
 	cmd := &cobra.Command{
 		Use:   "init [--no-keyring]",
 		Short: "Create a vault (asks for its passphrase twice)",
 		Long: `Create a vault: a new age identity (the vault key), a passphrase slot that
-recovers it, and (unless --no-keyring) the identity in the OS keyring, so the
-new vault is unlocked. The passphrase comes from TGVAULT_PASSPHRASE_FILE or is
-asked for twice on the terminal, never from the command line.`,
+recovers it, and the identity in the OS keyring, so the new vault is
+unlocked. Where the OS keyring is not usable (a server without a D-Bus
+session or a Secret Service) a tgvault agent holds the key instead (Linux and
+FreeBSD); where neither can, the vault is made locked and each process
+unlocks it (TGVAULT_PASSPHRASE_FILE, --identity). init says which before it
+asks for the passphrase. The passphrase comes from TGVAULT_PASSPHRASE_FILE or
+is asked for twice on the terminal, never from the command line; one shorter
+than 12 characters is refused unless --weak-passphrase.
+
+--no-keyring makes a vault that never uses the OS keyring: it is made
+locked; unlock each process, or run ` + "`tgvault unlock`" + ` to have the agent hold the key.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			loc, closeBackend, err := a.location()
@@ -27,24 +87,35 @@ asked for twice on the terminal, never from the command line.`,
 				return err
 			}
 			defer closeBackend()
+			if ov, err := vault.Open(loc); err == nil {
+				ov.Close()
+				return fmt.Errorf("%w: %s", vault.ErrExists, ov.Dir())
+			}
+			opts := vault.InitOptions{Options: loc, NoKeyring: noKeyring}
+			held := ""
+			if !noKeyring {
+				opts.Keyring, opts.Agent = a.keyring(), a.agentKeyring()
+				if held, err = a.holderPlan(&opts.Options, false); err != nil {
+					return err
+				}
+				if held == "" {
+					a.notef("no OS keyring and no tgvault agent can hold the vault key here: the vault will be locked once made; unlock each process with TGVAULT_PASSPHRASE_FILE or --identity")
+					opts.LeaveLocked = true
+				}
+			}
 			pass, err := a.newPassphrase("TGVAULT_PASSPHRASE_FILE", "New vault passphrase: ", weak)
 			if err != nil {
 				return err
 			}
 			defer pass.Wipe()
-			opts := vault.InitOptions{Options: loc, NoKeyring: noKeyring}
-			if !noKeyring {
-				opts.Keyring = a.keyring()
-			}
 			v, err := vault.Init(opts, pass)
 			if err != nil {
 				return err
 			}
 			defer v.Close()
 			rcpt, err := v.Recipient()
-			if err != nil && noKeyring {
-				// Nothing unlocks a --no-keyring vault but this
-				// process's passphrase.
+			if err != nil && held == "" {
+				// Nothing holds the key: this process's passphrase opens it.
 				rv, oerr := vault.Open(vault.Options{Dir: loc.Dir, Backend: loc.Backend, Passphrase: pass})
 				if oerr != nil {
 					return oerr
@@ -61,19 +132,23 @@ asked for twice on the terminal, never from the command line.`,
 					Dir       string `json:"dir"`
 					Recipient string `json:"recipient"`
 					NoKeyring bool   `json:"no_keyring"`
-				}{v.ID(), v.Dir(), rcpt, noKeyring})
+					HeldBy    string `json:"held_by"` // "keyring", "agent" or "" (locked)
+				}{v.ID(), v.Dir(), rcpt, noKeyring, held})
 			}
 			a.printf("created vault %s in %s\nrecipient (give it to whoever sends you sessions): %s\n", v.ID(), v.Dir(), rcpt)
-			if noKeyring {
-				a.printf("no keyring: unlock each process with TGVAULT_PASSPHRASE_FILE or --identity\n")
-			} else {
-				a.printf("unlocked: the vault key is in the OS keyring until `tgvault lock`\n")
+			switch {
+			case noKeyring:
+				a.printf("no keyring: unlock each process with TGVAULT_PASSPHRASE_FILE or --identity, or run tgvault unlock (a tgvault agent then holds the key)\n")
+			case held == "":
+				a.printf("locked: nothing can hold the vault key here; unlock each process with TGVAULT_PASSPHRASE_FILE or --identity\n")
+			default:
+				a.printf("unlocked: the vault key is held %s until `tgvault lock`\n", a.heldNote(held))
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&weak, "weak-passphrase", false, fmt.Sprintf("accept a passphrase shorter than %d characters", crypto.MinPassphraseLen))
-	cmd.Flags().BoolVar(&noKeyring, "no-keyring", false, "never use the OS keyring: unlock each process with a passphrase file or an identity")
+	cmd.Flags().BoolVar(&noKeyring, "no-keyring", false, "never use the OS keyring: unlock each process with a passphrase file or an identity, or through the agent")
 	return cmd
 }
 
@@ -81,38 +156,68 @@ func (a *app) unlockCmd() *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "unlock [--timeout DUR]",
-		Short: "Put the vault key into the OS keyring (asks for the passphrase)",
-		Args:  exactArgs(),
+		Short: "Put the vault key into the OS keyring, or a tgvault agent (asks for the passphrase)",
+		Long: `Open the passphrase slot and keep the vault key for the other tgvault
+commands: in the OS keyring where it works, else in a tgvault agent, a
+process of yours that holds it in locked memory and answers only your uid
+over a private unix socket (started here, or reused; Linux and FreeBSD).
+unlock says which before it asks for the passphrase. --timeout DUR locks
+again after DUR (the agent forgets the key then, and exits when it holds
+none); tgvault lock removes it at once. The passphrase comes from
+TGVAULT_PASSPHRASE_FILE or the terminal.`,
+		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if timeout < 0 {
 				return usagef("--timeout must not be negative")
 			}
-			return a.withVault(keyringOnly, func(v *vault.Vault) error {
-				pass, err := a.passphrase("TGVAULT_PASSPHRASE_FILE", "Vault passphrase: ", false)
-				if err != nil {
-					return err
-				}
-				defer pass.Wipe()
-				if err := v.Unlock(pass, timeout); err != nil {
-					return err
-				}
-				var expires *time.Time
-				if st, err := v.Status(); err == nil {
-					expires = st.Expires
-				}
-				if a.json {
-					return a.printJSON(struct {
-						Unlocked bool       `json:"unlocked"`
-						Expires  *time.Time `json:"expires"`
-					}{true, expires})
-				}
-				if expires != nil {
-					a.printf("unlocked until %s\n", expires.Local().Format(timeWithZone))
-				} else {
-					a.printf("unlocked until `tgvault lock`\n")
-				}
-				return nil
-			})
+			opts, cleanup, err := a.options(keyringOnly)
+			defer cleanup()
+			if err != nil {
+				return err
+			}
+			// No vault, no questions (and no keyring probe).
+			pv, err := vault.Open(vault.Options{Dir: opts.Dir, Backend: opts.Backend})
+			if err != nil {
+				return err
+			}
+			pv.Close()
+			held, err := a.holderPlan(&opts, noKeyringVault(opts))
+			if err != nil {
+				return err
+			}
+			if held == "" {
+				return fmt.Errorf("%w: nothing can hold the vault key between processes here (no usable OS keyring, no tgvault agent on this OS); unlock each process with TGVAULT_PASSPHRASE_FILE, TGVAULT_IDENTITY or --identity", vault.ErrKeyring)
+			}
+			v, err := vault.Open(opts)
+			if err != nil {
+				return err
+			}
+			defer v.Close()
+			pass, err := a.passphrase("TGVAULT_PASSPHRASE_FILE", "Vault passphrase: ", false)
+			if err != nil {
+				return err
+			}
+			defer pass.Wipe()
+			if err := v.Unlock(pass, timeout); err != nil {
+				return err
+			}
+			st, err := v.Status()
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(struct {
+					Unlocked bool       `json:"unlocked"`
+					Expires  *time.Time `json:"expires"`
+					HeldBy   string     `json:"held_by"`
+				}{true, st.Expires, st.UnlockedBy})
+			}
+			if st.Expires != nil {
+				a.printf("unlocked until %s, held %s\n", st.Expires.Local().Format(timeWithZone), a.heldNote(st.UnlockedBy))
+			} else {
+				a.printf("unlocked until `tgvault lock`, held %s\n", a.heldNote(st.UnlockedBy))
+			}
+			return nil
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "lock again after `DUR` (e.g. 30m, 8h; 0 = never)")
@@ -122,7 +227,7 @@ func (a *app) unlockCmd() *cobra.Command {
 func (a *app) lockCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "lock",
-		Short: "Remove the vault key from the OS keyring",
+		Short: "Remove the vault key from the OS keyring and the tgvault agent",
 		Args:  exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withVault(keyringOnly, func(v *vault.Vault) error {
@@ -182,12 +287,15 @@ func (a *app) statusCmd() *cobra.Command {
 				case !s.Unlocked:
 					a.printf("state     locked\n")
 				case s.Expires != nil:
-					a.printf("state     unlocked (by %s, until %s)\n", s.UnlockedBy, s.Expires.Local().Format(timeWithZone))
+					a.printf("state     unlocked (by %s, until %s)\n", a.byNote(s.UnlockedBy), s.Expires.Local().Format(timeWithZone))
 				default:
-					a.printf("state     unlocked (by %s)\n", s.UnlockedBy)
+					a.printf("state     unlocked (by %s)\n", a.byNote(s.UnlockedBy))
 				}
 				if s.NoKeyring {
 					a.printf("keyring   not used (--no-keyring)\n")
+				}
+				if s.UnlockedBy == vault.HeldByAgent {
+					a.printf("agent     %s\n", a.heldNote(vault.HeldByAgent))
 				}
 				if s.Accounts >= 0 {
 					a.printf("accounts  %d\n", s.Accounts)
@@ -225,6 +333,19 @@ func (a *app) statusCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&socket, "socket", "", "the local API socket `PATH` of the running `tgvault run` (default $TGVAULT_SOCKET, else run's default)")
 	return cmd
+}
+
+// byNote names what unlocked the vault, for status: the agent with its pid.
+func (a *app) byNote(by string) string {
+	if by != vault.HeldByAgent {
+		return by
+	}
+	if k, ok := a.agentKeyring().(agentKeyring); ok {
+		if pid, err := k.PID(); err == nil {
+			return fmt.Sprintf("agent, pid %d", pid)
+		}
+	}
+	return by
 }
 
 func (a *app) recipientCmd() *cobra.Command {

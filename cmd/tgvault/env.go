@@ -192,6 +192,7 @@ func (a *app) options(mode unlockMode) (vault.Options, func(), error) {
 		return vault.Options{}, func() {}, err
 	}
 	opts.Keyring = a.keyring()
+	opts.Agent = a.agentKeyring()
 	if mode == keyringOnly {
 		return opts, closeBackend, nil
 	}

@@ -130,6 +130,7 @@ func TestScript(t *testing.T) {
 			e.Setenv("TGVAULT_DIR", filepath.Join(e.WorkDir, "vault"))
 			e.Setenv("TGVAULT_INSECURE_TEST_KEYRING", filepath.Join(e.WorkDir, "keyring"))
 			e.Setenv("NO_COLOR", "1")
+			e.Setenv("UID", strconv.Itoa(os.Geteuid()))
 			// The scripts' own files (passphrases, identities, proxy
 			// URLs) are private, as a careful user keeps them; testscript
 			// writes them 0666 less the umask.
@@ -153,6 +154,8 @@ func TestScript(t *testing.T) {
 			"mtproxy":  cmdMTProxy,
 			"vmlck":    cmdVmLck,
 			"putfile":  cmdPutFile,
+			"waitgone": cmdWaitGone,
+			"mode":     cmdMode,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "memlock" {
@@ -212,6 +215,35 @@ func cmdPutFile(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: putfile FILE TEXT...")
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.Join(args[1:], " ")+"\n"), 0o600))
+}
+
+// cmdWaitGone waits up to 30 s for a file to be gone.
+func cmdWaitGone(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitgone FILE")
+	}
+	for range 300 {
+		if _, err := os.Lstat(ts.MkAbs(args[0])); errors.Is(err, fs.ErrNotExist) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ts.Fatalf("%s is still there after 30 s", args[0])
+}
+
+// cmdMode runs `mode FILE PERM`: it fails unless FILE (not followed if a
+// symlink) has the octal permission bits PERM.
+func cmdMode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mode FILE PERM")
+	}
+	want, err := strconv.ParseUint(args[1], 8, 32)
+	ts.Check(err)
+	fi, err := os.Lstat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if got := fi.Mode().Perm(); uint64(got) != want {
+		ts.Fatalf("%s has mode %04o, want %04o", args[0], got, want)
+	}
 }
 
 // cmdWaitFile waits up to 30 s for a file to exist.

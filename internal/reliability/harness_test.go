@@ -44,7 +44,16 @@ var (
 	figures = &figureLog{}
 )
 
+// envAgentPeer makes the test binary a raw client of the agent socket it
+// names (TestAgentRefusesOtherUser runs it as another user).
+const envAgentPeer = "TGVAULT_TEST_AGENT_PEER"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(envAgentPeer) != "" {
+		// A helper run as another user (TestAgentPeerHelper): no
+		// harness, no build.
+		os.Exit(m.Run())
+	}
 	var err error
 	root, err = os.MkdirTemp("", "tgvault-reliability-")
 	if err != nil {

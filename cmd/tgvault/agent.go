@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tgvault/tgvault/agent"
+	"github.com/tgvault/tgvault/internal/memlock"
+	"github.com/tgvault/tgvault/vault"
+)
+
+// agentStartTimeout bounds how long unlock waits for a new agent to
+// listen.
+const agentStartTimeout = 10 * time.Second
+
+// agentSocket is the agent's socket: TGVAULT_AGENT_SOCKET, else agent.sock
+// in the runtime directory (beside run's socket).
+func (a *app) agentSocket() string {
+	if s := a.getenv("TGVAULT_AGENT_SOCKET"); s != "" {
+		return s
+	}
+	return filepath.Join(a.runtimeDir(), "agent.sock")
+}
+
+// agentKeyring returns the tgvault agent behind the vault's Keyring
+// interface, or nil where the agent does not run (agent.Supported).
+func (a *app) agentKeyring() vault.Keyring {
+	if !agent.Supported() {
+		return nil
+	}
+	sock := a.agentSocket()
+	return agentKeyring{&agent.Client{Socket: sock, Start: func() error { return startAgent(sock) }}}
+}
+
+// agentKeyring is an agent.Client as a vault.Keyring: a secret the agent
+// does not hold, and an agent that does not run, are
+// vault.ErrKeyringNotFound.
+type agentKeyring struct{ c *agent.Client }
+
+var _ vault.Keyring = agentKeyring{}
+
+func agentErr(err error) error {
+	if errors.Is(err, agent.ErrNotFound) || errors.Is(err, agent.ErrNotRunning) {
+		return vault.ErrKeyringNotFound
+	}
+	return err
+}
+
+func (k agentKeyring) Get(service, user string) (string, error) {
+	s, err := k.c.Get(service, user)
+	return s, agentErr(err)
+}
+
+func (k agentKeyring) Set(service, user, secret string) error {
+	return k.c.Set(service, user, secret)
+}
+
+// SetUntil lets the agent forget the key at its expiry.
+func (k agentKeyring) SetUntil(service, user, secret string, expires time.Time) error {
+	return k.c.SetUntil(service, user, secret, expires)
+}
+
+func (k agentKeyring) Delete(service, user string) error {
+	return agentErr(k.c.Delete(service, user))
+}
+
+// PID is the running agent's process id.
+func (k agentKeyring) PID() (int, error) {
+	in, err := k.c.Info()
+	return in.PID, agentErr(err)
+}
+
+// startAgent starts `tgvault agent` on sock as a process of its own (a
+// new session, no terminal, an empty environment) and waits until it
+// listens, or says why it cannot. Nothing secret reaches it this way: the
+// key follows over the socket.
+func startAgent(sock string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("starting the agent: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("starting the agent: %w", err)
+	}
+	defer r.Close()
+	cmd := exec.Command(exe, "agent", "--socket", sock)
+	cmd.Env = []string{}
+	cmd.Dir = "/"
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.SysProcAttr = detached()
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return fmt.Errorf("starting the agent: %w", err)
+	}
+	defer cmd.Process.Release()
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(r).ReadString('\n')
+		line <- strings.TrimSpace(l)
+	}()
+	select {
+	case l := <-line:
+		if strings.HasPrefix(l, "ok") {
+			return nil
+		}
+		if l == "" {
+			l = "it exited without a word"
+		}
+		return fmt.Errorf("starting the agent: %s", strings.TrimPrefix(l, "tgvault: "))
+	case <-time.After(agentStartTimeout):
+		_ = cmd.Process.Kill()
+		return fmt.Errorf("starting the agent: not listening after %v", agentStartTimeout)
+	}
+}
+
+// agentCmd is the agent process itself, started by startAgent (hidden:
+// nobody runs it by hand).
+func (a *app) agentCmd() *cobra.Command {
+	var socket string
+	cmd := &cobra.Command{
+		Use:    "agent --socket PATH",
+		Short:  "Hold unlocked vault keys in memory for the other tgvault processes (started by unlock)",
+		Hidden: true,
+		Args:   exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if socket == "" {
+				return usagef("--socket is required")
+			}
+			// The process is hardened in main (no core file, not
+			// dumpable); here all of it is locked against swap where
+			// that cannot fail later, and each secret's pages anyway.
+			locked := memlock.Allowed() == nil && memlock.LockAll() == nil
+			ctx, stop := signalContext()
+			defer stop()
+			err := agent.Serve(ctx, agent.Config{
+				Socket:       socket,
+				MemoryLocked: locked,
+				Ready: func(in agent.Info) {
+					fmt.Fprintf(a.stdout, "ok pid %d memory %s\n", in.PID, in.Memory)
+				},
+			})
+			if errors.Is(err, agent.ErrRunning) {
+				fmt.Fprintf(a.stdout, "ok already running\n")
+				return nil
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", "", "the socket `PATH` to serve on")
+	return cmd
+}
