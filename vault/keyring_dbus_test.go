@@ -197,21 +197,10 @@ func withoutEnv(env []string, name string) []string {
 	return out
 }
 
-// requireRealSecretService skips t (loudly, never failing) unless
-// TGVAULT_REAL_KEYRING=1, as under .ci/secret-service.
-func requireRealSecretService(t *testing.T) {
-	t.Helper()
-	if os.Getenv("TGVAULT_REAL_KEYRING") != "1" {
-		t.Skip("REAL PART MISSING: Secret Service: TGVAULT_REAL_KEYRING is not 1; run under .ci/secret-service " +
-			"(.ci/secret-service go test -run Keyring ./vault/...); this test did not run")
-	}
-}
-
 // TestKeyringRealNoSecretService runs a keyring call on a real session bus
 // that has no Secret Service and cannot start one (a private dbus-daemon
 // with no service directories).
 func TestKeyringRealNoSecretService(t *testing.T) {
-	requireRealSecretService(t)
 	addr := startPrivateBus(t)
 	r := runKeyringChild(t, addr, "1")
 	t.Logf("call failed after %v: %s", r.Elapsed, r.Message)
@@ -268,7 +257,6 @@ func startPrivateBus(t *testing.T) string {
 // that never answers (a black-hole connection owning its name on a private
 // bus): the watchdog returns CauseTimeout on time, abandoning the call.
 func TestKeyringRealHang(t *testing.T) {
-	requireRealSecretService(t)
 	r := runKeyringChild(t, startPrivateBus(t), "hang")
 	t.Logf("call failed after %v: %s", r.Elapsed, r.Message)
 	if r.Cause != CauseTimeout {
@@ -282,15 +270,12 @@ func TestKeyringRealHang(t *testing.T) {
 // secretsName is the bus name of a Secret Service.
 const secretsName = "org.freedesktop.secrets"
 
-// TestKeyringRealLocked locks the login collection of the Secret Service
-// that .ci/secret-service started: with no prompter that can be shown the
-// unlock prompt is dismissed, and every call fails with CauseLocked. The
-// collection is unlocked again with the password the script exports.
+// TestKeyringRealLocked locks the login collection of the test binary's
+// real Secret Service: with no prompter that can be shown the unlock prompt
+// is dismissed, and every call fails with CauseLocked. The collection is
+// unlocked again with its password.
 func TestKeyringRealLocked(t *testing.T) {
-	requireRealSecretService(t)
-	if os.Getenv(secretservicetest.EnvPassword) == "" {
-		realpart.Missing(t, "the Secret Service's login password", secretservicetest.EnvPassword+"; run under .ci/secret-service")
-	}
+	secretservicetest.Start(t)
 	k := SystemKeyring()
 	user := fmt.Sprintf("locked-%d", time.Now().UnixNano())
 	const secret = "AGE-SECRET-KEY-1LOCKEDLOCKEDLOCKEDLOCKEDLOCKEDLOCKEDLOCKEDLOCKEDLOCKEDLOCKE"

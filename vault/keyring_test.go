@@ -15,7 +15,7 @@ import (
 	"filippo.io/age"
 	gokeyring "github.com/zalando/go-keyring"
 
-	"github.com/tgvault/tgvault/internal/realpart"
+	"github.com/tgvault/tgvault/internal/secretservicetest"
 	"github.com/tgvault/tgvault/vault"
 	"github.com/tgvault/tgvault/vault/keyringtest"
 )
@@ -216,27 +216,23 @@ func TestKeyringErrorsNeverHoldTheSecret(t *testing.T) {
 	}
 }
 
-// The real Secret Service: only under .ci/secret-service, which sets
-// TGVAULT_REAL_KEYRING=1.
+// The real Secret Service: the test binary's private gnome-keyring on a
+// private D-Bus (internal/secretservicetest), started on first use.
 
 const realKeyringService = "tgvault-test"
 
-// realKeyring returns the system keyring when TGVAULT_REAL_KEYRING=1 and the
-// keyring answers. Without the variable the test is skipped, loudly but
-// never failed (the default `go test ./...` runs outside a Secret Service,
-// even in CI); with it, a keyring that does not answer is a missing real
-// part (a failure in CI).
+// realKeyring returns the system keyring, pointed at the test binary's
+// real Secret Service. Where dbus-daemon and gnome-keyring are not
+// installed the test is skipped loudly (a failure under
+// TGVAULT_REQUIRE_REAL=1, as in CI).
 func realKeyring(t *testing.T) vault.Keyring {
 	t.Helper()
-	if os.Getenv("TGVAULT_REAL_KEYRING") != "1" {
-		t.Skip("REAL PART MISSING: Secret Service: TGVAULT_REAL_KEYRING is not 1; run under .ci/secret-service " +
-			"(.ci/secret-service go test -run Keyring ./vault/...); this test did not run")
-	}
+	secretservicetest.Start(t)
 	k := vault.SystemKeyring()
 	start := time.Now()
 	_, err := k.Get(realKeyringService, "probe-"+randomHex(t))
 	if !errors.Is(err, vault.ErrKeyringNotFound) {
-		realpart.Missing(t, "Secret Service", fmt.Sprintf("TGVAULT_REAL_KEYRING=1 but the keyring does not answer: %v; run under .ci/secret-service", err))
+		t.Fatalf("the real Secret Service does not answer: %v", err)
 	}
 	t.Logf("first call (connect + probe) took %v", time.Since(start))
 	return k

@@ -20,6 +20,8 @@ import (
 
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/internal/pgtest"
+	"github.com/tgvault/tgvault/internal/realpart"
+	"github.com/tgvault/tgvault/internal/secretservicetest"
 	"github.com/tgvault/tgvault/vault"
 )
 
@@ -49,7 +51,13 @@ func TestMain(m *testing.M) {
 
 type pgMain struct{ m *testing.M }
 
-func (p pgMain) Run() int { return pgtest.Main(p.m) }
+// Run runs the tests, stops the PostgreSQL server and the Secret Service
+// they started, and reports the real parts they missed.
+func (p pgMain) Run() int {
+	return realpart.Main(realpart.RunFunc(func() int {
+		return secretservicetest.Main(realpart.RunFunc(func() int { return pgtest.Main(p.m) }))
+	}))
+}
 
 // holdLockMain is a second writer for the scripts: `holdlock KIND DIR
 // READY STOP` takes the vault's write lock ("write": DIR/lock, with the
@@ -141,25 +149,29 @@ func TestScript(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode": cmdExitCode,
-			"waitfile": cmdWaitFile,
-			"setjson":  cmdSetJSON,
-			"mangle":   cmdMangle,
-			"snapshot": cmdSnapshot,
-			"cpglob":   cmdCpGlob,
-			"genid":    cmdGenIdentity,
-			"termrun":  cmdTermRun,
-			"statwait": cmdStatWait,
-			"socks5":   cmdSocks5,
-			"mtproxy":  cmdMTProxy,
-			"vmlck":    cmdVmLck,
-			"putfile":  cmdPutFile,
-			"waitgone": cmdWaitGone,
-			"mode":     cmdMode,
+			"exitcode":      cmdExitCode,
+			"waitfile":      cmdWaitFile,
+			"setjson":       cmdSetJSON,
+			"mangle":        cmdMangle,
+			"snapshot":      cmdSnapshot,
+			"cpglob":        cmdCpGlob,
+			"genid":         cmdGenIdentity,
+			"termrun":       cmdTermRun,
+			"statwait":      cmdStatWait,
+			"socks5":        cmdSocks5,
+			"mtproxy":       cmdMTProxy,
+			"vmlck":         cmdVmLck,
+			"putfile":       cmdPutFile,
+			"waitgone":      cmdWaitGone,
+			"mode":          cmdMode,
+			"secretservice": cmdSecretService,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "memlock" {
 				return memlockCond(), nil
+			}
+			if cond == "secretservice" {
+				return secretServiceCond()
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -215,6 +227,36 @@ func cmdPutFile(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: putfile FILE TEXT...")
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.Join(args[1:], " ")+"\n"), 0o600))
+}
+
+// secretServiceCond is the [secretservice] condition: the test binary's
+// real Secret Service (a private gnome-keyring on a private D-Bus,
+// internal/secretservicetest) runs, started on first use. Where
+// dbus-daemon or gnome-keyring is missing it is false, and noted as a
+// missing real part (an error under TGVAULT_REQUIRE_REAL=1). A script
+// goes on with `[!secretservice] skip` and then `secretservice`.
+func secretServiceCond() (bool, error) {
+	_, err := secretservicetest.Get()
+	if errors.Is(err, secretservicetest.ErrNotInstalled) {
+		const part, hint = "Secret Service", "apt-get install --no-install-recommends gnome-keyring dbus"
+		realpart.Record("TestScript ([secretservice])", part, hint)
+		if realpart.Required() {
+			return false, errors.New(realpart.Message(part, hint) + "; " + realpart.EnvRequire + "=1 makes this a failure")
+		}
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// cmdSecretService runs `secretservice`: it points the rest of the script
+// at the test binary's real Secret Service ([secretservice] first).
+func cmdSecretService(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: secretservice")
+	}
+	svc, err := secretservicetest.Get()
+	ts.Check(err)
+	ts.Setenv("DBUS_SESSION_BUS_ADDRESS", svc.Addr)
 }
 
 // cmdWaitGone waits up to 30 s for a file to be gone.

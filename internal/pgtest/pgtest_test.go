@@ -12,9 +12,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tgvault/tgvault/internal/realpart"
 )
 
-func TestMain(m *testing.M) { os.Exit(Main(m)) }
+func TestMain(m *testing.M) { os.Exit(realpart.Main(realpart.RunFunc(func() int { return Main(m) }))) }
 
 // connect opens a connection to dsn that t closes at its end.
 func connect(t *testing.T, dsn string) *pgx.Conn {

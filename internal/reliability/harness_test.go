@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/realpart"
+	"github.com/tgvault/tgvault/internal/secretservicetest"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/vault"
 )
@@ -75,7 +77,7 @@ func TestMain(m *testing.M) {
 	}
 	addKey(vectorKey())
 	addWord("15551234567") // the vectors' peer phone number
-	code := m.Run()
+	code := realpart.Main(realpart.RunFunc(func() int { return secretservicetest.Main(m) }))
 
 	// The secrets scan runs over everything the binary wrote in every
 	// test that ran.

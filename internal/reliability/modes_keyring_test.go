@@ -267,11 +267,7 @@ func TestKeyringFaultsCLI(t *testing.T) {
 // naming the headless ways in; the passphrase still opens the vault, and
 // once the collection is unlocked again the keyring does too.
 func TestKeyringLockedCLI(t *testing.T) {
-	if !secretservicetest.Available() {
-		t.Skip("REAL PART MISSING: Secret Service: " + secretservicetest.EnvReal + " is not 1; run under .ci/secret-service " +
-			"(.ci/secret-service go test -run Keyring ./internal/reliability/); this test did not run")
-	}
-	bus := "DBUS_SESSION_BUS_ADDRESS=" + os.Getenv("DBUS_SESSION_BUS_ADDRESS")
+	bus := "DBUS_SESSION_BUS_ADDRESS=" + secretservicetest.Start(t).Addr
 	v := &tv{t: t, name: "locked"}
 	v.dir = filepath.Join(root, "vaults", "locked-"+randHex(4))
 	v.pass, v.passTxt = writePass(t)

@@ -6,10 +6,14 @@ import (
 
 	"github.com/tgvault/tgvault/internal/deptest"
 	"github.com/tgvault/tgvault/internal/pgtest"
+	"github.com/tgvault/tgvault/internal/realpart"
 )
 
-// TestMain stops the PostgreSQL server the tests started, if any.
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// TestMain stops the PostgreSQL server the tests started, if any, and
+// reports the real parts that were missing.
+func TestMain(m *testing.M) {
+	os.Exit(realpart.Main(realpart.RunFunc(func() int { return pgtest.Main(m) })))
+}
 
 func TestDeps(t *testing.T) {
 	deptest.Banned(t, "github.com/tgvault/tgvault/mtproto", "github.com/gotd/td/...", "github.com/tgvault/tgvault/cmd/...")
