@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"text/tabwriter"
 
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/vault"
@@ -41,5 +42,33 @@ func TestAccountsTableBuffered(t *testing.T) {
 	}
 	if max := w.Len()/(64<<10) + 1; w.writes > max {
 		t.Errorf("%d writes for %d bytes, want at most %d", w.writes, w.Len(), max)
+	}
+}
+
+// TestAccountsTableAsTabwriter: the table is what text/tabwriter made of
+// the same cells (the format list printed before), names of any width and
+// script included.
+func TestAccountsTableAsTabwriter(t *testing.T) {
+	t.Parallel()
+	accts := []vault.Account{
+		{Name: "a", DCID: 2, Status: vault.StatusActive},
+		{Name: "ünïcødé-名前", UserID: sessionstring.Some[int64](123456789), DCID: 5, IsBot: sessionstring.Some(true),
+			TestMode: sessionstring.Some(false), APIID: sessionstring.Some[int32](12345), Status: vault.StatusHandedOff, Peers: 7},
+		{Name: strings.Repeat("long", 20), UserID: sessionstring.Some[int64](-1), Status: vault.StatusBroken, Peers: 100000},
+	}
+	var want bytes.Buffer
+	tw := tabwriter.NewWriter(&want, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tUSER_ID\tDC\tBOT\tTEST\tAPI_ID\tSTATUS\tPEERS")
+	for _, ac := range accts {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\n", ac.Name, opt(ac.UserID), ac.DCID,
+			opt(ac.IsBot), opt(ac.TestMode), opt(ac.APIID), ac.Status, ac.Peers)
+	}
+	tw.Flush()
+	var got bytes.Buffer
+	if err := writeAccountsTable(&got, accts); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() {
+		t.Errorf("table:\n%s\ntabwriter:\n%s", got.String(), want.String())
 	}
 }
