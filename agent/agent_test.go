@@ -343,6 +343,12 @@ func TestOtherUserRefused(t *testing.T) {
 	if out := run(0); !strings.Contains(out, "answer ok "+testSecret) {
 		t.Errorf("as ourselves: %s", out)
 	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if in, err := c.Info(); err != nil || in.Refused != 1 {
+		t.Errorf("Info = %+v, %v; want 1 refused connection", in, err)
+	}
 }
 
 // dialRaw sends a Get for tgvault/v to sock without the client's checks

@@ -102,15 +102,16 @@ func (c *Client) Info() (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	if len(fv) != 3 {
+	if len(fv) != 4 {
 		return Info{}, fmt.Errorf("agent: bad answer")
 	}
 	pid, err1 := strconv.Atoi(string(fv[0]))
 	n, err2 := strconv.Atoi(string(fv[1]))
-	if err1 != nil || err2 != nil {
+	refused, err3 := strconv.Atoi(string(fv[3]))
+	if err1 != nil || err2 != nil || err3 != nil {
 		return Info{}, fmt.Errorf("agent: bad answer")
 	}
-	return Info{PID: pid, Secrets: n, Memory: string(fv[2])}, nil
+	return Info{PID: pid, Secrets: n, Memory: string(fv[2]), Refused: refused}, nil
 }
 
 // call sends one request and returns the answer's status and fields.

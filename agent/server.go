@@ -66,6 +66,8 @@ type Info struct {
 	// Memory says how the agent's memory is locked against swap: "all"
 	// (mlockall), "secrets" (each secret's pages), or "none".
 	Memory string
+	// Refused counts the connections from other uids it dropped unread.
+	Refused int
 }
 
 // entry is one secret the agent holds.
@@ -126,19 +128,15 @@ func Serve(ctx context.Context, cfg Config) error {
 		return err
 	}
 	ln.SetUnlinkOnClose(false) // removed below, only if still ours
-	defer ln.Close()
 	if err := os.Chmod(cfg.Socket, 0o600); err != nil {
+		ln.Close()
 		return err
 	}
 	mine, err := os.Lstat(cfg.Socket)
 	if err != nil {
+		ln.Close()
 		return err
 	}
-	defer func() {
-		if fi, err := os.Lstat(cfg.Socket); err == nil && os.SameFile(fi, mine) {
-			_ = os.Remove(cfg.Socket)
-		}
-	}()
 
 	s := &server{
 		uid:     os.Geteuid(),
@@ -148,14 +146,14 @@ func Serve(ctx context.Context, cfg Config) error {
 		pageLk:  true,
 	}
 	s.allMem = cfg.MemoryLocked
-	defer s.wipeAll()
 	if cfg.Ready != nil {
 		cfg.Ready(s.info())
 	}
 
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	accepting := make(chan struct{})
 	go func() {
+		defer close(accepting)
 		for {
 			c, err := ln.AcceptUnix()
 			if err != nil {
@@ -166,6 +164,17 @@ func Serve(ctx context.Context, cfg Config) error {
 				defer func() { <-s.sem }()
 				s.serveConn(c)
 			})
+		}
+	}()
+	// On the way out: no new connection, the ones in flight answered (or
+	// timed out), every secret wiped, the socket removed if still ours.
+	defer func() {
+		ln.Close()
+		<-accepting
+		wg.Wait()
+		s.wipeAll()
+		if fi, err := os.Lstat(cfg.Socket); err == nil && os.SameFile(fi, mine) {
+			_ = os.Remove(cfg.Socket)
 		}
 	}()
 
@@ -225,7 +234,7 @@ func (s *server) info() Info {
 	case s.pageLk:
 		mem = "secrets"
 	}
-	return Info{PID: os.Getpid(), Secrets: len(s.entries), Memory: mem}
+	return Info{PID: os.Getpid(), Secrets: len(s.entries), Memory: mem, Refused: s.refused}
 }
 
 // serveConn answers one request. A peer of another uid is dropped unread.
@@ -286,6 +295,7 @@ func (s *server) answer(body, out []byte) (ans []byte, last bool) {
 		out = appendField(out, []byte(strconv.Itoa(in.PID)))
 		out = appendField(out, []byte(strconv.Itoa(in.Secrets)))
 		out = appendField(out, []byte(in.Memory))
+		out = appendField(out, []byte(strconv.Itoa(in.Refused)))
 		return out, false
 	case opGet, opDelete:
 		if len(fv) != 2 || len(fv[0]) > maxName || len(fv[1]) > maxName {

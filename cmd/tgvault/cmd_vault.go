@@ -54,8 +54,16 @@ func (a *app) heldNote(by string) string {
 		return "in the OS keyring"
 	case vault.HeldByAgent:
 		if k, ok := a.agentKeyring().(agentKeyring); ok {
-			if pid, err := k.PID(); err == nil {
-				return fmt.Sprintf("by the tgvault agent (pid %d, memory only)", pid)
+			if in, err := k.c.Info(); err == nil {
+				lock := "locked against swap"
+				if in.Memory == "none" {
+					lock = "NOT locked against swap"
+				}
+				note := fmt.Sprintf("by the tgvault agent (pid %d, memory only, %s", in.PID, lock)
+				if in.Refused > 0 {
+					note += fmt.Sprintf(", refused %d connection(s) from other users", in.Refused)
+				}
+				return note + ")"
 			}
 		}
 		return "by the tgvault agent (memory only)"
