@@ -320,6 +320,69 @@ func TestAgentProcess(t *testing.T) {
 	t.Errorf("the agent (pid %d) still runs 5 s after lock", pid)
 }
 
+// TestAgentNotDumpable: an agent running as another user than root is
+// not dumpable: its /proc entries belong to root, not to its own uid, so
+// that no other process of that user can ptrace it or read its memory.
+// (Run as root the ownership cannot tell; the agent here runs as nobody.)
+func TestAgentNotDumpable(t *testing.T) {
+	if os.Geteuid() != 0 {
+		realpart.Missing(t, "root", "an agent can only be run as another uid by root; CI runs as root")
+	}
+	pub, err := os.MkdirTemp("", "tgvault-agentdump-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(pub) })
+	if err := os.Chmod(pub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(pub, "tgvault")
+	if err := os.WriteFile(exe, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(pub, "run")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, nobodyUID, nobodyUID); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "agent.sock")
+	cmd := exec.Command(exe, "agent", "--socket", sock)
+	cmd.Env = []string{}
+	cmd.Dir = pub
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobodyUID, Gid: nobodyUID}}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line := make([]byte, 64)
+	n, _ := out.Read(line)
+	if !strings.HasPrefix(string(line[:n]), "ok pid") {
+		t.Fatalf("the agent as nobody said %q", line[:n])
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(fmt.Sprintf("/proc/%d/environ", cmd.Process.Pid), &st); err != nil {
+		t.Fatal(err)
+	}
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if !strings.Contains(string(status), fmt.Sprintf("Uid:\t%d", nobodyUID)) {
+		t.Fatalf("the agent does not run as nobody:\n%s", status)
+	}
+	if st.Uid != 0 {
+		t.Errorf("/proc/PID/environ of the agent (uid %d) belongs to uid %d: it is dumpable", nobodyUID, st.Uid)
+	}
+	figures.add("agent", "run as uid %d: /proc/PID owned by uid %d (0: not dumpable)", nobodyUID, st.Uid)
+}
+
 // agentPID finds the pid of the process listening on sock.
 func agentPID(t *testing.T, sock string) int {
 	t.Helper()
