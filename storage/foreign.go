@@ -107,13 +107,17 @@ type Foreign struct {
 // all zero): a client that never logged in. It wraps ErrUnsupported.
 var ErrNoAuthKey = fmt.Errorf("%w: the session has no auth key (never logged in)", ErrUnsupported)
 
+// ErrNoSessions reports an SQLite database without a sessions table: no
+// session file at all (a bulk import skips it). It wraps ErrUnsupported.
+var ErrNoSessions = fmt.Errorf("%w: no sessions table", ErrUnsupported)
+
 // ForeignError says why a foreign session file cannot be read. Its text
 // never holds anything from the file (no usernames, phones or keys), only a
 // fixed reason and, where known, the dialect.
 type ForeignError struct {
 	Dialect Dialect // "" if not identified yet
 	Reason  string
-	Err     error // ErrCorrupt, ErrUnsupported or ErrNoAuthKey
+	Err     error // ErrCorrupt, ErrUnsupported, ErrNoSessions or ErrNoAuthKey
 }
 
 func (e *ForeignError) Error() string {
@@ -124,7 +128,7 @@ func (e *ForeignError) Error() string {
 	return s + ": " + e.Reason
 }
 
-// Unwrap returns ErrCorrupt, ErrUnsupported or ErrNoAuthKey.
+// Unwrap returns ErrCorrupt, ErrUnsupported, ErrNoSessions or ErrNoAuthKey.
 func (e *ForeignError) Unwrap() error { return e.Err }
 
 func fgnForeignErr(d Dialect, kind error, reason string) error {
@@ -496,7 +500,7 @@ func (r *fgnForeignReader) dialect() (Dialect, error) {
 		return "", err
 	}
 	if sess == nil {
-		return "", fgnForeignErr("", ErrUnsupported, "no sessions table: not a Pyrogram or Telethon session file")
+		return "", fgnForeignErr("", ErrNoSessions, "no sessions table: not a Pyrogram or Telethon session file")
 	}
 	if !fgnHasAll(sess, "dc_id", "auth_key") {
 		return "", fgnForeignErr("", ErrUnsupported, "the sessions table has an unknown layout")

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
 )
 
@@ -87,82 +88,157 @@ func (v *Vault) openBlob(s *crypto.VaultSealer, readOnly bool, a *Account, b sto
 	}
 }
 
-// readAccount opens an account without the write lock. Handed-off
-// accounts are refused. A readOnly store cannot save: see readOnlySealer.
-func (v *Vault) readAccount(name string, readOnly bool) (*storage.File, *Account, error) {
+// readOpts say how readAccount opens an account.
+type readOpts struct {
+	readOnly bool      // a store that cannot save (readOnlySealer)
+	own      bool      // take the ownership lock first (a *HeldError if held)
+	policy   usePolicy // which states are accepted
+	force    bool      // a migrated vault or account is used anyway
+}
+
+// readAccount opens an account without the write lock, after taking its
+// ownership lock when o.own (release then gives it back; nil otherwise).
+// The account's state is read from its file (the index's is a cache) and
+// refused under o.policy: a handed-off account always, a migrated one
+// unless o.force.
+func (v *Vault) readAccount(name string, o readOpts) (f *storage.File, a *Account, release func() error, err error) {
 	st, err := v.unlock()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	x, err := v.loadIndex(st)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	i := x.find(name)
 	if i < 0 {
-		return nil, nil, notFound(name)
+		return nil, nil, nil, notFound(name)
 	}
-	a := x.Accounts[i]
-	if a.Status == StatusHandedOff {
-		return nil, nil, fmt.Errorf("%w: run `tgvault reclaim` first if it is no longer used elsewhere", ErrHandedOff)
+	force := o.force || v.allowMigrated.Load()
+	if x.MigratedTo != "" && !force {
+		return nil, nil, nil, &MigratedError{To: x.MigratedTo}
+	}
+	acct := x.Accounts[i]
+	if acct.Status == StatusHandedOff {
+		// Whatever the file says: a handed-off account is used again only
+		// once both agree (reclaim writes both).
+		return nil, nil, nil, stateError(acct.Status, acct.Reason, o.policy, force, x.MigratedTo)
 	}
 	s, err := st.sealer()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	f, err := v.openFile(s, readOnly, &a)
+	release = func() error { return nil }
+	if o.own {
+		if release, err = v.lockAccount(acct.ID); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	f, err = v.openFile(s, o.readOnly, &acct)
 	if err != nil {
-		v.noteOpen(a.ID, 0, 0, err)
-		return nil, nil, err
+		_ = release()
+		v.noteOpen(acct.ID, opened{}, err)
+		return nil, nil, nil, err
 	}
-	if readOnly && a.Status == StatusBroken {
-		v.noteOpen(a.ID, f.Revision(), a.Peers, nil) // it opens again
+	op, err := openedOf(f)
+	if err != nil {
+		dropStore(f)
+		_ = release()
+		return nil, nil, nil, err
 	}
-	return f, &a, nil
+	// The index catches up with the file (a file ahead, a state it
+	// records). A read-only use does so only in a vault already in the
+	// current format: a write from a read must not be the one that
+	// upgrades (and so authenticates) whatever the directory holds.
+	if op.differs(&acct) && (!o.readOnly || st.format >= formatCurrent) {
+		v.noteOpen(acct.ID, op, nil)
+	}
+	status, reason := effectiveState(&acct, op.state, op.hasState)
+	if err := stateError(status, reason, o.policy, force, x.MigratedTo); err != nil {
+		dropStore(f)
+		_ = release()
+		return nil, nil, nil, err
+	}
+	return f, &acct, release, nil
 }
 
-// OpenAccount opens an account's store for the pool. It refuses a
-// handed-off account, checks the file's binding and revision against the
-// index (a file behind the index, or bound elsewhere, fails with an
-// *AccountError), and accepts a file ahead of the index, repairing the
-// index when the write lock is free. The caller owns the returned store
-// and must Close it; its writes bump the file's revision, which the index
-// catches up with on the next open or write.
-func (v *Vault) OpenAccount(name string) (*storage.File, error) {
-	f, a, err := v.readAccount(name, false)
-	if err != nil {
-		return nil, err
-	}
+// opened is what opening an account file found: what the index caches.
+type opened struct {
+	rev      uint64
+	peers    int
+	keyID    sessionstring.KeyID
+	state    fileState
+	hasState bool
+}
+
+// openedOf reads what the index caches from an open store.
+func openedOf(f *storage.File) (opened, error) {
 	n, err := f.PeerCount()
 	if err != nil {
-		_ = f.Close()
-		return nil, err
+		return opened{}, err
 	}
-	if f.Revision() != a.Revision || n != a.Peers || a.Status == StatusBroken {
-		v.noteOpen(a.ID, f.Revision(), n, nil)
+	row, err := f.Session()
+	if err != nil {
+		return opened{}, err
 	}
-	return f, nil
+	fs, ok, err := stateOf(f)
+	if err != nil {
+		return opened{}, err
+	}
+	return opened{rev: f.Revision(), peers: n, keyID: row.AuthKey.ID(), state: fs, hasState: ok}, nil
 }
 
+// differs reports whether the index entry a is behind what was opened.
+func (o opened) differs(a *Account) bool {
+	if o.rev != a.Revision || o.peers != a.Peers || a.Status == StatusBroken {
+		return true
+	}
+	// A key id the index lacks (an index of format 1) is no reason to
+	// write: reading never upgrades; the first write does (tx.upgrade).
+	if k, ok := a.keyID(); ok && o.keyID != 0 && k != o.keyID {
+		return true
+	}
+	return o.hasState && (o.state.Status != a.Status || o.state.Reason != a.Reason)
+}
+
+// OpenAccount opens an account's store for the pool, which owns the
+// account (it holds its ownership lock). It refuses a handed-off account
+// (and one of a migrated vault, unless AllowMigrated), checks the file's
+// binding and revision against the index (a file behind the index, or
+// bound elsewhere, fails with an *AccountError), and accepts a file ahead
+// of the index, repairing the index when the write lock is free. The
+// caller owns the returned store and must Close it; its writes bump the
+// file's revision, which the index catches up with on the next open or
+// write.
+func (v *Vault) OpenAccount(name string) (*storage.File, error) {
+	f, _, _, err := v.readAccount(name, readOpts{policy: useExport})
+	return f, err
+}
+
+// AllowMigrated makes this Vault use a vault (and its accounts) that
+// `tgvault migrate` copied to PostgreSQL, as --force asks; call it before
+// any other use.
+func (v *Vault) AllowMigrated() { v.allowMigrated.Store(true) }
+
 // noteOpen records the outcome of opening an account file in the index,
-// if the write lock is free: a file ahead of the index (its revision and
-// peer count), a broken file (status broken with the reason), or a broken
-// file that opens again. It is best effort: a busy vault is repaired on a
-// later open.
-func (v *Vault) noteOpen(id string, rev uint64, peers int, openErr error) {
+// if the write lock is free: a file ahead of the index (its revision, peer
+// count, key id and state), a broken file (status broken with the
+// reason), or a broken file that opens again. It is best effort: a busy
+// vault is repaired on a later open.
+func (v *Vault) noteOpen(id string, op opened, openErr error) {
 	t, err := v.begin()
 	if err != nil {
 		return
 	}
 	defer t.end()
-	if t.note(id, rev, peers, openErr) {
+	if t.note(id, op, openErr) {
 		_ = t.save()
 	}
 }
 
 // note is noteOpen's change of the index in t; it reports whether the
 // index changed.
-func (t *tx) note(id string, rev uint64, peers int, openErr error) bool {
+func (t *tx) note(id string, op opened, openErr error) bool {
 	i := t.idx.byID(id)
 	if i < 0 {
 		return false
@@ -171,14 +247,21 @@ func (t *tx) note(id string, rev uint64, peers int, openErr error) bool {
 	var ae *AccountError
 	switch {
 	case openErr == nil:
-		if rev < a.Revision {
+		if op.rev < a.Revision || !op.differs(a) {
 			return false
 		}
 		if a.Status == StatusBroken {
 			a.Status, a.Reason = StatusActive, ""
 		}
-		a.Revision, a.Peers = rev, peers
-	case errors.As(openErr, &ae) && a.Status != StatusHandedOff:
+		a.Revision, a.Peers = op.rev, op.peers
+		t.noteKey(a, op.keyID)
+		if op.hasState {
+			a.Status, a.Reason = op.state.Status, op.state.Reason
+		}
+	case errors.As(openErr, &ae) && a.Status != StatusHandedOff && a.Status != StatusMigrated:
+		if a.Status == StatusBroken && a.Reason == ae.Reason {
+			return false
+		}
 		a.Status, a.Reason = StatusBroken, ae.Reason
 	default:
 		return false
@@ -187,30 +270,48 @@ func (t *tx) note(id string, rev uint64, peers int, openErr error) bool {
 	return true
 }
 
-// Reclaim makes a handed-off account active again. Use it only when the
-// session is no longer used where it was handed to.
+// noteKey records an account's key id in t's index (and its key map).
+func (t *tx) noteKey(a *Account, id sessionstring.KeyID) {
+	if id == 0 {
+		return
+	}
+	if old, ok := a.keyID(); ok && old == id {
+		return
+	}
+	if old, ok := a.keyID(); ok && t.keys != nil && t.keys[old] == a.ID {
+		delete(t.keys, old)
+	}
+	a.setKeyID(id)
+	if t.keys != nil {
+		t.keys[id] = a.ID
+	}
+}
+
+// Reclaim makes a handed-off account active again: in its file first (the
+// record that a rolled-back index cannot undo), then in the index. Use it
+// only when the session is no longer used where it was handed to. It
+// takes the account's ownership lock.
 func (v *Vault) Reclaim(name string) error {
-	return v.update(name, func(a *Account) error {
-		if a.Status != StatusHandedOff {
-			return nil
-		}
-		a.Status, a.Reason = StatusActive, ""
-		return nil
-	})
+	return v.writeState(name, StatusActive, "", func(cur AccountStatus) bool { return cur == StatusHandedOff })
 }
 
-// SetStatus records an account's state (the pool marks revoked and
-// key_lost sessions; StatusActive clears it). reason is shown by list and
-// show and must not hold secrets.
+// SetStatus records an account's state in its file and the index (logout
+// marks an account revoked; StatusActive clears a mark). reason is shown
+// by list and show and must not hold secrets. It takes the account's
+// ownership lock: the pool marks the accounts it serves through its own
+// stores instead (MarkStore).
 func (v *Vault) SetStatus(name string, s AccountStatus, reason string) error {
-	return v.update(name, func(a *Account) error {
-		a.Status, a.Reason = s, reason
-		return nil
-	})
+	return v.writeState(name, s, reason, nil)
 }
 
-// update changes one index entry under the write lock.
-func (v *Vault) update(name string, fn func(*Account) error) error {
+// writeState records a state in the account's file, then in the index,
+// under the write lock and the account's ownership lock. when, if not nil,
+// says from which current state the change applies (else nothing is
+// written).
+func (v *Vault) writeState(name string, s AccountStatus, reason string, when func(AccountStatus) bool) error {
+	if !s.valid() {
+		return fmt.Errorf("vault: %q is not a state an account can be set to", s)
+	}
 	t, err := v.begin()
 	if err != nil {
 		return err
@@ -220,14 +321,37 @@ func (v *Vault) update(name string, fn func(*Account) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(a); err != nil {
+	if err := t.own(a.ID); err != nil {
 		return err
 	}
-	a.Updated = v.now().UTC()
+	f, err := v.openFile(t.sealer, false, a)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	op, err := openedOf(f)
+	if err != nil {
+		return err
+	}
+	cur, _ := effectiveState(a, op.state, op.hasState)
+	if when != nil && !when(cur) {
+		// Nothing to change in the file; the index may still be behind it.
+		if t.note(a.ID, op, nil) {
+			return t.save()
+		}
+		return nil
+	}
+	if err := setState(f, s, reason, v.now()); err != nil {
+		return err
+	}
+	if _, err := t.record(f); err != nil {
+		return err
+	}
 	return t.save()
 }
 
-// Rename renames an account (the index only; the file keeps its id).
+// Rename renames an account (the index only; the file keeps its id). It
+// takes the account's ownership lock: a pool serving it knows it by name.
 func (v *Vault) Rename(oldName, newName string) error {
 	if err := checkName(newName); err != nil {
 		return err
@@ -245,7 +369,10 @@ func (v *Vault) Rename(oldName, newName string) error {
 		return nil
 	}
 	if t.idx.find(newName) >= 0 {
-		return fmt.Errorf("%w: an account has that name", ErrExists)
+		return ErrNameTaken
+	}
+	if err := t.own(a.ID); err != nil {
+		return err
 	}
 	a.Name = newName
 	a.Updated = v.now().UTC()
@@ -253,7 +380,8 @@ func (v *Vault) Rename(oldName, newName string) error {
 }
 
 // Remove deletes an account: its index entry first, then its file (a
-// crash between the two leaves an orphan file that Doctor reports).
+// crash between the two leaves an orphan file that Doctor reports). It
+// takes the account's ownership lock.
 func (v *Vault) Remove(name string) error {
 	t, err := v.begin()
 	if err != nil {
@@ -265,14 +393,28 @@ func (v *Vault) Remove(name string) error {
 		return notFound(name)
 	}
 	id := t.idx.Accounts[i].ID
-	t.idx.Accounts = append(t.idx.Accounts[:i], t.idx.Accounts[i+1:]...)
+	if err := t.own(id); err != nil {
+		return err
+	}
+	t.drop(i)
 	if err := t.save(); err != nil {
 		return err
 	}
 	if err := v.removeAccount(id); err != nil {
 		return fmt.Errorf("vault: remove account file: %w", err)
 	}
+	if d, ok := v.be.(DirBackend); ok {
+		d.removeOwnerLock(id)
+	}
 	return nil
+}
+
+// drop removes the entry at position i from t's index.
+func (t *tx) drop(i int) {
+	if k, ok := t.idx.Accounts[i].keyID(); ok && t.keys != nil && t.keys[k] == t.idx.Accounts[i].ID {
+		delete(t.keys, k)
+	}
+	t.idx.Accounts = append(t.idx.Accounts[:i], t.idx.Accounts[i+1:]...)
 }
 
 // checkName validates an account name.
@@ -366,8 +508,9 @@ func (v *Vault) CommitAll(fs []*storage.File, fn func(*storage.File) error) erro
 	return errors.Join(errs...)
 }
 
-// record puts a store's revision and peer count into the index entry of
-// its account, and reports whether the entry changed.
+// record puts what a store holds into the index entry of its account
+// (revision, peer count, the identity fields, the key id and the state
+// its file records), and reports whether the entry changed.
 func (t *tx) record(f *storage.File) (changed bool, err error) {
 	id := strings.TrimSuffix(filepath.Base(f.Path()), accountExt)
 	i := t.idx.byID(id)
@@ -375,7 +518,7 @@ func (t *tx) record(f *storage.File) (changed bool, err error) {
 		return false, ErrNotFound // removed meanwhile
 	}
 	a := &t.idx.Accounts[i]
-	n, err := f.PeerCount()
+	op, err := openedOf(f)
 	if err != nil {
 		return false, err
 	}
@@ -386,10 +529,19 @@ func (t *tx) record(f *storage.File) (changed bool, err error) {
 	// What a login or the server filled in (an imported Telethon session
 	// has no user id until the pool asks) reaches the index too.
 	learned := sessionFields(a, row)
-	if a.Revision == f.Revision() && a.Peers == n && !learned {
+	if op.keyID != 0 {
+		if k, ok := a.keyID(); !ok || k != op.keyID {
+			t.noteKey(a, op.keyID)
+			learned = true
+		}
+	}
+	if op.hasState && (a.Status != op.state.Status || a.Reason != op.state.Reason) {
+		a.Status, a.Reason, learned = op.state.Status, op.state.Reason, true
+	}
+	if a.Revision == op.rev && a.Peers == op.peers && !learned {
 		return false, nil
 	}
-	a.Revision, a.Peers, a.Updated = max(a.Revision, f.Revision()), n, t.v.now().UTC()
+	a.Revision, a.Peers, a.Updated = max(a.Revision, op.rev), op.peers, t.v.now().UTC()
 	return true, nil
 }
 
@@ -429,9 +581,12 @@ func (v *Vault) newAccountFile(id string, s *crypto.VaultSealer, b storage.Bindi
 // one unlock and no further index read: OpenAccount reads and decrypts the
 // whole index for each account, which for every account of a large vault
 // costs the square of the accounts. It checks each account as OpenAccount
-// does; files[i] is nil where errs[i] says why. The index is then repaired
-// in one write, if the write lock is free (files ahead of it, accounts
-// broken or opening again).
+// does, and serves active ones only: the state its file records is the
+// authority (an account handed off, revoked or key-lost in the file fails,
+// whatever the index said); files[i] is nil where errs[i] says why. The
+// caller holds the accounts (ClaimAccounts, or a fleet worker's leases).
+// The index is then repaired in one write, if the write lock is free
+// (files ahead of it, accounts broken or opening again).
 //
 // blob, when not nil, gives the place of an account's image instead of the
 // vault's own (a fleet worker's lease-fenced blob); it may return nil for
@@ -445,18 +600,19 @@ func (v *Vault) OpenAccounts(accts []Account, blob func(Account) storage.Blob) (
 	if err != nil {
 		return nil, nil, err
 	}
+	force := v.allowMigrated.Load()
 	files, errs = make([]*storage.File, len(accts)), make([]error, len(accts))
 	type note struct {
-		id    string
-		rev   uint64
-		peers int
-		err   error
+		id  string
+		op  opened
+		err error
 	}
 	var notes []note
 	for i := range accts {
 		a := &accts[i]
 		if a.Status == StatusHandedOff {
-			errs[i] = fmt.Errorf("%w: run `tgvault reclaim` first if it is no longer used elsewhere", ErrHandedOff)
+			// Served only once the index and the file both say active.
+			errs[i] = stateError(a.Status, a.Reason, useServe, force, "")
 			continue
 		}
 		var b storage.Blob
@@ -469,22 +625,28 @@ func (v *Vault) OpenAccounts(accts []Account, blob func(Account) storage.Blob) (
 			notes = append(notes, note{id: a.ID, err: err})
 			continue
 		}
-		n, err := f.PeerCount()
+		op, err := openedOf(f)
 		if err != nil {
-			_ = f.Close()
+			dropStore(f)
+			errs[i] = err
+			continue
+		}
+		if op.differs(a) {
+			notes = append(notes, note{id: a.ID, op: op})
+		}
+		status, reason := effectiveState(a, op.state, op.hasState)
+		if err := stateError(status, reason, useServe, force, ""); err != nil {
+			dropStore(f)
 			errs[i] = err
 			continue
 		}
 		files[i] = f
-		if f.Revision() != a.Revision || n != a.Peers || a.Status == StatusBroken {
-			notes = append(notes, note{id: a.ID, rev: f.Revision(), peers: n})
-		}
 	}
 	if len(notes) > 0 {
 		if t, err := v.begin(); err == nil {
 			changed := false
 			for _, n := range notes {
-				changed = t.note(n.id, n.rev, n.peers, n.err) || changed
+				changed = t.note(n.id, n.op, n.err) || changed
 			}
 			if changed {
 				_ = t.save()

@@ -101,6 +101,7 @@ const (
 	// session, or a wrong field. run leaves it alone; `tgvault set`
 	// corrects the field.
 	StatusMismatch AccountStatus = "mismatch"
+	StatusMigrated AccountStatus = "migrated" // the vault was copied to PostgreSQL (migrate): served there, not here
 )
 
 // Account is one index entry: what list and show print. It never holds
@@ -113,13 +114,19 @@ type Account struct {
 	IsBot    sessionstring.Opt[bool]  `json:"is_bot"`
 	TestMode sessionstring.Opt[bool]  `json:"test_mode"`
 	APIID    sessionstring.Opt[int32] `json:"api_id"`
-	Status   AccountStatus            `json:"status"`
-	Reason   string                   `json:"reason,omitempty"` // why revoked/key_lost/broken
-	Peers    int                      `json:"peers"`
-	Revision uint64                   `json:"revision"`
-	Source   string                   `json:"source,omitempty"` // format/dialect it was imported from
-	Created  time.Time                `json:"created"`
-	Updated  time.Time                `json:"updated"`
+	// KeyID is the auth key's MTProto id (16 hex digits, as gotd and
+	// Telegram print it; not a secret: MTProto sends it in clear with
+	// every message). One key is in one account only; "" where the index
+	// does not know it yet (a file that did not open since the index was
+	// upgraded).
+	KeyID    string        `json:"key_id,omitempty"`
+	Status   AccountStatus `json:"status"`
+	Reason   string        `json:"reason,omitempty"` // why revoked/key_lost/broken
+	Peers    int           `json:"peers"`
+	Revision uint64        `json:"revision"`
+	Source   string        `json:"source,omitempty"` // format/dialect it was imported from
+	Created  time.Time     `json:"created"`
+	Updated  time.Time     `json:"updated"`
 }
 
 // ImportOptions tune Import.
@@ -134,6 +141,14 @@ type ImportOptions struct {
 	APIID sessionstring.Opt[int32]
 	// Passphrase opens a sealed hand-off string made with --passphrase.
 	Passphrase crypto.Passphrase
+	// SkipExisting reports a source whose key the vault holds already as
+	// ImportReport.Existing instead of failing with a *DuplicateKeyError.
+	SkipExisting bool
+	// Replace replaces the account that holds the source's key (it keeps
+	// its name unless Name gives another) instead of refusing the source.
+	Replace bool
+	// Force imports into a vault that was migrated to PostgreSQL.
+	Force bool
 }
 
 // ImportReport says what an import carried and lacked.
@@ -146,6 +161,12 @@ type ImportReport struct {
 	// PlaintextRemains is true when the source was a file that still
 	// exists in plaintext (the CLI warns; --remove-source deletes it).
 	PlaintextRemains bool `json:"plaintext_remains"`
+	// Existing names the account that holds the source's key already
+	// (ImportOptions.SkipExisting): nothing was imported from the source.
+	Existing string `json:"existing,omitempty"`
+	// Replaced names the account this import replaced
+	// (ImportOptions.Replace).
+	Replaced string `json:"replaced,omitempty"`
 }
 
 // SealedExportOptions make a sealed hand-off string.

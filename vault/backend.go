@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -44,13 +45,32 @@ type Backend interface {
 	Lock(lock string, h LockHolder) (release func() error, err error)
 	// Probe reports whether someone holds lock, and who.
 	Probe(lock string) (LockHolder, bool)
+	// LockAccounts takes the ownership locks of the accounts ids (their
+	// random ids) for h, without waiting long: a `tgvault run` holds the
+	// lock of each account it serves for its whole life, a command that
+	// exports, moves, removes or renames an account holds it for that
+	// moment, so that exactly one of them has the account. It returns a
+	// release function for each lock taken and the holder of each one
+	// held elsewhere. A lock whose holder dies is freed (by the kernel,
+	// or by expiry).
+	LockAccounts(ids []string, h LockHolder) (taken map[string]func() error, busy map[string]LockHolder, err error)
+	// AccountHolders returns the holder of every ownership lock held now,
+	// by account id.
+	AccountHolders() (map[string]LockHolder, error)
 }
 
 // The locks of a Backend.
 const (
+	// ownersDir holds a DirBackend's account ownership locks,
+	// owners/<account-id>.lock.
+	ownersDir = "owners"
+	ownerExt  = ".lock"
+
 	// LockWrite serialises the writers of the vault.
 	LockWrite = "lock"
-	// LockRun marks a running pool (`tgvault run`).
+	// LockRun was the vault-wide lock of a running pool before ownership
+	// became per account (LockAccounts); a PostgreSQL vault still has its
+	// row, and its Probe reports a live worker lease under it.
 	LockRun = "run.lock"
 )
 
@@ -133,6 +153,110 @@ func (d DirBackend) Lock(lock string, h LockHolder) (func() error, error) {
 
 // Probe tests the lock file named lock.
 func (d DirBackend) Probe(lock string) (LockHolder, bool) { return probeLock(d.path(lock)) }
+
+// LockAccounts takes the advisory locks of owners/<id>.lock, one open
+// file per account held (so a run serving N accounts has N more files
+// open), retrying busy ones a few times together (a prober holds a lock
+// for an instant).
+func (d DirBackend) LockAccounts(ids []string, h LockHolder) (map[string]func() error, map[string]LockHolder, error) {
+	dir := d.path(ownersDir)
+	if err := os.MkdirAll(dir, dirMode); err != nil {
+		return nil, nil, fmt.Errorf("vault: owner locks: %w", err)
+	}
+	rec, _ := json.Marshal(h)
+	rec = append(rec, '\n')
+	taken := make(map[string]func() error, len(ids))
+	undo := func() {
+		for _, rel := range taken {
+			_ = rel()
+		}
+	}
+	pending := ids
+	for try := 0; len(pending) > 0; try++ {
+		var again []string
+		for _, id := range pending {
+			if !validID(id) {
+				undo()
+				return nil, nil, fmt.Errorf("vault: owner lock: bad account id")
+			}
+			f, err := os.OpenFile(filepath.Join(dir, id+ownerExt), os.O_RDWR|os.O_CREATE, fileMode)
+			if err != nil {
+				undo()
+				return nil, nil, fmt.Errorf("vault: owner lock: %w", err)
+			}
+			switch err := tryLock(f); {
+			case errors.Is(err, errWouldBlock):
+				_ = f.Close()
+				again = append(again, id)
+				continue
+			case err != nil:
+				_ = f.Close()
+				undo()
+				return nil, nil, fmt.Errorf("vault: owner lock: %w", err)
+			}
+			if err := f.Truncate(0); err == nil {
+				_, _ = f.WriteAt(rec, 0)
+			}
+			taken[id] = (&heldLock{f: f}).release
+		}
+		pending = again
+		if len(pending) == 0 || try >= lockTries {
+			break
+		}
+		time.Sleep(lockRetry)
+	}
+	busy := make(map[string]LockHolder, len(pending))
+	for _, id := range pending {
+		h, _ := readHolder(filepath.Join(dir, id+ownerExt))
+		busy[id] = h
+	}
+	return taken, busy, nil
+}
+
+// AccountHolders probes every lock file under owners/.
+func (d DirBackend) AccountHolders() (map[string]LockHolder, error) {
+	ents, err := os.ReadDir(d.path(ownersDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]LockHolder{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vault: owner locks: %w", err)
+	}
+	out := map[string]LockHolder{}
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), ownerExt)
+		if !ok || !validID(id) || !e.Type().IsRegular() {
+			continue
+		}
+		if h, held := probeLock(filepath.Join(d.path(ownersDir), e.Name())); held {
+			out[id] = h
+		}
+	}
+	return out, nil
+}
+
+// removeOwnerLock deletes an account's lock file (rm, with the lock held;
+// best effort: Windows keeps an open file).
+func (d DirBackend) removeOwnerLock(id string) {
+	if validID(id) {
+		_ = os.Remove(filepath.Join(d.path(ownersDir), id+ownerExt))
+	}
+}
+
+// validID reports whether id is an account id as newID makes them (hex),
+// so that it is safe in a path.
+func validID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // backendErr wraps a backend failure for the operation what.
 func backendErr(what string, err error) error {

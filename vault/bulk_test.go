@@ -91,9 +91,51 @@ func TestImportFiles(t *testing.T) {
 	if u, _ := row.UserID.Get(); u != 1000013 {
 		t.Errorf("user id %d", u)
 	}
-	// A second run: every name exists.
-	err = tv.ImportFiles(paths[:3], ImportOptions{}, nil)
-	if !errors.Is(err, ErrExists) {
-		t.Errorf("re-import: %v", err)
+	// A second run: every key is in the vault, each refused naming its
+	// account; with SkipExisting each is reported so, and nothing fails.
+	var dups []string
+	err = tv.ImportFiles(paths[:3], ImportOptions{}, func(_ int, _ ImportReport, err error) {
+		var de *DuplicateKeyError
+		if errors.As(err, &de) {
+			dups = append(dups, de.Account)
+		}
+	})
+	if !errors.Is(err, ErrDuplicateKey) || strings.Join(dups, " ") != "acct00000 acct00001 acct00002" {
+		t.Errorf("re-import: %v, duplicates %v", err, dups)
+	}
+	var existing []string
+	err = tv.ImportFiles(paths[:3], ImportOptions{SkipExisting: true}, func(_ int, r ImportReport, err error) {
+		if err == nil {
+			existing = append(existing, r.Existing)
+		}
+	})
+	if err != nil || strings.Join(existing, " ") != "acct00000 acct00001 acct00002" {
+		t.Errorf("re-import with SkipExisting: %v, existing %v", err, existing)
+	}
+	// The same key twice among the files of one import: the first is
+	// imported, the second refused naming it, before its file is written.
+	dir := t.TempDir()
+	fresh := filepath.Join(dir, "fresh.session")
+	os.Rename(makeSessionFiles(t, dir, 1)[0], fresh)
+	twin := filepath.Join(dir, "twin.session")
+	b, _ := os.ReadFile(fresh)
+	os.WriteFile(twin, b, 0o600)
+	before, _ := os.ReadDir(filepath.Join(tv.Dir(), accountsDir))
+	dups = nil
+	err = tv.ImportFiles([]string{fresh, twin}, ImportOptions{}, func(_ int, _ ImportReport, err error) {
+		var de *DuplicateKeyError
+		if errors.As(err, &de) {
+			dups = append(dups, de.Account)
+		}
+	})
+	if !errors.Is(err, ErrDuplicateKey) || strings.Join(dups, " ") != "fresh" {
+		t.Errorf("twins: %v, duplicates %v", err, dups)
+	}
+	after, _ := os.ReadDir(filepath.Join(tv.Dir(), accountsDir))
+	if len(after) != len(before)+1 {
+		t.Errorf("account files %d -> %d, want one more", len(before), len(after))
+	}
+	if _, err := tv.Show("twin"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the twin is in the index: %v", err)
 	}
 }

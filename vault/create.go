@@ -9,8 +9,10 @@ import (
 // CreateAccount adds an account made from snap, the store of a fresh login
 // (`tgvault login`): under the write lock it writes the account file, then
 // the index entry. The session must hold an auth key; a name in use is
-// refused with ErrExists. source says where the account came from (shown by
-// list and show).
+// refused with ErrNameTaken, a key the vault holds already (which a fresh
+// key exchange cannot make, but a seeded or copied session can) with a
+// *DuplicateKeyError before anything is written. source says where the
+// account came from (shown by list and show).
 func (v *Vault) CreateAccount(name string, snap *storage.Snapshot, source string) (Account, error) {
 	if err := checkName(name); err != nil {
 		return Account{}, err
@@ -18,13 +20,17 @@ func (v *Vault) CreateAccount(name string, snap *storage.Snapshot, source string
 	if snap == nil || snap.Session.AuthKey.IsZero() {
 		return Account{}, fmt.Errorf("%w: the session has no auth key", ErrBadInput)
 	}
-	t, err := v.begin()
+	t, err := v.beginImport(ImportOptions{})
 	if err != nil {
 		return Account{}, err
 	}
 	defer t.end()
+	kid := snap.Session.AuthKey.ID()
+	if _, err := t.checkKey(kid, false); err != nil {
+		return Account{}, err
+	}
 	if t.idx.find(name) >= 0 {
-		return Account{}, fmt.Errorf("%w: an account has that name", ErrExists)
+		return Account{}, nameTaken(name)
 	}
 	id := newID(16)
 	b := storage.Binding{VaultID: v.meta.VaultID, AccountID: id, Revision: 1}
@@ -48,7 +54,8 @@ func (v *Vault) CreateAccount(name string, snap *storage.Snapshot, source string
 		TestMode: row.TestMode, APIID: row.APIID, Status: StatusActive,
 		Peers: peers, Revision: rev, Source: source, Created: now, Updated: now,
 	}
-	if err := t.add(a); err != nil {
+	a.setKeyID(kid)
+	if err := t.add(&ImportReport{Account: a}, ImportOptions{Name: name}); err != nil {
 		_ = v.removeAccount(id)
 		return Account{}, err
 	}

@@ -50,8 +50,15 @@ func TestCreateAccount(t *testing.T) {
 		t.Errorf("meta = %q, %v", m, ok)
 	}
 
-	if _, err := tv.CreateAccount("bot", snap, "login"); !errors.Is(err, ErrExists) {
-		t.Errorf("name in use: %v, want ErrExists", err)
+	// The same key (a seeded or copied session) under another name.
+	var de *DuplicateKeyError
+	if _, err := tv.CreateAccount("bot2", snap, "login"); !errors.As(err, &de) || de.Account != "bot" {
+		t.Errorf("key in use: %v, want a *DuplicateKeyError naming bot", err)
+	}
+	other := *snap
+	other.Session.AuthKey = variantKey(t, 9)
+	if _, err := tv.CreateAccount("bot", &other, "login"); !errors.Is(err, ErrNameTaken) {
+		t.Errorf("name in use: %v, want ErrNameTaken", err)
 	}
 	noKey := *snap
 	noKey.Session.AuthKey = sessionstring.AuthKey{}

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 
 	"github.com/tgvault/tgvault/crypto"
@@ -44,8 +45,19 @@ func (v *Vault) Doctor() []Check {
 	} else {
 		add("writer", true, "no writer", "")
 	}
-	if pid, held := v.HeldByRun(); held {
-		add("run", true, fmt.Sprintf("tgvault run (pid %d) holds the accounts", pid), "")
+	if hs, err := v.be.AccountHolders(); err != nil {
+		add("owners", false, "the ownership locks are unreadable: "+err.Error(), "check "+v.be.Location())
+	} else if len(hs) > 0 {
+		byPID := map[string]int{}
+		for _, h := range hs {
+			byPID[fmt.Sprintf("process %d (%s)", h.PID, h.Command)]++
+		}
+		var parts []string
+		for who, n := range byPID {
+			parts = append(parts, fmt.Sprintf("%s holds %d", who, n))
+		}
+		sort.Strings(parts)
+		add("run", true, strings.Join(parts, "; ")+" (tgvault status names the accounts)", "")
 	}
 	if st != nil && st.rekeyErr != nil {
 		add("rekey", false, st.rekeyErr.Error(), "with no tgvault writing, remove "+vaultName(v.be, rekeyPath))
@@ -107,33 +119,61 @@ func (v *Vault) Doctor() []Check {
 		return cs
 	}
 	add("index", true, fmt.Sprintf("%d accounts", len(x.Accounts)), "")
+	if x.MigratedTo != "" {
+		add("migrated", true, "this vault was copied to "+x.MigratedTo+" (tgvault migrate): run, export and import refuse it without --force", "")
+	}
+
 	s, err := st.sealer()
 	if err != nil {
 		return cs
 	}
 	known := map[string]bool{}
+	// Key ids as the files say (an index written before they were kept
+	// has none), else as the index says.
+	keyed := make([]Account, 0, len(x.Accounts))
 	for i := range x.Accounts {
 		a := &x.Accounts[i]
 		known[a.ID+accountExt] = true
 		name := "account " + a.Name
 		f, err := v.openFile(s, true, a)
 		if err != nil {
-			add(name, false, err.Error(), "tgvault remove, then import the session again")
+			keyed = append(keyed, *a)
+			add(name, false, err.Error(), accountFix(a, err))
 			continue
 		}
-		rev := f.Revision()
+		op, err := openedOf(f)
 		dropStore(f)
+		if err != nil {
+			keyed = append(keyed, *a)
+			add(name, false, err.Error(), accountFix(a, err))
+			continue
+		}
+		k := *a
+		k.setKeyID(op.keyID)
+		keyed = append(keyed, k)
+		status, _ := effectiveState(a, op.state, op.hasState)
 		switch {
 		case a.Status == StatusMismatch:
 			add(name, false, "mismatch: "+a.Reason,
 				"if the vault's field is wrong, correct it with tgvault set; else the session is not this account's: tgvault rm it")
 		case a.Status == StatusBroken:
-			add(name, true, "the file opens again; the index still says broken ("+a.Reason+")", "open it once (any export) to clear the mark")
-		case rev > a.Revision:
-			add(name, true, fmt.Sprintf("the file (revision %d) is ahead of the index (%d): repaired on the next write", rev, a.Revision), "")
+			add(name, true, "the file opens again; the index still says broken ("+a.Reason+")", "")
+		case status != a.Status:
+			add(name, true, fmt.Sprintf("%s: the file says so (the index says %s, an older copy): repaired on the next write", status, a.Status), "")
+		case op.rev > a.Revision:
+			add(name, true, fmt.Sprintf("the file (revision %d) is ahead of the index (%d): repaired on the next write", op.rev, a.Revision), "")
 		default:
-			add(name, true, string(a.Status), "")
+			add(name, true, string(status), "")
 		}
+	}
+	if dups := duplicates(keyed); len(dups) > 0 {
+		var ds []string
+		for k, names := range dups {
+			ds = append(ds, describeDuplicates(k, names))
+		}
+		sort.Strings(ds)
+		add("duplicates", false, fmt.Sprintf("%d auth keys are in more than one account: %s; run would use each from two places, and Telegram kills a key used twice", len(dups), strings.Join(ds, "; ")),
+			"keep one account per key: tgvault rm the others (stop any tgvault run serving them first)")
 	}
 	names, _ := v.be.List(accountsDir)
 	var orphans []string
@@ -150,6 +190,17 @@ func (v *Vault) Doctor() []Check {
 		add("orphans", false, fmt.Sprintf("%d account files are not in the index (an interrupted import or remove)", len(orphans)), fix)
 	}
 	return cs
+}
+
+// accountFix is what to do about an account whose file fails.
+func accountFix(a *Account, err error) string {
+	switch {
+	case errors.Is(err, ErrBinding):
+		return fmt.Sprintf("restore accounts/%s.age from a backup of the same or a newer revision; else tgvault rm %q and import the session again", a.ID, a.Name)
+	case errors.Is(err, ErrWrongKey):
+		return fmt.Sprintf("the file is sealed to another key: restore accounts/%s.age from a backup; else tgvault rm %q and import the session again", a.ID, a.Name)
+	}
+	return fmt.Sprintf("restore accounts/%s.age from a backup; else tgvault rm %q and import the session again", a.ID, a.Name)
 }
 
 // checkPerms checks that the directory is 0700 and the files 0600.

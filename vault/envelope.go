@@ -22,6 +22,8 @@ import (
 //	api_id int32 (if known), user_id int64 (if known)
 //	auth key, 256 bytes
 //	host: uint8 length + bytes, port uint16 (if envHasServer)
+//	account name: uvarint length + bytes (if envHasName; strings made
+//	  before names travelled have none, and import names them as before)
 //	peers (if envHasPeers): uvarint length + raw DEFLATE of the peer records:
 //	  uvarint count, then per peer: varint id, varint access_hash,
 //	  uint8 type, uvarint length + username, uvarint length + phone,
@@ -41,7 +43,10 @@ const (
 	envTest      = 1 << 5
 	envHasServer = 1 << 6
 	envHasPeers  = 1 << 7
-	envKnown     = 1<<8 - 1
+	envHasName   = 1 << 8
+	envKnown     = 1<<9 - 1
+
+	maxEnvName = 256 // checkName's limit
 
 	maxEnvPeers   = 1 << 20
 	maxEnvInflate = 64 << 20
@@ -52,7 +57,10 @@ var peerTypes = []storage.PeerType{storage.PeerUser, storage.PeerBot, storage.Pe
 // envelope is what a hand-off carries.
 type envelope struct {
 	Session sessionstring.Session
-	Peers   []storage.Peer
+	// Name is the account's name on the sending side ("" in strings made
+	// before names travelled).
+	Name  string
+	Peers []storage.Peer
 }
 
 func appendUvarintString(b []byte, s string) []byte {
@@ -96,6 +104,12 @@ func marshalEnvelope(e *envelope) ([]byte, error) {
 	if e.Peers != nil {
 		flags |= envHasPeers
 	}
+	if e.Name != "" {
+		if len(e.Name) > maxEnvName {
+			return nil, errors.New("vault: account name too long for a hand-off")
+		}
+		flags |= envHasName
+	}
 	b := make([]byte, 0, 300)
 	b = append(b, envMagic...)
 	b = append(b, envVersion)
@@ -112,6 +126,9 @@ func marshalEnvelope(e *envelope) ([]byte, error) {
 		b = append(b, byte(len(host)))
 		b = append(b, host...)
 		b = binary.BigEndian.AppendUint16(b, uint16(port))
+	}
+	if flags&envHasName != 0 {
+		b = appendUvarintString(b, e.Name)
 	}
 	if flags&envHasPeers != 0 {
 		var raw []byte
@@ -260,6 +277,16 @@ func unmarshalEnvelope(b []byte) (*envelope, error) {
 		}
 	}
 	e := &envelope{Session: s}
+	if flags&envHasName != 0 {
+		n := r.uvarint()
+		if n == 0 || n > maxEnvName {
+			return nil, errEnvelope
+		}
+		e.Name = string(r.take(int(n)))
+		if r.err == nil && checkName(e.Name) != nil {
+			return nil, fmt.Errorf("%w: the hand-off's account name is invalid", ErrBadInput)
+		}
+	}
 	if flags&envHasPeers != 0 {
 		n := r.uvarint()
 		if n > uint64(len(r.b)) {

@@ -1,6 +1,10 @@
 package vault
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"time"
+)
 
 // Sentinels; classify with errors.Is. Lower layers' errors are translated
 // at this boundary, not re-exported.
@@ -48,3 +52,74 @@ var (
 	// control characters.
 	ErrInvalidName = errors.New("vault: invalid account name")
 )
+
+// ErrNotSession: an import source that is no session at all (see
+// *NotSessionError); a bulk import skips it. It matches ErrBadInput.
+var ErrNotSession = fmt.Errorf("%w: not a session", ErrBadInput)
+
+// Sentinels of the one-key and one-owner rules.
+var (
+	// ErrNameTaken: an account of that name exists (a different session;
+	// see ErrDuplicateKey for the same one). It matches ErrExists.
+	ErrNameTaken = fmt.Errorf("%w: an account has that name", ErrExists)
+	// ErrDuplicateKey: the session's auth key is in the vault already,
+	// under another account (see *DuplicateKeyError). Telegram kills a key
+	// used from two places at once, so one key is in one account only.
+	ErrDuplicateKey = errors.New("vault: the auth key is in the vault already")
+	// ErrMigrated: the vault was copied to PostgreSQL (`tgvault migrate`);
+	// the fleet serves that copy, so this one is not used unless forced
+	// (see *MigratedError).
+	ErrMigrated = errors.New("vault: this vault was migrated")
+)
+
+// DuplicateKeyError reports an import whose auth key an account of the
+// vault has already. It matches ErrDuplicateKey.
+type DuplicateKeyError struct {
+	// Account is the name of the account that has the key.
+	Account string
+	// KeyID is the key's MTProto id (not a secret).
+	KeyID string
+}
+
+func (e *DuplicateKeyError) Error() string {
+	return fmt.Sprintf("%v: account %q has it (key id %s); import --replace replaces that account, --skip-existing skips such sources", ErrDuplicateKey, e.Account, e.KeyID)
+}
+
+// Unwrap returns ErrDuplicateKey.
+func (e *DuplicateKeyError) Unwrap() error { return ErrDuplicateKey }
+
+// MigratedError reports a directory vault that `tgvault migrate` copied
+// to PostgreSQL. It matches ErrMigrated.
+type MigratedError struct {
+	// To is the database, as a URL without its password.
+	To string
+}
+
+func (e *MigratedError) Error() string {
+	return fmt.Sprintf("%v to %s: its accounts are served from there (tgvault --vault %s run --worker NAME); using this copy too would use each session in two places (--force does it anyway)", ErrMigrated, e.To, e.To)
+}
+
+// Unwrap returns ErrMigrated.
+func (e *MigratedError) Unwrap() error { return ErrMigrated }
+
+// HeldError reports an account whose ownership lock another process holds
+// (a `tgvault run` serving it, or a command exporting, moving, removing or
+// renaming it). It matches ErrHeldByRun.
+type HeldError struct {
+	Holder LockHolder
+}
+
+func (e *HeldError) Error() string {
+	h := e.Holder
+	if h.PID == 0 {
+		return "vault: the account is held by another process (" + h.Command + ")"
+	}
+	host := ""
+	if h.Host != "" {
+		host = " on " + h.Host
+	}
+	return fmt.Sprintf("vault: the account is held by process %d (%s)%s since %s", h.PID, h.Command, host, h.Since.Format(time.RFC3339))
+}
+
+// Unwrap returns ErrHeldByRun.
+func (e *HeldError) Unwrap() error { return ErrHeldByRun }

@@ -10,29 +10,26 @@ import (
 	"github.com/tgvault/tgvault/storage"
 )
 
-// checkRun refuses to hand out an account that a running pool holds:
-// using a session in two places at once kills it.
-func (v *Vault) checkRun(force bool) error {
-	if force {
-		return nil
-	}
-	if pid, held := v.HeldByRun(); held {
-		return fmt.Errorf("%w (pid %d): stop it first, or use --force", ErrHeldByRun, pid)
-	}
-	return nil
-}
-
-// snapshot reads an exportable account's snapshot.
+// snapshot reads an exportable account's snapshot, holding its ownership
+// lock meanwhile: an account another process holds (a run serving it) is
+// refused with a *HeldError unless force. force also exports from a
+// migrated vault.
 func (v *Vault) snapshot(name string, force bool) (*storage.Snapshot, error) {
-	if err := v.checkRun(force); err != nil {
-		return nil, err
-	}
-	f, _, err := v.readAccount(name, true)
+	f, _, release, err := v.readAccount(name, readOpts{readOnly: true, own: !force, policy: useExport, force: force})
 	if err != nil {
-		return nil, err
+		return nil, heldAdvice(err)
 	}
+	defer release()
 	defer dropStore(f)
 	return f.Snapshot()
+}
+
+// heldAdvice adds what to do to a *HeldError of an export.
+func heldAdvice(err error) error {
+	if errors.Is(err, ErrHeldByRun) {
+		return fmt.Errorf("%w: stop it first, or use --force (a session used from two places at once is killed)", err)
+	}
+	return err
 }
 
 // Export returns the account as a plain session string in format f
@@ -81,18 +78,35 @@ func (v *Vault) ExportPlainFile(name, path string, force bool) error {
 // ExportSealed returns the account sealed for a hand-off, as one line:
 // to opts.To (the age text form) or with opts.Passphrase (the binary age
 // file in base64). Without peers the string is well under 1,000
-// characters. With opts.Move the account is marked handed off: it stays
-// listed, but nothing exports or connects it until Reclaim.
+// characters; it carries the account's name, which the receiver keeps
+// unless it imports with another.
+//
+// With opts.Move the account is handed off: under its ownership lock (a
+// pool serving it refuses the move; Force cannot override that) and the
+// write lock, the state handed_off is written into the account's file,
+// then the index; only then is the string returned. Nothing exports or
+// connects the account until Reclaim, whatever the index says later.
 func (v *Vault) ExportSealed(name string, opts SealedExportOptions) (string, error) {
 	if (len(opts.To) == 0) == (len(opts.Passphrase) == 0) {
 		return "", errors.New("vault: a sealed export needs recipients or a passphrase, not both")
+	}
+	if opts.Move {
+		if opts.Force {
+			return "", errors.New("vault: --move cannot be forced: stop the process that holds the account first")
+		}
+		return v.moveSealed(name, opts)
 	}
 	snap, err := v.snapshot(name, opts.Force)
 	if err != nil {
 		return "", err
 	}
+	return sealEnvelope(name, snap, opts)
+}
+
+// sealEnvelope seals snap as a hand-off of the account name.
+func sealEnvelope(name string, snap *storage.Snapshot, opts SealedExportOptions) (string, error) {
 	s, _ := sessionOf(snap)
-	e := &envelope{Session: s}
+	e := &envelope{Session: s, Name: name}
 	if opts.WithPeers {
 		e.Peers = snap.Peers
 		if e.Peers == nil {
@@ -104,25 +118,68 @@ func (v *Vault) ExportSealed(name string, opts SealedExportOptions) (string, err
 		return "", err
 	}
 	defer clear(plain)
-	var out string
 	if len(opts.To) > 0 {
-		out, err = crypto.SealText(plain, opts.To...)
-	} else {
-		var b []byte
-		b, err = crypto.SealPassphrase(plain, opts.Passphrase)
-		out = base64.StdEncoding.EncodeToString(b)
+		return crypto.SealText(plain, opts.To...)
 	}
+	b, err := crypto.SealPassphrase(plain, opts.Passphrase)
 	if err != nil {
 		return "", err
 	}
-	if opts.Move {
-		err := v.update(name, func(a *Account) error {
-			a.Status, a.Reason = StatusHandedOff, "exported with --move"
-			return nil
-		})
-		if err != nil {
-			return "", fmt.Errorf("vault: the account could not be marked handed off, so the sealed string is withheld: %w", err)
-		}
+	return base64.StdEncoding.EncodeToString(b), nil
+}
+
+// moveSealed is ExportSealed with Move: one transaction under the write
+// lock and the account's ownership lock, the hand-off state written into
+// the file before the index, the string sealed before either (nothing is
+// marked if sealing fails) and returned only once both are saved.
+func (v *Vault) moveSealed(name string, opts SealedExportOptions) (string, error) {
+	t, err := v.begin()
+	if err != nil {
+		return "", err
+	}
+	defer t.end()
+	if t.idx.MigratedTo != "" && !v.allowMigrated.Load() {
+		return "", &MigratedError{To: t.idx.MigratedTo}
+	}
+	a, err := t.account(name)
+	if err != nil {
+		return "", err
+	}
+	if err := t.own(a.ID); err != nil {
+		return "", heldAdvice(err)
+	}
+	f, err := v.openFile(t.sealer, false, a)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	op, err := openedOf(f)
+	if err != nil {
+		return "", err
+	}
+	status, reason := effectiveState(a, op.state, op.hasState)
+	if err := stateError(status, reason, useExport, v.allowMigrated.Load(), t.idx.MigratedTo); err != nil {
+		return "", err
+	}
+	snap, err := f.Snapshot()
+	if err != nil {
+		return "", err
+	}
+	out, err := sealEnvelope(name, snap, opts)
+	if err != nil {
+		return "", err
+	}
+	if err := setState(f, StatusHandedOff, "exported with --move", v.now()); err != nil {
+		return "", fmt.Errorf("vault: the account could not be marked handed off, so the sealed string is withheld: %w", err)
+	}
+	if _, err := t.record(f); err != nil {
+		return "", err
+	}
+	if err := t.save(); err != nil {
+		// The file says handed off (the authority): the index catches up
+		// on the next open. The string is still withheld: the user sees
+		// an error and may retry after reclaim.
+		return "", fmt.Errorf("vault: the account is marked handed off, but the index could not be saved, so the sealed string is withheld (tgvault reclaim, then try again): %w", err)
 	}
 	return out, nil
 }

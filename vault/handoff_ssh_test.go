@@ -59,7 +59,7 @@ func TestSealedHandOffSSHAndArmor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := tv.Import(armored, "", ImportOptions{Name: "b"})
+	rep, err := tv.Import(armored, "", ImportOptions{Name: "b", Replace: true}) // a's key
 	if err != nil || rep.Source != sourceHandOff {
 		t.Fatalf("armored import: %+v, %v", rep, err)
 	}

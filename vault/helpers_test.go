@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/sessionstring"
+	"github.com/tgvault/tgvault/storage"
 )
 
 // fakeKeyring is an in-memory Keyring.
@@ -141,3 +144,55 @@ func vectorKey() []byte {
 }
 
 var otherPass = crypto.Passphrase("hand-off passphrase 91d3")
+
+// variantKey is the vectors' key with its last byte changed by n (1 to
+// 255): another key, with another key id, whose other bytes the secret
+// scan still looks for.
+func variantKey(t testing.TB, n int) sessionstring.AuthKey {
+	t.Helper()
+	k := vectorKey()
+	k[255] ^= byte(n)
+	ak, err := sessionstring.NewAuthKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ak
+}
+
+// variantFile writes the vectors' Pyrogram v3 file (peers and all) with
+// variantKey(n) as a new file, and returns its path.
+func variantFile(t testing.TB, n int) string {
+	t.Helper()
+	fg, err := storage.ReadForeignFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := fg.Session
+	s.AuthKey = variantKey(t, n)
+	snap := &storage.Snapshot{
+		Session: storage.SessionRow{DCID: s.DCID, APIID: s.APIID, TestMode: s.TestMode, AuthKey: s.AuthKey,
+			Date: fg.Date, UserID: s.UserID, IsBot: s.IsBot},
+		Peers: fg.Peers,
+	}
+	p := filepath.Join(t.TempDir(), fmt.Sprintf("variant%d.session", n))
+	if err := storage.WritePyrogramFile(p, snap); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// variantString is the vectors' Pyrogram string with variantKey(n).
+func variantString(t testing.TB, n int) []byte {
+	t.Helper()
+	d, err := sessionstring.Decode(string(vector(t, "pyrogram/session_string_v3.txt")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := d.Session
+	s.AuthKey = variantKey(t, n)
+	out, err := sessionstring.Encode(sessionstring.Pyrogram, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(out)
+}

@@ -50,6 +50,7 @@ type parsed struct {
 	source    string
 	lacks     []string
 	ambiguous bool
+	name      string // the account's name a hand-off carries
 }
 
 func lacksOf(s sessionstring.Session) []string {
@@ -120,14 +121,57 @@ func (v *Vault) parseSource(data []byte, path string, opts ImportOptions, st fun
 	if sealed, ok := sealedForm(data); ok {
 		return v.parseHandOff(sealed, opts, st)
 	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, notSession("an empty file")
+	}
 	if len(data) > sessionstring.MaxLen {
-		return nil, fmt.Errorf("%w: too long for a session string", ErrBadInput)
+		return nil, notSession("too long for a session string")
 	}
 	d, err := sessionstring.Decode(string(data))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+		return nil, decodeError(data, err)
 	}
 	return parsedString(d.Session, d.Format.String(), d.Ambiguous)
+}
+
+// NotSessionError reports a source that is no session at all: a README,
+// a JSON file that is no gotd session, an SQLite database without a
+// sessions table, a session that never logged in, an empty or huge file.
+// A bulk import skips such a file, with Reason; a single one is bad
+// input. It matches ErrNotSession (and so ErrBadInput).
+type NotSessionError struct {
+	Reason string // fixed text, nothing from the file
+}
+
+func (e *NotSessionError) Error() string { return ErrBadInput.Error() + ": " + e.Reason }
+
+// Unwrap returns ErrNotSession.
+func (e *NotSessionError) Unwrap() error { return ErrNotSession }
+
+func notSession(reason string) error { return &NotSessionError{Reason: reason} }
+
+// decodeError classifies a session-string decoder's failure: input that
+// no format recognises is no session; a recognised format that is damaged
+// is bad input.
+func decodeError(data []byte, err error) error {
+	t := bytes.TrimSpace(data)
+	if len(t) > 0 && t[0] == '{' {
+		// gotd's session file is {"Version":1,"Data":{...}}; any other
+		// JSON is some other program's file.
+		var m map[string]json.RawMessage
+		if json.Unmarshal(t, &m) != nil {
+			return notSession("a JSON file that is no gotd session (not an object)")
+		}
+		if _, ok := m["Data"]; !ok {
+			return notSession("a JSON file that is no gotd session (no Data field)")
+		}
+		return fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	var pe *sessionstring.ParseError
+	if errors.As(err, &pe) && pe.Format == sessionstring.Unknown {
+		return notSession("no session format matches it")
+	}
+	return fmt.Errorf("%w: %v", ErrBadInput, err)
 }
 
 func parsedString(s sessionstring.Session, source string, ambiguous bool) (*parsed, error) {
@@ -148,7 +192,12 @@ func parseForeign(data []byte, path string) (*parsed, error) {
 	} else {
 		f, err = storage.ReadForeign(data, nil)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, storage.ErrNoSessions):
+		return nil, notSession("an SQLite database without a sessions table")
+	case errors.Is(err, storage.ErrNoAuthKey):
+		return nil, notSession("a session file that never logged in (no auth key)")
+	case err != nil:
 		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
 	snap, err := snapshotOf(f.Session, string(f.Dialect), f.Date)
@@ -212,7 +261,7 @@ func (v *Vault) parseHandOff(sealed []byte, opts ImportOptions, st func() (*unlo
 		return nil, err
 	}
 	snap.Peers = e.Peers
-	return &parsed{snap: snap, session: e.Session, source: sourceHandOff, lacks: lacksOf(e.Session)}, nil
+	return &parsed{snap: snap, session: e.Session, source: sourceHandOff, lacks: lacksOf(e.Session), name: e.Name}, nil
 }
 
 // defaultName derives an account name from the source path or user id.
@@ -234,20 +283,53 @@ func defaultName(path string, s sessionstring.Session, id string) string {
 // (opened with the vault key or opts.Passphrase). srcPath names the file it
 // came from ("" for stdin): it gives the default name and
 // ImportReport.PlaintextRemains, and lets a .session file's WAL be read.
+//
+// A key the vault holds already is refused with a *DuplicateKeyError
+// naming the account that has it, before anything is written; with
+// opts.SkipExisting the report says so instead (Existing), with
+// opts.Replace that account is replaced. A name in use by another key is
+// ErrNameTaken.
 func (v *Vault) Import(data []byte, srcPath string, opts ImportOptions) (ImportReport, error) {
-	t, err := v.begin()
+	t, err := v.beginImport(opts)
 	if err != nil {
 		return ImportReport{}, err
 	}
 	defer t.end()
 	r, err := v.importOne(t, data, srcPath, opts)
 	if err != nil {
-		return ImportReport{}, err
+		return skipExisting(opts, err)
+	}
+	if r.Existing != "" {
+		return r, nil
 	}
 	if err := t.save(); err != nil {
 		return ImportReport{}, err
 	}
 	return r, nil
+}
+
+// beginImport begins a write that adds accounts: refused on a migrated
+// vault unless forced.
+func (v *Vault) beginImport(opts ImportOptions) (*tx, error) {
+	t, err := v.begin()
+	if err != nil {
+		return nil, err
+	}
+	if t.idx.MigratedTo != "" && !opts.Force && !v.allowMigrated.Load() {
+		t.end()
+		return nil, &MigratedError{To: t.idx.MigratedTo}
+	}
+	return t, nil
+}
+
+// skipExisting turns a duplicate key into a report of the account that
+// has it, when opts.SkipExisting asks for that.
+func skipExisting(opts ImportOptions, err error) (ImportReport, error) {
+	var de *DuplicateKeyError
+	if opts.SkipExisting && errors.As(err, &de) {
+		return ImportReport{Existing: de.Account, Lacks: []string{}}, nil
+	}
+	return ImportReport{}, err
 }
 
 // ImportFile imports the file at path (see Import).
@@ -266,10 +348,10 @@ func readSource(path string) ([]byte, error) {
 		return nil, fmt.Errorf("vault: import: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: not a regular file", ErrBadInput)
+		return nil, notSession("not a regular file")
 	}
 	if fi.Size() > storage.MaxForeignSize {
-		return nil, fmt.Errorf("%w: file too large for a session", ErrBadInput)
+		return nil, notSession("too large for a session file")
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -281,20 +363,38 @@ func readSource(path string) ([]byte, error) {
 // ImportFiles imports many files under one lock, writing each account file
 // once and the index once per batch of 256, so that a thousand .session
 // files import in seconds. Files are read, sealed and written by a few
-// workers at once (the fsyncs overlap); names are checked and the index
-// updated in the order of paths. progress (if not nil) is called after
-// each file, in order, with its report or error; a failed file does not
-// stop the others. opts.Name, if set, is ignored (each account is named
-// after its file). The returned error counts the failures and wraps each
-// one. A crash in the middle leaves account files that the index does not
-// list; Doctor reports them.
+// workers at once (the fsyncs overlap); names and keys are checked and the
+// index updated in the order of paths. progress (if not nil) is called
+// after each file, in order, with its report or error; a failed file does
+// not stop the others. opts.Name, if set, is ignored (each account is
+// named after its file, or the name a hand-off carries). A key already in
+// the vault, or met earlier in paths, is a *DuplicateKeyError for that
+// file (a report with Existing under opts.SkipExisting; opts.Replace
+// replaces the account). The returned error counts the failures and wraps
+// each one. A crash in the middle leaves account files that the index
+// does not list; Doctor reports them.
 func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(done int, r ImportReport, err error)) error {
-	t, err := v.begin()
+	t, err := v.beginImport(opts)
 	if err != nil {
 		return err
 	}
 	defer t.end()
 	opts.Name = ""
+	// The keys the vault holds now, for the workers to skip duplicates
+	// before they write anything; a key met twice among paths is caught
+	// by t.add, in order.
+	held := map[sessionstring.KeyID]string{}
+	for i := range t.idx.Accounts {
+		if k, ok := t.idx.Accounts[i].keyID(); ok {
+			held[k] = t.idx.Accounts[i].Name
+		}
+	}
+	dup := func(k sessionstring.KeyID) error {
+		if name, ok := held[k]; ok && !opts.Replace {
+			return &DuplicateKeyError{Account: name, KeyID: k.String()}
+		}
+		return nil
+	}
 
 	type result struct {
 		r   ImportReport
@@ -325,7 +425,7 @@ func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(do
 	for range importWorkers {
 		wg.Go(func() {
 			for i := range work {
-				r, err := v.writeAccount(t, paths[i], opts)
+				r, err := v.writeAccount(t, paths[i], opts, dup)
 				results[i] <- result{r, err}
 			}
 		})
@@ -337,12 +437,15 @@ func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(do
 		res := <-results[i]
 		r, err := res.r, res.err
 		if err == nil {
-			if err = t.add(r.Account); err != nil {
+			if err = t.add(&r, opts); err != nil {
 				_ = v.removeAccount(r.Account.ID)
 				r = ImportReport{}
 			}
 		}
-		if err == nil {
+		if err != nil {
+			r, err = skipExisting(opts, err)
+		}
+		if err == nil && r.Existing == "" {
 			pending++
 			if pending >= importBatch {
 				if err := t.save(); err != nil {
@@ -350,14 +453,14 @@ func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(do
 				}
 				pending = 0
 			}
-		} else {
+		} else if err != nil {
 			errs = append(errs, fmt.Errorf("file %d: %w", i+1, err))
 		}
 		if progress != nil {
 			progress(i+1, r, err)
 		}
 	}
-	if pending > 0 {
+	if pending > 0 || len(t.gone) > 0 {
 		if err := t.save(); err != nil {
 			return err
 		}
@@ -373,56 +476,100 @@ const importWorkers = 4
 
 // writeAccount reads the file at path and writes its account file; it does
 // not touch the index. It is safe for concurrent use (t's sealer and
-// identity are).
-func (v *Vault) writeAccount(t *tx, path string, opts ImportOptions) (ImportReport, error) {
+// identity are; dup must be).
+func (v *Vault) writeAccount(t *tx, path string, opts ImportOptions, dup func(sessionstring.KeyID) error) (ImportReport, error) {
 	data, err := readSource(path)
 	if err != nil {
 		return ImportReport{}, err
 	}
 	defer clear(data)
-	return v.createAccount(t, data, path, opts)
-}
-
-// add puts a new account into t's index, refusing a name in use.
-func (t *tx) add(a Account) error {
-	if t.idx.find(a.Name) >= 0 {
-		return fmt.Errorf("%w: an account has that name (choose another with --name)", ErrExists)
-	}
-	t.idx.Accounts = append(t.idx.Accounts, a)
-	return nil
-}
-
-// importOne writes one account file and adds its entry to t's index (the
-// caller saves the index).
-func (v *Vault) importOne(t *tx, data []byte, srcPath string, opts ImportOptions) (ImportReport, error) {
-	if opts.Name != "" && t.idx.find(opts.Name) >= 0 {
-		return ImportReport{}, fmt.Errorf("%w: an account has that name (choose another with --name)", ErrExists)
-	}
-	r, err := v.createAccount(t, data, srcPath, opts)
+	p, err := v.parseSource(data, path, opts, func() (*unlocked, error) { return t.st, nil })
 	if err != nil {
 		return ImportReport{}, err
 	}
-	if err := t.add(r.Account); err != nil {
+	return v.createParsed(t, p, path, opts, dup)
+}
+
+// add puts a new account (r.Account, whose file is written) into t's
+// index. A key the index holds is refused with a *DuplicateKeyError,
+// unless opts.Replace: that account's entry is then replaced (under its
+// ownership lock; its file is removed once the index is saved) and its
+// name kept unless opts.Name gives another. A name in use is refused with
+// ErrNameTaken.
+func (t *tx) add(r *ImportReport, opts ImportOptions) error {
+	a := &r.Account
+	j := -1
+	if k, ok := a.keyID(); ok {
+		var err error
+		if j, err = t.checkKey(k, opts.Replace); err != nil {
+			return err
+		}
+	}
+	if j >= 0 {
+		old := t.idx.Accounts[j]
+		if err := t.own(old.ID); err != nil {
+			return fmt.Errorf("%w: it holds the account to replace, %q", err, old.Name)
+		}
+		if opts.Name == "" {
+			a.Name = old.Name
+		}
+		r.Replaced = old.Name
+	}
+	if k := t.idx.find(a.Name); k >= 0 && k != j {
+		return nameTaken(a.Name)
+	}
+	if j >= 0 {
+		t.gone = append(t.gone, t.idx.Accounts[j].ID)
+		t.drop(j)
+	}
+	t.idx.Accounts = append(t.idx.Accounts, *a)
+	if k, ok := a.keyID(); ok && t.keys != nil {
+		t.keys[k] = a.ID
+	}
+	return nil
+}
+
+// nameTaken refuses a name in use.
+func nameTaken(name string) error {
+	return fmt.Errorf("%w: %q (choose another with --name)", ErrNameTaken, name)
+}
+
+// importOne writes one account file and adds its entry to t's index (the
+// caller saves the index). A key the vault holds is refused before the
+// file is written (or reported as Existing under opts.SkipExisting).
+func (v *Vault) importOne(t *tx, data []byte, srcPath string, opts ImportOptions) (ImportReport, error) {
+	p, err := v.parseSource(data, srcPath, opts, func() (*unlocked, error) { return t.st, nil })
+	if err != nil {
+		return ImportReport{}, err
+	}
+	dup := func(k sessionstring.KeyID) error {
+		_, err := t.checkKey(k, opts.Replace)
+		return err
+	}
+	r, err := v.createParsed(t, p, srcPath, opts, dup)
+	if err != nil {
+		return skipExisting(opts, err)
+	}
+	if err := t.add(&r, opts); err != nil {
 		_ = v.removeAccount(r.Account.ID)
 		return ImportReport{}, err
 	}
 	return r, nil
 }
 
-// createAccount parses a source and writes its account file, without
-// touching the index.
-func (v *Vault) createAccount(t *tx, data []byte, srcPath string, opts ImportOptions) (ImportReport, error) {
-	p, err := v.parseSource(data, srcPath, opts, func() (*unlocked, error) { return t.st, nil })
-	if err != nil {
-		return ImportReport{}, err
-	}
-	return v.createParsed(t, p, srcPath, opts)
-}
-
-// createParsed writes the account file of a parsed source.
-func (v *Vault) createParsed(t *tx, p *parsed, srcPath string, opts ImportOptions) (ImportReport, error) {
+// createParsed writes the account file of a parsed source, without
+// touching the index. dup, if not nil, refuses a key before anything is
+// written. The name is opts.Name, else the one a hand-off carries, else
+// one derived from the source.
+func (v *Vault) createParsed(t *tx, p *parsed, srcPath string, opts ImportOptions, dup func(sessionstring.KeyID) error) (ImportReport, error) {
 	if p.session.AuthKey.IsZero() {
 		return ImportReport{}, fmt.Errorf("%w: the session has no auth key", ErrBadInput)
+	}
+	kid := p.session.AuthKey.ID()
+	if dup != nil {
+		if err := dup(kid); err != nil {
+			return ImportReport{}, err
+		}
 	}
 	if !p.snap.Session.APIID.Known() && opts.APIID.Known() {
 		p.snap.Session.APIID = opts.APIID
@@ -430,6 +577,9 @@ func (v *Vault) createParsed(t *tx, p *parsed, srcPath string, opts ImportOption
 	}
 	id := newID(16)
 	name := opts.Name
+	if name == "" {
+		name = p.name
+	}
 	if name == "" {
 		name = defaultName(srcPath, p.session, id)
 	}
@@ -447,6 +597,7 @@ func (v *Vault) createParsed(t *tx, p *parsed, srcPath string, opts ImportOption
 		err = cerr
 	}
 	if err != nil {
+		_ = v.removeAccount(id)
 		return ImportReport{}, err
 	}
 	now := v.now().UTC()
@@ -456,6 +607,7 @@ func (v *Vault) createParsed(t *tx, p *parsed, srcPath string, opts ImportOption
 		TestMode: row.TestMode, APIID: row.APIID, Status: StatusActive,
 		Peers: peers, Revision: rev, Source: p.source, Created: now, Updated: now,
 	}
+	a.setKeyID(kid)
 	r := ImportReport{Account: a, Source: p.source, Lacks: p.lacks, Ambiguous: p.ambiguous, Peers: a.Peers}
 	if r.Lacks == nil {
 		r.Lacks = []string{}
@@ -485,12 +637,15 @@ func without(l []string, s string) []string {
 // none, under one lock and one index save. source names their format;
 // srcPath is where they came from (for ImportReport.PlaintextRemains). The
 // first account is named opts.Name and the others opts.Name-2, -3, ...;
-// without a name each is named user<ID> (or account-<id>).
+// without a name each is named user<ID> (or account-<id>). A key the vault
+// holds refuses them all (*DuplicateKeyError), unless opts.SkipExisting
+// (that session's report has Existing, and the others are imported) or
+// opts.Replace.
 func (v *Vault) ImportSessions(ss []sessionstring.Session, source, srcPath string, opts ImportOptions) ([]ImportReport, error) {
 	if len(ss) == 0 {
 		return nil, fmt.Errorf("%w: no sessions", ErrBadInput)
 	}
-	t, err := v.begin()
+	t, err := v.beginImport(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -498,40 +653,50 @@ func (v *Vault) ImportSessions(ss []sessionstring.Session, source, srcPath strin
 	var out []ImportReport
 	undo := func() {
 		for _, r := range out {
-			_ = v.removeAccount(r.Account.ID)
+			if r.Existing == "" {
+				_ = v.removeAccount(r.Account.ID)
+			}
 		}
 	}
+	dup := func(k sessionstring.KeyID) error {
+		_, err := t.checkKey(k, opts.Replace)
+		return err
+	}
+	added := 0
 	for i, s := range ss {
 		o := opts
 		if o.Name != "" && i > 0 {
 			o.Name = opts.Name + "-" + strconv.Itoa(i+1)
-		}
-		if o.Name != "" && t.idx.find(o.Name) >= 0 {
-			undo()
-			return nil, fmt.Errorf("%w: an account has that name (choose another with --name)", ErrExists)
 		}
 		p, err := parsedString(s, source, false)
 		if err != nil {
 			undo()
 			return nil, err
 		}
-		r, err := v.createParsed(t, p, "", o)
+		r, err := v.createParsed(t, p, "", o, dup)
 		if err == nil {
-			err = t.add(r.Account)
+			err = t.add(&r, o)
 			if err != nil {
 				_ = v.removeAccount(r.Account.ID)
 			}
 		}
 		if err != nil {
+			if sr, serr := skipExisting(opts, err); serr == nil {
+				out = append(out, sr)
+				continue
+			}
 			undo()
 			return nil, err
 		}
 		r.PlaintextRemains = srcPath != ""
 		out = append(out, r)
+		added++
 	}
-	if err := t.save(); err != nil {
-		undo()
-		return nil, err
+	if added > 0 || len(t.gone) > 0 {
+		if err := t.save(); err != nil {
+			undo()
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -73,7 +73,8 @@ func TestImportEveryVector(t *testing.T) {
 		}
 		seen++
 		t.Run(rel, func(t *testing.T) {
-			r, err := tv.ImportFile(f, ImportOptions{})
+			src := f
+			r, err := tv.ImportFile(src, ImportOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,8 +121,11 @@ func TestImportEveryVector(t *testing.T) {
 					t.Error("update state not carried over")
 				}
 			}
-			// The index must not collide with the next vector's name.
-			if err := tv.Rename(a.Name, rel); err != nil {
+			// Every vector holds the same key: one key, one account.
+			if _, err := tv.ImportFile(src, ImportOptions{Name: "again"}); !errors.Is(err, ErrDuplicateKey) {
+				t.Errorf("the same vector again: %v, want ErrDuplicateKey", err)
+			}
+			if err := tv.Remove(a.Name); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -141,8 +145,12 @@ func TestImportOptions(t *testing.T) {
 	if r.Account.Name != "user123456789" || len(r.Lacks) != 0 || r.PlaintextRemains {
 		t.Errorf("report = %+v", r)
 	}
-	if _, err := tv.Import(data, "", ImportOptions{}); !errors.Is(err, ErrExists) {
-		t.Errorf("second import with the same derived name: %v", err)
+	var de *DuplicateKeyError
+	if _, err := tv.Import(data, "", ImportOptions{}); !errors.As(err, &de) || de.Account != "user123456789" {
+		t.Errorf("second import of the same key: %v", err)
+	}
+	if _, err := tv.Import(variantString(t, 1), "", ImportOptions{Name: "user123456789"}); !errors.Is(err, ErrNameTaken) || errors.Is(err, ErrDuplicateKey) {
+		t.Errorf("another key under a name in use: %v, want ErrNameTaken", err)
 	}
 	// With api_id filled, the current layout exports byte-identical to
 	// Pyrogram's own string.
@@ -156,18 +164,27 @@ func TestImportOptions(t *testing.T) {
 	if _, err := tv.Import(data, "", ImportOptions{Format: "telethon", Name: "x"}); !errors.Is(err, ErrBadInput) {
 		t.Errorf("forced wrong format: %v", err)
 	}
+	if err := tv.Remove("user123456789"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := tv.Import(data, "", ImportOptions{Format: "pyrogram", Name: "x"}); err != nil {
 		t.Errorf("forced right format: %v", err)
 	}
-	if r, err := tv.ImportFile(filepath.Join(vectors, "telethon/telethon.session"), ImportOptions{Name: "forced", Format: "telethon-file"}); err != nil || r.Peers != 3 {
-		t.Errorf("forced telethon-file: %+v, %v", r, err)
+	if r, err := tv.ImportFile(filepath.Join(vectors, "telethon/telethon.session"), ImportOptions{Name: "forced", Format: "telethon-file", Replace: true}); err != nil || r.Peers != 3 || r.Replaced != "x" {
+		t.Errorf("forced telethon-file, replacing x: %+v, %v", r, err)
 	}
 	if _, err := tv.Import(data, "", ImportOptions{Name: "y", Format: "pyrogram-file"}); !errors.Is(err, ErrBadInput) {
 		t.Errorf("a string forced as a .session file: %v", err)
 	}
 	sess := vector(t, "pyrogram/pyrogram_v3.session")
-	if r, err := tv.Import(sess, "", ImportOptions{Name: "stdin-file"}); err != nil || r.Peers != 5 {
-		t.Errorf(".session bytes from stdin: %+v, %v", r, err)
+	if r, err := tv.Import(sess, "", ImportOptions{SkipExisting: true}); err != nil || r.Existing != "forced" {
+		t.Errorf("skip-existing: %+v, %v", r, err)
+	}
+	if r, err := tv.Import(sess, "", ImportOptions{Replace: true}); err != nil || r.Peers != 5 || r.Account.Name != "forced" {
+		t.Errorf(".session bytes from stdin, replacing forced (its name kept): %+v, %v", r, err)
+	}
+	if l, _ := tv.List(); len(l) != 1 {
+		t.Errorf("after the replacements %d accounts, want 1", len(l))
 	}
 }
 
@@ -210,6 +227,9 @@ func TestExportByteIdentical(t *testing.T) {
 			if got != want {
 				t.Errorf("export differs from the vector:\n got %s\nwant %s", trim(got), trim(want))
 			}
+			if err := tv.Remove(name); err != nil { // the next vector has the same key
+				t.Fatal(err)
+			}
 		})
 	}
 }
@@ -224,9 +244,6 @@ func trim(s string) string {
 func TestExportCrossFormat(t *testing.T) {
 	tv := newTestVault(t)
 	if _, err := tv.ImportFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"), ImportOptions{Name: "p"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tv.ImportFile(filepath.Join(vectors, "telethon/string_session.txt"), ImportOptions{Name: "t"}); err != nil {
 		t.Fatal(err)
 	}
 	// A Pyrogram file carries every field: its export is Pyrogram's string.
@@ -246,6 +263,13 @@ func TestExportCrossFormat(t *testing.T) {
 		}
 	}
 	// Telethon lacks api_id, user_id, is_bot: Pyrogram export names one.
+	// (The same key: p goes first.)
+	if err := tv.Remove("p"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tv.ImportFile(filepath.Join(vectors, "telethon/string_session.txt"), ImportOptions{Name: "t"}); err != nil {
+		t.Fatal(err)
+	}
 	_, err = tv.Export("t", sessionstring.Pyrogram, false)
 	if !errors.Is(err, ErrMissingField) || !strings.Contains(err.Error(), "api_id") {
 		t.Errorf("telethon → pyrogram: %v, want ErrMissingField naming api_id", err)

@@ -9,12 +9,8 @@ import (
 
 func TestImportSessions(t *testing.T) {
 	tv := newTestVault(t)
-	key, err := sessionstring.NewAuthKey(vectorKey())
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := func(user int64) sessionstring.Session {
-		return sessionstring.Session{DCID: 2, AuthKey: key, UserID: sessionstring.Some(user), IsBot: sessionstring.Some(false)}
+		return sessionstring.Session{DCID: 2, AuthKey: variantKey(t, int(user)), UserID: sessionstring.Some(user), IsBot: sessionstring.Some(false)}
 	}
 	rs, err := tv.ImportSessions([]sessionstring.Session{s(1), s(2)}, "tdesktop", "/src/tdata", ImportOptions{Name: "tg"})
 	if err != nil {

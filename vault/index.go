@@ -6,13 +6,17 @@ import (
 	"sort"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/sessionstring"
 )
 
 // index is the sealed index.age: every account's entry, by name.
 type index struct {
-	Version  int
-	VaultID  string
-	Accounts []Account
+	Version int
+	VaultID string
+	// MigratedTo is where `migrate` copied the vault (a URL without its
+	// password); "" if it was not migrated.
+	MigratedTo string
+	Accounts   []Account
 }
 
 func (x *index) find(name string) int {
@@ -98,6 +102,12 @@ type tx struct {
 	st     *unlocked
 	idx    *index
 	sealer *crypto.VaultSealer // without a context: see Vault.sealerFor
+
+	keys  map[sessionstring.KeyID]string // key id -> account id (keyOwner)
+	owned []func() error                 // ownership locks taken inside, released by end
+	// gone are the files of replaced accounts, removed once the index
+	// that no longer lists them is saved.
+	gone []string
 }
 
 // begin takes the write lock, unlocks and loads the index. A vault still
@@ -141,12 +151,87 @@ func (v *Vault) begin() (*tx, error) {
 			return nil, fmt.Errorf("vault: upgrading the vault to format %d: %w", formatCurrent, err)
 		}
 	}
+	if t.idx.Version < indexVersion {
+		if err := t.upgrade(); err != nil {
+			t.end()
+			return nil, err
+		}
+	}
 	return t, nil
 }
 
-func (t *tx) save() error { return t.v.saveIndex(t.st, t.idx) }
+// upgrade brings an index of version 1 up to this version, at the first
+// write after it was read: every account's key id is read from its file
+// (one decryption per account, once), and the state of a handed-off,
+// revoked or key-lost account, which version 1 kept in the index only, is
+// written into its file, where a rolled-back index cannot undo it. Such
+// an account is not served, so no pool holds its store open. A file that
+// does not open keeps its entry as it is (Doctor reports it). The index
+// is saved at once.
+func (t *tx) upgrade() error {
+	for i := range t.idx.Accounts {
+		a := &t.idx.Accounts[i]
+		if a.Status == StatusBroken {
+			continue
+		}
+		f, err := t.v.openFile(t.sealer, true, a)
+		if err != nil {
+			continue
+		}
+		op, err := openedOf(f)
+		dropStore(f)
+		if err != nil {
+			continue
+		}
+		t.noteKey(a, op.keyID)
+		if op.hasState || a.Status == StatusActive || !a.Status.valid() {
+			continue
+		}
+		wf, err := t.v.openFile(t.sealer, false, a)
+		if err != nil {
+			continue
+		}
+		if err := setState(wf, a.Status, a.Reason, t.v.now()); err == nil {
+			_, _ = t.record(wf)
+		}
+		_ = wf.Close()
+	}
+	t.idx.Version = indexVersion
+	return t.save()
+}
 
-func (t *tx) end() { _ = t.lk.release() }
+// save writes the index, then removes the files of the accounts it no
+// longer lists (a crash in between leaves orphans, which Doctor reports).
+func (t *tx) save() error {
+	if err := t.v.saveIndex(t.st, t.idx); err != nil {
+		return err
+	}
+	for _, id := range t.gone {
+		_ = t.v.removeAccount(id)
+	}
+	t.gone = nil
+	return nil
+}
+
+// end releases the write lock, then the ownership locks taken inside.
+func (t *tx) end() {
+	_ = t.lk.release()
+	for _, rel := range t.owned {
+		_ = rel()
+	}
+	t.owned = nil
+}
+
+// own takes the ownership lock of the account with id until end: a
+// *HeldError while another process holds it.
+func (t *tx) own(id string) error {
+	rel, err := t.v.lockAccount(id)
+	if err != nil {
+		return err
+	}
+	t.owned = append(t.owned, rel)
+	return nil
+}
 
 // account returns the index entry named name.
 func (t *tx) account(name string) (*Account, error) {

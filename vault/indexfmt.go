@@ -11,26 +11,35 @@ import (
 // The index is a compact binary record (it is listed on every `tgvault
 // list`, and JSON made that 30 times slower at 10,000 accounts):
 //
-//	magic "TGVI", version 1, vault id (string), uvarint count, then per
-//	account: name, id (strings), flags uint8 (see idx*), user_id varint
-//	(if known), dc uvarint, api_id varint (if known), status, reason
-//	(strings), peers uvarint, revision uvarint, source (string), created
-//	and updated (varint unix seconds, uvarint nanoseconds).
+//	magic "TGVI", version 2, vault id (string), migrated_to (string, "" if
+//	the vault was not migrated), uvarint count, then per account: name, id
+//	(strings), flags uint8 (see idx*), user_id varint (if known), dc
+//	uvarint, api_id varint (if known), auth key id (8 bytes, little endian,
+//	if known), status, reason (strings), peers uvarint, revision uvarint,
+//	source (string), created and updated (varint unix seconds, uvarint
+//	nanoseconds).
+//
+// Version 1 (before one key, one account) has no migrated_to and no key
+// ids; it is read, and written back as version 2 by the next write
+// (upgradeIndex fills the key ids in).
 //
 // Strings are uvarint length + bytes. The index is sealed, so damage shows
 // as a failure to open; the decoder is still strict and bounded.
 const (
-	indexMagic   = "TGVI"
-	indexVersion = 1
+	indexMagic     = "TGVI"
+	indexVersionV1 = 1
+	indexVersion   = 2
 
-	idxUser   = 1 << 0
-	idxBotK   = 1 << 1
-	idxBot    = 1 << 2
-	idxTestK  = 1 << 3
-	idxTest   = 1 << 4
-	idxAPI    = 1 << 5
-	idxKnown  = 1<<6 - 1
-	maxIdxLen = 1 << 30
+	idxUser    = 1 << 0
+	idxBotK    = 1 << 1
+	idxBot     = 1 << 2
+	idxTestK   = 1 << 3
+	idxTest    = 1 << 4
+	idxAPI     = 1 << 5
+	idxKeyID   = 1 << 6 // version 2
+	idxKnownV1 = 1<<6 - 1
+	idxKnown   = 1<<7 - 1
+	maxIdxLen  = 1 << 30
 )
 
 var errIndexFormat = errors.New("vault: index format")
@@ -55,6 +64,7 @@ func marshalIndex(x *index) []byte {
 	b = append(b, indexMagic...)
 	b = append(b, indexVersion)
 	b = appendUvarintString(b, x.VaultID)
+	b = appendUvarintString(b, x.MigratedTo)
 	b = binary.AppendUvarint(b, uint64(len(x.Accounts)))
 	for i := range x.Accounts {
 		a := &x.Accounts[i]
@@ -67,6 +77,10 @@ func marshalIndex(x *index) []byte {
 		if a.APIID.Known() {
 			fl |= idxAPI
 		}
+		kid, kidOK := a.keyID()
+		if kidOK {
+			fl |= idxKeyID
+		}
 		fl = appendOptBool(fl, a.IsBot, idxBotK, idxBot)
 		fl = appendOptBool(fl, a.TestMode, idxTestK, idxTest)
 		b = append(b, fl)
@@ -76,6 +90,9 @@ func marshalIndex(x *index) []byte {
 		b = binary.AppendUvarint(b, uint64(a.DCID))
 		if v, ok := a.APIID.Get(); ok {
 			b = binary.AppendVarint(b, int64(v))
+		}
+		if kidOK {
+			b = binary.LittleEndian.AppendUint64(b, uint64(kid))
 		}
 		b = appendUvarintString(b, string(a.Status))
 		b = appendUvarintString(b, a.Reason)
@@ -108,10 +125,16 @@ func unmarshalIndex(b []byte) (*index, error) {
 	if string(r.take(len(indexMagic))) != indexMagic {
 		return nil, errIndexFormat
 	}
-	if v := r.take(1); r.err != nil || v[0] != indexVersion {
+	v := r.take(1)
+	if r.err != nil || (v[0] != indexVersion && v[0] != indexVersionV1) {
 		return nil, errIndexFormat
 	}
-	x := &index{Version: indexVersion, VaultID: r.str()}
+	x := &index{Version: int(v[0]), VaultID: r.str()}
+	known := byte(idxKnownV1)
+	if x.Version >= 2 {
+		x.MigratedTo = r.str()
+		known = idxKnown
+	}
 	n := r.uvarint()
 	if r.err != nil || n > uint64(len(r.b)) {
 		return nil, errIndexFormat
@@ -125,7 +148,7 @@ func unmarshalIndex(b []byte) (*index, error) {
 		if r.err != nil {
 			return nil, errIndexFormat
 		}
-		if fl[0]&^idxKnown != 0 {
+		if fl[0]&^known != 0 {
 			return nil, errIndexFormat
 		}
 		if fl[0]&idxUser != 0 {
@@ -138,6 +161,11 @@ func unmarshalIndex(b []byte) (*index, error) {
 		a.DCID = int(dc)
 		if fl[0]&idxAPI != 0 {
 			a.APIID = sessionstring.Some(int32(r.varint()))
+		}
+		if fl[0]&idxKeyID != 0 {
+			if k := r.take(8); r.err == nil {
+				a.setKeyID(sessionstring.KeyID(binary.LittleEndian.Uint64(k)))
+			}
 		}
 		if fl[0]&idxBotK != 0 {
 			a.IsBot = sessionstring.Some(fl[0]&idxBot != 0)

@@ -14,13 +14,14 @@ import (
 	"github.com/tgvault/tgvault/storage"
 )
 
-// threeAccounts makes a vault with accounts a, b and c.
+// threeAccounts makes a vault with accounts a, b and c (the vectors'
+// Pyrogram file with three different keys: one key, one account).
 func threeAccounts(t *testing.T) (*testVault, map[string]Account) {
 	t.Helper()
 	tv := newTestVault(t)
 	accts := map[string]Account{}
-	for _, n := range []string{"a", "b", "c"} {
-		r, err := tv.ImportFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"), ImportOptions{Name: n})
+	for i, n := range []string{"a", "b", "c"} {
+		r, err := tv.ImportFile(variantFile(t, i+1), ImportOptions{Name: n})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +220,10 @@ func TestRekeyInterrupted(t *testing.T) {
 			tv, _ := threeAccounts(t)
 			oldText, _ := tv.kr.secret(tv.ID())
 			oldID, _ := crypto.ParseIdentity(oldText)
-			want, _ := tv.Export("a", 0, false)
+			want := map[string]string{}
+			for _, n := range []string{"a", "b", "c"} {
+				want[n], _ = tv.Export(n, 0, false)
+			}
 			errCrash := errors.New("crash")
 			n := 0
 			rekeyHook = func(string) error {
@@ -239,7 +243,7 @@ func TestRekeyInterrupted(t *testing.T) {
 				t.Helper()
 				for _, n := range []string{"a", "b", "c"} {
 					got, err := v.Export(n, 0, false)
-					if err != nil || got != want {
+					if err != nil || got != want[n] {
 						t.Fatalf("%s: Export(%s) = %v", label, n, err)
 					}
 				}

@@ -148,19 +148,3 @@ func (v *Vault) writeLock() (*heldLock, error) {
 	}
 	return &heldLock{rel: rel}, nil
 }
-
-// AcquireRunLock marks the vault as served by a running pool (`tgvault
-// run`) until release is called. The pool owns the accounts it connects
-// for its whole life but takes the write lock only for each write; the run
-// lock tells other commands (export) that the sessions are in use. A second
-// pool is refused with a *BusyError.
-func (v *Vault) AcquireRunLock() (release func() error, err error) {
-	return v.be.Lock(LockRun, ThisProcess(v.now()))
-}
-
-// HeldByRun reports whether a running pool holds the run lock, and its pid
-// (0 if its record cannot be read). It takes no lock.
-func (v *Vault) HeldByRun() (pid int, held bool) {
-	h, held := v.be.Probe(LockRun)
-	return h.PID, held
-}

@@ -164,15 +164,19 @@ func (v *Vault) Passwd(oldPass, newPass crypto.Passphrase) error {
 //
 // A format-1 vault comes out in format 2.
 func (v *Vault) Rekey(pass crypto.Passphrase) error {
-	// A running pool keeps stores open that seal to the old key.
-	if pid, held := v.HeldByRun(); held {
-		return fmt.Errorf("%w (pid %d): stop it before a rekey", ErrHeldByRun, pid)
-	}
 	lk, err := v.writeLock()
 	if err != nil {
 		return err
 	}
 	defer lk.release()
+	// A running pool keeps stores open that seal to the old key: every
+	// account is taken for the rekey's duration, so none is served
+	// meanwhile.
+	claim, err := v.claimRekey()
+	if err != nil {
+		return fmt.Errorf("%w: stop it before a rekey", err)
+	}
+	defer claim.Close()
 	cur, err := v.openSlot(pass)
 	if err != nil {
 		return err
@@ -269,6 +273,22 @@ func tempFiles(dir string) []string {
 		return nil
 	})
 	return out
+}
+
+// claimRekey takes the ownership lock of every account file (a rekey may
+// run before the index opens with the key at hand).
+func (v *Vault) claimRekey() (*Claim, error) {
+	names, err := v.be.List(accountsDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("vault: rekey: %w", err)
+	}
+	x := &index{}
+	for _, n := range names {
+		if id, ok := strings.CutSuffix(path.Base(n), accountExt); ok && validID(id) {
+			x.Accounts = append(x.Accounts, Account{ID: id})
+		}
+	}
+	return v.claimAll(x)
 }
 
 // switchKeyring puts the new identity where the old one is held (the

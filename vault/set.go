@@ -116,16 +116,19 @@ func validHostName(h string) bool {
 // Set fills in session fields an account's source lacked (api_id, user_id,
 // is_bot, test_mode, the DC address), for exports to formats that need
 // them when `tgvault run` has not learned them from the server yet. It is
-// refused while `tgvault run` holds the vault. A field already known is
+// refused while another process holds the account (a `tgvault run`
+// serving it: its ownership lock). A field already known is
 // changed too (the change names its old value); an account marked
 // mismatch (the server said the key belongs to another user, bot flag or
 // environment than the vault recorded) becomes active again when one of
 // those fields is set. The account file is saved sealed, and the index
 // updated, as any write does.
 func (v *Vault) Set(name string, f SetFields) (Account, []FieldChange, error) {
-	if err := v.checkRun(false); err != nil {
-		return Account{}, nil, err
+	release, err := v.ClaimAccount(name)
+	if err != nil {
+		return Account{}, nil, heldAdvice(err)
 	}
+	defer release()
 	t, err := v.begin()
 	if err != nil {
 		return Account{}, nil, err
@@ -189,6 +192,18 @@ func (v *Vault) Set(name string, f SetFields) (Account, []FieldChange, error) {
 	}
 	if len(changes) == 0 {
 		return *a, nil, nil
+	}
+	if identity {
+		// The mark is in the file (state.go): clear it there.
+		op, err := openedOf(file)
+		if err != nil {
+			return Account{}, nil, err
+		}
+		if cur, _ := effectiveState(a, op.state, op.hasState); cur == StatusMismatch {
+			if err := setState(file, StatusActive, "", v.now()); err != nil {
+				return Account{}, nil, fmt.Errorf("vault: save the account: %w", err)
+			}
+		}
 	}
 	if _, err := t.record(file); err != nil {
 		return Account{}, nil, err

@@ -80,14 +80,17 @@ func TestSetRefusals(t *testing.T) {
 	if _, _, err := tv.Set("nobody", SetFields{APIID: some[int32](1)}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown account: %v", err)
 	}
-	release, err := tv.AcquireRunLock()
+	list, _ := tv.List()
+	taken, _, err := tv.be.LockAccounts([]string{list[0].ID}, LockHolder{PID: 4242, Command: "tgvault run"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := tv.Set("k", SetFields{APIID: some[int32](1)}); !errors.Is(err, ErrHeldByRun) {
-		t.Errorf("while run holds the vault: %v, want ErrHeldByRun", err)
+		t.Errorf("while run holds the account: %v, want ErrHeldByRun", err)
 	}
-	_ = release()
+	for _, rel := range taken {
+		_ = rel()
+	}
 }
 
 // TestSetAddressAndTestMode: an MTKruto string has no address: Set gives

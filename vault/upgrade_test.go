@@ -108,8 +108,12 @@ func checkAccounts(t *testing.T, label string, v *Vault, want []fixtureAccount) 
 		if err != nil {
 			t.Fatalf("%s: snapshot(%s): %v", label, w.Name, err)
 		}
-		if len(snap.Peers) != w.Peers || len(snap.Meta) != len(w.Meta) {
-			t.Errorf("%s: %s has %d peers and %d meta keys, want %d and %d", label, w.Name, len(snap.Peers), len(snap.Meta), w.Peers, len(w.Meta))
+		nmeta := len(snap.Meta)
+		if st, ok := snap.Meta[metaState]; ok && w.Status != StatusActive && strings.Contains(string(st), string(w.Status)) {
+			nmeta-- // the state the first write puts into the file (state.go)
+		}
+		if len(snap.Peers) != w.Peers || nmeta != len(w.Meta) {
+			t.Errorf("%s: %s has %d peers and %d meta keys, want %d and %d", label, w.Name, len(snap.Peers), nmeta, w.Peers, len(w.Meta))
 		}
 		for k, val := range w.Meta {
 			if string(snap.Meta[k]) != val {
@@ -230,18 +234,27 @@ func TestUpgradeFormat1Fixture(t *testing.T) {
 }
 
 func sameFiles(a, b map[string][]byte) bool {
-	if len(a) != len(b) {
-		return false
+	// The locks (the write lock, the accounts' ownership locks, which
+	// readers take too) are not the vault's contents.
+	lockFile := func(k string) bool {
+		return k == "lock" || strings.HasPrefix(filepath.ToSlash(k), ownersDir+"/")
 	}
+	n := 0
 	for k, v := range a {
-		if k == "lock" {
+		if lockFile(k) {
 			continue
 		}
+		n++
 		if string(b[k]) != string(v) {
 			return false
 		}
 	}
-	return true
+	for k := range b {
+		if !lockFile(k) {
+			n--
+		}
+	}
+	return n == 0
 }
 
 // TestUpgradeInterrupted stops the upgrade after each file it rewrites:

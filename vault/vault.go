@@ -66,6 +66,8 @@ type Vault struct {
 	// authenticated: from then on no file is accepted without
 	// authentication, whatever vault.json says later.
 	strict atomic.Bool
+
+	allowMigrated atomic.Bool // AllowMigrated: --force on a migrated vault
 }
 
 // unlocked is the identity state of one operation.

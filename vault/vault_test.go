@@ -247,45 +247,90 @@ func TestSecondWriterRefused(t *testing.T) {
 	}
 }
 
-func TestRunLock(t *testing.T) {
+// TestOwnership: the ownership lock of an account (what `tgvault run`
+// holds for each account it serves) refuses every use that hands the key
+// out or changes who has it, for that account only.
+func TestOwnership(t *testing.T) {
 	tv := newTestVault(t)
-	if _, err := tv.ImportFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"), ImportOptions{Name: "a"}); err != nil {
-		t.Fatal(err)
+	for i, n := range []string{"a", "b"} {
+		if _, err := tv.ImportFile(variantFile(t, i+1), ImportOptions{Name: n}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, held := tv.HeldByRun(); held {
-		t.Fatal("held before AcquireRunLock")
+		t.Fatal("held before a claim")
 	}
-	release, err := tv.AcquireRunLock()
+	list, err := tv.List()
 	if err != nil {
 		t.Fatal(err)
+	}
+	claim, busy, err := tv.ClaimAccounts(list[:1]) // a
+	if err != nil || len(busy) != 0 || !claim.Holds(list[0].ID) {
+		t.Fatalf("ClaimAccounts: %v, busy %v", err, busy)
 	}
 	if pid, held := tv.HeldByRun(); !held || pid != os.Getpid() {
 		t.Fatalf("HeldByRun = %d, %v", pid, held)
 	}
-	if _, err := tv.AcquireRunLock(); !errors.Is(err, ErrBusy) {
-		t.Errorf("second run lock: %v, want ErrBusy", err)
+	hs, err := tv.Holders()
+	if err != nil || len(hs) != 1 || hs[0].Name != "a" || hs[0].Holder.PID != os.Getpid() {
+		t.Fatalf("Holders = %+v, %v", hs, err)
 	}
-	if _, err := tv.Export("a", 0, false); !errors.Is(err, ErrHeldByRun) {
-		t.Errorf("Export while run holds: %v", err)
+	// A second claim (another open file description: as another process)
+	// gets b only, and names the holder of a.
+	c2, busy, err := tv.ClaimAccounts(list)
+	if err != nil || busy["a"].PID != os.Getpid() || !c2.Holds(list[1].ID) || c2.Holds(list[0].ID) {
+		t.Fatalf("second claim: %v, busy %v", err, busy)
+	}
+	if err := c2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var he *HeldError
+	if _, err := tv.Export("a", 0, false); !errors.As(err, &he) || !errors.Is(err, ErrHeldByRun) || he.Holder.PID != os.Getpid() {
+		t.Errorf("Export while held: %v", err)
+	}
+	if _, err := tv.Export("b", 0, false); err != nil {
+		t.Errorf("Export of another account while a is held: %v", err)
 	}
 	if err := tv.ExportPlainFile("a", filepath.Join(t.TempDir(), "a.session"), false); !errors.Is(err, ErrHeldByRun) {
-		t.Errorf("ExportPlainFile while run holds: %v", err)
+		t.Errorf("ExportPlainFile while held: %v", err)
 	}
 	if _, err := tv.Export("a", 0, true); err != nil {
 		t.Errorf("forced Export: %v", err)
 	}
-	if err := tv.Rekey(testPass); !errors.Is(err, ErrHeldByRun) {
-		t.Errorf("Rekey while run holds: %v", err)
+	r, _ := crypto.GenerateIdentity()
+	move := SealedExportOptions{To: []*crypto.Recipient{r.Recipient()}, Move: true}
+	if _, err := tv.ExportSealed("a", move); !errors.Is(err, ErrHeldByRun) {
+		t.Errorf("ExportSealed --move while held: %v", err)
 	}
-	// run takes the write lock only per write.
-	if err := tv.Rename("a", "b"); err != nil {
-		t.Errorf("Rename while run holds: %v", err)
+	move.Force = true
+	if _, err := tv.ExportSealed("a", move); err == nil {
+		t.Error("ExportSealed --move --force while held: accepted")
 	}
-	if err := release(); err != nil {
+	for what, err := range map[string]error{
+		"Rename":    tv.Rename("a", "c"),
+		"Remove":    tv.Remove("a"),
+		"Reclaim":   tv.Reclaim("a"),
+		"SetStatus": tv.SetStatus("a", StatusRevoked, "x"),
+		"Rekey":     tv.Rekey(testPass),
+	} {
+		if !errors.Is(err, ErrHeldByRun) {
+			t.Errorf("%s while held: %v, want ErrHeldByRun", what, err)
+		}
+	}
+	if err := tv.Rename("b", "c"); err != nil {
+		t.Errorf("Rename of another account: %v", err)
+	}
+	if err := claim.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if _, held := tv.HeldByRun(); held {
 		t.Fatal("held after release")
+	}
+	if _, err := tv.Export("a", 0, false); err != nil {
+		t.Errorf("Export after release: %v", err)
+	}
+	if err := tv.Remove("a"); err != nil {
+		t.Errorf("Remove after release: %v", err)
 	}
 }
 
@@ -366,12 +411,12 @@ func TestPasswd(t *testing.T) {
 
 func TestRemoveRename(t *testing.T) {
 	tv := newTestVault(t)
-	for _, n := range []string{"a", "b"} {
-		if _, err := tv.ImportFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"), ImportOptions{Name: n}); err != nil {
+	for i, n := range []string{"a", "b"} {
+		if _, err := tv.ImportFile(variantFile(t, i+1), ImportOptions{Name: n}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := tv.ImportFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"), ImportOptions{Name: "a"}); !errors.Is(err, ErrExists) {
+	if _, err := tv.ImportFile(variantFile(t, 3), ImportOptions{Name: "a"}); !errors.Is(err, ErrNameTaken) {
 		t.Fatalf("duplicate name: %v", err)
 	}
 	if err := tv.Rename("a", "b"); !errors.Is(err, ErrExists) {

@@ -115,6 +115,9 @@ func (a *app) printAccount(ac vault.Account) {
 	row("is_bot", opt(ac.IsBot))
 	row("test_mode", opt(ac.TestMode))
 	row("api_id", opt(ac.APIID))
+	if ac.KeyID != "" {
+		row("key_id", ac.KeyID)
+	}
 	status := string(ac.Status)
 	if ac.Reason != "" {
 		status += " (" + ac.Reason + ")"

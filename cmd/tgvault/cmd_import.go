@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,39 +24,82 @@ type importFlags struct {
 	format       string
 	apiID        string
 	removeSource bool
+	noRecurse    bool
+	skipExisting bool
+	replace      bool
+	force        bool
 }
+
+// The outcome of one source in `import` (importResult.Status).
+const (
+	outImported  = "imported"
+	outExisting  = "existing"  // its key was in the vault before this import
+	outDuplicate = "duplicate" // its key came in from another source of this import
+	outSkipped   = "skipped"   // no session (a README, a symlink, a FIFO, ...)
+	outFailed    = "failed"
+)
 
 // importResult is one source's outcome in `import --json`.
 type importResult struct {
-	Source string              `json:"source"`
+	Source string `json:"source"`
+	// Status is imported, existing, duplicate, skipped or failed.
+	Status string              `json:"status"`
 	Report *vault.ImportReport `json:"report,omitempty"`
+	// Account names the account that has the source's key already
+	// (existing, duplicate) or was made from it (imported).
+	Account string `json:"account,omitempty"`
+	// Reason says why a source was skipped.
+	Reason string `json:"reason,omitempty"`
 	// Removed is true when --remove-source deleted the plaintext source.
 	Removed bool   `json:"removed"`
 	Error   string `json:"error,omitempty"`
 	Code    int    `json:"code,omitempty"`
+	Kind    string `json:"kind,omitempty"`
+
+	err error // the error behind Error
 }
 
 func (a *app) importCmd() *cobra.Command {
 	var f importFlags
 	cmd := &cobra.Command{
-		Use:   "import [--name NAME] [--format F] [--api-id N] [--remove-source] SOURCE...",
+		Use:   "import [--name NAME] [--format F] [--api-id N] [--remove-source] [--skip-existing] [--replace] [--no-recurse] SOURCE...",
 		Short: "Seal sessions into the vault: files, directories or - for stdin",
 		Long: `Import sessions into the vault. A SOURCE is a file (a session string in any
 format, a Pyrogram/PyroFork/Kurigram/Telethon .session file, a gotd session
 JSON file, or a sealed string from 'tgvault export --to/--passphrase'), a
-Telegram Desktop tdata folder (every account in it), a directory (every
-file in it, with a progress bar on a terminal), or - for standard input.
+Telegram Desktop tdata folder (every account in it), a directory, or - for
+standard input.
 
-A tdata folder's accounts are named NAME, NAME-2, ... with --name, else
-user<ID>. A tdata folder with a local passcode asks for it (or reads it
-from the file named by TGVAULT_TDATA_PASSCODE_FILE). tdata does not carry
-the api_id: give it with --api-id (the official Telegram Desktop's is 2040).
---remove-source does not delete a tdata folder.
+A directory is searched recursively (--no-recurse: only the files directly
+in it), with a progress bar on a terminal; every tdata folder below it is
+imported too. Below a directory, files that are no session (a README, a
+JSON file that is no gotd session, an SQLite database that is no session)
+are skipped and said why, symbolic links are not followed, and named pipes,
+sockets and devices are never opened. A bad session file does not stop the
+others. The end shows a summary: imported, already in the vault, duplicates,
+skipped and why, failed and why (--json: the same, per source).
+
+One key, one account: a session whose auth key is in the vault already
+(the same session in another format, a hand-off imported twice) is refused
+(exit 5, kind duplicate_key), naming the account that has it.
+--skip-existing skips such sources instead (exit 0 when the rest worked);
+--replace replaces that account (it keeps its name unless --name).
+
+A sealed hand-off string carries the account's name, which is kept unless
+--name gives another. A tdata folder's accounts are named NAME, NAME-2, ...
+with --name, else user<ID>. A tdata folder with a local passcode asks for it
+(or reads it from the file named by TGVAULT_TDATA_PASSCODE_FILE). tdata does
+not carry the api_id: give it with --api-id (the official Telegram
+Desktop's is 2040). --remove-source does not delete a tdata folder.
 
 The plaintext original is left where it was unless --remove-source, which
 deletes it (and its -journal/-wal/-shm companions) once the sealed copy is
 saved. A string sealed with --passphrase asks for that passphrase (or reads it
-from the file named by TGVAULT_SEAL_PASSPHRASE_FILE).`,
+from the file named by TGVAULT_SEAL_PASSPHRASE_FILE).
+
+Exit status: 0 when every source was imported or skipped; 1 when one
+failed; 5 when none failed but a key was in the vault already (without
+--skip-existing), or the vault was migrated (--force imports anyway).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("import needs at least one SOURCE (a file, a directory, or - for stdin)")
@@ -69,10 +111,14 @@ from the file named by TGVAULT_SEAL_PASSPHRASE_FILE).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.name, "name", "", "the account's `NAME` (default: from the source); one SOURCE only")
+	fl.StringVar(&f.name, "name", "", "the account's `NAME` (default: from a hand-off, else the source); one SOURCE only")
 	fl.StringVar(&f.format, "format", "", "the source format `F` (default: detect): "+formatNames()+", pyrogram-file or telethon-file")
 	fl.StringVar(&f.apiID, "api-id", "", "the api_id `N` for sources that lack it (Telethon, old Pyrogram)")
 	fl.BoolVar(&f.removeSource, "remove-source", false, "delete each plaintext source file once its sealed copy is saved")
+	fl.BoolVar(&f.noRecurse, "no-recurse", false, "take only the files directly inside a directory SOURCE")
+	fl.BoolVar(&f.skipExisting, "skip-existing", false, "skip a source whose key is in the vault already (exit 0 when the rest worked)")
+	fl.BoolVar(&f.replace, "replace", false, "replace the account that holds a source's key already")
+	fl.BoolVar(&f.force, "force", false, "import into a vault that was migrated to PostgreSQL")
 	return cmd
 }
 
@@ -85,15 +131,197 @@ func formatNames() string {
 	return strings.Join(n, ", ")
 }
 
-// source is one file to import ("" path: stdin).
+// source is one thing to import ("" path: stdin).
 type source struct {
 	path  string
 	dir   bool // found inside a directory SOURCE
 	tdata bool // a Telegram Desktop tdata folder
 }
 
+// importRun is one `tgvault import`: the outcome of every source.
+type importRun struct {
+	a       *app
+	results []importResult
+	// ours are the accounts this import made, to tell a duplicate within
+	// the import from a key that was in the vault before.
+	ours     map[string]bool
+	firstErr error
+	many     bool
+	bulk     bulkSummary
+}
+
+func (r *importRun) count(status string) int {
+	n := 0
+	for _, res := range r.results {
+		if res.Status == status {
+			n++
+		}
+	}
+	return n
+}
+
+// imported records an imported source (or a source whose key was there).
+func (r *importRun) imported(res importResult) {
+	rep := res.Report
+	switch {
+	case rep.Existing != "" && r.ours[rep.Existing]:
+		res.Status, res.Account = outDuplicate, rep.Existing
+		res.Report = nil
+	case rep.Existing != "":
+		res.Status, res.Account = outExisting, rep.Existing
+		res.Report = nil
+	default:
+		res.Status, res.Account = outImported, rep.Account.Name
+		r.ours[rep.Account.Name] = true
+	}
+	r.add(res, nil)
+}
+
+// failed records a source that was not imported: skipped when it is no
+// session and was found in a directory, existing/duplicate for a key in
+// the vault, else failed.
+func (r *importRun) failed(res importResult, err error, found bool) {
+	var ns *vault.NotSessionError
+	var de *vault.DuplicateKeyError
+	switch {
+	case found && errors.As(err, &ns):
+		res.Status, res.Reason = outSkipped, ns.Reason
+		r.add(res, nil)
+		return
+	case errors.As(err, &de) && r.ours[de.Account]:
+		res.Status, res.Account = outDuplicate, de.Account
+	case errors.As(err, &de):
+		res.Status, res.Account = outExisting, de.Account
+	default:
+		res.Status = outFailed
+	}
+	res.Error, res.err = err.Error(), err
+	res.Code, res.Kind = classify(err)
+	r.add(res, err)
+}
+
+func (r *importRun) add(res importResult, err error) {
+	if err != nil && r.firstErr == nil && res.Status == outFailed {
+		r.firstErr = err
+	}
+	r.results = append(r.results, res)
+	if r.a.json {
+		return
+	}
+	a := r.a
+	switch res.Status {
+	case outImported:
+		if r.bulk.quiet {
+			r.bulk.add(res)
+		} else {
+			a.printImport(res)
+		}
+	case outExisting, outDuplicate:
+		switch {
+		case r.bulk.quiet:
+		case res.Error == "":
+			a.notef("%s: already in the vault as %s (skipped)", res.Source, res.Account)
+		case r.many:
+			a.notef("%s: %s", res.Source, res.Error)
+		}
+	case outSkipped:
+		if !r.bulk.quiet {
+			a.notef("%s: skipped: %s", res.Source, res.Reason)
+		}
+	case outFailed:
+		if r.many {
+			a.notef("%s: %v", res.Source, err)
+		}
+	}
+}
+
+// finish prints the summary and decides the exit status.
+func (r *importRun) finish(skipExisting bool) error {
+	a := r.a
+	imported, existing, dups := r.count(outImported), r.count(outExisting), r.count(outDuplicate)
+	skipped, failed := r.count(outSkipped), r.count(outFailed)
+	if a.json {
+		if r.results == nil {
+			r.results = []importResult{}
+		}
+		if err := a.printJSON(struct {
+			Imported   int            `json:"imported"`
+			Existing   int            `json:"existing"`
+			Duplicates int            `json:"duplicates"`
+			Skipped    int            `json:"skipped"`
+			Failed     int            `json:"failed"`
+			Results    []importResult `json:"results"`
+		}{imported, existing, dups, skipped, failed, r.results}); err != nil {
+			return err
+		}
+	} else if r.many || len(r.results) > 1 {
+		a.printf("imported %d, already in the vault %d, duplicates %d, skipped %d, failed %d (of %d sources)\n",
+			imported, existing, dups, skipped, failed, len(r.results))
+		r.printDetails()
+		r.bulk.print(a)
+	}
+	refused := existing + dups
+	if skipExisting {
+		refused = 0
+	}
+	switch {
+	case failed == 0 && refused == 0:
+		return nil
+	case len(r.results) == 1:
+		if r.firstErr != nil {
+			return r.firstErr
+		}
+		return r.refusedErr()
+	case failed > 0:
+		return fmt.Errorf("%d of %d sources failed; the first: %w", failed, len(r.results), r.firstErr)
+	}
+	return fmt.Errorf("%d of %d sources hold a key the vault has already (--skip-existing skips them, --replace replaces the account): %w", refused, len(r.results), r.refusedErr())
+}
+
+// refusedErr is the first duplicate-key refusal, as an error.
+func (r *importRun) refusedErr() error {
+	for _, res := range r.results {
+		if (res.Status == outExisting || res.Status == outDuplicate) && res.err != nil {
+			return res.err
+		}
+	}
+	return vault.ErrDuplicateKey
+}
+
+// printDetails lists, after a quiet bulk import, what was skipped (by
+// reason, with a few paths each), refused and failed.
+func (r *importRun) printDetails() {
+	if !r.bulk.quiet {
+		return
+	}
+	a := r.a
+	byReason := map[string][]string{}
+	var reasons []string
+	for _, res := range r.results {
+		switch res.Status {
+		case outSkipped:
+			if byReason[res.Reason] == nil {
+				reasons = append(reasons, res.Reason)
+			}
+			byReason[res.Reason] = append(byReason[res.Reason], res.Source)
+		case outExisting, outDuplicate:
+			a.notef("%s: already in the vault as %s", res.Source, res.Account)
+		}
+	}
+	sort.Strings(reasons)
+	for _, why := range reasons {
+		paths := byReason[why]
+		shown := paths[:min(len(paths), 5)]
+		more := ""
+		if len(paths) > len(shown) {
+			more = fmt.Sprintf(", and %d more", len(paths)-len(shown))
+		}
+		a.notef("skipped %d: %s: %s%s", len(paths), why, strings.Join(shown, ", "), more)
+	}
+}
+
 func (a *app) runImport(f importFlags, args []string) error {
-	opts := vault.ImportOptions{Name: f.name, Format: f.format}
+	opts := vault.ImportOptions{Name: f.name, Format: f.format, SkipExisting: f.skipExisting, Replace: f.replace, Force: f.force}
 	if f.apiID != "" {
 		n, err := strconv.ParseInt(f.apiID, 10, 32)
 		if err != nil || n <= 0 {
@@ -106,117 +334,82 @@ func (a *app) runImport(f importFlags, args []string) error {
 			return usagef("unknown --format %q (%s, pyrogram-file or telethon-file)", f.format, formatNames())
 		}
 	}
-	var srcs []source
+	if f.skipExisting && f.replace {
+		return usagef("--skip-existing and --replace exclude each other")
+	}
+	var paths []string
 	stdin := 0
 	for _, arg := range args {
 		if arg == "-" {
 			stdin++
-			srcs = append(srcs, source{})
 			continue
 		}
-		st, err := os.Stat(arg)
-		if err != nil {
-			return fmt.Errorf("import: %w", err)
-		}
-		if !st.IsDir() {
-			srcs = append(srcs, source{path: arg})
-			continue
-		}
-		if mtproto.IsTData(arg) {
-			if f.removeSource {
-				return usagef("--remove-source does not delete a tdata folder (%s); delete it yourself once Telegram Desktop no longer uses it", arg)
-			}
-			srcs = append(srcs, source{path: arg, tdata: true})
-			continue
-		}
-		files, err := dirSources(arg)
-		if err != nil {
-			return fmt.Errorf("import: %w", err)
-		}
-		srcs = append(srcs, files...)
+		paths = append(paths, arg)
 	}
 	if stdin > 1 {
 		return usagef("- (stdin) can be given once")
 	}
+	found, skipped, err := vault.FindSources(paths, vault.FindOptions{NoRecurse: f.noRecurse, IsFolder: mtproto.IsTData})
+	if err != nil {
+		return err
+	}
+	var srcs []source
+	if stdin > 0 {
+		srcs = append(srcs, source{})
+	}
+	for _, s := range found {
+		if s.Folder && f.removeSource {
+			return usagef("--remove-source does not delete a tdata folder (%s); delete it yourself once Telegram Desktop no longer uses it", s.Path)
+		}
+		srcs = append(srcs, source{path: s.Path, dir: s.Found, tdata: s.Folder})
+	}
 	if f.name != "" && (len(srcs) != 1 || srcs[0].dir) {
 		return usagef("--name needs exactly one SOURCE file or tdata folder")
 	}
-	if len(srcs) == 0 {
+	if len(srcs) == 0 && len(skipped) == 0 {
 		return errors.New("import: no files in the given directories")
 	}
 	return a.withVault(perProcess, func(v *vault.Vault) error {
 		var sealPass crypto.Passphrase
 		defer func() { sealPass.Wipe() }()
-		var results []importResult
-		var firstErr error
-		failed := 0
-		var bulk bulkSummary
-		note := func(res importResult, err error, many bool) {
-			if err != nil {
-				failed++
-				if firstErr == nil {
-					firstErr = err
-				}
-				res.Error = err.Error()
-				res.Code, _ = classify(err)
-				if many && !a.json {
-					a.notef("%s: %v", res.Source, err)
-				}
-			} else if !a.json {
-				if many && len(srcs) > bulkQuiet {
-					bulk.add(res)
-				} else {
-					a.printImport(res)
-				}
-			}
-			results = append(results, res)
+		run := &importRun{a: a, ours: map[string]bool{}, many: len(srcs)+len(skipped) > 1}
+		run.bulk.quiet = len(srcs)+len(skipped) > bulkQuiet
+		for _, k := range skipped {
+			run.add(importResult{Source: k.Path, Status: outSkipped, Reason: k.Reason}, nil)
 		}
 		var batch []string
 		for _, s := range srcs {
-			if s.dir {
+			if s.dir && !s.tdata {
 				batch = append(batch, s.path)
 				continue
 			}
 			if s.tdata {
 				res, err := a.importTData(v, s, opts)
 				if err != nil {
-					note(importResult{Source: s.path}, err, len(srcs) > 1)
+					run.failed(importResult{Source: s.path}, err, false)
 				}
 				for _, r := range res {
-					note(r, nil, len(srcs) > 1 || len(res) > 1)
+					run.imported(r)
 				}
 				continue
 			}
 			res, err := a.importOne(v, s, opts, f.removeSource, &sealPass)
-			note(res, err, len(srcs) > 1)
+			if err != nil {
+				run.failed(res, err, false)
+			} else {
+				run.imported(res)
+			}
 		}
 		if len(batch) > 0 {
 			for _, r := range a.importBatch(v, batch, opts, f.removeSource) {
-				note(r.importResult, r.err, true)
+				if r.err != nil {
+					run.failed(r.importResult, r.err, true)
+				} else {
+					run.imported(r.importResult)
+				}
 			}
 		}
-		if a.json {
-			if results == nil {
-				results = []importResult{}
-			}
-			if err := a.printJSON(struct {
-				Imported int            `json:"imported"`
-				Failed   int            `json:"failed"`
-				Results  []importResult `json:"results"`
-			}{len(results) - failed, failed, results}); err != nil {
-				return err
-			}
-		} else if len(results) > 1 {
-			a.printf("imported %d of %d\n", len(results)-failed, len(results))
-			bulk.print(a)
-		}
-		switch {
-		case failed == 0:
-			return nil
-		case len(results) == 1:
-			return firstErr
-		}
-		return fmt.Errorf("%d of %d sources failed; the first: %w", failed, len(results), firstErr)
+		return run.finish(f.skipExisting)
 	})
 }
 
@@ -225,13 +418,13 @@ type batchResult struct {
 	err error
 }
 
-// importBatch imports the files of directory SOURCEs with the vault's bulk
-// import (one lock, batched index writes), with a progress bar on a
-// terminal. --remove-source deletes sources only after ImportFiles has
-// returned, because the index is saved in batches: a source is removed
-// only once its account is in a saved index. A sealed string in a
-// directory opens with the vault key, or with the passphrase in
-// TGVAULT_SEAL_PASSPHRASE_FILE (a bulk import never prompts).
+// importBatch imports the files found in directory SOURCEs with the
+// vault's bulk import (one lock, batched index writes), with a progress
+// bar on a terminal. --remove-source deletes sources only after
+// ImportFiles has returned, because the index is saved in batches: a
+// source is removed only once its account is in a saved index. A sealed
+// string in a directory opens with the vault key, or with the passphrase
+// in TGVAULT_SEAL_PASSPHRASE_FILE (a bulk import never prompts).
 func (a *app) importBatch(v *vault.Vault, paths []string, opts vault.ImportOptions, remove bool) []batchResult {
 	out := make([]batchResult, len(paths))
 	for i, p := range paths {
@@ -267,8 +460,9 @@ func (a *app) importBatch(v *vault.Vault, paths []string, opts vault.ImportOptio
 	bar.finish()
 	// Everything reported as imported is in a saved index when
 	// ImportFiles returned nil, or its error is just the summary of the
-	// per-file failures. Any other error (a failed index save) leaves
-	// it unknown which accounts were saved: nothing is removed then.
+	// per-file failures. Any other error (a failed index save, a vault
+	// that refuses the import as a whole) leaves it unknown which
+	// accounts were saved: nothing is removed then.
 	saved := err == nil || (len(fileErrs) > 0 && calls == len(paths) && errors.Is(err, fileErrs[len(fileErrs)-1]))
 	for i := range out {
 		switch {
@@ -276,7 +470,7 @@ func (a *app) importBatch(v *vault.Vault, paths []string, opts vault.ImportOptio
 		case !saved:
 			out[i].Report = nil
 			out[i].err = err
-		case remove:
+		case remove && out[i].Report.Existing == "":
 			if rerr := removeSource(out[i].Source); rerr != nil {
 				out[i].err = fmt.Errorf("import: the session is sealed in the vault, but removing the plaintext source failed: %w", rerr)
 				continue
@@ -286,29 +480,6 @@ func (a *app) importBatch(v *vault.Vault, paths []string, opts vault.ImportOptio
 		}
 	}
 	return out
-}
-
-// dirSources lists the files of a directory SOURCE, sorted, skipping
-// hidden files and SQLite's -journal/-wal/-shm companions (a .session
-// file's reader takes its WAL itself).
-func dirSources(dir string) ([]source, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []source
-	for _, e := range ents {
-		n := e.Name()
-		if strings.HasPrefix(n, ".") || strings.HasSuffix(n, "-journal") || strings.HasSuffix(n, "-wal") || strings.HasSuffix(n, "-shm") {
-			continue
-		}
-		if !e.Type().IsRegular() {
-			continue
-		}
-		out = append(out, source{path: filepath.Join(dir, n), dir: true})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
-	return out, nil
 }
 
 func displayName(path string) string {
@@ -360,7 +531,7 @@ func (a *app) importOne(v *vault.Vault, s source, opts vault.ImportOptions, remo
 		return res, err
 	}
 	res.Report = &rep
-	if remove && s.path != "" {
+	if remove && s.path != "" && rep.Existing == "" {
 		if err := removeSource(s.path); err != nil {
 			return res, fmt.Errorf("import: the session is sealed in the vault, but removing the plaintext source failed: %w", err)
 		}
@@ -393,7 +564,7 @@ func (a *app) importTData(v *vault.Vault, s source, opts vault.ImportOptions) ([
 	}
 	reps, err := v.ImportSessions(ss, mtproto.SourceTData, s.path, opts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("import %s: %w", s.path, err)
 	}
 	out := make([]importResult, len(reps))
 	for i := range reps {
@@ -473,6 +644,7 @@ const bulkQuiet = 10
 // bulkSummary adds up what a large import's sources lacked and left
 // behind.
 type bulkSummary struct {
+	quiet     bool // over bulkQuiet sources: a summary, not a line each
 	lacks     map[string]int
 	remaining int
 	removed   int

@@ -394,8 +394,8 @@ func (a *app) logoutCmd() *cobra.Command {
 		Long: `Log an account out on the server (auth.logOut): the server ends the session,
 and the account is marked revoked in the vault (tgvault rm deletes it). The
 account connects to the server it logged in on; the server flags serve
-imported accounts, as for run. While ` + "`tgvault run`" + ` holds the vault it is
-refused (exit 5): stop run first.`,
+imported accounts, as for run. While another process holds the account (a
+` + "`tgvault run`" + ` serving it) it is refused (exit 5): stop it first.`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -412,9 +412,11 @@ refused (exit 5): stop run first.`,
 				return err
 			}
 			return a.withVault(perProcess, func(v *vault.Vault) error {
-				if pid, held := v.HeldByRun(); held {
-					return fmt.Errorf("%w (pid %d): stop it first", vault.ErrHeldByRun, pid)
+				release, err := v.ClaimAccount(name)
+				if err != nil {
+					return fmt.Errorf("%w: stop it first", err)
 				}
+				defer release()
 				f, err := v.OpenAccount(name)
 				if err != nil {
 					return err
@@ -443,7 +445,7 @@ refused (exit 5): stop run first.`,
 				if already {
 					reason = "the server no longer accepted the session at logout"
 				}
-				if err := w.do(func() error { return v.SetStatus(name, vault.StatusRevoked, reason) }); err != nil {
+				if err := w.commit(f, func() error { return v.MarkStore(f, vault.StatusRevoked, reason) }); err != nil {
 					return err
 				}
 				msg := "logged out " + name + "; marked revoked (tgvault rm deletes it)"

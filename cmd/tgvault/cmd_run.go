@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -306,6 +308,7 @@ func (a *app) runCmd() *cobra.Command {
 		mlock  string
 		allow  []string
 		deny   []string
+		force  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run [NAME...] [--socket PATH] [--worker NAME [--lease 30s]]",
@@ -401,6 +404,8 @@ docs/fleet.md.`,
 				be, fleetVault := v.Backend().(*pgvault.Backend)
 				switch {
 				case fleetVault && worker == "":
+					// A plain run would hold no leases: workers could
+					// claim its accounts while it serves them.
 					return usagef("a vault in PostgreSQL is served by workers: run --worker NAME")
 				case !fleetVault && worker != "":
 					return usagef("--worker needs a vault in PostgreSQL (--vault postgres://...)")
@@ -417,12 +422,29 @@ docs/fleet.md.`,
 					}
 					return a.serve(sig, v, nil, nil, path, conf, confSet, defaultAPIID, proxy, fleet, locked, methods)
 				}
-				release, err := v.AcquireRunLock()
-				if err != nil {
-					return fmt.Errorf("another tgvault run serves this vault: %w", err)
+				if to, err := v.MigratedTo(); err != nil {
+					return err
+				} else if to != "" {
+					if !force {
+						return &vault.MigratedError{To: to}
+					}
+					v.AllowMigrated()
+					a.warnf("this vault was migrated to %s; serving this copy anyway (--force): never while the fleet serves it", to)
 				}
-				defer release()
-				return a.serve(sig, v, list, names, path, conf, confSet, defaultAPIID, proxy, nil, locked, methods)
+				active, err := a.selectAccounts(list, names)
+				if err != nil {
+					return err
+				}
+				// Each account is taken (its ownership lock) before it is
+				// opened and connected, and held until run exits: nothing
+				// exports or moves it meanwhile, and another run skips it.
+				claim, err := a.claimAccounts(v, active)
+				if err != nil {
+					return err
+				}
+				defer claim.Close()
+				active = slices.DeleteFunc(active, func(acct vault.Account) bool { return !claim.Holds(acct.ID) })
+				return a.serve(sig, v, active, claim, path, conf, confSet, defaultAPIID, proxy, nil, locked, methods)
 			})
 		},
 	}
@@ -433,20 +455,72 @@ docs/fleet.md.`,
 	f.StringArrayVar(&allow, "allow", nil, "let the local API call `METHOD`, which it refuses by default (repeatable; wrappers and MTProto service functions stay refused)")
 	f.StringArrayVar(&deny, "deny", nil, "refuse `METHOD` on the local API as well (repeatable)")
 	f.StringVar(&mlock, "mlock", "", "lock run's memory against swap: `MODE` auto (where the OS allows, else warn), on (refuse to start without) or off (default $TGVAULT_MLOCK, else auto)")
+	f.BoolVar(&force, "force", false, "serve a directory vault that was migrated to PostgreSQL (never while the fleet serves it)")
 	sf.register(f)
 	return cmd
 }
 
-// serve is run with the run lock held.
-func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, names []string, sock string, conf serverConf, confSet bool, apiID int32, proxy string, fleet *pgvault.Fleet, locked bool, methods *mtproto.MethodPolicy) error {
-	if al := methods.Allowed(); len(al) > 0 {
-		a.warnf("the local API allows %s (--allow), which it refuses by default: a script can change or end the accounts' logins with them", strings.Join(al, ", "))
-	}
+// selectAccounts picks the accounts run serves: the active ones (of the
+// NAMEs given, if any), warning about a named one that is not active.
+func (a *app) selectAccounts(list []vault.Account, names []string) ([]vault.Account, error) {
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
 	}
 	found := 0
+	var active []vault.Account
+	for _, acct := range list {
+		if len(want) > 0 && !want[acct.Name] {
+			continue
+		}
+		found++
+		if acct.Status != vault.StatusActive {
+			if len(want) > 0 {
+				a.warnf("account %s is %s: not connected", acct.Name, acct.Status)
+			}
+			continue
+		}
+		active = append(active, acct)
+	}
+	if found < len(want) {
+		return nil, fmt.Errorf("%w: %d of the accounts named", vault.ErrNotFound, len(want)-found)
+	}
+	return active, nil
+}
+
+// claimAccounts takes the ownership locks of the accounts run is to
+// serve. One that another process holds (another run, an export) is left
+// out with a warning naming the process; when every one is held, run
+// refuses (exit 5) naming one holder.
+func (a *app) claimAccounts(v *vault.Vault, active []vault.Account) (*vault.Claim, error) {
+	claim, busy, err := v.ClaimAccounts(active)
+	if err != nil {
+		return nil, err
+	}
+	if len(busy) == 0 {
+		return claim, nil
+	}
+	held := make([]string, 0, len(busy))
+	for name := range busy {
+		held = append(held, name)
+	}
+	sort.Strings(held)
+	if claim.Len() == 0 {
+		_ = claim.Close()
+		return nil, fmt.Errorf("another process holds the accounts to serve (%d): %w", len(held), &vault.HeldError{Holder: busy[held[0]]})
+	}
+	for _, name := range held {
+		a.warnf("account %s: %v; not connected", name, &vault.HeldError{Holder: busy[name]})
+	}
+	return claim, nil
+}
+
+// serve serves the accounts active, which claim holds (or, for a fleet
+// worker, the accounts its leases give it).
+func (a *app) serve(sig context.Context, v *vault.Vault, active []vault.Account, claim *vault.Claim, sock string, conf serverConf, confSet bool, apiID int32, proxy string, fleet *pgvault.Fleet, locked bool, methods *mtproto.MethodPolicy) error {
+	if al := methods.Allowed(); len(al) > 0 {
+		a.warnf("the local API allows %s (--allow), which it refuses by default: a script can change or end the accounts' logins with them", strings.Join(al, ", "))
+	}
 	w := &vaultWriter{v: v}
 	set := newStoreSet()
 	defer func() {
@@ -472,28 +546,11 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 				reason = err.Error()
 			}
 			a.warnf("account %s: %s; marked %s in the vault", name, reason, st)
-			if err := w.do(func() error { return v.SetStatus(name, st, reason) }); err != nil {
+			if err := markAccount(v, w, set, name, st, reason); err != nil {
 				a.warnf("account %s: marking it %s: %v", name, st, err)
 			}
 		},
 	})
-	var active []vault.Account
-	for _, acct := range list {
-		if fleet != nil {
-			break // the leases say which
-		}
-		if len(want) > 0 && !want[acct.Name] {
-			continue
-		}
-		found++
-		if acct.Status != vault.StatusActive {
-			if len(want) > 0 {
-				a.warnf("account %s is %s: not connected", acct.Name, acct.Status)
-			}
-			continue
-		}
-		active = append(active, acct)
-	}
 	// One unlock and one index read for all of them (OpenAccount per
 	// account would read the whole index each time).
 	files, openErrs, err := v.OpenAccounts(active, nil)
@@ -504,6 +561,7 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 		f, err := files[i], openErrs[i]
 		if err != nil {
 			a.warnf("account %s: %v; not connected", acct.Name, err)
+			_ = claim.Release(acct.ID)
 			continue
 		}
 		name := acct.Name
@@ -516,9 +574,6 @@ func (a *app) serve(sig context.Context, v *vault.Vault, list []vault.Account, n
 		if err != nil {
 			a.warnf("account %s: %v; not connected", acct.Name, err)
 		}
-	}
-	if found < len(want) {
-		return fmt.Errorf("%w: %d of the accounts named", vault.ErrNotFound, len(want)-found)
 	}
 
 	ln, err := mtproto.ListenUnix(sock)
@@ -634,6 +689,20 @@ loop:
 		a.notef("stopped; every account saved")
 	}
 	return nil
+}
+
+// markAccount records a final state (revoked, key lost) of an account run
+// serves: in its file, through the store run holds open (a second store
+// of the same file would be overwritten by the first's next save), inside
+// the group commit, which brings the index along.
+func markAccount(v *vault.Vault, w *vaultWriter, set *storeSet, name string, st vault.AccountStatus, reason string) error {
+	s := set.get(name)
+	if s == nil {
+		return fmt.Errorf("%w: run does not serve it", vault.ErrNotFound)
+	}
+	return s.use(func(f *storage.File) error {
+		return w.commit(f, func() error { return v.MarkStore(f, st, reason) })
+	})
 }
 
 // clientOptions returns an account's client options: the server it logged

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -274,17 +275,27 @@ func (a *app) statusCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				_, running := v.HeldByRun()
+				// Which process holds which account: a run serving it,
+				// a worker's lease, a command using it.
+				holders, err := v.Holders()
+				if err != nil {
+					return err
+				}
+				running := false
+				for _, h := range holders {
+					running = running || strings.HasSuffix(h.Holder.Command, " run")
+				}
 				if running && !isFleet {
 					pool, poolErr = a.poolStatus(socket)
 				}
 				if a.json {
 					out := struct {
 						vault.Status
-						Pool      []poolAccount `json:"pool"`
-						PoolError string        `json:"pool_error,omitempty"`
-						Fleet     *fleetReport  `json:"fleet,omitempty"`
-					}{Status: s, Pool: pool, Fleet: fl}
+						Holders   []vault.Holding `json:"holders"`
+						Pool      []poolAccount   `json:"pool"`
+						PoolError string          `json:"pool_error,omitempty"`
+						Fleet     *fleetReport    `json:"fleet,omitempty"`
+					}{Status: s, Holders: holders, Pool: pool, Fleet: fl}
 					if poolErr != nil {
 						out.PoolError = poolErr.Error()
 					}
@@ -311,8 +322,15 @@ func (a *app) statusCmd() *cobra.Command {
 				if w := s.Writer; w != nil {
 					a.printf("writer    pid %d (%s) since %s\n", w.PID, w.Command, w.Since.Local().Format(timeWithZone))
 				}
-				if pid, held := v.HeldByRun(); held && !isFleet {
-					a.printf("run       tgvault run holds the accounts (pid %d)\n", pid)
+				if len(holders) > 0 && !isFleet {
+					a.printf("held      %d account(s)\n", len(holders))
+					for _, h := range holders {
+						name := h.Name
+						if name == "" {
+							name = "(id " + h.ID + ")"
+						}
+						a.printf("  %-20s process %d (%s) since %s\n", name, h.Holder.PID, h.Holder.Command, h.Holder.Since.Local().Format(timeWithZone))
+					}
 				}
 				if isFleet {
 					a.printf("leases    %d (%d held, %d free or expired)\n", fl.Leases, fl.Held, fl.Leases-fl.Held)

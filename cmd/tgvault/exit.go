@@ -19,7 +19,7 @@ const (
 	exitUsage      = 2 // the command line is wrong
 	exitLocked     = 3 // vault.ErrLocked: no identity for this process
 	exitNotFound   = 4 // no such account, or no vault in the directory
-	exitBusy       = 5 // ErrBusy, ErrHeldByRun, ErrHandedOff
+	exitBusy       = 5 // ErrBusy, ErrHeldByRun, ErrHandedOff, ErrDuplicateKey, ErrMigrated
 	exitWrongKey   = 6 // wrong passphrase or identity
 	exitCorrupt    = 7 // a damaged, tampered or mismatched vault file
 	exitKeyring    = 8 // the OS keyring is unavailable
@@ -56,6 +56,12 @@ func classify(err error) (int, string) {
 		return exitUsage, "usage"
 	case errors.Is(err, vault.ErrKeyring):
 		return exitKeyring, "keyring"
+	case errors.Is(err, vault.ErrDuplicateKey):
+		return exitBusy, "duplicate_key"
+	case errors.Is(err, vault.ErrMigrated):
+		return exitBusy, "migrated"
+	case errors.Is(err, vault.ErrNameTaken):
+		return exitError, "name_taken"
 	case errors.Is(err, vault.ErrBadInput), errors.Is(err, mtproto.ErrTDataCorrupt), errors.Is(err, mtproto.ErrNotTData):
 		return exitError, "bad_input"
 	case errors.Is(err, errBadCall):

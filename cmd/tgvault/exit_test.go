@@ -30,6 +30,11 @@ func TestClassify(t *testing.T) {
 		{vault.ErrHeldByRun, exitBusy},
 		{vault.ErrHandedOff, exitBusy},
 		{vault.ErrRekeyPending, exitBusy},
+		{&vault.HeldError{Holder: vault.LockHolder{PID: 42}}, exitBusy},
+		{&vault.DuplicateKeyError{Account: "a"}, exitBusy},
+		{&vault.MigratedError{To: "postgres://h/db"}, exitBusy},
+		{fmt.Errorf("%w: \"x\"", vault.ErrNameTaken), exitError},
+		{&vault.NotSessionError{Reason: "a README"}, exitError},
 		{vault.ErrWrongPassphrase, exitWrongKey},
 		{vault.ErrWrongKey, exitWrongKey},
 		{crypto.ErrWrongKey, exitWrongKey},
@@ -45,6 +50,21 @@ func TestClassify(t *testing.T) {
 	} {
 		if got, _ := classify(c.err); got != c.want {
 			t.Errorf("classify(%v) = %d, want %d", c.err, got, c.want)
+		}
+	}
+	// The kinds scripts branch on (README, exit codes).
+	for _, c := range []struct {
+		err  error
+		kind string
+	}{
+		{&vault.DuplicateKeyError{Account: "a"}, "duplicate_key"},
+		{&vault.MigratedError{To: "postgres://h/db"}, "migrated"},
+		{fmt.Errorf("%w: \"x\"", vault.ErrNameTaken), "name_taken"},
+		{&vault.HeldError{}, "busy"},
+		{&vault.NotSessionError{Reason: "a README"}, "bad_input"},
+	} {
+		if _, got := classify(c.err); got != c.kind {
+			t.Errorf("classify(%v) kind %q, want %q", c.err, got, c.kind)
 		}
 	}
 }

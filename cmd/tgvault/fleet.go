@@ -43,6 +43,12 @@ func (s *storeSet) add(name string, st *lazyStore) {
 	s.mu.Unlock()
 }
 
+func (s *storeSet) get(name string) *lazyStore {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[name]
+}
+
 func (s *storeSet) remove(name string) *lazyStore {
 	s.mu.Lock()
 	defer s.mu.Unlock()

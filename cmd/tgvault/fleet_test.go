@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -372,13 +373,20 @@ func TestFleetPartition(t *testing.T) {
 }
 
 // TestMigrateCLI: `tgvault migrate --to URL` copies a directory vault into
-// PostgreSQL; the copy lists and exports the same, a second migrate is
-// refused, and a plain run of the copy asks for --worker.
+// PostgreSQL; the copy lists and exports the same, and a plain run of the
+// copy asks for --worker. The directory is marked: run, export and import
+// refuse it (exit 5, kind migrated) naming the database without its
+// password, unless --force; migrate again into the same database just
+// finishes.
 func TestMigrateCLI(t *testing.T) {
 	if _, err := exec.LookPath("tgvault"); err != nil {
 		t.Skip("tgvault is not on PATH (testscript.Main puts it there)")
 	}
 	pg := pgURL(t, pgtest.Database(t), "")
+	// A password the test server does not ask for (trust): it must never
+	// be shown.
+	const pw = "s3cret-migrate-pw"
+	pg = strings.Replace(pg, "postgres://postgres@", "postgres://postgres:"+pw+"@", 1)
 	dir := t.TempDir()
 	pass := filepath.Join(dir, "pass")
 	if err := os.WriteFile(pass, []byte("migrate passphrase\n"), 0o600); err != nil {
@@ -406,8 +414,31 @@ func TestMigrateCLI(t *testing.T) {
 	if got := tg(true, "--vault", pg, "export", "acct"); got != want {
 		t.Error("the copy exports another session")
 	}
-	if out := tg(false, "--vault", v, "migrate", "--to", pg); !strings.Contains(out, "holds a vault") {
+	if out := tg(true, "--vault", v, "migrate", "--to", pg); !strings.Contains(out, "1 account") {
 		t.Errorf("second migrate said %q", out)
+	}
+	for _, args := range [][]string{
+		{"export", "acct"},
+		{"run", "--socket", filepath.Join(dir, "r.sock")},
+		{"import", "--name", "new", "../../testdata/vectors/telethon/string_session.txt"},
+		{"--json", "export", "acct"},
+	} {
+		cmd := exec.Command("tgvault", append([]string{"--vault", v}, args...)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 5 || !strings.Contains(string(out), "was migrated to postgres://postgres") {
+			t.Errorf("%s on the migrated directory: %v\n%s", args, err, out)
+		}
+		if strings.Contains(string(out), pw) {
+			t.Errorf("%s shows the database password: %s", args, out)
+		}
+		if args[0] == "--json" && !strings.Contains(string(out), `"kind":"migrated"`) {
+			t.Errorf("--json kind: %s", out)
+		}
+	}
+	if got := tg(true, "--vault", v, "export", "acct", "--force"); !strings.Contains(got, want) {
+		t.Error("export --force of the migrated directory differs")
 	}
 	if out := tg(false, "--vault", pg, "run"); !strings.Contains(out, "--worker") {
 		t.Errorf("run of the copy said %q", out)

@@ -57,6 +57,10 @@ func appendAccountJSON(b []byte, a *vault.Account) []byte {
 	} else {
 		b = append(b, "null"...)
 	}
+	if a.KeyID != "" {
+		b = append(b, `,"key_id":`...)
+		b = appendJSONString(b, a.KeyID)
+	}
 	b = append(b, `,"status":`...)
 	b = appendJSONString(b, string(a.Status))
 	if a.Reason != "" {

@@ -20,7 +20,7 @@ func TestWriteAccountsJSONMatchesEncodingJSON(t *testing.T) {
 		nil,
 		{},
 		{{Name: "alice", ID: "00ff", UserID: sessionstring.Some[int64](123456789), DCID: 2, IsBot: sessionstring.Some(false),
-			TestMode: sessionstring.Some(true), APIID: sessionstring.Some[int32](12345), Status: vault.StatusActive, Peers: 5, Revision: 7,
+			TestMode: sessionstring.Some(true), APIID: sessionstring.Some[int32](12345), KeyID: "32d1586ea457dfc8", Status: vault.StatusActive, Peers: 5, Revision: 7,
 			Source: "pyrogram-v3", Created: now, Updated: now.In(time.FixedZone("x", 3600))}},
 		{{Name: "no \"fields\"\t\\ ünïcode \u2028 <&>", ID: "x", DCID: 5, Status: vault.StatusBroken, Reason: "file is older than expected", Created: now},
 			{Name: "b", UserID: sessionstring.Some[int64](-1), APIID: sessionstring.Some[int32](-5)}},

@@ -243,9 +243,9 @@ func nomlockMain() {
 // with ! none (VmLck 0).
 func cmdVmLck(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
-		ts.Fatalf("usage: vmlck VAULTDIR")
+		ts.Fatalf("usage: vmlck SOCKET")
 	}
-	pid := runLockPID(ts, args[0])
+	pid := socketPID(ts, ts.MkAbs(args[0]))
 	n, err := memlock.ProcKB(pid, "status", "VmLck:")
 	ts.Check(err)
 	ts.Logf("VmLck of run: %d kB", n)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -13,33 +12,18 @@ import (
 	"github.com/tgvault/tgvault/internal/mtproxytest"
 	"github.com/tgvault/tgvault/internal/socks5test"
 	"github.com/tgvault/tgvault/mtproto"
-
-	"github.com/tgvault/tgvault/vault"
 )
 
-// cmdTermRun runs `termrun VAULTDIR`: it sends SIGTERM to the `tgvault
-// run` holding the vault's run lock (the pid in its lock record), as a
+// cmdTermRun runs `termrun SOCKET`: it sends SIGTERM to the `tgvault
+// run` serving the local API on SOCKET (the socket's peer process), as a
 // service manager stops it. testscript's own kill sends INT or KILL only.
 func cmdTermRun(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: termrun VAULTDIR")
+		ts.Fatalf("usage: termrun SOCKET")
 	}
-	p, err := os.FindProcess(runLockPID(ts, args[0]))
+	p, err := os.FindProcess(socketPID(ts, ts.MkAbs(args[0])))
 	ts.Check(err)
 	ts.Check(p.Signal(sigTERM))
-}
-
-// runLockPID returns the pid of the run that holds the run lock of the
-// vault in dir.
-func runLockPID(ts *testscript.TestScript, dir string) int {
-	b, err := os.ReadFile(filepath.Join(ts.MkAbs(dir), "run.lock"))
-	ts.Check(err)
-	var h vault.LockHolder
-	ts.Check(json.Unmarshal(b, &h))
-	if h.PID <= 0 {
-		ts.Fatalf("no pid in the run lock")
-	}
-	return h.PID
 }
 
 // cmdStatWait runs `statwait FILE KEY N`: it waits up to 20 s for the

@@ -281,8 +281,8 @@ keeps it: give "-" and the URL on stdin (asked without echo on a terminal):
 
   tgvault proxy alice - < proxy.url
 
-While ` + "`tgvault run`" + `
-holds the vault, setting is refused (exit 5): stop run first.`,
+While another process holds the account (a ` + "`tgvault run`" + ` serving
+it), setting is refused (exit 5): stop it first.`,
 		Args: rangeArgs(1, 2, "NAME [URL|-|none]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -305,9 +305,11 @@ holds the vault, setting is refused (exit 5): stop run first.`,
 			}
 			return a.withVault(perProcess, func(v *vault.Vault) error {
 				if set {
-					if pid, held := v.HeldByRun(); held {
-						return fmt.Errorf("%w (pid %d): stop it first", vault.ErrHeldByRun, pid)
+					release, err := v.ClaimAccount(name)
+					if err != nil {
+						return fmt.Errorf("%w: stop it first", err)
 					}
+					defer release()
 				}
 				f, err := v.OpenAccount(name)
 				if err != nil {

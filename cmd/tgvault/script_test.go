@@ -59,11 +59,12 @@ func (p pgMain) Run() int {
 	}))
 }
 
-// holdLockMain is a second writer for the scripts: `holdlock KIND DIR
+// holdLockMain is a second process for the scripts: `holdlock KIND DIR
 // READY STOP` takes the vault's write lock ("write": DIR/lock, with the
-// holder record the vault writes) or the run lock ("run", through
-// Vault.AcquireRunLock), creates READY and holds the lock until STOP
-// exists (at most a minute).
+// holder record the vault writes) or the ownership lock of every account
+// file, as a `tgvault run` serving them does ("run", through the
+// DirBackend), creates READY and holds the locks until STOP exists (at
+// most a minute).
 func holdLockMain() {
 	if len(os.Args) != 5 {
 		fmt.Fprintln(os.Stderr, "usage: holdlock write|run DIR READY STOP")
@@ -80,17 +81,28 @@ func holdLockMain() {
 		}
 		release = r
 	case "run":
-		v, err := vault.Open(vault.Options{Dir: dir})
+		be := vault.DirBackend(dir)
+		names, err := be.List("accounts")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "holdlock:", err)
 			os.Exit(1)
 		}
-		r, err := v.AcquireRunLock()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "holdlock:", err)
+		var ids []string
+		for _, n := range names {
+			ids = append(ids, strings.TrimSuffix(filepath.Base(n), ".age"))
+		}
+		h := vault.LockHolder{PID: os.Getpid(), Command: "tgvault run", Since: time.Now().UTC()}
+		taken, busy, err := be.LockAccounts(ids, h)
+		if err != nil || len(busy) > 0 {
+			fmt.Fprintln(os.Stderr, "holdlock:", err, busy)
 			os.Exit(1)
 		}
-		release = r
+		release = func() error {
+			for _, rel := range taken {
+				_ = rel()
+			}
+			return nil
+		}
 	default:
 		os.Exit(2)
 	}
@@ -133,6 +145,10 @@ func TestScript(t *testing.T) {
 		Setup: func(e *testscript.Env) error {
 			// The scripts work on copies: --remove-source deletes them.
 			if err := copyTree(vectors, filepath.Join(e.WorkDir, "vectors")); err != nil {
+				return err
+			}
+			// Sessions with keys of their own (testdata/variants/README.md).
+			if err := copyTree(filepath.Join("testdata", "variants"), filepath.Join(e.WorkDir, "variants")); err != nil {
 				return err
 			}
 			e.Setenv("TGVAULT_DIR", filepath.Join(e.WorkDir, "vault"))

@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS tgvault_leases (
 	fence   bigint NOT NULL DEFAULT 0,
 	expires timestamptz NOT NULL DEFAULT '-infinity'
 );
+ALTER TABLE tgvault_leases ADD COLUMN IF NOT EXISTS holder jsonb;
 CREATE INDEX IF NOT EXISTS tgvault_leases_owner ON tgvault_leases (owner);
 CREATE TABLE IF NOT EXISTS tgvault_workers (
 	name  text PRIMARY KEY,

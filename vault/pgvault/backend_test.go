@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -67,8 +68,11 @@ func TestVaultInPostgres(t *testing.T) {
 		t.Errorf("second Init = %v, want ErrExists", err)
 	}
 	src := filepath.Join(vectors, "pyrogram/pyrogram_v3.session")
-	for _, n := range []string{"a", "b", "c"} {
-		if _, err := v.ImportFile(src, vault.ImportOptions{Name: n}); err != nil {
+	if _, err := v.ImportFile(src, vault.ImportOptions{Name: "a"}); err != nil {
+		t.Fatalf("import a: %v", err)
+	}
+	for i, n := range []string{"b", "c"} {
+		if _, err := v.Import(variantSession(t, i+1), "", vault.ImportOptions{Name: n}); err != nil {
 			t.Fatalf("import %s: %v", n, err)
 		}
 	}
@@ -259,7 +263,6 @@ func TestRedact(t *testing.T) {
 // lose no account (the write lock serialises them).
 func TestConcurrentWriters(t *testing.T) {
 	v, b := newVault(t)
-	src := filepath.Join(vectors, "pyrogram/pyrogram_v3.session")
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for w := range 4 {
@@ -279,7 +282,7 @@ func TestConcurrentWriters(t *testing.T) {
 				return
 			}
 			for i := range 3 {
-				if _, err := vw.ImportFile(src, vault.ImportOptions{Name: string(rune('a'+w)) + string(rune('0'+i))}); err != nil {
+				if _, err := vw.Import(variantSession(t, 1+w*3+i), "", vault.ImportOptions{Name: string(rune('a'+w)) + string(rune('0'+i))}); err != nil {
 					errs <- err
 					return
 				}
@@ -298,20 +301,56 @@ func TestConcurrentWriters(t *testing.T) {
 
 func importName(n string) vault.ImportOptions { return vault.ImportOptions{Name: n} }
 
-// TestMigrate: a directory vault copied into the database opens there
-// with the same passphrase, with the same accounts and keys; a second
-// migration into it is refused.
-func TestMigrate(t *testing.T) {
-	crypto.TestingSetScryptWorkFactor(t, 10)
-	src, err := vault.Init(vault.InitOptions{Options: vault.Options{Dir: filepath.Join(t.TempDir(), "v"), Passphrase: testPass}, NoKeyring: true}, testPass)
+// variantSession is the vectors' Pyrogram string with the last byte of
+// the key changed by n: another key (one key, one account), whose other
+// bytes noSecrets still finds.
+func variantSession(t testing.TB, n int) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(vectors, "pyrogram/session_string_v3.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{"a", "b"} {
-		if _, err := src.ImportFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"), importName(n)); err != nil {
-			t.Fatal(err)
-		}
+	d, err := sessionstring.Decode(string(b))
+	if err != nil {
+		t.Fatal(err)
 	}
+	k := vectorKey()
+	k[255] ^= byte(n)
+	s := d.Session
+	if s.AuthKey, err = sessionstring.NewAuthKey(k); err != nil {
+		t.Fatal(err)
+	}
+	out, err := sessionstring.Encode(sessionstring.Pyrogram, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(out)
+}
+
+// TestMigrate: a directory vault copied into the database opens there
+// with the same passphrase, with the same accounts and keys. The
+// directory is marked: run, export and import refuse it naming the
+// database (a rolled-back index does not unmark it: each account file
+// says migrated), unless forced. Migrating again into the same database
+// finishes (a no-op here); into another vault is refused.
+func TestMigrate(t *testing.T) {
+	crypto.TestingSetScryptWorkFactor(t, 10)
+	dir := filepath.Join(t.TempDir(), "v")
+	src, err := vault.Init(vault.InitOptions{Options: vault.Options{Dir: dir, Passphrase: testPass}, NoKeyring: true}, testPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.ImportFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"), importName("a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Import(variantSession(t, 1), "", importName("b")); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, name := range []string{"a", "b"} {
+		want[name], _ = src.Export(name, sessionstring.Pyrogram, false)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, "index.age"))
 	b, _ := newBackend(t)
 	n, err := src.MigrateTo(b)
 	if err != nil || n != 2 {
@@ -325,14 +364,75 @@ func TestMigrate(t *testing.T) {
 		t.Errorf("vault id %s, want %s (the keyring entry is by id)", dst.ID(), src.ID())
 	}
 	for _, name := range []string{"a", "b"} {
-		want, _ := src.Export(name, sessionstring.Pyrogram, false)
 		got, err := dst.Export(name, sessionstring.Pyrogram, false)
-		if err != nil || got != want {
+		if err != nil || got != want[name] {
 			t.Errorf("%s: export from the copy differs (%v)", name, err)
 		}
 	}
-	if _, err := src.MigrateTo(b); !errors.Is(err, vault.ErrExists) {
-		t.Errorf("second MigrateTo = %v, want ErrExists", err)
+	// The directory refuses, naming the database.
+	refused := func(what string, err error) {
+		t.Helper()
+		var me *vault.MigratedError
+		if !errors.As(err, &me) || me.To != b.Location() || !strings.Contains(err.Error(), b.Location()) {
+			t.Errorf("%s on the migrated directory: %v, want a *MigratedError naming %s", what, err, b.Location())
+		}
+	}
+	check := func() {
+		t.Helper()
+		_, err := src.Export("a", sessionstring.Pyrogram, false)
+		refused("Export", err)
+		_, err = src.Import(variantSession(t, 2), "", importName("c"))
+		refused("Import", err)
+		_, err = src.MigratedTo()
+		if err != nil {
+			t.Error(err)
+		}
+		list, _ := src.List()
+		files, errs, _ := src.OpenAccounts(list, nil)
+		for i := range list {
+			if files[i] != nil {
+				files[i].Close()
+				t.Errorf("%s: the directory would serve it", list[i].Name)
+			} else if !errors.Is(errs[i], vault.ErrMigrated) {
+				t.Errorf("%s: %v, want ErrMigrated", list[i].Name, errs[i])
+			}
+		}
+	}
+	check()
+	// An index rolled back to before the migration does not unmark it.
+	if err := os.WriteFile(filepath.Join(dir, "index.age"), before, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if to, _ := src.MigratedTo(); to != "" {
+		t.Fatal("the rolled-back index is marked (the test needs it unmarked)")
+	}
+	list, _ := src.List()
+	files, errs, _ := src.OpenAccounts(list, nil)
+	for i := range list {
+		if files[i] != nil || !errors.Is(errs[i], vault.ErrMigrated) {
+			t.Errorf("%s after an index rollback: %v, want ErrMigrated", list[i].Name, errs[i])
+		}
+	}
+	// Again into the same database: it finishes (marks the index again).
+	if n, err := src.MigrateTo(b); err != nil || n != 2 {
+		t.Errorf("second MigrateTo into the same database = %d, %v", n, err)
+	}
+	check()
+	// Into another vault: refused.
+	other, _ := newVault(t)
+	_ = other
+	ob := other.Backend()
+	if _, err := src.MigrateTo(ob); !errors.Is(err, vault.ErrMigrated) && !errors.Is(err, vault.ErrExists) {
+		t.Errorf("MigrateTo another vault = %v", err)
+	}
+	// --force uses the directory anyway.
+	forced, _ := vault.Open(vault.Options{Dir: dir, Passphrase: testPass})
+	forced.AllowMigrated()
+	if got, err := forced.Export("a", sessionstring.Pyrogram, false); err != nil || got != want["a"] {
+		t.Errorf("forced Export: %v", err)
+	}
+	if got, err := src.Export("b", sessionstring.Pyrogram, true); err != nil || got != want["b"] {
+		t.Errorf("Export --force: %v", err)
 	}
 	noSecrets(t, b)
 }
