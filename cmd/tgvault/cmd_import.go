@@ -304,8 +304,10 @@ func (r *importRun) printDetails() {
 				reasons = append(reasons, res.Reason)
 			}
 			byReason[res.Reason] = append(byReason[res.Reason], res.Source)
-		case outExisting, outDuplicate:
+		case outExisting:
 			a.notef("%s: already in the vault as %s", res.Source, res.Account)
+		case outDuplicate:
+			a.notef("%s: a duplicate: the same key as %s, imported from another source just now", res.Source, res.Account)
 		}
 	}
 	sort.Strings(reasons)

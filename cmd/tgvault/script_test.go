@@ -181,6 +181,7 @@ func TestScript(t *testing.T) {
 			"waitgone":      cmdWaitGone,
 			"mode":          cmdMode,
 			"secretservice": cmdSecretService,
+			"mkfifo":        cmdMkfifo,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "memlock" {
