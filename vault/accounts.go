@@ -102,37 +102,27 @@ type readOpts struct {
 // refused under o.policy: a handed-off account always, a migrated one
 // unless o.force.
 func (v *Vault) readAccount(name string, o readOpts) (f *storage.File, a *Account, release func() error, err error) {
-	st, err := v.unlock()
+	st, x, ap, release, err := v.holdAccount(name, o.own)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	x, err := v.loadIndex(st)
-	if err != nil {
+	acct := *ap
+	fail := func(err error) (*storage.File, *Account, func() error, error) {
+		_ = release()
 		return nil, nil, nil, err
-	}
-	i := x.find(name)
-	if i < 0 {
-		return nil, nil, nil, notFound(name)
 	}
 	force := o.force || v.allowMigrated.Load()
 	if x.MigratedTo != "" && !force {
-		return nil, nil, nil, &MigratedError{To: x.MigratedTo}
+		return fail(&MigratedError{To: x.MigratedTo})
 	}
-	acct := x.Accounts[i]
 	if acct.Status == StatusHandedOff {
 		// Whatever the file says: a handed-off account is used again only
 		// once both agree (reclaim writes both).
-		return nil, nil, nil, stateError(acct.Status, acct.Reason, o.policy, force, x.MigratedTo)
+		return fail(stateError(acct.Status, acct.Reason, o.policy, force, x.MigratedTo))
 	}
 	s, err := st.sealer()
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	release = func() error { return nil }
-	if o.own {
-		if release, err = v.lockAccount(acct.ID); err != nil {
-			return nil, nil, nil, err
-		}
+		return fail(err)
 	}
 	f, err = v.openFile(s, o.readOnly, &acct)
 	if err != nil {

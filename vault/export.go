@@ -133,6 +133,14 @@ func sealEnvelope(name string, snap *storage.Snapshot, opts SealedExportOptions)
 // the file before the index, the string sealed before either (nothing is
 // marked if sealing fails) and returned only once both are saved.
 func (v *Vault) moveSealed(name string, opts SealedExportOptions) (string, error) {
+	// The account first (waiting for a command that holds it for a
+	// moment), then the write lock: never the other way round, which
+	// would hold up every writer while waiting.
+	release, err := v.ClaimAccount(name)
+	if err != nil {
+		return "", heldAdvice(err)
+	}
+	defer release()
 	t, err := v.begin()
 	if err != nil {
 		return "", err
@@ -144,9 +152,6 @@ func (v *Vault) moveSealed(name string, opts SealedExportOptions) (string, error
 	a, err := t.account(name)
 	if err != nil {
 		return "", err
-	}
-	if err := t.own(a.ID); err != nil {
-		return "", heldAdvice(err)
 	}
 	f, err := v.openFile(t.sealer, false, a)
 	if err != nil {

@@ -223,9 +223,10 @@ func (t *tx) end() {
 }
 
 // own takes the ownership lock of the account with id until end: a
-// *HeldError while another process holds it.
+// *HeldError while another process holds it. It does not wait: the
+// caller holds the write lock, which the holder may be waiting for.
 func (t *tx) own(id string) error {
-	rel, err := t.v.lockAccount(id)
+	rel, err := t.v.lockAccount(id, 0)
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Setenv("TMPDIR", tmp)
+	// A test holding an account it then exports waits this long (the
+	// test binary is no `run`: its holds count as a moment's).
+	ownerWait = 500 * time.Millisecond
 	// The real Secret Service of the keyring tests is stopped (and its
 	// files removed) before the scan; missing real parts are reported.
 	code := realpart.Main(realpart.RunFunc(func() int { return secretservicetest.Main(m) }))

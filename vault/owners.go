@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
+	"time"
 )
 
 // Per-account ownership. A session must be used by one process at a time,
@@ -67,6 +69,22 @@ func (c *Claim) Release(id string) error {
 	return rel()
 }
 
+// Merge moves the accounts o holds into c.
+func (c *Claim) Merge(o *Claim) {
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	rels := o.rel
+	o.rel = map[string]func() error{}
+	o.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, rel := range rels {
+		c.rel[id] = rel
+	}
+}
+
 // Close gives up every account held.
 func (c *Claim) Close() error {
 	if c == nil {
@@ -107,39 +125,108 @@ func (v *Vault) ClaimAccounts(accts []Account) (c *Claim, busy map[string]LockHo
 }
 
 // lockAccount takes the ownership lock of one account: a *HeldError when
-// another process holds it.
-func (v *Vault) lockAccount(id string) (release func() error, err error) {
-	taken, busy, err := v.be.LockAccounts([]string{id}, ThisProcess(v.now()))
-	if err != nil {
-		return nil, err
+// another process holds it. wait, if not zero, is how long to wait for a
+// holder that holds accounts for a moment only (an export, a rekey): one
+// that serves them (Serving) is refused at once.
+func (v *Vault) lockAccount(id string, wait time.Duration) (release func() error, err error) {
+	release, _, err = v.lockAccountWaited(id, wait)
+	return release, err
+}
+
+// lockAccountWaited is lockAccount, and says whether it had to wait:
+// what the caller read before (the index, the key: a rekey may have held
+// the account) may be stale then.
+func (v *Vault) lockAccountWaited(id string, wait time.Duration) (release func() error, waited bool, err error) {
+	deadline := time.Now().Add(wait)
+	for {
+		taken, busy, err := v.be.LockAccounts([]string{id}, ThisProcess(v.now()))
+		if err != nil {
+			return nil, waited, err
+		}
+		h, held := busy[id]
+		if !held {
+			if rel := taken[id]; rel != nil {
+				return rel, waited, nil
+			}
+			return nil, waited, fmt.Errorf("vault: owner lock: not taken")
+		}
+		if h.Serving() || !time.Now().Before(deadline) {
+			return nil, waited, &HeldError{Holder: h}
+		}
+		waited = true
+		time.Sleep(ownerRetry)
 	}
-	if h, ok := busy[id]; ok {
-		return nil, &HeldError{Holder: h}
-	}
-	rel := taken[id]
-	if rel == nil {
-		return nil, fmt.Errorf("vault: owner lock: not taken")
-	}
-	return rel, nil
+}
+
+// How long a command waits for an account another command holds for a
+// moment (OwnerWait), and how often it looks.
+const (
+	OwnerWait  = 10 * time.Second
+	ownerRetry = 50 * time.Millisecond
+)
+
+// ownerWait is OwnerWait; the package's tests shorten it (TestMain).
+var ownerWait = OwnerWait
+
+// Serving reports whether h holds its accounts for its whole life (a
+// `tgvault run`, a fleet worker) rather than for a moment (an export, a
+// rekey): its record's command is "<program> run[ ...]".
+func (h LockHolder) Serving() bool {
+	f := strings.Fields(h.Command)
+	return len(f) >= 2 && f[1] == "run"
 }
 
 // ClaimAccount takes the ownership lock of the account name for this
 // process (logout, proxy: commands that connect or change one account): a
 // *HeldError when another process holds it.
 func (v *Vault) ClaimAccount(name string) (release func() error, err error) {
-	st, err := v.unlock()
-	if err != nil {
-		return nil, err
+	_, _, _, release, err = v.holdAccount(name, true)
+	return release, err
+}
+
+// holdAccount finds the account name and, when own, takes its ownership
+// lock (waiting for a command that holds it for a moment). After a wait
+// it unlocks and reads the index again under the lock: the holder may
+// have changed the key (rekey), the account or its name meanwhile.
+// release is a no-op when !own.
+func (v *Vault) holdAccount(name string, own bool) (st *unlocked, x *index, a *Account, release func() error, err error) {
+	release = func() error { return nil }
+	heldID := ""
+	for attempt := 0; ; attempt++ {
+		if st, err = v.unlock(); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		if x, err = v.loadIndex(st); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		i := x.find(name)
+		if i < 0 {
+			_ = release()
+			return nil, nil, nil, nil, notFound(name)
+		}
+		a = &x.Accounts[i]
+		switch {
+		case !own:
+			return st, x, a, release, nil
+		case attempt > 0:
+			if a.ID == heldID {
+				return st, x, a, release, nil
+			}
+			_ = release() // the name is another account's now
+			release = func() error { return nil }
+			if attempt > 3 {
+				return nil, nil, nil, nil, fmt.Errorf("%w: the account changed while it was waited for", ErrBusy)
+			}
+		}
+		rel, waited, err := v.lockAccountWaited(a.ID, ownerWait)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		release, heldID = rel, a.ID
+		if !waited {
+			return st, x, a, release, nil
+		}
 	}
-	x, err := v.loadIndex(st)
-	if err != nil {
-		return nil, err
-	}
-	i := x.find(name)
-	if i < 0 {
-		return nil, notFound(name)
-	}
-	return v.lockAccount(x.Accounts[i].ID)
 }
 
 // claimAll takes the ownership lock of every account of x (rekey and

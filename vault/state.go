@@ -12,7 +12,7 @@ import (
 // metaState is the meta key, inside the sealed account file, that holds
 // the account's state: active, handed off (export --move), revoked, key
 // lost, mismatch (the server knows the key as another user) or migrated. The file is the authority, the index's status a cache
-// of it (design.md §5.4): a file behind the index is refused as rolled
+// of it (docs/design.md §7.1): a file behind the index is refused as rolled
 // back, and a file ahead of it wins, so restoring an older index.age (a
 // sync tool, a backup) cannot make an account the file says is gone
 // active again. A file written before the state moved here has no record;

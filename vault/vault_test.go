@@ -329,6 +329,24 @@ func TestOwnership(t *testing.T) {
 	if _, err := tv.Export("a", 0, false); err != nil {
 		t.Errorf("Export after release: %v", err)
 	}
+	// A command's hold (here: this test's) is waited for; a run's is
+	// refused at once.
+	c3, _, _ := tv.ClaimAccounts(list[:1])
+	time.AfterFunc(50*time.Millisecond, func() { c3.Close() })
+	if _, err := tv.Export("a", 0, false); err != nil {
+		t.Errorf("Export while a command holds a for a moment: %v", err)
+	}
+	taken, _, err := tv.be.LockAccounts([]string{list[0].ID}, LockHolder{PID: 4242, Command: "tgvault run", Since: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	if _, err := tv.Export("a", 0, false); !errors.As(err, &he) || he.Holder.PID != 4242 || time.Since(t0) > 300*time.Millisecond {
+		t.Errorf("Export while a run holds a: %v after %v", err, time.Since(t0))
+	}
+	for _, rel := range taken {
+		rel()
+	}
 	if err := tv.Remove("a"); err != nil {
 		t.Errorf("Remove after release: %v", err)
 	}

@@ -328,10 +328,19 @@ contradicts is not overwritten: the account is marked mismatch. An
 account whose SOCKS5 proxy refuses the username or password is left alone
 too (state proxy_auth) until run restarts; the index is not changed.
 
-One run serves a vault at a time (a second one exits with 5); while it runs,
-other commands work, and export refuses its accounts without --force. On
-SIGINT or SIGTERM it stops accepting calls, finishes the ones in flight,
+run holds each account it serves (its ownership lock, taken before the
+account is opened, released when run exits or dies): while it runs, export,
+export --move, rm, rename, reclaim, logout and proxy of those accounts are
+refused (exit 5, naming run's pid; export --force exports anyway), and the
+vault's other accounts stay free. An account another run serves is skipped
+with a warning (run exits 5 when that is every account); one a command holds
+for a moment (an export) is waited for, up to 10 s. An account handed off by
+export --move is not served, whatever the index says: its file says so.
+On SIGINT or SIGTERM it stops accepting calls, finishes the ones in flight,
 saves every account and exits 0.
+
+A directory vault that was migrated to PostgreSQL is refused (exit 5) naming
+the database; --force serves it anyway (never while the fleet serves it).
 
 --mlock (TGVAULT_MLOCK) locks run's memory against swap, so that keys are
 not swapped out while it serves: auto (the default) locks it where the OS allows,
@@ -489,13 +498,45 @@ func (a *app) selectAccounts(list []vault.Account, names []string) ([]vault.Acco
 }
 
 // claimAccounts takes the ownership locks of the accounts run is to
-// serve. One that another process holds (another run, an export) is left
-// out with a warning naming the process; when every one is held, run
-// refuses (exit 5) naming one holder.
+// serve. One that another run holds is left out at once with a warning
+// naming the process; one that a command holds for a moment (export, rm,
+// ...) is waited for, up to claimWait, then left out the same way. When
+// every one is held, run refuses (exit 5) naming one holder. The state of
+// each account is read from its file only after this (OpenAccounts), so
+// an account that `export --move` handed off meanwhile is not served.
 func (a *app) claimAccounts(v *vault.Vault, active []vault.Account) (*vault.Claim, error) {
 	claim, busy, err := v.ClaimAccounts(active)
 	if err != nil {
 		return nil, err
+	}
+	byName := make(map[string]vault.Account, len(active))
+	for _, acct := range active {
+		byName[acct.Name] = acct
+	}
+	for deadline := time.Now().Add(claimWait); len(busy) > 0 && time.Now().Before(deadline); {
+		var again []vault.Account
+		for name, h := range busy {
+			if !h.Serving() {
+				again = append(again, byName[name])
+			}
+		}
+		if len(again) == 0 {
+			break
+		}
+		time.Sleep(claimRetry)
+		more, still, err := v.ClaimAccounts(again)
+		if err != nil {
+			_ = claim.Close()
+			return nil, err
+		}
+		claim.Merge(more)
+		for _, acct := range again {
+			if h, held := still[acct.Name]; held {
+				busy[acct.Name] = h
+			} else {
+				delete(busy, acct.Name)
+			}
+		}
 	}
 	if len(busy) == 0 {
 		return claim, nil
@@ -514,6 +555,12 @@ func (a *app) claimAccounts(v *vault.Vault, active []vault.Account) (*vault.Clai
 	}
 	return claim, nil
 }
+
+// Waiting for an account a command holds (claimAccounts).
+const (
+	claimWait  = vault.OwnerWait
+	claimRetry = 50 * time.Millisecond
+)
 
 // serve serves the accounts active, which claim holds (or, for a fleet
 // worker, the accounts its leases give it).

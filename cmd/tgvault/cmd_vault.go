@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -283,7 +282,7 @@ func (a *app) statusCmd() *cobra.Command {
 				}
 				running := false
 				for _, h := range holders {
-					running = running || strings.HasSuffix(h.Holder.Command, " run")
+					running = running || h.Holder.Serving()
 				}
 				if running && !isFleet {
 					pool, poolErr = a.poolStatus(socket)

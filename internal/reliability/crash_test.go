@@ -299,6 +299,20 @@ func TestCrashExportMove(t *testing.T) {
 			s.finished++
 		}
 		checkTemps(t, v, s)
+		// The account's file says whether it was handed off; the index
+		// caches it. A kill between the two writes leaves the index
+		// behind until an open reads the file, as this export does.
+		indexSaid := vault.AccountStatus("?")
+		if accts, _ := v.list(); accts != nil {
+			for _, a := range accts {
+				if a.Name == name {
+					indexSaid = a.Status
+				}
+			}
+		}
+		if _, r := v.export(name); r.code == 5 && strings.Contains(r.stderr, "handed off") && indexSaid == vault.StatusActive {
+			s.killedLanded["marked in the file, not yet the index"]++
+		}
 		verify(t, v, s, want, nil, 2)
 		accts, _ := v.list()
 		status := vault.AccountStatus("?")
