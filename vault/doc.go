@@ -21,9 +21,18 @@
 //     account's revision: a file ahead of it is accepted and the index
 //     repaired; a file behind it (rolled back) or bound to another account
 //     or vault fails that account alone with an *AccountError.
-//   - `tgvault run` marks its life with AcquireRunLock (exports of its
-//     accounts are then refused unless forced) and takes the write lock
-//     only for each save, through Commit.
+//   - One owner per account: every account has an ownership lock
+//     (Backend.LockAccounts). `tgvault run` takes the lock of each account
+//     it serves (ClaimAccounts) before opening it, for its whole life, and
+//     takes the write lock only for each save, through Commit; export,
+//     export --move, rm, rename, reclaim take it for their moment and are
+//     refused with a *HeldError while another process holds it.
+//   - An account's state (handed off, revoked, key lost, migrated) is
+//     recorded in its own sealed file before the index, which caches it:
+//     an older index put back cannot make such an account usable.
+//   - One key, one account: the index records every account's auth key id,
+//     and an import of a key the vault holds is refused with a
+//     *DuplicateKeyError naming the account that has it.
 //   - Seals go only to the key derived from the unlocked identity; a
 //     recipient added to the plaintext vault.json is never used.
 //   - An interrupted Rekey leaves a vault that opens with the old or the new
