@@ -154,50 +154,33 @@ func (d DirBackend) Lock(lock string, h LockHolder) (func() error, error) {
 // Probe tests the lock file named lock.
 func (d DirBackend) Probe(lock string) (LockHolder, bool) { return probeLock(d.path(lock)) }
 
-// LockAccounts takes the advisory locks of owners/<id>.lock, one open
-// file per account held (so a run serving N accounts has N more files
-// open), retrying busy ones a few times together (a prober holds a lock
-// for an instant).
+// LockAccounts takes the ownership locks of ids (ownerlock_*.go: byte-
+// range locks on one file where the OS has them per open file, else a
+// lock file per account), retrying busy ones a few times together (a
+// prober may hold a lock for an instant).
 func (d DirBackend) LockAccounts(ids []string, h LockHolder) (map[string]func() error, map[string]LockHolder, error) {
-	dir := d.path(ownersDir)
-	if err := os.MkdirAll(dir, dirMode); err != nil {
+	for _, id := range ids {
+		if !validID(id) {
+			return nil, nil, fmt.Errorf("vault: owner lock: bad account id")
+		}
+	}
+	if err := os.MkdirAll(d.path(ownersDir), dirMode); err != nil {
 		return nil, nil, fmt.Errorf("vault: owner locks: %w", err)
 	}
 	rec, _ := json.Marshal(h)
 	rec = append(rec, '\n')
 	taken := make(map[string]func() error, len(ids))
-	undo := func() {
-		for _, rel := range taken {
-			_ = rel()
-		}
-	}
 	pending := ids
 	for try := 0; len(pending) > 0; try++ {
-		var again []string
-		for _, id := range pending {
-			if !validID(id) {
-				undo()
-				return nil, nil, fmt.Errorf("vault: owner lock: bad account id")
+		got, again, err := d.lockOwners(pending, rec)
+		for id, rel := range got {
+			taken[id] = rel
+		}
+		if err != nil {
+			for _, rel := range taken {
+				_ = rel()
 			}
-			f, err := os.OpenFile(filepath.Join(dir, id+ownerExt), os.O_RDWR|os.O_CREATE, fileMode)
-			if err != nil {
-				undo()
-				return nil, nil, fmt.Errorf("vault: owner lock: %w", err)
-			}
-			switch err := tryLock(f); {
-			case errors.Is(err, errWouldBlock):
-				_ = f.Close()
-				again = append(again, id)
-				continue
-			case err != nil:
-				_ = f.Close()
-				undo()
-				return nil, nil, fmt.Errorf("vault: owner lock: %w", err)
-			}
-			if err := f.Truncate(0); err == nil {
-				_, _ = f.WriteAt(rec, 0)
-			}
-			taken[id] = (&heldLock{f: f}).release
+			return nil, nil, fmt.Errorf("vault: owner lock: %w", err)
 		}
 		pending = again
 		if len(pending) == 0 || try >= lockTries {
@@ -207,40 +190,14 @@ func (d DirBackend) LockAccounts(ids []string, h LockHolder) (map[string]func() 
 	}
 	busy := make(map[string]LockHolder, len(pending))
 	for _, id := range pending {
-		h, _ := readHolder(filepath.Join(dir, id+ownerExt))
-		busy[id] = h
+		busy[id] = d.ownerRecord(id)
 	}
 	return taken, busy, nil
 }
 
-// AccountHolders probes every lock file under owners/.
-func (d DirBackend) AccountHolders() (map[string]LockHolder, error) {
-	ents, err := os.ReadDir(d.path(ownersDir))
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]LockHolder{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("vault: owner locks: %w", err)
-	}
-	out := map[string]LockHolder{}
-	for _, e := range ents {
-		id, ok := strings.CutSuffix(e.Name(), ownerExt)
-		if !ok || !validID(id) || !e.Type().IsRegular() {
-			continue
-		}
-		if h, held := probeLock(filepath.Join(d.path(ownersDir), e.Name())); held {
-			out[id] = h
-		}
-	}
-	return out, nil
-}
-
-// removeOwnerLock deletes an account's lock file (rm, with the lock held;
-// best effort: Windows keeps an open file).
-func (d DirBackend) removeOwnerLock(id string) {
-	if validID(id) {
-		_ = os.Remove(filepath.Join(d.path(ownersDir), id+ownerExt))
-	}
+// ownerPath is the file of an account's ownership lock or record.
+func (d DirBackend) ownerPath(id, ext string) string {
+	return filepath.Join(d.path(ownersDir), id+ext)
 }
 
 // validID reports whether id is an account id as newID makes them (hex),
