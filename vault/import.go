@@ -129,7 +129,7 @@ func (v *Vault) parseSource(data []byte, path string, opts ImportOptions, st fun
 	}
 	d, err := sessionstring.Decode(string(data))
 	if err != nil {
-		return nil, decodeError(data, err)
+		return nil, decodeError(err)
 	}
 	return parsedString(d.Session, d.Format.String(), d.Ambiguous)
 }
@@ -151,27 +151,18 @@ func (e *NotSessionError) Unwrap() error { return ErrNotSession }
 func notSession(reason string) error { return &NotSessionError{Reason: reason} }
 
 // decodeError classifies a session-string decoder's failure: input that
-// no format recognises is no session; a recognised format that is damaged
-// is bad input.
-func decodeError(data []byte, err error) error {
-	t := bytes.TrimSpace(data)
-	if len(t) > 0 && t[0] == '{' {
-		// gotd's session file is {"Version":1,"Data":{...}}; any other
-		// JSON is some other program's file.
-		var m map[string]json.RawMessage
-		if json.Unmarshal(t, &m) != nil {
-			return notSession("a JSON file that is no gotd session (not an object)")
-		}
-		if _, ok := m["Data"]; !ok {
-			return notSession("a JSON file that is no gotd session (no Data field)")
-		}
-		return fmt.Errorf("%w: %v", ErrBadInput, err)
-	}
+// no format recognises is no session (the decoder's reason is fixed text,
+// nothing from the input); a recognised format that is damaged is bad
+// input.
+func decodeError(err error) error {
 	var pe *sessionstring.ParseError
-	if errors.As(err, &pe) && pe.Format == sessionstring.Unknown {
-		return notSession("no session format matches it")
+	switch {
+	case !errors.As(err, &pe) || pe.Format != sessionstring.Unknown:
+		return fmt.Errorf("%w: %v", ErrBadInput, err)
+	case errors.Is(err, sessionstring.ErrUnknownFormat):
+		return notSession(pe.Reason)
 	}
-	return fmt.Errorf("%w: %v", ErrBadInput, err)
+	return notSession("no session format matches it")
 }
 
 func parsedString(s sessionstring.Session, source string, ambiguous bool) (*parsed, error) {

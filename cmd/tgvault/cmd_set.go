@@ -31,7 +31,8 @@ account's first connect; set is for offline use. A field already known is
 changed too: the output names its old value. An account that run marked
 mismatch (the server said its key belongs to another user, bot flag or
 environment than the vault recorded) is active again once one of those fields
-is set. Refused while ` + "`tgvault run`" + ` holds the vault (exit 5).`,
+is set. Refused while another process holds the account (a ` + "`tgvault run`" + `
+serving it; exit 5).`,
 		Args:              exactArgs("NAME"),
 		ValidArgsFunction: a.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
