@@ -306,12 +306,14 @@ func TestOwnership(t *testing.T) {
 	if _, err := tv.ExportSealed("a", move); err == nil {
 		t.Error("ExportSealed --move --force while held: accepted")
 	}
+	_, replaceErr := tv.ImportFile(variantFile(t, 1), ImportOptions{Replace: true})
 	for what, err := range map[string]error{
-		"Rename":    tv.Rename("a", "c"),
-		"Remove":    tv.Remove("a"),
-		"Reclaim":   tv.Reclaim("a"),
-		"SetStatus": tv.SetStatus("a", StatusRevoked, "x"),
-		"Rekey":     tv.Rekey(testPass),
+		"Import --replace": replaceErr,
+		"Rename":           tv.Rename("a", "c"),
+		"Remove":           tv.Remove("a"),
+		"Reclaim":          tv.Reclaim("a"),
+		"SetStatus":        tv.SetStatus("a", StatusRevoked, "x"),
+		"Rekey":            tv.Rekey(testPass),
 	} {
 		if !errors.Is(err, ErrHeldByRun) {
 			t.Errorf("%s while held: %v, want ErrHeldByRun", what, err)
