@@ -73,6 +73,31 @@ type Options struct {
 	// the call with a *FloodWaitError at once.
 	MaxFloodWait time.Duration
 
+	// DeadMan, when set (Interval non-zero), arms Telegram's
+	// ping_delay_disconnect on every connection of the account's key: the
+	// server closes a connection that stops pinging for Delay. See
+	// DeadMan.
+	DeadMan DeadMan
+
+	// Fence, when set, is the deadline past which the client sends
+	// nothing: a write or a dial at or after it closes the connection
+	// unsent (ErrFenceClosed). See Fence.
+	Fence *Fence
+
+	// NotBefore, in a Pool, is when the account may first connect (a fleet
+	// worker that took over a lease waits for the old owner's connections
+	// to be closed by the server). Zero: at once.
+	NotBefore time.Time
+
+	// DuplicateWait, in a Pool, makes AUTH_KEY_DUPLICATED not final at
+	// once: the account waits DuplicateWait (StatusDuplicateWait) and
+	// connects again, and only a duplicate on DuplicateTries connects in a
+	// row is final (StatusDuplicated). A fleet worker sets it to the
+	// disconnect delay: a duplicate right after a takeover may be the old
+	// owner's last connection, which the server closes by then. Zero: the
+	// first duplicate is final.
+	DuplicateWait time.Duration
+
 	// metrics, set by a Pool, counts the client's RPCs.
 	metrics *poolMetrics
 	// onUpdates, set by a Pool, receives the updates the server pushes;
@@ -117,6 +142,12 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 	}
 	if opts.Device != (Device{}) {
 		if err := opts.Device.Check(); err != nil {
+			return nil, err
+		}
+	}
+	deadMan := opts.DeadMan != (DeadMan{})
+	if deadMan {
+		if err := opts.DeadMan.Check(); err != nil {
 			return nil, err
 		}
 	}
@@ -171,6 +202,11 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 	if opts.Dial != nil {
 		dial = c.stopOnProxyAuth(opts.Dial)
 	}
+	if opts.Fence != nil {
+		// Outermost: the fence sees every byte last, after any proxy's
+		// framing, right before the socket.
+		dial = fenceDial(dial, opts.Fence)
+	}
 	if opts.MTProxy != nil {
 		r, err := mtproxyResolver(*opts.MTProxy, dial, opts.Server.TestMode)
 		if err != nil {
@@ -183,6 +219,10 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 	}
 	if !opts.testOnlyNoGuard {
 		td.Resolver = guardResolver{inner: td.Resolver, sess: c.sess}
+	}
+	if deadMan {
+		td.Resolver = deadManResolver{inner: td.Resolver, sess: c.sess, delay: int32(opts.DeadMan.Delay / time.Second)}
+		td.Clock = deadManClock{interval: opts.DeadMan.Interval}
 	}
 	c.td = tdtelegram.NewClient(int(opts.APIID), opts.APIHash, td)
 	return c, nil

@@ -33,6 +33,12 @@
 // gotd's type maps), and refuses the methods that could export, replace or
 // end the login (RefusedMethod).
 //
+// For a fleet worker (whose accounts another worker takes over when its
+// lease lapses) a client arms Telegram's ping_delay_disconnect on every
+// connection before anything else (Options.DeadMan: the server closes the
+// connections of a process that stopped), and writes nothing past its
+// lease's deadline (Options.Fence, checked right before the socket).
+//
 // A client connects directly, through a dialer (Options.Dial, a SOCKS5
 // proxy, say) or through an MTProxy (Options.MTProxy: gotd's obfuscated2
 // and fake-TLS transports, the proxy routing by DC id); MTProxy secrets are

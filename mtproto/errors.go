@@ -52,6 +52,11 @@ var (
 	// read or written); the store's own error is wrapped beside it.
 	ErrStore = errors.New("mtproto: account store failed")
 
+	// ErrFenceClosed reports a write or a dial refused because the
+	// client's Fence (Options.Fence) had passed: the connection was closed
+	// with nothing sent.
+	ErrFenceClosed = errors.New("mtproto: past the fence's deadline: nothing more is sent")
+
 	// ErrCorruptSession reports session data in the store that cannot be
 	// turned into a gotd session (bad key, bad meta).
 	ErrCorruptSession = errors.New("mtproto: corrupt session data")

@@ -51,6 +51,7 @@ type poolMetrics struct {
 	keepAlives       atomic.Int64
 	keepAliveErrors  atomic.Int64
 	removals         atomic.Int64 // accounts Remove took out
+	duplicateWaits   atomic.Int64 // AUTH_KEY_DUPLICATED waited out (Options.DuplicateWait)
 }
 
 // rpc counts the outcome of one RPC attempt.
@@ -137,6 +138,8 @@ func (p *Pool) WriteMetrics(w io.Writer) error {
 	ew.printf("tgvault_keepalives_total{outcome=\"error\"} %d\n", m.keepAliveErrors.Load())
 	ew.printf("# HELP tgvault_removals_total Accounts removed from the pool.\n# TYPE tgvault_removals_total counter\n")
 	ew.printf("tgvault_removals_total %d\n", m.removals.Load())
+	ew.printf("# HELP tgvault_duplicate_waits_total AUTH_KEY_DUPLICATED answers waited out before a retry (a fleet's takeovers).\n# TYPE tgvault_duplicate_waits_total counter\n")
+	ew.printf("tgvault_duplicate_waits_total %d\n", m.duplicateWaits.Load())
 	ew.printf("# HELP go_goroutines Number of goroutines that currently exist.\n# TYPE go_goroutines gauge\n")
 	ew.printf("go_goroutines %d\n", runtime.NumGoroutine())
 	return ew.err

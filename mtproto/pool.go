@@ -19,20 +19,21 @@ type Status int
 
 // The states of an account in a Pool. Final states are not retried.
 const (
-	StatusWaiting      Status = iota // waiting for a connect slot
-	StatusConnecting                 // connecting and checking the login
-	StatusReady                      // connected and logged in
-	StatusRetrying                   // a transient failure; back-off running
-	StatusUnauthorized               // final: 401 (revoked, logged out)
-	StatusKeyLost                    // final: the server lost the key, or gotd tried to replace it
-	StatusDuplicated                 // final: AUTH_KEY_DUPLICATED
-	StatusNoSession                  // final: no usable key in the store
-	StatusFailed                     // final: store error or identity mismatch
-	StatusStopped                    // final: the pool stopped
-	StatusProxyAuth                  // final: the account's proxy refused its login (ErrProxyAuth)
+	StatusWaiting       Status = iota // waiting for a connect slot
+	StatusConnecting                  // connecting and checking the login
+	StatusReady                       // connected and logged in
+	StatusRetrying                    // a transient failure; back-off running
+	StatusUnauthorized                // final: 401 (revoked, logged out)
+	StatusKeyLost                     // final: the server lost the key, or gotd tried to replace it
+	StatusDuplicated                  // final: AUTH_KEY_DUPLICATED
+	StatusNoSession                   // final: no usable key in the store
+	StatusFailed                      // final: store error or identity mismatch
+	StatusStopped                     // final: the pool stopped
+	StatusProxyAuth                   // final: the account's proxy refused its login (ErrProxyAuth)
+	StatusDuplicateWait               // AUTH_KEY_DUPLICATED under Options.DuplicateWait: waiting to try again
 )
 
-var statusNames = [...]string{"waiting", "connecting", "ready", "retrying", "unauthorized", "key_lost", "duplicated", "no_session", "failed", "stopped", "proxy_auth"}
+var statusNames = [...]string{"waiting", "connecting", "ready", "retrying", "unauthorized", "key_lost", "duplicated", "no_session", "failed", "stopped", "proxy_auth", "duplicate_wait"}
 
 func (s Status) String() string {
 	if s < 0 || int(s) >= len(statusNames) {
@@ -42,7 +43,12 @@ func (s Status) String() string {
 }
 
 // Final reports whether the pool gives up on an account in this state.
-func (s Status) Final() bool { return s >= StatusUnauthorized }
+func (s Status) Final() bool { return s >= StatusUnauthorized && s != StatusDuplicateWait }
+
+// DuplicateTries is how many connects in a row must meet
+// AUTH_KEY_DUPLICATED, Options.DuplicateWait apart, before a Pool gives the
+// account up (StatusDuplicated).
+const DuplicateTries = 3
 
 // DefaultKeepAlive is PoolOptions.KeepAlive when zero.
 const DefaultKeepAlive = 20 * time.Minute
@@ -342,6 +348,14 @@ func (p *Pool) set(a *poolAccount, s Status, err error, c *Client) {
 
 func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 	backoff := time.Second
+	opts := p.opts.Client
+	if a.opts != nil {
+		opts = *a.opts
+	}
+	if !p.sleep(ctx, a, StatusWaiting, nil, time.Until(opts.NotBefore)) {
+		return
+	}
+	duplicates := 0 // connects in a row that met AUTH_KEY_DUPLICATED
 	for {
 		p.set(a, StatusWaiting, nil, nil)
 		select {
@@ -355,10 +369,7 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 		p.set(a, StatusConnecting, nil, nil)
 		p.metrics.connectAttempts.Add(1)
 
-		opts := p.opts.Client
-		if a.opts != nil {
-			opts = *a.opts
-		}
+		opts := opts
 		opts.metrics = p.metrics
 		opts.onUpdates = a.hub.handle
 		c, err := NewClient(a.store, opts)
@@ -375,6 +386,7 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 				p.set(a, StatusReady, nil, c)
 				release()
 				backoff = time.Second
+				duplicates = 0
 				return p.keepAlive(ctx, c)
 			})
 		}
@@ -384,6 +396,17 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 			return
 		}
 		st := classify(err)
+		if st == StatusDuplicated && opts.DuplicateWait > 0 {
+			if duplicates++; duplicates < DuplicateTries {
+				release()
+				p.metrics.duplicateWaits.Add(1)
+				if !p.sleep(ctx, a, StatusDuplicateWait, err, opts.DuplicateWait) {
+					return
+				}
+				continue
+			}
+			err = fmt.Errorf("%w (on %d connects in a row, %v apart)", err, duplicates, opts.DuplicateWait)
+		}
 		if st.Final() {
 			p.set(a, st, err, nil)
 			release()
@@ -404,6 +427,25 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 			p.set(a, StatusStopped, nil, nil)
 			return
 		}
+	}
+}
+
+// sleep puts the account in state st (with err) for d, and reports
+// whether it may go on: false when ctx ended first (the account is then
+// stopped).
+func (p *Pool) sleep(ctx context.Context, a *poolAccount, st Status, err error, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	p.set(a, st, err, nil)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		p.set(a, StatusStopped, nil, nil)
+		return false
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	tdcrypto "github.com/gotd/td/crypto"
 	tdsession "github.com/gotd/td/session"
 
 	"github.com/tgvault/tgvault/sessionstring"
@@ -390,4 +391,18 @@ func decodeGotd(ctx context.Context, raw []byte) (*tdsession.Data, error) {
 		return nil, fmt.Errorf("%w: gotd session data: %v", ErrCorruptSession, err)
 	}
 	return data, nil
+}
+
+// gotdKey returns the stored key as gotd's type, for the dead-man switch's
+// ping rewrite; false when the store holds none or cannot be read.
+func (s *SessionStorage) gotdKey() (tdcrypto.AuthKey, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	row, err := s.store.Session()
+	if err != nil || row.AuthKey.IsZero() {
+		return tdcrypto.AuthKey{}, false
+	}
+	var k tdcrypto.Key
+	copy(k[:], row.AuthKey.Bytes())
+	return k.WithID(), true
 }

@@ -50,6 +50,11 @@ type devServerStats struct {
 	// MaxDevicesPerKey is the most distinct device parameters one key
 	// sent: 1 when every account kept its device.
 	MaxDevicesPerKey int `json:"max_devices_per_key"`
+	// PingDisconnects counts connections closed because their
+	// ping_delay_disconnect ran out; PingDelays counts those pings by
+	// the delay asked, in seconds.
+	PingDisconnects int64         `json:"ping_disconnects"`
+	PingDelays      map[int]int64 `json:"ping_delays"`
 }
 
 func (a *app) devServerCmd() *cobra.Command {
@@ -89,7 +94,11 @@ nowhere else, and live beside the server's own keys in its state.
 
 --info-file writes the printed JSON to FILE once the server listens;
 --stats-file keeps FILE up to date with the server's counters (key
-exchanges, connections, duplicate use of a key).`,
+exchanges, connections, duplicate use of a key, connections closed by
+ping_delay_disconnect and the delays asked).
+
+Like Telegram, the server closes a connection whose client asked for it with
+ping_delay_disconnect and then sent no such ping within the delay.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if seedBots < 0 || seedAccts < 0 {
@@ -287,7 +296,8 @@ func writeStatsLoop(srv *devserver.Server, path string, done <-chan struct{}) {
 	var last []byte
 	write := func() {
 		st := srv.Stats()
-		out := devServerStats{KeyExchanges: st.KeyExchanges, Duplicates: st.Duplicates, Open: st.Open, MaxDevicesPerKey: srv.MaxClientsPerKey()}
+		out := devServerStats{KeyExchanges: st.KeyExchanges, Duplicates: st.Duplicates, Open: st.Open, MaxDevicesPerKey: srv.MaxClientsPerKey(),
+			PingDisconnects: st.PingDisconnects, PingDelays: st.PingDelays}
 		for _, n := range st.Connections {
 			out.Connections += n
 		}

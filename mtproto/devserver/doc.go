@@ -12,9 +12,12 @@
 // contacts.resolveUsername and messages.getDialogs over synthetic users,
 // groups and channels. Other methods get INPUT_METHOD_INVALID_<id>; a key
 // that is not logged in gets AUTH_KEY_UNREGISTERED (401); an unknown key
-// gets the transport error -404, as from Telegram. Counters (Stats) show key
-// exchanges, connections per key, calls per method and duplicate use of a
-// key (optionally answered with AUTH_KEY_DUPLICATED). FloodWait makes the
+// gets the transport error -404, as from Telegram. Like Telegram, it closes
+// a connection whose client asked for it with ping_delay_disconnect and then
+// sent no such ping within the delay. Counters (Stats) show key exchanges,
+// connections per key, calls per method, duplicate use of a key (optionally
+// answered with AUTH_KEY_DUPLICATED), the delays asked and the connections
+// they closed. FloodWait makes the
 // next calls of a method fail with FLOOD_WAIT_X (420); PushUpdates sends
 // updates to a user's open connections, as Telegram pushes them. RevokeKey logs a key out, ForgetKey
 // makes the server lose it, SeedAccounts makes logged-in accounts without a

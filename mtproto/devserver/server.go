@@ -63,6 +63,14 @@ type Stats struct {
 	Duplicates int64
 	// Open is the number of open connections.
 	Open int
+	// PingDisconnects counts connections the server closed because their
+	// client asked for it with ping_delay_disconnect and then sent no
+	// such ping within the delay (as Telegram does: a client that stopped
+	// has its connections closed for it).
+	PingDisconnects int64
+	// PingDelays counts the ping_delay_disconnect requests by the delay
+	// they asked for, in seconds.
+	PingDelays map[int]int64
 	// Calls counts the API method calls by the TL type id of the request
 	// (tg.UpdatesGetStateRequestTypeID, say), unwrapped from invokeWith*
 	// and initConnection; flood-waited calls included.
@@ -136,6 +144,7 @@ func Open(opts Options) (*Server, error) {
 	}
 	s.stats.Connections = map[sessionstring.KeyID]int64{}
 	s.stats.Calls = map[uint32]int64{}
+	s.stats.PingDelays = map[int]int64{}
 	if s.dc == 0 {
 		s.dc = 2
 	}
@@ -177,6 +186,10 @@ func (s *Server) Stats() Stats {
 	out.Calls = make(map[uint32]int64, len(s.stats.Calls))
 	for k, v := range s.stats.Calls {
 		out.Calls[k] = v
+	}
+	out.PingDelays = make(map[int]int64, len(s.stats.PingDelays))
+	for k, v := range s.stats.PingDelays {
+		out.PingDelays[k] = v
 	}
 	out.Open = len(s.conns)
 	return out
@@ -265,6 +278,50 @@ type conn struct {
 
 	wmu  sync.Mutex // serializes writes: a push writes from another goroutine
 	last *reply     // the session of the last message, for pushes; under wmu
+
+	nc   net.Conn
+	pmu  sync.Mutex
+	ping *time.Timer // ping_delay_disconnect's timer; under pmu
+	done bool        // the connection ended: no timer any more; under pmu
+}
+
+// delayDisconnect (re)arms the connection's ping_delay_disconnect timer:
+// unless another such ping comes first, the server closes the connection
+// after delay seconds.
+func (s *Server) delayDisconnect(c *conn, delay int) {
+	s.mu.Lock()
+	s.stats.PingDelays[delay]++
+	s.mu.Unlock()
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	if c.done {
+		return
+	}
+	if c.ping != nil {
+		c.ping.Stop()
+	}
+	c.ping = time.AfterFunc(time.Duration(delay)*time.Second, func() {
+		c.pmu.Lock()
+		defer c.pmu.Unlock()
+		if c.done {
+			return
+		}
+		c.done = true
+		s.mu.Lock()
+		s.stats.PingDisconnects++
+		s.mu.Unlock()
+		_ = c.nc.Close()
+	})
+}
+
+// stopPingTimer ends the connection's ping_delay_disconnect timer.
+func (c *conn) stopPingTimer() {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	c.done = true
+	if c.ping != nil {
+		c.ping.Stop()
+	}
 }
 
 func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
@@ -274,8 +331,9 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 		return
 	}
 	_ = nc.SetReadDeadline(time.Time{})
-	c := &conn{Conn: tc, sessions: map[int64]int64{}}
+	c := &conn{Conn: tc, sessions: map[int64]int64{}, nc: nc}
 	defer s.unbind(c)
+	defer c.stopPingTimer()
 
 	var zero [8]byte
 	b := new(tdbin.Buffer)
@@ -570,6 +628,7 @@ func (s *Server) handle(ctx context.Context, r *reply, msgID int64, b *tdbin.Buf
 		if err := p.Decode(b); err != nil {
 			return err
 		}
+		s.delayDisconnect(r.c, p.DisconnectDelay)
 		return r.send(ctx, tdproto.MessageServerResponse, &tdmt.Pong{MsgID: msgID, PingID: p.PingID})
 	case tdmt.GetFutureSaltsRequestTypeID:
 		return r.send(ctx, tdproto.MessageServerResponse, &tdmt.FutureSalts{
