@@ -362,10 +362,12 @@ under the temp directory.
 A vault in PostgreSQL (--vault postgres://...) is served by a fleet: each
 ` + "`run --worker NAME`" + ` (a name unique in the fleet) claims leases on its share of
 the accounts, connects exactly those, renews the leases every third of
---lease, and gives surplus ones back when workers join. A worker that cannot
-renew stops its sessions before its leases can expire; a worker that dies
-has its accounts taken over by the others when its leases expire. See
-docs/fleet.md.`,
+--lease (3s to 1h), and gives surplus ones back when workers join. A worker
+that cannot renew stops its sessions before its leases can expire, and
+sends nothing past them; every connection asks Telegram to close it when its
+pings stop (ping_delay_disconnect, half the lease, 3s to 75s), so that a
+worker that dies or is paused has its accounts taken over by the others once
+its leases expired and that delay passed. See docs/fleet.md.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, names []string) error {
 			// From the start: a signal during start-up stops run cleanly.
@@ -394,6 +396,11 @@ docs/fleet.md.`,
 			mode, err := a.mlockMode(mlock)
 			if err != nil {
 				return err
+			}
+			if worker != "" {
+				if err := pgvault.CheckPeriod(lease); err != nil {
+					return usagef("--lease: %v", err)
+				}
 			}
 			if err := checkMemlock(mode); err != nil {
 				return err
@@ -460,7 +467,7 @@ docs/fleet.md.`,
 	f := cmd.Flags()
 	f.StringVar(&socket, "socket", "", "the local API socket `PATH`")
 	f.StringVar(&worker, "worker", "", "join the fleet of a PostgreSQL vault as worker `NAME`")
-	f.DurationVar(&lease, "lease", DefaultLeasePeriod, "the lease `PERIOD` of a worker (at least 1s)")
+	f.DurationVar(&lease, "lease", DefaultLeasePeriod, "the lease `PERIOD` of a worker (3s to 1h)")
 	f.StringArrayVar(&allow, "allow", nil, "let the local API call `METHOD`, which it refuses by default (repeatable; wrappers and MTProto service functions stay refused)")
 	f.StringArrayVar(&deny, "deny", nil, "refuse `METHOD` on the local API as well (repeatable)")
 	f.StringVar(&mlock, "mlock", "", "lock run's memory against swap: `MODE` auto (where the OS allows, else warn), on (refuse to start without) or off (default $TGVAULT_MLOCK, else auto)")
@@ -575,9 +582,16 @@ func (a *app) serve(sig context.Context, v *vault.Vault, active []vault.Account,
 			_ = s.shut()
 		}
 	}()
+	var fw *fleetWorker // set before any account of a worker runs
 	pool := mtproto.NewPool(mtproto.PoolOptions{
 		Methods: methods,
 		OnStatus: func(name string, s mtproto.Status, err error) {
+			if s == mtproto.StatusDuplicateWait && fw != nil {
+				// A fleet's takeover: the old owner's connection may live
+				// until the server's dead-man switch closes it.
+				a.warnf("account %s: %v; trying again in %v (marked revoked only if it persists)", name, err, fw.dm.Delay+pgvault.TransitSlack)
+				return
+			}
 			if s == mtproto.StatusProxyAuth {
 				// The account is fine; its proxy URL is not. Not marked
 				// in the vault: the next run tries again.
@@ -595,6 +609,9 @@ func (a *app) serve(sig context.Context, v *vault.Vault, active []vault.Account,
 			a.warnf("account %s: %s; marked %s in the vault", name, reason, st)
 			if err := markAccount(v, w, set, name, st, reason); err != nil {
 				a.warnf("account %s: marking it %s: %v", name, st, err)
+			}
+			if fw != nil {
+				fw.finalAccount(name) // its lease no longer counts in the shares
 			}
 		},
 	})
@@ -640,13 +657,11 @@ func (a *app) serve(sig context.Context, v *vault.Vault, active []vault.Account,
 	hs.RegisterOnShutdown(pool.CloseStreams)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	var fw *fleetWorker
 	fleetCtx, stopFleet := context.WithCancel(context.Background())
 	defer stopFleet()
 	fleetDone := make(chan struct{})
 	if fleet != nil {
-		fw = &fleetWorker{a: a, v: v, fleet: fleet, pool: pool, w: w, set: set, held: map[string]fleetAccount{},
-			opts: func(f *storage.File) (mtproto.Options, error) { return clientOptions(f, conf, confSet, apiID, proxy) }}
+		fw = newFleetWorker(a, v, fleet, pool, w, set, func(f *storage.File) (mtproto.Options, error) { return clientOptions(f, conf, confSet, apiID, proxy) })
 		go func() {
 			defer close(fleetDone)
 			fw.run(fleetCtx)

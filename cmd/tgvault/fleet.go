@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,10 +22,6 @@ var errLeaseTooOld = errors.New("the lease is too close to its expiry to connect
 
 // DefaultLeasePeriod is run --lease when not given.
 const DefaultLeasePeriod = 30 * time.Second
-
-// claimBatch bounds the leases one claim takes, so that a worker that
-// starts beside busy ones connects its share in steps.
-const claimBatch = 200
 
 // storeSet is the stores run serves, by account name: fixed for a
 // directory vault, changing with the leases for a fleet worker.
@@ -70,11 +65,21 @@ func (s *storeSet) all() []*lazyStore {
 // fleetWorker is `run --worker`: it holds the leases of a share of a
 // PostgreSQL vault's accounts and keeps exactly those connected.
 //
-// The rule that keeps one owner per session: an account is connected only
-// after its claim, and disconnected (its connections closed: Pool.Remove
-// returns only then) before the worker's deadline, which falls a margin
-// before the database lets anyone else claim the lease. A worker that
-// cannot renew (its database is gone) drops everything at that deadline.
+// The rule that keeps one owner per session (docs/fleet.md has the timing
+// argument): an account is connected only after its claim, and after the
+// takeover wait when the lease expired in another worker's hands; each
+// account's connections write nothing past its lease's deadline (a
+// mtproto.Fence moved by every renewal), which falls a margin before the
+// database lets anyone else claim the lease; and every connection arms
+// Telegram's ping_delay_disconnect, so that the server closes the
+// connections of a worker that stopped (SIGSTOP, a paused VM) whatever
+// became of it.
+//
+// Three goroutines: the renewer renews the leases every third of the
+// period and moves their fences, and never waits for session work; the
+// watchdog stops the sessions whose fences passed (and only those); the
+// step loop claims, gives back (both in batches), and drops what the other
+// two gave up on.
 type fleetWorker struct {
 	a     *app
 	v     *vault.Vault
@@ -83,65 +88,50 @@ type fleetWorker struct {
 	w     *vaultWriter
 	set   *storeSet
 	opts  func(f *storage.File) (mtproto.Options, error)
+	dm    mtproto.DeadMan
 
-	held     map[string]fleetAccount // by account id
-	deadline time.Time               // stop every held session by then
-	renewed  time.Time               // when the last renewal was sent
+	// keep runs the renewer and the watchdog: from Join until leave, so
+	// that the leases stay renewed while run stops the pool and saves.
+	keep     context.Context
+	stopKeep context.CancelFunc
+	keepers  sync.WaitGroup
 
-	// watch is deadline for the watchdog (unix nanoseconds; 0: nothing
-	// held), which stops every session at it even while a step hangs on
-	// the database.
-	watch atomic.Int64
-	// tripped is set by the watchdog when it stopped the sessions: the
-	// next step forgets them (and their leases, left to expire).
-	tripped atomic.Bool
+	mu      sync.Mutex
+	held    map[string]*heldLease // by account id
+	final   []string              // names of accounts that went revoked or key-lost, to retire
+	renewed time.Time             // when the last successful renewal was sent
 }
 
-// setDeadline moves the deadline (the step's and the watchdog's).
-func (fw *fleetWorker) setDeadline(t time.Time) {
-	fw.deadline = t
-	fw.watch.Store(t.UnixNano())
-}
-
-// watchdog stops every session of the pool (a worker's pool holds only
-// leased accounts) once the deadline passed, whatever the step loop is
-// doing: a claim or a save can hang on an unreachable database for longer
-// than a lease lives.
-func (fw *fleetWorker) watchdog(ctx context.Context) {
-	period := fw.fleet.Period()
-	tick := time.NewTicker(period / 40)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		d := fw.watch.Load()
-		if d == 0 || time.Now().UnixNano() < d {
-			continue
-		}
-		names := fw.pool.Names()
-		if len(names) == 0 {
-			continue
-		}
-		fw.a.warnf("worker %s: the leases were not renewed in time: stopping %d sessions", fw.fleet.Worker(), len(names))
-		rctx, cancel := context.WithTimeout(context.Background(), fw.fleet.Margin()/2)
-		if err := fw.pool.RemoveAll(rctx, names); err != nil && rctx.Err() != nil {
-			fw.a.warnf("worker %s: stopping the sessions took too long: %v", fw.fleet.Worker(), err)
-		}
-		cancel()
-		fw.tripped.Store(true)
-	}
-}
-
-type fleetAccount struct {
+// heldLease is a lease the worker holds, and its account's fence.
+type heldLease struct {
 	name  string
 	lease pgvault.Lease
+	fence *mtproto.Fence
+	// leaving: being given back or retired (still renewed until its
+	// session stopped); stopped: its fence passed and the watchdog stopped
+	// its session (never renewed again).
+	leaving, stopped bool
 }
 
-// run runs the lease loop until ctx ends; the caller then stops the pool,
-// saves the stores and calls leave.
+// claimBatch and giveBatch bound the leases one step claims or gives back,
+// so that a worker that starts beside busy ones connects its share in
+// steps, and one that gives back its surplus stops it in steps.
+const (
+	claimBatch = 200
+	giveBatch  = 200
+)
+
+func newFleetWorker(a *app, v *vault.Vault, fleet *pgvault.Fleet, pool *mtproto.Pool, w *vaultWriter, set *storeSet, opts func(*storage.File) (mtproto.Options, error)) *fleetWorker {
+	interval, delay := fleet.DeadMan()
+	fw := &fleetWorker{a: a, v: v, fleet: fleet, pool: pool, w: w, set: set, opts: opts,
+		dm: mtproto.DeadMan{Interval: interval, Delay: delay}, held: map[string]*heldLease{}}
+	fw.keep, fw.stopKeep = context.WithCancel(context.Background())
+	return fw
+}
+
+// run joins the fleet, starts the renewer and the watchdog, and runs the
+// step loop until ctx ends; the caller then stops the pool, saves the
+// stores and calls leave.
 func (fw *fleetWorker) run(ctx context.Context) {
 	period := fw.fleet.Period()
 	tick := time.NewTicker(period / 10)
@@ -164,7 +154,9 @@ func (fw *fleetWorker) run(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
-	go fw.watchdog(ctx)
+	fw.keepers.Add(2)
+	go func() { defer fw.keepers.Done(); fw.renewLoop(fw.keep) }()
+	go func() { defer fw.keepers.Done(); fw.watchdog(fw.keep) }()
 	for round := 1; ; round++ {
 		if round%50 == 0 { // accounts imported or removed meanwhile
 			if err := syncLeases(fw.v, fw.fleet); err != nil && ctx.Err() == nil {
@@ -180,56 +172,161 @@ func (fw *fleetWorker) run(ctx context.Context) {
 	}
 }
 
-// step is one round: renew when due, drop what was lost (or everything at
-// the deadline), claim up to the share, give back what is over it.
-func (fw *fleetWorker) step(ctx context.Context) {
-	period := fw.fleet.Period()
-	now := time.Now()
-	if fw.tripped.Swap(false) || len(fw.held) > 0 && !now.Before(fw.deadline) {
-		fw.a.warnf("worker %s: no renewal since %s: stopping its %d sessions before the leases expire", fw.fleet.Worker(), fw.renewed.Format(time.RFC3339), len(fw.held))
-		fw.drop(ctx, fw.heldIDs(), false)
+// renewLoop renews the leases every third of the period until ctx ends.
+func (fw *fleetWorker) renewLoop(ctx context.Context) {
+	tick := time.NewTicker(fw.fleet.Period() / 3)
+	defer tick.Stop()
+	for {
+		fw.renew(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// renew extends the leases held (all but those whose fence passed) and
+// moves their fences to the new deadline; a lease missing from the answer
+// was lost, and its fence closes at once (the watchdog stops its session).
+// It holds the lock only to read and to update the map: a slow session
+// stop or image write never delays it.
+func (fw *fleetWorker) renew(ctx context.Context) {
+	fw.mu.Lock()
+	ls := make([]pgvault.Lease, 0, len(fw.held))
+	for _, h := range fw.held {
+		if !h.stopped && h.fence.Open() {
+			ls = append(ls, h.lease)
+		}
+	}
+	fw.mu.Unlock()
+	rctx, cancel := context.WithTimeout(ctx, fw.fleet.Period()/4)
+	still, sent, err := fw.fleet.Renew(rctx, ls)
+	cancel()
+	switch {
+	case errors.Is(err, pgvault.ErrReplaced):
+		fw.mu.Lock()
+		for _, h := range fw.held {
+			h.fence.Close()
+		}
+		n := len(fw.held)
+		fw.mu.Unlock()
+		fw.a.warnf("worker %s: %v: stopping its %d sessions", fw.fleet.Worker(), err, n)
+		return
+	case err != nil:
+		if ctx.Err() == nil {
+			fw.a.warnf("worker %s: renewing the leases: %v", fw.fleet.Worker(), err)
+		}
 		return
 	}
-	if now.Sub(fw.renewed) >= period/3 {
-		// Bounded by the deadline too: a renewal answered after the
-		// watchdog stopped the sessions must not revive them.
-		rctx, cancel := context.WithTimeout(ctx, period/4)
-		if len(fw.held) > 0 {
-			rctx, cancel = context.WithDeadline(ctx, fw.deadline)
+	// The database extended each lease to a period after it ran the
+	// statement, which is after sent: the new deadline comes before that
+	// whatever happened meanwhile.
+	deadline := fw.fleet.Deadline(sent)
+	kept := make(map[string]pgvault.Lease, len(still))
+	for _, l := range still {
+		kept[l.Account] = l
+	}
+	lost := 0
+	fw.mu.Lock()
+	fw.renewed = sent
+	for _, l := range ls {
+		h, ok := fw.held[l.Account]
+		if !ok || h.lease.Fence != l.Fence || h.stopped {
+			continue // dropped meanwhile, or the watchdog's already
 		}
-		held, sent, err := fw.fleet.Renew(rctx, fw.leases())
+		if k, ok := kept[l.Account]; ok && h.fence.Open() {
+			h.fence.Set(deadline)
+			h.lease.Expires = k.Expires
+			continue
+		}
+		h.fence.Close()
+		lost++
+	}
+	fw.mu.Unlock()
+	if lost > 0 {
+		fw.a.warnf("worker %s: %d leases were lost; stopping their sessions", fw.fleet.Worker(), lost)
+	}
+}
+
+// watchdog stops the sessions whose fences passed (a lease not renewed in
+// time, lost, or the worker replaced), and only those, whatever the step
+// loop is doing: a claim or a save can hang on an unreachable database for
+// longer than a lease lives. Their connections already write nothing.
+func (fw *fleetWorker) watchdog(ctx context.Context) {
+	tick := time.NewTicker(fw.fleet.Period() / 40)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var names []string
+		fw.mu.Lock()
+		for _, h := range fw.held {
+			if !h.stopped && !h.fence.Open() {
+				h.stopped = true
+				names = append(names, h.name)
+			}
+		}
+		renewed := fw.renewed
+		fw.mu.Unlock()
+		if len(names) == 0 {
+			continue
+		}
+		since := "never renewed"
+		if !renewed.IsZero() {
+			since = "last renewal sent " + time.Since(renewed).Round(time.Millisecond).String() + " ago"
+		}
+		fw.a.warnf("worker %s: %d leases are past their deadline (%s): stopping their sessions", fw.fleet.Worker(), len(names), since)
+		rctx, cancel := context.WithTimeout(context.Background(), fw.fleet.Margin()/2)
+		if err := fw.pool.RemoveAll(rctx, names); err != nil && rctx.Err() != nil {
+			fw.a.warnf("worker %s: stopping %d sessions took too long (they send nothing): %v", fw.fleet.Worker(), len(names), err)
+		}
 		cancel()
-		if errors.Is(err, pgvault.ErrReplaced) {
-			fw.a.warnf("worker %s: %v: stopping its %d sessions", fw.fleet.Worker(), err, len(fw.held))
-			fw.drop(ctx, fw.heldIDs(), false)
-			return
-		}
-		if err != nil {
-			if ctx.Err() == nil {
-				fw.a.warnf("worker %s: renewing the leases: %v", fw.fleet.Worker(), err)
-			}
-			return
-		}
-		if !time.Now().Before(fw.deadline) && len(fw.held) > 0 {
-			return // too late: the watchdog's business (next step drops)
-		}
-		fw.renewed = sent
-		fw.setDeadline(fw.fleet.Deadline(sent))
-		still := map[string]bool{}
-		for _, l := range held {
-			still[l.Account] = true
-		}
-		var lost []string
-		for id := range fw.held {
-			if !still[id] {
-				lost = append(lost, id)
-			}
-		}
-		if len(lost) > 0 {
-			fw.a.warnf("worker %s: %d leases were lost; stopping them", fw.fleet.Worker(), len(lost))
-			fw.drop(ctx, lost, false)
+	}
+}
+
+// dropMode says what becomes of a dropped account's lease.
+type dropMode int
+
+const (
+	dropExpire  dropMode = iota // left to expire: lost, or past its deadline
+	dropRelease                 // given back: another worker may claim it at once
+	dropRetire                  // its row deleted: the account is no longer served
+)
+
+// step is one round: forget what the watchdog stopped, retire what went
+// revoked or key-lost, claim up to the share or give back what is over it.
+func (fw *fleetWorker) step(ctx context.Context) {
+	var stopped, retire []string
+	fw.mu.Lock()
+	final := map[string]bool{}
+	for _, n := range fw.final {
+		final[n] = true
+	}
+	fw.final = nil
+	n := 0
+	for id, h := range fw.held {
+		switch {
+		case h.leaving:
+		case h.stopped:
+			stopped = append(stopped, id)
+		case final[h.name]:
+			retire = append(retire, id)
+		default:
+			n++
 		}
 	}
+	fw.mu.Unlock()
+	if len(stopped) > 0 {
+		fw.drop(stopped, dropExpire)
+	}
+	if len(retire) > 0 {
+		fw.drop(retire, dropRetire)
+	}
+	period := fw.fleet.Period()
 	cctx, cancel := context.WithTimeout(ctx, period/4)
 	defer cancel()
 	share, _, err := fw.fleet.Share(cctx)
@@ -239,24 +336,36 @@ func (fw *fleetWorker) step(ctx context.Context) {
 		}
 		return
 	}
-	switch n := len(fw.held); {
+	switch {
 	case n < share:
 		fw.claim(cctx, min(share-n, claimBatch))
 	case n > share+1:
-		// Give back the surplus to the worker that has too few: its
-		// sessions first, then the leases.
-		ids := fw.heldIDs()
-		fw.drop(ctx, ids[:n-share], true)
+		// Give back the surplus to the worker that has too few, a batch a
+		// step: its sessions first, then the leases.
+		fw.drop(fw.keptIDs(min(n-share, giveBatch)), dropRelease)
 	}
 }
 
-func (fw *fleetWorker) heldIDs() []string {
+// keptIDs returns up to k ids of leases held and not leaving, in order.
+func (fw *fleetWorker) keptIDs(k int) []string {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
 	ids := make([]string, 0, len(fw.held))
-	for id := range fw.held {
-		ids = append(ids, id)
+	for id, h := range fw.held {
+		if !h.leaving && !h.stopped {
+			ids = append(ids, id)
+		}
 	}
 	sort.Strings(ids)
-	return ids
+	return ids[:min(k, len(ids))]
+}
+
+// finalAccount is called (from the account's goroutine) when an account
+// went revoked or key-lost: the next step retires its lease.
+func (fw *fleetWorker) finalAccount(name string) {
+	fw.mu.Lock()
+	fw.final = append(fw.final, name)
+	fw.mu.Unlock()
 }
 
 // claim takes up to max leases and connects their accounts.
@@ -268,12 +377,13 @@ func (fw *fleetWorker) claim(ctx context.Context, max int) {
 	if err != nil || len(leases) == 0 {
 		return
 	}
-	if len(fw.held) == 0 || fw.fleet.Deadline(sent).Before(fw.deadline) {
-		fw.setDeadline(fw.fleet.Deadline(sent))
-	}
+	claimed := time.Now()
+	deadline := fw.fleet.Deadline(sent)
+	fw.mu.Lock()
 	if fw.renewed.IsZero() {
 		fw.renewed = sent
 	}
+	fw.mu.Unlock()
 	list, err := fw.v.List()
 	if err != nil {
 		fw.a.warnf("worker %s: reading the index: %v", fw.fleet.Worker(), err)
@@ -285,17 +395,18 @@ func (fw *fleetWorker) claim(ctx context.Context, max int) {
 		byID[a.ID] = a
 	}
 	var accts []vault.Account
-	var give []pgvault.Lease
+	var give, retire []pgvault.Lease
 	lease := map[string]pgvault.Lease{}
 	for _, l := range leases {
 		a, ok := byID[l.Account]
 		if !ok || a.Status != vault.StatusActive {
-			give = append(give, l) // removed meanwhile, or not to be connected
+			retire = append(retire, l) // removed meanwhile, or not to be connected
 			continue
 		}
 		accts = append(accts, a)
 		lease[a.ID] = l
 	}
+	fw.retire(retire)
 	blob := func(a vault.Account) storage.Blob {
 		return fw.fleet.Blob("accounts/"+a.ID+".age", lease[a.ID])
 	}
@@ -306,15 +417,23 @@ func (fw *fleetWorker) claim(ctx context.Context, max int) {
 	}
 	for i, acct := range accts {
 		f, err := files[i], errs[i]
+		l := lease[acct.ID]
+		h := &heldLease{name: acct.Name, lease: l, fence: mtproto.NewFence()}
+		h.fence.Set(deadline)
+		// Held (and so renewed) before it connects.
+		fw.mu.Lock()
+		fw.held[acct.ID] = h
+		fw.mu.Unlock()
 		if err == nil {
-			err = fw.add(acct, f, blob)
+			err = fw.add(acct, f, blob, h.fence, claimed.Add(l.Wait))
 		}
 		if err != nil {
 			fw.a.warnf("account %s: %v; not connected", acct.Name, err)
-			give = append(give, lease[acct.ID])
-			continue
+			fw.mu.Lock()
+			delete(fw.held, acct.ID)
+			fw.mu.Unlock()
+			give = append(give, l)
 		}
-		fw.held[acct.ID] = fleetAccount{name: acct.Name, lease: lease[acct.ID]}
 	}
 	fw.release(give)
 }
@@ -333,8 +452,24 @@ func (fw *fleetWorker) release(ls []pgvault.Lease) {
 	}
 }
 
+// retire deletes the rows of leases whose accounts are not to be served
+// (their sessions stopped): shares no longer count them. A failure leaves
+// them to expire, and the next sync to delete.
+func (fw *fleetWorker) retire(ls []pgvault.Lease) {
+	if len(ls) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), fw.fleet.Period()/4)
+	defer cancel()
+	if err := fw.fleet.Retire(ctx, ls); err != nil {
+		fw.a.warnf("worker %s: retiring %d leases: %v", fw.fleet.Worker(), len(ls), err)
+	}
+}
+
 // leases are the leases held.
 func (fw *fleetWorker) leases() []pgvault.Lease {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
 	ls := make([]pgvault.Lease, 0, len(fw.held))
 	for _, h := range fw.held {
 		ls = append(ls, h.lease)
@@ -342,9 +477,11 @@ func (fw *fleetWorker) leases() []pgvault.Lease {
 	return ls
 }
 
-// add puts a claimed account into the pool.
-func (fw *fleetWorker) add(acct vault.Account, f *storage.File, blob func(vault.Account) storage.Blob) error {
-	if !time.Now().Before(fw.deadline) {
+// add puts a claimed account into the pool, its connections fenced by
+// its lease's deadline and armed with the dead-man switch, connecting
+// not before notBefore (the takeover wait).
+func (fw *fleetWorker) add(acct vault.Account, f *storage.File, blob func(vault.Account) storage.Blob, fence *mtproto.Fence, notBefore time.Time) error {
+	if !fence.Open() {
 		_ = f.Close()
 		return errLeaseTooOld
 	}
@@ -358,6 +495,12 @@ func (fw *fleetWorker) add(acct vault.Account, f *storage.File, blob func(vault.
 	s := newLazyStore(f, reopen, fw.w.commit)
 	opts, err := fw.opts(f)
 	if err == nil {
+		opts.DeadMan = fw.dm
+		opts.Fence = fence
+		opts.NotBefore = notBefore
+		// A duplicate right after a takeover may be the old owner's last
+		// connection, which the server closes within the delay.
+		opts.DuplicateWait = fw.dm.Delay + pgvault.TransitSlack
 		err = fw.pool.AddClient(acct.Name, s, opts)
 	}
 	if err != nil {
@@ -369,71 +512,72 @@ func (fw *fleetWorker) add(acct vault.Account, f *storage.File, blob func(vault.
 }
 
 // drop disconnects the accounts (waiting until their connections are
-// closed, at most until the deadline), saves them while the leases still
-// allow it, and gives the leases back when release is set (a lost lease is
-// not ours to release).
-func (fw *fleetWorker) drop(ctx context.Context, ids []string, release bool) {
+// closed, for at most the margin), saves them while their leases still
+// allow it, and releases or retires the leases as how says, once their
+// connections are closed (a lease whose session did not close in time is
+// left to expire).
+func (fw *fleetWorker) drop(ids []string, how dropMode) {
 	names := make([]string, 0, len(ids))
 	leases := make([]pgvault.Lease, 0, len(ids))
+	fw.mu.Lock()
 	for _, id := range ids {
-		names = append(names, fw.held[id].name)
-		leases = append(leases, fw.held[id].lease)
+		if h, ok := fw.held[id]; ok {
+			h.leaving = true
+			names = append(names, h.name)
+			leases = append(leases, h.lease)
+		}
 	}
-	until := fw.deadline.Add(fw.fleet.Margin() / 2)
-	if soon := time.Now().Add(fw.fleet.Margin() / 2); until.Before(soon) {
-		until = soon // past the deadline (the watchdog acted): still wait a moment for the close
-	}
-	dctx, cancel := context.WithDeadline(context.Background(), until)
+	fw.mu.Unlock()
+	dctx, cancel := context.WithTimeout(context.Background(), fw.fleet.Margin())
 	err := fw.pool.RemoveAll(dctx, names)
+	cancel()
 	closed := err == nil || errors.Is(err, mtproto.ErrUnknownAccount) // unknown: removed and closed already
 	if !closed {
 		// Some may still be connected: their leases are not given back
 		// (and no longer renewed), so nobody claims them before they
-		// expire.
+		// expire and the takeover wait passes.
 		fw.a.warnf("worker %s: stopping %d sessions took too long: %v", fw.fleet.Worker(), len(names), err)
 	}
-	cancel()
 	var stores []*lazyStore
 	for _, n := range names {
 		if s := fw.set.remove(n); s != nil {
 			stores = append(stores, s)
 		}
 	}
-	for s, err := range flushAll(stores) {
-		_ = s
+	for _, err := range flushAll(stores) {
 		fw.a.warnf("worker %s: saving a dropped account: %v", fw.fleet.Worker(), err)
 	}
 	for _, s := range stores {
 		_ = s.shut()
 	}
+	fw.mu.Lock()
 	for _, id := range ids {
 		delete(fw.held, id)
 	}
-	if len(fw.held) == 0 {
-		fw.watch.Store(0)
+	fw.mu.Unlock()
+	if !closed {
+		return
 	}
-	if release && closed {
+	switch how {
+	case dropRelease:
 		fw.release(leases)
+	case dropRetire:
+		fw.retire(leases)
 	}
 }
 
-// leave gives every lease back and forgets the worker; the pool must have
-// stopped and the stores been saved.
+// leave stops the renewer and the watchdog, gives every lease back and
+// forgets the worker; the pool must have stopped and the stores been
+// saved.
 func (fw *fleetWorker) leave() error {
+	fw.stopKeep()
+	fw.keepers.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), fw.fleet.Period())
 	defer cancel()
 	if err := fw.fleet.Leave(ctx, fw.leases()); err != nil {
 		return fmt.Errorf("worker %s: giving the leases back: %w (they expire on their own)", fw.fleet.Worker(), err)
 	}
 	return nil
-}
-
-func leaseIDs(ls []pgvault.Lease) []string {
-	ids := make([]string, len(ls))
-	for i, l := range ls {
-		ids[i] = l.Account
-	}
-	return ids
 }
 
 // syncLeases gives every active account of the index a lease row, and

@@ -18,6 +18,12 @@ type Lease struct {
 	Account string
 	Fence   int64
 	Expires time.Time
+	// Wait, in a lease Claim returned, is how long the worker must wait
+	// before it connects the account: the lease was taken over from a
+	// worker whose lease expired, and that worker's connections may stay
+	// open until the server's dead-man switch closes them (see
+	// TakeoverWait). Zero for a lease given back or never held.
+	Wait time.Duration
 }
 
 // Fleet is one worker's view of the leases. Make it with NewFleet; a
@@ -38,13 +44,13 @@ type Fleet struct {
 }
 
 // NewFleet makes worker's view; period is the lease period (how long a
-// lease lives after a claim or renewal).
+// lease lives after a claim or renewal), which CheckPeriod must accept.
 func NewFleet(b *Backend, worker string, period time.Duration) (*Fleet, error) {
 	if worker == "" || len(worker) > 128 {
 		return nil, errors.New("pgvault: a worker needs a name of 1 to 128 bytes")
 	}
-	if period < time.Second {
-		return nil, errors.New("pgvault: the lease period must be at least a second")
+	if err := CheckPeriod(period); err != nil {
+		return nil, err
 	}
 	host, _ := os.Hostname()
 	return &Fleet{b: b, worker: worker, period: period, host: host}, nil
@@ -133,28 +139,44 @@ SELECT (SELECT count(*) FROM tgvault_leases),
 
 // Claim takes up to max free or expired leases, skipping rows another
 // worker is claiming at the same moment (FOR UPDATE SKIP LOCKED), and
-// returns them with their new counters. sent is when the statement left:
-// the leases' Deadline.
+// returns them with their new counters and the wait before each may be
+// connected (Lease.Wait). sent is when the statement left: the leases'
+// Deadline.
 func (f *Fleet) Claim(ctx context.Context, max int) (leases []Lease, sent time.Time, err error) {
 	if max <= 0 {
 		return nil, time.Now(), nil
 	}
 	sent = time.Now()
+	// A row with an owner is a lease that expired in its holder's hands
+	// (a given-back one has none): its age, by the database's clock, is
+	// how long ago it expired.
 	rows, err := f.b.db.Query(ctx, `
 WITH c AS (
-	SELECT account FROM tgvault_leases
+	SELECT account, owner AS prev, expires AS prev_expires FROM tgvault_leases
 	WHERE owner IS NULL OR expires <= now()
 	ORDER BY random()
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED)
 UPDATE tgvault_leases l SET owner = $1, fence = l.fence + 1, expires = now() + $3::interval
 FROM c WHERE l.account = c.account
-RETURNING l.account, l.fence, l.expires`, f.worker, max, f.interval())
+RETURNING l.account, l.fence, l.expires,
+	CASE WHEN c.prev IS NULL THEN NULL ELSE extract(epoch FROM now() - c.prev_expires)::float8 END`, f.worker, max, f.interval())
 	if err != nil {
 		return nil, sent, fmt.Errorf("pgvault: claim: %w", safeErr(err))
 	}
-	leases, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Lease])
-	if err != nil {
+	defer rows.Close()
+	for rows.Next() {
+		var l Lease
+		var age *float64
+		if err := rows.Scan(&l.Account, &l.Fence, &l.Expires, &age); err != nil {
+			return nil, sent, fmt.Errorf("pgvault: claim: %w", safeErr(err))
+		}
+		if age != nil {
+			l.Wait = f.TakeoverWait(time.Duration(*age * float64(time.Second)))
+		}
+		leases = append(leases, l)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, sent, fmt.Errorf("pgvault: claim: %w", safeErr(err))
 	}
 	return leases, sent, nil
@@ -228,6 +250,24 @@ func (f *Fleet) Deadline(sent time.Time) time.Time {
 // Margin is the time a worker keeps for stopping its sessions before the
 // leases expire.
 func (f *Fleet) Margin() time.Duration { return f.period / 4 }
+
+// Retire deletes the rows of leases the worker holds whose accounts are no
+// longer to be served (marked revoked or key-lost, or removed): their
+// sessions must have stopped. Shares count the rows, so a retired account
+// no longer counts; Sync inserts rows for active accounts only.
+func (f *Fleet) Retire(ctx context.Context, leases []Lease) error {
+	if len(leases) == 0 {
+		return nil
+	}
+	ids, fences := leaseArrays(leases)
+	_, err := f.b.db.Exec(ctx, `
+DELETE FROM tgvault_leases l USING unnest($2::text[], $3::bigint[]) AS h(account, fence)
+WHERE l.account = h.account AND l.fence = h.fence AND l.owner = $1`, f.worker, ids, fences)
+	if err != nil {
+		return fmt.Errorf("pgvault: retire: %w", safeErr(err))
+	}
+	return nil
+}
 
 // Release frees the worker's leases (whose sessions it has stopped), each
 // only under the counter it was claimed with, so that another worker can

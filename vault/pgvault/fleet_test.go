@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,8 +101,8 @@ func TestLeaseFencing(t *testing.T) {
 	}
 	list, _ := v.List()
 	id := list[0].ID
-	a := newFleet(t, b, "a", 2*time.Second)
-	c := newFleet(t, b, "c", 2*time.Second)
+	a := newFleet(t, b, "a", 4*time.Second)
+	c := newFleet(t, b, "c", 4*time.Second)
 	if err := a.Sync(ctx, []string{id}); err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +112,9 @@ func TestLeaseFencing(t *testing.T) {
 	}
 	if d := a.Deadline(sent); !d.Before(la[0].Expires) {
 		t.Errorf("deadline %v is not before the expiry %v", d, la[0].Expires)
+	}
+	if la[0].Wait != 0 {
+		t.Errorf("a lease never held comes with a wait of %v", la[0].Wait)
 	}
 	if lc, _, _ := c.Claim(ctx, 10); len(lc) != 0 {
 		t.Fatalf("c claimed a held lease: %v", lc)
@@ -137,6 +141,12 @@ func TestLeaseFencing(t *testing.T) {
 	if err != nil || len(lc) != 1 || lc[0].Fence != la[0].Fence+1 {
 		t.Fatalf("takeover = %+v, %v; want the lease with the next counter", lc, err)
 	}
+	// Expired a moment ago in a's hands: c waits out the disconnect delay
+	// since a's deadline (a margin before the expiry).
+	_, delay := c.DeadMan()
+	if want := delay + TransitSlack - c.Margin(); lc[0].Wait > want || lc[0].Wait < want-time.Second {
+		t.Errorf("takeover wait %v, want about %v", lc[0].Wait, want)
+	}
 	if err := blobA.WriteBlob(img); !errors.Is(err, ErrFenced) {
 		t.Errorf("stale owner's write = %v, want ErrFenced", err)
 	}
@@ -156,8 +166,88 @@ func TestLeaseFencing(t *testing.T) {
 	if err := c.Leave(ctx, lc); err != nil {
 		t.Fatal(err)
 	}
-	if la, _, _ := a.Claim(ctx, 10); len(la) != 1 {
-		t.Errorf("after c left, a claimed %d, want 1", len(la))
+	if la, _, _ := a.Claim(ctx, 10); len(la) != 1 || la[0].Wait != 0 {
+		t.Errorf("after c left, a claimed %+v, want 1 lease with no wait (given back, not expired)", la)
+	}
+}
+
+// TestTiming: the dead-man switch, the takeover wait and the worst case
+// follow the lease period; a period outside the bounds is refused with a
+// message that says why.
+func TestTiming(t *testing.T) {
+	for _, tc := range []struct {
+		period          time.Duration
+		interval, delay time.Duration
+		wait            time.Duration // TakeoverWait(0)
+	}{
+		{3 * time.Second, 1500 * time.Millisecond, 3 * time.Second, 3250 * time.Millisecond},
+		{5 * time.Second, 1500 * time.Millisecond, 3 * time.Second, 2750 * time.Millisecond},
+		{10 * time.Second, 2500 * time.Millisecond, 5 * time.Second, 3500 * time.Millisecond},
+		{30 * time.Second, 7500 * time.Millisecond, 15 * time.Second, 8500 * time.Millisecond},
+		{7 * time.Second, 2 * time.Second, 4 * time.Second, 3250 * time.Millisecond}, // 3.5 s rounds up
+		{10 * time.Minute, 37500 * time.Millisecond, 75 * time.Second, 0},
+	} {
+		f, err := NewFleet(nil, "w", tc.period)
+		if err != nil {
+			t.Fatal(err)
+		}
+		iv, d := f.DeadMan()
+		if iv != tc.interval || d != tc.delay {
+			t.Errorf("lease %v: ping every %v asking %v, want %v and %v", tc.period, iv, d, tc.interval, tc.delay)
+		}
+		if w := f.TakeoverWait(0); w != tc.wait {
+			t.Errorf("lease %v: takeover wait %v, want %v", tc.period, w, tc.wait)
+		}
+		// The argument: the new owner connects no earlier than the old
+		// owner's deadline plus the delay and the slack.
+		if f.Margin()+f.TakeoverWait(0) < d+TransitSlack {
+			t.Errorf("lease %v: a takeover connects before the old connections are closed", tc.period)
+		}
+		if got, want := f.TakeoverWait(time.Hour), time.Duration(0); got != want {
+			t.Errorf("lease %v: a lease expired long ago waits %v", tc.period, got)
+		}
+		if w := f.WorstTakeover(); w != tc.period+tc.period/10+tc.wait {
+			t.Errorf("lease %v: worst takeover %v", tc.period, w)
+		}
+	}
+	for _, p := range []time.Duration{0, time.Second, 2999 * time.Millisecond, 2 * time.Hour} {
+		_, err := NewFleet(nil, "w", p)
+		if err == nil || !strings.Contains(err.Error(), "lease of "+p.String()) {
+			t.Errorf("lease %v: %v, want a refusal naming it", p, err)
+		}
+	}
+}
+
+// TestRetire: a retired lease's row is gone (shares no longer count it),
+// and only its holder under its counter can retire it.
+func TestRetire(t *testing.T) {
+	b, _ := newBackend(t)
+	ctx := context.Background()
+	a := newFleet(t, b, "a", time.Minute)
+	c := newFleet(t, b, "c", time.Minute)
+	if err := a.Sync(ctx, accountIDs(4)); err != nil {
+		t.Fatal(err)
+	}
+	la, _, err := a.Claim(ctx, 2)
+	if err != nil || len(la) != 2 {
+		t.Fatal(la, err)
+	}
+	if err := c.Retire(ctx, la[:1]); err != nil {
+		t.Fatal(err)
+	}
+	stale := la[1]
+	stale.Fence--
+	if err := a.Retire(ctx, []Lease{stale}); err != nil {
+		t.Fatal(err)
+	}
+	if share, _, _ := a.Share(ctx); share != 2 {
+		t.Fatalf("share %d after retires by another worker and under a stale counter, want 2 (4 leases, 2 workers)", share)
+	}
+	if err := a.Retire(ctx, la); err != nil {
+		t.Fatal(err)
+	}
+	if share, held, _ := a.Share(ctx); share != 1 || held != 0 {
+		t.Errorf("share %d, held %d after retiring 2 of 4; want 1 and 0", share, held)
 	}
 }
 
