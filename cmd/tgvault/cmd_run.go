@@ -702,8 +702,15 @@ loop:
 		case serveErr = <-served:
 			break loop
 		case <-tick.C:
-			for _, err := range flushAll(set.all()) {
-				a.warnf("saving peers: %v", err)
+			if failed := flushAll(set.all()); len(failed) > 0 {
+				// One line, not one per account: a worker woken past its
+				// leases has them all refused at once.
+				var first error
+				for _, err := range failed {
+					first = err
+					break
+				}
+				a.warnf("saving the peers of %d accounts failed: %v", len(failed), first)
 			}
 			for _, s := range set.all() {
 				if _, err := s.closeIdle(idleClose); err != nil {

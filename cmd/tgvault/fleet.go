@@ -544,8 +544,15 @@ func (fw *fleetWorker) drop(ids []string, how dropMode) {
 			stores = append(stores, s)
 		}
 	}
-	for _, err := range flushAll(stores) {
-		fw.a.warnf("worker %s: saving a dropped account: %v", fw.fleet.Worker(), err)
+	if failed := flushAll(stores); len(failed) > 0 {
+		var first error
+		for _, err := range failed {
+			first = err
+			break
+		}
+		// After a lost lease, the refusal is the fencing at work: the
+		// account's peers since the last save are lost, its key is not.
+		fw.a.warnf("worker %s: saving %d of %d dropped accounts failed: %v", fw.fleet.Worker(), len(failed), len(stores), first)
 	}
 	for _, s := range stores {
 		_ = s.shut()

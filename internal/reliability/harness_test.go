@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/pgtest"
 	"github.com/tgvault/tgvault/internal/realpart"
 	"github.com/tgvault/tgvault/internal/secretservicetest"
 	"github.com/tgvault/tgvault/sessionstring"
@@ -77,7 +78,10 @@ func TestMain(m *testing.M) {
 	}
 	addKey(vectorKey())
 	addWord("15551234567") // the vectors' peer phone number
-	code := realpart.Main(realpart.RunFunc(func() int { return secretservicetest.Main(m) }))
+	// pgtest.Main stops the PostgreSQL the fleet harness started, if any.
+	code := realpart.Main(realpart.RunFunc(func() int {
+		return pgtest.Main(realpart.RunFunc(func() int { return secretservicetest.Main(m) }))
+	}))
 
 	// The secrets scan runs over everything the binary wrote in every
 	// test that ran.

@@ -4,15 +4,12 @@ package reliability
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,41 +26,7 @@ import (
 func (v *tv) startRunArgs(t testing.TB, d *devServer, sock string, extra ...string) *runProc {
 	t.Helper()
 	args := append([]string{"run", "--socket", sock, "--server", d.addr, "--server-key", d.pub, "--mlock", "off"}, extra...)
-	lf := logFile(t, "run", args)
-	p := &runProc{sock: sock, log: lf.Name(), done: make(chan struct{}), client: unixClient(sock, 0)}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = v.env()
-	p.cmd.Stdout, p.cmd.Stderr = lf, lf
-	p.start = time.Now()
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if !p.exited() {
-			p.kill()
-		}
-		<-p.done
-	})
-	go func() {
-		err := p.cmd.Wait()
-		p.res = result{dur: time.Since(p.start)}
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			p.res.code = ee.ExitCode()
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				p.res.killed, p.res.code = true, -1
-			}
-		} else if err != nil {
-			p.res.code = -2
-		}
-		fmt.Fprintf(lf, "\nexit %d killed=%v dur=%v\n", p.res.code, p.res.killed, p.res.dur)
-		_ = lf.Close()
-		b, _ := os.ReadFile(lf.Name())
-		p.res.stderr = string(b)
-		checkLogPanics(t, lf.Name())
-		close(p.done)
-	}()
-	return p
+	return v.startLong(t, sock, args...)
 }
 
 // poolNames returns the accounts a run's pool has (once its socket is

@@ -71,6 +71,12 @@ func checkLogPanics(t testing.TB, path string) {
 // their keys as secrets.
 func startDevServer(t testing.TB, n int) *devServer {
 	t.Helper()
+	return startDevServerArgs(t, n)
+}
+
+// startDevServerArgs is startDevServer with more dev-server arguments.
+func startDevServerArgs(t testing.TB, n int, extra ...string) *devServer {
+	t.Helper()
 	dir, err := os.MkdirTemp(filepath.Join(root, "src"), "dev-")
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +85,7 @@ func startDevServer(t testing.TB, n int) *devServer {
 	d := &devServer{stats: filepath.Join(dir, "stats.json"), done: make(chan struct{}), users: map[string]int64{}}
 	args := []string{"--json", "dev-server", "--state", filepath.Join(dir, "state"), "--seed-accounts", strconv.Itoa(n),
 		"--info-file", info, "--stats-file", d.stats}
+	args = append(args, extra...)
 	lf := logFile(t, "dev-server", args)
 	d.cmd = exec.Command(bin, args...)
 	d.cmd.Env = (&tv{}).env()
@@ -243,7 +250,13 @@ func sockPath() string { return filepath.Join(root, "tmp", "run-"+randHex(4)+".s
 // startRun starts `tgvault run` of v against the dev server on sock.
 func (v *tv) startRun(t testing.TB, d *devServer, sock string) *runProc {
 	t.Helper()
-	args := []string{"run", "--socket", sock, "--server", d.addr, "--server-key", d.pub}
+	return v.startLong(t, sock, "run", "--socket", sock, "--server", d.addr, "--server-key", d.pub)
+}
+
+// startLong starts a long-running tgvault (a run) with args, serving its
+// local API on sock; its output goes to a log in logs/.
+func (v *tv) startLong(t testing.TB, sock string, args ...string) *runProc {
+	t.Helper()
 	lf := logFile(t, "run", args)
 	p := &runProc{sock: sock, log: lf.Name(), done: make(chan struct{}), client: unixClient(sock, 0)}
 	p.cmd = exec.Command(bin, args...)

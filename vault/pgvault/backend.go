@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS tgvault_leases (
 	expires timestamptz NOT NULL DEFAULT '-infinity'
 );
 ALTER TABLE tgvault_leases ADD COLUMN IF NOT EXISTS holder jsonb;
+-- quiet_until: no worker may connect the account before it (a takeover
+-- waits for the old owner's connections to be closed by the server); a
+-- release keeps it.
+ALTER TABLE tgvault_leases ADD COLUMN IF NOT EXISTS quiet_until timestamptz NOT NULL DEFAULT '-infinity';
 CREATE INDEX IF NOT EXISTS tgvault_leases_owner ON tgvault_leases (owner);
 CREATE TABLE IF NOT EXISTS tgvault_workers (
 	name  text PRIMARY KEY,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
@@ -19,10 +20,10 @@ type Lease struct {
 	Fence   int64
 	Expires time.Time
 	// Wait, in a lease Claim returned, is how long the worker must wait
-	// before it connects the account: the lease was taken over from a
-	// worker whose lease expired, and that worker's connections may stay
-	// open until the server's dead-man switch closes them (see
-	// TakeoverWait). Zero for a lease given back or never held.
+	// before it connects the account: the lease expired in a worker's
+	// hands lately (this claim's or an earlier one's, given back since),
+	// and that worker's connections may stay open until the server's
+	// dead-man switch closes them (see TakeoverWait). Zero otherwise.
 	Wait time.Duration
 }
 
@@ -142,14 +143,17 @@ SELECT (SELECT count(*) FROM tgvault_leases),
 // returns them with their new counters and the wait before each may be
 // connected (Lease.Wait). sent is when the statement left: the leases'
 // Deadline.
+//
+// A lease that expired in its holder's hands gets a quiet time: the
+// expiry plus the takeover wait (TakeoverWait), by the database's clock,
+// before which nobody may connect the account. The row keeps it through
+// releases: a worker that takes over a lease and gives it back before
+// the wait is over passes the wait on.
 func (f *Fleet) Claim(ctx context.Context, max int) (leases []Lease, sent time.Time, err error) {
 	if max <= 0 {
 		return nil, time.Now(), nil
 	}
 	sent = time.Now()
-	// A row with an owner is a lease that expired in its holder's hands
-	// (a given-back one has none): its age, by the database's clock, is
-	// how long ago it expired.
 	rows, err := f.b.db.Query(ctx, `
 WITH c AS (
 	SELECT account, owner AS prev, expires AS prev_expires FROM tgvault_leases
@@ -157,23 +161,26 @@ WITH c AS (
 	ORDER BY random()
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED)
-UPDATE tgvault_leases l SET owner = $1, fence = l.fence + 1, expires = now() + $3::interval
+UPDATE tgvault_leases l SET owner = $1, fence = l.fence + 1, expires = now() + $3::interval,
+	quiet_until = CASE WHEN c.prev IS NULL THEN l.quiet_until
+		ELSE greatest(l.quiet_until, c.prev_expires + $4::float8 * interval '1 second') END
 FROM c WHERE l.account = c.account
 RETURNING l.account, l.fence, l.expires,
-	CASE WHEN c.prev IS NULL THEN NULL ELSE extract(epoch FROM now() - c.prev_expires)::float8 END`, f.worker, max, f.interval())
+	CASE WHEN l.quiet_until > now() THEN extract(epoch FROM l.quiet_until - now())::float8 ELSE 0 END`,
+		f.worker, max, f.interval(), f.TakeoverWait(0).Seconds())
 	if err != nil {
 		return nil, sent, fmt.Errorf("pgvault: claim: %w", safeErr(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var l Lease
-		var age *float64
-		if err := rows.Scan(&l.Account, &l.Fence, &l.Expires, &age); err != nil {
+		var wait float64
+		if err := rows.Scan(&l.Account, &l.Fence, &l.Expires, &wait); err != nil {
 			return nil, sent, fmt.Errorf("pgvault: claim: %w", safeErr(err))
 		}
-		if age != nil {
-			l.Wait = f.TakeoverWait(time.Duration(*age * float64(time.Second)))
-		}
+		// Counted from when the answer arrived, after the statement ran:
+		// the account connects no earlier than the quiet time.
+		l.Wait = time.Duration(math.Ceil(wait*1e3)) * time.Millisecond
 		leases = append(leases, l)
 	}
 	if err := rows.Err(); err != nil {
