@@ -200,7 +200,9 @@ func (fw *fleetWorker) renew(ctx context.Context) {
 		}
 	}
 	fw.mu.Unlock()
-	rctx, cancel := context.WithTimeout(ctx, fw.fleet.Period()/4)
+	// An answer is of use until the deadline it would set: a slow
+	// database delays the renewal, it does not fail it.
+	rctx, cancel := context.WithDeadline(ctx, fw.fleet.Deadline(time.Now()))
 	still, sent, err := fw.fleet.Renew(rctx, ls)
 	cancel()
 	switch {
@@ -368,7 +370,9 @@ func (fw *fleetWorker) finalAccount(name string) {
 	fw.mu.Unlock()
 }
 
-// claim takes up to max leases and connects their accounts.
+// claim takes up to max leases and connects their accounts. The leases
+// are held (and so renewed) from the moment the claim answered: opening
+// a batch of accounts can take longer than a lease lives.
 func (fw *fleetWorker) claim(ctx context.Context, max int) {
 	leases, sent, err := fw.fleet.Claim(ctx, max)
 	if err != nil && ctx.Err() == nil {
@@ -379,15 +383,36 @@ func (fw *fleetWorker) claim(ctx context.Context, max int) {
 	}
 	claimed := time.Now()
 	deadline := fw.fleet.Deadline(sent)
+	fences := make(map[string]*mtproto.Fence, len(leases))
 	fw.mu.Lock()
 	if fw.renewed.IsZero() {
 		fw.renewed = sent
 	}
+	for _, l := range leases {
+		h := &heldLease{lease: l, fence: mtproto.NewFence()}
+		h.fence.Set(deadline)
+		fw.held[l.Account] = h
+		fences[l.Account] = h.fence
+	}
 	fw.mu.Unlock()
+	// unhold forgets leases whose accounts were not connected, and gives
+	// them back (or retires them).
+	unhold := func(ls []pgvault.Lease, how dropMode) {
+		fw.mu.Lock()
+		for _, l := range ls {
+			delete(fw.held, l.Account)
+		}
+		fw.mu.Unlock()
+		if how == dropRetire {
+			fw.retire(ls)
+		} else {
+			fw.release(ls)
+		}
+	}
 	list, err := fw.v.List()
 	if err != nil {
 		fw.a.warnf("worker %s: reading the index: %v", fw.fleet.Worker(), err)
-		fw.release(leases)
+		unhold(leases, dropRelease)
 		return
 	}
 	byID := map[string]vault.Account{}
@@ -406,36 +431,38 @@ func (fw *fleetWorker) claim(ctx context.Context, max int) {
 		accts = append(accts, a)
 		lease[a.ID] = l
 	}
-	fw.retire(retire)
+	unhold(retire, dropRetire)
 	blob := func(a vault.Account) storage.Blob {
 		return fw.fleet.Blob("accounts/"+a.ID+".age", lease[a.ID])
 	}
 	files, errs, err := fw.v.OpenAccounts(accts, blob)
 	if err != nil {
-		fw.release(leases)
+		fw.a.warnf("worker %s: opening %d accounts: %v", fw.fleet.Worker(), len(accts), err)
+		unhold(leases, dropRelease)
 		return
 	}
+	var firstErr error
 	for i, acct := range accts {
 		f, err := files[i], errs[i]
-		l := lease[acct.ID]
-		h := &heldLease{name: acct.Name, lease: l, fence: mtproto.NewFence()}
-		h.fence.Set(deadline)
-		// Held (and so renewed) before it connects.
 		fw.mu.Lock()
-		fw.held[acct.ID] = h
+		if h, ok := fw.held[acct.ID]; ok {
+			h.name = acct.Name
+		}
 		fw.mu.Unlock()
 		if err == nil {
-			err = fw.add(acct, f, blob, h.fence, claimed.Add(l.Wait))
+			err = fw.add(acct, f, blob, fences[acct.ID], claimed.Add(lease[acct.ID].Wait))
 		}
 		if err != nil {
-			fw.a.warnf("account %s: %v; not connected", acct.Name, err)
-			fw.mu.Lock()
-			delete(fw.held, acct.ID)
-			fw.mu.Unlock()
-			give = append(give, l)
+			if firstErr == nil {
+				firstErr = fmt.Errorf("account %s: %w", acct.Name, err)
+			}
+			give = append(give, lease[acct.ID])
 		}
 	}
-	fw.release(give)
+	if len(give) > 0 {
+		fw.a.warnf("worker %s: %d of %d claimed accounts not connected (given back): %v", fw.fleet.Worker(), len(give), len(accts), firstErr)
+	}
+	unhold(give, dropRelease)
 }
 
 // release gives leases back (their sessions never started or stopped),

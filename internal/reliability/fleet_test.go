@@ -409,7 +409,7 @@ func fleetPause(t *testing.T, n int, lease time.Duration) {
 		t.Logf("lease %v: %s rejoined; balanced %v later", lease, victim, settle.Round(time.Millisecond))
 	}
 	if len(killTimes) > 0 {
-		figures.add("fleet-kill", "lease %v, %d accounts, SIGKILL: back after %s", lease, n, spread(killTimes))
+		figures.add("fleet-kill", "lease %v, %d accounts, SIGKILL: back after %s", lease, n, spread(sortedCopy(killTimes)))
 	}
 	st := dev.fleetStats()
 	_, delay := deadManOf(t, lease)

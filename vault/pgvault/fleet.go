@@ -278,16 +278,20 @@ WHERE l.account = h.account AND l.fence = h.fence AND l.owner = $1`, f.worker, i
 
 // Release frees the worker's leases (whose sessions it has stopped), each
 // only under the counter it was claimed with, so that another worker can
-// claim them at once.
+// claim them at once and connect them TransitSlack later (the time for the
+// closes to reach the server), or at the end of a takeover's quiet time.
 func (f *Fleet) Release(ctx context.Context, leases []Lease) error {
 	if len(leases) == 0 {
 		return nil
 	}
 	ids, fences := leaseArrays(leases)
+	// A quiet time of TransitSlack: the worker closed the sessions, and
+	// the server learns it when the close reaches it.
 	_, err := f.b.db.Exec(ctx, `
-UPDATE tgvault_leases l SET owner = NULL, expires = '-infinity'
+UPDATE tgvault_leases l SET owner = NULL, expires = '-infinity',
+	quiet_until = greatest(l.quiet_until, now() + $4::float8 * interval '1 second')
 FROM unnest($2::text[], $3::bigint[]) AS h(account, fence)
-WHERE l.account = h.account AND l.fence = h.fence AND l.owner = $1`, f.worker, ids, fences)
+WHERE l.account = h.account AND l.fence = h.fence AND l.owner = $1`, f.worker, ids, fences, TransitSlack.Seconds())
 	if err != nil {
 		return fmt.Errorf("pgvault: release: %w", safeErr(err))
 	}

@@ -231,6 +231,28 @@ func TestTiming(t *testing.T) {
 	}
 }
 
+// TestReleaseQuiet: a lease given back may be claimed at once, and
+// connected TransitSlack later (the closes reach the server meanwhile).
+func TestReleaseQuiet(t *testing.T) {
+	b, _ := newBackend(t)
+	ctx := context.Background()
+	a := newFleet(t, b, "a", time.Minute)
+	if err := a.Sync(ctx, accountIDs(1)); err != nil {
+		t.Fatal(err)
+	}
+	la, _, err := a.Claim(ctx, 1)
+	if err != nil || len(la) != 1 || la[0].Wait != 0 {
+		t.Fatalf("first claim %+v, %v; want no wait", la, err)
+	}
+	if err := a.Release(ctx, la); err != nil {
+		t.Fatal(err)
+	}
+	la, _, err = a.Claim(ctx, 1)
+	if err != nil || len(la) != 1 || la[0].Wait <= 0 || la[0].Wait > TransitSlack {
+		t.Fatalf("claim after a release %+v, %v; want a wait of at most %v", la, err, TransitSlack)
+	}
+}
+
 // TestRetire: a retired lease's row is gone (shares no longer count it),
 // and only its holder under its counter can retire it.
 func TestRetire(t *testing.T) {
