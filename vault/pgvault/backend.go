@@ -80,7 +80,12 @@ func IsURL(loc string) bool {
 // Backend is a vault.Backend in a PostgreSQL database. Open makes one;
 // Close releases its connections. It is safe for concurrent use.
 type Backend struct {
-	db       *pgxpool.Pool
+	db *pgxpool.Pool
+	// ctl is a pool of its own (two connections) for the statements that
+	// keep ownership alive: lease renewals and the write lock's renewals.
+	// Image writes and claims queue on db; a renewal never waits for a
+	// connection behind them.
+	ctl      *pgxpool.Pool
 	loc      string        // redacted
 	lockWait time.Duration // Lock's patience (lockWait; tests shorten it)
 
@@ -127,17 +132,25 @@ func open(ctx context.Context, cfg *pgxpool.Config, loc string) (*Backend, error
 	if cfg.MaxConns < 4 {
 		cfg.MaxConns = 4
 	}
+	ctlCfg := cfg.Copy()
+	ctlCfg.MaxConns, ctlCfg.MinConns = 2, 0
 	db, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
+		return nil, fmt.Errorf("pgvault: connect to %s: %w", loc, err)
+	}
+	ctl, err := pgxpool.NewWithConfig(ctx, ctlCfg)
+	if err != nil {
+		db.Close()
 		return nil, fmt.Errorf("pgvault: connect to %s: %w", loc, err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	if err := db.Ping(cctx); err != nil {
 		db.Close()
+		ctl.Close()
 		return nil, fmt.Errorf("pgvault: connect to %s: %w", loc, safeErr(err))
 	}
-	return &Backend{db: db, loc: loc, lockWait: lockWait, held: map[string]*heldLock{}}, nil
+	return &Backend{db: db, ctl: ctl, loc: loc, lockWait: lockWait, held: map[string]*heldLock{}}, nil
 }
 
 // safeErr keeps PostgreSQL's error but drops what may quote connection
@@ -163,6 +176,7 @@ func (b *Backend) Close() {
 	b.held = map[string]*heldLock{}
 	b.mu.Unlock()
 	b.db.Close()
+	b.ctl.Close()
 }
 
 // Pool is the connection pool (for Fleet and tests).
@@ -357,7 +371,7 @@ func (b *Backend) hold(lock string, fence int64) func() error {
 				return
 			case <-t.C:
 				ctx, cancel := b.ctx()
-				_, _ = b.db.Exec(ctx, `UPDATE tgvault_locks SET expires = now() + $3::interval WHERE name = $1 AND fence = $2 AND expires > now()`,
+				_, _ = b.ctl.Exec(ctx, `UPDATE tgvault_locks SET expires = now() + $3::interval WHERE name = $1 AND fence = $2 AND expires > now()`,
 					lock, fence, lockTTL.String())
 				cancel()
 			}

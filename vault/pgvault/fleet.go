@@ -204,7 +204,7 @@ func (f *Fleet) Renew(ctx context.Context, held []Lease) (still []Lease, sent ti
 	ids, fences := leaseArrays(held)
 	sent = time.Now()
 	var alive bool
-	rows, err := f.b.db.Query(ctx, `
+	rows, err := f.b.ctl.Query(ctx, `
 WITH w AS (UPDATE tgvault_workers SET seen = now() WHERE name = $1 AND host = $3 AND pid = $4 RETURNING 1),
 r AS (
 	UPDATE tgvault_leases l SET expires = now() + $2::interval

@@ -420,3 +420,32 @@ func TestRenewOnlyWhatIsHeld(t *testing.T) {
 		t.Errorf("the replaced worker's Leave removed its successor: %+v", ws)
 	}
 }
+
+// TestRenewNotBehindWrites: with every connection of the main pool busy
+// (image writes and claims queue there), a renewal still goes through on
+// the control pool, and so does the write lock's.
+func TestRenewNotBehindWrites(t *testing.T) {
+	b, _ := newBackend(t)
+	ctx := context.Background()
+	f := newFleet(t, b, "w", 5*time.Second)
+	if err := f.Sync(ctx, accountIDs(3)); err != nil {
+		t.Fatal(err)
+	}
+	ls, _, err := f.Claim(ctx, 3)
+	if err != nil || len(ls) != 3 {
+		t.Fatal(ls, err)
+	}
+	for range b.db.Config().MaxConns {
+		c, err := b.db.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Release()
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	still, _, err := f.Renew(rctx, ls)
+	if err != nil || len(still) != 3 {
+		t.Fatalf("renewal with the main pool busy: %d leases, %v", len(still), err)
+	}
+}
