@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -95,6 +96,10 @@ type fleetWorker struct {
 	keep     context.Context
 	stopKeep context.CancelFunc
 	keepers  sync.WaitGroup
+
+	// replaced is set when the worker record is another process's now
+	// (pgvault.ErrReplaced): the worker claims nothing more.
+	replaced atomic.Bool
 
 	mu      sync.Mutex
 	held    map[string]*heldLease // by account id
@@ -207,6 +212,9 @@ func (fw *fleetWorker) renew(ctx context.Context) {
 	cancel()
 	switch {
 	case errors.Is(err, pgvault.ErrReplaced):
+		if fw.replaced.Swap(true) {
+			return // said so already
+		}
 		fw.mu.Lock()
 		for _, h := range fw.held {
 			h.fence.Close()
@@ -327,6 +335,9 @@ func (fw *fleetWorker) step(ctx context.Context) {
 	}
 	if len(retire) > 0 {
 		fw.drop(retire, dropRetire)
+	}
+	if fw.replaced.Load() {
+		return
 	}
 	period := fw.fleet.Period()
 	cctx, cancel := context.WithTimeout(ctx, period/4)
