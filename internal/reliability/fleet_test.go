@@ -259,9 +259,6 @@ func (f *fleet) takeover(victim string, held []string, at time.Time, resumed <-c
 				case w == victim && set[n] && downOnVictim[n]:
 					back[n], where[n] = now, w
 				}
-				if d, ok := back[n]; ok && d < f.lease {
-					f.t.Logf("account %s of %s back on %s after %v, under a lease", n, victim, where[n], d)
-				}
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
