@@ -203,8 +203,10 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 		dial = c.stopOnProxyAuth(opts.Dial)
 	}
 	if opts.Fence != nil {
-		// Outermost: the fence sees every byte last, after any proxy's
-		// framing, right before the socket.
+		// The fence wraps the connection the dialer returns, whose
+		// Write is the socket's (a SOCKS5 connection passes bytes as
+		// they are; an MTProxy's obfuscation sits above it): its check
+		// is the last step before the bytes leave.
 		dial = fenceDial(dial, opts.Fence)
 	}
 	if opts.MTProxy != nil {

@@ -51,10 +51,14 @@ type devServerStats struct {
 	// sent: 1 when every account kept its device.
 	MaxDevicesPerKey int `json:"max_devices_per_key"`
 	// PingDisconnects counts connections closed because their
-	// ping_delay_disconnect ran out; PingDelays counts those pings by
-	// the delay asked, in seconds.
-	PingDisconnects int64         `json:"ping_disconnects"`
-	PingDelays      map[int]int64 `json:"ping_delays"`
+	// ping_delay_disconnect ran out; Pings counts those pings, and
+	// PingDelayMin and PingDelayMax are the least and the most delay they
+	// asked for, in seconds (0 before the first). The file stays a flat
+	// object of numbers.
+	PingDisconnects int64 `json:"ping_disconnects"`
+	Pings           int64 `json:"pings"`
+	PingDelayMin    int64 `json:"ping_delay_min"`
+	PingDelayMax    int64 `json:"ping_delay_max"`
 }
 
 func (a *app) devServerCmd() *cobra.Command {
@@ -297,7 +301,14 @@ func writeStatsLoop(srv *devserver.Server, path string, done <-chan struct{}) {
 	write := func() {
 		st := srv.Stats()
 		out := devServerStats{KeyExchanges: st.KeyExchanges, Duplicates: st.Duplicates, Open: st.Open, MaxDevicesPerKey: srv.MaxClientsPerKey(),
-			PingDisconnects: st.PingDisconnects, PingDelays: st.PingDelays}
+			PingDisconnects: st.PingDisconnects}
+		for d, n := range st.PingDelays {
+			out.Pings += n
+			if out.PingDelayMin == 0 || int64(d) < out.PingDelayMin {
+				out.PingDelayMin = int64(d)
+			}
+			out.PingDelayMax = max(out.PingDelayMax, int64(d))
+		}
 		for _, n := range st.Connections {
 			out.Connections += n
 		}

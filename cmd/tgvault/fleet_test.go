@@ -443,4 +443,11 @@ func TestMigrateCLI(t *testing.T) {
 	if out := tg(false, "--vault", pg, "run"); !strings.Contains(out, "--worker") {
 		t.Errorf("run of the copy said %q", out)
 	}
+	// A lease the fleet's timing cannot hold is refused before anything
+	// connects, saying why.
+	for _, lease := range []string{"1s", "2h0m0s"} {
+		if out := tg(false, "--vault", pg, "run", "--worker", "w", "--lease", lease); !strings.Contains(out, "--lease: pgvault: a lease of "+lease) {
+			t.Errorf("run --lease %s said %q", lease, out)
+		}
+	}
 }
