@@ -1,0 +1,56 @@
+package relay
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	tdtransport "github.com/gotd/td/transport"
+
+	"github.com/tgvault/tgvault/mtproto/devserver"
+)
+
+// startDevServer opens a dev server in a temp dir and serves it until the
+// test ends.
+func startDevServer(t *testing.T) *devserver.Server {
+	t.Helper()
+	srv, err := devserver.Open(devserver.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dev server: %v", err)
+		}
+	})
+	return srv
+}
+
+// devDial dials the dev server's DCs over the intermediate transport.
+func devDial(addrs map[int]string) DialFunc {
+	return func(ctx context.Context, dc int) (tdtransport.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addrs[dc])
+		if err != nil {
+			return nil, err
+		}
+		return tdtransport.Intermediate.Handshake(c)
+	}
+}
+
+var testDevice = Device{
+	APIID: 17349, DeviceModel: "MacBookPro18,3", SystemVersion: "macOS 14.5",
+	AppVersion: "5.8.3 x64", SystemLangCode: "en", LangCode: "en",
+}
+
+func testTimeout() time.Duration {
+	if raceEnabled {
+		return 2 * time.Minute
+	}
+	return 30 * time.Second
+}
