@@ -32,7 +32,9 @@ func TestWithholdService(t *testing.T) {
 	fwd.FwdFrom = tdtg.MessageFwdHeader{FromID: &tdtg.PeerUser{UserID: ServiceUserID}, Date: 1}
 	fwd.SetFlags()
 	users := []tdtg.UserClass{&tdtg.User{ID: ServiceUserID, FirstName: "Telegram"}}
-	newMsg := func(m tdtg.MessageClass) tdtg.UpdateClass { return &tdtg.UpdateNewMessage{Message: m, Pts: 1, PtsCount: 1} }
+	newMsg := func(m tdtg.MessageClass) tdtg.UpdateClass {
+		return &tdtg.UpdateNewMessage{Message: m, Pts: 1, PtsCount: 1}
+	}
 	for _, tc := range []struct {
 		name  string
 		in    tdbin.Encoder
