@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -96,19 +97,35 @@ func dialUpstream(ctx context.Context, cfg upstreamConfig) (*upstream, error) {
 	for _, k := range cfg.PublicKeys {
 		opts.PublicKeys = append(opts.PublicKeys, tdexchange.PublicKey{RSA: k})
 	}
-	if !cfg.Key.IsZero() {
+	var first tdtransport.Conn // the connection of a key exchange, used first
+	if cfg.Key.IsZero() {
+		// A new key for another DC: the exchange runs here, before gotd
+		// starts, so that the key is known (and kept) before any call.
+		c, res, err := exchangeKey(ctx, cfg, opts.PublicKeys)
+		if err != nil {
+			return nil, err
+		}
+		first, opts.Key, opts.Salt = c, res.AuthKey, res.ServerSalt
+	} else {
 		var k tdcrypto.Key
 		copy(k[:], cfg.Key.Bytes())
 		opts.Key = k.WithID()
 	}
+	var dialMu sync.Mutex
 	dial := func(ctx context.Context) (tdtransport.Conn, error) {
-		c, err := cfg.Dial(ctx, cfg.DC)
-		if err != nil {
-			return nil, err
+		dialMu.Lock()
+		c := first
+		first = nil
+		dialMu.Unlock()
+		if c == nil {
+			var err error
+			if c, err = cfg.Dial(ctx, cfg.DC); err != nil {
+				return nil, err
+			}
 		}
 		return keyGuard{Conn: c}, nil
 	}
-	u := &upstream{done: make(chan struct{})}
+	u := &upstream{done: make(chan struct{}), key: opts.Key}
 	u.conn = tdmtproto.New(dial, opts)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	u.cancel = cancel
@@ -138,6 +155,30 @@ func dialUpstream(ctx context.Context, cfg upstreamConfig) (*upstream, error) {
 		u.Close()
 		return nil, fmt.Errorf("relay: upstream connect: no answer within %s", cfg.Timeout)
 	}
+}
+
+// exchangeKey dials DC cfg.DC and makes a new auth key with the server.
+func exchangeKey(ctx context.Context, cfg upstreamConfig, keys []tdexchange.PublicKey) (tdtransport.Conn, tdexchange.ClientExchangeResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	c, err := cfg.Dial(ctx, cfg.DC)
+	if err != nil {
+		return nil, tdexchange.ClientExchangeResult{}, err
+	}
+	if len(keys) == 0 {
+		return nil, tdexchange.ClientExchangeResult{}, errors.New("relay: no server keys for a key exchange")
+	}
+	res, err := tdexchange.NewExchanger(c, cfg.DC).WithRand(rand.Reader).WithTimeout(cfg.Timeout).Client(keys).Run(ctx)
+	if err != nil {
+		_ = c.Close()
+		return nil, tdexchange.ClientExchangeResult{}, fmt.Errorf("relay: key exchange with DC %d: %w", cfg.DC, err)
+	}
+	return c, res, nil
+}
+
+// Key returns the session's auth key (a new one after an exchange).
+func (u *upstream) Key() (sessionstring.AuthKey, error) {
+	return sessionstring.NewAuthKey(u.key.Value[:])
 }
 
 // failure is why the session ended (ErrUpstreamKeyUnknown for -404).

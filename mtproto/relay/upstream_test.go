@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"crypto/rsa"
+
 	"testing"
 
 	tdbin "github.com/gotd/td/bin"
@@ -123,5 +125,62 @@ func TestUpstreamUnknownKey(t *testing.T) {
 	}
 	if n := srv.Stats().KeyExchanges; n != 0 {
 		t.Fatalf("%d key exchanges after -404, want 0", n)
+	}
+}
+
+// TestUpstreamExchange: a zero key makes a new one by a real key exchange
+// with the server (the account's key for another DC), and the session
+// then works on that key; the home key path never exchanges (above).
+func TestUpstreamExchange(t *testing.T) {
+	t.Parallel()
+	srv := startDevServer(t)
+	ctx := t.Context()
+	u, err := dialUpstream(ctx, upstreamConfig{
+		DC: srv.DC(), PublicKeys: []*rsa.PublicKey{srv.PublicKey()},
+		Dial: devDial(map[int]string{srv.DC(): srv.Addr()}), Timeout: testTimeout(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	key, err := u.Key()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key.IsZero() {
+		t.Fatal("no key after the exchange")
+	}
+	if n := srv.Stats().KeyExchanges; n != 1 {
+		t.Fatalf("%d key exchanges, want 1", n)
+	}
+	raw, err := u.Invoke(ctx, wrapQuery(tdtg.Layer, &testDevice, false, encodeQuery(t, &tdtg.HelpGetConfigRequest{})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg tdtg.Config
+	if err := cfg.Decode(&tdbin.Buffer{Buf: raw}); err != nil {
+		t.Fatalf("help.getConfig on the new key: %v", err)
+	}
+	if _, known := srv.KeyUser(key.ID()); !known {
+		t.Fatal("the server does not know the exchanged key")
+	}
+	if n := srv.Stats().KeyExchanges; n != 1 {
+		t.Fatalf("%d key exchanges after a call, want still 1", n)
+	}
+}
+
+// TestUpstreamExchangeNoKeys: without the server's public keys there is
+// no exchange, and a clear error.
+func TestUpstreamExchangeNoKeys(t *testing.T) {
+	t.Parallel()
+	srv := startDevServer(t)
+	_, err := dialUpstream(t.Context(), upstreamConfig{
+		DC: srv.DC(), Dial: devDial(map[int]string{srv.DC(): srv.Addr()}), Timeout: testTimeout(),
+	})
+	if err == nil {
+		t.Fatal("an exchange without server keys succeeded")
+	}
+	if n := srv.Stats().KeyExchanges; n != 0 {
+		t.Fatalf("%d key exchanges, want 0", n)
 	}
 }
