@@ -37,6 +37,6 @@
 // is authenticated before anything is returned, and on error the plaintext is
 // nil.
 //
-// Layer rule (DESIGN.md): this package must never import storage, vault,
+// Layer rule (docs/ARCHITECTURE.md): this package must never import storage, vault,
 // mtproto, cmd/... or github.com/gotd/td; deps_test.go enforces it.
 package crypto

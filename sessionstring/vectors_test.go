@@ -203,7 +203,7 @@ func TestVectors(t *testing.T) {
 	}
 }
 
-// TestCrossFormat checks the conversions formats.md §7 reports as run.
+// TestCrossFormat checks the conversions docs/formats.md §7 reports as run.
 func TestCrossFormat(t *testing.T) {
 	t.Parallel()
 	decode := func(f Format, file string) Session {

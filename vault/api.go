@@ -183,32 +183,62 @@ type SealedExportOptions struct {
 	Force bool
 }
 
-// The Vault's methods (implemented in vault.go and the files beside it):
+// The Vault's methods and the package's functions (implemented in vault.go
+// and the files beside it). This list is complete: TestAPIListsEveryMethod
+// fails when an exported function or method of *Vault is missing here, or
+// listed here and gone.
+//
+// Opening, unlocking, status:
 //
 //	func Init(opts InitOptions, pass crypto.Passphrase) (*Vault, error)
 //	func Open(opts Options) (*Vault, error)        // reads vault.json; does not unlock
+//	func SystemKeyring() Keyring                   // the OS keyring (go-keyring), every call under KeyringTimeout
+//	func ProbeHolders(opts Options) Holders        // which of keyring and agent can hold the key here
+//	func ThisProcess(now time.Time) LockHolder     // this process as a lock holder
 //	func (v *Vault) Close() error
 //	func (v *Vault) ID() string
-//	func (v *Vault) Dir() string
+//	func (v *Vault) Dir() string                    // the backend's Location
+//	func (v *Vault) Backend() Backend
+//	func (v *Vault) Format() int                    // the on-disk format version (format.go)
 //	func (v *Vault) Unlock(pass crypto.Passphrase, timeout time.Duration) error // passphrase -> keyring, else agent; 0 = no expiry
 //	func (v *Vault) Lock() error                    // removes the identity from the keyring and the agent
-//	func ProbeHolders(opts Options) Holders        // which of keyring and agent can hold the key here
 //	func (v *Vault) Status() (Status, error)
 //	func (v *Vault) Recipient() (string, error)     // the vault's public key (age1...)
+//	func (v *Vault) RecipientUnverified() (string, error) // the same from vault.json alone, without unlocking
+//	func (v *Vault) Doctor() []Check
+//
+// Accounts, for the commands:
+//
 //	func (v *Vault) List() ([]Account, error)       // one index open, no per-account decryption
 //	func (v *Vault) Show(name string) (Account, error)
+//	func FindSources(paths []string, o FindOptions) ([]ImportSource, []SkippedSource, error) // what import would read under paths
 //	func (v *Vault) Import(data []byte, srcPath string, opts ImportOptions) (ImportReport, error) // srcPath "" for stdin
 //	func (v *Vault) ImportFile(path string, opts ImportOptions) (ImportReport, error)          // a .session file, a string file, gotd JSON, a sealed hand-off
+//	func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(done int, r ImportReport, err error)) error
 //	func (v *Vault) ImportSessions(ss []sessionstring.Session, source, srcPath string, opts ImportOptions) ([]ImportReport, error) // decoded elsewhere (tdata); all or none
+//	func (v *Vault) CreateAccount(name string, snap *storage.Snapshot, source string) (Account, error) // a new login's session
 //	func (v *Vault) Export(name string, f sessionstring.Format, force bool) (string, error)  // plain string
 //	func (v *Vault) ExportPlainFile(name, path string, force bool) error                    // plain Pyrogram v3 .session, peers included
 //	func (v *Vault) ExportSealed(name string, opts SealedExportOptions) (string, error)      // one-line sealed hand-off
 //	func (v *Vault) Set(name string, f SetFields) (Account, []FieldChange, error) // fill in fields a source lacked
+//	func (v *Vault) SetStatus(name string, s AccountStatus, reason string) error
 //	func (v *Vault) Reclaim(name string) error
 //	func (v *Vault) Remove(name string) error
 //	func (v *Vault) Rename(oldName, newName string) error
 //	func (v *Vault) Passwd(oldPass, newPass crypto.Passphrase) error // re-seals the slot only
 //	func (v *Vault) Rekey(pass crypto.Passphrase) error             // new identity, every account re-sealed
-//	func (v *Vault) Doctor() []Check
-//	func (v *Vault) OpenAccount(name string) (*storage.File, error) // for the pool
+//	func (v *Vault) MigrateTo(dst Backend) (int, error)             // copy to another backend (PostgreSQL)
+//	func (v *Vault) MigratedTo() (string, error)                    // where a migrated vault went, "" if not
+//	func (v *Vault) AllowMigrated()                                 // serve a migrated vault anyway (--force)
+//
+// Ownership and the pool (`tgvault run`, the fleet worker):
+//
+//	func (v *Vault) ClaimAccounts(accts []Account) (c *Claim, busy map[string]LockHolder, err error) // run's ownership locks
+//	func (v *Vault) ClaimAccount(name string) (release func() error, err error)                    // one account, for a moment
+//	func (v *Vault) Holders() ([]Holding, error)                   // who holds which account
 //	func (v *Vault) HeldByRun() (pid int, held bool)                // a `tgvault run` owns the accounts
+//	func (v *Vault) OpenAccount(name string) (*storage.File, error)
+//	func (v *Vault) OpenAccounts(accts []Account, blob func(Account) storage.Blob) (files []*storage.File, errs []error, err error) // many, on every core
+//	func (v *Vault) Commit(f *storage.File, fn func() error) error  // fn's changes sealed under the write lock
+//	func (v *Vault) CommitAll(fs []*storage.File, fn func(*storage.File) error) error // the group commit of many files
+//	func (v *Vault) MarkStore(f *storage.File, s AccountStatus, reason string) error // a state learned on connect (revoked, mismatch)

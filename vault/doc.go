@@ -38,6 +38,6 @@
 //   - An interrupted Rekey leaves a vault that opens with the old or the new
 //     key.
 //
-// Layer rule (DESIGN.md): vault imports crypto, storage and sessionstring;
+// Layer rule (docs/ARCHITECTURE.md): vault imports crypto, storage and sessionstring;
 // it never imports mtproto, gotd or cmd (deps_test.go enforces it).
 package vault

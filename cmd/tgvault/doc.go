@@ -8,7 +8,7 @@
 // --json, for scripts. Long work shows a progress bar on a terminal and
 // stays quiet when piped.
 //
-// Layer rule (DESIGN.md): cmd/tgvault is the top layer; nothing imports
+// Layer rule (docs/ARCHITECTURE.md): cmd/tgvault is the top layer; nothing imports
 // it. It talks to the vault through package vault's API only, never to
 // its files.
 //

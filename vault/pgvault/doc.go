@@ -27,6 +27,6 @@
 // No advisory locks are used: one per account runs out of shared memory
 // near 12,000–14,000 per session.
 //
-// Layer rule (DESIGN.md): pgvault imports vault, storage and pgx; it never
+// Layer rule (docs/ARCHITECTURE.md): pgvault imports vault, storage and pgx; it never
 // imports mtproto, gotd or cmd (deps_test.go enforces it).
 package pgvault
