@@ -230,6 +230,9 @@ func (a *app) location() (vault.Options, func(), error) {
 	if err != nil {
 		return vault.Options{}, func() {}, err
 	}
+	be.OnQuiet(func(wait time.Duration) {
+		a.notef("waiting %v: a fleet worker held the account until a moment ago, and the server closes its connections only after the fleet's takeover wait (docs/fleet.md)", wait.Round(100*time.Millisecond))
+	})
 	return vault.Options{Backend: be}, be.Close, nil
 }
 

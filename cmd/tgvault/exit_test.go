@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/vault"
+	"github.com/tgvault/tgvault/vault/pgvault"
 )
 
 func TestClassify(t *testing.T) {
@@ -33,6 +35,7 @@ func TestClassify(t *testing.T) {
 		{&vault.HeldError{Holder: vault.LockHolder{PID: 42}}, exitBusy},
 		{&vault.DuplicateKeyError{Account: "a"}, exitBusy},
 		{&vault.MigratedError{To: "postgres://h/db"}, exitBusy},
+		{&pgvault.QuietError{Wait: 3 * time.Minute}, exitBusy},
 		{fmt.Errorf("%w: \"x\"", vault.ErrNameTaken), exitError},
 		{&vault.NotSessionError{Reason: "a README"}, exitError},
 		{vault.ErrWrongPassphrase, exitWrongKey},
@@ -61,6 +64,7 @@ func TestClassify(t *testing.T) {
 		{&vault.MigratedError{To: "postgres://h/db"}, "migrated"},
 		{fmt.Errorf("%w: \"x\"", vault.ErrNameTaken), "name_taken"},
 		{&vault.HeldError{}, "busy"},
+		{&pgvault.QuietError{Wait: 3 * time.Minute}, "busy"},
 		{&vault.NotSessionError{Reason: "a README"}, "bad_input"},
 	} {
 		if _, got := classify(c.err); got != c.kind {

@@ -57,6 +57,7 @@ func pgVaultURL(t testing.TB, dsn string) string {
 // fleetDev is the dev server's counters the harness reads.
 type fleetDev struct {
 	Duplicates      int64 `json:"duplicates"`
+	Open            int   `json:"open"`
 	PingDisconnects int64 `json:"ping_disconnects"`
 	Pings           int64 `json:"pings"`
 	PingDelayMin    int64 `json:"ping_delay_min"`

@@ -62,6 +62,11 @@ ALTER TABLE tgvault_leases ADD COLUMN IF NOT EXISTS holder jsonb;
 -- waits for the old owner's connections to be closed by the server); a
 -- release keeps it.
 ALTER TABLE tgvault_leases ADD COLUMN IF NOT EXISTS quiet_until timestamptz NOT NULL DEFAULT '-infinity';
+-- takeover: the holder's takeover wait in seconds (Fleet.TakeoverWait of
+-- its lease period): once its lease expires, nobody connects the account
+-- before expires + takeover. NULL for a command's lock, and for a lease of
+-- a worker older than the column (then the longest wait any period has).
+ALTER TABLE tgvault_leases ADD COLUMN IF NOT EXISTS takeover float8;
 CREATE INDEX IF NOT EXISTS tgvault_leases_owner ON tgvault_leases (owner);
 CREATE TABLE IF NOT EXISTS tgvault_workers (
 	name  text PRIMARY KEY,
@@ -88,6 +93,7 @@ type Backend struct {
 	ctl      *pgxpool.Pool
 	loc      string        // redacted
 	lockWait time.Duration // Lock's patience (lockWait; tests shorten it)
+	onQuiet  func(wait time.Duration)
 
 	mu    sync.Mutex
 	held  map[string]*heldLock // the locks this process holds, by name

@@ -145,10 +145,11 @@ SELECT (SELECT count(*) FROM tgvault_leases),
 // Deadline.
 //
 // A lease that expired in its holder's hands gets a quiet time: the
-// expiry plus the takeover wait (TakeoverWait), by the database's clock,
-// before which nobody may connect the account. The row keeps it through
-// releases: a worker that takes over a lease and gives it back before
-// the wait is over passes the wait on.
+// expiry plus the holder's takeover wait (its TakeoverWait, recorded on
+// the row by its claim: workers may run with different periods), by the
+// database's clock, before which nobody may connect the account. The row
+// keeps it through releases: a worker that takes over a lease and gives
+// it back before the wait is over passes the wait on.
 func (f *Fleet) Claim(ctx context.Context, max int) (leases []Lease, sent time.Time, err error) {
 	if max <= 0 {
 		return nil, time.Now(), nil
@@ -156,14 +157,14 @@ func (f *Fleet) Claim(ctx context.Context, max int) (leases []Lease, sent time.T
 	sent = time.Now()
 	rows, err := f.b.db.Query(ctx, `
 WITH c AS (
-	SELECT account, owner AS prev, expires AS prev_expires FROM tgvault_leases
+	SELECT account, owner AS prev, expires AS prev_expires, takeover AS prev_takeover FROM tgvault_leases
 	WHERE owner IS NULL OR expires <= now()
 	ORDER BY random()
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED)
-UPDATE tgvault_leases l SET owner = $1, fence = l.fence + 1, expires = now() + $3::interval,
+UPDATE tgvault_leases l SET owner = $1, fence = l.fence + 1, expires = now() + $3::interval, takeover = $4,
 	quiet_until = CASE WHEN c.prev IS NULL THEN l.quiet_until
-		ELSE greatest(l.quiet_until, c.prev_expires + $4::float8 * interval '1 second') END
+		ELSE greatest(l.quiet_until, c.prev_expires + coalesce(c.prev_takeover, $4::float8) * interval '1 second') END
 FROM c WHERE l.account = c.account
 RETURNING l.account, l.fence, l.expires,
 	CASE WHEN l.quiet_until > now() THEN extract(epoch FROM l.quiet_until - now())::float8 ELSE 0 END`,

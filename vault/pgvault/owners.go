@@ -3,6 +3,7 @@ package pgvault
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -21,6 +22,14 @@ import (
 // takes only free or expired rows), and a worker's live lease refuses the
 // command. The claim is renewed in the background while held and expires
 // lockTTL after its last renewal, so a command that died frees it.
+//
+// A command that takes an account from a worker's lease that expired (a
+// worker stopped, paused or cut off) or that a worker gave back keeps the
+// fleet's rule for takeovers: the account's quiet time (docs/fleet.md,
+// "The timing") must be over before the key may be used anywhere else,
+// since the old holder's connections stay open until the server's
+// dead-man switch closes them. LockAccounts records the quiet time on the
+// row, as a worker's claim does, and returns only once it is over.
 
 // cliOwner is this process's owner name in the lease table.
 func cliOwner() string {
@@ -28,8 +37,40 @@ func cliOwner() string {
 	return "cli " + host + " " + strconv.Itoa(os.Getpid())
 }
 
+// legacyTakeover is the takeover wait assumed for a lease whose holder
+// recorded none (a worker older than the takeover column): the longest
+// any lease period has (TestLegacyTakeoverBoundsEveryPeriod).
+const legacyTakeover = maxDelay + TransitSlack
+
+// QuietPatience bounds how long LockAccounts waits out a quiet time. By
+// the timing no quiet time is longer than legacyTakeover; one beyond this
+// (a database clock stepped back, a row written by hand) is refused.
+const QuietPatience = 2 * time.Minute
+
+// OnQuiet sets f to be called, before LockAccounts waits out a quiet
+// time, with the wait (so that a command can say why it pauses).
+func (b *Backend) OnQuiet(f func(wait time.Duration)) { b.onQuiet = f }
+
+// ErrQuiet is returned by LockAccounts when an account's quiet time lasts
+// beyond QuietPatience (see *QuietError). It matches vault.ErrBusy.
+var ErrQuiet = fmt.Errorf("%w: a fleet worker's connections may still use the account", vault.ErrBusy)
+
+// QuietError reports an account whose quiet time is too long to wait.
+type QuietError struct {
+	// Wait is what remained of the quiet time, by the database's clock.
+	Wait time.Duration
+}
+
+func (e *QuietError) Error() string {
+	return fmt.Sprintf("%v: the server closes them only after the fleet's takeover wait, %v from now (docs/fleet.md); try again then", ErrQuiet, e.Wait.Round(time.Second))
+}
+
+// Unwrap returns ErrQuiet.
+func (e *QuietError) Unwrap() error { return ErrQuiet }
+
 // LockAccounts claims the lease rows of ids (creating missing rows) for
-// this process.
+// this process; for a row taken from a worker's expired or given-back
+// lease, once the quiet time is over (see above).
 func (b *Backend) LockAccounts(ids []string, h vault.LockHolder) (map[string]func() error, map[string]vault.LockHolder, error) {
 	ctx, cancel := b.ctx()
 	defer cancel()
@@ -41,59 +82,58 @@ func (b *Backend) LockAccounts(ids []string, h vault.LockHolder) (map[string]fun
 		return nil, nil, err
 	}
 	owner := cliOwner()
+	if _, err := b.db.Exec(ctx, `INSERT INTO tgvault_leases (account) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, ids); err != nil {
+		return nil, nil, fmt.Errorf("pgvault: owner lock: %w", safeErr(err))
+	}
+	// The quiet time of a lease that expired in a worker's hands is its
+	// expiry plus the worker's takeover wait, as Fleet.Claim records it;
+	// a given-back lease has its quiet time on the row already; a
+	// command's lease (owner "cli ...") had no connections to wait for.
 	rows, err := b.db.Query(ctx, `
-WITH ins AS (INSERT INTO tgvault_leases (account) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING)
-UPDATE tgvault_leases SET owner = $2, holder = $3, fence = fence + 1, expires = now() + $4::interval
-WHERE account = ANY ($1::text[]) AND (owner IS NULL OR expires <= now())
-RETURNING account, fence`, ids, owner, rec, lockTTL.String())
+WITH c AS (
+	SELECT account, owner AS prev, expires AS prev_expires, takeover AS prev_takeover FROM tgvault_leases
+	WHERE account = ANY ($1::text[]) AND (owner IS NULL OR expires <= now())
+	FOR UPDATE)
+UPDATE tgvault_leases l SET owner = $2, holder = $3, fence = l.fence + 1, expires = now() + $4::interval, takeover = NULL,
+	quiet_until = CASE WHEN c.prev IS NULL OR c.prev LIKE 'cli %' THEN l.quiet_until
+		ELSE greatest(l.quiet_until, c.prev_expires + coalesce(c.prev_takeover, $5::float8) * interval '1 second') END
+FROM c WHERE l.account = c.account
+RETURNING l.account, l.fence,
+	CASE WHEN l.quiet_until > now() THEN extract(epoch FROM l.quiet_until - now())::float8 ELSE 0 END`,
+		ids, owner, rec, lockTTL.String(), legacyTakeover.Seconds())
 	if err != nil {
 		return nil, nil, fmt.Errorf("pgvault: owner lock: %w", safeErr(err))
 	}
 	type got struct {
 		Account string
 		Fence   int64
+		Quiet   float64
 	}
 	taken, err := pgx.CollectRows(rows, pgx.RowToStructByPos[got])
 	if err != nil {
 		return nil, nil, fmt.Errorf("pgvault: owner lock: %w", safeErr(err))
 	}
-	// A row inserted by this statement is not visible to its UPDATE:
-	// claim the new ones in a second statement.
-	if len(taken) < len(ids) {
-		have := map[string]bool{}
-		for _, g := range taken {
-			have[g.Account] = true
-		}
-		var rest []string
-		for _, id := range ids {
-			if !have[id] {
-				rest = append(rest, id)
-			}
-		}
-		rows, err := b.db.Query(ctx, `
-UPDATE tgvault_leases SET owner = $2, holder = $3, fence = fence + 1, expires = now() + $4::interval
-WHERE account = ANY ($1::text[]) AND (owner IS NULL OR expires <= now())
-RETURNING account, fence`, rest, owner, rec, lockTTL.String())
-		if err != nil {
-			return nil, nil, fmt.Errorf("pgvault: owner lock: %w", safeErr(err))
-		}
-		more, err := pgx.CollectRows(rows, pgx.RowToStructByPos[got])
-		if err != nil {
-			return nil, nil, fmt.Errorf("pgvault: owner lock: %w", safeErr(err))
-		}
-		taken = append(taken, more...)
-	}
 	out := make(map[string]func() error, len(taken))
+	var quiet time.Duration
 	for _, g := range taken {
 		out[g.Account] = b.holdLease(g.Account, owner, g.Fence)
+		quiet = max(quiet, time.Duration(math.Ceil(g.Quiet*1e3))*time.Millisecond)
+	}
+	releaseAll := func() {
+		for _, rel := range out {
+			_ = rel()
+		}
+	}
+	if quiet > QuietPatience {
+		// The quiet time stays on the rows: whoever takes them next waits.
+		releaseAll()
+		return nil, nil, &QuietError{Wait: quiet}
 	}
 	busy := map[string]vault.LockHolder{}
 	if len(out) < len(ids) {
 		holders, err := b.AccountHolders()
 		if err != nil {
-			for _, rel := range out {
-				_ = rel()
-			}
+			releaseAll()
 			return nil, nil, err
 		}
 		for _, id := range ids {
@@ -101,6 +141,13 @@ RETURNING account, fence`, rest, owner, rec, lockTTL.String())
 				busy[id] = holders[id] // zero if it was freed meanwhile: still not ours
 			}
 		}
+	}
+	if quiet > 0 {
+		// Held meanwhile (and renewed): no worker claims the accounts.
+		if b.onQuiet != nil {
+			b.onQuiet(quiet)
+		}
+		time.Sleep(quiet)
 	}
 	return out, busy, nil
 }
