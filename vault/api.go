@@ -50,6 +50,11 @@ type Options struct {
 	// Passphrase, when set, opens the passphrase slot for this process
 	// only (TGVAULT_PASSPHRASE_FILE): the keyring is not consulted.
 	Passphrase crypto.Passphrase
+	// StateDir is a directory of this user on this host, outside the vault
+	// (cmd/tgvault: $XDG_STATE_HOME/tgvault), where the vault records what
+	// must survive a rollback of the vault directory: that it was upgraded
+	// to format 2 (format.go). Empty: no such record.
+	StateDir string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }

@@ -19,9 +19,9 @@ package vault
 // verifies (an attacker cannot forge one; replaying one kept from before
 // the upgrade is the residual risk SECURITY.md states), index.age must not
 // carry a tgvault-auth stanza (the upgrade writes the index after every
-// account file), this process must not have seen format 2 already, and
-// the keyring, when the vault uses one, must not record format 2 (the
-// upgrade records it in a keyring entry that `tgvault lock` keeps).
+// account file), this process must not have seen format 2 already, and no
+// format anchor outside the directory may record format 2 (the OS
+// keyring's entry, the agent's, the host's state file: see below).
 
 import (
 	"crypto/hmac"
@@ -30,10 +30,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/storage"
 )
 
 // Vault formats (vault.json's "format").
@@ -143,6 +147,7 @@ func (v *Vault) modeOf(m vaultMeta, ids []*crypto.Identity) (legacy bool, err er
 	}
 	if m.Format == formatV2 {
 		v.strict.Store(true)
+		v.anchorFileOnce()
 		return false, nil
 	}
 	if v.strict.Load() || v.formatAnchor() >= formatV2 {
@@ -191,32 +196,148 @@ func (v *Vault) writeMeta(id *crypto.Identity) error {
 	return nil
 }
 
-// formatAnchor is the format the keyring records for the vault (0: none,
-// or no keyring to ask).
+// The format anchors: places outside the vault directory (which its
+// attacker can write) that record that a vault was upgraded, so that a
+// format-1 vault.json put back later is refused (errDowngraded):
+//
+//   - the OS keyring's entry "<vault id>:format" (KeyringService), set by
+//     the upgrade and by every unlock the keyring holds; `tgvault lock`
+//     keeps it;
+//   - the agent's entry of the same name, set beside the key whenever the
+//     agent holds it, with the key's expiry; `lock` removes both (the
+//     agent exits holding nothing);
+//   - a file of this host, <Options.StateDir>/format/<vault id>, set by
+//     the upgrade and by every process that sees vault.json in format 2
+//     authenticated by the key, however it unlocked (keyring, agent,
+//     TGVAULT_IDENTITY, a passphrase file). It holds no secret.
+//
+// The passphrase slot cannot be one: it is in the directory, and the slot
+// from before the upgrade, put back with the old vault.json, still opens
+// with the same passphrase (SECURITY.md).
+
+// anchorDir is the directory of the host's format anchors.
+const anchorDir = "format"
+
+// formatAnchor is the highest format any anchor records for the vault (0:
+// none).
 func (v *Vault) formatAnchor() int {
-	if v.meta.NoKeyring || v.opts.Keyring == nil {
-		return 0
+	n := v.fileAnchor()
+	if !v.meta.NoKeyring && v.opts.Keyring != nil {
+		n = max(n, keyringAnchor(v.opts.Keyring, v.meta.VaultID))
 	}
-	s, err := v.opts.Keyring.Get(KeyringService, v.meta.VaultID+formatAnchorSuffix)
+	if v.opts.Agent != nil {
+		n = max(n, keyringAnchor(v.opts.Agent, v.meta.VaultID))
+	}
+	return n
+}
+
+// keyringAnchor is the format k records for the vault id (0: none).
+func keyringAnchor(k Keyring, vaultID string) int {
+	s, err := k.Get(KeyringService, vaultID+formatAnchorSuffix)
 	if err != nil {
 		return 0
 	}
+	return parseAnchor(s)
+}
+
+// parseAnchor reads a recorded format. Something under the anchor's name
+// that is not a number still says the vault was upgraded.
+func parseAnchor(s string) int {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil {
-		// Not ours to parse: an entry under this name that is not a
-		// number still says the vault was upgraded.
+	if err != nil || n < formatV1 {
 		return formatCurrent
 	}
 	return n
 }
 
-// setFormatAnchor records the format in the keyring, best effort: a vault
-// without a keyring has no anchor (SECURITY.md).
-func (v *Vault) setFormatAnchor(format int) {
-	if v.meta.NoKeyring || v.opts.Keyring == nil || v.formatAnchor() >= format {
+// anchorFile is the host's anchor file for the vault, "" when there is no
+// state directory (or the vault id is not a plain name).
+func (v *Vault) anchorFile() string {
+	id := v.meta.VaultID
+	if v.opts.StateDir == "" || id == "" || strings.Trim(id, "0123456789abcdefABCDEF") != "" {
+		return ""
+	}
+	return filepath.Join(v.opts.StateDir, anchorDir, id)
+}
+
+// fileAnchor is the format the host's anchor file records (0: none).
+func (v *Vault) fileAnchor() int {
+	p := v.anchorFile()
+	if p == "" {
+		return 0
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return 0
+	}
+	return parseAnchor(string(b))
+}
+
+// anchorFileOnce records format 2 in the host's anchor file once per
+// process, when it says less (best effort: a host without a state
+// directory has no such anchor).
+func (v *Vault) anchorFileOnce() {
+	if v.anchored.Swap(true) || v.fileAnchor() >= formatCurrent {
 		return
 	}
-	_ = v.opts.Keyring.Set(KeyringService, v.meta.VaultID+formatAnchorSuffix, strconv.Itoa(format))
+	v.setFileAnchor(formatCurrent)
+}
+
+func (v *Vault) setFileAnchor(format int) {
+	p := v.anchorFile()
+	if p == "" {
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(p), dirMode); err != nil {
+		return
+	}
+	_ = storage.WriteFileAtomic(p, []byte(strconv.Itoa(format)+"\n"))
+}
+
+// setFormatAnchor records the format in every anchor there is here, best
+// effort: the host's file, the keyring (unless the vault never uses it),
+// and the agent when it holds the key (with the key's expiry).
+func (v *Vault) setFormatAnchor(format int) {
+	if v.fileAnchor() < format {
+		v.setFileAnchor(format)
+	}
+	if !v.meta.NoKeyring && v.opts.Keyring != nil && keyringAnchor(v.opts.Keyring, v.meta.VaultID) < format {
+		_ = v.opts.Keyring.Set(KeyringService, v.meta.VaultID+formatAnchorSuffix, strconv.Itoa(format))
+	}
+	if v.opts.Agent != nil {
+		if s, err := v.opts.Agent.Get(KeyringService, v.meta.VaultID); err == nil {
+			v.anchorAgent(format, secretExpiry(s))
+		}
+	}
+}
+
+// anchorAgent records the format in the agent beside the key, to expire
+// with it.
+func (v *Vault) anchorAgent(format int, expires *time.Time) {
+	agent, name := v.opts.Agent, v.meta.VaultID+formatAnchorSuffix
+	if ek, ok := agent.(expiringKeyring); ok && expires != nil {
+		_ = ek.SetUntil(KeyringService, name, strconv.Itoa(format), *expires)
+		return
+	}
+	_ = agent.Set(KeyringService, name, strconv.Itoa(format))
+}
+
+// anchorHeld records format 2 where hold just put id (by), and in the
+// host's file, when vault.json is in format 2 and id authenticates it.
+func (v *Vault) anchorHeld(id *crypto.Identity, by string, expires *time.Time) {
+	m, err := v.readMeta()
+	if err != nil || m.Format < formatV2 || !metaOK(id, m) {
+		return
+	}
+	v.anchorFileOnce()
+	switch by {
+	case HeldByKeyring:
+		if keyringAnchor(v.opts.Keyring, v.meta.VaultID) < m.Format {
+			_ = v.opts.Keyring.Set(KeyringService, v.meta.VaultID+formatAnchorSuffix, strconv.Itoa(m.Format))
+		}
+	case HeldByAgent:
+		v.anchorAgent(m.Format, expires)
+	}
 }
 
 // sealerFor returns s for the blob named name: its tag binds the file to

@@ -151,7 +151,9 @@ func (v *Vault) hold(id *crypto.Identity, expires *time.Time) (string, error) {
 		if kerr == nil {
 			if agent != nil {
 				_ = agent.Delete(KeyringService, v.meta.VaultID)
+				_ = agent.Delete(KeyringService, v.meta.VaultID+formatAnchorSuffix)
 			}
+			v.anchorHeld(id, HeldByKeyring, expires)
 			return HeldByKeyring, nil
 		}
 		if agent == nil {
@@ -176,7 +178,20 @@ func (v *Vault) hold(id *crypto.Identity, expires *time.Time) (string, error) {
 		}
 		return "", err
 	}
+	v.anchorHeld(id, HeldByAgent, expires)
 	return HeldByAgent, nil
+}
+
+// secretExpiry is the expiry of a held secret (nil: none).
+func secretExpiry(s string) *time.Time {
+	if len(s) == 0 || s[0] != keyringJSON {
+		return nil
+	}
+	var ks keyringSecret
+	if json.Unmarshal([]byte(s), &ks) != nil {
+		return nil
+	}
+	return &ks.Expires
 }
 
 // switchHeld puts the new identity of a rekey where the old one is held,
@@ -189,14 +204,7 @@ func (v *Vault) switchHeld(next *crypto.Identity) error {
 	if err != nil {
 		return err
 	}
-	var exp *time.Time
-	if len(s) > 0 && s[0] == keyringJSON {
-		var ks keyringSecret
-		if json.Unmarshal([]byte(s), &ks) == nil {
-			exp = &ks.Expires
-		}
-	}
-	_, err = v.hold(next, exp)
+	_, err = v.hold(next, secretExpiry(s))
 	return err
 }
 
@@ -207,6 +215,11 @@ func (v *Vault) Lock() error {
 	var errs []error
 	if a := v.opts.Agent; a != nil {
 		if err := a.Delete(KeyringService, v.meta.VaultID); err != nil && !errors.Is(err, ErrKeyringNotFound) {
+			errs = append(errs, err)
+		}
+		// The agent's format anchor goes with the key (the host's file
+		// keeps the record), so that the agent, holding nothing, exits.
+		if err := a.Delete(KeyringService, v.meta.VaultID+formatAnchorSuffix); err != nil && !errors.Is(err, ErrKeyringNotFound) {
 			errs = append(errs, err)
 		}
 	}

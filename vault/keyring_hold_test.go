@@ -55,8 +55,13 @@ func TestUnlockFallsBackToAgent(t *testing.T) {
 			if err := v.Unlock(testPass, time.Hour); err != nil {
 				t.Fatalf("Unlock: %v", err)
 			}
-			if agent.Len() != 1 || agent.until.IsZero() {
-				t.Fatalf("agent holds %d secrets, expiry %v; want the key with its expiry", agent.Len(), agent.until)
+			// The key, and beside it the format anchor (format.go), each
+			// with the expiry.
+			if agent.Len() != 2 || agent.until.IsZero() {
+				t.Fatalf("agent holds %d secrets, expiry %v; want the key and the format anchor with its expiry", agent.Len(), agent.until)
+			}
+			if s, err := agent.Get(KeyringService, v.ID()+formatAnchorSuffix); err != nil || s != "2" {
+				t.Fatalf("the agent's format anchor: %q, %v", s, err)
 			}
 			st, err := v.Status()
 			if err != nil || st.UnlockedBy != HeldByAgent || st.Expires == nil || st.Accounts != 1 {
@@ -87,8 +92,13 @@ func TestKeyringFirst(t *testing.T) {
 	if err := v.Unlock(testPass, 0); err != nil {
 		t.Fatal(err)
 	}
-	if kr.Len() != 1 || agent.Len() != 0 {
-		t.Fatalf("keyring %d, agent %d secrets; want 1, 0", kr.Len(), agent.Len())
+	// The keyring holds the key and beside it the format anchor
+	// (format.go); the agent nothing.
+	if kr.Len() != 2 || agent.Len() != 0 {
+		t.Fatalf("keyring %d, agent %d secrets; want 2 (key, format anchor), 0", kr.Len(), agent.Len())
+	}
+	if s, err := kr.Get(KeyringService, v.ID()+formatAnchorSuffix); err != nil || s != "2" {
+		t.Fatalf("the keyring's format anchor: %q, %v", s, err)
 	}
 	if st, _ := v.Status(); st.UnlockedBy != HeldByKeyring {
 		t.Fatalf("unlocked by %q", st.UnlockedBy)
@@ -156,8 +166,8 @@ func TestNoKeyringVaultUsesAgent(t *testing.T) {
 	if _, err := v2.List(); err != nil {
 		t.Fatal(err)
 	}
-	if kr.Len() != 0 || agent.Len() != 1 {
-		t.Fatalf("keyring %d, agent %d secrets; want 0, 1", kr.Len(), agent.Len())
+	if kr.Len() != 0 || agent.Len() != 2 {
+		t.Fatalf("keyring %d, agent %d secrets; want 0, 2 (key, format anchor)", kr.Len(), agent.Len())
 	}
 	v3, _ := Open(Options{Dir: v.Dir(), Keyring: kr})
 	if err := v3.Unlock(testPass, 0); !errors.Is(err, ErrKeyring) {

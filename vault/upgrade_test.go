@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/sessionstring"
@@ -398,6 +399,84 @@ func TestDowngradeRefused(t *testing.T) {
 		if _, err := w2.Export("alice", 0, false); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("after format 2 was seen: %v", err)
 		}
+	})
+	t.Run("old vault.json and index, forged account, anchors of the host", func(t *testing.T) {
+		// The anchors outside the directory: the host's state file
+		// (written by whoever saw format 2, however unlocked) and the
+		// agent's entry beside the key. Each alone refuses the replay,
+		// for every way a process unlocks.
+		for _, tc := range []struct {
+			name string
+			// see is a process of the host before the downgrade; open one
+			// after it.
+			see, open func(t *testing.T, dir string, id *crypto.Identity) *Vault
+		}{
+			{"state file, identity", func(t *testing.T, dir string, id *crypto.Identity) *Vault {
+				v, _ := Open(Options{Dir: dir, Identity: id, StateDir: filepath.Join(dir, "..", "state")})
+				return v
+			}, func(t *testing.T, dir string, id *crypto.Identity) *Vault {
+				v, _ := Open(Options{Dir: dir, Identity: id, StateDir: filepath.Join(dir, "..", "state")})
+				return v
+			}},
+			{"state file, passphrase", func(t *testing.T, dir string, id *crypto.Identity) *Vault {
+				v, _ := Open(Options{Dir: dir, Passphrase: fixturePass(t), StateDir: filepath.Join(dir, "..", "state")})
+				return v
+			}, func(t *testing.T, dir string, id *crypto.Identity) *Vault {
+				v, _ := Open(Options{Dir: dir, Passphrase: fixturePass(t), StateDir: filepath.Join(dir, "..", "state")})
+				return v
+			}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				dir, id, _, oldMeta, oldIndex, want, tv := setup(t)
+				if _, err := tc.see(t, dir, id).List(); err != nil {
+					t.Fatal(err)
+				}
+				if b, err := os.ReadFile(filepath.Join(dir, "..", "state", anchorDir, tv.ID())); err != nil || strings.TrimSpace(string(b)) != "2" {
+					t.Fatalf("the host's anchor file: %q, %v", b, err)
+				}
+				os.WriteFile(filepath.Join(dir, metaName), oldMeta, 0o600)
+				os.WriteFile(filepath.Join(dir, indexName), oldIndex, 0o600)
+				forgeAccount(t, tv, alice(want), 100)
+				if _, err := tc.open(t, dir, id).Export("alice", 0, false); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "rolled back") {
+					t.Errorf("forged alice: %v, want the rollback refused", err)
+				}
+				// Another host, which never saw format 2: the residue.
+				other, _ := Open(Options{Dir: dir, Identity: id, StateDir: t.TempDir()})
+				if _, err := other.Export("alice", 0, false); err != nil {
+					t.Errorf("the residual risk changed (update SECURITY.md): %v", err)
+				}
+			})
+		}
+		t.Run("agent", func(t *testing.T) {
+			dir, id, _, oldMeta, oldIndex, want, tv := setup(t)
+			agent := &fakeAgent{fakeKeyring: newFakeKeyring()}
+			w, _ := Open(Options{Dir: dir, Agent: agent})
+			if err := w.Unlock(fixturePass(t), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if s, err := agent.Get(KeyringService, tv.ID()+formatAnchorSuffix); err != nil || s != "2" {
+				t.Fatalf("the agent's anchor: %q, %v", s, err)
+			}
+			os.WriteFile(filepath.Join(dir, metaName), oldMeta, 0o600)
+			os.WriteFile(filepath.Join(dir, indexName), oldIndex, 0o600)
+			forgeAccount(t, tv, alice(want), 100)
+			// Through the agent, and in a process of its own on the host
+			// (the agent answers it too).
+			for _, o := range []Options{{Dir: dir, Agent: agent}, {Dir: dir, Identity: id, Agent: agent}} {
+				v, _ := Open(o)
+				if _, err := v.Export("alice", 0, false); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "rolled back") {
+					t.Errorf("forged alice (identity %v): %v, want the rollback refused", o.Identity != nil, err)
+				}
+			}
+			// Lock takes the agent's anchor with the key (the agent exits
+			// holding nothing); the host's file is what lasts.
+			if err := w.Lock(); err != nil {
+				t.Fatal(err)
+			}
+			if agent.Len() != 0 {
+				t.Errorf("the agent holds %d entries after Lock", agent.Len())
+			}
+		})
 	})
 	t.Run("after a rekey the old vault.json no longer verifies", func(t *testing.T) {
 		dir, _, kr, oldMeta, oldIndex, want, tv := setup(t)

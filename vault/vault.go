@@ -68,6 +68,7 @@ type Vault struct {
 	strict atomic.Bool
 
 	allowMigrated atomic.Bool // AllowMigrated: --force on a migrated vault
+	anchored      atomic.Bool // the host's format anchor was checked (format.go)
 }
 
 // unlocked is the identity state of one operation.

@@ -252,14 +252,11 @@ func seedAccounts(srv *devserver.Server, dir string, n int) (string, error) {
 
 // devStateDir is the default dev server state directory.
 func (a *app) devStateDir() (string, error) {
-	if d := a.getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "tgvault", "dev-server"), nil
-	}
-	home, err := os.UserHomeDir()
+	d, err := a.stateDir()
 	if err != nil {
 		return "", fmt.Errorf("no dev server state directory: %w (use --state)", err)
 	}
-	return filepath.Join(home, ".local", "state", "tgvault", "dev-server"), nil
+	return filepath.Join(d, "dev-server"), nil
 }
 
 // demoBot returns the demo bot's token, creating the bot on the first

@@ -62,6 +62,29 @@ func (a *app) dir() (string, error) {
 	return filepath.Join(home, ".local", "share", "tgvault"), nil
 }
 
+// stateDir is tgvault's directory of this user's state on this host:
+// $XDG_STATE_HOME/tgvault, else ~/.local/state/tgvault (every OS: it is
+// ours, not a platform convention's). It lies outside the vault, so its
+// attacker cannot write it (the format anchors), and in the user's home,
+// so another user cannot make it first (the sockets, runtimeDir).
+func (a *app) stateDir() (string, error) {
+	if d := a.getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "tgvault"), nil
+	}
+	home := a.getenv("HOME")
+	if runtime.GOOS == "windows" || home == "" {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		home = h
+	}
+	if !filepath.IsAbs(home) {
+		return "", fmt.Errorf("the home directory %q is not absolute", home)
+	}
+	return filepath.Join(home, ".local", "state", "tgvault"), nil
+}
+
 // runtimeDir is where tgvault's sockets live (run's API, the agent's):
 // $XDG_RUNTIME_DIR/tgvault, else tgvault-<uid> under the temp directory.
 // The caller makes or checks it with package privdir: under a shared temp
@@ -221,8 +244,9 @@ func (a *app) location() (vault.Options, func(), error) {
 	if err != nil {
 		return vault.Options{}, func() {}, err
 	}
+	state, _ := a.stateDir() // none: no host record of the vault's format
 	if !pgvault.IsURL(dir) {
-		return vault.Options{Dir: dir}, func() {}, nil
+		return vault.Options{Dir: dir, StateDir: state}, func() {}, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -233,7 +257,7 @@ func (a *app) location() (vault.Options, func(), error) {
 	be.OnQuiet(func(wait time.Duration) {
 		a.notef("waiting %v: a fleet worker held the account until a moment ago, and the server closes its connections only after the fleet's takeover wait (docs/fleet.md)", wait.Round(100*time.Millisecond))
 	})
-	return vault.Options{Backend: be}, be.Close, nil
+	return vault.Options{Backend: be, StateDir: state}, be.Close, nil
 }
 
 // withVault opens the vault, runs f and closes the vault, joining a close

@@ -422,7 +422,8 @@ func sameSnapshot(a, b map[string]string) bool {
 // upgraded by its next write; then the attacker puts back the old
 // vault.json and index (kept from before the upgrade) and an account file
 // of their own in format 1: the keyring's record of format 2 refuses it
-// (exit 7), through the keyring and through an identity file alike.
+// (exit 7), through the keyring and through an identity file alike, and
+// with no keyring entry the host's state file refuses it to a passphrase.
 func TestAttackDowngradeAfterUpgrade(t *testing.T) {
 	fixture := "../../testdata/vault-format1"
 	v := &tv{t: t, name: "attack-downgrade"}
@@ -513,4 +514,19 @@ func TestAttackDowngradeAfterUpgrade(t *testing.T) {
 	refused(t, "list after the downgrade (keyring)", v.run(nil, "list", "--json"), 7, "corrupt")
 	idFile := v.identityFile()
 	refused(t, "export after the downgrade (identity file)", v.run([]string{"TGVAULT_IDENTITY=" + idFile}, "export", want[0].Name, "--json"), 7, "corrupt")
+	// With no keyring at all (its entry gone, as on a host without one):
+	// the host's state file, written by the commands above, refuses the
+	// replay to a passphrase.
+	passFile := filepath.Join(root, "src", "pass-"+randHex(6))
+	pass, err := os.ReadFile(filepath.Join(fixture, "passphrase.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(passFile, pass, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kr := v.kr
+	v.kr = filepath.Join(root, "kr", "empty-"+randHex(4))
+	refused(t, "export after the downgrade (passphrase file, no keyring)", v.run([]string{"TGVAULT_PASSPHRASE_FILE=" + passFile}, "export", want[0].Name, "--json"), 7, "corrupt")
+	v.kr = kr
 }
