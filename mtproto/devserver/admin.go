@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"strconv"
 
-	tdproto "github.com/gotd/td/proto"
 	tdtg "github.com/gotd/td/tg"
 
+	"github.com/tgvault/tgvault/mtproto/mtserver"
 	"github.com/tgvault/tgvault/sessionstring"
 )
 
@@ -132,7 +132,7 @@ func (s *Server) FloodWait(method uint32, calls, seconds int) {
 func (s *Server) countCall(method uint32) (wait int, refuse bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.stats.Calls[method]++
+	s.calls[method]++
 	f, ok := s.floods[method]
 	if !ok {
 		return 0, false
@@ -150,30 +150,26 @@ func (s *Server) countCall(method uint32) (wait int, refuse bool) {
 // last message. It returns how many connections it went to, and
 // ErrNotConnected when none.
 func (s *Server) PushUpdates(ctx context.Context, userID int64, u tdtg.UpdatesClass) (int, error) {
-	var conns []*conn
+	var keys []sessionstring.KeyID
 	s.mu.Lock()
-	for id, cs := range s.byKey {
-		if k, ok := s.st.Keys[id]; ok && k.UserID == userID {
-			for c := range cs {
-				conns = append(conns, c)
-			}
+	for id, k := range s.st.Keys {
+		if k.UserID == userID {
+			keys = append(keys, id)
 		}
 	}
 	s.mu.Unlock()
 	n := 0
 	var errs []error
-	for _, c := range conns {
-		c.wmu.Lock()
-		r := c.last
-		c.wmu.Unlock()
-		if r == nil {
-			continue
+	for _, id := range keys {
+		for _, c := range s.mts.Conns(id) {
+			if err := s.push(ctx, c, u); err != nil {
+				if !errors.Is(err, mtserver.ErrNoSession) {
+					errs = append(errs, err)
+				}
+				continue
+			}
+			n++
 		}
-		if err := r.send(ctx, tdproto.MessageFromServer, u); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		n++
 	}
 	if n == 0 {
 		return 0, errors.Join(append([]error{ErrNotConnected}, errs...)...)

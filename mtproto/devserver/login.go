@@ -117,18 +117,18 @@ func (s *Server) authorizeLocked(id sessionstring.KeyID, uid int64) error {
 }
 
 // loginCall answers the user-login methods; ok is false for any other.
-func (s *Server) loginCall(ctx context.Context, r *reply, msgID int64, id uint32, b *tdbin.Buffer) (ok bool, err error) {
+func (s *Server) loginCall(ctx context.Context, r *reply, id uint32, b *tdbin.Buffer) (ok bool, err error) {
 	switch id {
 	case tdtg.AuthSendCodeRequestTypeID:
 		var req tdtg.AuthSendCodeRequest
 		if err := req.Decode(b); err != nil {
 			return true, err
 		}
-		hash, found := s.startLogin(r.keyID, req.PhoneNumber)
+		hash, found := s.startLogin(r.KeyID, req.PhoneNumber)
 		if !found {
-			return true, r.rpcError(ctx, msgID, 400, "PHONE_NUMBER_INVALID")
+			return true, r.rpcError(ctx, 400, "PHONE_NUMBER_INVALID")
 		}
-		return true, r.result(ctx, msgID, &tdtg.AuthSentCode{
+		return true, r.result(ctx, &tdtg.AuthSentCode{
 			Type:          &tdtg.AuthSentCodeTypeApp{Length: len(DefaultLoginCode)},
 			PhoneCodeHash: hash,
 		})
@@ -137,21 +137,21 @@ func (s *Server) loginCall(ctx context.Context, r *reply, msgID int64, id uint32
 		if err := req.Decode(b); err != nil {
 			return true, err
 		}
-		u, rpcErr := s.signIn(r.keyID, req.PhoneNumber, req.PhoneCodeHash, req.PhoneCode)
+		u, rpcErr := s.signIn(r.KeyID, req.PhoneNumber, req.PhoneCodeHash, req.PhoneCode)
 		if rpcErr != "" {
 			code := 400
 			if rpcErr == "SESSION_PASSWORD_NEEDED" {
 				code = 401
 			}
-			return true, r.rpcError(ctx, msgID, code, rpcErr)
+			return true, r.rpcError(ctx, code, rpcErr)
 		}
-		return true, r.result(ctx, msgID, &tdtg.AuthAuthorization{User: u})
+		return true, r.result(ctx, &tdtg.AuthAuthorization{User: u})
 	case tdtg.AccountGetPasswordRequestTypeID:
-		p, err := s.getPassword(r.keyID)
+		p, err := s.getPassword(r.KeyID)
 		if err != nil {
 			return true, err
 		}
-		return true, r.result(ctx, msgID, p)
+		return true, r.result(ctx, p)
 	case tdtg.AuthCheckPasswordRequestTypeID:
 		var req tdtg.AuthCheckPasswordRequest
 		if err := req.Decode(b); err != nil {
@@ -159,40 +159,40 @@ func (s *Server) loginCall(ctx context.Context, r *reply, msgID int64, id uint32
 		}
 		in, isSRP := req.Password.(*tdtg.InputCheckPasswordSRP)
 		if !isSRP {
-			return true, r.rpcError(ctx, msgID, 400, "PASSWORD_HASH_INVALID")
+			return true, r.rpcError(ctx, 400, "PASSWORD_HASH_INVALID")
 		}
-		u, rpcErr := s.checkPassword(r.keyID, in)
+		u, rpcErr := s.checkPassword(r.KeyID, in)
 		if rpcErr != "" {
-			return true, r.rpcError(ctx, msgID, 400, rpcErr)
+			return true, r.rpcError(ctx, 400, rpcErr)
 		}
-		return true, r.result(ctx, msgID, &tdtg.AuthAuthorization{User: u})
+		return true, r.result(ctx, &tdtg.AuthAuthorization{User: u})
 	case tdtg.AuthExportLoginTokenRequestTypeID:
 		var req tdtg.AuthExportLoginTokenRequest
 		if err := req.Decode(b); err != nil {
 			return true, err
 		}
-		res, rpcCode, rpcErr := s.exportLoginToken(r.keyID)
+		res, rpcCode, rpcErr := s.exportLoginToken(r.KeyID)
 		if rpcErr != "" {
-			return true, r.rpcError(ctx, msgID, rpcCode, rpcErr)
+			return true, r.rpcError(ctx, rpcCode, rpcErr)
 		}
-		return true, r.result(ctx, msgID, res)
+		return true, r.result(ctx, res)
 	case tdtg.AuthAcceptLoginTokenRequestTypeID:
 		var req tdtg.AuthAcceptLoginTokenRequest
 		if err := req.Decode(b); err != nil {
 			return true, err
 		}
-		self, ok := s.userOf(r.keyID)
+		self, ok := s.userOf(r.KeyID)
 		if !ok {
-			return true, r.rpcError(ctx, msgID, 401, "AUTH_KEY_UNREGISTERED")
+			return true, r.rpcError(ctx, 401, "AUTH_KEY_UNREGISTERED")
 		}
 		if self.Bot {
-			return true, r.rpcError(ctx, msgID, 400, "BOT_METHOD_INVALID")
+			return true, r.rpcError(ctx, 400, "BOT_METHOD_INVALID")
 		}
 		a, rpcErr := s.acceptLoginToken(ctx, req.Token, self.ID)
 		if rpcErr != "" {
-			return true, r.rpcError(ctx, msgID, 400, rpcErr)
+			return true, r.rpcError(ctx, 400, rpcErr)
 		}
-		return true, r.result(ctx, msgID, a)
+		return true, r.result(ctx, a)
 	}
 	return false, nil
 }

@@ -91,7 +91,7 @@ func contact(u *User) *tdtg.User {
 // peerCall answers contacts.resolveUsername, contacts.resolvePhone and
 // messages.getDialogs for an authorized user (every other user is a
 // contact, with its phone); ok is false for any other method.
-func (s *Server) peerCall(ctx context.Context, r *reply, msgID int64, id uint32, b *tdbin.Buffer, self *User) (ok bool, err error) {
+func (s *Server) peerCall(ctx context.Context, r *reply, id uint32, b *tdbin.Buffer, self *User) (ok bool, err error) {
 	switch id {
 	case tdtg.ContactsResolveUsernameRequestTypeID:
 		var req tdtg.ContactsResolveUsernameRequest
@@ -100,9 +100,9 @@ func (s *Server) peerCall(ctx context.Context, r *reply, msgID int64, id uint32,
 		}
 		res, found := s.resolve(self, req.Username)
 		if !found {
-			return true, r.rpcError(ctx, msgID, 400, "USERNAME_NOT_OCCUPIED")
+			return true, r.rpcError(ctx, 400, "USERNAME_NOT_OCCUPIED")
 		}
-		return true, r.result(ctx, msgID, res)
+		return true, r.result(ctx, res)
 	case tdtg.ContactsResolvePhoneRequestTypeID:
 		var req tdtg.ContactsResolvePhoneRequest
 		if err := req.Decode(b); err != nil {
@@ -112,9 +112,9 @@ func (s *Server) peerCall(ctx context.Context, r *reply, msgID int64, id uint32,
 		u := s.userByPhoneLocked(strings.TrimPrefix(req.Phone, "+"))
 		s.mu.Unlock()
 		if u == nil {
-			return true, r.rpcError(ctx, msgID, 400, "PHONE_NOT_OCCUPIED")
+			return true, r.rpcError(ctx, 400, "PHONE_NOT_OCCUPIED")
 		}
-		return true, r.result(ctx, msgID, &tdtg.ContactsResolvedPeer{
+		return true, r.result(ctx, &tdtg.ContactsResolvedPeer{
 			Peer: &tdtg.PeerUser{UserID: u.ID}, Chats: []tdtg.ChatClass{}, Users: []tdtg.UserClass{contact(u)},
 		})
 	case tdtg.MessagesGetDialogsRequestTypeID:
@@ -122,7 +122,7 @@ func (s *Server) peerCall(ctx context.Context, r *reply, msgID int64, id uint32,
 		if err := req.Decode(b); err != nil {
 			return true, err
 		}
-		return true, r.result(ctx, msgID, s.dialogs(self, req.Limit))
+		return true, r.result(ctx, s.dialogs(self, req.Limit))
 	}
 	return false, nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"time"
 
-	tdproto "github.com/gotd/td/proto"
 	tdtg "github.com/gotd/td/tg"
 
 	"github.com/tgvault/tgvault/sessionstring"
@@ -106,19 +105,10 @@ func (s *Server) acceptLoginToken(ctx context.Context, token []byte, userID int6
 	}
 	delete(s.qr.tokens, string(token))
 	s.qr.accepted[q.key] = userID
-	var conns []*conn
-	for c := range s.byKey[q.key] {
-		conns = append(conns, c)
-	}
 	s.mu.Unlock()
 	update := &tdtg.UpdateShort{Update: &tdtg.UpdateLoginToken{}, Date: int(time.Now().Unix())}
-	for _, c := range conns {
-		c.wmu.Lock()
-		r := c.last
-		c.wmu.Unlock()
-		if r != nil {
-			_ = r.send(ctx, tdproto.MessageFromServer, update)
-		}
+	for _, c := range s.mts.Conns(q.key) {
+		_ = s.push(ctx, c, update)
 	}
 	return &tdtg.Authorization{
 		Hash:          randInt64(),

@@ -2,11 +2,11 @@ package devserver
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"strconv"
@@ -15,14 +15,9 @@ import (
 	"time"
 
 	tdbin "github.com/gotd/td/bin"
-	tdcrypto "github.com/gotd/td/crypto"
-	tdexchange "github.com/gotd/td/exchange"
-	tdmt "github.com/gotd/td/mt"
-	tdproto "github.com/gotd/td/proto"
-	tdcodec "github.com/gotd/td/proto/codec"
 	tdtg "github.com/gotd/td/tg"
-	tdtransport "github.com/gotd/td/transport"
 
+	"github.com/tgvault/tgvault/mtproto/mtserver"
 	"github.com/tgvault/tgvault/sessionstring"
 )
 
@@ -83,28 +78,20 @@ type Stats struct {
 //
 // Server is safe for concurrent use.
 type Server struct {
-	dir     string
-	dc      int
-	timeout time.Duration
-	rejDup  bool
-	key     tdexchange.PrivateKey
-	cipher  tdcrypto.Cipher
-	msgID   *tdproto.MessageIDGen
-	ln      net.Listener
+	dir    string
+	dc     int
+	rejDup bool
+	key    *rsa.PrivateKey
+	ln     net.Listener
+	mts    *mtserver.Server
 
-	mu       sync.Mutex
-	st       *state
-	stats    Stats
-	live     map[sessionstring.KeyID]int
-	pending  map[sessionstring.KeyID]*pendingLogin
-	conns    map[net.Conn]struct{}
-	floods   map[uint32]flood
-	byKey    map[sessionstring.KeyID]map[*conn]struct{} // bound connections
-	qr       qrLogins
-	clients  map[sessionstring.KeyID][]ClientInfo // distinct initConnection parameters per key
-	closed   bool
-	serveErr chan error
-	wg       sync.WaitGroup
+	mu      sync.Mutex
+	st      *state
+	calls   map[uint32]int64
+	pending map[sessionstring.KeyID]*pendingLogin
+	floods  map[uint32]flood
+	qr      qrLogins
+	clients map[sessionstring.KeyID][]ClientInfo // distinct initConnection parameters per key
 }
 
 // Open loads (or creates) the state in opts.Dir, loads (or generates) the
@@ -128,28 +115,27 @@ func Open(opts Options) (*Server, error) {
 	s := &Server{
 		dir:     opts.Dir,
 		dc:      opts.DC,
-		timeout: opts.IOTimeout,
 		rejDup:  opts.RejectDuplicates,
-		key:     tdexchange.PrivateKey{RSA: k},
-		cipher:  tdcrypto.NewServerCipher(rand.Reader),
-		msgID:   tdproto.NewMessageIDGen(time.Now),
+		key:     k,
 		st:      st,
-		live:    map[sessionstring.KeyID]int{},
+		calls:   map[uint32]int64{},
 		pending: map[sessionstring.KeyID]*pendingLogin{},
-		conns:   map[net.Conn]struct{}{},
 		floods:  map[uint32]flood{},
-		byKey:   map[sessionstring.KeyID]map[*conn]struct{}{},
 		qr:      newQRLogins(opts.LoginTokenTTL, opts.OnLoginToken),
 		clients: map[sessionstring.KeyID][]ClientInfo{},
 	}
-	s.stats.Connections = map[sessionstring.KeyID]int64{}
-	s.stats.Calls = map[uint32]int64{}
-	s.stats.PingDelays = map[int]int64{}
 	if s.dc == 0 {
 		s.dc = 2
 	}
-	if s.timeout <= 0 {
-		s.timeout = 2 * time.Minute
+	s.mts, err = mtserver.New(mtserver.Config{
+		DC:         s.dc,
+		PrivateKey: k,
+		Keys:       stateKeys{s},
+		Handler:    s,
+		IOTimeout:  opts.IOTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("devserver: %w", err)
 	}
 	addr := opts.Addr
 	if addr == "" {
@@ -169,389 +155,88 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) DC() int { return s.dc }
 
 // PublicKey returns the server's RSA public key (also in PublicKeyFile).
-func (s *Server) PublicKey() *rsa.PublicKey { return &s.key.RSA.PublicKey }
+func (s *Server) PublicKey() *rsa.PublicKey { return &s.key.PublicKey }
 
 // PublicKeyPath returns the path of the PEM file with the public key.
 func (s *Server) PublicKeyPath() string { return s.dir + string(os.PathSeparator) + PublicKeyFile }
 
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
+	m := s.mts.Stats()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := s.stats
-	out.Connections = make(map[sessionstring.KeyID]int64, len(s.stats.Connections))
-	for k, v := range s.stats.Connections {
-		out.Connections[k] = v
+	return Stats{
+		KeyExchanges:    m.KeyExchanges,
+		Connections:     m.Connections,
+		Duplicates:      m.Duplicates,
+		Open:            m.Open,
+		PingDisconnects: m.PingDisconnects,
+		PingDelays:      m.PingDelays,
+		Calls:           maps.Clone(s.calls),
 	}
-	out.Calls = make(map[uint32]int64, len(s.stats.Calls))
-	for k, v := range s.stats.Calls {
-		out.Calls[k] = v
-	}
-	out.PingDelays = make(map[int]int64, len(s.stats.PingDelays))
-	for k, v := range s.stats.PingDelays {
-		out.PingDelays[k] = v
-	}
-	out.Open = len(s.conns)
-	return out
 }
 
 // Serve answers connections until ctx ends or Close is called; then it
 // closes every connection and returns.
 func (s *Server) Serve(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		<-ctx.Done()
-		_ = s.Close()
-	}()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			s.wg.Wait()
-			if closed {
-				return nil
-			}
-			return fmt.Errorf("devserver: accept: %w", err)
-		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			_ = c.Close()
-			continue
-		}
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			s.serveConn(ctx, c)
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
-			_ = c.Close()
-		}()
+	if err := s.mts.Serve(ctx, s.ln); err != nil {
+		return fmt.Errorf("devserver: %w", err)
 	}
+	return nil
 }
 
 // Close stops listening and closes every connection.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
+	err := s.mts.Close()
+	if lerr := s.ln.Close(); lerr != nil && !errors.Is(lerr, net.ErrClosed) {
+		err = errors.Join(err, lerr)
 	}
-	s.closed = true
-	for c := range s.conns {
-		_ = c.Close()
-	}
-	s.mu.Unlock()
-	return s.ln.Close()
+	return err
 }
 
-// oneConn is a listener that yields one connection: it lets gotd's
-// transport detect the codec of a connection already accepted, in the
-// connection's own goroutine.
-type oneConn struct {
-	c    net.Conn
-	done bool
-}
+// stateKeys are the auth keys of the state, for mtserver.
+type stateKeys struct{ s *Server }
 
-func (l *oneConn) Accept() (net.Conn, error) {
-	if l.done {
-		return nil, net.ErrClosed
-	}
-	l.done = true
-	return l.c, nil
-}
-func (l *oneConn) Close() error   { return nil }
-func (l *oneConn) Addr() net.Addr { return l.c.LocalAddr() }
-
-// conn is one client connection.
-type conn struct {
-	tdtransport.Conn
-	bound    sessionstring.KeyID // key in use, 0 before the first encrypted message
-	dup      bool                // bound while another connection used the key
-	sessions map[int64]int64     // session id → server salt
-
-	wmu  sync.Mutex // serializes writes: a push writes from another goroutine
-	last *reply     // the session of the last message, for pushes; under wmu
-
-	nc   net.Conn
-	pmu  sync.Mutex
-	ping *time.Timer // ping_delay_disconnect's timer; under pmu
-	done bool        // the connection ended: no timer any more; under pmu
-}
-
-// delayDisconnect (re)arms the connection's ping_delay_disconnect timer:
-// unless another such ping comes first, the server closes the connection
-// after delay seconds.
-func (s *Server) delayDisconnect(c *conn, delay int) {
-	s.mu.Lock()
-	s.stats.PingDelays[delay]++
-	s.mu.Unlock()
-	c.pmu.Lock()
-	defer c.pmu.Unlock()
-	if c.done {
-		return
-	}
-	if c.ping != nil {
-		c.ping.Stop()
-	}
-	c.ping = time.AfterFunc(time.Duration(delay)*time.Second, func() {
-		c.pmu.Lock()
-		defer c.pmu.Unlock()
-		if c.done {
-			return
-		}
-		c.done = true
-		s.mu.Lock()
-		s.stats.PingDisconnects++
-		s.mu.Unlock()
-		_ = c.nc.Close()
-	})
-}
-
-// stopPingTimer ends the connection's ping_delay_disconnect timer.
-func (c *conn) stopPingTimer() {
-	c.pmu.Lock()
-	defer c.pmu.Unlock()
-	c.done = true
-	if c.ping != nil {
-		c.ping.Stop()
-	}
-}
-
-func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
-	_ = nc.SetReadDeadline(time.Now().Add(s.timeout))
-	tc, err := tdtransport.Listen(&oneConn{c: nc}).Accept()
-	if err != nil {
-		return
-	}
-	_ = nc.SetReadDeadline(time.Time{})
-	c := &conn{Conn: tc, sessions: map[int64]int64{}, nc: nc}
-	defer s.unbind(c)
-	defer c.stopPingTimer()
-
-	var zero [8]byte
-	b := new(tdbin.Buffer)
-	for {
-		b.Reset()
-		rctx, cancel := context.WithTimeout(ctx, s.timeout)
-		err := c.Recv(rctx, b)
-		cancel()
-		if err != nil {
-			return
-		}
-		var raw [8]byte
-		if err := b.PeekN(raw[:], len(raw)); err != nil {
-			return
-		}
-		if raw == zero {
-			if err := s.exchange(ctx, c, b); err != nil {
-				return
-			}
-			continue
-		}
-		id := keyIDOf(raw)
-		key, ok := s.lookupKey(id)
-		if !ok {
-			// The transport error that makes clients create a new key.
-			if err := s.sendTransportError(ctx, c, tdcodec.CodeAuthKeyNotFound); err != nil {
-				return
-			}
-			continue
-		}
-		s.bind(c, id)
-		var m tdcrypto.EncryptedMessage
-		if err := m.DecodeWithoutCopy(b); err != nil {
-			return
-		}
-		msg, err := s.cipher.Decrypt(key, &m)
-		if err != nil {
-			return
-		}
-		salt, ok := c.sessions[msg.SessionID]
-		if !ok {
-			salt = randInt64()
-			c.sessions[msg.SessionID] = salt
-			r := &reply{s: s, c: c, key: key, session: msg.SessionID, salt: salt}
-			if err := r.send(ctx, tdproto.MessageFromServer, &tdmt.NewSessionCreated{
-				FirstMsgID: msg.MessageID,
-				UniqueID:   randInt64(),
-				ServerSalt: salt,
-			}); err != nil {
-				return
-			}
-		}
-		r := &reply{s: s, c: c, key: key, session: msg.SessionID, salt: salt, keyID: id}
-		c.wmu.Lock()
-		c.last = r
-		c.wmu.Unlock()
-		if err := s.handle(ctx, r, msg.MessageID, &tdbin.Buffer{Buf: msg.Data()}); err != nil {
-			return
-		}
-	}
-}
-
-// replayConn gives back the first frame again, for the key exchange.
-type replayConn struct {
-	tdtransport.Conn
-	first []byte
-}
-
-func (c *replayConn) Recv(ctx context.Context, b *tdbin.Buffer) error {
-	if c.first != nil {
-		b.ResetTo(c.first)
-		c.first = nil
-		return nil
-	}
-	return c.Conn.Recv(ctx, b)
-}
-
-func (s *Server) exchange(ctx context.Context, c *conn, first *tdbin.Buffer) error {
-	rc := &replayConn{Conn: c.Conn, first: first.Copy()}
-	res, err := tdexchange.NewExchanger(rc, s.dc).
-		WithRand(rand.Reader).
-		WithTimeout(s.timeout).
-		Server(s.key).Run(ctx)
-	if err != nil {
-		var xerr *tdexchange.ServerExchangeError
-		if errors.As(err, &xerr) {
-			_ = s.sendTransportError(ctx, c, xerr.Code)
-		}
-		return err
-	}
-	key, err := sessionstring.NewAuthKey(res.Key.Value[:])
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stats.KeyExchanges++
-	s.st.Keys[key.ID()] = &keyRecord{Key: key.Bytes()}
-	return s.st.save(s.dir)
-}
-
-func (s *Server) sendTransportError(ctx context.Context, c *conn, code int32) error {
-	var b tdbin.Buffer
-	b.PutInt32(-code)
-	wctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.Send(wctx, &b)
-}
-
-func keyIDOf(raw [8]byte) sessionstring.KeyID {
-	var id uint64
-	for i := 7; i >= 0; i-- {
-		id = id<<8 | uint64(raw[i])
-	}
-	return sessionstring.KeyID(id)
-}
-
-func (s *Server) lookupKey(id sessionstring.KeyID) (tdcrypto.AuthKey, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, ok := s.st.Keys[id]
+func (k stateKeys) AuthKey(id sessionstring.KeyID) (sessionstring.AuthKey, bool) {
+	k.s.mu.Lock()
+	defer k.s.mu.Unlock()
+	r, ok := k.s.st.Keys[id]
 	if !ok {
-		return tdcrypto.AuthKey{}, false
+		return sessionstring.AuthKey{}, false
 	}
-	var v tdcrypto.Key
-	copy(v[:], k.Key)
-	return v.WithID(), true
+	key, err := sessionstring.NewAuthKey(r.Key)
+	return key, err == nil
 }
 
-// bind counts c as a connection using key id.
-func (s *Server) bind(c *conn, id sessionstring.KeyID) {
-	if c.bound == id {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.unbindLocked(c)
-	c.bound = id
-	c.dup = s.live[id] > 0
-	s.stats.Connections[id]++
-	if c.dup {
-		s.stats.Duplicates++
-	}
-	s.live[id]++
-	if s.byKey[id] == nil {
-		s.byKey[id] = map[*conn]struct{}{}
-	}
-	s.byKey[id][c] = struct{}{}
+func (k stateKeys) AddAuthKey(key sessionstring.AuthKey) error {
+	k.s.mu.Lock()
+	defer k.s.mu.Unlock()
+	k.s.st.Keys[key.ID()] = &keyRecord{Key: key.Bytes()}
+	return k.s.st.save(k.s.dir)
 }
 
-func (s *Server) unbind(c *conn) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.unbindLocked(c)
-}
-
-func (s *Server) unbindLocked(c *conn) {
-	if c.bound == 0 {
-		return
-	}
-	if s.live[c.bound]--; s.live[c.bound] <= 0 {
-		delete(s.live, c.bound)
-	}
-	delete(s.byKey[c.bound], c)
-	if len(s.byKey[c.bound]) == 0 {
-		delete(s.byKey, c.bound)
-	}
-	c.bound = 0
-	c.dup = false
-}
-
-// reply sends encrypted messages to one session of one connection.
+// reply answers one RPC.
 type reply struct {
-	s       *Server
-	c       *conn
-	key     tdcrypto.AuthKey
-	keyID   sessionstring.KeyID
-	session int64
-	salt    int64
+	*mtserver.Request
 }
 
-func (r *reply) send(ctx context.Context, t tdproto.MessageType, msg tdbin.Encoder) error {
+// result answers with an encoded object.
+func (r reply) result(ctx context.Context, obj tdbin.Encoder) error {
+	return r.Encode(ctx, obj)
+}
+
+// rpcError answers with an RPC error.
+func (r reply) rpcError(ctx context.Context, code int, message string) error {
+	return r.Error(ctx, code, message)
+}
+
+// push sends an update to one connection.
+func (s *Server) push(ctx context.Context, c *mtserver.Conn, u tdbin.Encoder) error {
 	var b tdbin.Buffer
-	if err := msg.Encode(&b); err != nil {
+	if err := u.Encode(&b); err != nil {
 		return err
 	}
-	data := tdcrypto.EncryptedMessageData{
-		Salt:                   r.salt,
-		SessionID:              r.session,
-		MessageID:              r.s.msgID.New(t),
-		MessageDataLen:         int32(b.Len()),
-		MessageDataWithPadding: b.Copy(),
-	}
-	var out tdbin.Buffer
-	if err := r.s.cipher.Encrypt(r.key, data, &out); err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, r.s.timeout)
-	defer cancel()
-	r.c.wmu.Lock()
-	defer r.c.wmu.Unlock()
-	return r.c.Send(wctx, &out)
-}
-
-// result answers the request msgID with an encoded object.
-func (r *reply) result(ctx context.Context, msgID int64, obj tdbin.Encoder) error {
-	var b tdbin.Buffer
-	if err := obj.Encode(&b); err != nil {
-		return err
-	}
-	return r.send(ctx, tdproto.MessageServerResponse, &tdproto.Result{RequestMessageID: msgID, Result: b.Raw()})
-}
-
-// rpcError answers the request msgID with an RPC error.
-func (r *reply) rpcError(ctx context.Context, msgID int64, code int, message string) error {
-	return r.result(ctx, msgID, &tdmt.RPCError{ErrorCode: code, ErrorMessage: message})
+	return c.Push(ctx, b.Buf)
 }
 
 // vector encodes a TL vector of objects.
@@ -567,119 +252,56 @@ func (v vector) Encode(b *tdbin.Buffer) error {
 	return nil
 }
 
-// peekID decodes nothing: it lets an Invoke* wrapper be decoded up to its
-// inner query.
-type peekID struct{}
-
-func (peekID) Decode(*tdbin.Buffer) error { return nil }
-func (peekID) Encode(*tdbin.Buffer) error { return errors.New("devserver: peekID is not encodable") }
-
-func (s *Server) handle(ctx context.Context, r *reply, msgID int64, b *tdbin.Buffer) error {
-	id, err := b.PeekID()
-	if err != nil {
-		return err
-	}
-	switch id {
-	case tdproto.MessageContainerTypeID:
-		var cont tdproto.MessageContainer
-		if err := cont.Decode(b); err != nil {
-			return err
-		}
-		for _, m := range cont.Messages {
-			if err := s.handle(ctx, r, m.ID, &tdbin.Buffer{Buf: m.Body}); err != nil {
-				return err
-			}
-		}
-		return nil
-	case tdproto.GZIPTypeID:
-		var gz tdproto.GZIP
-		if err := gz.Decode(b); err != nil {
-			return err
-		}
-		return s.handle(ctx, r, msgID, &tdbin.Buffer{Buf: gz.Data})
-	case tdtg.InvokeWithLayerRequestTypeID:
-		if err := (&tdtg.InvokeWithLayerRequest{Query: peekID{}}).Decode(b); err != nil {
-			return err
-		}
-		return s.handle(ctx, r, msgID, b)
-	case tdtg.InitConnectionRequestTypeID:
-		req := tdtg.InitConnectionRequest{Query: peekID{}}
-		if err := req.Decode(b); err != nil {
-			return err
-		}
-		s.recordClient(r.keyID, ClientInfo{
-			APIID: req.APIID, DeviceModel: req.DeviceModel, SystemVersion: req.SystemVersion,
-			AppVersion: req.AppVersion, LangCode: req.LangCode, SystemLangCode: req.SystemLangCode,
+// ServeRPC answers one RPC; it is the dev server's mtserver.Handler.
+func (s *Server) ServeRPC(ctx context.Context, req *mtserver.Request) error {
+	if req.Init != nil {
+		in := req.Init
+		s.recordClient(req.KeyID, ClientInfo{
+			APIID: in.APIID, DeviceModel: in.DeviceModel, SystemVersion: in.SystemVersion,
+			AppVersion: in.AppVersion, LangCode: in.LangCode, SystemLangCode: in.SystemLangCode,
 		})
-		return s.handle(ctx, r, msgID, b)
-	case tdtg.InvokeWithoutUpdatesRequestTypeID:
-		if err := (&tdtg.InvokeWithoutUpdatesRequest{Query: peekID{}}).Decode(b); err != nil {
-			return err
-		}
-		return s.handle(ctx, r, msgID, b)
-	case tdmt.PingRequestTypeID:
-		var p tdmt.PingRequest
-		if err := p.Decode(b); err != nil {
-			return err
-		}
-		return r.send(ctx, tdproto.MessageServerResponse, &tdmt.Pong{MsgID: msgID, PingID: p.PingID})
-	case tdmt.PingDelayDisconnectRequestTypeID:
-		var p tdmt.PingDelayDisconnectRequest
-		if err := p.Decode(b); err != nil {
-			return err
-		}
-		s.delayDisconnect(r.c, p.DisconnectDelay)
-		return r.send(ctx, tdproto.MessageServerResponse, &tdmt.Pong{MsgID: msgID, PingID: p.PingID})
-	case tdmt.GetFutureSaltsRequestTypeID:
-		return r.send(ctx, tdproto.MessageServerResponse, &tdmt.FutureSalts{
-			ReqMsgID: msgID,
-			Now:      int(time.Now().Unix()),
-			Salts:    []tdmt.FutureSalt{{ValidSince: 1, ValidUntil: 1<<31 - 1, Salt: r.salt}},
-		})
-	case tdmt.MsgsAckTypeID, tdmt.MsgsStateReqTypeID, tdmt.HTTPWaitRequestTypeID, tdmt.DestroySessionRequestTypeID:
-		return nil
 	}
-	return s.call(ctx, r, msgID, id, b)
+	return s.call(ctx, &reply{req}, req.TypeID(), &tdbin.Buffer{Buf: req.Body})
 }
 
 // call answers one API method.
-func (s *Server) call(ctx context.Context, r *reply, msgID int64, id uint32, b *tdbin.Buffer) error {
-	if s.rejDup && r.c.dup {
-		return r.rpcError(ctx, msgID, 406, "AUTH_KEY_DUPLICATED")
+func (s *Server) call(ctx context.Context, r *reply, id uint32, b *tdbin.Buffer) error {
+	if s.rejDup && r.Conn.Duplicate() {
+		return r.rpcError(ctx, 406, "AUTH_KEY_DUPLICATED")
 	}
 	if wait, ok := s.countCall(id); ok {
-		return r.rpcError(ctx, msgID, 420, "FLOOD_WAIT_"+strconv.Itoa(wait))
+		return r.rpcError(ctx, 420, "FLOOD_WAIT_"+strconv.Itoa(wait))
 	}
 	switch id {
 	case tdtg.HelpGetConfigRequestTypeID:
-		return r.result(ctx, msgID, s.config())
+		return r.result(ctx, s.config())
 	case tdtg.AuthImportBotAuthorizationRequestTypeID:
 		var req tdtg.AuthImportBotAuthorizationRequest
 		if err := req.Decode(b); err != nil {
 			return err
 		}
-		u, ok := s.authorizeBot(r.keyID, req.BotAuthToken)
+		u, ok := s.authorizeBot(r.KeyID, req.BotAuthToken)
 		if !ok {
-			return r.rpcError(ctx, msgID, 400, "ACCESS_TOKEN_INVALID")
+			return r.rpcError(ctx, 400, "ACCESS_TOKEN_INVALID")
 		}
-		return r.result(ctx, msgID, &tdtg.AuthAuthorization{User: u})
+		return r.result(ctx, &tdtg.AuthAuthorization{User: u})
 	}
-	if ok, err := s.loginCall(ctx, r, msgID, id, b); ok {
+	if ok, err := s.loginCall(ctx, r, id, b); ok {
 		return err
 	}
-	self, ok := s.userOf(r.keyID)
+	self, ok := s.userOf(r.KeyID)
 	if !ok {
-		return r.rpcError(ctx, msgID, 401, "AUTH_KEY_UNREGISTERED")
+		return r.rpcError(ctx, 401, "AUTH_KEY_UNREGISTERED")
 	}
-	if ok, err := s.peerCall(ctx, r, msgID, id, b, self); ok {
+	if ok, err := s.peerCall(ctx, r, id, b, self); ok {
 		return err
 	}
 	switch id {
 	case tdtg.AuthLogOutRequestTypeID:
-		if err := s.RevokeKey(r.keyID); err != nil {
+		if err := s.RevokeKey(r.KeyID); err != nil {
 			return err
 		}
-		return r.result(ctx, msgID, &tdtg.AuthLoggedOut{})
+		return r.result(ctx, &tdtg.AuthLoggedOut{})
 	case tdtg.UsersGetUsersRequestTypeID:
 		var req tdtg.UsersGetUsersRequest
 		if err := req.Decode(b); err != nil {
@@ -691,11 +313,11 @@ func (s *Server) call(ctx context.Context, r *reply, msgID int64, id uint32, b *
 				out = append(out, u)
 			}
 		}
-		return r.result(ctx, msgID, out)
+		return r.result(ctx, out)
 	case tdtg.UpdatesGetStateRequestTypeID:
-		return r.result(ctx, msgID, &tdtg.UpdatesState{Pts: 1, Date: int(time.Now().Unix()), Seq: 1})
+		return r.result(ctx, &tdtg.UpdatesState{Pts: 1, Date: int(time.Now().Unix()), Seq: 1})
 	}
-	return r.rpcError(ctx, msgID, 400, "INPUT_METHOD_INVALID_"+strconv.FormatUint(uint64(id), 10))
+	return r.rpcError(ctx, 400, "INPUT_METHOD_INVALID_"+strconv.FormatUint(uint64(id), 10))
 }
 
 func (s *Server) config() *tdtg.Config {

@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	tdcrypto "github.com/gotd/td/crypto"
-
-	"github.com/tgvault/tgvault/sessionstring"
 )
 
 func TestStatePersists(t *testing.T) {
@@ -96,20 +94,5 @@ func TestCorruptStateFails(t *testing.T) {
 	}
 	if _, err := Open(Options{Dir: dir}); err == nil {
 		t.Fatal("opened a state with a bad key")
-	}
-}
-
-func TestKeyIDOf(t *testing.T) {
-	t.Parallel()
-	var b [256]byte
-	b[0] = 1
-	k, err := sessionstring.NewAuthKey(b[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v tdcrypto.Key
-	copy(v[:], b[:])
-	if got := keyIDOf(v.ID()); got != k.ID() {
-		t.Errorf("keyIDOf = %s, want %s", got, k.ID())
 	}
 }
