@@ -46,7 +46,10 @@ type devServerStats struct {
 	KeyExchanges int64 `json:"key_exchanges"`
 	Connections  int64 `json:"connections"`
 	Duplicates   int64 `json:"duplicates"`
-	Open         int   `json:"open"`
+	// DuplicateAddrs counts duplicates from another IP address: one key
+	// in two places at once.
+	DuplicateAddrs int64 `json:"duplicate_addrs"`
+	Open           int   `json:"open"`
 	// MaxDevicesPerKey is the most distinct device parameters one key
 	// sent: 1 when every account kept its device.
 	MaxDevicesPerKey int `json:"max_devices_per_key"`
@@ -297,7 +300,7 @@ func writeStatsLoop(srv *devserver.Server, path string, done <-chan struct{}) {
 	var last []byte
 	write := func() {
 		st := srv.Stats()
-		out := devServerStats{KeyExchanges: st.KeyExchanges, Duplicates: st.Duplicates, Open: st.Open, MaxDevicesPerKey: srv.MaxClientsPerKey(),
+		out := devServerStats{KeyExchanges: st.KeyExchanges, Duplicates: st.Duplicates, DuplicateAddrs: st.DuplicateAddrs, Open: st.Open, MaxDevicesPerKey: srv.MaxClientsPerKey(),
 			PingDisconnects: st.PingDisconnects}
 		for d, n := range st.PingDelays {
 			out.Pings += n

@@ -56,6 +56,11 @@ type Stats struct {
 	// open connection was using it (Telegram answers such a pair with
 	// AUTH_KEY_DUPLICATED).
 	Duplicates int64
+	// DuplicateAddrs counts connections that started using a key while an
+	// open connection from another IP address was using it: one key in two
+	// places at once (Duplicates counts a second connection from the same
+	// address too).
+	DuplicateAddrs int64
 	// Open is the number of open connections.
 	Open int
 	// PingDisconnects counts connections the server closed because their
@@ -169,6 +174,7 @@ func (s *Server) Stats() Stats {
 		KeyExchanges:    m.KeyExchanges,
 		Connections:     m.Connections,
 		Duplicates:      m.Duplicates,
+		DuplicateAddrs:  m.DuplicateAddrs,
 		Open:            m.Open,
 		PingDisconnects: m.PingDisconnects,
 		PingDelays:      m.PingDelays,

@@ -76,6 +76,12 @@ type Stats struct {
 	// open connection was using it (Telegram answers such a pair with
 	// AUTH_KEY_DUPLICATED).
 	Duplicates int64
+	// DuplicateAddrs counts connections that started using a key while an
+	// open connection from another IP address was using it: one key in two
+	// places at once, the rule Telethon's documentation gives for
+	// Telegram's AUTH_KEY_DUPLICATED. (Duplicates also counts a second
+	// connection from the same address.)
+	DuplicateAddrs int64
 	// Open is the number of open connections.
 	Open int
 	// PingDisconnects counts connections the server closed because their
@@ -321,12 +327,29 @@ func (s *Server) bind(c *Conn, id sessionstring.KeyID) {
 	s.stats.Connections[id]++
 	if c.dup {
 		s.stats.Duplicates++
+		for o := range s.byKey[id] {
+			if !sameIP(o.nc.RemoteAddr(), c.nc.RemoteAddr()) {
+				s.stats.DuplicateAddrs++
+				break
+			}
+		}
 	}
 	s.live[id]++
 	if s.byKey[id] == nil {
 		s.byKey[id] = map[*Conn]struct{}{}
 	}
 	s.byKey[id][c] = struct{}{}
+}
+
+// sameIP reports whether two addresses have the same IP (or, for
+// addresses that are not TCP, are equal).
+func sameIP(a, b net.Addr) bool {
+	ta, ok1 := a.(*net.TCPAddr)
+	tb, ok2 := b.(*net.TCPAddr)
+	if !ok1 || !ok2 {
+		return a.String() == b.String()
+	}
+	return ta.IP.Equal(tb.IP)
 }
 
 func (s *Server) unbind(c *Conn) {

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -330,4 +331,66 @@ func TestPush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestDuplicateAddrs: a key used on two connections at once is a
+// duplicate; from two IP addresses it is one key in two places too.
+func TestDuplicateAddrs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		secondIP string
+		addrs    int64
+	}{
+		{"same-address", "127.0.0.1", 0},
+		{"other-address", "127.0.0.2", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.secondIP != "127.0.0.1" && runtime.GOOS != "linux" {
+				t.Skip("only Linux routes all of 127/8 to loopback")
+			}
+			f := newFixture(t)
+			store := new(tdsession.StorageMemory)
+			call := func(ctx context.Context, api *tdtg.Client) error {
+				_, err := api.UsersGetUsers(ctx, []tdtg.InputUserClass{&tdtg.InputUserSelf{}})
+				return err
+			}
+			err := f.gotdClientFrom(t, "127.0.0.1", store, func(ctx context.Context, api *tdtg.Client) error {
+				if err := call(ctx, api); err != nil {
+					return err
+				}
+				// The first client stays connected while the second uses
+				// the same key.
+				return f.gotdClientFrom(t, tc.secondIP, store, call)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := f.srv.Stats()
+			if st.Duplicates != 1 || st.DuplicateAddrs != tc.addrs {
+				t.Errorf("duplicates %d, from another address %d; want 1, %d", st.Duplicates, st.DuplicateAddrs, tc.addrs)
+			}
+		})
+	}
+}
+
+// gotdClientFrom runs fn on a gotd client that connects from the local IP
+// address ip (any of 127/8 works on Linux's loopback).
+func (f *fixture) gotdClientFrom(t *testing.T, ip string, store tdtelegram.SessionStorage, fn func(context.Context, *tdtg.Client) error) error {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(f.addr)
+	p, _ := strconv.Atoi(port)
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	c := tdtelegram.NewClient(17349, "344583e45741c457fe1862106095a5eb", tdtelegram.Options{
+		DC:             testDC,
+		DCList:         tddcs.List{Options: []tdtg.DCOption{{ID: testDC, IPAddress: host, Port: p}}},
+		PublicKeys:     []tdtelegram.PublicKey{{RSA: &testKey().PublicKey}},
+		Resolver:       tddcs.Plain(tddcs.PlainOptions{Dial: d.DialContext}),
+		SessionStorage: store,
+		NoUpdates:      true,
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	return c.Run(ctx, func(ctx context.Context) error { return fn(ctx, c.API()) })
 }
