@@ -23,5 +23,5 @@
 //
 // Layer rule: agent imports the standard library, golang.org/x/sys and
 // internal/privdir; it never imports vault, mtproto,
-// storage or cmd (deps_test.go enforces it).
+// storage or cmd (internal/deptest checks the table).
 package agent

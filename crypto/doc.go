@@ -38,5 +38,6 @@
 // nil.
 //
 // Layer rule (docs/ARCHITECTURE.md): this package must never import storage, vault,
-// mtproto, cmd/... or github.com/gotd/td; deps_test.go enforces it.
+// mtproto, cmd/... or github.com/gotd/td; internal/deptest checks
+// the table of docs/ARCHITECTURE.md.
 package crypto

@@ -52,5 +52,5 @@
 //
 // The package does no I/O and keeps no state; all functions are safe for
 // concurrent use. It must never import anything but the standard library
-// (deps_test.go enforces this), so that it can be audited on its own.
+// (internal/deptest checks it), so that it can be audited on its own.
 package sessionstring

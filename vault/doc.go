@@ -39,5 +39,5 @@
 //     key.
 //
 // Layer rule (docs/ARCHITECTURE.md): vault imports crypto, storage and sessionstring;
-// it never imports mtproto, gotd or cmd (deps_test.go enforces it).
+// it never imports mtproto, gotd or cmd (internal/deptest checks the table).
 package vault

@@ -28,5 +28,5 @@
 // near 12,000–14,000 per session.
 //
 // Layer rule (docs/ARCHITECTURE.md): pgvault imports vault, storage and pgx; it never
-// imports mtproto, gotd or cmd (deps_test.go enforces it).
+// imports mtproto, gotd or cmd (internal/deptest checks the table).
 package pgvault

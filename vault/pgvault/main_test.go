@@ -4,7 +4,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/tgvault/tgvault/internal/deptest"
 	"github.com/tgvault/tgvault/internal/pgtest"
 	"github.com/tgvault/tgvault/internal/realpart"
 )
@@ -13,8 +12,4 @@ import (
 // reports the real parts that were missing.
 func TestMain(m *testing.M) {
 	os.Exit(realpart.Main(realpart.RunFunc(func() int { return pgtest.Main(m) })))
-}
-
-func TestDeps(t *testing.T) {
-	deptest.Banned(t, "github.com/tgvault/tgvault/mtproto", "github.com/gotd/td/...", "github.com/tgvault/tgvault/cmd/...")
 }
