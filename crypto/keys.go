@@ -139,22 +139,7 @@ func ParseIdentities(r io.Reader) ([]*Identity, error) {
 		}
 		return []*Identity{id}, nil
 	}
-	var ids []*Identity
-	err = eachLine(data, "identity file", func(n int, line string) error {
-		id, err := ParseIdentity(line)
-		if err != nil {
-			return fmt.Errorf("crypto: identity file line %d: %w", n, err)
-		}
-		ids = append(ids, id)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(ids) == 0 {
-		return nil, errors.New("crypto: no identities in identity file")
-	}
-	return ids, nil
+	return parseLines(data, "identity file", "identities", ParseIdentity)
 }
 
 func parseSSHIdentity(pemBytes []byte) (*Identity, error) {
@@ -300,22 +285,7 @@ func ParseRecipients(r io.Reader) ([]*Recipient, error) {
 	if err != nil {
 		return nil, err
 	}
-	var rs []*Recipient
-	err = eachLine(data, "recipients file", func(n int, line string) error {
-		rc, err := ParseRecipient(line)
-		if err != nil {
-			return fmt.Errorf("crypto: recipients file line %d: %w", n, err)
-		}
-		rs = append(rs, rc)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(rs) == 0 {
-		return nil, errors.New("crypto: no recipients in recipients file")
-	}
-	return rs, nil
+	return parseLines(data, "recipients file", "recipients", ParseRecipient)
 }
 
 // String returns the public key's text, as ParseRecipient accepts it.
@@ -335,7 +305,12 @@ func readLimited(r io.Reader, what string) ([]byte, error) {
 	return data, nil
 }
 
-func eachLine(data []byte, what string, f func(n int, line string) error) error {
+// parseLines parses each line of a key file (what: "identity file") with
+// parse, skipping blank lines and "#" comments; an error names the line's
+// number, never its text, and a file without keys (plural: "identities")
+// is an error.
+func parseLines[T any](data []byte, what, plural string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, keyFileSizeLimit+1)
 	for n := 1; sc.Scan(); n++ {
@@ -343,14 +318,19 @@ func eachLine(data []byte, what string, f func(n int, line string) error) error 
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		if err := f(n, line); err != nil {
-			return err
+		v, err := parse(line)
+		if err != nil {
+			return nil, fmt.Errorf("crypto: %s line %d: %w", what, n, err)
 		}
+		out = append(out, v)
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("crypto: reading %s: %w", what, err)
+		return nil, fmt.Errorf("crypto: reading %s: %w", what, err)
 	}
-	return nil
+	if len(out) == 0 {
+		return nil, fmt.Errorf("crypto: no %s in %s", plural, what)
+	}
+	return out, nil
 }
 
 func ageIdentities(ids []*Identity) ([]age.Identity, error) {

@@ -26,30 +26,27 @@ import (
 	"time"
 
 	tdobfs2 "github.com/gotd/td/mtproxy/obfuscated2"
+
+	"github.com/tgvault/tgvault/internal/loopserver"
 )
 
 // Server is a running MTProxy on loopback.
 type Server struct {
-	ln     net.Listener
 	secret []byte // the 16 key bytes
 	kind   byte   // 0 plain, 0xdd, 0xee
 	dcs    map[int]string
 
 	relayed  atomic.Int64
-	refused  atomic.Int64
 	mu       sync.Mutex
 	asked    []int
 	upstream []string // local addresses of the connections to the DCs
-	wg       sync.WaitGroup
-	closeMu  sync.Mutex
-	conns    map[net.Conn]struct{}
-	isClosed bool
+	srv      *loopserver.Server
 }
 
 // Start starts a proxy on 127.0.0.1 with the decoded secret (16 bytes,
 // dd+16 or ee+16+domain) that forwards DC id n (or -n) to dcs[n].
 func Start(secret []byte, dcs map[int]string) (*Server, error) {
-	s := &Server{dcs: dcs, conns: map[net.Conn]struct{}{}}
+	s := &Server{dcs: dcs}
 	switch {
 	case len(secret) == 16:
 		s.secret = secret
@@ -61,25 +58,23 @@ func Start(secret []byte, dcs map[int]string) (*Server, error) {
 		return nil, errors.New("mtproxytest: unsupported secret")
 	}
 	s.secret = append([]byte(nil), s.secret...)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := loopserver.Start(s.handle)
 	if err != nil {
 		return nil, err
 	}
-	s.ln = ln
-	s.wg.Add(1)
-	go s.serve()
+	s.srv = srv
 	return s, nil
 }
 
 // Addr is the proxy's host:port.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+func (s *Server) Addr() string { return s.srv.Addr() }
 
 // Relayed is the number of client connections forwarded to a DC.
 func (s *Server) Relayed() int64 { return s.relayed.Load() }
 
 // Refused is the number of clients refused (wrong secret, bad header,
 // unknown DC).
-func (s *Server) Refused() int64 { return s.refused.Load() }
+func (s *Server) Refused() int64 { return s.srv.Refused() }
 
 // DCs are the DC ids asked for by accepted clients, in order.
 func (s *Server) DCs() []int {
@@ -97,56 +92,7 @@ func (s *Server) Upstream() []string {
 }
 
 // Close stops the proxy and its relays.
-func (s *Server) Close() error {
-	s.closeMu.Lock()
-	s.isClosed = true
-	for c := range s.conns {
-		_ = c.Close()
-	}
-	s.closeMu.Unlock()
-	err := s.ln.Close()
-	s.wg.Wait()
-	return err
-}
-
-func (s *Server) track(c net.Conn) bool {
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
-	if s.isClosed {
-		_ = c.Close()
-		return false
-	}
-	s.conns[c] = struct{}{}
-	return true
-}
-
-func (s *Server) untrack(c net.Conn) {
-	s.closeMu.Lock()
-	delete(s.conns, c)
-	s.closeMu.Unlock()
-	_ = c.Close()
-}
-
-func (s *Server) serve() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		if !s.track(c) {
-			continue
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.untrack(c)
-			if err := s.handle(c); err != nil {
-				s.refused.Add(1)
-			}
-		}()
-	}
-}
+func (s *Server) Close() error { return s.srv.Close() }
 
 var errRefused = errors.New("mtproxytest: client refused")
 
@@ -199,10 +145,10 @@ func (s *Server) handle(c net.Conn) error {
 	if err != nil {
 		return err
 	}
-	if !s.track(up) {
+	if !s.srv.Track(up) {
 		return net.ErrClosed
 	}
-	defer s.untrack(up)
+	defer s.srv.Untrack(up)
 	s.mu.Lock()
 	s.asked = append(s.asked, int(int16(meta.DC)))
 	s.upstream = append(s.upstream, up.LocalAddr().String())

@@ -12,44 +12,40 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/tgvault/tgvault/internal/loopserver"
 )
 
 // Server is a running SOCKS5 proxy on loopback.
 type Server struct {
-	ln         net.Listener
 	user, pass string
 
-	relayed  atomic.Int64
-	refused  atomic.Int64
-	mu       sync.Mutex
-	targets  []string
-	wg       sync.WaitGroup
-	closeMu  sync.Mutex
-	conns    map[net.Conn]struct{}
-	isClosed bool
+	relayed atomic.Int64
+	mu      sync.Mutex
+	targets []string
+	srv     *loopserver.Server
 }
 
 // Start starts a proxy on 127.0.0.1. With user != "", clients must log in
 // with user and pass.
 func Start(user, pass string) (*Server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s := &Server{user: user, pass: pass}
+	srv, err := loopserver.Start(s.handle)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{ln: ln, user: user, pass: pass, conns: map[net.Conn]struct{}{}}
-	s.wg.Add(1)
-	go s.serve()
+	s.srv = srv
 	return s, nil
 }
 
 // Addr is the proxy's host:port.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+func (s *Server) Addr() string { return s.srv.Addr() }
 
 // Relayed is the number of connections relayed to their destination.
 func (s *Server) Relayed() int64 { return s.relayed.Load() }
 
 // Refused is the number of clients refused (bad login, bad request).
-func (s *Server) Refused() int64 { return s.refused.Load() }
+func (s *Server) Refused() int64 { return s.srv.Refused() }
 
 // Targets are the destinations asked for, in order.
 func (s *Server) Targets() []string {
@@ -59,56 +55,7 @@ func (s *Server) Targets() []string {
 }
 
 // Close stops the proxy and its relays.
-func (s *Server) Close() error {
-	s.closeMu.Lock()
-	s.isClosed = true
-	for c := range s.conns {
-		_ = c.Close()
-	}
-	s.closeMu.Unlock()
-	err := s.ln.Close()
-	s.wg.Wait()
-	return err
-}
-
-func (s *Server) track(c net.Conn) bool {
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
-	if s.isClosed {
-		_ = c.Close()
-		return false
-	}
-	s.conns[c] = struct{}{}
-	return true
-}
-
-func (s *Server) untrack(c net.Conn) {
-	s.closeMu.Lock()
-	delete(s.conns, c)
-	s.closeMu.Unlock()
-	_ = c.Close()
-}
-
-func (s *Server) serve() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		if !s.track(c) {
-			continue
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.untrack(c)
-			if err := s.handle(c); err != nil {
-				s.refused.Add(1)
-			}
-		}()
-	}
-}
+func (s *Server) Close() error { return s.srv.Close() }
 
 var errProtocol = errors.New("socks5test: protocol error")
 
@@ -205,10 +152,10 @@ func (s *Server) handle(c net.Conn) error {
 		_, _ = c.Write([]byte{5, 5, 0, 1, 0, 0, 0, 0, 0, 0})
 		return err
 	}
-	if !s.track(up) {
+	if !s.srv.Track(up) {
 		return errProtocol
 	}
-	defer s.untrack(up)
+	defer s.srv.Untrack(up)
 	if _, err := c.Write([]byte{5, 0, 0, 1, 0, 0, 0, 0, 0, 0}); err != nil {
 		return err
 	}
