@@ -33,7 +33,7 @@ func (a *app) agentSocket() string {
 // agentKeyring returns the tgvault agent behind the vault's Keyring
 // interface, or nil where the agent does not run (agent.Supported).
 func (a *app) agentKeyring() vault.Keyring {
-	if !agent.Supported() {
+	if !agent.Supported() || a.held != nil {
 		return nil
 	}
 	sock := a.agentSocket()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,12 @@ type app struct {
 	warnedKeyring bool
 	// warnedFiles keeps the readable-secret-file warning to once a file.
 	warnedFiles map[string]bool
+
+	// ctx, when set, ends the long commands (run, login) as a signal
+	// does; held, when set, is the keyring, and no agent is used. Both
+	// are for the commands tgvault demo runs in its own process.
+	ctx  context.Context
+	held vault.Keyring
 }
 
 func (a *app) run(args []string) int {
@@ -165,7 +172,7 @@ Environment:
 		a.reclaimCmd(), a.recipientCmd(), a.rmCmd(), a.renameCmd(),
 		a.passwdCmd(), a.rekeyCmd(), a.execCmd(), a.doctorCmd(),
 		a.completionCmd(root), a.inspectCmd(), a.setCmd(),
-		a.loginCmd(), a.logoutCmd(), a.proxyCmd(), a.runCmd(), a.callCmd(), a.devServerCmd(),
+		a.loginCmd(), a.logoutCmd(), a.proxyCmd(), a.runCmd(), a.callCmd(), a.devServerCmd(), a.demoCmd(),
 		a.agentCmd(),
 	)
 	return root

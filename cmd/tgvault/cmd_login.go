@@ -186,6 +186,16 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
+// signalContext is the command's context: canceled on SIGINT or SIGTERM,
+// or when the app's own context ends (a command that tgvault demo runs).
+func (a *app) signalContext() (context.Context, context.CancelFunc) {
+	parent := a.ctx
+	if parent == nil {
+		parent = context.Background()
+	}
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+}
+
 func (a *app) loginCmd() *cobra.Command {
 	var (
 		sf       serverFlags
@@ -288,7 +298,7 @@ the account has one (TGVAULT_2FA_PASSWORD_FILE).`,
 						return err
 					}
 				}
-				ctx, stop := signalContext()
+				ctx, stop := a.signalContext()
 				defer stop()
 				ctx, cancel := context.WithTimeout(ctx, loginTimeout)
 				defer cancel()
@@ -432,7 +442,7 @@ imported accounts, as for run. While another process holds the account (a
 				if err != nil {
 					return err
 				}
-				ctx, stop := signalContext()
+				ctx, stop := a.signalContext()
 				defer stop()
 				ctx, cancel := context.WithTimeout(ctx, 2*mtproto.DefaultConnectTimeout)
 				defer cancel()

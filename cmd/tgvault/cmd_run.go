@@ -371,7 +371,7 @@ its leases expired and that delay passed. See docs/fleet.md.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, names []string) error {
 			// From the start: a signal during start-up stops run cleanly.
-			sig, stopSig := signalContext()
+			sig, stopSig := a.signalContext()
 			defer stopSig()
 			conf, confSet, err := a.serverConf(&sf)
 			if err != nil {

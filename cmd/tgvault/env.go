@@ -104,6 +104,9 @@ func (a *app) runtimeDir() string {
 // keyring, or with TGVAULT_INSECURE_TEST_KEYRING=DIR a file-backed fake
 // for tests on machines without one.
 func (a *app) keyring() vault.Keyring {
+	if a.held != nil {
+		return a.held
+	}
 	if d := a.getenv("TGVAULT_INSECURE_TEST_KEYRING"); d != "" {
 		if !a.warnedKeyring {
 			a.warnedKeyring = true

@@ -1,0 +1,375 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tgvault/tgvault/mtproto/devserver"
+	"github.com/tgvault/tgvault/vault"
+)
+
+// The demo's accounts: the dev server's demo bot and demo user.
+const (
+	demoBotName  = "demo-bot"
+	demoUserName = "demo-user"
+)
+
+// demoReadyTimeout bounds how long the demo waits for its accounts to be
+// online.
+const demoReadyTimeout = 60 * time.Second
+
+// demoCmd runs tgvault's main job on a throwaway vault: init, login of the
+// dev server's demo bot and user, and run, each the command itself run in
+// this process on the demo's own environment (its vault directory, its
+// dev server, a keyring that lives in this process's memory).
+func (a *app) demoCmd() *cobra.Command {
+	var socket string
+	cmd := &cobra.Command{
+		Use:   "demo [--socket PATH]",
+		Short: "Try tgvault: a throwaway vault with two accounts online on a local dev server",
+		Long: `Try tgvault without a Telegram account, a keyring or a passphrase: demo makes
+a throwaway vault in a temporary directory, starts a local dev server (real
+MTProto key exchange and encryption; it is not Telegram), logs its demo bot
+and demo user in (` + demoBotName + `, ` + demoUserName + `), and runs the pool with the local API, as
+` + "`tgvault run`" + ` does. It prints the ` + "`tgvault call`" + ` and curl lines to try in another
+terminal. Ctrl-C stops it and removes the throwaway vault and server.
+
+The local API listens on run's usual socket when no run serves there (so
+` + "`tgvault call`" + ` finds it), else on a socket in the throwaway directory; --socket
+puts it elsewhere. The vault key lives only in this process's memory; nothing
+is written outside the temporary directory, and nothing goes to the network.`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signalContext()
+			defer stop()
+			return a.demo(ctx, socket)
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", "", "the local API socket `PATH`")
+	return cmd
+}
+
+func (a *app) demo(ctx context.Context, socket string) (err error) {
+	tmp := a.getenv("TMPDIR")
+	if tmp == "" || !filepath.IsAbs(tmp) {
+		tmp = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(tmp, "tgvault-demo-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if rerr := os.RemoveAll(dir); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("removing the throwaway vault: %w", rerr))
+			return
+		}
+		if !a.json {
+			a.notef("demo stopped; removed the throwaway vault %s", dir)
+		}
+	}()
+	sock, err := a.demoSocket(socket, dir)
+	if err != nil {
+		return err
+	}
+
+	// The dev server, in this process.
+	srvDir := filepath.Join(dir, "dev-server")
+	srv, err := devserver.Open(devserver.Options{Dir: srvDir, Addr: "127.0.0.1:0"})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	token, err := demoBot(srv, srvDir)
+	if err != nil {
+		return err
+	}
+	if err := demoUser(srv, srvDir); err != nil {
+		return err
+	}
+	srvCtx, stopSrv := context.WithCancel(context.Background())
+	srvDone := make(chan struct{})
+	go func() {
+		defer close(srvDone)
+		_ = srv.Serve(srvCtx)
+	}()
+	defer func() {
+		stopSrv()
+		<-srvDone
+	}()
+
+	// The commands, on the demo's environment.
+	files := map[string]string{
+		"pass": hex.EncodeToString(randBytes(16)) + "\n",
+		"code": devserver.DefaultLoginCode + "\n",
+		"bot":  token + "\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			return err
+		}
+	}
+	env := map[string]string{
+		"TGVAULT_DIR":             filepath.Join(dir, "vault"),
+		"TGVAULT_SERVER":          srv.Addr(),
+		"TGVAULT_SERVER_KEY":      srv.PublicKeyPath(),
+		"TGVAULT_LOGIN_CODE_FILE": filepath.Join(dir, "code"),
+		"TGVAULT_BOT_TOKEN_FILE":  filepath.Join(dir, "bot"),
+		"TGVAULT_MLOCK":           "off",
+		// The format anchors of a throwaway vault stay in its directory.
+		"XDG_STATE_HOME": filepath.Join(dir, "state"),
+	}
+	kr := &memKeyring{m: map[string]string{}}
+	step := func(ctx context.Context, extra map[string]string, args ...string) error {
+		var errOut bytes.Buffer
+		c := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &errOut, held: kr, ctx: ctx,
+			getenv: demoEnv(a.getenv, env, extra)}
+		if code := c.run(args); code != exitOK {
+			return fmt.Errorf("demo: tgvault %s: exit %d: %s", args[0], code, strings.TrimSpace(errOut.String()))
+		}
+		return nil
+	}
+	if err := step(ctx, map[string]string{"TGVAULT_PASSPHRASE_FILE": filepath.Join(dir, "pass")}, "init"); err != nil {
+		return err
+	}
+	if err := step(ctx, nil, "login", demoBotName); err != nil {
+		return err
+	}
+	if err := step(ctx, map[string]string{"TGVAULT_BOT_TOKEN_FILE": ""}, "login", demoUserName, "--phone", "+"+demoPhone); err != nil {
+		return err
+	}
+
+	// run, until ctx ends (Ctrl-C).
+	runErr := make(chan error, 1)
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	var runOut lockedBuffer
+	go func() {
+		c := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &runOut, held: kr, ctx: runCtx,
+			getenv: demoEnv(a.getenv, env, nil)}
+		if code := c.run([]string{"run", "--socket", sock}); code != exitOK {
+			runErr <- fmt.Errorf("demo: tgvault run: exit %d: %s", code, strings.TrimSpace(runOut.String()))
+			return
+		}
+		runErr <- nil
+	}()
+	if err := a.demoWaitReady(ctx, sock, runErr); err != nil {
+		stopRun()
+		return err
+	}
+	a.demoPrint(dir, srv.Addr(), sock, socket != "" || sock != a.defaultSocket())
+	// run's own warnings (an account's trouble) from here on.
+	runOut.tee(a.stderr)
+	select {
+	case err := <-runErr:
+		return err
+	case <-ctx.Done():
+		stopRun()
+		return <-runErr
+	}
+}
+
+// demoSocket is --socket, else run's usual socket unless a run serves on
+// it, else one in the throwaway directory.
+func (a *app) demoSocket(flag, dir string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if def := a.defaultSocket(); def != "" {
+		if c, err := net.DialTimeout("unix", def, time.Second); err == nil {
+			c.Close()
+		} else {
+			return def, nil
+		}
+	}
+	return filepath.Join(dir, "run.sock"), nil
+}
+
+// defaultSocket is the socket `tgvault call` uses without --socket ("" when
+// its directory is not usable).
+func (a *app) defaultSocket() string {
+	s, err := a.socketPath("")
+	if err != nil {
+		return ""
+	}
+	return s
+}
+
+// demoWaitReady waits until both demo accounts are ready in run's pool.
+func (a *app) demoWaitReady(ctx context.Context, sock string, runErr <-chan error) error {
+	ctx, cancel := context.WithTimeout(ctx, demoReadyTimeout)
+	defer cancel()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if accts, err := a.poolStatus(sock); err == nil {
+			ready := 0
+			for _, p := range accts {
+				if p.Status == "ready" {
+					ready++
+				}
+			}
+			if ready == 2 {
+				return nil
+			}
+		}
+		select {
+		case err := <-runErr:
+			if err == nil {
+				err = errors.New("demo: run stopped before its accounts were online")
+			}
+			return err
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("demo: the accounts were not online within %v", demoReadyTimeout)
+			}
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// demoPrint says what runs and what to try.
+func (a *app) demoPrint(dir, addr, sock string, ownSocket bool) {
+	self := selfCommand()
+	call := self + " call"
+	if ownSocket {
+		call += " --socket " + sock
+	}
+	try := []string{
+		call + " " + demoBotName + " me",
+		call + " " + demoUserName + " users.getUsers '{\"id\":[{\"_\":\"inputUserSelf\"}]}'",
+		"curl --unix-socket " + sock + " http://tgvault/v1/accounts",
+		"curl --unix-socket " + sock + " http://tgvault/v1/accounts/" + demoUserName + "/invoke -d '{\"_\":\"help.getConfig\"}'",
+	}
+	if a.json {
+		_ = a.printJSON(struct {
+			Dir      string   `json:"dir"`
+			Server   string   `json:"server"`
+			Socket   string   `json:"socket"`
+			Accounts []string `json:"accounts"`
+			Try      []string `json:"try"`
+		}{dir, addr, sock, []string{demoBotName, demoUserName}, try})
+		return
+	}
+	a.printf("tgvault demo: a throwaway vault in %s\n", dir)
+	a.printf("  a local dev server on %s (real MTProto; not Telegram)\n", addr)
+	a.printf("  %s and %s logged in and online; the local API on %s\n\n", demoBotName, demoUserName, sock)
+	a.printf("Try, in another terminal:\n")
+	for _, l := range try {
+		a.printf("  %s\n", l)
+	}
+	a.printf("\nCtrl-C stops the demo and removes the throwaway vault.\n")
+}
+
+// selfCommand is how the user ran tgvault, for the lines to try: `go run`
+// builds into a temporary directory.
+func selfCommand() string {
+	self := os.Args[0]
+	if strings.Contains(self, "go-build") {
+		return "go run ./cmd/tgvault"
+	}
+	return self
+}
+
+// demoEnv is the demo commands' environment: tgvault's variables only
+// from env and extra (an empty value unsets), the rest from getenv.
+func demoEnv(getenv func(string) string, env, extra map[string]string) func(string) string {
+	return func(k string) string {
+		if v, ok := extra[k]; ok {
+			return v
+		}
+		if v, ok := env[k]; ok {
+			return v
+		}
+		if strings.HasPrefix(k, "TGVAULT_") {
+			return ""
+		}
+		return getenv(k)
+	}
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// memKeyring is the demo's keyring: the throwaway vault's key lives in
+// this process only.
+type memKeyring struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+var _ vault.Keyring = (*memKeyring)(nil)
+
+func (k *memKeyring) Get(service, user string) (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	s, ok := k.m[service+"\x00"+user]
+	if !ok {
+		return "", vault.ErrKeyringNotFound
+	}
+	return s, nil
+}
+
+func (k *memKeyring) Set(service, user, secret string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.m[service+"\x00"+user] = secret
+	return nil
+}
+
+func (k *memKeyring) Delete(service, user string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, ok := k.m[service+"\x00"+user]; !ok {
+		return vault.ErrKeyringNotFound
+	}
+	delete(k.m, service+"\x00"+user)
+	return nil
+}
+
+// lockedBuffer collects a writer's output until tee, then passes it on.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	out io.Writer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.out != nil {
+		return b.out.Write(p)
+	}
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// tee writes what was collected to w, and everything after it.
+func (b *lockedBuffer) tee(w io.Writer) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, _ = w.Write(b.buf.Bytes())
+	b.buf.Reset()
+	b.out = w
+}
