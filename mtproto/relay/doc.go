@@ -1,26 +1,36 @@
 // Package relay is tgvault's MTProto relay: it lets an unmodified Telegram
-// client library (Telethon, GramJS, mtcute, Pyrogram) use a vault account
-// without ever holding the account's auth key.
+// client library (Telethon, GramJS, mtcute, Pyrogram, gotd) use a vault
+// account without ever holding the account's auth key.
 //
-// A relay session is a fresh random auth key that the relay mints for one
-// account, with an expiry and a policy; it is valid only at this relay and
-// lives only in the memory of the process that runs it (tgvault run), so
-// a restart, an expiry or a revoke ends it. A client connects to the
-// relay's loopback listener as to a Telegram DC; the relay decrypts each
-// of its messages with the relay key, checks the call against the policy
-// (method identity from constructor ids, with the TL schema of the layer
-// the client announced, fail closed), and sends the client's query bytes
-// on, unchanged, inside invokeWithLayer(the client's layer,
-// initConnection(the account's stored device and api_id, …)) over an
-// upstream MTProto session of its own on the account's real key (a new
-// session id on the account's existing authorization, never a new
-// login). Results and pushed updates come back as raw bytes, re-encrypted
-// with the relay key; the relay re-encodes nothing except what it must
+// A relay session (Relay.Mint) is a fresh random auth key that the relay
+// mints for one account, with an expiry and a Policy; it is valid only at
+// this relay and lives only in the memory of the process that runs it, so
+// a restart, an expiry, Relay.Revoke or the account leaving the pool ends
+// it. A client connects to the relay's loopback listener for the account's
+// home DC as to a Telegram DC (mtproto/mtserver speaks MTProto to it); the
+// relay decrypts each of its messages with the relay key, checks the call
+// against the policy (method identity from the constructor id, with the
+// union of the embedded TL schemas, mtproto/tlschema: one id is one
+// layout in every layer; an unknown id is refused, fail closed), and
+// sends the client's query bytes on, unchanged, inside
+// invokeWithLayer(the client's layer, initConnection(the account's
+// stored device and api_id, …)) over an upstream MTProto session of its
+// own on the account's real key: one per client connection, a new session
+// id on the account's existing authorization, never a new login nor a new
+// key. Results and pushed updates come back as raw bytes, re-encrypted
+// with the relay key. The relay re-encodes nothing except what it must
 // rewrite (the dc_options of help.getConfig point at the relay) or
-// withhold (messages of the service account 777000).
+// withhold (messages of the service account 777000, unless the policy
+// lets them through); a result or update it must read under the policy and
+// cannot decode is refused or dropped, never passed.
 //
-// Layer rule: relay is under mtproto/ and may import gotd and the
-// sessionstring package; it never imports vault, storage, the pool
-// (mtproto) or cmd: what it needs of the pool is the small Accounts
-// interface its consumer implements.
+// Not yet here (issue 19): other DCs (a client's key exchange with a
+// relay DC works, but auth.importAuthorization does not bind it yet, so
+// such a key gets 401 AUTH_KEY_UNREGISTERED), the SOCKS5 front for
+// Pyrogram, and the wiring into tgvault run.
+//
+// Layer rule: relay is under mtproto/ and may import gotd, sessionstring,
+// mtproto/mtserver and mtproto/tlschema (and the mtproto pool in tests
+// only); it never imports vault, storage, the pool or cmd: what it needs
+// of the pool is the small Accounts interface its consumer implements.
 package relay

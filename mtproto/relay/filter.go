@@ -61,6 +61,12 @@ type cut struct {
 // then nothing of buf may pass. changed is false when there was nothing
 // to withhold (out is buf then).
 func withholdService(buf []byte, root *tlschema.Node) (out []byte, changed, whole bool) {
+	return withholdValue(buf, &tlschema.Value{Start: root.Start, End: root.End, Node: root})
+}
+
+// withholdValue is withholdService for a value of any type (a method's
+// result may be a vector: users.getUsers' Vector<User>).
+func withholdValue(buf []byte, root *tlschema.Value) (out []byte, changed, whole bool) {
 	var cuts []cut
 	var stack []cut // enclosing vector elements, innermost last
 	var visit func(n *tlschema.Node)
@@ -91,7 +97,7 @@ func withholdService(buf []byte, root *tlschema.Node) (out []byte, changed, whol
 			stack = stack[:len(stack)-1]
 		}
 	}
-	visit(root)
+	visitValue(root)
 	if whole {
 		return nil, true, true
 	}

@@ -2,7 +2,10 @@ package relay
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,3 +57,15 @@ func testTimeout() time.Duration {
 	}
 	return 30 * time.Second
 }
+
+// testRSAKey is the relay's RSA key in tests, made once per test binary.
+func testRSAKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	k, err := rsaKeyOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+var rsaKeyOnce = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })

@@ -1,0 +1,310 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	tdtgerr "github.com/gotd/td/tgerr"
+	tdtransport "github.com/gotd/td/transport"
+
+	"github.com/tgvault/tgvault/mtproto/mtserver"
+	"github.com/tgvault/tgvault/mtproto/tlschema"
+	"github.com/tgvault/tgvault/sessionstring"
+)
+
+// The rpc_errors the relay answers by itself (besides RefusedMessage).
+const (
+	// errUnregistered answers a call on a key a client made by a key
+	// exchange with a relay DC and has not bound to a session (Telegram's
+	// answer for a key with no authorization).
+	errUnregistered = "AUTH_KEY_UNREGISTERED"
+	// errNoLayer answers a call of a connection that never announced its
+	// layer: the relay cannot name one upstream, nor decode the answer.
+	errNoLayer = "CONNECTION_NOT_INITED"
+	// errUpstream answers a call the relay could not pass on (the
+	// account's connection failed); clients raise it as a server error.
+	errUpstream = "TGVAULT_UPSTREAM_UNAVAILABLE"
+)
+
+// errRevoked ends a connection whose key the relay no longer has.
+var errRevoked = errors.New("relay: the relay session was revoked or expired")
+
+// handler answers one relay DC's RPCs.
+type handler struct {
+	r  *Relay
+	dc int
+}
+
+func (h handler) ServeRPC(ctx context.Context, req *mtserver.Request) error {
+	return h.r.serveRPC(ctx, req)
+}
+
+// client is one connection of a relay client, bound to its session, and
+// the upstream session the relay opened for it (on the first call).
+type client struct {
+	r        *Relay
+	conn     *mtserver.Conn
+	key      *relayKey
+	acc      Account
+	inflight chan struct{}
+	// inited is set once a call that carried initConnection got an
+	// answer: later calls go without it.
+	inited atomic.Bool
+
+	openMu sync.Mutex // held while the upstream connects
+	mu     sync.Mutex
+	up     *upstream
+	closed bool
+}
+
+// serveRPC checks one call of a relay client against its session's
+// policy and passes it on, or answers it at once.
+func (r *Relay) serveRPC(ctx context.Context, req *mtserver.Request) error {
+	c, err := r.clientOf(ctx, req.Conn, req.KeyID)
+	if err != nil {
+		return err
+	}
+	if c == nil {
+		return req.Error(ctx, 401, errUnregistered)
+	}
+	sess := c.key.sess
+	if !time.Now().Before(sess.Expires) {
+		return errRevoked
+	}
+	if req.Layer == 0 {
+		return req.Error(ctx, 400, errNoLayer)
+	}
+	m, refusal := policyCheck(r.schema, r.cfg.Refuser, sess.Policy, req.Body)
+	if refusal != nil {
+		r.metrics.refusal(refusal.Method)
+		r.log.Info("relay call refused", "session", sess.ID, "account", sess.Account, "method", refusal.Method, "reason", refusal.Reason)
+		return req.Error(ctx, RefusedCode, RefusedMessage)
+	}
+	r.metrics.call(m.Name)
+	select {
+	case c.inflight <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	go func() {
+		defer func() { <-c.inflight }()
+		c.relay(ctx, req, m)
+	}()
+	return nil
+}
+
+// clientOf returns the client of a connection, bound to the session of
+// its key on first use; nil for a key no session has (yet); errRevoked
+// for a key the relay no longer has.
+func (r *Relay) clientOf(ctx context.Context, conn *mtserver.Conn, id sessionstring.KeyID) (*client, error) {
+	r.mu.Lock()
+	if c, ok := r.clients[conn]; ok {
+		r.mu.Unlock()
+		return c, nil
+	}
+	k, ok := r.keys[id]
+	r.mu.Unlock()
+	if !ok {
+		return nil, errRevoked
+	}
+	if k.sess == nil {
+		return nil, nil
+	}
+	acc, err := r.cfg.Accounts.Account(ctx, k.sess.Account)
+	if err != nil {
+		return nil, err
+	}
+	c := &client{r: r, conn: conn, key: k, acc: acc, inflight: make(chan struct{}, maxInFlight)}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.keys[id]; !ok {
+		return nil, errRevoked
+	}
+	if old, ok := r.clients[conn]; ok {
+		return old, nil
+	}
+	r.clients[conn] = c
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		<-conn.Context().Done()
+		r.mu.Lock()
+		delete(r.clients, conn)
+		r.mu.Unlock()
+		c.close()
+	}()
+	return c, nil
+}
+
+// relay passes one call upstream and its answer back.
+func (c *client) relay(ctx context.Context, req *mtserver.Request, m *tlschema.Combinator) {
+	r := c.r
+	sess := c.key.sess
+	up, err := c.upstream(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("relay: upstream connect failed", "session", sess.ID, "account", sess.Account, "err", err)
+			_ = req.Error(ctx, 500, errUpstream)
+		}
+		return
+	}
+	var init *Device
+	if !c.inited.Load() {
+		d := c.acc.Device()
+		init = &d
+	}
+	raw, err := up.Invoke(ctx, wrapQuery(req.Layer, init, req.WithoutUpdates, req.Body))
+	if rpcErr, ok := tdtgerr.As(err); ok {
+		c.inited.Store(true)
+		_ = req.Error(ctx, rpcErr.Code, rpcErr.Message)
+		return
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("relay: upstream call failed", "session", sess.ID, "account", sess.Account, "method", m.Name, "err", err)
+			_ = req.Error(ctx, 500, errUpstream)
+		}
+		return
+	}
+	c.inited.Store(true)
+	out, why := r.filterResult(sess, m, raw)
+	if why != "" {
+		r.metrics.refusal(m.Name)
+		r.log.Info("relay result withheld", "session", sess.ID, "account", sess.Account, "method", m.Name, "reason", why)
+		_ = req.Error(ctx, RefusedCode, RefusedMessage)
+		return
+	}
+	_ = req.Result(ctx, out)
+}
+
+// filterResult applies the session's policy to a result: help.getConfig's
+// dc_options point at the relay; without --allow-service-messages the
+// service account's messages leave it. why is not empty when the result
+// may not pass at all (it does not decode, fail closed; or it is itself a
+// service message).
+func (r *Relay) filterResult(sess *Session, m *tlschema.Combinator, raw []byte) (out []byte, why string) {
+	if m.Name != "help.getConfig" && sess.Policy.ServiceMessages {
+		return raw, ""
+	}
+	v, err := r.schema.Decode(raw, m.Result)
+	if err != nil {
+		r.metrics.undecodable.Add(1)
+		return nil, "the result does not decode, and the policy must read it (fail closed)"
+	}
+	if m.Name == "help.getConfig" {
+		if v.Node == nil {
+			return nil, "help.getConfig answered no object"
+		}
+		rewritten, real, err := rewriteConfig(raw, v.Node, r.dcAddr)
+		if err != nil {
+			return nil, err.Error()
+		}
+		r.setReal(sess.Account, real)
+		return rewritten, "" // a config holds no message: nothing to withhold
+	}
+	out, changed, whole := withholdValue(raw, &v)
+	if whole {
+		r.metrics.withheld.Add(1)
+		return nil, "it is a service message"
+	}
+	if changed {
+		r.metrics.withheld.Add(1)
+	}
+	return out, ""
+}
+
+// setReal keeps the server's real DC addresses for an account.
+func (r *Relay) setReal(account string, real []realOption) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if a, ok := r.accounts[account]; ok {
+		a.real = real
+	}
+}
+
+// push passes an update Telegram pushed on the client's upstream session
+// to the client, without the service account's messages (an update that
+// does not decode is dropped: fail closed).
+func (c *client) push(raw []byte) {
+	r := c.r
+	sess := c.key.sess
+	out := raw
+	if !sess.Policy.ServiceMessages {
+		n, err := r.schema.DecodeObject(raw)
+		if err != nil {
+			r.metrics.undecodable.Add(1)
+			r.log.Info("relay update dropped: it does not decode (fail closed)", "session", sess.ID, "account", sess.Account)
+			return
+		}
+		var changed, whole bool
+		out, changed, whole = withholdService(raw, n)
+		if whole || changed {
+			r.metrics.withheld.Add(1)
+		}
+		if whole {
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(c.conn.Context(), r.cfg.IOTimeout)
+	defer cancel()
+	if err := c.conn.Push(ctx, out); err == nil {
+		r.metrics.updates.Add(1)
+	}
+}
+
+// upstream returns the client's upstream session, connecting it (again,
+// after it ended) when needed.
+func (c *client) upstream(ctx context.Context) (*upstream, error) {
+	c.openMu.Lock()
+	defer c.openMu.Unlock()
+	c.mu.Lock()
+	up, closed := c.up, c.closed
+	c.mu.Unlock()
+	if closed {
+		return nil, ErrUpstreamClosed
+	}
+	if up != nil {
+		select {
+		case <-up.Done():
+			up.Close()
+		default:
+			return up, nil
+		}
+	}
+	dc, key := c.acc.Home()
+	up, err := dialUpstream(ctx, upstreamConfig{
+		DC:  dc,
+		Key: key,
+		Dial: func(ctx context.Context, dc int) (tdtransport.Conn, error) {
+			return c.acc.Dial(ctx, dc, "")
+		},
+		OnUpdates: c.push,
+		Timeout:   c.r.cfg.UpstreamTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.inited.Store(false) // a new session: initConnection again
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		up.Close()
+		return nil, ErrUpstreamClosed
+	}
+	c.up = up
+	return up, nil
+}
+
+// close ends the client's upstream session.
+func (c *client) close() {
+	c.mu.Lock()
+	c.closed = true
+	up := c.up
+	c.mu.Unlock()
+	if up != nil {
+		up.Close()
+	}
+}

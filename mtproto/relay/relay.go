@@ -1,0 +1,459 @@
+package relay
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	tdtransport "github.com/gotd/td/transport"
+
+	"github.com/tgvault/tgvault/mtproto/mtserver"
+	"github.com/tgvault/tgvault/mtproto/tlschema"
+	"github.com/tgvault/tgvault/sessionstring"
+)
+
+// Identity is what the relay tells a client library about the account in
+// its session string (mtcute's and Pyrogram's carry the user).
+type Identity struct {
+	UserID int64
+	Bot    bool
+	Test   bool
+	APIID  int
+}
+
+// Account is one account of the pool, as the relay uses it. Its methods
+// are safe for concurrent use.
+type Account interface {
+	// Home returns the account's home DC and its auth key there. The key
+	// never leaves the process: the relay uses it for its upstream
+	// sessions only.
+	Home() (dc int, key sessionstring.AuthKey)
+	// Identity returns the account's user, bot flag, test mode and api id.
+	Identity() Identity
+	// Device returns what the account tells the server in
+	// initConnection (its stored device parameters and api id).
+	Device() Device
+	// Dial opens a transport connection to DC dc of the account's server,
+	// as the pool connects the account (its proxy or MTProxy, its fleet
+	// fence). addr is the DC's address from the server's help.getConfig,
+	// "" for the home DC (whose address the account's settings name; the
+	// only DC the relay dials so far).
+	Dial(ctx context.Context, dc int, addr string) (tdtransport.Conn, error)
+	// Done is closed when the account stops being served (removed from
+	// the pool, its run stopping, a fleet worker's lease lost): the
+	// relay then ends its sessions and upstream connections.
+	Done() <-chan struct{}
+}
+
+// Accounts finds the accounts the relay may serve (the pool's).
+type Accounts interface {
+	// Account returns the named account, or an error when the pool does
+	// not serve it (not in the pool, not connected).
+	Account(ctx context.Context, name string) (Account, error)
+}
+
+// Config configures a Relay.
+type Config struct {
+	Accounts Accounts
+	// Refuser is the run's refused-method policy (nil: none refused by
+	// the run; the session's policy still applies).
+	Refuser Refuser
+	Logger  *slog.Logger
+	// Host is where the relay listens ("127.0.0.1" when empty): one port
+	// per DC it answers as, and one for the SOCKS5 front.
+	Host string
+	// PrivateKey is the relay's RSA key for key exchanges with its DCs
+	// (generated when nil). Clients that exchange a key with a relay DC
+	// (to reach media on another DC) must know its public half.
+	PrivateKey *rsa.PrivateKey
+	// UpstreamTimeout bounds one upstream connect (30 s when zero).
+	UpstreamTimeout time.Duration
+	// IOTimeout bounds one read of a client's frame and one write to it
+	// (two minutes when zero): a client that stops reading is closed.
+	IOTimeout time.Duration
+}
+
+// ErrUnknownSession reports a revoke of a session the relay does not
+// have.
+var ErrUnknownSession = errors.New("relay: no such relay session")
+
+// ErrClosed reports a Mint on a relay that has stopped.
+var ErrClosed = errors.New("relay: closed")
+
+// Relay is tgvault's MTProto relay. It is safe for concurrent use.
+type Relay struct {
+	cfg     Config
+	log     *slog.Logger
+	schema  *tlschema.Schema
+	rsa     *rsa.PrivateKey
+	metrics *metrics
+
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+	keys     map[sessionstring.KeyID]*relayKey
+	unbound  int
+	dcs      map[int]*dcServer
+	clients  map[*mtserver.Conn]*client
+	accounts map[string]*accountState
+	closed   bool
+}
+
+// accountState is what the relay keeps per account while it has
+// sessions: the server's real DC addresses (from its help.getConfig, for
+// the account's connections to other DCs).
+type accountState struct {
+	real []realOption
+}
+
+// dcServer is the relay answering as one DC.
+type dcServer struct {
+	dc   int
+	srv  *mtserver.Server
+	ln   net.Listener
+	host string
+	port int
+}
+
+// New makes a relay. It listens nowhere until the first session is
+// minted; Close stops it.
+func New(cfg Config) (*Relay, error) {
+	if cfg.Accounts == nil {
+		return nil, errors.New("relay: config needs the accounts")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.UpstreamTimeout <= 0 {
+		cfg.UpstreamTimeout = 30 * time.Second
+	}
+	if cfg.IOTimeout <= 0 {
+		cfg.IOTimeout = 2 * time.Minute
+	}
+	s, err := tlschema.All()
+	if err != nil {
+		return nil, err
+	}
+	key := cfg.PrivateKey
+	if key == nil {
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return nil, fmt.Errorf("relay: RSA key: %w", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Relay{
+		cfg: cfg, log: cfg.Logger, schema: s, rsa: key, metrics: newMetrics(),
+		ctx: ctx, cancel: cancel,
+		sessions: map[string]*Session{}, keys: map[sessionstring.KeyID]*relayKey{},
+		dcs: map[int]*dcServer{}, clients: map[*mtserver.Conn]*client{},
+		accounts: map[string]*accountState{},
+	}
+	r.wg.Add(1)
+	go r.sweep()
+	return r, nil
+}
+
+// PublicKey returns the public half of the relay's RSA key.
+func (r *Relay) PublicKey() *rsa.PublicKey { return &r.rsa.PublicKey }
+
+// Close revokes every session, closes every connection and listener,
+// and waits for them.
+func (r *Relay) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	dcs := make([]*dcServer, 0, len(r.dcs))
+	for _, d := range r.dcs {
+		dcs = append(dcs, d)
+	}
+	clear(r.sessions)
+	clear(r.keys)
+	r.mu.Unlock()
+	r.cancel()
+	var errs []error
+	for _, d := range dcs {
+		errs = append(errs, d.srv.Close())
+	}
+	r.wg.Wait()
+	r.metrics.sessionsOpen.Store(0)
+	return errors.Join(errs...)
+}
+
+// MintRequest asks for a new relay session.
+type MintRequest struct {
+	Account string
+	Policy  Policy
+	// TTL is how long the session lives (a day when zero).
+	TTL time.Duration
+}
+
+// Mint makes a relay session for an account the pool serves: a fresh
+// random key valid only at this relay, on the account's home DC.
+func (r *Relay) Mint(ctx context.Context, req MintRequest) (Minted, error) {
+	if err := req.Policy.Check(); err != nil {
+		return Minted{}, err
+	}
+	ttl := req.TTL
+	if ttl <= 0 {
+		ttl = defaultTTL
+	}
+	acc, err := r.cfg.Accounts.Account(ctx, req.Account)
+	if err != nil {
+		return Minted{}, err
+	}
+	dc, _ := acc.Home()
+	d, err := r.dc(dc)
+	if err != nil {
+		return Minted{}, err
+	}
+	key, err := newKey()
+	if err != nil {
+		return Minted{}, err
+	}
+	now := time.Now()
+	s := &Session{ID: newID(), Account: req.Account, Policy: req.Policy, Created: now, Expires: now.Add(ttl), DC: dc, key: key}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return Minted{}, ErrClosed
+	}
+	if len(r.sessions) >= maxSessions {
+		return Minted{}, fmt.Errorf("relay: %d sessions open, revoke some first", maxSessions)
+	}
+	r.sessions[s.ID] = s
+	r.keys[key.ID()] = &relayKey{key: key, dc: dc, sess: s, created: now}
+	if _, ok := r.accounts[req.Account]; !ok {
+		r.accounts[req.Account] = &accountState{}
+		r.watchAccount(req.Account, acc)
+	}
+	r.metrics.minted.Add(1)
+	r.metrics.sessionsOpen.Store(int64(len(r.sessions)))
+	r.log.Info("relay session minted", "session", s.ID, "account", s.Account, "policy", s.Policy.String(), "expires", s.Expires.Format(time.RFC3339))
+	return Minted{Session: *s, Key: key, Host: d.host, Port: d.port, Identity: acc.Identity()}, nil
+}
+
+// watchAccount revokes the account's sessions when the pool stops
+// serving it. The caller holds r.mu.
+func (r *Relay) watchAccount(name string, acc Account) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		select {
+		case <-acc.Done():
+			if n := r.RevokeAccount(name); n > 0 {
+				r.log.Info("relay sessions revoked: the account stopped", "account", name, "sessions", n)
+			}
+			r.mu.Lock()
+			delete(r.accounts, name)
+			r.mu.Unlock()
+		case <-r.ctx.Done():
+		}
+	}()
+}
+
+// Revoke ends a relay session: its keys are forgotten (a client using
+// them gets the transport error -404) and its connections closed.
+func (r *Relay) Revoke(id string) error {
+	r.mu.Lock()
+	s, ok := r.sessions[id]
+	if !ok {
+		r.mu.Unlock()
+		return ErrUnknownSession
+	}
+	conns := r.revokeLocked([]*Session{s})
+	r.mu.Unlock()
+	closeAll(conns)
+	r.log.Info("relay session revoked", "session", id, "account", s.Account)
+	return nil
+}
+
+// RevokeAccount ends every relay session of an account and returns how
+// many there were.
+func (r *Relay) RevokeAccount(name string) int {
+	r.mu.Lock()
+	var ss []*Session
+	for _, s := range r.sessions {
+		if s.Account == name {
+			ss = append(ss, s)
+		}
+	}
+	conns := r.revokeLocked(ss)
+	r.mu.Unlock()
+	closeAll(conns)
+	return len(ss)
+}
+
+// revokeLocked forgets the sessions and their keys and returns their
+// connections, to be closed outside the lock.
+func (r *Relay) revokeLocked(ss []*Session) []*mtserver.Conn {
+	var conns []*mtserver.Conn
+	for _, s := range ss {
+		delete(r.sessions, s.ID)
+		for id, k := range r.keys {
+			if k.sess == s {
+				delete(r.keys, id)
+				if d := r.dcs[k.dc]; d != nil {
+					conns = append(conns, d.srv.Conns(id)...)
+				}
+			}
+		}
+		r.metrics.revoked.Add(1)
+	}
+	r.metrics.sessionsOpen.Store(int64(len(r.sessions)))
+	return conns
+}
+
+func closeAll(conns []*mtserver.Conn) {
+	for _, c := range conns {
+		_ = c.Close()
+	}
+}
+
+// Sessions lists the open sessions, oldest first.
+func (r *Relay) Sessions() []SessionInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	conns := map[*Session]int{}
+	for _, c := range r.clients {
+		if s := c.key.sess; s != nil {
+			conns[s]++
+		}
+	}
+	out := make([]SessionInfo, 0, len(r.sessions))
+	for _, s := range r.sessions {
+		out = append(out, SessionInfo{ID: s.ID, Account: s.Account, Policy: s.Policy.String(), Created: s.Created, Expires: s.Expires, Connections: conns[s]})
+	}
+	slices.SortFunc(out, func(a, b SessionInfo) int { return a.Created.Compare(b.Created) })
+	return out
+}
+
+// sweep revokes expired sessions and drops stale exchanged keys, every
+// few seconds until Close.
+func (r *Relay) sweep() {
+	defer r.wg.Done()
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case now := <-t.C:
+			r.expire(now)
+		}
+	}
+}
+
+func (r *Relay) expire(now time.Time) {
+	r.mu.Lock()
+	var old []*Session
+	for _, s := range r.sessions {
+		if !now.Before(s.Expires) {
+			old = append(old, s)
+		}
+	}
+	conns := r.revokeLocked(old)
+	for id, k := range r.keys {
+		if k.sess == nil && now.Sub(k.created) > unboundTTL {
+			delete(r.keys, id)
+			r.unbound--
+		}
+	}
+	r.mu.Unlock()
+	closeAll(conns)
+	for _, s := range old {
+		r.log.Info("relay session expired", "session", s.ID, "account", s.Account)
+	}
+}
+
+// dc returns the relay's server for a DC, listening on a port of its own
+// (started on first use).
+func (r *Relay) dc(dc int) (*dcServer, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, ErrClosed
+	}
+	if d, ok := r.dcs[dc]; ok {
+		return d, nil
+	}
+	srv, err := mtserver.New(mtserver.Config{
+		DC: dc, PrivateKey: r.rsa, Keys: dcKeys{r: r, dc: dc}, Handler: handler{r: r, dc: dc}, IOTimeout: r.cfg.IOTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(r.cfg.Host, "0"))
+	if err != nil {
+		return nil, fmt.Errorf("relay: listen for DC %d: %w", dc, err)
+	}
+	host, portStr, _ := net.SplitHostPort(ln.Addr().String())
+	port, _ := strconv.Atoi(portStr)
+	d := &dcServer{dc: dc, srv: srv, ln: ln, host: host, port: port}
+	r.dcs[dc] = d
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		if err := srv.Serve(r.ctx, ln); err != nil {
+			r.log.Warn("relay DC server stopped", "dc", dc, "err", err)
+		}
+	}()
+	r.log.Info("relay listening", "dc", dc, "addr", ln.Addr().String())
+	return d, nil
+}
+
+// dcAddr is where the relay answers as dc, starting that DC's server.
+func (r *Relay) dcAddr(dc int) (string, int, bool) {
+	d, err := r.dc(dc)
+	if err != nil {
+		return "", 0, false
+	}
+	return d.host, d.port, true
+}
+
+// dcKeys are a relay DC's keys, for its MTProto server.
+type dcKeys struct {
+	r  *Relay
+	dc int
+}
+
+func (k dcKeys) AuthKey(id sessionstring.KeyID) (sessionstring.AuthKey, bool) {
+	k.r.mu.Lock()
+	defer k.r.mu.Unlock()
+	rk, ok := k.r.keys[id]
+	if !ok || rk.dc != k.dc {
+		return sessionstring.AuthKey{}, false
+	}
+	return rk.key, true
+}
+
+// AddAuthKey keeps a key a client made by a key exchange with the relay:
+// unbound (every call but auth.importAuthorization gets 401) until an
+// import binds it to a session.
+func (k dcKeys) AddAuthKey(key sessionstring.AuthKey) error {
+	k.r.mu.Lock()
+	defer k.r.mu.Unlock()
+	if k.r.unbound >= maxUnbound {
+		return fmt.Errorf("relay: %d keys await an import; refusing another", maxUnbound)
+	}
+	k.r.keys[key.ID()] = &relayKey{key: key, dc: k.dc, created: time.Now()}
+	k.r.unbound++
+	k.r.metrics.exchanges.Add(1)
+	return nil
+}
