@@ -16,7 +16,7 @@ import (
 
 // startDevServer opens a dev server in a temp dir and serves it until the
 // test ends.
-func startDevServer(t *testing.T) *devserver.Server {
+func startDevServer(t testing.TB) *devserver.Server {
 	t.Helper()
 	srv, err := devserver.Open(devserver.Options{Dir: t.TempDir()})
 	if err != nil {
@@ -59,7 +59,7 @@ func testTimeout() time.Duration {
 }
 
 // testRSAKey is the relay's RSA key in tests, made once per test binary.
-func testRSAKey(t *testing.T) *rsa.PrivateKey {
+func testRSAKey(t testing.TB) *rsa.PrivateKey {
 	t.Helper()
 	k, err := rsaKeyOnce()
 	if err != nil {

@@ -65,7 +65,7 @@ type relayFixture struct {
 	relay *Relay
 }
 
-func newRelayFixture(t *testing.T) *relayFixture {
+func newRelayFixture(t testing.TB) *relayFixture {
 	t.Helper()
 	srv := startDevServer(t)
 	seeds, err := srv.SeedAccounts(1)
@@ -77,7 +77,7 @@ func newRelayFixture(t *testing.T) *relayFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := New(Config{Accounts: testAccounts{"alice": acc}, Refuser: run, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), PrivateKey: testRSAKey(t), UpstreamTimeout: testTimeout(), IOTimeout: testTimeout()})
+	r, err := New(Config{Accounts: testAccounts{"alice": acc}, Refuser: run, Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})), PrivateKey: testRSAKey(t), UpstreamTimeout: testTimeout(), IOTimeout: testTimeout()})
 	if err != nil {
 		t.Fatal(err)
 	}

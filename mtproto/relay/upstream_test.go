@@ -10,7 +10,7 @@ import (
 	tdtgerr "github.com/gotd/td/tgerr"
 )
 
-func encodeQuery(t *testing.T, q tdbin.Encoder) []byte {
+func encodeQuery(t testing.TB, q tdbin.Encoder) []byte {
 	t.Helper()
 	var b tdbin.Buffer
 	if err := q.Encode(&b); err != nil {
