@@ -30,7 +30,8 @@
 // Pyrogram, and the wiring into tgvault run.
 //
 // Layer rule: relay is under mtproto/ and may import gotd, sessionstring,
-// mtproto/mtserver and mtproto/tlschema (and the mtproto pool in tests
-// only); it never imports vault, storage, the pool or cmd: what it needs
-// of the pool is the small Accounts interface its consumer implements.
+// mtproto/mtserver and mtproto/tlschema (its row in docs/ARCHITECTURE.md,
+// checked by internal/deptest); never vault, storage, the pool or cmd:
+// what it needs of the pool is the small Accounts interface its consumer
+// implements.
 package relay
