@@ -24,10 +24,14 @@
 // lets them through); a result or update it must read under the policy and
 // cannot decode is refused or dropped, never passed.
 //
+// A SOCKS5 front (no authentication, CONNECT only, never dialing out)
+// serves clients whose strings carry no address (Pyrogram): a dial of one
+// of Telegram's DC addresses through it reaches the relay as that DC.
+//
 // Not yet here (issue 19): other DCs (a client's key exchange with a
 // relay DC works, but auth.importAuthorization does not bind it yet, so
-// such a key gets 401 AUTH_KEY_UNREGISTERED), the SOCKS5 front for
-// Pyrogram, and the wiring into tgvault run.
+// such a key gets 401 AUTH_KEY_UNREGISTERED), and the wiring into
+// tgvault run.
 //
 // Layer rule: relay is under mtproto/ and may import gotd, sessionstring,
 // mtproto/mtserver and mtproto/tlschema (its row in docs/ARCHITECTURE.md,

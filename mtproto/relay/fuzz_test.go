@@ -1,11 +1,16 @@
 package relay
 
 import (
+	"bytes"
+	"net"
+	"net/netip"
 	"testing"
+	"time"
 
 	tdtg "github.com/gotd/td/tg"
 
 	"github.com/tgvault/tgvault/mtproto"
+	"github.com/tgvault/tgvault/sessionstring"
 )
 
 // FuzzPolicyCheck fuzzes the relay's client-facing decoder: the bytes of a
@@ -115,6 +120,62 @@ func FuzzRewriteConfig(f *testing.F) {
 			if h := tlString(out, e.Node.Field("ip_address")); h != "127.0.0.1" {
 				t.Fatalf("an option still points at %q", h)
 			}
+		}
+	})
+}
+
+// bytesConn is a net.Conn that reads from a buffer and discards writes.
+type bytesConn struct {
+	net.Conn // nil: only the methods below are called
+	r        *bytes.Reader
+}
+
+func (c *bytesConn) Read(p []byte) (int, error)         { return c.r.Read(p) }
+func (c *bytesConn) Write(p []byte) (int, error)        { return len(p), nil }
+func (c *bytesConn) SetDeadline(time.Time) error        { return nil }
+func (c *bytesConn) Close() error                       { return nil }
+func (c *bytesConn) RemoteAddr() net.Addr               { return &net.TCPAddr{} }
+func (c *bytesConn) LocalAddr() net.Addr                { return &net.TCPAddr{} }
+func (c *bytesConn) SetReadDeadline(time.Time) error    { return nil }
+func (c *bytesConn) SetWriteDeadline(t time.Time) error { return nil }
+
+// socksDest is the host of a request the handshake accepted.
+func socksDest(req []byte) string {
+	switch req[3] {
+	case socksIPv4:
+		a, _ := netip.AddrFromSlice(req[4:8])
+		return a.String()
+	case socksIPv6:
+		a, _ := netip.AddrFromSlice(req[4:20])
+		return a.Unmap().String()
+	}
+	return string(req[5 : 5+int(req[4])])
+}
+
+// FuzzSOCKSHandshake fuzzes the SOCKS5 front's parser (bytes from any
+// local program): it never panics, and it accepts only a CONNECT to one
+// of Telegram's DC addresses.
+func FuzzSOCKSHandshake(f *testing.F) {
+	r, err := New(Config{Accounts: testAccounts{}, PrivateKey: testRSAKey(f)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = r.Close() })
+	f.Add([]byte{5, 1, 0, 5, 1, 0, 1, 149, 154, 167, 51, 1, 187})
+	f.Add([]byte{5, 1, 0, 5, 1, 0, 1, 10, 1, 2, 3, 0, 80})
+	f.Add(append([]byte{5, 1, 0, 5, 1, 0, 3, 11}, append([]byte("example.com"), 0, 80)...))
+	f.Add([]byte{5, 1, 0, 5, 1, 0, 4, 0x20, 0x01, 0x0b, 0x28, 0xf2, 0x3d, 0xf0, 0x01, 0, 0, 0, 0, 0, 0, 0, 0x0a, 1, 187})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		d, err := r.socksHandshake(&bytesConn{r: bytes.NewReader(in)})
+		if err != nil {
+			return
+		}
+		req := in[2+int(in[1]):] // after the greeting
+		if d == nil || req[0] != socksVersion || req[1] != socksConnect {
+			t.Fatalf("accepted % x", in)
+		}
+		if _, ok := sessionstring.LookupDCAddress(socksDest(req)); !ok {
+			t.Fatalf("accepted % x: not a Telegram DC", in)
 		}
 	})
 }

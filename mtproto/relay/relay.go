@@ -107,6 +107,7 @@ type Relay struct {
 	dcs      map[int]*dcServer
 	clients  map[*mtserver.Conn]*client
 	accounts map[string]*accountState
+	socks    net.Listener // the SOCKS5 front, once started
 	closed   bool
 }
 
@@ -183,9 +184,13 @@ func (r *Relay) Close() error {
 	for _, d := range r.dcs {
 		dcs = append(dcs, d)
 	}
+	socks := r.socks
 	clear(r.sessions)
 	clear(r.keys)
 	r.mu.Unlock()
+	if socks != nil {
+		_ = socks.Close()
+	}
 	r.cancel()
 	var errs []error
 	for _, d := range dcs {
@@ -223,6 +228,10 @@ func (r *Relay) Mint(ctx context.Context, req MintRequest) (Minted, error) {
 	if err != nil {
 		return Minted{}, err
 	}
+	socks, err := r.socksAddr()
+	if err != nil {
+		return Minted{}, err
+	}
 	key, err := newKey()
 	if err != nil {
 		return Minted{}, err
@@ -246,7 +255,7 @@ func (r *Relay) Mint(ctx context.Context, req MintRequest) (Minted, error) {
 	r.metrics.minted.Add(1)
 	r.metrics.sessionsOpen.Store(int64(len(r.sessions)))
 	r.log.Info("relay session minted", "session", s.ID, "account", s.Account, "policy", s.Policy.String(), "expires", s.Expires.Format(time.RFC3339))
-	return Minted{Session: *s, Key: key, Host: d.host, Port: d.port, Identity: acc.Identity()}, nil
+	return Minted{Session: *s, Key: key, Host: d.host, Port: d.port, SOCKS5: socks, Identity: acc.Identity()}, nil
 }
 
 // watchAccount revokes the account's sessions when the pool stops

@@ -34,6 +34,11 @@ type Minted struct {
 	// Host and Port are where the relay answers as the home DC.
 	Host string
 	Port int
+	// SOCKS5 is the address ("host:port") of the relay's SOCKS5 front,
+	// for clients whose strings carry no address (Pyrogram): through it,
+	// a dial of any of Telegram's DC addresses reaches the relay as that
+	// DC.
+	SOCKS5 string
 	// Identity is the account's, for the string formats that carry it.
 	Identity Identity
 }
