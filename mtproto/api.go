@@ -17,6 +17,7 @@ import (
 	tdtg "github.com/gotd/td/tg"
 	tdtgerr "github.com/gotd/td/tgerr"
 
+	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/storage"
 )
 
@@ -34,13 +35,13 @@ import (
 // Calls wait out a FLOOD_WAIT up to Options.MaxFloodWait and retry; a
 // longer one answers 429 with Retry-After.
 //
-// invoke takes one method call in TL JSON, the body at most MaxInvokeBody
+// invoke takes one method call in TL JSON, the body at most tljson.MaxInvokeBody
 // bytes: {"_":"users.getUsers","id":[{"_":"inputUserSelf"}]} (the
-// convention is in tljson.go and README.md; gotd's InvokeRawJSON is not
+// convention is in package tljson and README.md; gotd's InvokeRawJSON is not
 // used, since no tg type implements its TDLib JSON decoder). It answers
 // the method's result in TL JSON, and feeds the users and chats in it to the
 // account's peer cache like every other call. The methods the pool's
-// PoolOptions.Methods refuses (by default those RefusedMethod lists: every
+// PoolOptions.Methods refuses (by default those tljson.RefusedMethod lists: every
 // auth.* method, key and session exporting or ending methods, methods that
 // change how the account logs in, wrappers around other queries) are
 // refused with 403.
@@ -117,24 +118,24 @@ func apiHandler(pool *Pool, bodyTimeout time.Duration) http.Handler {
 			writeError(w, err)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxInvokeBody))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, tljson.MaxInvokeBody))
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			var netErr net.Error
 			if errors.As(err, &tooLarge) {
-				err = tlErr(ErrBodyTooLarge, "", "the limit is %d bytes", MaxInvokeBody)
+				err = &tljson.Error{Kind: tljson.ErrBodyTooLarge, Detail: fmt.Sprintf("the limit is %d bytes", tljson.MaxInvokeBody)}
 			} else if errors.As(err, &netErr) && netErr.Timeout() {
 				w.Header().Set("Connection", "close")
-				err = fmt.Errorf("%w: not all of it came within %v", ErrBodyTimeout, bodyTimeout)
+				err = fmt.Errorf("%w: not all of it came within %v", tljson.ErrBodyTimeout, bodyTimeout)
 			} else {
-				err = tlErr(ErrMalformedJSON, "", "reading the body: %v", err)
+				err = &tljson.Error{Kind: tljson.ErrMalformedJSON, Detail: fmt.Sprintf("reading the body: %v", err)}
 			}
 			writeError(w, err)
 			return
 		}
 		// Decoded before waiting for the account: a bad call fails at
 		// once, whatever the account's state.
-		call, err := decodeTLCall(body, pool.opts.Methods)
+		call, err := tljson.DecodeCall(body, pool.opts.Methods)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -142,7 +143,7 @@ func apiHandler(pool *Pool, bodyTimeout time.Duration) http.Handler {
 		var out []byte
 		err = pool.Do(r.Context(), name, func(ctx context.Context, c *Client) error {
 			var err error
-			out, err = c.invokeTL(ctx, call)
+			out, err = c.InvokeCall(ctx, call)
 			return err
 		})
 		if err != nil {
@@ -236,13 +237,13 @@ const (
 func writeError(w http.ResponseWriter, err error) {
 	code, kind := http.StatusBadGateway, KindFailed
 	body := map[string]any{"error": err.Error()}
-	var codecErr *TLJSONError
+	var codecErr *tljson.Error
 	switch {
-	case errors.Is(err, ErrMethodRefused):
+	case errors.Is(err, tljson.ErrMethodRefused):
 		code, kind = http.StatusForbidden, KindRefused
-	case errors.Is(err, ErrBodyTooLarge):
+	case errors.Is(err, tljson.ErrBodyTooLarge):
 		code, kind = http.StatusRequestEntityTooLarge, KindTooLarge
-	case errors.Is(err, ErrBodyTimeout):
+	case errors.Is(err, tljson.ErrBodyTimeout):
 		code, kind = http.StatusRequestTimeout, KindBodyTimeout
 	case errors.As(err, &codecErr):
 		code, kind = http.StatusBadRequest, KindBadCall

@@ -17,6 +17,7 @@ import (
 	tdtg "github.com/gotd/td/tg"
 	tdtgerr "github.com/gotd/td/tgerr"
 
+	"github.com/tgvault/tgvault/mtproto/dial"
 	"github.com/tgvault/tgvault/storage"
 )
 
@@ -66,7 +67,7 @@ type Options struct {
 	// MTProxy, when set, carries every connection through that MTProxy
 	// (dialled with Dial): the proxy routes by DC id, so Server.Addr is
 	// not dialled. Its secret never appears in errors or logs.
-	MTProxy *MTProxy
+	MTProxy *dial.MTProxy
 
 	// MaxFloodWait is the longest FLOOD_WAIT a call waits out before it
 	// is sent again (DefaultMaxFloodWait when zero); a longer one fails
@@ -198,26 +199,26 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 	case opts.Server.TestMode:
 		td.DCList = tddcs.Test()
 	}
-	var dial tddcs.DialFunc
+	var dialFn tddcs.DialFunc
 	if opts.Dial != nil {
-		dial = c.stopOnProxyAuth(opts.Dial)
+		dialFn = c.stopOnProxyAuth(opts.Dial)
 	}
 	if opts.Fence != nil {
 		// The fence wraps the connection the dialer returns, whose
 		// Write is the socket's (a SOCKS5 connection passes bytes as
 		// they are; an MTProxy's obfuscation sits above it): its check
 		// is the last step before the bytes leave.
-		dial = fenceDial(dial, opts.Fence)
+		dialFn = fenceDial(dialFn, opts.Fence)
 	}
 	if opts.MTProxy != nil {
-		r, err := mtproxyResolver(*opts.MTProxy, dial, opts.Server.TestMode)
+		r, err := opts.MTProxy.Resolver(dialFn, opts.Server.TestMode)
 		if err != nil {
 			return nil, err
 		}
 		td.Resolver = r
 		c.via = ", through the MTProxy at " + opts.MTProxy.Addr + ": a wrong secret looks like this, the proxy hangs up"
 	} else {
-		td.Resolver = tddcs.Plain(tddcs.PlainOptions{Dial: dial})
+		td.Resolver = tddcs.Plain(tddcs.PlainOptions{Dial: dialFn})
 	}
 	if !opts.testOnlyNoGuard {
 		td.Resolver = guardResolver{inner: td.Resolver, sess: c.sess}

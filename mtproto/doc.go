@@ -29,9 +29,9 @@
 // call per ready account, per-account update fan-out and atomic counters
 // (WriteMetrics), and never creates keys; APIHandler serves it over a unix
 // socket (ListenUnix), raw method calls included: Client.InvokeTL takes any
-// TL method as JSON and answers its result as JSON (tljson.go, a codec over
-// gotd's type maps), and refuses the methods that could export, replace or
-// end the login (RefusedMethod).
+// TL method as JSON and answers its result as JSON (package tljson, a codec
+// over gotd's type maps), and refuses the methods that could export,
+// replace or end the login (tljson.RefusedMethod).
 //
 // For a fleet worker (whose accounts another worker takes over when its
 // lease lapses) a client arms Telegram's ping_delay_disconnect on every
@@ -41,6 +41,8 @@
 //
 // A client connects directly, through a dialer (Options.Dial, a SOCKS5
 // proxy, say) or through an MTProxy (Options.MTProxy: gotd's obfuscated2
-// and fake-TLS transports, the proxy routing by DC id); MTProxy secrets are
-// credentials and never appear in errors or logs.
+// and fake-TLS transports, the proxy routing by DC id); package dial (below
+// mtproto, importing no tgvault package) has the SOCKS5 dialer, the
+// MTProxy secrets and the proxy URLs. MTProxy secrets are credentials and
+// never appear in errors or logs.
 package mtproto

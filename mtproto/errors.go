@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tgvault/tgvault/mtproto/dial"
 	"github.com/tgvault/tgvault/sessionstring"
 )
 
@@ -35,7 +36,9 @@ var (
 	// first refusal and a Pool gives up on the account (StatusProxyAuth)
 	// until its proxy URL is fixed. The error never carries the username
 	// or the password.
-	ErrProxyAuth = errors.New("mtproto: proxy login refused")
+	// It is dial.ErrProxyAuth, the error package dial's SOCKS5 dialer
+	// fails with.
+	ErrProxyAuth = dial.ErrProxyAuth
 
 	// ErrUnauthorized reports that the server does not accept the key as
 	// logged in: AUTH_KEY_UNREGISTERED, SESSION_REVOKED, SESSION_EXPIRED,

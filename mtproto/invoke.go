@@ -3,30 +3,34 @@ package mtproto
 import (
 	"context"
 	"fmt"
+
+	"github.com/tgvault/tgvault/mtproto/tljson"
 )
 
 // InvokeTL calls the Telegram method that call names, in TL JSON (see
-// tljson.go and README.md: {"_":"users.getUsers","id":[{"_":"inputUserSelf"}]}),
+// package tljson and README.md: {"_":"users.getUsers","id":[{"_":"inputUserSelf"}]}),
 // and returns its result in TL JSON. A call that does not decode fails with
-// a *TLJSONError before anything is sent; the methods RefusedMethod lists
-// fail with ErrMethodRefused. The result goes through the same middleware
+// a *tljson.Error before anything is sent; the methods tljson.RefusedMethod
+// lists fail with tljson.ErrMethodRefused. The result goes through the same middleware
 // as every other RPC: its users and chats land in the peer cache.
 func (c *Client) InvokeTL(ctx context.Context, call []byte) ([]byte, error) {
-	tc, err := decodeTLCall(call, nil)
+	tc, err := tljson.DecodeCall(call, nil)
 	if err != nil {
 		return nil, err
 	}
-	return c.invokeTL(ctx, tc)
+	return c.InvokeCall(ctx, tc)
 }
 
-func (c *Client) invokeTL(ctx context.Context, tc *tlCall) ([]byte, error) {
-	res := &tlResult{typ: tc.method.result}
-	if err := c.td.Invoke(ctx, tc.req, res); err != nil {
-		return nil, fmt.Errorf("mtproto: %s: %w", tc.method.name, sessionErr(err))
+// InvokeCall sends a decoded call (tljson.DecodeCall, whose policy has
+// already refused what it refuses) and returns its result in TL JSON.
+func (c *Client) InvokeCall(ctx context.Context, tc *tljson.Call) ([]byte, error) {
+	res := tc.NewResult()
+	if err := c.td.Invoke(ctx, tc.Request(), res); err != nil {
+		return nil, fmt.Errorf("mtproto: %s: %w", tc.Name(), sessionErr(err))
 	}
-	out, err := encodeTL(res.value.Interface())
+	out, err := tljson.Encode(res.Value())
 	if err != nil {
-		return nil, fmt.Errorf("mtproto: %s: %w", tc.method.name, err)
+		return nil, fmt.Errorf("mtproto: %s: %w", tc.Name(), err)
 	}
 	return out, nil
 }

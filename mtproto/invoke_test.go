@@ -18,6 +18,7 @@ import (
 
 	tdtgerr "github.com/gotd/td/tgerr"
 
+	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/storage"
 )
 
@@ -251,7 +252,7 @@ func TestInvoke(t *testing.T) {
 		{"wrong field type", "alice", `{"_":"contacts.resolveUsername","username":7}`, 400, "wrong JSON type"},
 		{"unknown field", "alice", `{"_":"help.getConfig","verbose":true}`, 400, "unknown TL field"},
 		{"missing field", "alice", `{"_":"messages.getDialogs"}`, 400, "offset_peer"},
-		{"too large", "alice", `{"_":"help.getConfig","x":"` + strings.Repeat("a", MaxInvokeBody) + `"}`, 413, "too large"},
+		{"too large", "alice", `{"_":"help.getConfig","x":"` + strings.Repeat("a", tljson.MaxInvokeBody) + `"}`, 413, "too large"},
 		{"logout refused", "alice", `{"_":"auth.logOut"}`, 403, "refused"},
 		{"export refused", "alice", `{"_":"auth.exportAuthorization","dc_id":2}`, 403, "refused"},
 		{"bot login refused", "alice", `{"_":"auth.importBotAuthorization","api_id":1,"api_hash":"x","bot_auth_token":"1:x"}`, 403, "refused"},
@@ -312,10 +313,10 @@ func TestWriteErrorRPC(t *testing.T) {
 		{fmt.Errorf("x: %w", ErrKeyDuplicated), http.StatusConflict, KindKeyDuplicated, "", ""},
 		{fmt.Errorf("x: %w", ErrNoSession), http.StatusConflict, KindNoSession, "", ""},
 		{fmt.Errorf("x: %w", ErrProxyAuth), http.StatusConflict, KindProxyAuth, "", ""},
-		{fmt.Errorf("x: %w", ErrMethodRefused), http.StatusForbidden, KindRefused, "", ""},
-		{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, KindTooLarge, "", ""},
-		{ErrBodyTimeout, http.StatusRequestTimeout, KindBodyTimeout, "", ""},
-		{&TLJSONError{Kind: ErrUnknownMethod, Detail: "x"}, http.StatusBadRequest, KindBadCall, "", ""},
+		{fmt.Errorf("x: %w", tljson.ErrMethodRefused), http.StatusForbidden, KindRefused, "", ""},
+		{tljson.ErrBodyTooLarge, http.StatusRequestEntityTooLarge, KindTooLarge, "", ""},
+		{tljson.ErrBodyTimeout, http.StatusRequestTimeout, KindBodyTimeout, "", ""},
+		{&tljson.Error{Kind: tljson.ErrUnknownMethod, Detail: "x"}, http.StatusBadRequest, KindBadCall, "", ""},
 		{fmt.Errorf("x: %w", ErrUnknownAccount), http.StatusNotFound, KindNotFound, "", ""},
 		{fmt.Errorf("x: %w", context.DeadlineExceeded), http.StatusGatewayTimeout, KindTimeout, "", ""},
 		{errors.New("connection reset"), http.StatusBadGateway, KindFailed, "", ""},

@@ -2,10 +2,8 @@ package mtproto
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -13,65 +11,10 @@ import (
 
 	"github.com/tgvault/tgvault/internal/mtproxytest"
 	"github.com/tgvault/tgvault/mtproto/devserver"
+	"github.com/tgvault/tgvault/mtproto/dial"
 )
 
 const testMTProxyKey = "0123456789abcdeffedcba9876543210"
-
-func TestMTProxySecretParse(t *testing.T) {
-	t.Parallel()
-	key, _ := hex.DecodeString(testMTProxyKey)
-	tls := append(append([]byte{0xee}, key...), "example.com"...)
-	tests := []struct {
-		in   string
-		want MTProxySecretType
-		err  string // "" for success
-	}{
-		{testMTProxyKey, MTProxyPlain, ""},
-		{strings.ToUpper(testMTProxyKey), MTProxyPlain, ""},
-		{"dd" + testMTProxyKey, MTProxySecured, ""},
-		{hex.EncodeToString(tls), MTProxyFakeTLS, ""},
-		{base64.RawURLEncoding.EncodeToString(tls), MTProxyFakeTLS, ""},
-		{base64.StdEncoding.EncodeToString(tls), MTProxyFakeTLS, ""},
-		{base64.RawURLEncoding.EncodeToString(append([]byte{0xdd}, key...)), MTProxySecured, ""},
-		{"", 0, "empty"},
-		{testMTProxyKey[:30], 0, "want 16"},
-		{"!!" + testMTProxyKey, 0, "neither hex nor base64"},
-		{"ee" + testMTProxyKey, 0, "without a domain"},
-		{"ee" + testMTProxyKey + hex.EncodeToString([]byte("bad domain!")), 0, "not a host name"},
-		{"dd" + testMTProxyKey + "00", 0, "dd (random padding)"},
-		{"ef" + testMTProxyKey, 0, "type 0xef"},
-		{"0a" + testMTProxyKey + "0b0c", 0, "type 0x0a"},
-	}
-	for _, tt := range tests {
-		b, err := ParseMTProxySecret(tt.in)
-		if tt.err != "" {
-			if !errors.Is(err, ErrMTProxySecret) || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("%q: error %v, want ErrMTProxySecret saying %q", tt.in, err, tt.err)
-			}
-			if err != nil && strings.Contains(strings.ToLower(err.Error()), testMTProxyKey[:8]) {
-				t.Errorf("the error quotes the secret: %v", err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%q: %v", tt.in, err)
-			continue
-		}
-		typ, err := MTProxy{Secret: b}.SecretType()
-		if err != nil || typ != tt.want {
-			t.Errorf("%q: type %v (%v), want %v", tt.in, typ, err, tt.want)
-		}
-		p := &MTProxy{Addr: "h:1", Secret: b}
-		for _, s := range []string{p.String(), fmt.Sprintf("%v", p), fmt.Sprintf("%+v", *p), fmt.Sprintf("%#v", p)} {
-			if strings.Contains(s, testMTProxyKey[:8]) || strings.Contains(s, "1 35 69 103") || strings.Contains(s, "0x1, 0x23, 0x45") || !strings.Contains(s, typ.String()) {
-				t.Errorf("%q shows the secret or not its type", s)
-			}
-		}
-	}
-	if d := (MTProxy{Secret: tls}).Domain(); d != "example.com" {
-		t.Errorf("domain %q", d)
-	}
-}
 
 // unreachable is an address nothing listens on: with an MTProxy the client
 // must never dial the server address itself.
@@ -117,7 +60,7 @@ func TestMTProxyConnect(t *testing.T) {
 			proxy := startMTProxy(t, tc.secret, srv)
 			opts := serverOptions(srv)
 			opts.Server.Addr = unreachable(t)
-			opts.MTProxy = &MTProxy{Addr: proxy.Addr(), Secret: tc.secret}
+			opts.MTProxy = &dial.MTProxy{Addr: proxy.Addr(), Secret: tc.secret}
 
 			botID, token, err := srv.AddBot("proxied")
 			if err != nil {
@@ -188,7 +131,7 @@ func TestMTProxyWrongSecret(t *testing.T) {
 			seedStore(t, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 			opts := serverOptions(srv)
 			opts.Server.Addr = unreachable(t)
-			opts.MTProxy = &MTProxy{Addr: proxy.Addr(), Secret: tc.client}
+			opts.MTProxy = &dial.MTProxy{Addr: proxy.Addr(), Secret: tc.client}
 			opts.ConnectTimeout = 2 * time.Second
 			_, err = runSelf(t.Context(), store, opts)
 			if !errors.Is(err, ErrConnectTimeout) {
@@ -213,7 +156,7 @@ func TestMTProxyWrongSecret(t *testing.T) {
 func TestMTProxyPool(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "")
-	secret, err := ParseMTProxySecret("dd" + testMTProxyKey)
+	secret, err := dial.ParseMTProxySecret("dd" + testMTProxyKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +179,7 @@ func TestMTProxyPool(t *testing.T) {
 	}
 	opts := serverOptions(srv)
 	opts.Server.Addr = unreachable(t)
-	opts.MTProxy = &MTProxy{Addr: proxy.Addr(), Secret: secret}
+	opts.MTProxy = &dial.MTProxy{Addr: proxy.Addr(), Secret: secret}
 	if err := pool.AddClient("proxied", proxied, opts); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	tdtelegram "github.com/gotd/td/telegram"
 	tdtg "github.com/gotd/td/tg"
 
+	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/storage"
 )
 
@@ -40,11 +41,10 @@ type (
 // (gotd's *XBox wrappers), user vectors and the results of raw calls
 // (InvokeTL) are unwrapped.
 func PeersOf(v any) []storage.Peer {
-	if r, ok := v.(*tlResult); ok { // a raw call of the local API
-		if !r.value.IsValid() {
+	if r, ok := v.(*tljson.Result); ok { // a raw call of the local API
+		if v = r.Value(); v == nil {
 			return nil
 		}
-		v = r.value.Interface()
 	}
 	v = unbox(v)
 	var out []storage.Peer

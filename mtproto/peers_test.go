@@ -4,8 +4,10 @@ import (
 	"context"
 	"testing"
 
+	tdbin "github.com/gotd/td/bin"
 	tdtg "github.com/gotd/td/tg"
 
+	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/storage"
 )
 
@@ -93,5 +95,31 @@ func TestPeerCacheFedFromResults(t *testing.T) {
 	p, err := store.PeerByUsername("newschan")
 	if err != nil || p.Type != storage.PeerChannel || p.AccessHash == 0 {
 		t.Errorf("by username: %+v, %v", p, err)
+	}
+}
+
+// TestPeersOfRawResult: the result of a raw call (InvokeTL) feeds the peer
+// cache like a typed one; an empty result has no peers.
+func TestPeersOfRawResult(t *testing.T) {
+	t.Parallel()
+	call, err := tljson.DecodeCall([]byte(`{"_":"users.getUsers","id":[{"_":"inputUserSelf"}]}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &tdtg.User{ID: 5, AccessHash: 6, Username: "Five"}
+	u.SetFlags()
+	var b tdbin.Buffer
+	if err := (&tdtg.UserClassVector{Elems: []tdtg.UserClass{u}}).Encode(&b); err != nil {
+		t.Fatal(err)
+	}
+	r := call.NewResult()
+	if p := PeersOf(r); p != nil {
+		t.Errorf("peers of an empty result: %+v", p)
+	}
+	if err := r.Decode(&b); err != nil {
+		t.Fatal(err)
+	}
+	if p := PeersOf(r); len(p) != 1 || p[0].ID != 5 || p[0].Username != "five" {
+		t.Errorf("peers of a raw result: %+v", p)
 	}
 }

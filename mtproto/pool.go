@@ -10,6 +10,7 @@ import (
 
 	tdtgerr "github.com/gotd/td/tgerr"
 
+	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
 )
@@ -71,8 +72,8 @@ type PoolOptions struct {
 	// turns keep-alives off.
 	KeepAlive time.Duration
 	// Methods is the local API's policy of refused methods (nil: the
-	// default list, RefusedMethod); run's --allow and --deny make it.
-	Methods *MethodPolicy
+	// default list, tljson.RefusedMethod); run's --allow and --deny make it.
+	Methods *tljson.MethodPolicy
 	// OnStatus, when set, is called on every state change of an account,
 	// from the account's goroutine (never concurrently for one account).
 	OnStatus func(name string, s Status, err error)

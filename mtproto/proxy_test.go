@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tgvault/tgvault/internal/socks5test"
+	"github.com/tgvault/tgvault/mtproto/dial"
 )
 
 const proxyPass = "hunter2-proxy-pw"
@@ -31,7 +32,7 @@ func startProxy(t *testing.T, user, pass string) *socks5test.Server {
 
 func socks5Dial(t *testing.T, addr, user, pass string) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	t.Helper()
-	d, err := SOCKS5(addr, user, pass)
+	d, err := dial.SOCKS5(addr, user, pass)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 
 	tdbin "github.com/gotd/td/bin"
 	tdtg "github.com/gotd/td/tg"
+
+	"github.com/tgvault/tgvault/mtproto/tljson"
 )
 
 // updateBuffer is how many updates a subscriber may lag behind before it
@@ -143,10 +145,10 @@ func splitUpdates(u tdtg.UpdatesClass) []tdbin.Object {
 }
 
 // updateJSON encodes one update for the update stream in TL JSON, the
-// convention of invoke (tljson.go): "_" names its constructor, fields
+// convention of invoke (package tljson): "_" names its constructor, fields
 // carry the schema's names, long values are strings.
 func updateJSON(obj tdbin.Object) ([]byte, error) {
-	b, err := encodeTL(obj)
+	b, err := tljson.Encode(obj)
 	if err != nil {
 		return nil, fmt.Errorf("mtproto: encode update: %w", err)
 	}

@@ -10,6 +10,9 @@ import (
 	"github.com/tgvault/tgvault/storage"
 )
 
+// mtSecret is an MTProxy key in hex.
+const mtSecret = "0123456789abcdeffedcba9876543210"
+
 // TestClientOptionsFromAccount: what login keeps with an account (api_hash,
 // device, proxy) is what run connects it with; an account without them
 // gets run's defaults and a device derived from its key.

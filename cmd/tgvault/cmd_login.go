@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tgvault/tgvault/mtproto"
+	"github.com/tgvault/tgvault/mtproto/dial"
 	"github.com/tgvault/tgvault/storage"
 	"github.com/tgvault/tgvault/vault"
 )
@@ -257,11 +258,11 @@ the account has one (TGVAULT_2FA_PASSWORD_FILE).`,
 				return err
 			}
 			opts := mtproto.Options{Server: srv, APIID: apiID, APIHash: apiHash}
-			pc, err := parseProxy(proxy)
+			pc, err := dial.Parse(proxy)
 			if err != nil {
 				return usagef("--proxy: %v", err)
 			}
-			pc.apply(&opts)
+			opts.Dial, opts.MTProxy = pc.Dial, pc.MTProxy
 			if opts.Device, err = df.pick(); err != nil {
 				return err
 			}

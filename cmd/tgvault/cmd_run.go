@@ -25,6 +25,8 @@ import (
 
 	"github.com/tgvault/tgvault/internal/privdir"
 	"github.com/tgvault/tgvault/mtproto"
+	"github.com/tgvault/tgvault/mtproto/dial"
+	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/storage"
 	"github.com/tgvault/tgvault/vault"
 	"github.com/tgvault/tgvault/vault/pgvault"
@@ -385,7 +387,7 @@ its leases expired and that delay passed. See docs/fleet.md.`,
 			if err != nil {
 				return err
 			}
-			methods, err := mtproto.NewMethodPolicy(allow, deny)
+			methods, err := tljson.NewMethodPolicy(allow, deny)
 			if err != nil {
 				return usagef("%v", err)
 			}
@@ -571,7 +573,7 @@ const (
 
 // serve serves the accounts active, which claim holds (or, for a fleet
 // worker, the accounts its leases give it).
-func (a *app) serve(sig context.Context, v *vault.Vault, active []vault.Account, claim *vault.Claim, sock string, conf serverConf, confSet bool, apiID int32, proxy string, fleet *pgvault.Fleet, locked bool, methods *mtproto.MethodPolicy) error {
+func (a *app) serve(sig context.Context, v *vault.Vault, active []vault.Account, claim *vault.Claim, sock string, conf serverConf, confSet bool, apiID int32, proxy string, fleet *pgvault.Fleet, locked bool, methods *tljson.MethodPolicy) error {
 	if al := methods.Allowed(); len(al) > 0 {
 		a.warnf("the local API allows %s (--allow), which it refuses by default: a script can change or end the accounts' logins with them", strings.Join(al, ", "))
 	}
@@ -806,7 +808,7 @@ func clientOptions(f *storage.File, conf serverConf, confSet bool, apiID int32, 
 	} else if ok {
 		proxy = string(b)
 	}
-	pc, err := parseProxy(proxy)
+	pc, err := dial.Parse(proxy)
 	if err != nil {
 		return mtproto.Options{}, fmt.Errorf("%w: the account's proxy: %w", vault.ErrCorrupt, err)
 	}
@@ -819,7 +821,7 @@ func clientOptions(f *storage.File, conf serverConf, confSet bool, apiID int32, 
 		return mtproto.Options{}, err
 	}
 	opts := mtproto.Options{Server: srv, APIID: id, APIHash: string(hash), Device: dev}
-	pc.apply(&opts)
+	opts.Dial, opts.MTProxy = pc.Dial, pc.MTProxy
 	return opts, nil
 }
 
@@ -1010,7 +1012,7 @@ The socket is --socket, else TGVAULT_SOCKET, else run's default.`,
 			case len(args) == 2 && args[1] == "me":
 			case len(args) == 3 && args[1] == "peer":
 			case (len(args) == 2 || len(args) == 3) && args[1] != "me" && args[1] != "peer":
-				if !mtproto.IsMethod(args[1]) {
+				if !tljson.IsMethod(args[1]) {
 					return usagef("%q is not a Telegram method (usage: call NAME me | call NAME peer QUERY | call NAME METHOD [JSON|-])", args[1])
 				}
 			default:
@@ -1026,7 +1028,7 @@ The socket is --socket, else TGVAULT_SOCKET, else run's default.`,
 					params = []byte(args[2])
 					if args[2] == "-" {
 						var err error
-						params, err = io.ReadAll(io.LimitReader(a.stdin, mtproto.MaxInvokeBody+1))
+						params, err = io.ReadAll(io.LimitReader(a.stdin, tljson.MaxInvokeBody+1))
 						if err != nil {
 							return fmt.Errorf("reading the parameters: %w", err)
 						}

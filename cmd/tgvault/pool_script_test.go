@@ -11,7 +11,7 @@ import (
 
 	"github.com/tgvault/tgvault/internal/mtproxytest"
 	"github.com/tgvault/tgvault/internal/socks5test"
-	"github.com/tgvault/tgvault/mtproto"
+	"github.com/tgvault/tgvault/mtproto/dial"
 )
 
 // cmdTermRun runs `termrun SOCKET`: it sends SIGTERM to the `tgvault
@@ -83,7 +83,7 @@ func cmdMTProxy(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 4 {
 		ts.Fatalf("usage: mtproxy FILE SECRET DC ADDR")
 	}
-	secret, err := mtproto.ParseMTProxySecret(args[1])
+	secret, err := dial.ParseMTProxySecret(args[1])
 	ts.Check(err)
 	dc, err := strconv.Atoi(args[2])
 	ts.Check(err)

@@ -1,4 +1,4 @@
-package mtproto
+package dial
 
 import (
 	"context"
@@ -11,14 +11,15 @@ import (
 	"time"
 )
 
-// SOCKS5 returns a dial function (for Options.Dial) that connects through
-// the SOCKS5 proxy at proxyAddr (host:port), with RFC 1929 username and
-// password when user is not empty. A proxy that refuses the login (a
+// SOCKS5 returns a dial function (for mtproto.Options.Dial) that connects
+// through the SOCKS5 proxy at proxyAddr (host:port), with RFC 1929 username
+// and password when user is not empty. A proxy that refuses the login (a
 // username/password status other than 0, or no acceptable authentication
-// method) fails the dial with ErrProxyAuth, which a Client treats as final;
+// method) fails the dial with ErrProxyAuth, which mtproto's Client treats
+// as final;
 // every other failure (the proxy down, a CONNECT refused) is an ordinary
 // dial error that gotd retries. No error carries the username or password.
-func SOCKS5(proxyAddr, user, pass string) (func(ctx context.Context, network, addr string) (net.Conn, error), error) {
+func SOCKS5(proxyAddr, user, pass string) (Func, error) {
 	if len(user) > 255 || len(pass) > 255 {
 		return nil, errors.New("mtproto: SOCKS5 username and password are at most 255 bytes")
 	}

@@ -1,4 +1,4 @@
-package mtproto
+package tljson
 
 import (
 	"bytes"
@@ -234,7 +234,7 @@ func TestTLRoundTrip(t *testing.T) {
 				gotdBroken[rt.String()] = err.Error()
 				continue
 			}
-			j1, err := encodeTL(norm)
+			j1, err := Encode(norm)
 			if err != nil {
 				t.Fatalf("%s: to JSON: %v", rt, err)
 			}
@@ -256,7 +256,7 @@ func TestTLRoundTrip(t *testing.T) {
 			if !bytes.Equal(b1.Buf, b2.Buf) {
 				t.Fatalf("%s: TL differs after JSON %s", rt, j1)
 			}
-			j2, err := encodeTL(back.Interface())
+			j2, err := Encode(back.Interface())
 			if err != nil || !bytes.Equal(j1, j2) {
 				t.Fatalf("%s: JSON differs:\n%s\n%s (%v)", rt, j1, j2, err)
 			}
@@ -274,7 +274,7 @@ func TestTLRoundTrip(t *testing.T) {
 
 func TestTLDecodeCall(t *testing.T) {
 	t.Parallel()
-	c, err := decodeTLCall([]byte(`{"_":"users.getUsers","id":[{"_":"inputUserSelf"},{"_":"inputUser","user_id":"42","access_hash":-9007199254740993}]}`), nil)
+	c, err := DecodeCall([]byte(`{"_":"users.getUsers","id":[{"_":"inputUserSelf"},{"_":"inputUser","user_id":"42","access_hash":-9007199254740993}]}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestTLDecodeCall(t *testing.T) {
 
 	// Flags follow the fields present: a "true" flag, and an optional
 	// field given as zero is still sent.
-	c, err = decodeTLCall([]byte(`{"_":"messages.getDialogs","exclude_pinned":true,"folder_id":0,"offset_peer":{"_":"inputPeerEmpty"},"limit":"20","hash":"123"}`), nil)
+	c, err = DecodeCall([]byte(`{"_":"messages.getDialogs","exclude_pinned":true,"folder_id":0,"offset_peer":{"_":"inputPeerEmpty"},"limit":"20","hash":"123"}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func TestTLDecodeCall(t *testing.T) {
 	if _, ok := d.GetFolderID(); !ok {
 		t.Error("folder_id 0 not sent")
 	}
-	c, err = decodeTLCall([]byte(`{"_":"messages.getDialogs","exclude_pinned":false,"offset_peer":{"_":"inputPeerSelf"},"folder_id":null}`), nil)
+	c, err = DecodeCall([]byte(`{"_":"messages.getDialogs","exclude_pinned":false,"offset_peer":{"_":"inputPeerSelf"},"folder_id":null}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestTLDecodeCall(t *testing.T) {
 
 	// Bytes: padded, unpadded and URL-safe base64.
 	for _, s := range []string{"+/8=", "+/8", "-_8=", "-_8"} {
-		c, err := decodeTLCall([]byte(`{"_":"upload.saveFilePart","file_id":"1","file_part":0,"bytes":"`+s+`"}`), nil)
+		c, err := DecodeCall([]byte(`{"_":"upload.saveFilePart","file_id":"1","file_part":0,"bytes":"`+s+`"}`), nil)
 		if err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
@@ -323,7 +323,7 @@ func TestTLDecodeCall(t *testing.T) {
 
 	// A concrete type takes "_" or not.
 	for _, settings := range []string{`{"silent":true}`, `{"_":"inputPeerNotifySettings","silent":true}`} {
-		c, err := decodeTLCall([]byte(`{"_":"account.updateNotifySettings","peer":{"_":"inputNotifyUsers"},"settings":`+settings+`}`), nil)
+		c, err := DecodeCall([]byte(`{"_":"account.updateNotifySettings","peer":{"_":"inputNotifyUsers"},"settings":`+settings+`}`), nil)
 		if err != nil {
 			t.Fatalf("%s: %v", settings, err)
 		}
@@ -338,7 +338,7 @@ func TestTLEncode(t *testing.T) {
 	u := &tdtg.User{ID: 1 << 60, FirstName: "A <b>\"", Bot: true}
 	u.SetFlags()
 	u.SetAccessHash(-5)
-	got, err := encodeTL([]tdtg.UserClass{u, &tdtg.UserEmpty{ID: 7}})
+	got, err := Encode([]tdtg.UserClass{u, &tdtg.UserEmpty{ID: 7}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,11 +348,11 @@ func TestTLEncode(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 	for v, want := range map[any]string{true: "true", false: "false", 3: "3", int64(3): `"3"`} {
-		if got, err := encodeTL(v); err != nil || string(got) != want {
+		if got, err := Encode(v); err != nil || string(got) != want {
 			t.Errorf("%v: %s %v", v, got, err)
 		}
 	}
-	if got, _ := encodeTL([]byte{0xfb, 0xff}); string(got) != `"+/8="` {
+	if got, _ := Encode([]byte{0xfb, 0xff}); string(got) != `"+/8="` {
 		t.Errorf("bytes: %s", got)
 	}
 }
@@ -405,8 +405,8 @@ func TestTLJSONErrors(t *testing.T) {
 		{"refused mtproto", `{"_":"destroy_auth_key"}`, ErrMethodRefused, ""},
 	}
 	for _, tc := range cases {
-		_, err := decodeTLCall([]byte(tc.body), nil)
-		var te *TLJSONError
+		_, err := DecodeCall([]byte(tc.body), nil)
+		var te *Error
 		if !errors.Is(err, tc.kind) || !errors.As(err, &te) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.kind)
 			continue
@@ -425,7 +425,7 @@ func TestTLJSONErrors(t *testing.T) {
 func TestRefusedMethods(t *testing.T) {
 	t.Parallel()
 	for name := range refusedMethods {
-		if _, err := decodeTLCall([]byte(`{"_":"`+name+`"}`), nil); !errors.Is(err, ErrMethodRefused) {
+		if _, err := DecodeCall([]byte(`{"_":"`+name+`"}`), nil); !errors.Is(err, ErrMethodRefused) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -477,28 +477,21 @@ func TestTLResult(t *testing.T) {
 		{reflect.TypeFor[tdtg.MessagesDialogsClass](), &tdtg.MessagesDialogs{}, `{"_":"messages.dialogs","dialogs":[],"messages":[],"chats":[],"users":[]}`},
 	}
 	for _, tc := range cases {
-		r := &tlResult{typ: tc.typ}
+		r := &Result{typ: tc.typ}
 		if err := r.Decode(enc(tc.in)); err != nil {
 			t.Errorf("%s: %v", tc.typ, err)
 			continue
 		}
-		if got, err := encodeTL(r.value.Interface()); err != nil || string(got) != tc.want {
+		if got, err := Encode(r.value.Interface()); err != nil || string(got) != tc.want {
 			t.Errorf("%s: %s %v, want %s", tc.typ, got, err, tc.want)
 		}
 	}
-	r := &tlResult{typ: reflect.TypeFor[[]tdtg.UserClass]()}
-	if err := r.Decode(enc(&tdtg.UserClassVector{Elems: []tdtg.UserClass{u}})); err != nil {
-		t.Fatal(err)
-	}
-	if p := PeersOf(r); len(p) != 1 || p[0].ID != 5 || p[0].Username != "five" {
-		t.Errorf("peers of a raw result: %+v", p)
-	}
-	if p := PeersOf(&tlResult{}); p != nil {
-		t.Errorf("peers of an empty result: %+v", p)
+	if v := (&Result{}).Value(); v != nil {
+		t.Errorf("value of an empty result: %v", v)
 	}
 	// A constructor of another class, garbage, a short buffer: errors.
 	for _, b := range []*tdbin.Buffer{enc(&tdtg.UserClassVector{Elems: []tdtg.UserClass{u}}), {Buf: []byte{1, 2, 3, 4, 5, 6, 7, 8}}, {}} {
-		if err := (&tlResult{typ: reflect.TypeFor[tdtg.MessagesDialogsClass]()}).Decode(b); err == nil {
+		if err := (&Result{typ: reflect.TypeFor[tdtg.MessagesDialogsClass]()}).Decode(b); err == nil {
 			t.Errorf("decoded %x as dialogs", b.Buf)
 		}
 	}

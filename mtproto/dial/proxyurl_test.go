@@ -1,4 +1,4 @@
-package main
+package dial
 
 import (
 	"encoding/base64"
@@ -16,7 +16,7 @@ const (
 )
 
 // TestParseMTProxy: every form of MTProxy link Telegram uses is read into
-// the proxy's address and decoded secret; bad ones are errBadProxy errors
+// the proxy's address and decoded secret; bad ones are ErrBadProxy errors
 // that name the problem and never quote the secret.
 func TestParseMTProxy(t *testing.T) {
 	key, _ := hex.DecodeString(mtSecret)
@@ -35,13 +35,13 @@ func TestParseMTProxy(t *testing.T) {
 		{"mtproxy://dd" + mtSecret + "@127.0.0.1:443", "127.0.0.1:443", append([]byte{0xdd}, key...)},
 	}
 	for _, tt := range ok {
-		p, err := parseProxy(tt.url)
-		if err != nil || p.mtproxy == nil || p.dial != nil {
+		p, err := Parse(tt.url)
+		if err != nil || p.MTProxy == nil || p.Dial != nil {
 			t.Errorf("%s: %+v, %v", tt.url, p, err)
 			continue
 		}
-		if p.mtproxy.Addr != tt.addr || string(p.mtproxy.Secret) != string(tt.secret) {
-			t.Errorf("%s: addr %s secret %x", tt.url, p.mtproxy.Addr, p.mtproxy.Secret)
+		if p.MTProxy.Addr != tt.addr || string(p.MTProxy.Secret) != string(tt.secret) {
+			t.Errorf("%s: addr %s secret %x", tt.url, p.MTProxy.Addr, p.MTProxy.Secret)
 		}
 	}
 	bad := []struct{ url, err string }{
@@ -58,9 +58,9 @@ func TestParseMTProxy(t *testing.T) {
 		{"mtproxy://" + mtSecret + "@127.0.0.1", "mtproxy://SECRET@host:port"},
 	}
 	for _, tt := range bad {
-		_, err := parseProxy(tt.url)
-		if !errors.Is(err, errBadProxy) || !strings.Contains(err.Error(), tt.err) {
-			t.Errorf("%s: error %v, want errBadProxy saying %q", tt.url, err, tt.err)
+		_, err := Parse(tt.url)
+		if !errors.Is(err, ErrBadProxy) || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("%s: error %v, want ErrBadProxy saying %q", tt.url, err, tt.err)
 		}
 		if err != nil && (strings.Contains(err.Error(), mtSecret[:10]) || strings.Contains(err.Error(), mtSecret[20:])) {
 			t.Errorf("the error quotes the secret: %v", err)
@@ -91,17 +91,17 @@ func TestProxyDialer(t *testing.T) {
 		{"socks5://:" + pass + "@127.0.0.1:1080", false, "needs a username"},
 	}
 	for _, tt := range tests {
-		p, err := parseProxy(tt.url)
+		p, err := Parse(tt.url)
 		if tt.err == "" {
 			if err != nil {
 				t.Errorf("parseProxy: %v", err)
-			} else if p.direct() != tt.direct || p.mtproxy != nil {
-				t.Errorf("a dialer %v, want direct %v", p.dial != nil, tt.direct)
+			} else if p.Direct() != tt.direct || p.MTProxy != nil {
+				t.Errorf("a dialer %v, want direct %v", p.Dial != nil, tt.direct)
 			}
 			continue
 		}
-		if !errors.Is(err, errBadProxy) || !strings.Contains(err.Error(), tt.err) {
-			t.Errorf("error %v, want errBadProxy saying %q", err, tt.err)
+		if !errors.Is(err, ErrBadProxy) || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("error %v, want ErrBadProxy saying %q", err, tt.err)
 		}
 		if err != nil && strings.Contains(err.Error(), pass) {
 			t.Errorf("the error echoes the password: %v", err)
@@ -119,7 +119,7 @@ func TestRedactProxy(t *testing.T) {
 		"socks5://127.0.0.1:1080":                                          "socks5://127.0.0.1:1080",
 		"::bad":                                                            "(unreadable)",
 	} {
-		if got := redactProxy(in); got != want {
+		if got := Redact(in); got != want {
 			t.Errorf("redactProxy: %q, want %q", got, want)
 		}
 	}

@@ -1,10 +1,7 @@
-package mtproto
+package tljson
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
-	"net/http"
 	"strings"
 	"testing"
 )
@@ -78,50 +75,5 @@ func TestMethodPolicy(t *testing.T) {
 		if !errors.Is(err, ErrBadMethodPolicy) || !strings.Contains(err.Error(), c.has) {
 			t.Errorf("allow %v deny %v: %v, want %q", c.allow, c.deny, err, c.has)
 		}
-	}
-}
-
-// TestMethodPolicyAPI: the pool's policy is what the local API applies.
-func TestMethodPolicyAPI(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, "")
-	seeds, err := srv.SeedAccounts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	policy, err := NewMethodPolicy([]string{"account.setAccountTTL"}, []string{"help.getConfig"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := NewPool(PoolOptions{Client: serverOptions(srv), Methods: policy})
-	alice := newMemory(t)
-	seedStore(t, alice, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
-	if err := pool.Add("alice", alice); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- pool.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	do := apiServer(t, pool)
-	kind := func(b []byte) string {
-		var e struct {
-			Kind string `json:"kind"`
-		}
-		_ = json.Unmarshal(b, &e)
-		return e.Kind
-	}
-	if code, b := do("POST", "/v1/accounts/alice/invoke", `{"_":"help.getConfig"}`); code != http.StatusForbidden || kind(b) != KindRefused {
-		t.Errorf("denied help.getConfig: %d %s", code, b)
-	}
-	// Allowed: it reaches the server (which may answer anything but 403).
-	if code, b := do("POST", "/v1/accounts/alice/invoke", `{"_":"account.setAccountTTL","ttl":{"_":"accountDaysTTL","days":30}}`); code == http.StatusForbidden {
-		t.Errorf("allowed account.setAccountTTL: %d %s", code, b)
-	}
-	if code, b := do("POST", "/v1/accounts/alice/invoke", `{"_":"account.changePhone","phone_number":"+1","phone_code_hash":"x","phone_code":"1"}`); code != http.StatusForbidden {
-		t.Errorf("account.changePhone: %d %s", code, b)
-	}
-	if code, b := do("POST", "/v1/accounts/alice/invoke", `{"_":"users.getUsers","id":[{"_":"inputUserSelf"}]}`); code != http.StatusOK {
-		t.Errorf("users.getUsers: %d %s", code, b)
 	}
 }

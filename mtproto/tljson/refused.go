@@ -1,4 +1,4 @@
-package mtproto
+package tljson
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package main
+package dial
 
 import (
 	"net/url"
@@ -21,8 +21,8 @@ func FuzzParseProxy(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		_, err := parseProxy(raw)
-		red := redactProxy(raw)
+		_, err := Parse(raw)
+		red := Redact(raw)
 		// The forms the error lists are fixed text, not the input: an input
 		// that is a piece of them ("://t.me/proxy") is not quoted.
 		if err != nil && len(raw) > 12 && strings.Contains(strings.ReplaceAll(err.Error(), proxyForms, ""), raw) {

@@ -1,4 +1,4 @@
-package mtproto
+package tljson
 
 // TL JSON: the local API's JSON form of Telegram's TL objects, a codec over
 // gotd's generated types (tdtg.NamesMap, tdtg.TypesConstructorMap) driven
@@ -55,7 +55,7 @@ const MaxInvokeBody = 1 << 20
 // maxTLDepth caps the nesting of objects and arrays in a method call.
 const maxTLDepth = 64
 
-// TL JSON errors. Every codec error is a *TLJSONError whose Kind is one of
+// TL JSON errors. Every codec error is a *Error whose Kind is one of
 // these (errors.Is matches the kind).
 var (
 	// ErrMalformedJSON reports a body that is not one JSON object (or that
@@ -65,7 +65,7 @@ var (
 	ErrBodyTooLarge = errors.New("mtproto: request body too large")
 	// ErrBodyTimeout reports a request body that did not arrive within
 	// BodyTimeout (the local API answers 408). Not a codec error: it is
-	// returned bare, not in a *TLJSONError.
+	// returned bare, not in a *Error.
 	ErrBodyTimeout = errors.New("mtproto: request body timed out")
 	// ErrUnknownMethod reports a "_" that names no TL method (or names a
 	// constructor).
@@ -89,15 +89,15 @@ var (
 	ErrMethodRefused = errors.New("mtproto: method refused")
 )
 
-// TLJSONError is an error in a TL JSON method call: its kind, where in the
+// Error is an error in a TL JSON method call: its kind, where in the
 // JSON it is, and what was wrong.
-type TLJSONError struct {
+type Error struct {
 	Kind   error  // ErrMalformedJSON, ErrUnknownMethod, ...
 	Path   string // "id[0]", "offset_peer"; empty at the top level
 	Detail string
 }
 
-func (e *TLJSONError) Error() string {
+func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Kind.Error())
 	if e.Path != "" {
@@ -112,10 +112,10 @@ func (e *TLJSONError) Error() string {
 }
 
 // Unwrap returns the kind.
-func (e *TLJSONError) Unwrap() error { return e.Kind }
+func (e *Error) Unwrap() error { return e.Kind }
 
 func tlErr(kind error, path, format string, args ...any) error {
-	return &TLJSONError{Kind: kind, Path: path, Detail: fmt.Sprintf(format, args...)}
+	return &Error{Kind: kind, Path: path, Detail: fmt.Sprintf(format, args...)}
 }
 
 // IsMethod reports whether name is a method of the TL schema (refused
@@ -219,16 +219,25 @@ var (
 	tdpObjectType = reflect.TypeFor[tdtdp.Object]()
 )
 
-// tlCall is a decoded method call.
-type tlCall struct {
+// Call is a decoded method call.
+type Call struct {
 	method *tlMethod
 	req    tdbin.Object
 }
 
-// decodeTLCall decodes a method call in TL JSON: an object whose "_" names
+// Name is the method's TL name ("users.getUsers").
+func (c *Call) Name() string { return c.method.name }
+
+// Request is the decoded request, ready to send.
+func (c *Call) Request() tdbin.Object { return c.req }
+
+// NewResult returns a decoder of the method's result.
+func (c *Call) NewResult() *Result { return &Result{typ: c.method.result} }
+
+// DecodeCall decodes a method call in TL JSON: an object whose "_" names
 // the method. It refuses the methods policy refuses (nil: the default list,
 // RefusedMethod).
-func decodeTLCall(data []byte, policy *MethodPolicy) (*tlCall, error) {
+func DecodeCall(data []byte, policy *MethodPolicy) (*Call, error) {
 	if len(data) > MaxInvokeBody {
 		return nil, tlErr(ErrBodyTooLarge, "", "%d bytes, the limit is %d", len(data), MaxInvokeBody)
 	}
@@ -267,7 +276,7 @@ func decodeTLCall(data []byte, policy *MethodPolicy) (*tlCall, error) {
 	if err := req.Encode(&b); err != nil {
 		return nil, tlErr(ErrMissingField, "", "%v", err)
 	}
-	return &tlCall{method: m, req: req}, nil
+	return &Call{method: m, req: req}, nil
 }
 
 func parseJSON(data []byte) (any, error) {
@@ -544,16 +553,24 @@ func decodeBase64(s string) ([]byte, error) {
 	return enc.Strict().DecodeString(s)
 }
 
-// tlResult decodes a method's result whatever its type: the Go type
+// Result decodes a method's result whatever its type: the Go type
 // tdtg.Client returns for the method (an object, a class, a vector, Bool
 // or a bare number).
-type tlResult struct {
+type Result struct {
 	typ   reflect.Type
 	value reflect.Value
 }
 
+// Value is the decoded result, nil before Decode succeeded.
+func (r *Result) Value() any {
+	if !r.value.IsValid() {
+		return nil
+	}
+	return r.value.Interface()
+}
+
 // Decode implements tdbin.Decoder.
-func (r *tlResult) Decode(b *tdbin.Buffer) error {
+func (r *Result) Decode(b *tdbin.Buffer) error {
 	v, err := decodeBin(b, r.typ)
 	if err != nil {
 		return err
@@ -648,8 +665,8 @@ func decodeBin(b *tdbin.Buffer, t reflect.Type) (reflect.Value, error) {
 	return reflect.Value{}, fmt.Errorf("mtproto: result: the Go type %s is not supported", t)
 }
 
-// encodeTL writes v (a TL value as gotd holds it) in TL JSON.
-func encodeTL(v any) ([]byte, error) {
+// Encode writes v (a TL value as gotd holds it) in TL JSON.
+func Encode(v any) ([]byte, error) {
 	var b bytes.Buffer
 	if err := encodeTLValue(&b, reflect.ValueOf(v)); err != nil {
 		return nil, err

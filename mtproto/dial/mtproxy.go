@@ -1,4 +1,4 @@
-package mtproto
+package dial
 
 import (
 	"context"
@@ -52,8 +52,9 @@ func (t MTProxySecretType) String() string {
 
 // MTProxy is an MTProxy the client connects through: every connection goes
 // to Addr, obfuscated with Secret, and the proxy picks the DC by the DC id
-// in the obfuscated header (Server.Addr is then never dialled). Options.Dial,
-// when set, opens the TCP connection to the proxy.
+// in the obfuscated header (the client's server address is then never
+// dialled). mtproto.Options.Dial, when set, opens the TCP connection to the
+// proxy.
 //
 // Secret is a credential: it is never printed (String shows its type only).
 type MTProxy struct {
@@ -188,12 +189,14 @@ func (p MTProxy) check() error {
 	return err
 }
 
-// mtproxyResolver is gotd's MTProxy resolver over p.
-func mtproxyResolver(p MTProxy, dial func(ctx context.Context, network, addr string) (net.Conn, error), testMode bool) (tddcs.Resolver, error) {
+// Resolver is gotd's MTProxy resolver over p: every connection goes to
+// p.Addr through dial (nil: a plain TCP dial), and with testMode the DC ids
+// the proxy is asked for are Telegram's test DCs'.
+func (p MTProxy) Resolver(dial Func, testMode bool) (tddcs.Resolver, error) {
 	if err := p.check(); err != nil {
 		return nil, err
 	}
-	r, err := tddcs.MTProxy(p.Addr, append([]byte(nil), p.Secret...), tddcs.MTProxyOptions{Dial: dial})
+	r, err := tddcs.MTProxy(p.Addr, append([]byte(nil), p.Secret...), tddcs.MTProxyOptions{Dial: tddcs.DialFunc(dial)})
 	if err != nil {
 		// gotd's error quotes the secret: never pass it on.
 		t, _ := p.SecretType()
