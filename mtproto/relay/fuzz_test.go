@@ -9,7 +9,7 @@ import (
 
 	tdtg "github.com/gotd/td/tg"
 
-	"github.com/tgvault/tgvault/mtproto"
+	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/sessionstring"
 )
 
@@ -20,7 +20,7 @@ import (
 // names no peer of the service account.
 func FuzzPolicyCheck(f *testing.F) {
 	s := schema(f)
-	run, err := mtproto.NewMethodPolicy(nil, nil)
+	run, err := tljson.NewMethodPolicy(nil, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

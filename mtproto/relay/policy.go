@@ -21,7 +21,7 @@ const (
 	RefusedMessage = "TGVAULT_METHOD_REFUSED"
 )
 
-// Refuser is the run's refused-method policy (mtproto.MethodPolicy): the
+// Refuser is the run's refused-method policy (tljson.MethodPolicy): the
 // local API's list, as the operator adjusted it with run --allow and
 // --deny. The relay is another way in, so the same list applies.
 type Refuser interface {

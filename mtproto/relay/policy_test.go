@@ -7,7 +7,7 @@ import (
 	tdbin "github.com/gotd/td/bin"
 	tdtg "github.com/gotd/td/tg"
 
-	"github.com/tgvault/tgvault/mtproto"
+	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/mtproto/tlschema"
 )
 
@@ -35,7 +35,7 @@ func enc(t testing.TB, e tdbin.Encoder) []byte {
 func TestPolicyCheck(t *testing.T) {
 	t.Parallel()
 	s := schema(t)
-	run, err := mtproto.NewMethodPolicy(nil, []string{"messages.deleteHistory"})
+	run, err := tljson.NewMethodPolicy(nil, []string{"messages.deleteHistory"})
 	if err != nil {
 		t.Fatal(err)
 	}

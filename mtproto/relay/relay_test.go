@@ -19,8 +19,8 @@ import (
 	tdtgerr "github.com/gotd/td/tgerr"
 	tdtransport "github.com/gotd/td/transport"
 
-	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/mtproto/devserver"
+	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/sessionstring"
 )
 
@@ -73,7 +73,7 @@ func newRelayFixture(t testing.TB) *relayFixture {
 		t.Fatal(err)
 	}
 	acc := &testAccount{seed: seeds[0], addr: srv.Addr(), done: make(chan struct{})}
-	run, err := mtproto.NewMethodPolicy(nil, nil)
+	run, err := tljson.NewMethodPolicy(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

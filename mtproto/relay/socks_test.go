@@ -16,7 +16,7 @@ import (
 	tddcs "github.com/gotd/td/telegram/dcs"
 	tdtg "github.com/gotd/td/tg"
 
-	"github.com/tgvault/tgvault/mtproto"
+	"github.com/tgvault/tgvault/mtproto/dial"
 	"github.com/tgvault/tgvault/sessionstring"
 )
 
@@ -37,7 +37,7 @@ func TestRelaySOCKS5(t *testing.T) {
 	if !ok {
 		t.Fatalf("no built-in address of DC %d", m.DC)
 	}
-	dial, err := mtproto.SOCKS5(m.SOCKS5, "", "")
+	dialFn, err := dial.SOCKS5(m.SOCKS5, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestRelaySOCKS5(t *testing.T) {
 	c := tdtelegram.NewClient(17349, "344583e45741c457fe1862106095a5eb", tdtelegram.Options{
 		DC:             m.DC,
 		DCList:         tddcs.List{Options: []tdtg.DCOption{{ID: m.DC, IPAddress: host, Port: port}}},
-		Resolver:       tddcs.Plain(tddcs.PlainOptions{Dial: dial}),
+		Resolver:       tddcs.Plain(tddcs.PlainOptions{Dial: dialFn}),
 		SessionStorage: store,
 		NoUpdates:      true,
 	})
