@@ -33,6 +33,11 @@
 // over gotd's type maps), and refuses the methods that could export,
 // replace or end the login (tljson.RefusedMethod).
 //
+// How an account connects (its server, api_hash, proxy and device) is kept
+// in its tgvault_meta table under the keys of settings.go, read for run by
+// LoadOptions and written at login by SaveLogin; docs/design.md §1.4 lists
+// every meta key.
+//
 // For a fleet worker (whose accounts another worker takes over when its
 // lease lapses) a client arms Telegram's ping_delay_disconnect on every
 // connection before anything else (Options.DeadMan: the server closes the

@@ -17,11 +17,6 @@ import (
 	"github.com/tgvault/tgvault/storage"
 )
 
-// MetaGotd is the tgvault_meta key under which the adapter keeps what gotd
-// has and Pyrogram's row lacks: the server salt, the address and gotd's
-// config subset, as JSON. It never holds the key.
-const MetaGotd = "mtproto.gotd"
-
 // gotdMeta is the JSON stored under MetaGotd.
 type gotdMeta struct {
 	Salt   int64             `json:"salt"`

@@ -2,10 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -24,21 +20,11 @@ import (
 	"github.com/tgvault/tgvault/vault"
 )
 
-// metaServer is the account meta key that remembers the server an account
-// logged in on (serverConf as JSON), so that `run` connects it there. It
-// holds public data only: an address and a public key.
-const metaServer = "tgvault.server"
-
-// metaAPIHash is the account meta key of the api_hash it logged in with,
-// when the user gave one (sealed with the account; run passes it on, for
-// the few methods that take it).
-const metaAPIHash = "tgvault.api_hash"
-
 // Defaults for a custom server (the dev server) when no API credentials
 // are given: it does not check them.
 const (
 	devAPIID   = 1
-	devAPIHash = "tgvault-dev-server"
+	devAPIHash = mtproto.DevAPIHash
 )
 
 // loginTimeout bounds a login (it waits for a code or password typed by a
@@ -64,49 +50,8 @@ func (f *serverFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.proxy, "proxy", "", "connect through a proxy `URL`: SOCKS5 (socks5://[user:password@]host:port) or MTProxy (tg://proxy?server=HOST&port=PORT&secret=SECRET, https://t.me/proxy?..., mtproxy://SECRET@host:port); default $TGVAULT_PROXY; login stores it with the account, run uses it for accounts without their own")
 }
 
-// serverConf is where an account connects; it is stored in the account's
-// meta under metaServer. The zero value is Telegram's production DCs.
-type serverConf struct {
-	Addr      string `json:"addr,omitempty"`
-	PublicKey string `json:"public_key,omitempty"` // PEM
-	TestMode  bool   `json:"test_mode,omitempty"`
-}
-
-// custom reports whether the configuration names a server of its own.
-func (c serverConf) custom() bool { return c.Addr != "" }
-
-// server turns the configuration into the mtproto form.
-func (c serverConf) server(dc int) (mtproto.Server, error) {
-	s := mtproto.Server{DC: dc, Addr: c.Addr, TestMode: c.TestMode}
-	if c.PublicKey != "" {
-		k, err := parsePublicKey([]byte(c.PublicKey))
-		if err != nil {
-			return mtproto.Server{}, err
-		}
-		s.PublicKeys = []*rsa.PublicKey{k}
-	}
-	return s, nil
-}
-
-// parsePublicKey reads an RSA public key in PEM (PKCS#1 or PKIX).
-func parsePublicKey(b []byte) (*rsa.PublicKey, error) {
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, errors.New("server key: no PEM block")
-	}
-	if k, err := x509.ParsePKCS1PublicKey(blk.Bytes); err == nil {
-		return k, nil
-	}
-	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("server key: %w", err)
-	}
-	rk, ok := k.(*rsa.PublicKey)
-	if !ok {
-		return nil, errors.New("server key: not an RSA key")
-	}
-	return rk, nil
-}
+// serverConf is where an account connects (kept under mtproto.MetaServer).
+type serverConf = mtproto.ServerConf
 
 // serverConf resolves the server flags and their environment variables.
 // set reports whether anything was given.
@@ -130,7 +75,7 @@ func (a *app) serverConf(f *serverFlags) (c serverConf, set bool, err error) {
 		if err != nil {
 			return c, false, fmt.Errorf("server key: %w", err)
 		}
-		if _, err := parsePublicKey(b); err != nil {
+		if _, err := mtproto.ParsePublicKey(b); err != nil {
 			return c, false, fmt.Errorf("%w: %s: %w", vault.ErrBadInput, keyPath, err)
 		}
 		c.PublicKey = string(b)
@@ -169,7 +114,7 @@ func (a *app) apiCreds(f *serverFlags, c serverConf) (int32, string, error) {
 		hash = a.getenv("TGVAULT_API_HASH")
 	}
 	if id == 0 || hash == "" {
-		if !c.custom() {
+		if !c.Custom() {
 			return 0, "", usagef("Telegram needs --api-id and --api-hash (or TGVAULT_API_ID, TGVAULT_API_HASH; get them at https://my.telegram.org); a dev server does not (tgvault dev-server)")
 		}
 		if id == 0 {
@@ -249,7 +194,7 @@ the account has one (TGVAULT_2FA_PASSWORD_FILE).`,
 			if err != nil {
 				return err
 			}
-			srv, err := conf.server(0)
+			srv, err := conf.Server(0)
 			if err != nil {
 				return err
 			}
@@ -279,25 +224,8 @@ the account has one (TGVAULT_2FA_PASSWORD_FILE).`,
 					return err
 				}
 				defer store.Close()
-				meta, err := json.Marshal(conf)
-				if err != nil {
+				if err := mtproto.SaveLogin(store, mtproto.LoginSettings{Server: conf, Device: opts.Device, APIHash: apiHash, Proxy: proxy}); err != nil {
 					return err
-				}
-				if err := store.SetMeta(metaServer, meta); err != nil {
-					return err
-				}
-				if err := storeDevice(store, opts.Device); err != nil {
-					return err
-				}
-				if apiHash != devAPIHash {
-					if err := store.SetMeta(metaAPIHash, []byte(apiHash)); err != nil {
-						return err
-					}
-				}
-				if proxy != "" && proxy != "none" {
-					if err := store.SetMeta(metaProxy, []byte(proxy)); err != nil {
-						return err
-					}
 				}
 				ctx, stop := a.signalContext()
 				defer stop()

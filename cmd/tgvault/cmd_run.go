@@ -25,7 +25,6 @@ import (
 
 	"github.com/tgvault/tgvault/internal/privdir"
 	"github.com/tgvault/tgvault/mtproto"
-	"github.com/tgvault/tgvault/mtproto/dial"
 	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/storage"
 	"github.com/tgvault/tgvault/vault"
@@ -776,53 +775,19 @@ func markAccount(v *vault.Vault, w *vaultWriter, set *storeSet, name string, st 
 	})
 }
 
-// clientOptions returns an account's client options: the server it logged
-// in on (its metaServer), else the run's --server, else Telegram's DCs for
-// its row; its own proxy (metaProxy), else proxy (run's --proxy); and its
-// device parameters (metaDevice, else derived from its key id).
+// clientOptions returns an account's client options (mtproto.LoadOptions
+// with run's --server, --api-id and --proxy as the defaults); a stored
+// setting that is unreadable is a corrupt account file.
 func clientOptions(f *storage.File, conf serverConf, confSet bool, apiID int32, proxy string) (mtproto.Options, error) {
 	row, err := f.Session()
 	if err != nil {
 		return mtproto.Options{}, err
 	}
-	c := serverConf{TestMode: row.TestMode.Or(false)}
-	if b, ok, err := f.Meta(metaServer); err != nil {
-		return mtproto.Options{}, err
-	} else if ok {
-		if err := json.Unmarshal(b, &c); err != nil {
-			return mtproto.Options{}, fmt.Errorf("%w: the stored server is unreadable", vault.ErrCorrupt)
-		}
-	} else if confSet {
-		c = conf
+	opts, err := mtproto.LoadOptions(f, row, mtproto.Defaults{Server: conf, ServerSet: confSet, APIID: apiID, Proxy: proxy})
+	if errors.Is(err, mtproto.ErrBadSettings) {
+		return mtproto.Options{}, fmt.Errorf("%w: %w", vault.ErrCorrupt, err)
 	}
-	srv, err := c.server(row.DCID)
-	if err != nil {
-		return mtproto.Options{}, err
-	}
-	id := apiID
-	if v, ok := row.APIID.Get(); ok {
-		id = v
-	}
-	if b, ok, err := f.Meta(metaProxy); err != nil {
-		return mtproto.Options{}, err
-	} else if ok {
-		proxy = string(b)
-	}
-	pc, err := dial.Parse(proxy)
-	if err != nil {
-		return mtproto.Options{}, fmt.Errorf("%w: the account's proxy: %w", vault.ErrCorrupt, err)
-	}
-	dev, err := accountDevice(f, row)
-	if err != nil {
-		return mtproto.Options{}, err
-	}
-	hash, _, err := f.Meta(metaAPIHash)
-	if err != nil {
-		return mtproto.Options{}, err
-	}
-	opts := mtproto.Options{Server: srv, APIID: id, APIHash: string(hash), Device: dev}
-	opts.Dial, opts.MTProxy = pc.Dial, pc.MTProxy
-	return opts, nil
+	return opts, err
 }
 
 // apiClient is an HTTP client of the local API socket.

@@ -3,19 +3,11 @@ package main
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
-	"fmt"
 
 	"github.com/spf13/pflag"
 
 	"github.com/tgvault/tgvault/mtproto"
-	"github.com/tgvault/tgvault/storage"
-	"github.com/tgvault/tgvault/vault"
 )
-
-// metaDevice is the account meta key of its device parameters
-// (mtproto.Device as JSON), chosen once at login.
-const metaDevice = "tgvault.device"
 
 // deviceFlags override parts of the device a login picks.
 type deviceFlags struct {
@@ -47,33 +39,6 @@ func (f *deviceFlags) pick() (mtproto.Device, error) {
 	}
 	if err := d.Check(); err != nil {
 		return mtproto.Device{}, usagef("%v", err)
-	}
-	return d, nil
-}
-
-// storeDevice keeps d with the account.
-func storeDevice(s storage.Storage, d mtproto.Device) error {
-	b, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	return s.SetMeta(metaDevice, b)
-}
-
-// accountDevice is the account's stored device, else one derived from its
-// key id (an imported session: stable for as long as its key lives,
-// without writing to the account).
-func accountDevice(f *storage.File, row storage.SessionRow) (mtproto.Device, error) {
-	b, ok, err := f.Meta(metaDevice)
-	if err != nil {
-		return mtproto.Device{}, err
-	}
-	if !ok {
-		return mtproto.DeviceForKey(row.AuthKey.ID()), nil
-	}
-	var d mtproto.Device
-	if err := json.Unmarshal(b, &d); err != nil || d.Check() != nil {
-		return mtproto.Device{}, fmt.Errorf("%w: the stored device parameters are unreadable", vault.ErrCorrupt)
 	}
 	return d, nil
 }

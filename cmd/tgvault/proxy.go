@@ -11,14 +11,10 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/mtproto/dial"
 	"github.com/tgvault/tgvault/vault"
 )
-
-// metaProxy is the account meta key of the account's own proxy URL. The
-// URL may carry a password: it lives only inside the sealed account file
-// and is never printed whole (see redactProxy).
-const metaProxy = "tgvault.proxy"
 
 // errSecretOnArgv is a proxy URL with a password or secret on the
 // command line, where every user of the machine sees it (ps, /proc) and
@@ -137,11 +133,11 @@ it), setting is refused (exit 5): stop it first.`,
 					if val != "none" {
 						b = []byte(val)
 					}
-					if err := v.Commit(f, func() error { return f.SetMeta(metaProxy, b) }); err != nil {
+					if err := v.Commit(f, func() error { return f.SetMeta(mtproto.MetaProxy, b) }); err != nil {
 						return err
 					}
 				}
-				cur, ok, err := f.Meta(metaProxy)
+				cur, ok, err := f.Meta(mtproto.MetaProxy)
 				if err != nil {
 					return err
 				}
