@@ -32,6 +32,10 @@ import (
 
 // Server is a running MTProxy on loopback.
 type Server struct {
+	// Addr, Close, and Refused: the clients refused (wrong secret, bad
+	// header, unknown DC).
+	*loopserver.Server
+
 	secret []byte // the 16 key bytes
 	kind   byte   // 0 plain, 0xdd, 0xee
 	dcs    map[int]string
@@ -40,7 +44,6 @@ type Server struct {
 	mu       sync.Mutex
 	asked    []int
 	upstream []string // local addresses of the connections to the DCs
-	srv      *loopserver.Server
 }
 
 // Start starts a proxy on 127.0.0.1 with the decoded secret (16 bytes,
@@ -62,19 +65,12 @@ func Start(secret []byte, dcs map[int]string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.srv = srv
+	s.Server = srv
 	return s, nil
 }
 
-// Addr is the proxy's host:port.
-func (s *Server) Addr() string { return s.srv.Addr() }
-
 // Relayed is the number of client connections forwarded to a DC.
 func (s *Server) Relayed() int64 { return s.relayed.Load() }
-
-// Refused is the number of clients refused (wrong secret, bad header,
-// unknown DC).
-func (s *Server) Refused() int64 { return s.srv.Refused() }
 
 // DCs are the DC ids asked for by accepted clients, in order.
 func (s *Server) DCs() []int {
@@ -90,9 +86,6 @@ func (s *Server) Upstream() []string {
 	defer s.mu.Unlock()
 	return append([]string(nil), s.upstream...)
 }
-
-// Close stops the proxy and its relays.
-func (s *Server) Close() error { return s.srv.Close() }
 
 var errRefused = errors.New("mtproxytest: client refused")
 
@@ -145,10 +138,10 @@ func (s *Server) handle(c net.Conn) error {
 	if err != nil {
 		return err
 	}
-	if !s.srv.Track(up) {
+	if !s.Track(up) {
 		return net.ErrClosed
 	}
-	defer s.srv.Untrack(up)
+	defer s.Untrack(up)
 	s.mu.Lock()
 	s.asked = append(s.asked, int(int16(meta.DC)))
 	s.upstream = append(s.upstream, up.LocalAddr().String())

@@ -18,12 +18,15 @@ import (
 
 // Server is a running SOCKS5 proxy on loopback.
 type Server struct {
+	// Addr, Close, and Refused: the clients refused (bad login, bad
+	// request).
+	*loopserver.Server
+
 	user, pass string
 
 	relayed atomic.Int64
 	mu      sync.Mutex
 	targets []string
-	srv     *loopserver.Server
 }
 
 // Start starts a proxy on 127.0.0.1. With user != "", clients must log in
@@ -34,18 +37,12 @@ func Start(user, pass string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.srv = srv
+	s.Server = srv
 	return s, nil
 }
 
-// Addr is the proxy's host:port.
-func (s *Server) Addr() string { return s.srv.Addr() }
-
 // Relayed is the number of connections relayed to their destination.
 func (s *Server) Relayed() int64 { return s.relayed.Load() }
-
-// Refused is the number of clients refused (bad login, bad request).
-func (s *Server) Refused() int64 { return s.srv.Refused() }
 
 // Targets are the destinations asked for, in order.
 func (s *Server) Targets() []string {
@@ -53,9 +50,6 @@ func (s *Server) Targets() []string {
 	defer s.mu.Unlock()
 	return append([]string(nil), s.targets...)
 }
-
-// Close stops the proxy and its relays.
-func (s *Server) Close() error { return s.srv.Close() }
 
 var errProtocol = errors.New("socks5test: protocol error")
 
@@ -152,10 +146,10 @@ func (s *Server) handle(c net.Conn) error {
 		_, _ = c.Write([]byte{5, 5, 0, 1, 0, 0, 0, 0, 0, 0})
 		return err
 	}
-	if !s.srv.Track(up) {
+	if !s.Track(up) {
 		return errProtocol
 	}
-	defer s.srv.Untrack(up)
+	defer s.Untrack(up)
 	if _, err := c.Write([]byte{5, 0, 0, 1, 0, 0, 0, 0, 0, 0}); err != nil {
 		return err
 	}
