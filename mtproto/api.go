@@ -232,6 +232,7 @@ const (
 	KindRPCError      = "rpc_error"      // 502, with "rpc_code" and "rpc_type"
 	KindFailed        = "failed"         // 502: the call failed without a Telegram error
 	KindTimeout       = "timeout"        // 504
+	KindUnreachable   = "unreachable"    // 503: the account's server refuses connections or cannot be reached
 )
 
 func writeError(w http.ResponseWriter, err error) {
@@ -259,6 +260,8 @@ func writeError(w http.ResponseWriter, err error) {
 		code, kind = http.StatusConflict, KindUnauthorized
 	case errors.Is(err, ErrNoSession):
 		code, kind = http.StatusConflict, KindNoSession
+	case errors.Is(err, ErrUnreachable):
+		code, kind = http.StatusServiceUnavailable, KindUnreachable
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		code, kind = http.StatusGatewayTimeout, KindTimeout
 	}

@@ -223,6 +223,7 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 	if !opts.testOnlyNoGuard {
 		td.Resolver = guardResolver{inner: td.Resolver, sess: c.sess}
 	}
+	td.Resolver = reachResolver{inner: td.Resolver, c: c}
 	if deadMan {
 		td.Resolver = deadManResolver{inner: td.Resolver, sess: c.sess, delay: int32(opts.DeadMan.Delay / time.Second)}
 		td.Clock = deadManClock{interval: opts.DeadMan.Interval}
@@ -322,7 +323,7 @@ func sessionErr(err error) error {
 
 func isStopCause(err error) bool {
 	return errors.Is(err, ErrConnectTimeout) || errors.Is(err, ErrKeyLost) || errors.Is(err, ErrNewKeyRefused) ||
-		errors.Is(err, ErrProxyAuth)
+		errors.Is(err, ErrProxyAuth) || errors.Is(err, ErrUnreachable)
 }
 
 // onConnectionState re-arms the connect deadline whenever the primary

@@ -29,6 +29,12 @@ var (
 	// within the connect deadline (an unreachable or silent server).
 	ErrConnectTimeout = errors.New("mtproto: connect deadline exceeded")
 
+	// ErrUnreachable reports a server whose address refused the
+	// connection or could not be reached (every address gotd tried for
+	// the primary DC failed to dial). The dial's error is wrapped beside
+	// it; a Pool retries such an account (StatusUnreachable).
+	ErrUnreachable = errors.New("mtproto: server unreachable")
+
 	// ErrProxyAuth reports a proxy that refused the account's login: a
 	// SOCKS5 username/password status other than 0, or no acceptable
 	// authentication method (a login it does not take, or one it needs

@@ -32,9 +32,10 @@ const (
 	StatusStopped                     // final: the pool stopped
 	StatusProxyAuth                   // final: the account's proxy refused its login (ErrProxyAuth)
 	StatusDuplicateWait               // AUTH_KEY_DUPLICATED under Options.DuplicateWait: waiting to try again
+	StatusUnreachable                 // the server's address refuses connections or cannot be reached (ErrUnreachable); back-off running
 )
 
-var statusNames = [...]string{"waiting", "connecting", "ready", "retrying", "unauthorized", "key_lost", "duplicated", "no_session", "failed", "stopped", "proxy_auth", "duplicate_wait"}
+var statusNames = [...]string{"waiting", "connecting", "ready", "retrying", "unauthorized", "key_lost", "duplicated", "no_session", "failed", "stopped", "proxy_auth", "duplicate_wait", "unreachable"}
 
 func (s Status) String() string {
 	if s < 0 || int(s) >= len(statusNames) {
@@ -44,7 +45,9 @@ func (s Status) String() string {
 }
 
 // Final reports whether the pool gives up on an account in this state.
-func (s Status) Final() bool { return s >= StatusUnauthorized && s != StatusDuplicateWait }
+func (s Status) Final() bool {
+	return s >= StatusUnauthorized && s != StatusDuplicateWait && s != StatusUnreachable
+}
 
 // DuplicateTries is how many connects in a row must meet
 // AUTH_KEY_DUPLICATED, Options.DuplicateWait apart, before a Pool gives the
@@ -105,6 +108,7 @@ type poolAccount struct {
 	opts    *Options      // the account's own client options (AddClient), else nil
 	changed chan struct{} // closed and replaced on every change
 	hub     *updateHub    // the account's update subscribers, across reconnects
+	retry   chan struct{} // a call's nudge: end an unreachable account's back-off now (Do)
 
 	// Set by start for one Run: cancel stops the account's goroutine,
 	// done is closed once it returned (its client's Run returned first).
@@ -154,7 +158,7 @@ func (p *Pool) add(name string, store storage.Storage, opts *Options) error {
 		}
 		return errors.New("mtproto: account added twice")
 	}
-	a := &poolAccount{name: name, store: store, opts: opts, changed: make(chan struct{}), hub: newUpdateHub()}
+	a := &poolAccount{name: name, store: store, opts: opts, changed: make(chan struct{}), hub: newUpdateHub(), retry: make(chan struct{}, 1)}
 	p.accounts[name] = a
 	if p.ctx != nil {
 		p.start(p.ctx, a)
@@ -306,6 +310,7 @@ func (p *Pool) Status(name string) (Status, error) {
 // Do waits until the account is ready and calls f with its client. It
 // fails at once for an account in a final state.
 func (p *Pool) Do(ctx context.Context, name string, f func(ctx context.Context, c *Client) error) error {
+	nudged := false
 	for {
 		p.mu.Lock()
 		a, ok := p.accounts[name]
@@ -318,16 +323,28 @@ func (p *Pool) Do(ctx context.Context, name string, f func(ctx context.Context, 
 		switch {
 		case st == StatusReady:
 			return f(ctx, c)
-		case st.Final():
+		case st.Final(), st == StatusUnreachable && nudged:
 			if err == nil {
 				return fmt.Errorf("mtproto: account %s", st)
 			}
 			return fmt.Errorf("mtproto: account %s: %w", st, err)
+		case st == StatusUnreachable:
+			// Try once more now rather than after the back-off (the
+			// server may be back); unreachable again, the call fails.
+			nudged = true
+			select {
+			case a.retry <- struct{}{}:
+			default:
+			}
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return ctx.Err()
+			// Say what the account was doing, not only that time ran out.
+			if err != nil {
+				return fmt.Errorf("mtproto: account still %s (%w): %w", st, err, ctx.Err())
+			}
+			return fmt.Errorf("mtproto: account still %s: %w", st, ctx.Err())
 		}
 	}
 }
@@ -413,7 +430,7 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 			release()
 			return
 		}
-		p.set(a, StatusRetrying, err, nil)
+		p.set(a, st, err, nil) // StatusRetrying or StatusUnreachable
 		release()
 		wait := backoff
 		if d, ok := tdtgerr.AsFloodWait(err); ok && d > wait {
@@ -423,6 +440,8 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
+		case <-a.retry:
+			t.Stop()
 		case <-ctx.Done():
 			t.Stop()
 			p.set(a, StatusStopped, nil, nil)
@@ -509,6 +528,8 @@ func classify(err error) Status {
 		// A wrong proxy password stays wrong: not retried until the
 		// account's proxy URL is fixed and the account added again.
 		return StatusProxyAuth
+	case errors.Is(err, ErrUnreachable):
+		return StatusUnreachable
 	case errors.Is(err, ErrConnectTimeout):
 		return StatusRetrying
 	case err == nil:

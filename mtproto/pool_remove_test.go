@@ -317,7 +317,7 @@ func TestPoolRemoveWhileDoWaits(t *testing.T) {
 	hold, stopping := make(chan struct{}), make(chan struct{})
 	pool := NewPool(PoolOptions{Client: opts, OnStatus: func(name string, s Status, _ error) {
 		switch s {
-		case StatusRetrying:
+		case StatusRetrying, StatusUnreachable:
 			retryOnce.Do(func() { close(retrying) })
 		case StatusStopped:
 			stopOnce.Do(func() { close(stopping) })

@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
 )
@@ -138,15 +143,138 @@ func TestPool(t *testing.T) {
 	}
 }
 
+// TestPoolRetriesUnreachable: an account whose server refuses connections
+// is unreachable at once (not after the connect deadline), with the dial's
+// error; a call fails naming that state (after one more try) instead of
+// timing out; once a server listens there again, a call brings the
+// account back without waiting out the back-off. A server that accepts
+// and stays silent is still the connect deadline's (retrying), and a call
+// that times out says which state the account was in.
 func TestPoolRetriesUnreachable(t *testing.T) {
 	t.Parallel()
+	dir := t.TempDir()
+	first, err := devserver.Open(devserver.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeds, err := first.SeedAccounts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := serverOptions(first)
+	first.Close()
+	// A port nothing listens on (for now).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	opts.Server.Addr = addr
+	states := make(chan Status, 64)
+	pool := NewPool(PoolOptions{Client: opts, MaxBackoff: time.Hour, OnStatus: func(_ string, s Status, err error) {
+		if s == StatusUnreachable && !errors.Is(err, ErrUnreachable) {
+			t.Errorf("unreachable with %v", err)
+		}
+		select {
+		case states <- s:
+		default:
+		}
+	}})
+	m := newMemory(t)
+	seedStore(t, m, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+	if err := pool.Add("a", m); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- pool.Run(ctx) }()
+	start := time.Now()
+	for s := range states {
+		if s == StatusUnreachable {
+			break
+		}
+		if s == StatusRetrying {
+			t.Fatal("retrying, not unreachable: the refused dial was not recognised")
+		}
+	}
+	if d := time.Since(start); d > opts.ConnectTimeout/2 {
+		t.Errorf("unreachable after %v: the connect deadline (%v) was waited out", d, opts.ConnectTimeout)
+	}
+	_, serr := pool.Status("a")
+	t.Logf("the state's error: %v", serr)
+	if !strings.Contains(serr.Error(), addr) || !strings.Contains(serr.Error(), "refused") {
+		t.Errorf("the state's error does not name the address and the refusal: %v", serr)
+	}
+	// A call: one more try at once, then the state, well before its
+	// deadline.
+	dctx, dcancel := context.WithTimeout(t.Context(), time.Minute)
+	defer dcancel()
+	err = pool.Do(dctx, "a", func(context.Context, *Client) error { return nil })
+	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "unreachable") {
+		t.Errorf("Do on an unreachable account: %v", err)
+	}
+	rec := httptest.NewRecorder()
+	writeError(rec, err)
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"kind":"unreachable"`) {
+		t.Errorf("the API's answer: %d %s", rec.Code, rec.Body)
+	}
+	// The server is back on the same address: a call does not wait for
+	// the back-off (an hour at most here, a second by now).
+	srv, err := devserver.Open(devserver.Options{Dir: dir, Addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx) }()
+	defer func() {
+		scancel()
+		<-served
+		srv.Close()
+	}()
+	time.Sleep(2500 * time.Millisecond) // past the first back-off: the account is waiting its second
+	for err := errors.New("first"); err != nil; {
+		err = pool.Do(dctx, "a", func(ctx context.Context, c *Client) error {
+			_, err := c.Self(ctx)
+			return err
+		})
+		if err != nil && !errors.Is(err, ErrUnreachable) {
+			t.Fatalf("Do once the server is back: %v", err)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPoolSilentServer: a server that accepts connections and never
+// answers is the connect deadline's: retrying with ErrConnectTimeout, and
+// a call that runs out of time names the state it waited in.
+func TestPoolSilentServer(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
 	srv := startServer(t, "")
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts := serverOptions(srv)
-	opts.Server.Addr = "127.0.0.1:1" // nothing listens there
+	opts.Server.Addr = ln.Addr().String()
 	opts.ConnectTimeout = 200 * time.Millisecond
 	retries := make(chan error, 16)
 	pool := NewPool(PoolOptions{Client: opts, OnStatus: func(_ string, s Status, err error) {
@@ -172,7 +300,8 @@ func TestPoolRetriesUnreachable(t *testing.T) {
 	}
 	dctx, dcancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer dcancel()
-	if err := pool.Do(dctx, "a", func(context.Context, *Client) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+	err = pool.Do(dctx, "a", func(context.Context, *Client) error { return nil })
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "account still") {
 		t.Errorf("Do while retrying: %v", err)
 	}
 	cancel()

@@ -150,14 +150,15 @@ func TestProxyDownIsTransient(t *testing.T) {
 	opts := serverOptions(srv)
 	opts.Dial = socks5Dial(t, addr, "u", proxyPass)
 	opts.ConnectTimeout = 300 * time.Millisecond
-	if _, err := runSelf(t.Context(), store, opts); !errors.Is(err, ErrConnectTimeout) || errors.Is(err, ErrProxyAuth) {
-		t.Fatalf("proxy down: %v, want ErrConnectTimeout", err)
+	// The proxy refuses connections: unreachable, at once.
+	if _, err := runSelf(t.Context(), store, opts); !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrProxyAuth) {
+		t.Fatalf("proxy down: %v, want ErrUnreachable", err)
 	}
 
 	retries := make(chan error, 16)
 	pool := NewPool(PoolOptions{Client: opts, OnStatus: func(_ string, s Status, err error) {
 		switch {
-		case s == StatusRetrying:
+		case s == StatusRetrying, s == StatusUnreachable:
 			select {
 			case retries <- err:
 			default:
@@ -173,7 +174,7 @@ func TestProxyDownIsTransient(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- pool.Run(ctx) }()
 	for range 2 {
-		if err := <-retries; !errors.Is(err, ErrConnectTimeout) {
+		if err := <-retries; !errors.Is(err, ErrUnreachable) {
 			t.Errorf("retry cause: %v", err)
 		}
 	}

@@ -83,7 +83,10 @@ a handful of methods) for demos and tests; it is not Telegram. It prints its
 address and the path of its public key, a demo bot's token and a demo user's
 phone number and code, and runs until SIGINT or SIGTERM. Its accounts and
 keys persist in the state directory (default $XDG_STATE_HOME/tgvault/dev-server,
-else ~/.local/state/tgvault/dev-server).
+else ~/.local/state/tgvault/dev-server), and so does its address: the first
+start picks a free port, and later starts listen on it again, since the
+accounts logged in to it connect there (--listen chooses another; a port in
+use is an error saying so).
 
 Try it:
   tgvault dev-server
@@ -121,7 +124,11 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 				}
 				dir = d
 			}
-			opts := devserver.Options{Dir: dir, Addr: listen, RejectDuplicates: rejectDup}
+			addr, kept, err := devListenAddr(dir, listen, cmd.Flags().Changed("listen"))
+			if err != nil {
+				return err
+			}
+			opts := devserver.Options{Dir: dir, Addr: addr, RejectDuplicates: rejectDup}
 			var srv *devserver.Server
 			if qrAccept {
 				// The demo user's "phone" scans every QR code after a
@@ -133,11 +140,17 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 					}
 				}
 			}
-			srv, err := devserver.Open(opts)
+			srv, err = devserver.Open(opts)
+			if err != nil && kept {
+				return keptAddrError(dir, addr, err)
+			}
 			if err != nil {
 				return err
 			}
 			defer srv.Close()
+			if err := saveDevAddr(dir, srv.Addr()); err != nil {
+				return err
+			}
 			info := devServerInfo{Addr: srv.Addr(), PublicKey: srv.PublicKeyPath(), DC: srv.DC(), State: dir,
 				Phone: "+" + demoPhone, Code: devserver.DefaultLoginCode}
 			if info.BotToken, err = demoBot(srv, dir); err != nil {
@@ -205,7 +218,7 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&stateDir, "state", "", "the state `DIR` (accounts, keys, the RSA key)")
-	f.StringVar(&listen, "listen", "127.0.0.1:0", "the `ADDRESS` to listen on (port 0: any free port)")
+	f.StringVar(&listen, "listen", "127.0.0.1:0", "the `ADDRESS` to listen on (port 0: any free port; default: the one the state directory keeps, else a free port)")
 	f.IntVar(&seedBots, "seed-bots", 0, "add `N` more bots and print their tokens")
 	f.BoolVar(&rejectDup, "reject-duplicates", false, "answer AUTH_KEY_DUPLICATED, as Telegram does, on a connection that starts using a key another open connection uses (they are counted either way: duplicates in --stats-file)")
 	f.BoolVar(&qrAccept, "qr-accept", false, "accept every QR login (login --qr) as the demo user, as if its phone scanned the code")

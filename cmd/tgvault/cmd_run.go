@@ -584,9 +584,11 @@ func (a *app) serve(sig context.Context, v *vault.Vault, active []vault.Account,
 		}
 	}()
 	var fw *fleetWorker // set before any account of a worker runs
+	reach := newReachLog()
 	pool := mtproto.NewPool(mtproto.PoolOptions{
 		Methods: methods,
 		OnStatus: func(name string, s mtproto.Status, err error) {
+			reach.note(a, name, s, err)
 			if s == mtproto.StatusDuplicateWait && fw != nil {
 				// A fleet's takeover: the old owner's connection may live
 				// until the server's dead-man switch closes it.
@@ -874,7 +876,7 @@ type apiError struct {
 var apiKinds = map[string]bool{
 	mtproto.KindBodyTimeout: true, mtproto.KindUnauthorized: true, mtproto.KindKeyLost: true,
 	mtproto.KindKeyDuplicated: true, mtproto.KindNoSession: true, mtproto.KindFloodWait: true,
-	mtproto.KindRPCError: true, mtproto.KindFailed: true, mtproto.KindTimeout: true,
+	mtproto.KindRPCError: true, mtproto.KindFailed: true, mtproto.KindTimeout: true, mtproto.KindUnreachable: true,
 }
 
 func newAPIError(status int, statusText string, answer []byte) *apiError {

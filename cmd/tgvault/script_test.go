@@ -182,6 +182,7 @@ func TestScript(t *testing.T) {
 			"mode":          cmdMode,
 			"secretservice": cmdSecretService,
 			"mkfifo":        cmdMkfifo,
+			"waitstate":     cmdWaitState,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "memlock" {
@@ -554,4 +555,31 @@ func cmdGenIdentity(ts *testscript.TestScript, neg bool, args []string) {
 	id, err := crypto.GenerateIdentity()
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte("# test identity\n"+id.Reveal()+"\n"), 0o600))
+}
+
+// cmdWaitState runs `waitstate NAME STATE`: it waits (30 s at most) until
+// the run serving on $TGVAULT_SOCKET shows account NAME in STATE.
+func cmdWaitState(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitstate NAME STATE")
+	}
+	a := &app{getenv: ts.Getenv}
+	sock, err := a.socketPath("")
+	ts.Check(err)
+	var last string
+	for range 300 {
+		accts, err := a.poolStatus(sock)
+		if err == nil {
+			for _, p := range accts {
+				if p.Name == args[0] {
+					last = p.Status
+				}
+			}
+			if last == args[1] {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ts.Fatalf("account %s is %q, not %s, after 30 s", args[0], last, args[1])
 }
