@@ -123,3 +123,34 @@ func (e *HeldError) Error() string {
 
 // Unwrap returns ErrHeldByRun.
 func (e *HeldError) Unwrap() error { return ErrHeldByRun }
+
+// FileError names the vault file that a failure to open or authenticate
+// concerns, so that the CLI can say what to do about that file: vault.json
+// (FileMeta), the index (FileIndex), the passphrase slot (FilePassphrase),
+// or a sealed hand-off string being imported (FileHandoff). An account's
+// file has *AccountError instead. Its message is Err's; it matches what
+// Err matches (ErrCorrupt, ErrWrongKey).
+type FileError struct {
+	File string
+	Err  error
+}
+
+// The files of a FileError.
+const (
+	FileMeta       = metaName
+	FileIndex      = indexName
+	FilePassphrase = slotPath
+	FileHandoff    = "a sealed hand-off"
+)
+
+func (e *FileError) Error() string { return e.Err.Error() }
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// fileErr wraps a failure concerning file in a *FileError (nil stays nil).
+func fileErr(file string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &FileError{File: file, Err: err}
+}

@@ -102,9 +102,9 @@ func (v *Vault) readMeta() (vaultMeta, error) {
 		return m, fmt.Errorf("vault: read vault.json: %w", err)
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
-		return m, fmt.Errorf("%w: vault.json: %v", ErrCorrupt, err)
+		return m, fileErr(metaName, fmt.Errorf("%w: vault.json: %v", ErrCorrupt, err))
 	}
-	return m, m.check()
+	return m, fileErr(metaName, m.check())
 }
 
 // errMetaForged: vault.json is not authenticated by the vault key.
@@ -130,6 +130,9 @@ func (v *Vault) fileModeMeta(ids []*crypto.Identity) (legacy bool, format int, e
 		return false, 0, err
 	}
 	legacy, err = v.modeOf(m, ids)
+	if errors.Is(err, ErrCorrupt) {
+		err = fileErr(metaName, err)
+	}
 	return legacy, m.Format, err
 }
 

@@ -240,7 +240,7 @@ func (v *Vault) parseHandOff(sealed []byte, opts ImportOptions, st func() (*unlo
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: the sealed hand-off is damaged: %v", ErrCorrupt, err)
+		return nil, fileErr(FileHandoff, fmt.Errorf("%w: the sealed hand-off is damaged: %v", ErrCorrupt, err))
 	}
 	defer clear(plain)
 	e, err := unmarshalEnvelope(plain)

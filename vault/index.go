@@ -63,15 +63,15 @@ func (v *Vault) loadIndex(st *unlocked) (*index, error) {
 	}
 	plain, err := v.sealerFor(s, indexName).Open(sealed)
 	if err != nil {
-		return nil, translateOpen("the index", err)
+		return nil, fileErr(indexName, translateOpen("the index", err))
 	}
 	defer clear(plain)
 	x, err := unmarshalIndex(plain)
 	if err != nil {
-		return nil, fmt.Errorf("%w: the index is not readable", ErrCorrupt)
+		return nil, fileErr(indexName, fmt.Errorf("%w: the index is not readable", ErrCorrupt))
 	}
 	if x.VaultID != v.meta.VaultID {
-		return nil, fmt.Errorf("%w: the index belongs to another vault", ErrCorrupt)
+		return nil, fileErr(indexName, fmt.Errorf("%w: the index belongs to another vault", ErrCorrupt))
 	}
 	return x, nil
 }

@@ -177,10 +177,10 @@ func Open(opts Options) (*Vault, error) {
 	}
 	var m vaultMeta
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%w: vault.json: %v", ErrCorrupt, err)
+		return nil, fileErr(metaName, fmt.Errorf("%w: vault.json: %v", ErrCorrupt, err))
 	}
 	if err := m.check(); err != nil {
-		return nil, err
+		return nil, fileErr(metaName, err)
 	}
 	return &Vault{be: be, opts: opts, meta: m}, nil
 }
@@ -364,12 +364,12 @@ func (v *Vault) openSlot(pass crypto.Passphrase) (*crypto.Identity, error) {
 	case errors.Is(err, crypto.ErrWrongKey):
 		return nil, ErrWrongPassphrase
 	case err != nil:
-		return nil, fmt.Errorf("%w: passphrase slot: %v", ErrCorrupt, err)
+		return nil, fileErr(slotPath, fmt.Errorf("%w: passphrase slot: %v", ErrCorrupt, err))
 	}
 	defer clear(text)
 	id, err := crypto.ParseIdentity(string(text))
 	if err != nil {
-		return nil, fmt.Errorf("%w: passphrase slot holds no identity", ErrCorrupt)
+		return nil, fileErr(slotPath, fmt.Errorf("%w: passphrase slot holds no identity", ErrCorrupt))
 	}
 	return id, nil
 }

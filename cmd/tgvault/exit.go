@@ -102,9 +102,39 @@ func hint(err error) string {
 	case errors.Is(err, vault.ErrNotInitialized):
 		return "or point --vault / TGVAULT_DIR at an existing vault"
 	case errors.Is(err, vault.ErrBinding), errors.Is(err, vault.ErrCorrupt):
-		return "`tgvault doctor` lists the damaged files; other accounts are not affected"
+		return corruptHint(err)
 	case errors.Is(err, mtproto.ErrProxyAuth):
 		return "fix the proxy's username or password: TGVAULT_PROXY_FILE (a file holding the URL), or `tgvault proxy NAME -` (the URL on stdin) for an account's own"
 	}
 	return ""
+}
+
+// corruptHint says, by the file that failed, what it is and what to do
+// (exit 7: a vault file damaged, or written by someone without the vault
+// key).
+func corruptHint(err error) string {
+	const doctor = "`tgvault doctor` lists every damaged file"
+	if ae, ok := errors.AsType[*vault.AccountError](err); ok {
+		return "the account file accounts/" + ae.ID + ".age failed (the other accounts are not affected): " +
+			"restore that file from a backup, or remove the account (`tgvault rm NAME`) and import its session again; " + doctor
+	}
+	fe, ok := errors.AsType[*vault.FileError](err)
+	if !ok {
+		return doctor + "; the other accounts are not affected"
+	}
+	switch fe.File {
+	case vault.FileMeta:
+		return "vault.json holds no secret (the vault id, format and public key, authenticated by the vault key): " +
+			"restore it from a backup or another copy of this vault; nothing is served until then; check who can write the vault directory"
+	case vault.FileIndex:
+		return "the index (index.age) lists the accounts and is rewritten by every import, rename and run save: " +
+			"restore it from a backup; the account files are not affected; " + doctor
+	case vault.FilePassphrase:
+		return "the passphrase slot (slots/passphrase.age) failed: restore it from a backup; the vault key is not affected, " +
+			"so while the vault is unlocked (keyring, agent or --identity) every account still opens: without a backup, " +
+			"move them to a new vault (`tgvault export NAME --to RECIPIENT --move`)"
+	case vault.FileHandoff:
+		return "the sealed string was changed or cut on its way: ask the sender for it again (nothing was imported)"
+	}
+	return doctor
 }

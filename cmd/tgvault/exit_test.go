@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,6 +161,30 @@ func TestCallBody(t *testing.T) {
 		}
 		if err != nil || string(got) != c.want {
 			t.Errorf("%q: %s %v, want %s", c.params, got, err, c.want)
+		}
+	}
+}
+
+// TestCorruptHint: an exit-7 error says which file failed and what to do
+// about that file.
+func TestCorruptHint(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{&vault.AccountError{ID: "ab12", Reason: "the file is damaged", Err: vault.ErrCorrupt}, "accounts/ab12.age failed"},
+		{&vault.FileError{File: vault.FileMeta, Err: vault.ErrCorrupt}, "vault.json holds no secret"},
+		{&vault.FileError{File: vault.FileIndex, Err: vault.ErrCorrupt}, "the index (index.age)"},
+		{&vault.FileError{File: vault.FilePassphrase, Err: vault.ErrCorrupt}, "passphrase slot (slots/passphrase.age)"},
+		{&vault.FileError{File: vault.FileHandoff, Err: vault.ErrCorrupt}, "ask the sender for it again"},
+		{fmt.Errorf("%w: something", vault.ErrCorrupt), "`tgvault doctor` lists every damaged file"},
+	} {
+		if got := hint(c.err); !strings.Contains(got, c.want) {
+			t.Errorf("hint(%v) = %q, want it to say %q", c.err, got, c.want)
+		}
+		if code, kind := classify(c.err); code != exitCorrupt || kind != "corrupt" {
+			t.Errorf("classify(%v) = %d %s, want exit 7 corrupt", c.err, code, kind)
 		}
 	}
 }
