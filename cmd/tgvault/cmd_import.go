@@ -260,6 +260,11 @@ func (r *importRun) finish(skipExisting bool) error {
 		r.printDetails()
 		r.bulk.print(a)
 	}
+	if imported > 0 && !a.json {
+		// One key, one place: the sessions came from somewhere that may
+		// still use them.
+		a.notef("`tgvault run` connects the imported accounts to their server (Telegram, for Telegram's sessions): first stop every other program that uses these sessions, or Telegram revokes the key used from two places at once (AUTH_KEY_DUPLICATED)")
+	}
 	refused := existing + dups
 	if skipExisting {
 		refused = 0
