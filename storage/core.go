@@ -195,12 +195,10 @@ type core struct {
 	// peersDirty marks batched changes not saved yet: peer rows, and
 	// the File's cached meta values (File.CacheMeta).
 	peersDirty bool
-	// peersGen counts changes to the peers: an image of the peers built at
-	// one count is still theirs while the count stays.
-	peersGen uint64
 	// dirty marks changed rows by slot (a bit each), kept only when
 	// trackDirty is set (the memory engine writes them to SQLite one by
-	// one); ndirty counts the set bits.
+	// one, the file engine patches them into its last image); ndirty
+	// counts the set bits.
 	trackDirty bool
 	dirty      []uint64
 	ndirty     int
@@ -247,6 +245,7 @@ func (c *core) ensurePeersLocked() error {
 	dirty := c.peersDirty
 	err = c.putPeers(peers, false)
 	c.peersDirty = dirty
+	c.clearDirty()
 	return err
 }
 
@@ -390,7 +389,6 @@ func (c *core) putPeers(peers []Peer, stamp bool) error {
 	}
 	if len(peers) > skipped {
 		c.peersDirty = true
-		c.peersGen++
 	}
 	return nil
 }
@@ -570,6 +568,12 @@ func (c *core) eachDirty(fn func(*Peer) error) error {
 	clear(c.dirty)
 	c.ndirty = 0
 	return nil
+}
+
+// clearDirty clears the marks of changed rows.
+func (c *core) clearDirty() {
+	clear(c.dirty)
+	c.ndirty = 0
 }
 
 // closeLocked marks the store closed and drops the model. Caller holds c.mu.

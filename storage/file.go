@@ -57,11 +57,11 @@ type File struct {
 	saveMu  sync.Mutex // one save at a time; held with core.mu
 	binding Binding    // as last saved
 
-	// trees are the peer pages of the last image saved, built when the
-	// peers were at treesGen (core.peersGen): a save with the same peers
-	// rewrites only the pages after them. Cleared at close.
-	trees    *peerTrees
-	treesGen uint64
+	// img is the image of the last save (or the one opened), kept when
+	// it is large (keepMinPages): the next save patches the rows changed
+	// since (core's dirty marks) into its peer pages and rewrites only what
+	// follows them. Guarded by saveMu and core.mu; cleared at close.
+	img *keptImage
 }
 
 var _ Storage = (*File)(nil)
@@ -108,6 +108,7 @@ func CreateFile(path string, s Sealer, b Binding, snap *Snapshot, opts Options) 
 // blob is new.
 func CreateBlob(blob Blob, s Sealer, b Binding, snap *Snapshot, opts Options) (*File, error) {
 	f := &File{core: newCore(opts), blob: blob, sealer: s, binding: b}
+	f.trackDirty = true
 	if err := f.core.fill(snap); err != nil {
 		return nil, err
 	}
@@ -177,17 +178,33 @@ func OpenBlob(blob Blob, s Sealer, want Binding, opts Options) (*File, error) {
 		return nil, &BindingError{Reason: reason, Want: want, Got: got}
 	}
 	c := newCore(opts)
+	c.trackDirty = true
 	c.session = head.session
 	c.meta = head.meta
 	for _, u := range head.updates {
 		c.updates[u.ID] = u
 	}
+	f := &File{core: c, blob: blob, sealer: s, binding: got}
 	c.load = func() ([]Peer, error) {
-		defer scrub()
-		return head.readPeers()
+		peers, err := head.readPeers()
+		if err == nil {
+			// A large image stays for the next save to patch; what
+			// follows its peer pages (the session row) goes now.
+			if k, ok := adoptImage(img, head); ok {
+				if !inPlace {
+					putSealedBuf(sealed)
+				}
+				clear(k.buf[k.end*pageSize : cap(k.buf)])
+				k.buf = k.buf[:k.end*pageSize]
+				f.img = k
+				return peers, nil
+			}
+		}
+		scrub()
+		return peers, err
 	}
 	c.release = scrub
-	return &File{core: c, blob: blob, sealer: s, binding: got}, nil
+	return f, nil
 }
 
 // sealedBufs keeps the buffer of a closed store's file for the next open:
@@ -253,22 +270,36 @@ func (f *File) saveLocked() error {
 	defer f.saveMu.Unlock()
 	b := f.binding
 	b.Revision++
-	var keep *peerTrees
-	if f.trees != nil && f.treesGen == f.peersGen {
-		keep = f.trees
-	} else {
-		f.dropTrees()
+	kept := f.img
+	if kept != nil && f.ndirty > 0 {
+		if !patchLimit(f.ndirty, len(f.recs)) {
+			kept = nil
+		} else if err := kept.patch(f.core); err != nil {
+			patchFallbacks.Add(1)
+			kept = nil
+		} else {
+			patchesDone.Add(1)
+		}
 	}
-	img, trees, err := buildImage(f.snapshotLocked(), &b, keep)
+	if kept == nil {
+		f.dropImage()
+		f.clearDirty() // the build writes every row
+	}
+	img, kept, err := buildImage(f.snapshotLocked(), &b, kept)
 	if err != nil {
-		f.dropTrees()
+		f.dropImage()
 		return err
 	}
-	f.trees, f.treesGen = trees, f.peersGen
 	sealed, err := f.sealer.Seal(img)
-	// The peer pages stay for the next save; the rest (the session row
-	// with the auth key) goes now.
-	clear(trees.tail(img))
+	// The peer pages may stay for the next save; the rest (the session
+	// row with the auth key) goes now.
+	clear(img[kept.end*pageSize:])
+	if kept.end >= keepMinPages {
+		f.img = kept
+	} else {
+		kept.drop()
+		f.img = nil
+	}
 	if err != nil {
 		return fmt.Errorf("storage: seal: %w", err)
 	}
@@ -280,11 +311,11 @@ func (f *File) saveLocked() error {
 	return nil
 }
 
-// dropTrees clears and drops the kept peer pages.
-func (f *File) dropTrees() {
-	if f.trees != nil {
-		clear(f.trees.buf[:cap(f.trees.buf)])
-		f.trees = nil
+// dropImage clears and drops the kept image.
+func (f *File) dropImage() {
+	if f.img != nil {
+		f.img.drop()
+		f.img = nil
 	}
 }
 
@@ -364,7 +395,7 @@ func (f *File) Close() error {
 		}
 	}
 	f.saveMu.Lock()
-	f.dropTrees()
+	f.dropImage()
 	f.saveMu.Unlock()
 	f.closeLocked()
 	return nil

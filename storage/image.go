@@ -77,31 +77,20 @@ func encodeImage(snap *Snapshot, b *Binding) ([]byte, error) {
 	return img, err
 }
 
-// peerTrees are the pages of the peers table and its three indexes. An
-// image starts with them (from page 2), so that an image of the same peers
-// can keep them and write only the small tables after them and page 1.
-type peerTrees struct {
-	buf   []byte // the image they were built in: they are pages 2..end
-	end   int
-	roots [4]int // peers, idx_peers_id, idx_peers_username, idx_peers_phone_number
-}
-
-// tail returns the part of img after the trees: the sessions row (with the
-// auth key) and tgvault's tables.
-func (t *peerTrees) tail(img []byte) []byte { return img[t.end*pageSize:] }
-
-// buildImage writes snap as encodeImage does. With trees (from an image of
-// exactly snap.Peers) it starts from their pages instead of writing the
-// peers again, and overwrites what followed them in trees.buf. It returns
-// the image and its trees, which share the image's buffer.
-func buildImage(snap *Snapshot, b *Binding, trees *peerTrees) ([]byte, *peerTrees, error) {
+// buildImage writes snap as encodeImage does: page 1 (sqlite_master), the
+// peers table and its three indexes from page 2, then the small tables.
+// With kept (the peer trees of exactly snap.Peers: an image patched to
+// them, or one whose peers did not change) it starts from its pages
+// instead of writing the peers again, and overwrites what followed them.
+// It returns the image and its peer trees, which share the image's buffer.
+func buildImage(snap *Snapshot, b *Binding, kept *keptImage) ([]byte, *keptImage, error) {
 	r := snap.Session
 	if r.DCID <= 0 {
 		return nil, nil, fmt.Errorf("storage: session has no dc id")
 	}
 	var w *dbWriter
-	if trees != nil {
-		w = &dbWriter{buf: trees.buf[:trees.end*pageSize]}
+	if kept != nil {
+		w = &dbWriter{buf: kept.peerPages()}
 		clear(w.page(1))
 	} else {
 		w = newDBWriter(len(snap.Peers)*110 + 64*1024)
@@ -109,7 +98,10 @@ func buildImage(snap *Snapshot, b *Binding, trees *peerTrees) ([]byte, *peerTree
 		if err != nil {
 			return nil, nil, err
 		}
-		trees = &peerTrees{end: w.npages(), roots: roots}
+		kept = &keptImage{end: w.npages()}
+		for i, r := range roots {
+			kept.roots[i] = uint32(r)
+		}
 	}
 	defer func() { clear(w.arena) }()
 
@@ -131,11 +123,11 @@ func buildImage(snap *Snapshot, b *Binding, trees *peerTrees) ([]byte, *peerTree
 	}
 	schema := []schemaEntry{
 		{"table", "sessions", "sessions", rootSessions, sqlSessions},
-		{"table", "peers", "peers", trees.roots[0], sqlPeers},
+		{"table", "peers", "peers", int(kept.roots[treePeers]), sqlPeers},
 		{"table", "version", "version", rootVersion, sqlVersion},
-		{"index", "idx_peers_id", "peers", trees.roots[1], sqlIdxID},
-		{"index", "idx_peers_username", "peers", trees.roots[2], sqlIdxUser},
-		{"index", "idx_peers_phone_number", "peers", trees.roots[3], sqlIdxPhone},
+		{"index", "idx_peers_id", "peers", int(kept.roots[treeIdxID]), sqlIdxID},
+		{"index", "idx_peers_username", "peers", int(kept.roots[treeIdxUsername]), sqlIdxUser},
+		{"index", "idx_peers_phone_number", "peers", int(kept.roots[treeIdxPhone]), sqlIdxPhone},
 		{"trigger", "trg_peers_last_update_on", "peers", 0, sqlTrigger},
 	}
 	if b != nil {
@@ -177,8 +169,8 @@ func buildImage(snap *Snapshot, b *Binding, trees *peerTrees) ([]byte, *peerTree
 	if err != nil {
 		return nil, nil, err
 	}
-	trees.buf = out
-	return out, trees, nil
+	kept.buf = out
+	return out, kept, nil
 }
 
 // writePeerTrees writes the peers table and its indexes, from page 2, and
@@ -268,9 +260,22 @@ type imageHead struct {
 	updates   []UpdateState
 	peersRoot uint32
 	peerRows  int // unknown (-1) until peers are read
+	// peerRoots are the roots of the peers table and its indexes (as
+	// keptImage.roots), zero when the schema has not exactly ours.
+	peerRoots [4]uint32
 }
 
 var errSchema = errors.New("unexpected schema")
+
+// peerIndexes are the indexes of the peers table, by name.
+var peerIndexes = map[string]struct {
+	tree int
+	sql  string
+}{
+	"idx_peers_id":           {treeIdxID, sqlIdxID},
+	"idx_peers_username":     {treeIdxUsername, sqlIdxUser},
+	"idx_peers_phone_number": {treeIdxPhone, sqlIdxPhone},
+}
 
 // decodeImageHead reads an image written by encodeImage. It insists on the
 // exact schema text of our tables, since columns are read by position.
@@ -284,7 +289,11 @@ func decodeImageHead(data []byte) (*imageHead, error) {
 		return nil, err
 	}
 	roots := map[string]uint32{}
+	var peerRoots [4]uint32
 	for _, e := range schema {
+		if ix, ok := peerIndexes[e.name]; ok && e.typ == "index" && e.sql == ix.sql && e.root > 1 && e.root <= r.npages {
+			peerRoots[ix.tree] = uint32(e.root)
+		}
 		if e.typ != "table" {
 			continue
 		}
@@ -303,6 +312,10 @@ func decodeImageHead(data []byte) (*imageHead, error) {
 		}
 	}
 	h := &imageHead{r: r, peersRoot: roots["peers"], peerRows: -1, meta: map[string][]byte{}}
+	if peerRoots[treeIdxID] != 0 && peerRoots[treeIdxUsername] != 0 && peerRoots[treeIdxPhone] != 0 {
+		h.peerRoots = peerRoots
+		h.peerRoots[treePeers] = h.peersRoot
+	}
 	var vals []val
 	rows := 0
 	err = r.scanTable(roots["sessions"], func(rowid int64, rec []byte) error {
