@@ -334,6 +334,11 @@ func (c *core) putPeers(peers []Peer, stamp bool) error {
 			return err
 		}
 	}
+	if need := len(c.recs) + len(peers); need > cap(c.recs) {
+		// Double: append grows a large slice by a quarter, copying every
+		// row (and its pointers, under write barriers) each time.
+		c.recs = slices.Grow(c.recs, max(need, 2*cap(c.recs))-len(c.recs))
+	}
 	skipped := 0
 	for i := range peers {
 		p := peers[i]

@@ -3,10 +3,10 @@ package storage
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/tgvault/tgvault/sessionstring"
 )
@@ -174,80 +174,102 @@ func buildImage(snap *Snapshot, b *Binding, kept *keptImage) ([]byte, *keptImage
 }
 
 // writePeerTrees writes the peers table and its indexes, from page 2, and
-// returns their roots.
-func (w *dbWriter) writePeerTrees(snapPeers []Peer) (roots [4]int, err error) {
-	// Sort by id through a slice of (id, position) pairs: cheaper to swap
-	// than whole rows.
-	order := make([]idPos, len(snapPeers))
-	for i, p := range snapPeers {
-		order[i] = idPos{p.ID, int32(i)}
-	}
-	slices.SortFunc(order, func(a, b idPos) int { return cmp.Compare(a.id, b.id) })
-	peers := make([]Peer, len(order))
+// returns their roots. Cells are written straight into their pages; the
+// username and phone indexes are built on a second core meanwhile (into
+// pages of their own, appended after the others).
+func (w *dbWriter) writePeerTrees(peers []Peer) (roots [4]int, err error) {
+	order := idOrder(peers)
+	n := len(order)
+	// The index keys in rowid order. (A loop this short keeps many cache
+	// misses in flight: the rows are read out of their order in memory.)
+	ids := make([]int64, n)
+	users, phones := make([]string, n), make([]string, n)
 	for i, o := range order {
-		peers[i] = snapPeers[o.pos]
-	}
-	rows := make([]tableRow, len(peers))
-	// One buffer for all peer records keeps allocations flat.
-	buf := make([]byte, 0, len(peers)*48)
-	for i, p := range peers {
-		start := len(buf)
-		buf = appendRecord(buf, vNull(), vInt(p.AccessHash), vText(string(p.Type)),
-			vTextOpt(p.Username), vTextOpt(p.Phone), vInt(p.LastUpdateOn))
-		rows[i] = tableRow{rowid: p.ID, record: buf[start:len(buf):len(buf)]}
-		if i > 0 && peers[i-1].ID == p.ID {
+		p := &peers[o]
+		ids[i], users[i], phones[i] = p.ID, p.Username, p.Phone
+		if i > 0 && ids[i-1] == p.ID {
 			return roots, fmt.Errorf("storage: duplicate peer id")
 		}
 	}
-	if roots[0], err = w.writeTable(rows, false); err != nil {
+	type textIndexes struct {
+		w     *dbWriter
+		roots [2]int
+		err   error
+	}
+	done := make(chan textIndexes, 1)
+	go func() {
+		// Index entries: (column, rowid), in SQLite's order: NULL first,
+		// then text by bytes (BINARY collation), ties by rowid. The keys
+		// are in rowid order, so ties in position order are by rowid; ""
+		// (NULL) sorts before every non-empty string, as NULL does.
+		t := textIndexes{w: &dbWriter{buf: make([]byte, 0, (n*48/pageSize+8)*pageSize)}}
+		var e []byte
+		for j, keys := range [][]string{users, phones} {
+			idx := leafStream{w: t.w, typ: pgIndexLeaf}
+			for i, k := range textOrder(keys) {
+				e = appendTextEntry(e[:0], keys[k], ids[k])
+				if t.err = idx.addEntry(e, i, n); t.err != nil {
+					break
+				}
+			}
+			t.roots[j] = idx.finishIndex()
+		}
+		clear(e)
+		done <- t
+	}()
+
+	table := leafStream{w: w, typ: pgTableLeaf}
+	var rec []byte
+	for _, o := range order {
+		rec = appendPeerRecord(rec[:0], &peers[o])
+		if err == nil {
+			err = table.addRow(peers[o].ID, rec)
+		}
+	}
+	clear(rec)
+	roots[treePeers] = table.finishTable()
+	idx := leafStream{w: w, typ: pgIndexLeaf}
+	for i, id := range ids {
+		rec = appendIntEntry(rec[:0], id, id)
+		if err == nil {
+			err = idx.addEntry(rec, i, n)
+		}
+	}
+	roots[treeIdxID] = idx.finishIndex()
+
+	t := <-done
+	if err != nil || t.err != nil {
+		return roots, errors.Join(err, t.err)
+	}
+	base := w.npages()
+	if err := relocateIndexPages(t.w.buf, base); err != nil {
 		return roots, err
 	}
-
-	// Index entries: (column, rowid), in SQLite's order: NULL first, then
-	// text by bytes (BINARY collation), ties by rowid.
-	ibuf := make([]byte, 0, len(peers)*3*24)
-	entry := func(v val, id int64) []byte {
-		start := len(ibuf)
-		ibuf = appendRecord(ibuf, v, vInt(id))
-		return ibuf[start:len(ibuf):len(ibuf)]
-	}
-	byID := make([][]byte, len(peers))
-	for i, p := range peers {
-		byID[i] = entry(vInt(p.ID), p.ID)
-	}
-	roots[1] = w.writeIndex(byID)
-	textIndex := func(col func(*Peer) string) int {
-		keys := make([]keyPos, len(peers))
-		for i := range peers {
-			keys[i] = keyPos{col(&peers[i]), int32(i)}
-		}
-		// peers is in id order, so ties broken by position are by rowid.
-		slices.SortFunc(keys, func(a, b keyPos) int {
-			if c := strings.Compare(a.key, b.key); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.pos, b.pos)
-		})
-		entries := make([][]byte, len(keys))
-		for i, k := range keys {
-			entries[i] = entry(vTextOpt(k.key), peers[k.pos].ID)
-		}
-		return w.writeIndex(entries)
-	}
-	// "" (NULL) sorts before every non-empty string, as NULL does in SQLite.
-	roots[2] = textIndex(func(p *Peer) string { return p.Username })
-	roots[3] = textIndex(func(p *Peer) string { return p.Phone })
+	w.buf = append(w.buf, t.w.buf...)
+	clear(t.w.buf)
+	roots[treeIdxUsername], roots[treeIdxPhone] = t.roots[0]+base, t.roots[1]+base
 	return roots, nil
 }
 
-type idPos struct {
-	id  int64
-	pos int32
-}
-
-type keyPos struct {
-	key string
-	pos int32
+// relocateIndexPages adds offset to every page number in pages, which are
+// index b-tree pages numbered from 1, about to become pages offset+1...
+func relocateIndexPages(pages []byte, offset int) error {
+	for p := pages; len(p) >= pageSize; p = p[pageSize:] {
+		switch p[0] {
+		case pgIndexLeaf:
+			continue
+		case pgIndexInterior:
+		default:
+			return errors.New("storage: internal error: not an index page")
+		}
+		n := int(binary.BigEndian.Uint16(p[3:]))
+		for i := range n {
+			c := int(binary.BigEndian.Uint16(p[12+2*i:]))
+			binary.BigEndian.PutUint32(p[c:], binary.BigEndian.Uint32(p[c:])+uint32(offset))
+		}
+		binary.BigEndian.PutUint32(p[8:], binary.BigEndian.Uint32(p[8:])+uint32(offset))
+	}
+	return nil
 }
 
 // imageHead is a decoded image without its peers, which are read on demand

@@ -328,3 +328,62 @@ func TestMemoryFlushWritesChangedRows(t *testing.T) {
 		t.Fatalf("%d rows still marked dirty after Flush", m.ndirty)
 	}
 }
+
+// TestRecordEncoders: the record encoders of a full build write what
+// appendRecord writes.
+func TestRecordEncoders(t *testing.T) {
+	t.Parallel()
+	peers := append(randomPeers(3000, 77), vectorPeers()...)
+	peers = append(peers, Peer{ID: -1 << 63, AccessHash: 1<<63 - 1, Type: "community", Username: strings.Repeat("x", 255), Phone: strings.Repeat("9", 255), LastUpdateOn: -1})
+	for _, p := range peers {
+		want := appendRecord(nil, vNull(), vInt(p.AccessHash), vText(string(p.Type)), vTextOpt(p.Username), vTextOpt(p.Phone), vInt(p.LastUpdateOn))
+		if got := appendPeerRecord(nil, &p); !bytes.Equal(got, want) {
+			t.Fatalf("peer record of %+v:\n got %x\nwant %x", p, got, want)
+		}
+		for _, s := range []string{p.Username, p.Phone} {
+			if got, want := appendTextEntry(nil, s, p.ID), appendRecord(nil, vTextOpt(s), vInt(p.ID)); !bytes.Equal(got, want) {
+				t.Fatalf("text entry %q %d: got %x want %x", s, p.ID, got, want)
+			}
+		}
+		if got, want := appendIntEntry(nil, p.ID, p.ID), appendRecord(nil, vInt(p.ID), vInt(p.ID)); !bytes.Equal(got, want) {
+			t.Fatalf("id entry %d: got %x want %x", p.ID, got, want)
+		}
+	}
+}
+
+// TestTextOrder: textOrder sorts as a comparison sort of (key, position)
+// does, keys sharing long prefixes, empty keys and zero bytes included.
+func TestTextOrder(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 2, 100, 5000} {
+		keys := make([]string, n)
+		for i := range keys {
+			switch r.IntN(5) {
+			case 0:
+			case 1:
+				keys[i] = "common_prefix_" + fmt.Sprint(r.IntN(50))
+			case 2:
+				keys[i] = strings.Repeat("\x00", r.IntN(10))
+			default:
+				keys[i] = fmt.Sprintf("%016x", r.Uint64())[:1+r.IntN(15)]
+			}
+		}
+		want := make([]int32, n)
+		for i := range want {
+			want[i] = int32(i)
+		}
+		slices.SortStableFunc(want, func(a, b int32) int { return strings.Compare(keys[a], keys[b]) })
+		if got := textOrder(keys); !slices.Equal(got, want) {
+			t.Fatalf("n=%d: order differs", n)
+		}
+		ids := make([]Peer, n)
+		for i := range ids {
+			ids[i].ID = int64(r.Uint64())
+		}
+		got := idOrder(ids)
+		if !slices.IsSortedFunc(got, func(a, b int32) int { return cmpInt(ids[a].ID, ids[b].ID) }) || len(got) != n {
+			t.Fatalf("n=%d: id order not sorted", n)
+		}
+	}
+}

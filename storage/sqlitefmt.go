@@ -397,10 +397,6 @@ type tableRow struct {
 // returns its root page. onPage1 puts the root on page 1 (sqlite_master),
 // which must then fit on one page.
 func (w *dbWriter) writeTable(rows []tableRow, onPage1 bool) (int, error) {
-	type child struct {
-		page   int
-		maxKey int64
-	}
 	var level []child
 	b := pageBuilder{leaf: true}
 	if onPage1 {
@@ -438,6 +434,18 @@ func (w *dbWriter) writeTable(rows []tableRow, onPage1 bool) (int, error) {
 		last = r.rowid
 	}
 	flushLeaf(last)
+	return w.writeTableLevels(level), nil
+}
+
+// child is a page of a table b-tree and the largest rowid under it.
+type child struct {
+	page   int
+	maxKey int64
+}
+
+// writeTableLevels writes the interior pages of a table b-tree above the
+// pages of level, and returns the root.
+func (w *dbWriter) writeTableLevels(level []child) int {
 	// Interior levels: cells (child, key) + right-most child.
 	for len(level) > 1 {
 		var next []child
@@ -469,7 +477,7 @@ func (w *dbWriter) writeTable(rows []tableRow, onPage1 bool) (int, error) {
 		}
 		level = next
 	}
-	return level[0].page, nil
+	return level[0].page
 }
 
 // writeIndex writes an index b-tree holding the records (sorted in index
@@ -515,6 +523,13 @@ func (w *dbWriter) writeIndex(entries [][]byte) int {
 		b.write(p, pgIndexLeaf, 0)
 		return pg
 	}
+	return w.writeIndexLevels(children, seps)
+}
+
+// writeIndexLevels writes the interior pages of an index b-tree above the
+// pages children, separated by the entries seps (seps[i] lies between
+// children[i] and children[i+1]), and returns the root.
+func (w *dbWriter) writeIndexLevels(children []int, seps [][]byte) int {
 	// A trailing separator with no leaf after it cannot happen: the loop
 	// above only takes a separator when entries follow it.
 	for len(children) > 1 {
@@ -774,4 +789,134 @@ func (r *dbReader) schema() ([]schemaEntry, error) {
 		return nil
 	})
 	return out, err
+}
+
+// --- streaming writers of large trees ---------------------------------------
+
+// leafStream fills the leaf pages of one b-tree a cell at a time, straight
+// into the pages (no buffer of all the cells first), and remembers what
+// the level above needs.
+type leafStream struct {
+	w     *dbWriter
+	typ   byte // pgTableLeaf or pgIndexLeaf
+	pg    int  // the page being filled, 0 when none
+	ncell int
+	top   int    // start of the cell content area of pg
+	cell  []byte // scratch
+	// The level above: the leaves, with their largest rowid (tables) or
+	// the entries between them (indexes).
+	level []child
+	seps  [][]byte
+	last  int64 // a table's last rowid
+	// An index's last entry added and its cell, for ending a leaf one
+	// entry early.
+	prev []byte
+}
+
+func (s *leafStream) fits(n int) bool { return s.pg != 0 && 8+2*(s.ncell+1)+n <= s.top }
+
+func (s *leafStream) open() {
+	s.pg, _ = s.w.newPage()
+	s.ncell, s.top = 0, usable
+}
+
+func (s *leafStream) put(cell []byte) {
+	p := s.w.page(s.pg)
+	s.top -= len(cell)
+	copy(p[s.top:], cell)
+	binary.BigEndian.PutUint16(p[8+2*s.ncell:], uint16(s.top))
+	s.ncell++
+}
+
+// close writes the header of the page being filled.
+func (s *leafStream) close(maxKey int64) {
+	p := s.w.page(s.pg)
+	p[0] = s.typ
+	binary.BigEndian.PutUint16(p[3:], uint16(s.ncell))
+	binary.BigEndian.PutUint16(p[5:], uint16(s.top))
+	s.level = append(s.level, child{s.pg, maxKey})
+	s.pg = 0
+}
+
+// addRow adds a table row; rows come in rowid order and never overflow.
+func (s *leafStream) addRow(rowid int64, rec []byte) error {
+	if _, ovf := maxLocal(len(rec), true); ovf {
+		return errors.New("storage: peer row too large")
+	}
+	s.cell = putVarint(s.cell[:0], uint64(len(rec)))
+	s.cell = putVarint(s.cell, uint64(rowid))
+	s.cell = append(s.cell, rec...)
+	if !s.fits(len(s.cell)) {
+		if s.pg != 0 {
+			s.close(s.last)
+		}
+		s.open()
+	}
+	s.put(s.cell)
+	s.last = rowid
+	return nil
+}
+
+// finishTable ends a table and returns its root.
+func (s *leafStream) finishTable() int {
+	if s.pg == 0 { // no rows: one empty leaf
+		s.open()
+	}
+	s.close(s.last)
+	clear(s.cell)
+	return s.w.writeTableLevels(s.level)
+}
+
+// addEntry adds entry i of n of an index, in index order (entries never
+// overflow). A leaf ends where the next cell does not fit, that entry
+// going up as the separator; the last entry cannot go up (no leaf would
+// follow it), so then the one before it does.
+func (s *leafStream) addEntry(e []byte, i, n int) error {
+	if _, ovf := maxLocal(len(e), false); ovf {
+		return errors.New("storage: index entry too large")
+	}
+	s.cell = putVarint(s.cell[:0], uint64(len(e)))
+	s.cell = append(s.cell, e...)
+	switch {
+	case s.pg == 0:
+		s.open()
+	case !s.fits(len(s.cell)) && i < n-1:
+		s.close(0)
+		s.seps = append(s.seps, bytes.Clone(e))
+		return nil // the next entry opens the next leaf
+	case !s.fits(len(s.cell)):
+		if s.ncell < 2 {
+			return errors.New("storage: index entries too large")
+		}
+		// Take the previous entry back off this leaf: it goes up.
+		p := s.w.page(s.pg)
+		plen := varintLen(uint64(len(s.prev))) + len(s.prev)
+		clear(p[s.top : s.top+plen])
+		s.top += plen
+		s.ncell--
+		binary.BigEndian.PutUint16(p[8+2*s.ncell:], 0)
+		s.close(0)
+		s.seps = append(s.seps, bytes.Clone(s.prev))
+		s.open()
+	}
+	s.put(s.cell)
+	s.prev = append(s.prev[:0], e...)
+	return nil
+}
+
+// finishIndex ends an index and returns its root.
+func (s *leafStream) finishIndex() int {
+	if s.pg == 0 && len(s.level) == 0 { // no entries: one empty leaf
+		s.open()
+	}
+	if s.pg != 0 {
+		s.close(0)
+	}
+	pages := make([]int, len(s.level))
+	for i, c := range s.level {
+		pages[i] = c.page
+	}
+	clear(s.cell)
+	clear(s.prev)
+	return s.w.writeIndexLevels(pages, s.seps)
 }
