@@ -195,6 +195,9 @@ type core struct {
 	// peersDirty marks batched changes not saved yet: peer rows, and
 	// the File's cached meta values (File.CacheMeta).
 	peersDirty bool
+	// changes counts the times peersDirty was set: a save that waited for
+	// its batch to sync clears peersDirty only if nothing changed since.
+	changes uint64
 	// dirty marks changed rows by slot (a bit each), kept only when
 	// trackDirty is set (the memory engine writes them to SQLite one by
 	// one, the file engine patches them into its last image); ndirty
@@ -394,6 +397,7 @@ func (c *core) putPeers(peers []Peer, stamp bool) error {
 	}
 	if len(peers) > skipped {
 		c.peersDirty = true
+		c.changes++
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 )
 
@@ -57,6 +58,9 @@ type File struct {
 	saveMu  sync.Mutex // one save at a time; held with core.mu
 	binding Binding    // as last saved
 
+	// staged is set while a save waits in a SaveBatch (guarded by mu).
+	staged bool
+
 	// img is the image of the last save (or the one opened), kept when
 	// it is large (keepMinPages): the next save patches the rows changed
 	// since (core's dirty marks) into its peer pages and rewrites only what
@@ -94,6 +98,15 @@ func (p FileBlob) ReadBlob() ([]byte, error) { return readSealed(string(p)) }
 
 // WriteBlob replaces the file atomically.
 func (p FileBlob) WriteBlob(sealed []byte) error { return WriteFileAtomic(string(p), sealed) }
+
+// stageBlob writes the image to a temp file beside the file, for a
+// SaveBatch to make durable and put in place.
+func (p FileBlob) stageBlob(sealed []byte) (*tempFile, error) { return writeTemp(string(p), sealed) }
+
+// stagingBlob is a Blob whose writes a SaveBatch can group.
+type stagingBlob interface {
+	stageBlob(sealed []byte) (*tempFile, error)
+}
 
 // CreateFile seals snap into a new file at path, bound to b (whose
 // Revision is the first revision, normally 1). It fails if path exists.
@@ -265,9 +278,44 @@ func (f *File) Revision() uint64 {
 
 // saveLocked seals the model at the next revision and replaces the file.
 // Caller holds f.mu for writing, with the peers loaded.
-func (f *File) saveLocked() error {
+func (f *File) saveLocked() error { return f.saveIn(nil) }
+
+// errSaving refuses a save of a file whose last save waits in a SaveBatch.
+var errSaving = errors.New("storage: a save of this file is waiting for its batch to sync")
+
+// saveIn saves as saveLocked does, or, with a batch and a blob that can be
+// staged, seals the image and writes it to a temp file for batch.Sync to
+// make durable. Caller holds f.mu for writing, with the peers loaded.
+func (f *File) saveIn(batch *SaveBatch) error {
+	if f.staged {
+		return errSaving
+	}
 	f.saveMu.Lock()
 	defer f.saveMu.Unlock()
+	sealed, b, err := f.sealLocked()
+	if err != nil {
+		return err
+	}
+	if sb, ok := f.blob.(stagingBlob); ok && batch != nil {
+		t, err := sb.stageBlob(sealed)
+		if err != nil {
+			return err
+		}
+		f.staged = true
+		batch.add(&stagedSave{f: f, b: b, changes: f.changes, t: t})
+		return nil
+	}
+	if err := f.blob.WriteBlob(sealed); err != nil {
+		return err
+	}
+	f.binding = b
+	f.peersDirty = false
+	return nil
+}
+
+// sealLocked builds the image at the next revision (patching the kept one
+// when it can) and seals it. Caller holds f.mu for writing and f.saveMu.
+func (f *File) sealLocked() ([]byte, Binding, error) {
 	b := f.binding
 	b.Revision++
 	kept := f.img
@@ -288,7 +336,7 @@ func (f *File) saveLocked() error {
 	img, kept, err := buildImage(f.snapshotLocked(), &b, kept)
 	if err != nil {
 		f.dropImage()
-		return err
+		return nil, b, err
 	}
 	sealed, err := f.sealer.Seal(img)
 	// The peer pages may stay for the next save; the rest (the session
@@ -301,14 +349,118 @@ func (f *File) saveLocked() error {
 		f.img = nil
 	}
 	if err != nil {
-		return fmt.Errorf("storage: seal: %w", err)
+		return nil, b, fmt.Errorf("storage: seal: %w", err)
 	}
-	if err := f.blob.WriteBlob(sealed); err != nil {
-		return err
+	return sealed, b, nil
+}
+
+// SaveBatch makes the saves of many files durable together. A file saved
+// through a batch (FlushIn) is sealed and written to its temp file as
+// usual, but not fsynced; Sync then fsyncs every temp file of the batch
+// at once (concurrently: the file system commits them in a few journal
+// transactions, where one fsync after another costs one each), renames
+// each into place, and fsyncs each directory once. The crash rule of a
+// save holds for every file: a crash leaves its old image or its new one,
+// whole, and none is in place before it is durable; a caller that records
+// the files' revisions elsewhere (the vault's index) does so after Sync.
+//
+// A file staged in a batch refuses other saves until Sync. Staging is safe
+// for concurrent use; Sync is called once, when every staging returned.
+type SaveBatch struct {
+	mu      sync.Mutex
+	pending []*stagedSave
+}
+
+type stagedSave struct {
+	f       *File
+	b       Binding // what f is at once its image is in place
+	changes uint64  // f.changes when staged
+	t       *tempFile
+	err     error
+	renamed bool
+}
+
+func (sb *SaveBatch) add(s *stagedSave) {
+	sb.mu.Lock()
+	sb.pending = append(sb.pending, s)
+	sb.mu.Unlock()
+}
+
+// syncParallel is how many fsyncs a SaveBatch keeps in flight.
+const syncParallel = 32
+
+// Sync makes every staged save durable and puts it in place, and returns
+// the files it could not save, with their errors (nil when all were
+// saved). A file that failed keeps its changes for the next save.
+func (sb *SaveBatch) Sync() map[*File]error {
+	sb.mu.Lock()
+	pending := sb.pending
+	sb.pending = nil
+	sb.mu.Unlock()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, syncParallel)
+	for _, s := range pending {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			s.err = s.t.sync()
+		})
 	}
-	f.binding = b
-	f.peersDirty = false
-	return nil
+	wg.Wait()
+	dirs := map[string]error{}
+	for _, s := range pending {
+		if s.err == nil {
+			s.err = s.t.rename()
+			s.renamed = s.err == nil
+		}
+		if s.renamed {
+			dirs[filepath.Dir(s.t.path)] = nil
+		}
+	}
+	for dir := range dirs {
+		dirs[dir] = syncDir(dir)
+	}
+	var failed map[*File]error
+	for _, s := range pending {
+		if s.err == nil {
+			s.err = dirs[filepath.Dir(s.t.path)]
+		}
+		f := s.f
+		f.mu.Lock()
+		f.staged = false
+		if s.renamed {
+			// In place, if perhaps not durable: the next save goes on from
+			// its revision, never writes another image under it.
+			f.binding = s.b
+		}
+		if s.err == nil && f.changes == s.changes {
+			f.peersDirty = false
+		}
+		f.mu.Unlock()
+		if s.err != nil {
+			if failed == nil {
+				failed = map[*File]error{}
+			}
+			failed[f] = s.err
+		}
+	}
+	return failed
+}
+
+// FlushIn is Flush through batch: the file's batched writes, if any, are
+// sealed and staged in batch, and durable once batch.Sync returns. A file
+// whose blob is not a file (a database row) is saved at once, and so is
+// every file when batch is nil (as Flush does).
+func (f *File) FlushIn(batch *SaveBatch) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return ErrClosed
+	}
+	if !f.peersDirty {
+		return nil
+	}
+	return f.saveIn(batch)
 }
 
 // dropImage clears and drops the kept image.
@@ -355,6 +507,7 @@ func (f *File) CacheMeta(key string, value []byte) error {
 	setMeta(f.meta, key, value)
 	// Flush and Close save what is batched: the peers, and now this.
 	f.peersDirty = true
+	f.changes++
 	return nil
 }
 

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/sessionstring"
@@ -461,41 +463,67 @@ func (v *Vault) Commit(f *storage.File, fn func() error) error {
 	return t.save()
 }
 
-// CommitAll is Commit for many stores at once: one write lock, one index
-// read and at most one index write, however many stores there are (a
-// Commit per store would reseal the whole index each time, which grows
-// with the square of the accounts). fn runs for each store in order; a
-// store whose fn fails keeps its index entry as it was, the others are
-// recorded, and the failures come back joined. Keep batches short enough
-// for other writers: they wait for the lock meanwhile.
-func (v *Vault) CommitAll(fs []*storage.File, fn func(*storage.File) error) error {
+// CommitAll is Commit for many stores at once: one write lock, one round
+// of fsyncs for their files and at most one index write, however many
+// stores there are (a Commit per store would fsync each file in turn and
+// reseal the whole index each time, which grows with the square of the
+// accounts). fn runs once for each store, concurrently (as many at a time
+// as there are cores); it may stage the store's save in the batch it is
+// given (storage.File.FlushIn), which CommitAll makes durable
+// (storage.SaveBatch.Sync) before it records the stores in the index, so
+// that the index never names a revision its file does not have yet. It
+// returns one error per store of fs (nil: the store's write and its index
+// entry are durable; a store that failed keeps its entry as it was) and
+// the error that concerns them all (the lock, or the index write). Keep
+// batches short enough for other writers: they wait for the lock
+// meanwhile. fs must not hold a store twice.
+func (v *Vault) CommitAll(fs []*storage.File, fn func(*storage.File, *storage.SaveBatch) error) ([]error, error) {
 	if len(fs) == 0 {
-		return nil
+		return nil, nil
+	}
+	seen := make(map[*storage.File]bool, len(fs))
+	for _, f := range fs {
+		if seen[f] {
+			return nil, errors.New("vault: CommitAll: a store given twice")
+		}
+		seen[f] = true
 	}
 	t, err := v.begin()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer t.end()
-	var errs []error
+	errs := make([]error, len(fs))
+	batch := &storage.SaveBatch{}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, f := range fs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = fn(f, batch)
+		})
+	}
+	wg.Wait()
+	failed := batch.Sync()
 	changed := false
-	for _, f := range fs {
-		if err := fn(f); err != nil {
-			errs = append(errs, err)
+	for i, f := range fs {
+		if errs[i] == nil {
+			errs[i] = failed[f]
+		}
+		if errs[i] != nil {
 			continue
 		}
 		ch, err := t.record(f)
-		if err != nil {
-			errs = append(errs, err)
-		}
+		errs[i] = err
 		changed = changed || ch
 	}
 	if changed {
 		if err := t.save(); err != nil {
-			errs = append(errs, err)
+			return errs, err
 		}
 	}
-	return errors.Join(errs...)
+	return errs, nil
 }
 
 // record puts what a store holds into the index entry of its account

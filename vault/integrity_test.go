@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tgvault/tgvault/crypto"
@@ -389,16 +390,16 @@ func TestCommitAll(t *testing.T) {
 	}
 	before, _ := tv.Show("c")
 	errC := errors.New("c failed")
-	calls := 0
-	err := tv.CommitAll(files, func(f *storage.File) error {
-		calls++
+	var calls atomic.Int64
+	errs, err := tv.CommitAll(files, func(f *storage.File, b *storage.SaveBatch) error {
+		calls.Add(1)
 		if f == files[2] {
 			return errC
 		}
-		return f.Flush()
+		return f.FlushIn(b)
 	})
-	if !errors.Is(err, errC) || calls != 3 {
-		t.Fatalf("CommitAll: %v after %d calls; want c's failure after 3", err, calls)
+	if err != nil || calls.Load() != 3 || errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], errC) {
+		t.Fatalf("CommitAll: %v, %v after %d calls; want c's failure alone after 3", errs, err, calls.Load())
 	}
 	for i, n := range []string{"a", "b"} {
 		a, _ := tv.Show(n)
@@ -409,13 +410,16 @@ func TestCommitAll(t *testing.T) {
 	if c, _ := tv.Show("c"); c.Revision != before.Revision || c.Peers != before.Peers {
 		t.Errorf("the failed store's entry changed: %+v, was %+v", c, before)
 	}
-	if err := tv.CommitAll(nil, nil); err != nil {
-		t.Errorf("CommitAll of nothing: %v", err)
+	if errs, err := tv.CommitAll(nil, nil); err != nil || errs != nil {
+		t.Errorf("CommitAll of nothing: %v %v", errs, err)
+	}
+	if _, err := tv.CommitAll([]*storage.File{files[0], files[0]}, func(*storage.File, *storage.SaveBatch) error { return nil }); err == nil {
+		t.Error("CommitAll took a store twice")
 	}
 	held, _ := tv.writeLock()
-	calls = 0
-	if err := tv.CommitAll(files, func(*storage.File) error { calls++; return nil }); !errors.Is(err, ErrBusy) || calls != 0 {
-		t.Errorf("CommitAll while another writer holds the lock: %v after %d calls", err, calls)
+	calls.Store(0)
+	if _, err := tv.CommitAll(files, func(*storage.File, *storage.SaveBatch) error { calls.Add(1); return nil }); !errors.Is(err, ErrBusy) || calls.Load() != 0 {
+		t.Errorf("CommitAll while another writer holds the lock: %v after %d calls", err, calls.Load())
 	}
 	held.release()
 }

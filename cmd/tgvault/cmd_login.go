@@ -384,7 +384,7 @@ imported accounts, as for run. While another process holds the account (a
 				if already {
 					reason = "the server no longer accepted the session at logout"
 				}
-				if err := w.commit(f, func() error { return v.MarkStore(f, vault.StatusRevoked, reason) }); err != nil {
+				if err := w.commit(f, now(func() error { return v.MarkStore(f, vault.StatusRevoked, reason) })); err != nil {
 					return err
 				}
 				msg := "logged out " + name + "; marked revoked (tgvault rm deletes it)"

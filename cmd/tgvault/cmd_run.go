@@ -79,12 +79,22 @@ type vaultWriter struct {
 	batches atomic.Int64 // vault.CommitAll calls, for tests
 }
 
-// commitReq is one account write waiting for its batch.
+// commitReq is one account write waiting for its batch. fn writes to f;
+// it may stage the save in the batch it is given (storage.File.FlushIn),
+// which the commit makes durable with the others' before it answers.
 type commitReq struct {
 	f    *storage.File
-	fn   func() error
-	err  error // fn's own error
+	fn   func(*storage.SaveBatch) error
 	done chan error
+}
+
+// commitFn is a write of a store through its vaultWriter.
+type commitFn = func(f *storage.File, fn func(*storage.SaveBatch) error) error
+
+// now makes a write that saves at once (SetSession, SetMeta, ...) a
+// commit function.
+func now(fn func() error) func(*storage.SaveBatch) error {
+	return func(*storage.SaveBatch) error { return fn() }
 }
 
 // commitBatch bounds one vault.CommitAll, so that other processes get the
@@ -113,7 +123,7 @@ func retryBusy(f func() error) error {
 // commit runs fn (writes to f) through vault.CommitAll, batched with the
 // writes that queue up meanwhile; it returns when fn's write and its index
 // entry are durable, or with the error that prevented it.
-func (w *vaultWriter) commit(f *storage.File, fn func() error) error {
+func (w *vaultWriter) commit(f *storage.File, fn func(*storage.SaveBatch) error) error {
 	r := &commitReq{f: f, fn: fn, done: make(chan error, 1)}
 	w.commitAll([]*commitReq{r})
 	return <-r.done
@@ -127,9 +137,20 @@ func (w *vaultWriter) commitAll(reqs []*commitReq) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for !allDone(reqs) {
+		// A batch names each store once: the next write of a store
+		// already in it waits for the next batch.
 		w.qmu.Lock()
-		batch := w.queue[:min(len(w.queue), commitBatch)]
-		w.queue = w.queue[len(batch):]
+		var batch, rest []*commitReq
+		in := map[*storage.File]bool{}
+		for _, r := range w.queue {
+			if len(batch) < commitBatch && !in[r.f] {
+				in[r.f] = true
+				batch = append(batch, r)
+			} else {
+				rest = append(rest, r)
+			}
+		}
+		w.queue = rest
 		w.qmu.Unlock()
 		if len(batch) == 0 {
 			return // unreachable: our undone requests are queued
@@ -147,58 +168,32 @@ func allDone(reqs []*commitReq) bool {
 	return true
 }
 
-// write commits one batch and answers each request: with its own error,
-// else with the batch's (an index that could not be written).
+// write commits one batch (each store once) and answers each request:
+// with its own error, else with the batch's (an index that could not be
+// written).
 func (w *vaultWriter) write(batch []*commitReq) {
 	files := make([]*storage.File, len(batch))
+	byFile := make(map[*storage.File]*commitReq, len(batch))
 	for i, r := range batch {
 		files[i] = r.f
+		byFile[r.f] = r
 	}
 	w.batches.Add(1)
+	var errs []error
 	err := retryBusy(func() error {
-		next := 0 // CommitAll calls fn in order, once per file
-		return w.v.CommitAll(files, func(*storage.File) error {
-			r := batch[next]
-			next++
-			if r.err = r.fn(); r.err != nil {
-				return ownError{r.err}
-			}
-			return nil
+		var err error
+		errs, err = w.v.CommitAll(files, func(f *storage.File, sb *storage.SaveBatch) error {
+			return byFile[f].fn(sb)
 		})
+		return err
 	})
-	err = withoutOwnErrors(err)
-	for _, r := range batch {
-		switch {
-		case r.err != nil:
-			r.done <- r.err
-		default:
+	for i, r := range batch {
+		if i < len(errs) && errs[i] != nil {
+			r.done <- errs[i]
+		} else {
 			r.done <- err
 		}
 	}
-}
-
-// ownError marks a request's own failure inside a batch's joined error.
-type ownError struct{ error }
-
-func (e ownError) Unwrap() error { return e.error }
-
-// withoutOwnErrors drops the requests' own failures from a batch's error,
-// leaving what concerns the whole batch.
-func withoutOwnErrors(err error) error {
-	if _, ok := err.(ownError); ok {
-		return nil
-	}
-	j, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		return err
-	}
-	var rest []error
-	for _, e := range j.Unwrap() {
-		if _, own := e.(ownError); !own {
-			rest = append(rest, e)
-		}
-	}
-	return errors.Join(rest...)
 }
 
 // runStore is an account's store for a one-shot command (logout): every
@@ -213,15 +208,15 @@ type runStore struct {
 var _ storage.Storage = (*runStore)(nil)
 
 func (s *runStore) SetSession(r storage.SessionRow) error {
-	return s.w.commit(s.File, func() error { return s.File.SetSession(r) })
+	return s.w.commit(s.File, now(func() error { return s.File.SetSession(r) }))
 }
 
 func (s *runStore) SetMeta(key string, value []byte) error {
-	return s.w.commit(s.File, func() error { return s.File.SetMeta(key, value) })
+	return s.w.commit(s.File, now(func() error { return s.File.SetMeta(key, value) }))
 }
 
 func (s *runStore) SetUpdateStates(us []storage.UpdateState) error {
-	return s.w.commit(s.File, func() error { return s.File.SetUpdateStates(us) })
+	return s.w.commit(s.File, now(func() error { return s.File.SetUpdateStates(us) }))
 }
 
 // CacheMeta waits for Flush like the peers (see lazyStore.CacheMeta); the
@@ -244,7 +239,7 @@ func (s *runStore) Flush() error {
 	if !s.dirty.Swap(false) {
 		return nil
 	}
-	if err := s.w.commit(s.File, s.File.Flush); err != nil {
+	if err := s.w.commit(s.File, s.File.FlushIn); err != nil {
 		s.dirty.Store(true)
 		return err
 	}
@@ -252,13 +247,14 @@ func (s *runStore) Flush() error {
 }
 
 // flushAll saves the changed peer caches of every store: the flushes run
-// concurrently, so that the group commit writes them in batches, and the
-// stores that failed come back with their errors.
+// concurrently, so that the group commit writes them in batches (up to
+// four batches' worth waiting at a time, so that each batch is full), and
+// the stores that failed come back with their errors.
 func flushAll(stores []*lazyStore) map[*lazyStore]error {
 	var (
 		mu     sync.Mutex
 		failed = map[*lazyStore]error{}
-		sem    = make(chan struct{}, commitBatch)
+		sem    = make(chan struct{}, 4*commitBatch)
 		wg     sync.WaitGroup
 	)
 	for _, s := range stores {
@@ -281,6 +277,23 @@ func flushAll(stores []*lazyStore) map[*lazyStore]error {
 
 // Close is the owner's (run's) business, not the pool's.
 func (s *runStore) Close() error { return nil }
+
+// saveAndClose saves every store's changes (flushAll: group-committed,
+// the files of each batch fsynced together) and closes the stores, as run
+// does when it stops; it returns what failed. A store whose flush failed
+// is not closed: Close would save it without the vault's write lock.
+func saveAndClose(stores []*lazyStore) []error {
+	var errs []error
+	failed := flushAll(stores)
+	for _, s := range stores {
+		if err, bad := failed[s]; bad {
+			errs = append(errs, err)
+		} else if err := s.shut(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
 
 // vaultStatusOf maps a final pool state (and its error) to the index
 // state that keeps the pool (and the next run) off the account, and "" for
@@ -737,17 +750,7 @@ loop:
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("local API: %w", serveErr))
 	}
-	stores := set.all()
-	failed := flushAll(stores)
-	for _, s := range stores {
-		// A store whose flush failed is not closed: Close would save it
-		// without the vault's write lock.
-		if err, bad := failed[s]; bad {
-			errs = append(errs, err)
-		} else if err := s.shut(); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs = append(errs, saveAndClose(set.all())...)
 	set = newStoreSet()
 	if fw != nil {
 		if err := fw.leave(); err != nil {
@@ -773,7 +776,7 @@ func markAccount(v *vault.Vault, w *vaultWriter, set *storeSet, name string, st 
 		return fmt.Errorf("%w: run does not serve it", vault.ErrNotFound)
 	}
 	return s.use(func(f *storage.File) error {
-		return w.commit(f, func() error { return v.MarkStore(f, st, reason) })
+		return w.commit(f, now(func() error { return v.MarkStore(f, st, reason) }))
 	})
 }
 

@@ -44,15 +44,29 @@ func TestGroupCommit(t *testing.T) {
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			errs[i] = w.commit(files[i], func() error {
-				if i == 7 {
+			errs[i] = w.commit(files[i], func(b *storage.SaveBatch) error {
+				switch {
+				case i == 7:
 					return errBad
+				case i%2 == 0: // a peer flush: staged in the batch
+					if err := files[i].UpdatePeers([]storage.Peer{storage.UserPeer(int64(1000+i), 1, false, "", nil, "")}); err != nil {
+						return err
+					}
+					return files[i].FlushIn(b)
 				}
-				return files[i].SetMeta("test.group", []byte{byte(i)})
+				return files[i].SetMeta("test.group", []byte{byte(i)}) // saved at once
 			})
 		})
 	}
+	// A second write of one store meanwhile goes into another batch.
+	var again error
+	wg.Go(func() {
+		again = w.commit(files[3], now(func() error { return files[3].SetMeta("test.again", []byte{1}) }))
+	})
 	wg.Wait()
+	if again != nil {
+		t.Errorf("a second write of one store: %v", again)
+	}
 	for i, err := range errs {
 		if i == 7 {
 			if !errors.Is(err, errBad) {

@@ -16,7 +16,7 @@ import (
 // Flush.
 type lazyStore struct {
 	open   func() (*storage.File, error)
-	commit func(f *storage.File, fn func() error) error
+	commit commitFn
 	now    func() time.Time
 
 	mu    sync.RWMutex // held shared by every use, exclusively to open and close
@@ -29,7 +29,7 @@ type lazyStore struct {
 var _ storage.Storage = (*lazyStore)(nil)
 
 // newLazyStore starts with f open (nil: opened on first use).
-func newLazyStore(f *storage.File, open func() (*storage.File, error), commit func(*storage.File, func() error) error) *lazyStore {
+func newLazyStore(f *storage.File, open func() (*storage.File, error), commit commitFn) *lazyStore {
 	s := &lazyStore{open: open, commit: commit, now: time.Now, f: f}
 	s.last.Store(s.now().UnixNano())
 	return s
@@ -66,7 +66,7 @@ func (s *lazyStore) Session() (r storage.SessionRow, err error) {
 }
 
 func (s *lazyStore) SetSession(r storage.SessionRow) error {
-	return s.use(func(f *storage.File) error { return s.commit(f, func() error { return f.SetSession(r) }) })
+	return s.use(func(f *storage.File) error { return s.commit(f, now(func() error { return f.SetSession(r) })) })
 }
 
 func (s *lazyStore) UpdatePeers(peers []storage.Peer) error {
@@ -106,7 +106,7 @@ func (s *lazyStore) UpdateStates() (us []storage.UpdateState, err error) {
 }
 
 func (s *lazyStore) SetUpdateStates(us []storage.UpdateState) error {
-	return s.use(func(f *storage.File) error { return s.commit(f, func() error { return f.SetUpdateStates(us) }) })
+	return s.use(func(f *storage.File) error { return s.commit(f, now(func() error { return f.SetUpdateStates(us) })) })
 }
 
 func (s *lazyStore) Meta(key string) (v []byte, ok bool, err error) {
@@ -115,7 +115,7 @@ func (s *lazyStore) Meta(key string) (v []byte, ok bool, err error) {
 }
 
 func (s *lazyStore) SetMeta(key string, value []byte) error {
-	return s.use(func(f *storage.File) error { return s.commit(f, func() error { return f.SetMeta(key, value) }) })
+	return s.use(func(f *storage.File) error { return s.commit(f, now(func() error { return f.SetMeta(key, value) })) })
 }
 
 // CacheMeta stores a meta value that waits for the next Flush like the
@@ -146,7 +146,7 @@ func (s *lazyStore) flushLocked() error {
 	if s.f == nil || !s.dirty.Swap(false) {
 		return nil
 	}
-	if err := s.commit(s.f, s.f.Flush); err != nil {
+	if err := s.commit(s.f, s.f.FlushIn); err != nil {
 		s.dirty.Store(true)
 		return err
 	}

@@ -1,0 +1,260 @@
+package storage
+
+import (
+	cryptorand "crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSaveBatch: files flushed through a batch are untouched on disk until
+// Sync, then in place and durable at their next revision, with no temp
+// file left; a file staged refuses another save until then, and a change
+// made while it waits is not lost.
+func TestSaveBatch(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := newTestSealer(t)
+	const n = 40
+	files := make([]*File, n)
+	for i := range files {
+		files[i] = newFile(t, dir, s, Binding{"v", fmt.Sprint("a", i), 1}, &Snapshot{Session: testRow(t), Peers: vectorPeers()})
+	}
+	batch := &SaveBatch{}
+	for i, f := range files {
+		if err := f.UpdatePeers([]Peer{{ID: int64(1000 + i), Type: PeerUser, Username: fmt.Sprint("new", i)}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.FlushIn(batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Staged, not in place: the files on disk are the old ones.
+	for _, f := range files {
+		g, err := OpenFile(f.Path(), s, Binding{"v", f.binding.AccountID, 1}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := g.PeerCount(); n != 5 || g.Revision() != 1 {
+			t.Fatalf("before Sync: %d peers, revision %d on disk", n, g.Revision())
+		}
+		g.Close()
+		if f.Revision() != 1 {
+			t.Fatalf("before Sync: revision %d in memory", f.Revision())
+		}
+	}
+	if err := files[0].SetMeta("k", []byte("v")); !errors.Is(err, errSaving) {
+		t.Fatalf("a save of a staged file: %v, want errSaving", err)
+	}
+	// A change while staged stays to be saved.
+	if err := files[1].UpdatePeers([]Peer{{ID: 77, Type: PeerGroup}}); err != nil {
+		t.Fatal(err)
+	}
+	if failed := batch.Sync(); failed != nil {
+		t.Fatalf("Sync: %v", failed)
+	}
+	for i, f := range files {
+		if f.Revision() != 2 {
+			t.Fatalf("after Sync: revision %d", f.Revision())
+		}
+		g, err := OpenFile(f.Path(), s, Binding{"v", f.binding.AccountID, 2}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err := g.PeerByID(int64(1000 + i)); err != nil || p.Username != fmt.Sprint("new", i) {
+			t.Fatalf("after Sync: %+v %v", p, err)
+		}
+		g.Close()
+	}
+	if !files[1].peersDirty || files[0].peersDirty {
+		t.Fatal("after Sync: the change made while staged was dropped, or a saved file stays dirty")
+	}
+	if err := files[1].Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := files[0].SetMeta("k", []byte("v")); err != nil {
+		t.Fatalf("a save after Sync: %v", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Fatalf("temp file left: %s", e.Name())
+		}
+	}
+}
+
+// TestSaveBatchFailure: a file whose temp file cannot be put in place
+// keeps its revision and its changes, and the others are saved.
+func TestSaveBatchFailure(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "windows" {
+		t.Skip("renames over a directory differently")
+	}
+	dir := t.TempDir()
+	s := newTestSealer(t)
+	good := newFile(t, dir, s, Binding{"v", "good", 1}, &Snapshot{Session: testRow(t)})
+	bad := newFile(t, dir, s, Binding{"v", "bad", 1}, &Snapshot{Session: testRow(t)})
+	batch := &SaveBatch{}
+	for _, f := range []*File{good, bad} {
+		if err := f.UpdatePeers(vectorPeers()); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.FlushIn(batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Make the rename of bad's temp file fail: a non-empty directory in
+	// its place.
+	if err := os.Remove(bad.Path()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(bad.Path(), "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	failed := batch.Sync()
+	if len(failed) != 1 || failed[bad] == nil {
+		t.Fatalf("Sync failures: %v", failed)
+	}
+	if good.Revision() != 2 || good.peersDirty {
+		t.Fatal("the good file was not saved")
+	}
+	if bad.Revision() != 1 || !bad.peersDirty {
+		t.Fatal("the failed file lost its revision or its changes")
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Fatalf("temp file left: %s", e.Name())
+		}
+	}
+}
+
+// TestSaveBatchCrash kills a child process that saves files in batches in
+// a loop, each batch followed by a ledger of their revisions written after
+// Sync (as the vault writes its index), at random moments. Every file must
+// open whole each time, and never behind the ledger: what the ledger
+// records was durable before it.
+func TestSaveBatchCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash loop skipped in -short mode")
+	}
+	if runtime.GOOS == "windows" {
+		t.Skip("uses SIGKILL")
+	}
+	dir := t.TempDir()
+	key := make([]byte, 32)
+	cryptorand.Read(key)
+	s := &testSealer{key: key}
+	const files = 24
+	for i := range files {
+		f, err := CreateFile(filepath.Join(dir, fmt.Sprint(i, ".age")), s, Binding{"v", fmt.Sprint(i), 1}, &Snapshot{Session: testRow(t), Meta: map[string][]byte{"n": []byte("0")}}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	kills := 12
+	if v, err := strconv.Atoi(os.Getenv("TGVAULT_CRASH_KILLS")); err == nil {
+		kills = v
+	}
+	r := mathrand(2)
+	last := make([]uint64, files)
+	for k := range kills {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestSaveBatchCrashChild$")
+		cmd.Env = append(os.Environ(), "TGVAULT_CRASH_CHILD="+dir, fmt.Sprintf("TGVAULT_CRASH_KEY=%x", key))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(30+r.IntN(200)) * time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+		var ledger []uint64
+		if b, err := os.ReadFile(filepath.Join(dir, "ledger")); err == nil {
+			if err := json.Unmarshal(b, &ledger); err != nil {
+				t.Fatalf("kill %d: ledger: %v", k, err)
+			}
+		}
+		for i := range files {
+			want := last[i]
+			if i < len(ledger) {
+				want = max(want, ledger[i])
+			}
+			g, err := OpenFile(filepath.Join(dir, fmt.Sprint(i, ".age")), s, Binding{"v", fmt.Sprint(i), want}, Options{})
+			if err != nil {
+				t.Fatalf("kill %d: file %d does not open at the ledger's revision %d or later: %v", k, i, want, err)
+			}
+			n, _, _ := g.Meta("n")
+			count, _ := g.PeerCount()
+			if strconv.Itoa(count) != string(n) {
+				t.Fatalf("kill %d: file %d torn: %d peers, meta says %s", k, i, count, n)
+			}
+			last[i] = g.Revision()
+			g.Close()
+		}
+	}
+	t.Logf("%d kills, every file whole and never behind the ledger; revisions %v", kills, last)
+}
+
+// TestSaveBatchCrashChild is the child of TestSaveBatchCrash.
+func TestSaveBatchCrashChild(t *testing.T) {
+	dir := os.Getenv("TGVAULT_CRASH_CHILD")
+	if dir == "" {
+		t.Skip("child of TestSaveBatchCrash")
+	}
+	var key []byte
+	fmt.Sscanf(os.Getenv("TGVAULT_CRASH_KEY"), "%x", &key)
+	s := &testSealer{key: key}
+	var fs []*File
+	for i := 0; ; i++ {
+		f, err := OpenFile(filepath.Join(dir, fmt.Sprint(i, ".age")), s, Binding{"v", fmt.Sprint(i), 0}, Options{})
+		if errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs = append(fs, f)
+	}
+	for {
+		batch := &SaveBatch{}
+		for _, f := range fs {
+			n, _ := f.PeerCount()
+			peers := make([]Peer, 50)
+			for j := range peers {
+				peers[j] = UserPeer(int64(n+j+1), 1, false, fmt.Sprint("u", n+j), nil, "")
+			}
+			if err := f.UpdatePeers(peers); err != nil {
+				t.Fatal(err)
+			}
+			// Saved with the peers: the two must agree after any crash.
+			if err := f.CacheMeta("n", []byte(strconv.Itoa(n+50))); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.FlushIn(batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if failed := batch.Sync(); failed != nil {
+			t.Fatal(failed)
+		}
+		revs := make([]uint64, len(fs))
+		for i, f := range fs {
+			revs[i] = f.Revision()
+		}
+		b, _ := json.Marshal(revs)
+		if err := WriteFileAtomic(filepath.Join(dir, "ledger"), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
