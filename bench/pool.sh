@@ -1,24 +1,38 @@
 #!/usr/bin/env bash
-# Whole-program figures for `tgvault run`: N accounts seeded on a dev
-# server (random keys written straight into its state: no key exchange),
-# imported into a fresh vault, then one `tgvault run` connects them all.
-# For each N, for the first run after the import and for a restart: import
-# time, time from the start of run until every account is ready (polled through the local API's /metrics), run's RSS per
-# account once all are online and after an idle minute, its idle CPU, and
-# the key exchanges the dev server saw (must be 0). Prints the machine and
-# all outputs, and keeps a copy in bench/results/pool-<UTC date-time>.txt.
+# Whole-program figures for `tgvault run`, beside its yardstick in the same
+# run: N accounts seeded on a dev server (random keys written straight into
+# its state: no key exchange), imported into a fresh vault, then
 #
-#   bench/pool.sh                       # N = 100 1000 10000
-#   COUNTS="1000" IDLE=60 bench/pool.sh
+#   1. the first `tgvault run` after the import: time until every account
+#      is ready (polled through the local API's /metrics), then SIGTERM at
+#      once: the save of what the first connect taught each account (run
+#      prints how many accounts it saved);
+#   2. a restart (what every later start does): time until ready, RSS when
+#      all are online and after IDLE seconds idle, idle CPU, goroutines,
+#      then the SIGTERM save;
+#   3. one process of N plain gotd clients on the same stored keys
+#      (bench/gotdclients: no vault, no pool, no peer cache): time until
+#      ready, RSS when all are online and after IDLE seconds idle.
 #
-# Needs go, curl and jq. Everything lives in a temporary directory that is
-# removed at the end (the vault uses a passphrase file and --no-keyring).
+# RSS is VmRSS from /proc/PID/status (what top shows), of the whole process.
+# The dev server's key exchanges must stay 0. It prints every figure and
+# the ratios the targets are stated in (docs/benchmarks.md), with the load
+# average at each step, and keeps a copy in bench/results/pool-<UTC>.txt.
+#
+#   bench/pool.sh                       # N = 1000 10000, IDLE=60
+#   COUNTS="50000" IDLE=60 bench/pool.sh
+#   GOTD=0 bench/pool.sh                # without the gotd yardstick
+#
+# Needs go, curl, jq and bc. Everything lives in a temporary directory that
+# is removed at the end. The vault is unlocked as with the OS keyring (the
+# identity in a file, TGVAULT_IDENTITY): no scrypt in any measured process.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-COUNTS=${COUNTS:-100 1000 10000}
+COUNTS=${COUNTS:-1000 10000}
 IDLE=${IDLE:-60}
+GOTD=${GOTD:-1}
 
 mkdir -p bench/results
 out="bench/results/pool-$(date -u +%Y-%m-%dT%H%M%SZ).txt"
@@ -26,20 +40,23 @@ out="bench/results/pool-$(date -u +%Y-%m-%dT%H%M%SZ).txt"
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
-	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 say() { printf '%s\n' "$*" | tee -a "$out"; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-say "# tgvault run, whole program ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
+say "# tgvault run, whole program, beside plain gotd ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
 say "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
 say "go: $(go version)"
 say "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
+say "load at start: $(load); IDLE=${IDLE}s"
 
 go build -o "$tmp/tgvault" ./cmd/tgvault
+go build -o "$tmp/gotdclients" ./bench/gotdclients
 tg="$tmp/tgvault"
 ulimit -n "$(ulimit -Hn)"
 
@@ -48,18 +65,36 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 metric() { # metric SOCKET NAME: the sum of a metric's samples
 	curl -s --unix-socket "$1" http://tgvault/metrics | awk -v m="$2" '$1 ~ "^"m"({|$)" {s += $2} END {print s + 0}'
 }
+now() { date +%s.%N; }
+fmt2() { printf '%.2f' "$1"; }
+kib_per() { echo "$1 / $2" | bc -l | xargs printf '%.1f'; }
+ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
 
-# measure LABEL: one `tgvault run` of the vault in $d until every account
-# is ready, its figures, then SIGTERM.
-measure() {
-	local label=$1
+# idle LABEL PID N: RSS now, then after IDLE seconds with the CPU used
+# meanwhile; sets rss_online and rss_idle (KiB).
+idle() {
+	local label=$1 pid=$2 n=$3 c0 c1 hz
+	rss_online=$(rss_kib "$pid")
+	say "$label: RSS when all are online: $((rss_online / 1024)) MiB = $(kib_per "$rss_online" "$n") KiB per account (load $(load))"
+	c0=$(cpu_ticks "$pid")
+	sleep "$IDLE"
+	c1=$(cpu_ticks "$pid")
+	hz=$(getconf CLK_TCK)
+	rss_idle=$(rss_kib "$pid")
+	say "$label: RSS after ${IDLE} s idle: $((rss_idle / 1024)) MiB = $(kib_per "$rss_idle" "$n") KiB per account; idle CPU $(echo "($c1 - $c0) / $hz / $IDLE * 100" | bc -l | xargs printf '%.2f') % of a core (load $(load))"
+}
+
+# run_tgvault LABEL IDLE?: one `tgvault run` of the vault in $d until every
+# account is ready; with IDLE=1 the idle figures; then SIGTERM. Sets
+# ready_s and term_s.
+run_tgvault() {
+	local label=$1 with_idle=$2 ex0 t0 t1 run ready=0
 	ex0=$(jq .key_exchanges "$d/stats.json")
-	t0=$(date +%s.%N)
+	t0=$(now)
 	"$tg" run --server "$addr" --server-key "$d/dev/server.pub" >"$d/run.out" 2>"$d/run.err" &
 	run=$!
-	pids+=($run)
-	ready=0
-	for _ in $(seq 6000); do
+	pids+=("$run")
+	for _ in $(seq 12000); do
 		if [[ -S "$d/run.sock" ]]; then
 			ready=$(metric "$d/run.sock" 'tgvault_accounts{state="ready"}' 2>/dev/null || echo 0)
 			ready=${ready:-0}
@@ -67,50 +102,99 @@ measure() {
 		fi
 		sleep 0.05
 	done
-	t1=$(date +%s.%N)
-	online=$(echo "$t1 - $t0" | bc -l)
-	say "$label: run: $ready of $n ready after $(printf '%.2f' "$online") s ($(echo "$n / $online" | bc -l | xargs printf '%.0f') accounts/s, vault open and unlock included)"
-	rss=$(rss_kib "$run")
-	say "$label: run RSS when all are online: $((rss / 1024)) MiB, $(echo "$rss / $n" | bc -l | xargs printf '%.1f') KiB per account"
-	c0=$(cpu_ticks "$run")
-	sleep "$IDLE"
-	c1=$(cpu_ticks "$run")
-	hz=$(getconf CLK_TCK)
-	rss=$(rss_kib "$run")
-	say "$label: run RSS after ${IDLE} s idle: $((rss / 1024)) MiB, $(echo "$rss / $n" | bc -l | xargs printf '%.1f') KiB per account"
-	say "$label: idle CPU over ${IDLE} s: $(echo "($c1 - $c0) / $hz / $IDLE * 100" | bc -l | xargs printf '%.2f') % of a core"
-	say "$label: goroutines: $(metric "$d/run.sock" go_goroutines)"
+	t1=$(now)
+	ready_s=$(echo "$t1 - $t0" | bc -l)
+	say "$label: $ready of $n ready after $(fmt2 "$ready_s") s ($(echo "$n / $ready_s" | bc -l | xargs printf '%.0f') accounts/s; vault open and unlock included; load $(load))"
+	if ((with_idle)); then
+		idle "$label" "$run" "$n"
+		say "$label: goroutines: $(metric "$d/run.sock" go_goroutines)"
+	fi
 	say "$label: key exchanges during run: $(($(jq .key_exchanges "$d/stats.json") - ex0))"
-	t0=$(date +%s.%N)
+	t0=$(now)
 	kill -TERM "$run"
 	wait "$run" || true
-	t1=$(date +%s.%N)
-	say "$label: SIGTERM to exit (every account saved): $(echo "$t1 - $t0" | bc -l | xargs printf '%.2f') s; $(tail -1 "$d/run.err")"
+	t1=$(now)
+	term_s=$(echo "$t1 - $t0" | bc -l)
+	say "$label: SIGTERM to exit (every account saved): $(fmt2 "$term_s") s; $(tail -1 "$d/run.err")"
+}
+
+# run_gotd: the plain gotd clients until ready, idle figures, SIGTERM.
+run_gotd() {
+	local label="plain gotd, one process" t0 t1 g line=""
+	"$tmp/gotdclients" -prepare "$d/gotd" -seeds "$seeds" -server "$addr"
+	t0=$(now)
+	"$tmp/gotdclients" -sessions "$d/gotd" -server "$addr" -server-key "$d/dev/server.pub" >"$d/gotd.out" 2>"$d/gotd.err" &
+	g=$!
+	pids+=("$g")
+	for _ in $(seq 12000); do
+		line=$(grep -m1 '^ready' "$d/gotd.out" 2>/dev/null || true)
+		[[ -n "$line" ]] && break
+		kill -0 "$g" 2>/dev/null || break
+		sleep 0.05
+	done
+	t1=$(now)
+	if [[ -z "$line" ]]; then
+		say "$label: FAILED: $(tail -3 "$d/gotd.err")"
+		gotd_s=""
+		return
+	fi
+	gotd_s=$(echo "$t1 - $t0" | bc -l)
+	say "$label: $n ready after $(fmt2 "$gotd_s") s ($(echo "$line" | cut -d' ' -f3) s by its own clock; load $(load))"
+	idle "$label" "$g" "$n"
+	kill -TERM "$g"
+	wait "$g" || true
 }
 
 for n in $COUNTS; do
 	say ""
-	say "## N = $n (load $(cut -d' ' -f1-3 /proc/loadavg))"
+	say "## N = $n (load $(load))"
 	d="$tmp/n$n"
 	mkdir -p "$d"
 	printf 'bench passphrase\n' >"$d/pass"
-	export TGVAULT_DIR="$d/vault" TGVAULT_PASSPHRASE_FILE="$d/pass" TGVAULT_SOCKET="$d/run.sock"
-	"$tg" init --no-keyring >/dev/null
+	# Unlocked as by the OS keyring (no scrypt in each process): the
+	# vault identity in a file, copied from init's file-backed keyring.
+	export TGVAULT_DIR="$d/vault" TGVAULT_SOCKET="$d/run.sock"
+	TGVAULT_PASSPHRASE_FILE="$d/pass" TGVAULT_INSECURE_TEST_KEYRING="$d/keyring" "$tg" init >/dev/null 2>&1
+	kf=("$d"/keyring/*)
+	{ cat "${kf[0]}"; echo; } >"$d/identity"
+	chmod 600 "$d/identity"
+	export TGVAULT_IDENTITY="$d/identity"
 	"$tg" dev-server --json --state "$d/dev" --seed-accounts "$n" --info-file "$d/info.json" --stats-file "$d/stats.json" >/dev/null &
-	pids+=($!)
-	for _ in $(seq 600); do [[ -s "$d/info.json" ]] && break; sleep 0.1; done
+	dev=$!
+	pids+=("$dev")
+	for _ in $(seq 6000); do [[ -s "$d/info.json" ]] && break; sleep 0.1; done
 	addr=$(jq -r .addr "$d/info.json")
 	seeds=$(jq -r .seeds "$d/info.json")
-	t0=$(date +%s.%N)
-	"$tg" import "$seeds" >/dev/null
-	t1=$(date +%s.%N)
-	say "import of $n .session files: $(echo "$t1 - $t0" | bc -l | xargs printf '%.2f') s"
+	t0=$(now)
+	"$tg" import "$seeds" >/dev/null 2>&1
+	t1=$(now)
+	import_s=$(echo "$t1 - $t0" | bc -l)
+	say "import of $n .session files: $(fmt2 "$import_s") s = $(echo "$n / $import_s" | bc -l | xargs printf '%.0f') files/s (load $(load))"
 
-	measure "first run after the import (each account learns its server address and config; saved by the next flush)"
-	measure "restart (what every later start does)"
-	kill -INT "${pids[0]}" 2>/dev/null || true
-	wait "${pids[0]}" 2>/dev/null || true
+	run_tgvault "first run after the import" 0
+	first_s=$ready_s first_term=$term_s
+	run_tgvault "restart" 1
+	restart_s=$ready_s run_idle=$rss_idle
+	gotd_s="" gotd_idle="" rss_idle=""
+	if ((GOTD)); then
+		run_gotd
+		gotd_idle=${rss_idle:-}
+	fi
+	kill -INT "$dev" 2>/dev/null || true
+	wait "$dev" 2>/dev/null || true
 	pids=()
+
+	say ""
+	say "ratios at N = $n (targets in docs/benchmarks.md):"
+	say "  first run ready / restart ready: $(ratio "$first_s" "$restart_s") (target <= 1.2)"
+	say "  SIGTERM save after the first run: $(fmt2 "$first_term") s (target <= 2 s at 10,000 accounts with changes)"
+	say "  restart: RSS per account after ${IDLE} s idle: $(kib_per "$run_idle" "$n") KiB (target <= 100)"
+	if [[ -n "$gotd_s" ]]; then
+		say "  restart ready / plain gotd ready: $(ratio "$restart_s" "$gotd_s") (target <= 1.1)"
+		say "  restart RSS / plain gotd RSS after ${IDLE} s idle: $(ratio "$run_idle" "$gotd_idle")"
+	fi
+	say "  import: $(echo "$n / $import_s" | bc -l | xargs printf '%.0f') files/s (target >= 1500 at 10,000)"
 done
 say ""
+say "load at end: $(load)"
 say "recorded in $out"

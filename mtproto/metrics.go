@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"runtime/metrics"
 	"sync/atomic"
 	"time"
 
@@ -142,6 +143,17 @@ func (p *Pool) WriteMetrics(w io.Writer) error {
 	ew.printf("tgvault_duplicate_waits_total %d\n", m.duplicateWaits.Load())
 	ew.printf("# HELP go_goroutines Number of goroutines that currently exist.\n# TYPE go_goroutines gauge\n")
 	ew.printf("go_goroutines %d\n", runtime.NumGoroutine())
+	mem := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}
+	metrics.Read(mem)
+	for i, m := range []struct{ name, help string }{
+		{"go_heap_live_bytes", "Heap memory reachable at the last garbage collection."},
+		{"go_heap_objects_bytes", "Heap memory of objects, reachable or not yet collected."},
+		{"go_stacks_bytes", "Memory of goroutine stacks."},
+	} {
+		if mem[i].Value.Kind() == metrics.KindUint64 {
+			ew.printf("# HELP %s %s\n# TYPE %s gauge\n%s %d\n", m.name, m.help, m.name, m.name, mem[i].Value.Uint64())
+		}
+	}
 	return ew.err
 }
 

@@ -349,6 +349,20 @@ func (p *Pool) Do(ctx context.Context, name string, f func(ctx context.Context, 
 	}
 }
 
+// Connecting returns how many accounts wait for a connect slot or are
+// connecting.
+func (p *Pool) Connecting() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, a := range p.accounts {
+		if a.status == StatusWaiting || a.status == StatusConnecting {
+			n++
+		}
+	}
+	return n
+}
+
 func (p *Pool) set(a *poolAccount, s Status, err error, c *Client) {
 	p.mu.Lock()
 	a.status, a.err, a.client = s, err, c

@@ -3,19 +3,24 @@
 // same accounts as `tgvault run`, with nothing of tgvault between them and
 // gotd (no vault, no pool, no peer cache, no local API).
 //
-//	go run ./bench/gotdclients -seeds STATE/seeds -server ADDR -server-key STATE/server.pub
+//	go run ./bench/gotdclients -prepare DIR -seeds STATE/seeds -server ADDR
+//	go run ./bench/gotdclients -sessions DIR -server ADDR -server-key STATE/server.pub
 //
-// It reads the Pyrogram .session files the dev server's --seed-accounts
-// wrote (their keys, dc and user ids) before it starts timing, then starts
-// one gotd client per account, each on an in-memory gotd session holding
-// its key, with updates off (as tgvault's pool runs them), each making the
-// same first call as tgvault's pool (users.getUsers of itself) and then
-// waiting. Once every client made it, it prints one line:
+// -prepare turns the Pyrogram .session files the dev server's
+// --seed-accounts wrote into one gotd session file (gotd's own
+// session.FileStorage JSON: key, dc, address) per account in DIR, and
+// exits: the stored keys, as gotd clients keep them. -sessions then starts
+// one gotd client per session file at once, each loading its own file as
+// gotd does when it starts, with updates off (as tgvault's pool runs
+// them), each making the same first call as tgvault's pool
+// (users.getUsers of itself) and then waiting. Once every client made it,
+// it prints one line,
 //
 //	ready N SECONDS
 //
-// and keeps the clients connected until SIGINT or SIGTERM. A client that
-// fails is printed to stderr and makes it exit 1.
+// SECONDS counted from the process start, and keeps the clients connected
+// until SIGINT or SIGTERM. A client that fails is printed to stderr and
+// makes it exit 1.
 package main
 
 import (
@@ -45,32 +50,44 @@ import (
 	"github.com/tgvault/tgvault/storage"
 )
 
-// apiHash is any api_hash: the dev server does not check it.
-const apiHash = "344583e45741c457fe1862106095a5eb"
+// start is when the process started, as near as Go lets us see it.
+var start = time.Now()
 
-type account struct {
-	dc     int
-	apiID  int
-	userID int64
-	data   *tdsession.Data
-}
+const (
+	// apiHash is any api_hash: the dev server does not check it.
+	apiHash = "344583e45741c457fe1862106095a5eb"
+	// seedAPIID is the api_id of the dev server's seeded sessions.
+	seedAPIID = 17349
+)
+
+var errUsage = errors.New("usage")
 
 func main() {
-	seeds := flag.String("seeds", "", "the directory of the seeded accounts' .session files (required)")
-	server := flag.String("server", "", "the dev server's HOST:PORT (required)")
-	keyPath := flag.String("server-key", "", "the dev server's RSA public key, a PEM file (required)")
+	prepare := flag.String("prepare", "", "write gotd session files for the seeds into `DIR` and exit")
+	seeds := flag.String("seeds", "", "with -prepare: the `DIR` of the seeded accounts' .session files")
+	sessions := flag.String("sessions", "", "run one client per gotd session file in `DIR`")
+	server := flag.String("server", "", "the dev server's `HOST:PORT` (required)")
+	keyPath := flag.String("server-key", "", "with -sessions: the dev server's RSA public key, a PEM `FILE`")
 	flag.Parse()
-	if *seeds == "" || *server == "" || *keyPath == "" || flag.NArg() != 0 {
+	err := errUsage
+	switch {
+	case flag.NArg() != 0 || *server == "":
+	case *prepare != "" && *seeds != "":
+		err = prepareSessions(*seeds, *prepare, *server)
+	case *sessions != "" && *keyPath != "":
+		err = run(*sessions, *server, *keyPath)
+	}
+	if errors.Is(err, errUsage) {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*seeds, *server, *keyPath); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "gotdclients:", err)
 		os.Exit(1)
 	}
 }
 
-func run(seeds, server, keyPath string) error {
+func run(dir, server, keyPath string) error {
 	pub, err := readKey(keyPath)
 	if err != nil {
 		return err
@@ -83,29 +100,33 @@ func run(seeds, server, keyPath string) error {
 	if err != nil {
 		return err
 	}
-	accts, err := readSeeds(seeds, server)
+	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		return err
+	}
+	if len(paths) == 0 {
+		return fmt.Errorf("no session files in %s", dir)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	start := time.Now()
 	var ready atomic.Int64
 	all := make(chan struct{})
 	failed := make(chan error, 1)
 	var wg sync.WaitGroup
-	for _, a := range accts {
-		mem := new(tdsession.StorageMemory)
-		if err := (&tdsession.Loader{Storage: mem}).Save(ctx, a.data); err != nil {
-			return err
+	for _, path := range paths {
+		// The file is named <dc>-<user id>.json.
+		var dc int
+		var userID int64
+		if _, err := fmt.Sscanf(filepath.Base(path), "%d-%d.json", &dc, &userID); err != nil {
+			return fmt.Errorf("%s: not a session file of -prepare", path)
 		}
-		client := tdtelegram.NewClient(a.apiID, apiHash, tdtelegram.Options{
-			DC:             a.dc,
-			SessionStorage: mem,
+		client := tdtelegram.NewClient(seedAPIID, apiHash, tdtelegram.Options{
+			DC:             dc,
+			SessionStorage: &tdsession.FileStorage{Path: path},
 			NoUpdates:      true,
 			PublicKeys:     []tdtelegram.PublicKey{{RSA: pub}},
-			DCList:         tddcs.List{Options: []tdtg.DCOption{{ID: a.dc, IPAddress: host, Port: port}}},
+			DCList:         tddcs.List{Options: []tdtg.DCOption{{ID: dc, IPAddress: host, Port: port}}},
 			Resolver:       tddcs.Plain(tddcs.PlainOptions{}),
 		})
 		wg.Go(func() {
@@ -114,10 +135,10 @@ func run(seeds, server, keyPath string) error {
 				if err != nil {
 					return err
 				}
-				if self.ID != a.userID {
-					return fmt.Errorf("logged in as %d, want %d", self.ID, a.userID)
+				if self.ID != userID {
+					return fmt.Errorf("logged in as %d, want %d", self.ID, userID)
 				}
-				if ready.Add(1) == int64(len(accts)) {
+				if ready.Add(1) == int64(len(paths)) {
 					close(all)
 				}
 				<-ctx.Done()
@@ -125,7 +146,7 @@ func run(seeds, server, keyPath string) error {
 			})
 			if err != nil && ctx.Err() == nil {
 				select {
-				case failed <- fmt.Errorf("account %d: %w", a.userID, err):
+				case failed <- fmt.Errorf("account %d: %w", userID, err):
 				default:
 				}
 			}
@@ -133,7 +154,7 @@ func run(seeds, server, keyPath string) error {
 	}
 	select {
 	case <-all:
-		fmt.Printf("ready %d %.3f\n", len(accts), time.Since(start).Seconds())
+		fmt.Printf("ready %d %.3f\n", len(paths), time.Since(start).Seconds())
 	case err := <-failed:
 		stop()
 		wg.Wait()
@@ -165,16 +186,19 @@ func readKey(path string) (*rsa.PublicKey, error) {
 	return x509.ParsePKCS1PublicKey(blk.Bytes)
 }
 
-// readSeeds reads every .session file of dir, two at a time per core.
-func readSeeds(dir, addr string) ([]account, error) {
-	paths, err := filepath.Glob(filepath.Join(dir, "*.session"))
+// prepareSessions writes a gotd session file for each .session file of
+// seeds into dir, named <dc>-<user id>.json.
+func prepareSessions(seeds, dir, addr string) error {
+	paths, err := filepath.Glob(filepath.Join(seeds, "*.session"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(paths) == 0 {
-		return nil, fmt.Errorf("no .session files in %s", dir)
+		return fmt.Errorf("no .session files in %s", seeds)
 	}
-	out := make([]account, len(paths))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
 	errs := make([]error, len(paths))
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
@@ -182,26 +206,27 @@ func readSeeds(dir, addr string) ([]account, error) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			f, err := storage.ReadForeignFile(p)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			s := f.Session
-			uid, ok := s.UserID.Get()
-			if !ok || s.AuthKey.IsZero() {
-				errs[i] = fmt.Errorf("%s: no user id or key", p)
-				return
-			}
-			var key tdcrypto.Key
-			copy(key[:], s.AuthKey.Bytes())
-			withID := key.WithID()
-			out[i] = account{
-				dc: s.DCID, apiID: int(s.APIID.Or(17349)), userID: uid,
-				data: &tdsession.Data{DC: s.DCID, Addr: addr, AuthKey: withID.Value[:], AuthKeyID: withID.ID[:]},
-			}
+			errs[i] = prepareOne(p, dir, addr)
 		})
 	}
 	wg.Wait()
-	return out, errors.Join(errs...)
+	return errors.Join(errs...)
+}
+
+func prepareOne(path, dir, addr string) error {
+	f, err := storage.ReadForeignFile(path)
+	if err != nil {
+		return err
+	}
+	s := f.Session
+	uid, ok := s.UserID.Get()
+	if !ok || s.AuthKey.IsZero() {
+		return fmt.Errorf("%s: no user id or key", path)
+	}
+	var key tdcrypto.Key
+	copy(key[:], s.AuthKey.Bytes())
+	withID := key.WithID()
+	data := &tdsession.Data{DC: s.DCID, Addr: addr, AuthKey: withID.Value[:], AuthKeyID: withID.ID[:]}
+	fs := &tdsession.FileStorage{Path: filepath.Join(dir, fmt.Sprintf("%d-%d.json", s.DCID, uid))}
+	return (&tdsession.Loader{Storage: fs}).Save(context.Background(), data)
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"sort"
@@ -596,11 +597,15 @@ func (a *app) serve(sig context.Context, v *vault.Vault, active []vault.Account,
 			_ = s.shut()
 		}
 	}()
-	var fw *fleetWorker // set before any account of a worker runs
+	var fw *fleetWorker       // set before any account of a worker runs
+	var connects atomic.Int64 // accounts that became ready, for settleMemory
 	reach := newReachLog()
 	pool := mtproto.NewPool(mtproto.PoolOptions{
 		Methods: methods,
 		OnStatus: func(name string, s mtproto.Status, err error) {
+			if s == mtproto.StatusReady {
+				connects.Add(1)
+			}
 			reach.note(a, name, s, err)
 			if s == mtproto.StatusDuplicateWait && fw != nil {
 				// A fleet's takeover: the old owner's connection may live
@@ -709,6 +714,7 @@ func (a *app) serve(sig context.Context, v *vault.Vault, active []vault.Account,
 
 	tick := time.NewTicker(flushEvery)
 	defer tick.Stop()
+	var settled int64 // connects at the last settleMemory
 	var serveErr error
 loop:
 	for {
@@ -733,6 +739,10 @@ loop:
 					a.warnf("closing an idle account: %v", err)
 				}
 			}
+			if c := connects.Load(); c > settled && pool.Connecting() == 0 {
+				settled = c
+				settleMemory()
+			}
 		}
 	}
 	// Stop accepting, let the calls in flight finish (they need the pool),
@@ -750,7 +760,16 @@ loop:
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("local API: %w", serveErr))
 	}
-	errs = append(errs, saveAndClose(set.all())...)
+	stores := set.all()
+	changed := 0
+	for _, s := range stores {
+		if s.dirty.Load() {
+			changed++
+		}
+	}
+	saveStart := time.Now()
+	errs = append(errs, saveAndClose(stores)...)
+	saveTook := time.Since(saveStart)
 	set = newStoreSet()
 	if fw != nil {
 		if err := fw.leave(); err != nil {
@@ -761,9 +780,23 @@ loop:
 		return err
 	}
 	if !a.json {
-		a.notef("stopped; every account saved")
+		a.notef("stopped; every account saved (%d with changes, in %.2f s)", changed, saveTook.Seconds())
 	}
 	return nil
+}
+
+// settleMemory runs once the pool is quiet after accounts connected (at
+// start, or after reconnects): a few garbage collections, each of which
+// also halves the stacks of goroutines that use less than a quarter of
+// theirs (gotd's goroutines, eleven per account, grew while connecting and
+// would otherwise keep that memory until collections come by themselves,
+// which an idle process hardly needs), then the free memory goes back to
+// the OS. It takes a few hundred milliseconds of CPU at 10,000 accounts.
+func settleMemory() {
+	for range 3 {
+		runtime.GC()
+	}
+	debug.FreeOSMemory()
 }
 
 // markAccount records a final state (revoked, key lost) of an account run
