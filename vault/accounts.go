@@ -625,7 +625,19 @@ func (v *Vault) OpenAccounts(accts []Account, blob func(Account) storage.Blob) (
 		op  opened
 		err error
 	}
-	var notes []note
+	blobs := make([]storage.Blob, len(accts))
+	if blob != nil {
+		for i := range accts {
+			if accts[i].Status != StatusHandedOff {
+				blobs[i] = blob(accts[i])
+			}
+		}
+	}
+	// Opening is mostly decryption (an X25519 unwrap per file): on every
+	// core at once.
+	found := make([]*note, len(accts))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for i := range accts {
 		a := &accts[i]
 		if a.Status == StatusHandedOff {
@@ -633,32 +645,39 @@ func (v *Vault) OpenAccounts(accts []Account, blob func(Account) storage.Blob) (
 			errs[i] = stateError(a.Status, a.Reason, useServe, force, "")
 			continue
 		}
-		var b storage.Blob
-		if blob != nil {
-			b = blob(*a)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f, err := v.openBlob(s, false, a, blobs[i])
+			if err != nil {
+				errs[i] = err
+				found[i] = &note{id: a.ID, err: err}
+				return
+			}
+			op, err := openedOf(f)
+			if err != nil {
+				dropStore(f)
+				errs[i] = err
+				return
+			}
+			if op.differs(a) {
+				found[i] = &note{id: a.ID, op: op}
+			}
+			status, reason := effectiveState(a, op.state, op.hasState)
+			if err := stateError(status, reason, useServe, force, ""); err != nil {
+				dropStore(f)
+				errs[i] = err
+				return
+			}
+			files[i] = f
+		})
+	}
+	wg.Wait()
+	var notes []note
+	for _, n := range found {
+		if n != nil {
+			notes = append(notes, *n)
 		}
-		f, err := v.openBlob(s, false, a, b)
-		if err != nil {
-			errs[i] = err
-			notes = append(notes, note{id: a.ID, err: err})
-			continue
-		}
-		op, err := openedOf(f)
-		if err != nil {
-			dropStore(f)
-			errs[i] = err
-			continue
-		}
-		if op.differs(a) {
-			notes = append(notes, note{id: a.ID, op: op})
-		}
-		status, reason := effectiveState(a, op.state, op.hasState)
-		if err := stateError(status, reason, useServe, force, ""); err != nil {
-			dropStore(f)
-			errs[i] = err
-			continue
-		}
-		files[i] = f
 	}
 	if len(notes) > 0 {
 		if t, err := v.begin(); err == nil {
