@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Runs the storage and sessionstring Go benchmarks and the Telethon
-# comparison (bench/telethon_storage.py), prints the machine and all
-# outputs, and keeps a copy in bench/results/<UTC date-time>.txt.
+# Runs the storage benchmarks (package storage) beside Telethon's own
+# SQLiteSession under the same workload (bench/telethon_storage.py), the
+# two interleaved round by round, then the sessionstring benchmarks, and
+# prints the machine, every output, and the figures the targets are stated
+# in, with their ratios (bench/ratios): medians over the rounds. A copy goes
+# to bench/results/<UTC date-time>.txt, with the load average at the start
+# and end of each round.
 #
-#   bench/run.sh                    # defaults
+#   bench/run.sh                    # COUNT=3 rounds, BENCHTIME=2s
 #   BENCHTIME=5s COUNT=6 bench/run.sh
 #   PYTHON=/usr/bin/python3 bench/run.sh
+#   TELETHON=0 bench/run.sh         # without Telethon
 #
 # Every section runs even if an earlier one fails; the script exits non-zero
 # if any did.
@@ -15,7 +20,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 BENCHTIME_STORAGE=${BENCHTIME:-2s}
 BENCHTIME_SESSIONSTRING=${BENCHTIME:-1s}
-COUNT=${COUNT:-1}
+COUNT=${COUNT:-3}
+TELETHON=${TELETHON:-1}
 
 # The Telethon used is the Debian package (python3-telethon), which lives in
 # the system interpreter; a python3 earlier on PATH (pyenv, venv) may not
@@ -62,16 +68,35 @@ section machine
 	echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)$(git status --porcelain 2>/dev/null | grep -q . && echo ' (dirty)' || true)"
 } | tee -a "$out"
 
-section "storage benchmarks"
-run go test -run '^$' \
-	-bench 'BenchmarkUpdatePeers|BenchmarkPeerByID|BenchmarkPeerByUsername|BenchmarkPeerByPhone|BenchmarkSaveSealed|BenchmarkOpenSealed|BenchmarkUpdateAndSaveSealed|BenchmarkRawChaCha20Poly1305|BenchmarkEncodeImage' \
-	-benchtime "$BENCHTIME_STORAGE" -count "$COUNT" ./storage/
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# The storage benchmarks, and Telethon's storage under the same workload,
+# round by round: a change of load on the machine hits both.
+benches='^Benchmark(PeerByID|PeerByUsername|PeerByPhone|UpdatePeersInMemory|UpdatePeersDurable|SaveSealed|UpdateAndSaveSealed|PhysicalLimit|OpenSealed|RawChaCha20Poly1305|EncodeImage)$'
+run go test -c -o "$tmp/storage.test" ./storage/
+for round in $(seq "$COUNT"); do
+	section "round $round of $COUNT: storage benchmarks (load $(cut -d' ' -f1-3 /proc/loadavg))"
+	printf '$ storage.test -test.run ^$ -test.bench %s -test.benchtime %s\n' "$benches" "$BENCHTIME_STORAGE" | tee -a "$out"
+	rc=0
+	(cd storage && "$tmp/storage.test" -test.run '^$' -test.bench "$benches" -test.benchtime "$BENCHTIME_STORAGE") 2>&1 | tee -a "$out" "$tmp/storage.txt" || rc=$?
+	((rc == 0)) || { printf '(exit status %d)\n' "$rc" | tee -a "$out"; failed+=("storage benchmarks, round $round"); }
+	if ((TELETHON)); then
+		section "round $round of $COUNT: telethon SQLiteSession (load $(cut -d' ' -f1-3 /proc/loadavg))"
+		printf '$ %s bench/telethon_storage.py\n' "$PYTHON" | tee -a "$out"
+		rc=0
+		"$PYTHON" bench/telethon_storage.py 2>>"$out" | tee -a "$out" "$tmp/telethon.jsonl" || rc=$?
+		((rc == 0)) || { printf '(exit status %d)\n' "$rc" | tee -a "$out"; failed+=("telethon, round $round"); }
+	fi
+done
 
 section "sessionstring benchmarks"
 run go test -run '^$' -bench . -benchtime "$BENCHTIME_SESSIONSTRING" ./sessionstring/
 
-section "telethon SQLiteSession"
-run "$PYTHON" bench/telethon_storage.py
+section "ratios"
+tele=()
+[[ -s "$tmp/telethon.jsonl" ]] && tele=(-telethon "$tmp/telethon.jsonl")
+run go run ./bench/ratios -go "$tmp/storage.txt" "${tele[@]}"
 
 section "end load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "saved to $out"

@@ -131,14 +131,34 @@ func removeSlot(s []slot, v slot) []slot {
 	return out
 }
 
-func TestNameTableCellsAreCompact(t *testing.T) {
-	if s := unsafe.Sizeof(nameCell{}); s != 8 {
-		t.Fatalf("nameCell is %d bytes, want 8", s)
+// TestNameTableCells: cells are 32 bytes (two to a cache line); keys up to
+// inlineKey bytes are held and compared in the cell, longer ones through
+// their rows, and both survive growth and tombstones.
+func TestNameTableCells(t *testing.T) {
+	if s := unsafe.Sizeof(nameCell{}); s != 32 {
+		t.Fatalf("nameCell is %d bytes, want 32", s)
+	}
+	// Short keys never read their rows: with the rows gone, they are found.
+	short := []string{"a", strings.Repeat("q", inlineKey-1), strings.Repeat("q", inlineKey), "15551234567"}
+	none := []Peer{}
+	tab := newNameTable(0, &none, true)
+	for i, k := range short {
+		if _, created := tab.insert(k, slot(i+1)); !created {
+			t.Fatalf("insert %q: not created", k)
+		}
+	}
+	for i, k := range short {
+		if c := tab.find(k); c == nil || c.val != slot(i+1) {
+			t.Fatalf("find %q without its row", k)
+		}
+	}
+	if tab.find(strings.Repeat("q", inlineKey-2)) != nil || tab.find("1555123456") != nil {
+		t.Fatal("found a short key that was never inserted")
 	}
 	long := strings.Repeat("x", 40)
-	keys := []string{"a", strings.Repeat("y", 18), strings.Repeat("y", 19), strings.Repeat("y", 32), long, long + "z", strings.Repeat("é", 100)}
+	keys := []string{"a", strings.Repeat("y", 18), strings.Repeat("y", inlineKey), strings.Repeat("y", inlineKey+1), strings.Repeat("y", 32), long, long + "z", strings.Repeat("é", 100)}
 	rows := make([]Peer, len(keys))
-	tab := newNameTable(0, &rows, false)
+	tab = newNameTable(0, &rows, false)
 	for i, k := range keys {
 		rows[i].Username = k
 		if _, created := tab.insert(k, slot(i+1)); !created {

@@ -6,22 +6,23 @@ import (
 )
 
 // nameTable maps a username or phone number to a value: an open-addressing
-// hash table with linear probing whose 8-byte cells hold a 32-bit hash tag
-// and the value, and no key. The key of a cell is the username (or phone)
-// of the row the value names, read from the rows themselves: a lookup
-// touches one cell of a compact table (2 MB for 100,000 rows at most half
-// full, where cells holding the keys took 8 MB and missed the cache) and
-// then the row it was going to read anyway. An insert-if-absent hashes the
-// key once and walks one probe sequence (a Go map needs a lookup and an
-// assignment, hashing twice). Deleted cells become tombstones, reused by
-// later inserts; the table is rebuilt when tombstones and entries fill half
-// of it (linear probing slows down sharply beyond). The hash is keyed with
-// a random per-table seed, so collisions cannot be provoked.
+// hash table with linear probing whose 32-byte cells (two to a cache line)
+// hold a 32-bit hash tag, the value, and the key itself when it is at most
+// inlineKey bytes long (every phone number, and most usernames): a lookup
+// in random order then misses the cache on its cell and on the row the
+// value names, where a cell without the key also read the key's bytes from
+// the row's string, a third miss. A longer key is compared with the row's.
+// An insert-if-absent hashes the key once and walks one probe sequence (a
+// Go map needs a lookup and an assignment, hashing twice). Deleted cells
+// become tombstones, reused by later inserts; the table is rebuilt when
+// tombstones and entries fill half of it (linear probing slows down
+// sharply beyond). The hash is keyed with a random per-table seed, so
+// collisions cannot be provoked.
 //
-// Its user keeps one invariant: the row a cell names holds the cell's key
-// whenever the table compares keys, that is, a row's old key is removed
-// before the row changes, and a key is added for a row that holds it or
-// is about to (nothing else touches the table in between).
+// Its user keeps one invariant for the long keys: the row a cell names
+// holds the cell's key whenever the table compares keys, that is, a row's
+// old key is removed before the row changes, and a key is added for a row
+// that holds it or is about to (nothing else touches the table in between).
 type nameTable struct {
 	seed  maphash.Seed
 	cells []nameCell
@@ -33,19 +34,29 @@ type nameTable struct {
 
 // nameCell is one entry: tag is the low 32 bits of the key's hash (its
 // home cell is tag & mask, so a rebuild needs no key), val is what
-// nameIndex stores: ±(slot+1), never 0 or cellDeleted.
+// nameIndex stores: ±(slot+1), never 0 or cellDeleted; key[:klen] is the
+// key, or klen is longKey for a key longer than inlineKey.
 type nameCell struct {
-	tag uint32
-	val slot
+	tag  uint32
+	val  slot
+	klen uint8
+	key  [inlineKey]byte
 }
 
 const (
+	inlineKey = 23
+	longKey   = 0xff
+
 	cellEmpty   slot = 0
 	cellDeleted slot = math.MinInt32
 )
 
+// minNameCells is the size of a new table: a store of `tgvault run` holds
+// a handful of peers.
+const minNameCells = 8
+
 func newNameTable(n int, rows *[]Peer, phone bool) nameTable {
-	size := 16
+	size := minNameCells
 	for size < 2*n { // at most half full
 		size *= 2
 	}
@@ -54,8 +65,8 @@ func newNameTable(n int, rows *[]Peer, phone bool) nameTable {
 
 func (t *nameTable) hash(k string) uint32 { return uint32(maphash.String(t.seed, k)) }
 
-// key returns the key of a live cell: the field of the row it names.
-func (t *nameTable) key(c *nameCell) string {
+// rowKey returns the key of a live cell as its row holds it.
+func (t *nameTable) rowKey(c *nameCell) string {
 	s := c.val
 	if s < 0 {
 		s = -s
@@ -65,6 +76,22 @@ func (t *nameTable) key(c *nameCell) string {
 		return p.Phone
 	}
 	return p.Username
+}
+
+// holds reports whether the live cell c holds key k.
+func (t *nameTable) holds(c *nameCell, k string) bool {
+	if len(k) <= inlineKey {
+		return int(c.klen) == len(k) && string(c.key[:len(k)]) == k
+	}
+	return c.klen == longKey && t.rowKey(c) == k
+}
+
+func newNameCell(h uint32, k string, val slot) nameCell {
+	c := nameCell{tag: h, val: val, klen: longKey}
+	if len(k) <= inlineKey {
+		c.klen = uint8(copy(c.key[:], k))
+	}
+	return c
 }
 
 // find returns the cell holding k, or nil.
@@ -79,7 +106,7 @@ func (t *nameTable) find(k string) *nameCell {
 		switch {
 		case c.val == cellEmpty:
 			return nil
-		case c.tag == h && c.val != cellDeleted && t.key(c) == k:
+		case c.tag == h && c.val != cellDeleted && t.holds(c, k):
 			return c
 		}
 	}
@@ -102,14 +129,14 @@ func (t *nameTable) insert(k string, val slot) (c *nameCell, created bool) {
 				free = c
 				t.used++
 			}
-			*free = nameCell{tag: h, val: val}
+			*free = newNameCell(h, k, val)
 			t.n++
 			return free, true
 		case c.val == cellDeleted:
 			if free == nil {
 				free = c
 			}
-		case c.tag == h && t.key(c) == k:
+		case c.tag == h && t.holds(c, k):
 			return c, false
 		}
 	}
@@ -123,7 +150,7 @@ func (t *nameTable) remove(c *nameCell) {
 
 func (t *nameTable) rehash() {
 	old := t.cells
-	size := 16
+	size := minNameCells
 	for size < 4*(t.n+1) { // a quarter full after a rehash
 		size *= 2
 	}
