@@ -506,44 +506,185 @@ func split(n *bnode) (pieces []*bnode, keys [][]byte, err error) {
 
 // --- operations -----------------------------------------------------------
 
+// view is a b-tree page read where it lies: a descent looks at a handful
+// of cells of each page on its way, and decodes (read) only the pages it
+// changes in a way that moves other cells.
+type view struct {
+	pg  uint32
+	p   []byte
+	typ byte
+	n   int // cells
+	hs  int // header size
+}
+
+func (pt *patcher) view(pg uint32) (view, error) {
+	p, err := pt.page(pg)
+	if err != nil {
+		return view{}, err
+	}
+	v := view{pg: pg, p: p, typ: p[0], n: int(binary.BigEndian.Uint16(p[3:])), hs: 12}
+	switch v.typ {
+	case pgTableLeaf, pgIndexLeaf:
+		v.hs = 8
+	case pgTableInterior, pgIndexInterior:
+	default:
+		return view{}, errPatch
+	}
+	if v.hs+2*v.n > usable {
+		return view{}, errPatch
+	}
+	return v, nil
+}
+
+func (v view) leaf() bool { return v.typ == pgTableLeaf || v.typ == pgIndexLeaf }
+
+// cell returns cell i.
+func (v view) cell(i int) ([]byte, error) {
+	off := int(binary.BigEndian.Uint16(v.p[v.hs+2*i:]))
+	if off < v.hs+2*v.n || off >= usable {
+		return nil, errPatch
+	}
+	l, err := cellLen(v.typ, v.p[off:usable])
+	if err != nil {
+		return nil, err
+	}
+	return v.p[off : off+l : off+l], nil
+}
+
+// child returns the child page of interior cell i (the right-most for
+// i == n).
+func (v view) child(i int) (uint32, error) {
+	if i == v.n {
+		return binary.BigEndian.Uint32(v.p[8:]), nil
+	}
+	c, err := v.cell(i)
+	if err != nil {
+		return 0, err
+	}
+	return binary.BigEndian.Uint32(c), nil
+}
+
+// search returns the first cell i for which cmp(cell i) >= 0, and whether
+// cmp is 0 there (cells are in order).
+func (v view) search(cmp func(c []byte) (int, bool)) (int, bool, error) {
+	lo, hi := 0, v.n
+	bad := false
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		c, err := v.cell(m)
+		if err != nil {
+			return 0, false, err
+		}
+		r, ok := cmp(c)
+		bad = bad || !ok
+		if r < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if bad {
+		return 0, false, errPatch
+	}
+	if lo < v.n {
+		c, err := v.cell(lo)
+		if err != nil {
+			return 0, false, err
+		}
+		r, _ := cmp(c)
+		return lo, r == 0, nil
+	}
+	return lo, false, nil
+}
+
+// contentStart is where the cell content area of the page begins.
+func (v view) contentStart() int {
+	cs := int(binary.BigEndian.Uint16(v.p[5:]))
+	if cs == 0 {
+		cs = 65536
+	}
+	return cs
+}
+
+// insertInPlace puts cell at position i when the page has room for it
+// between its cell pointers and its cell content (and no free blocks to
+// mind), as SQLite does: nothing else on the page moves. It reports
+// whether it did.
+func (v view) insertInPlace(i int, cell []byte) bool {
+	cs := v.contentStart()
+	if binary.BigEndian.Uint16(v.p[1:]) != 0 || v.p[7] != 0 || cs > usable || cs-len(cell) < v.hs+2*(v.n+1) {
+		return false
+	}
+	cs -= len(cell)
+	copy(v.p[cs:], cell)
+	ptrs := v.p[v.hs : v.hs+2*(v.n+1)]
+	copy(ptrs[2*i+2:], ptrs[2*i:2*v.n])
+	binary.BigEndian.PutUint16(ptrs[2*i:], uint16(cs))
+	binary.BigEndian.PutUint16(v.p[3:], uint16(v.n+1))
+	binary.BigEndian.PutUint16(v.p[5:], uint16(cs))
+	return true
+}
+
 // tableUpsert writes the row rowid with record rec into the table b-tree
 // at root, and returns the record it replaced (a copy), if any.
 func (pt *patcher) tableUpsert(root uint32, rowid int64, rec []byte) (old []byte, found bool, err error) {
+	if _, ovf := maxLocal(len(rec), true); ovf {
+		return nil, false, errPatch
+	}
 	var path []step
 	pg := root
 	for {
-		n, err := pt.read(pg)
+		v, err := pt.view(pg)
 		if err != nil {
 			return nil, false, err
 		}
-		if !n.table() || len(path) > maxDepth {
+		if (v.typ != pgTableLeaf && v.typ != pgTableInterior) || len(path) > maxDepth {
 			return nil, false, errPatch
 		}
-		if !n.leaf() {
-			i, _ := slices.BinarySearchFunc(n.cells, rowid, func(c []byte, k int64) int {
-				v, _ := getVarint(c[4:])
-				return cmpInt(int64(v), k)
+		if !v.leaf() {
+			i, _, err := v.search(func(c []byte) (int, bool) {
+				k, m := getVarint(c[4:])
+				return cmpInt(int64(k), rowid), m > 0
 			})
+			if err != nil {
+				return nil, false, err
+			}
 			path = append(path, step{pg, i})
-			pg = n.child(i)
+			if pg, err = v.child(i); err != nil {
+				return nil, false, err
+			}
 			continue
 		}
-		i, found := slices.BinarySearchFunc(n.cells, rowid, func(c []byte, k int64) int {
+		i, found, err := v.search(func(c []byte) (int, bool) {
 			_, m := getVarint(c)
-			v, _ := getVarint(c[m:])
-			return cmpInt(int64(v), k)
+			k, n := getVarint(c[m:])
+			return cmpInt(int64(k), rowid), n > 0
 		})
-		if found {
-			old = bytes.Clone(n.payload(i))
-			if bytes.Equal(old, rec) {
-				return old, true, nil
-			}
+		if err != nil {
+			return nil, false, err
 		}
 		cell := putVarint(nil, uint64(len(rec)))
 		cell = putVarint(cell, uint64(rowid))
 		cell = append(cell, rec...)
-		if _, ovf := maxLocal(len(rec), true); ovf {
-			return nil, false, errPatch
+		if found {
+			c, err := v.cell(i)
+			if err != nil {
+				return nil, false, err
+			}
+			old = bytes.Clone(payloadOf(v.typ, c))
+			switch {
+			case bytes.Equal(old, rec):
+				return old, true, nil
+			case len(c) == len(cell): // the same size: over the old cell
+				copy(c, cell)
+				return old, true, nil
+			}
+		} else if v.insertInPlace(i, cell) {
+			return nil, false, nil
+		}
+		n, err := pt.read(pg)
+		if err != nil {
+			return nil, false, err
 		}
 		if found {
 			n.cells[i] = cell
@@ -567,32 +708,34 @@ func cmpInt(a, b int64) int {
 // indexFind descends the index b-tree at root to entry e: the page that
 // holds it (found) or the leaf it belongs in, the position there, and the
 // path to that page.
-func (pt *patcher) indexFind(root uint32, e []byte) (pg uint32, n *bnode, i int, found bool, path []step, err error) {
-	pg = root
+func (pt *patcher) indexFind(root uint32, e []byte) (v view, i int, found bool, path []step, err error) {
+	ke, ok := parseIndexKey(e)
+	if !ok {
+		err = errPatch
+		return
+	}
+	pg := root
 	for {
-		n, err = pt.read(pg)
-		if err != nil {
+		if v, err = pt.view(pg); err != nil {
 			return
 		}
-		if n.table() || len(path) > maxDepth {
+		if (v.typ != pgIndexLeaf && v.typ != pgIndexInterior) || len(path) > maxDepth {
 			err = errPatch
 			return
 		}
-		var bad bool
-		i, found = slices.BinarySearchFunc(n.cells, e, func(c []byte, e []byte) int {
-			r, ok := cmpIndexRecord(payloadOf(n.typ, c), e)
-			bad = bad || !ok
-			return r
-		})
-		if bad {
-			err = errPatch
+		if i, found, err = v.search(func(c []byte) (int, bool) {
+			kc, ok := parseIndexKey(payloadOf(v.typ, c))
+			return kc.cmp(&ke), ok
+		}); err != nil {
 			return
 		}
-		if found || n.leaf() {
+		if found || v.leaf() {
 			return
 		}
 		path = append(path, step{pg, i})
-		pg = n.child(i)
+		if pg, err = v.child(i); err != nil {
+			return
+		}
 	}
 }
 
@@ -611,15 +754,23 @@ func (pt *patcher) indexInsert(root uint32, e []byte) error {
 	if _, ovf := maxLocal(len(e), false); ovf {
 		return errPatch
 	}
-	pg, n, i, found, path, err := pt.indexFind(root, e)
+	v, i, found, path, err := pt.indexFind(root, e)
 	if err != nil {
 		return err
 	}
 	if found {
 		return errPatch // the entry is there already: the image is not what the rows say
 	}
-	n.cells = slices.Insert(n.cells, i, indexCell(e))
-	return pt.put(pg, n, path)
+	cell := indexCell(e)
+	if v.insertInPlace(i, cell) {
+		return nil
+	}
+	n, err := pt.read(v.pg)
+	if err != nil {
+		return err
+	}
+	n.cells = slices.Insert(n.cells, i, cell)
+	return pt.put(v.pg, n, path)
 }
 
 // indexDelete removes entry e from the index b-tree at root. An entry on
@@ -627,12 +778,17 @@ func (pt *patcher) indexInsert(root uint32, e []byte) error {
 // the end of the left subtree's right-most leaf, as SQLite does. A page
 // that would be left empty is errPatch.
 func (pt *patcher) indexDelete(root uint32, e []byte) error {
-	pg, n, i, found, path, err := pt.indexFind(root, e)
+	v, i, found, path, err := pt.indexFind(root, e)
 	if err != nil {
 		return err
 	}
 	if !found {
 		return errPatch
+	}
+	pg := v.pg
+	n, err := pt.read(pg)
+	if err != nil {
+		return err
 	}
 	if n.leaf() {
 		n.cells = slices.Delete(n.cells, i, i+1)
@@ -666,40 +822,102 @@ func (pt *patcher) indexDelete(root uint32, e []byte) error {
 	return pt.put(pg, n, path)
 }
 
-// cmpIndexRecord orders two index records of (value, rowid) as SQLite
-// does with the BINARY collation: NULL, then numbers, then text, then
-// blobs; text by its bytes; ties by rowid. ok is false for a record it
-// cannot read.
-func cmpIndexRecord(a, b []byte) (int, bool) {
-	ka, ra, ok1 := splitIndexRecord(a)
-	kb, rb, ok2 := splitIndexRecord(b)
-	if !ok1 || !ok2 {
-		return 0, false
-	}
-	if c := cmpVal(ka, kb); c != 0 {
-		return c, true
-	}
-	return cmpInt(ra, rb), true
+// indexKey is an index record of (value, rowid), read in place; cmp
+// orders two as SQLite does with the BINARY collation: NULL, then
+// integers, then text, then blobs; text and blobs by their bytes; ties by
+// rowid.
+type indexKey struct {
+	class int // 0 NULL, 1 integer, 2 text, 3 blob (SQLite's order)
+	i     int64
+	b     []byte
+	rowid int64
 }
 
-func splitIndexRecord(r []byte) (key val, rowid int64, ok bool) {
-	var arr [2]val
-	vals, err := decodeRecord(r, arr[:0])
-	if err != nil || len(vals) != 2 || vals[1].kind != valInt || vals[0].kind == valFloat {
-		return val{}, 0, false
+func (k *indexKey) cmp(o *indexKey) int {
+	if k.class != o.class {
+		return cmpInt(int64(k.class), int64(o.class))
 	}
-	return vals[0], vals[1].i, true
+	c := 0
+	switch k.class {
+	case 1:
+		c = cmpInt(k.i, o.i)
+	case 2, 3:
+		c = bytes.Compare(k.b, o.b)
+	}
+	if c != 0 {
+		return c
+	}
+	return cmpInt(k.rowid, o.rowid)
 }
 
-func cmpVal(a, b val) int {
-	if a.kind != b.kind {
-		return cmpInt(int64(a.kind), int64(b.kind)) // valNull < valInt < valText < valBlob
+// parseIndexKey reads an index record of two columns, the second an
+// integer (the rowid); a float (which our indexes never hold) or anything
+// malformed is not ok.
+func parseIndexKey(r []byte) (indexKey, bool) {
+	var k indexKey
+	hs, n := getVarint(r)
+	if n == 0 || hs > uint64(len(r)) {
+		return k, false
 	}
-	switch a.kind {
-	case valInt:
-		return cmpInt(a.i, b.i)
-	case valText, valBlob:
-		return bytes.Compare(a.b, b.b)
+	t1, n1 := getVarint(r[n:hs])
+	if n1 == 0 {
+		return k, false
 	}
-	return 0
+	t2, n2 := getVarint(r[n+n1 : hs])
+	if n2 == 0 || uint64(n+n1+n2) != hs {
+		return k, false
+	}
+	body := r[hs:]
+	size1, ok := serialSize(t1)
+	if !ok || size1 > len(body) {
+		return k, false
+	}
+	switch {
+	case t1 == 0:
+	case t1 <= 6 || t1 == 8 || t1 == 9:
+		k.class, k.i = 1, serialInt(t1, body[:size1])
+	case t1 >= 12:
+		k.class, k.b = 2+int(1-t1%2), body[:size1] // odd: text
+	default:
+		return k, false
+	}
+	size2, ok := serialSize(t2)
+	if !ok || t2 == 7 || (t2 >= 10) || size1+size2 > len(body) {
+		return k, false
+	}
+	k.rowid = serialInt(t2, body[size1:size1+size2])
+	return k, true
+}
+
+// serialSize is the body size of a value of serial type t.
+func serialSize(t uint64) (int, bool) {
+	switch {
+	case t <= 6:
+		return [...]int{0, 1, 2, 3, 4, 6, 8}[t], true
+	case t == 7:
+		return 8, true
+	case t == 8 || t == 9:
+		return 0, true
+	case t >= 12 && t < 1<<32:
+		return int((t - 12) / 2), true
+	}
+	return 0, false
+}
+
+// serialInt decodes an integer of serial type t (1-6, 8, 9) from b.
+func serialInt(t uint64, b []byte) int64 {
+	switch t {
+	case 8:
+		return 0
+	case 9:
+		return 1
+	}
+	var u int64
+	if len(b) > 0 && b[0]&0x80 != 0 {
+		u = -1
+	}
+	for _, c := range b {
+		u = u<<8 | int64(c)
+	}
+	return u
 }
