@@ -3,8 +3,8 @@ package storage
 // The storage benchmarks. docs/benchmarks.md says what each figure
 // includes; bench/run.sh runs them beside Telethon's storage and prints
 // the ratios. Every sealed benchmark seals with benchSealer, which
-// sealed_age_test.go sets to the age sealer of package crypto, the one the
-// vault uses.
+// sealed_age_test.go sets to the sealer the vault seals account files
+// with (crypto.VaultSealer: age, plus the authentication stanza).
 
 import (
 	"fmt"
