@@ -21,7 +21,10 @@
 // the format in the seal and on the memory engine's side. The images are
 // written and read by this package directly in the SQLite file format
 // (sqlitefmt.go), which is much faster than going through SQL for 100,000
-// rows; tests check every image against SQLite itself.
+// rows; tests check every image against SQLite itself. A large image is
+// kept between saves and patched with the rows that changed, page by page
+// as SQLite changes a database (image_patch.go), and many files can be
+// saved together with one round of fsyncs (SaveBatch).
 //
 // It also reads foreign session files (Pyrogram v1–v3, PyroFork, Kurigram,
 // Telethon) and writes a plain Pyrogram v3 file for an explicit export.
