@@ -333,7 +333,7 @@ func (f *File) sealLocked() ([]byte, Binding, error) {
 		f.dropImage()
 		f.clearDirty() // the build writes every row
 	}
-	img, kept, err := buildImage(f.snapshotLocked(), &b, kept)
+	img, kept, err := buildImage(f.snapshotLocked(), &b, kept, 0)
 	if err != nil {
 		f.dropImage()
 		return nil, b, err
@@ -341,8 +341,8 @@ func (f *File) sealLocked() ([]byte, Binding, error) {
 	sealed, err := f.sealer.Seal(img)
 	// The peer pages may stay for the next save; the rest (the session
 	// row with the auth key) goes now.
-	clear(img[kept.end*pageSize:])
-	if kept.end >= keepMinPages {
+	clear(kept.tail(img))
+	if kept.keep() {
 		f.img = kept
 	} else {
 		kept.drop()

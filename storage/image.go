@@ -73,7 +73,7 @@ func optBool(o sessionstring.Opt[bool]) val {
 // encodeImage writes snap as a Pyrogram v3 database. A nil binding gives a
 // plain Pyrogram file with none of tgvault's tables.
 func encodeImage(snap *Snapshot, b *Binding) ([]byte, error) {
-	img, _, err := buildImage(snap, b, nil)
+	img, _, err := buildImage(snap, b, nil, 0)
 	return img, err
 }
 
@@ -83,22 +83,28 @@ func encodeImage(snap *Snapshot, b *Binding) ([]byte, error) {
 // them, or one whose peers did not change) it starts from its pages
 // instead of writing the peers again, and overwrites what followed them.
 // It returns the image and its peer trees, which share the image's buffer.
-func buildImage(snap *Snapshot, b *Binding, kept *keptImage) ([]byte, *keptImage, error) {
+// A new image has pages of psize bytes, or when psize is 0 the size
+// imagePageSize picks.
+func buildImage(snap *Snapshot, b *Binding, kept *keptImage, psize int) ([]byte, *keptImage, error) {
 	r := snap.Session
 	if r.DCID <= 0 {
 		return nil, nil, fmt.Errorf("storage: session has no dc id")
 	}
 	var w *dbWriter
 	if kept != nil {
-		w = &dbWriter{buf: kept.peerPages()}
+		w = &dbWriter{buf: kept.peerPages(), psize: pageSize}
 		clear(w.page(1))
 	} else {
-		w = newDBWriter(len(snap.Peers)*110 + 64*1024)
+		ps := psize
+		if ps == 0 {
+			ps = imagePageSize(snap.Peers)
+		}
+		w = newDBWriter(len(snap.Peers)*110+16*ps, ps)
 		roots, err := w.writePeerTrees(snap.Peers)
 		if err != nil {
 			return nil, nil, err
 		}
-		kept = &keptImage{end: w.npages()}
+		kept = &keptImage{end: w.npages(), psize: ps}
 		for i, r := range roots {
 			kept.roots[i] = uint32(r)
 		}
@@ -173,6 +179,32 @@ func buildImage(snap *Snapshot, b *Binding, kept *keptImage) ([]byte, *keptImage
 	return out, kept, nil
 }
 
+// smallImagePeers is the most peers an image of small pages holds.
+const smallImagePeers = 1000
+
+// imagePageSize is the page size of a new image of peers: small pages
+// (smallPageSize) for a store of a few peers, such as almost every account
+// of `tgvault run` holds, whose ten tables would otherwise take ten 4 KiB
+// pages (40 KiB to seal, write and fsync at every save, where 1 KiB pages
+// take 10 KiB); pageSize for larger stores (the only ones kept and
+// patched) and for any key too long for an index cell of a small page.
+func imagePageSize(peers []Peer) int {
+	if len(peers) > smallImagePeers {
+		return pageSize
+	}
+	for i := range peers {
+		if len(peers[i].Username) > smallPageMaxKey || len(peers[i].Phone) > smallPageMaxKey {
+			return pageSize
+		}
+	}
+	return smallPageSize
+}
+
+// smallPageMaxKey keeps every index entry of a small page on the page
+// (entries of the leaf streams never overflow): its record is the key, the
+// rowid and a header of a few bytes, under maxLocalFor(smallPageSize).
+const smallPageMaxKey = 200
+
 // writePeerTrees writes the peers table and its indexes, from page 2, and
 // returns their roots. Cells are written straight into their pages; the
 // username and phone indexes are built on a second core meanwhile (into
@@ -202,7 +234,7 @@ func (w *dbWriter) writePeerTrees(peers []Peer) (roots [4]int, err error) {
 		// then text by bytes (BINARY collation), ties by rowid. The keys
 		// are in rowid order, so ties in position order are by rowid; ""
 		// (NULL) sorts before every non-empty string, as NULL does.
-		t := textIndexes{w: &dbWriter{buf: make([]byte, 0, (n*48/pageSize+8)*pageSize)}}
+		t := textIndexes{w: &dbWriter{buf: make([]byte, 0, (n*48/w.ps()+8)*w.ps()), psize: w.ps()}}
 		var e []byte
 		for j, keys := range [][]string{users, phones} {
 			idx := leafStream{w: t.w, typ: pgIndexLeaf}
@@ -242,7 +274,7 @@ func (w *dbWriter) writePeerTrees(peers []Peer) (roots [4]int, err error) {
 		return roots, errors.Join(err, t.err)
 	}
 	base := w.npages()
-	if err := relocateIndexPages(t.w.buf, base); err != nil {
+	if err := relocateIndexPages(t.w.buf, base, w.ps()); err != nil {
 		return roots, err
 	}
 	w.buf = append(w.buf, t.w.buf...)
@@ -253,8 +285,8 @@ func (w *dbWriter) writePeerTrees(peers []Peer) (roots [4]int, err error) {
 
 // relocateIndexPages adds offset to every page number in pages, which are
 // index b-tree pages numbered from 1, about to become pages offset+1...
-func relocateIndexPages(pages []byte, offset int) error {
-	for p := pages; len(p) >= pageSize; p = p[pageSize:] {
+func relocateIndexPages(pages []byte, offset, psize int) error {
+	for p := pages; len(p) >= psize; p = p[psize:] {
 		switch p[0] {
 		case pgIndexLeaf:
 			continue

@@ -45,7 +45,15 @@ type keptImage struct {
 	buf   []byte
 	end   int       // last page of the peer trees
 	roots [4]uint32 // peers, idx_peers_id, idx_peers_username, idx_peers_phone_number
+	psize int       // its page size; only pageSize images are patched
 }
+
+// tail returns what follows the peer trees in img: the small tables, with
+// the session row.
+func (k *keptImage) tail(img []byte) []byte { return img[k.end*k.psize:] }
+
+// keep reports whether a File keeps the image for the next save.
+func (k *keptImage) keep() bool { return k.psize == pageSize && k.end >= keepMinPages }
 
 // Which tree of roots.
 const (
@@ -74,6 +82,9 @@ func (k *keptImage) drop() { clear(k.buf[:cap(k.buf)]) }
 // patch writes the rows of c marked dirty into the peer trees. On error
 // the image is unusable (partly patched) and must be dropped.
 func (k *keptImage) patch(c *core) error {
+	if k.psize != pageSize {
+		return errPatch
+	}
 	pt := &patcher{buf: k.buf[:k.end*pageSize]}
 	var rec []byte
 	var vals []val
@@ -164,7 +175,7 @@ func adoptImage(img []byte, head *imageHead) (*keptImage, bool) {
 	if end < keepMinPages {
 		return nil, false
 	}
-	return &keptImage{buf: img, end: end, roots: head.peerRoots}, true
+	return &keptImage{buf: img, end: end, roots: head.peerRoots, psize: pageSize}, true
 }
 
 // treePages lists the pages of the b-tree at root (overflow pages make it

@@ -141,7 +141,8 @@ func newPatchRig(t testing.TB, peers []Peer, seed uint64) *patchRig {
 	}
 	g.c.clearDirty()
 	var err error
-	if _, g.kept, err = buildImage(g.c.snapshotLocked(), &g.b, nil); err != nil {
+	// 4 KiB pages whatever the size: a File patches only those.
+	if _, g.kept, err = buildImage(g.c.snapshotLocked(), &g.b, nil, pageSize); err != nil {
 		t.Fatal(err)
 	}
 	return g
@@ -202,7 +203,7 @@ func (g *patchRig) save() ([]byte, bool) {
 		g.kept = nil
 		g.c.clearDirty()
 	}
-	img, kept, err := buildImage(g.c.snapshotLocked(), &g.b, g.kept)
+	img, kept, err := buildImage(g.c.snapshotLocked(), &g.b, g.kept, pageSize)
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -212,7 +213,7 @@ func (g *patchRig) save() ([]byte, bool) {
 
 func (g *patchRig) checkRows(img []byte) {
 	g.t.Helper()
-	want, err := encodeImage(g.c.snapshotLocked(), &g.b)
+	want, _, err := buildImage(g.c.snapshotLocked(), &g.b, nil, pageSize)
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -221,7 +222,7 @@ func (g *patchRig) checkRows(img []byte) {
 
 func (g *patchRig) check(img []byte) {
 	g.t.Helper()
-	want, err := encodeImage(g.c.snapshotLocked(), &g.b)
+	want, _, err := buildImage(g.c.snapshotLocked(), &g.b, nil, pageSize)
 	if err != nil {
 		g.t.Fatal(err)
 	}

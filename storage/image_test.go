@@ -387,3 +387,40 @@ func TestTextOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestImagePageSize: a store of a few peers is written in 1 KiB pages
+// (sqlite_master then spans pages under page 1), a large one or one with a
+// key too long for a small page's index cell in 4 KiB pages, and SQLite
+// reads each.
+func TestImagePageSize(t *testing.T) {
+	t.Parallel()
+	long := vectorPeers()
+	long[0].Username = strings.Repeat("n", smallPageMaxKey+1)
+	for _, c := range []struct {
+		name  string
+		peers []Peer
+		want  int
+	}{
+		{"none", nil, smallPageSize},
+		{"vectors", vectorPeers(), smallPageSize},
+		{"1000", randomPeers(smallImagePeers, 3), smallPageSize},
+		{"1001", randomPeers(smallImagePeers+1, 3), pageSize},
+		{"a long username", long, pageSize},
+	} {
+		img, err := encodeImage(&Snapshot{Session: testRow(t), Peers: c.peers, Meta: map[string][]byte{"big": bytes.Repeat([]byte("m"), 5000)}}, &Binding{"v", "a", 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps := int(img[16])<<8 | int(img[17]); ps != c.want {
+			t.Errorf("%s: page size %d, want %d", c.name, ps, c.want)
+		}
+		db := openImageSQL(t, img)
+		integrityCheck(t, db)
+		if got := sqlPeerRows(t, db); !slices.Equal(got, sortedPeers(c.peers)) {
+			t.Errorf("%s: peers through SQL differ", c.name)
+		}
+		if head, err := decodeImageHead(img); err != nil || len(head.meta["big"]) != 5000 {
+			t.Errorf("%s: our reader: %v", c.name, err)
+		}
+	}
+}

@@ -22,8 +22,9 @@ import (
 )
 
 const (
-	pageSize        = 4096
+	pageSize        = 4096     // the page size of large images (and the patched ones)
 	usable          = pageSize // no reserved bytes per page
+	smallPageSize   = 1024     // the page size of small images (buildImage)
 	sqliteVersionNo = 3049001
 	maxPages        = 1 << 20 // 4 GiB at 4 KiB pages: far beyond any session image
 )
@@ -259,48 +260,65 @@ func decodeRecord(rec []byte, dst []val) ([]val, error) {
 
 // dbWriter accumulates the pages of a new database in one buffer. Page i
 // (1-based) is page(i); page 1 is reserved for sqlite_master. Cells are
-// built in a separate arena to avoid an allocation per cell.
+// built in a separate arena to avoid an allocation per cell. psize is its
+// page size (pageSize when zero); no byte of a page is reserved.
 type dbWriter struct {
 	buf   []byte
 	arena []byte
+	psize int
 }
 
-func newDBWriter(estimate int) *dbWriter {
-	w := &dbWriter{buf: make([]byte, 0, (estimate/pageSize+8)*pageSize)}
+func newDBWriter(estimate, psize int) *dbWriter {
+	w := &dbWriter{buf: make([]byte, 0, (estimate/psize+8)*psize), psize: psize}
 	w.newPage() // page 1
 	return w
 }
 
-func (w *dbWriter) npages() int { return len(w.buf) / pageSize }
+// ps is the page size.
+func (w *dbWriter) ps() int {
+	if w.psize == 0 {
+		return pageSize
+	}
+	return w.psize
+}
 
-func (w *dbWriter) page(n int) []byte { return w.buf[(n-1)*pageSize : n*pageSize] }
+func (w *dbWriter) npages() int { return len(w.buf) / w.ps() }
+
+func (w *dbWriter) page(n int) []byte { return w.buf[(n-1)*w.ps() : n*w.ps()] }
 
 // newPage appends a zeroed page. It may move the buffer: slices from page
 // are invalid after it.
 func (w *dbWriter) newPage() (int, []byte) {
-	if len(w.buf)+pageSize > cap(w.buf) {
-		nb := make([]byte, len(w.buf), 2*cap(w.buf)+64*pageSize)
+	ps := w.ps()
+	if len(w.buf)+ps > cap(w.buf) {
+		nb := make([]byte, len(w.buf), 2*cap(w.buf)+64*ps)
 		copy(nb, w.buf)
 		w.buf = nb
 	}
-	w.buf = w.buf[:len(w.buf)+pageSize] // fresh capacity is zero
+	w.buf = w.buf[:len(w.buf)+ps] // fresh capacity is zero
 	n := w.npages()
 	p := w.page(n)
 	clear(p) // capacity beyond len may hold an earlier image's bytes
 	return n, p
 }
 
-// maxLocal returns how many payload bytes of a cell stay on the b-tree page.
+// maxLocal returns how many payload bytes of a cell stay on the b-tree
+// page, for pages of pageSize.
 func maxLocal(payload int, table bool) (local int, overflow bool) {
-	x := usable - 35
+	return maxLocalFor(usable, payload, table)
+}
+
+// maxLocalFor is maxLocal for u usable bytes per page.
+func maxLocalFor(u, payload int, table bool) (local int, overflow bool) {
+	x := u - 35
 	if !table {
-		x = (usable-12)*64/255 - 23
+		x = (u-12)*64/255 - 23
 	}
 	if payload <= x {
 		return payload, false
 	}
-	m := (usable-12)*32/255 - 23
-	k := m + (payload-m)%(usable-4)
+	m := (u-12)*32/255 - 23
+	k := m + (payload-m)%(u-4)
 	if k <= x {
 		return k, true
 	}
@@ -310,7 +328,7 @@ func maxLocal(payload int, table bool) (local int, overflow bool) {
 // cell builds a cell in the arena: prefix (child pointer / varints) +
 // local payload (+ first overflow page), writing overflow pages as needed.
 func (w *dbWriter) cell(prefix, payload []byte, table bool) []byte {
-	local, ovf := maxLocal(len(payload), table)
+	local, ovf := maxLocalFor(w.ps(), len(payload), table)
 	start := len(w.arena)
 	w.arena = append(w.arena, prefix...)
 	w.arena = append(w.arena, payload[:local]...)
@@ -338,6 +356,14 @@ type pageBuilder struct {
 	leaf   bool
 	cells  [][]byte
 	used   int
+	size   int // the page size (pageSize when zero)
+}
+
+func (b *pageBuilder) usable() int {
+	if b.size == 0 {
+		return usable
+	}
+	return b.size
 }
 
 func (b *pageBuilder) hdrSize() int {
@@ -348,7 +374,7 @@ func (b *pageBuilder) hdrSize() int {
 }
 
 func (b *pageBuilder) fits(c []byte) bool {
-	return b.hdrOff+b.hdrSize()+2*(len(b.cells)+1)+b.used+len(c) <= usable
+	return b.hdrOff+b.hdrSize()+2*(len(b.cells)+1)+b.used+len(c) <= b.usable()
 }
 
 func (b *pageBuilder) add(c []byte) { b.cells = append(b.cells, c); b.used += len(c) }
@@ -366,7 +392,7 @@ func (b *pageBuilder) write(p []byte, typ byte, right uint32) {
 	if !b.leaf {
 		binary.BigEndian.PutUint32(h[8:], right)
 	}
-	end := usable
+	end := b.usable()
 	ptr := b.hdrOff + b.hdrSize()
 	for _, c := range b.cells {
 		end -= len(c)
@@ -394,22 +420,19 @@ type tableRow struct {
 }
 
 // writeTable writes a table b-tree holding rows (sorted by rowid) and
-// returns its root page. onPage1 puts the root on page 1 (sqlite_master),
-// which must then fit on one page.
+// returns its root page. onPage1 puts the root on page 1 (sqlite_master):
+// a leaf when the rows fit there, else an interior page over leaves on
+// pages of their own (small pages).
 func (w *dbWriter) writeTable(rows []tableRow, onPage1 bool) (int, error) {
-	var level []child
-	b := pageBuilder{leaf: true}
 	if onPage1 {
-		b.hdrOff = 100
-	}
-	flushLeaf := func(maxKey int64) {
-		var pg int
-		var p []byte
-		if onPage1 {
-			pg, p = 1, w.page(1)
-		} else {
-			pg, p = w.newPage()
+		if ok, err := w.writeTablePage1(rows); ok || err != nil {
+			return 1, err
 		}
+	}
+	var level []child
+	b := pageBuilder{leaf: true, size: w.ps()}
+	flushLeaf := func(maxKey int64) {
+		pg, p := w.newPage()
 		b.write(p, pgTableLeaf, 0)
 		level = append(level, child{pg, maxKey})
 		b.reset()
@@ -425,16 +448,53 @@ func (w *dbWriter) writeTable(rows []tableRow, onPage1 bool) (int, error) {
 		prefix = putVarint(prefix, uint64(r.rowid))
 		c := w.cell(prefix, r.record, true)
 		if !b.fits(c) {
-			if onPage1 {
-				return 0, errors.New("storage: schema does not fit on page 1")
-			}
 			flushLeaf(last)
 		}
 		b.add(c)
 		last = r.rowid
 	}
 	flushLeaf(last)
-	return w.writeTableLevels(level), nil
+	if !onPage1 {
+		return w.writeTableLevels(level), nil
+	}
+	// Page 1 is the root over the leaves.
+	ib := pageBuilder{hdrOff: 100, size: w.ps()}
+	var cellBuf []byte
+	for _, c := range level[:len(level)-1] {
+		cellBuf = binary.BigEndian.AppendUint32(cellBuf[:0], uint32(c.page))
+		cellBuf = putVarint(cellBuf, uint64(c.maxKey))
+		cell := w.cell(cellBuf, nil, true)
+		if !ib.fits(cell) {
+			return 0, errors.New("storage: schema does not fit under page 1")
+		}
+		ib.add(cell)
+	}
+	ib.write(w.page(1), pgTableInterior, uint32(level[len(level)-1].page))
+	return 1, nil
+}
+
+// writeTablePage1 writes rows as one leaf on page 1 if they fit there.
+func (w *dbWriter) writeTablePage1(rows []tableRow) (bool, error) {
+	b := pageBuilder{leaf: true, size: w.ps(), hdrOff: 100}
+	var prefix []byte
+	w.arena = slices.Grow(w.arena[:0], len(rows)*48)
+	pages := w.npages()
+	for i, r := range rows {
+		if i > 0 && r.rowid <= rows[i-1].rowid {
+			return false, fmt.Errorf("storage: rows not in rowid order")
+		}
+		prefix = putVarint(prefix[:0], uint64(len(r.record)))
+		prefix = putVarint(prefix, uint64(r.rowid))
+		c := w.cell(prefix, r.record, true)
+		if !b.fits(c) {
+			// Not on one page: drop what the cells wrote (overflow pages).
+			w.buf = w.buf[:pages*w.ps()]
+			return false, nil
+		}
+		b.add(c)
+	}
+	b.write(w.page(1), pgTableLeaf, 0)
+	return true, nil
 }
 
 // child is a page of a table b-tree and the largest rowid under it.
@@ -449,7 +509,7 @@ func (w *dbWriter) writeTableLevels(level []child) int {
 	// Interior levels: cells (child, key) + right-most child.
 	for len(level) > 1 {
 		var next []child
-		ib := pageBuilder{}
+		ib := pageBuilder{size: w.ps()}
 		start := 0
 		for start < len(level) {
 			ib.reset()
@@ -487,7 +547,7 @@ func (w *dbWriter) writeIndex(entries [][]byte) int {
 	// Build the leaf level: leaves and the separator entries between them.
 	var children []int
 	var seps [][]byte // seps[i] lies between children[i] and children[i+1]
-	b := pageBuilder{leaf: true}
+	b := pageBuilder{leaf: true, size: w.ps()}
 	cells := make([][]byte, len(entries))
 	w.arena = slices.Grow(w.arena[:0], len(entries)*32)
 	var pfx []byte
@@ -535,7 +595,7 @@ func (w *dbWriter) writeIndexLevels(children []int, seps [][]byte) int {
 	for len(children) > 1 {
 		var nchildren []int
 		var nseps [][]byte
-		ib := pageBuilder{}
+		ib := pageBuilder{size: w.ps()}
 		start := 0
 		for start < len(children) {
 			ib.reset()
@@ -591,7 +651,7 @@ func (w *dbWriter) finish(schema []schemaEntry) ([]byte, error) {
 	}
 	h := w.page(1)[:100]
 	copy(h, "SQLite format 3\x00")
-	binary.BigEndian.PutUint16(h[16:], pageSize)
+	binary.BigEndian.PutUint16(h[16:], uint16(w.ps())) // 65536 would be 1: never used
 	h[18], h[19] = 1, 1 // legacy (rollback journal) read/write versions
 	h[20] = 0           // reserved bytes per page
 	h[21], h[22], h[23] = 64, 32, 32
@@ -817,7 +877,7 @@ func (s *leafStream) fits(n int) bool { return s.pg != 0 && 8+2*(s.ncell+1)+n <=
 
 func (s *leafStream) open() {
 	s.pg, _ = s.w.newPage()
-	s.ncell, s.top = 0, usable
+	s.ncell, s.top = 0, s.w.ps()
 }
 
 func (s *leafStream) put(cell []byte) {
@@ -840,7 +900,7 @@ func (s *leafStream) close(maxKey int64) {
 
 // addRow adds a table row; rows come in rowid order and never overflow.
 func (s *leafStream) addRow(rowid int64, rec []byte) error {
-	if _, ovf := maxLocal(len(rec), true); ovf {
+	if _, ovf := maxLocalFor(s.w.ps(), len(rec), true); ovf {
 		return errors.New("storage: peer row too large")
 	}
 	s.cell = putVarint(s.cell[:0], uint64(len(rec)))
@@ -872,7 +932,7 @@ func (s *leafStream) finishTable() int {
 // going up as the separator; the last entry cannot go up (no leaf would
 // follow it), so then the one before it does.
 func (s *leafStream) addEntry(e []byte, i, n int) error {
-	if _, ovf := maxLocal(len(e), false); ovf {
+	if _, ovf := maxLocalFor(s.w.ps(), len(e), false); ovf {
 		return errors.New("storage: index entry too large")
 	}
 	s.cell = putVarint(s.cell[:0], uint64(len(e)))
