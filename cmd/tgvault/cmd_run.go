@@ -89,9 +89,6 @@ type commitReq struct {
 	done chan error
 }
 
-// commitFn is a write of a store through its vaultWriter.
-type commitFn = func(f *storage.File, fn func(*storage.SaveBatch) error) error
-
 // now makes a write that saves at once (SetSession, SetMeta, ...) a
 // commit function.
 func now(fn func() error) func(*storage.SaveBatch) error {
@@ -99,8 +96,9 @@ func now(fn func() error) func(*storage.SaveBatch) error {
 }
 
 // commitBatch bounds one vault.CommitAll, so that other processes get the
-// write lock between batches.
-const commitBatch = 256
+// write lock between batches (a batch of 1,024 accounts holds it for about
+// half a second here).
+const commitBatch = 1024
 
 func (w *vaultWriter) do(f func() error) error {
 	w.mu.Lock()
@@ -247,32 +245,35 @@ func (s *runStore) Flush() error {
 	return nil
 }
 
-// flushAll saves the changed peer caches of every store: the flushes run
-// concurrently, so that the group commit writes them in batches (up to
-// four batches' worth waiting at a time, so that each batch is full), and
-// the stores that failed come back with their errors.
+// flushAll saves the changed peer caches of every store: their writes are
+// queued at once, so that the group commit writes them in full batches
+// (each one fsync round and one index write), and the stores that failed
+// come back with their errors. Stores with another committer than the
+// first's are flushed in a second round.
 func flushAll(stores []*lazyStore) map[*lazyStore]error {
-	var (
-		mu     sync.Mutex
-		failed = map[*lazyStore]error{}
-		sem    = make(chan struct{}, 4*commitBatch)
-		wg     sync.WaitGroup
-	)
-	for _, s := range stores {
-		if !s.dirty.Load() {
-			continue
-		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := s.Flush(); err != nil {
-				mu.Lock()
-				failed[s] = err
-				mu.Unlock()
+	failed := map[*lazyStore]error{}
+	for len(stores) > 0 {
+		w := stores[0].w
+		var reqs []*commitReq
+		var held, rest []*lazyStore
+		for _, s := range stores {
+			if s.w != w {
+				rest = append(rest, s)
+			} else if r := s.flushRequest(); r != nil {
+				reqs = append(reqs, r)
+				held = append(held, s)
 			}
-		})
+		}
+		w.commitAll(reqs)
+		for i, r := range reqs {
+			err := <-r.done
+			held[i].flushDone(err)
+			if err != nil {
+				failed[held[i]] = err
+			}
+		}
+		stores = rest
 	}
-	wg.Wait()
 	return failed
 }
 
@@ -650,7 +651,7 @@ func (a *app) serve(sig context.Context, v *vault.Vault, active []vault.Account,
 			continue
 		}
 		name := acct.Name
-		s := newLazyStore(f, func() (*storage.File, error) { return v.OpenAccount(name) }, w.commit)
+		s := newLazyStore(f, func() (*storage.File, error) { return v.OpenAccount(name) }, w)
 		set.add(name, s)
 		opts, err := clientOptions(f, conf, confSet, apiID, proxy)
 		if err == nil {

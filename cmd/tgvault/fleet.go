@@ -530,7 +530,7 @@ func (fw *fleetWorker) add(acct vault.Account, f *storage.File, blob func(vault.
 		}
 		return fs[0], errs[0]
 	}
-	s := newLazyStore(f, reopen, fw.w.commit)
+	s := newLazyStore(f, reopen, fw.w)
 	opts, err := fw.opts(f)
 	if err == nil {
 		opts.DeadMan = fw.dm

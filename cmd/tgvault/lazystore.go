@@ -15,9 +15,9 @@ import (
 // save goes through commit; peer writes and CacheMeta stay in memory until
 // Flush.
 type lazyStore struct {
-	open   func() (*storage.File, error)
-	commit commitFn
-	now    func() time.Time
+	open func() (*storage.File, error)
+	w    committer
+	now  func() time.Time
 
 	mu    sync.RWMutex // held shared by every use, exclusively to open and close
 	f     *storage.File
@@ -28,9 +28,32 @@ type lazyStore struct {
 
 var _ storage.Storage = (*lazyStore)(nil)
 
+// committer is how a lazyStore's writes reach the vault: one at a time,
+// or many queued at once (flushAll). *vaultWriter is the one run uses.
+type committer interface {
+	commit(f *storage.File, fn func(*storage.SaveBatch) error) error
+	commitAll(reqs []*commitReq)
+}
+
+// commitFunc is a committer of one function, which commitAll calls for
+// each request in turn (tests).
+type commitFunc struct {
+	do func(f *storage.File, fn func(*storage.SaveBatch) error) error
+}
+
+func (c *commitFunc) commit(f *storage.File, fn func(*storage.SaveBatch) error) error {
+	return c.do(f, fn)
+}
+
+func (c *commitFunc) commitAll(reqs []*commitReq) {
+	for _, r := range reqs {
+		r.done <- c.do(r.f, r.fn)
+	}
+}
+
 // newLazyStore starts with f open (nil: opened on first use).
-func newLazyStore(f *storage.File, open func() (*storage.File, error), commit commitFn) *lazyStore {
-	s := &lazyStore{open: open, commit: commit, now: time.Now, f: f}
+func newLazyStore(f *storage.File, open func() (*storage.File, error), w committer) *lazyStore {
+	s := &lazyStore{open: open, w: w, now: time.Now, f: f}
 	s.last.Store(s.now().UnixNano())
 	return s
 }
@@ -66,7 +89,7 @@ func (s *lazyStore) Session() (r storage.SessionRow, err error) {
 }
 
 func (s *lazyStore) SetSession(r storage.SessionRow) error {
-	return s.use(func(f *storage.File) error { return s.commit(f, now(func() error { return f.SetSession(r) })) })
+	return s.use(func(f *storage.File) error { return s.w.commit(f, now(func() error { return f.SetSession(r) })) })
 }
 
 func (s *lazyStore) UpdatePeers(peers []storage.Peer) error {
@@ -106,7 +129,7 @@ func (s *lazyStore) UpdateStates() (us []storage.UpdateState, err error) {
 }
 
 func (s *lazyStore) SetUpdateStates(us []storage.UpdateState) error {
-	return s.use(func(f *storage.File) error { return s.commit(f, now(func() error { return f.SetUpdateStates(us) })) })
+	return s.use(func(f *storage.File) error { return s.w.commit(f, now(func() error { return f.SetUpdateStates(us) })) })
 }
 
 func (s *lazyStore) Meta(key string) (v []byte, ok bool, err error) {
@@ -115,7 +138,7 @@ func (s *lazyStore) Meta(key string) (v []byte, ok bool, err error) {
 }
 
 func (s *lazyStore) SetMeta(key string, value []byte) error {
-	return s.use(func(f *storage.File) error { return s.commit(f, now(func() error { return f.SetMeta(key, value) })) })
+	return s.use(func(f *storage.File) error { return s.w.commit(f, now(func() error { return f.SetMeta(key, value) })) })
 }
 
 // CacheMeta stores a meta value that waits for the next Flush like the
@@ -146,11 +169,31 @@ func (s *lazyStore) flushLocked() error {
 	if s.f == nil || !s.dirty.Swap(false) {
 		return nil
 	}
-	if err := s.commit(s.f, s.f.FlushIn); err != nil {
+	if err := s.w.commit(s.f, s.f.FlushIn); err != nil {
 		s.dirty.Store(true)
 		return err
 	}
 	return nil
+}
+
+// flushRequest returns the request that saves the store's batched writes
+// (nil when there are none, or the file is closed), holding the store
+// open until flushDone.
+func (s *lazyStore) flushRequest() *commitReq {
+	s.mu.RLock()
+	if s.f == nil || !s.dirty.Swap(false) {
+		s.mu.RUnlock()
+		return nil
+	}
+	return &commitReq{f: s.f, fn: s.f.FlushIn, done: make(chan error, 1)}
+}
+
+// flushDone ends what flushRequest began, with the write's outcome.
+func (s *lazyStore) flushDone(err error) {
+	if err != nil {
+		s.dirty.Store(true)
+	}
+	s.mu.RUnlock()
 }
 
 // Close is the owner's (run's) business, not the pool's: see closeIdle

@@ -41,13 +41,13 @@ func TestLazyStore(t *testing.T) {
 	)
 	s := newLazyStore(f,
 		func() (*storage.File, error) { return storage.OpenFile(path, xorSealer{}, bind, storage.Options{}) },
-		func(f *storage.File, fn func(*storage.SaveBatch) error) error {
+		&commitFunc{func(f *storage.File, fn func(*storage.SaveBatch) error) error {
 			if commitErr != nil {
 				return commitErr
 			}
 			commits++
 			return fn(nil)
-		})
+		}})
 	s.now = func() time.Time { return clock }
 	t.Cleanup(func() { _ = s.shut() })
 
@@ -123,11 +123,11 @@ func TestLazyStoreConcurrent(t *testing.T) {
 	var mu sync.Mutex // vault.Commit is serialized by run's vaultWriter
 	s := newLazyStore(f,
 		func() (*storage.File, error) { return storage.OpenFile(path, xorSealer{}, bind, storage.Options{}) },
-		func(_ *storage.File, fn func(*storage.SaveBatch) error) error {
+		&commitFunc{func(_ *storage.File, fn func(*storage.SaveBatch) error) error {
 			mu.Lock()
 			defer mu.Unlock()
 			return fn(nil)
-		})
+		}})
 	t.Cleanup(func() { _ = s.shut() })
 	stop := make(chan struct{})
 	closerDone := make(chan struct{})
@@ -190,7 +190,7 @@ func TestLazyStoreCacheMeta(t *testing.T) {
 	var commits int
 	s := newLazyStore(f,
 		func() (*storage.File, error) { return storage.OpenFile(path, xorSealer{}, bind, storage.Options{}) },
-		func(f *storage.File, fn func(*storage.SaveBatch) error) error { commits++; return fn(nil) })
+		&commitFunc{func(f *storage.File, fn func(*storage.SaveBatch) error) error { commits++; return fn(nil) }})
 	t.Cleanup(func() { _ = s.shut() })
 	var _ mtproto.MetaCacher = s
 	var _ mtproto.MetaCacher = (*runStore)(nil)

@@ -68,7 +68,7 @@ func BenchmarkShutdownSave(b *testing.B) {
 			if errs[i] != nil {
 				b.Fatal(errs[i])
 			}
-			stores[i] = newLazyStore(f, nil, w.commit)
+			stores[i] = newLazyStore(f, nil, w)
 			if err := stores[i].CacheMeta("bench.config", config); err != nil {
 				b.Fatal(err)
 			}
