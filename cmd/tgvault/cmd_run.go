@@ -715,8 +715,36 @@ func (a *app) serve(sig context.Context, v *vault.Vault, active []vault.Account,
 
 	tick := time.NewTicker(flushEvery)
 	defer tick.Stop()
-	var settled int64 // connects at the last settleMemory
-	var serveErr error
+	// The periodic work runs beside the loop, one round at a time: a
+	// flush of thousands of accounts (the first run after an import) takes
+	// seconds, and a signal meanwhile must stop the pool at once, which
+	// gives the flush the cores the connects were using.
+	var (
+		settled  int64         // connects at the last settleMemory
+		periodic chan struct{} // closed when the running round ends; nil when none runs
+		serveErr error
+	)
+	round := func() {
+		if failed := flushAll(set.all()); len(failed) > 0 {
+			// One line, not one per account: a worker woken past its
+			// leases has them all refused at once.
+			var first error
+			for _, err := range failed {
+				first = err
+				break
+			}
+			a.warnf("saving the peers of %d accounts failed: %v", len(failed), first)
+		}
+		for _, s := range set.all() {
+			if _, err := s.closeIdle(idleClose); err != nil {
+				a.warnf("closing an idle account: %v", err)
+			}
+		}
+		if c := connects.Load(); c > settled && pool.Connecting() == 0 {
+			settled = c
+			settleMemory()
+		}
+	}
 loop:
 	for {
 		select {
@@ -725,25 +753,19 @@ loop:
 		case serveErr = <-served:
 			break loop
 		case <-tick.C:
-			if failed := flushAll(set.all()); len(failed) > 0 {
-				// One line, not one per account: a worker woken past its
-				// leases has them all refused at once.
-				var first error
-				for _, err := range failed {
-					first = err
-					break
-				}
-				a.warnf("saving the peers of %d accounts failed: %v", len(failed), first)
-			}
-			for _, s := range set.all() {
-				if _, err := s.closeIdle(idleClose); err != nil {
-					a.warnf("closing an idle account: %v", err)
+			if periodic != nil {
+				select {
+				case <-periodic:
+				default:
+					continue // the last round still runs
 				}
 			}
-			if c := connects.Load(); c > settled && pool.Connecting() == 0 {
-				settled = c
-				settleMemory()
-			}
+			done := make(chan struct{})
+			periodic = done
+			go func() {
+				defer close(done)
+				round()
+			}()
 		}
 	}
 	// Stop accepting, let the calls in flight finish (they need the pool),
@@ -757,6 +779,9 @@ loop:
 	<-fleetDone
 	stopPool()
 	<-poolDone
+	if periodic != nil {
+		<-periodic
+	}
 	var errs []error
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("local API: %w", serveErr))

@@ -202,9 +202,15 @@ func (s *lazyStore) Close() error { return nil }
 
 // closeIdle saves and closes the file when it was not used for idle; it
 // reports whether it closed it. A file whose save failed stays open
-// (closing would save it without the vault's write lock).
+// (closing would save it without the vault's write lock). It never waits:
+// a store in use (a write waiting for the vault's group commit holds it
+// for seconds while thousands of accounts connect) is not idle, and
+// waiting for it would hold up every other use of it meanwhile (a pending
+// writer blocks new readers) and run's loop with it.
 func (s *lazyStore) closeIdle(idle time.Duration) (bool, error) {
-	s.mu.Lock()
+	if s.now().UnixNano()-s.last.Load() < int64(idle) || !s.mu.TryLock() {
+		return false, nil
+	}
 	defer s.mu.Unlock()
 	if s.f == nil || s.now().UnixNano()-s.last.Load() < int64(idle) {
 		return false, nil
