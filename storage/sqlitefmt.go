@@ -652,8 +652,8 @@ func (w *dbWriter) finish(schema []schemaEntry) ([]byte, error) {
 	h := w.page(1)[:100]
 	copy(h, "SQLite format 3\x00")
 	binary.BigEndian.PutUint16(h[16:], uint16(w.ps())) // 65536 would be 1: never used
-	h[18], h[19] = 1, 1 // legacy (rollback journal) read/write versions
-	h[20] = 0           // reserved bytes per page
+	h[18], h[19] = 1, 1                                // legacy (rollback journal) read/write versions
+	h[20] = 0                                          // reserved bytes per page
 	h[21], h[22], h[23] = 64, 32, 32
 	binary.BigEndian.PutUint32(h[24:], 1) // file change counter
 	binary.BigEndian.PutUint32(h[28:], uint32(w.npages()))
