@@ -214,12 +214,14 @@ func (v *Vault) switchHeld(next *crypto.Identity) error {
 func (v *Vault) Lock() error {
 	var errs []error
 	if a := v.opts.Agent; a != nil {
-		if err := a.Delete(KeyringService, v.meta.VaultID); err != nil && !errors.Is(err, ErrKeyringNotFound) {
-			errs = append(errs, err)
-		}
 		// The agent's format anchor goes with the key (the host's file
 		// keeps the record), so that the agent, holding nothing, exits.
+		// The anchor first: the key's removal is what ends the agent, and
+		// a request to an agent that is exiting can fail.
 		if err := a.Delete(KeyringService, v.meta.VaultID+formatAnchorSuffix); err != nil && !errors.Is(err, ErrKeyringNotFound) {
+			errs = append(errs, err)
+		}
+		if err := a.Delete(KeyringService, v.meta.VaultID); err != nil && !errors.Is(err, ErrKeyringNotFound) {
 			errs = append(errs, err)
 		}
 	}

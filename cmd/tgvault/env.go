@@ -66,7 +66,7 @@ func (a *app) dir() (string, error) {
 // $XDG_STATE_HOME/tgvault, else ~/.local/state/tgvault (every OS: it is
 // ours, not a platform convention's). It lies outside the vault, so its
 // attacker cannot write it (the format anchors), and in the user's home,
-// so another user cannot make it first (the sockets, runtimeDir).
+// so another user cannot make it first (the sockets: runtimeDir).
 func (a *app) stateDir() (string, error) {
 	if d := a.getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
 		return filepath.Join(d, "tgvault"), nil
@@ -86,18 +86,60 @@ func (a *app) stateDir() (string, error) {
 }
 
 // runtimeDir is where tgvault's sockets live (run's API, the agent's):
-// $XDG_RUNTIME_DIR/tgvault, else tgvault-<uid> under the temp directory.
-// The caller makes or checks it with package privdir: under a shared temp
-// directory another user could have made it first.
+// $XDG_RUNTIME_DIR/tgvault; else run/ in the state directory under the
+// user's home (~/.local/state/tgvault/run), where no other user can make
+// it first; else, with no home directory (a service user) or one so deep
+// that a socket path in it would pass the OS limit, tgvault-<uid> under
+// the temp directory. The caller makes or checks it with package privdir:
+// under a shared temp directory another user could have made it first.
 func (a *app) runtimeDir() string {
 	if d := a.getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
 		return filepath.Join(d, "tgvault")
+	}
+	if d, ok := a.homeRuntimeDir(); ok {
+		return d
 	}
 	tmp := a.getenv("TMPDIR")
 	if tmp == "" || !filepath.IsAbs(tmp) {
 		tmp = os.TempDir()
 	}
 	return filepath.Join(tmp, "tgvault-"+strconv.Itoa(os.Geteuid()))
+}
+
+// maxSocketDir is the longest runtime directory tgvault uses: a unix
+// socket's path is limited to about 104 bytes (108 on Linux), and the
+// longest name in it is "agent.sock".
+const maxSocketDir = 90
+
+// hostStateDir is stateDir when the directory it lies under
+// (XDG_STATE_HOME, else the home) exists: tgvault makes its own
+// directories there, never a home (a service user's HOME=/nonexistent).
+func (a *app) hostStateDir() (string, bool) {
+	sd, err := a.stateDir()
+	if err != nil {
+		return "", false
+	}
+	base := a.getenv("XDG_STATE_HOME")
+	if base == "" || !filepath.IsAbs(base) {
+		base = filepath.Dir(filepath.Dir(filepath.Dir(sd))) // ~ of ~/.local/state/tgvault
+	}
+	if fi, err := os.Stat(base); err != nil || !fi.IsDir() {
+		return "", false
+	}
+	return sd, true
+}
+
+// homeRuntimeDir is the host state directory's run/.
+func (a *app) homeRuntimeDir() (string, bool) {
+	sd, ok := a.hostStateDir()
+	if !ok {
+		return "", false
+	}
+	d := filepath.Join(sd, "run")
+	if len(d) > maxSocketDir {
+		return "", false
+	}
+	return d, true
 }
 
 // keyring returns the keyring to keep the unlocked identity in: the OS
@@ -247,7 +289,7 @@ func (a *app) location() (vault.Options, func(), error) {
 	if err != nil {
 		return vault.Options{}, func() {}, err
 	}
-	state, _ := a.stateDir() // none: no host record of the vault's format
+	state, _ := a.hostStateDir() // none: no host record of the vault's format
 	if !pgvault.IsURL(dir) {
 		return vault.Options{Dir: dir, StateDir: state}, func() {}, nil
 	}

@@ -28,7 +28,8 @@ import (
 // What the user brings is set up first: ~/sessions/alice.session (a real
 // Pyrogram session from testdata/vectors) and, for `init` only, the
 // passphrase in TGVAULT_PASSPHRASE_FILE (as its comment says); the one
-// placeholder, `age1...`, becomes a fresh recipient. `./tgvault demo` runs
+// placeholder, `age1...`, becomes a fresh recipient. The sockets (the
+// demo's local API, init's agent) are then in the home. `./tgvault demo` runs
 // in the background until it says what to try (the lines after it are
 // typed "in another terminal"), and is stopped with Ctrl-C (SIGINT) at the
 // end: it must exit 0 and leave no throwaway vault behind. The agent that
@@ -130,8 +131,16 @@ func TestReadmeQuickStart(t *testing.T) {
 	if len(left) > 0 {
 		t.Errorf("the demo left its throwaway vault: %v", left)
 	}
-	// lock leaves the agent holding nothing: it exits.
-	agentSock := filepath.Join(tmp, fmt.Sprintf("tgvault-%d", os.Geteuid()), "agent.sock")
+	// The agent's socket was in the home (no XDG_RUNTIME_DIR), and lock
+	// leaves the agent holding nothing: it exits.
+	runDir := filepath.Join(home, ".local", "state", "tgvault", "run")
+	if fi, err := os.Stat(runDir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("the socket directory in the home: %v, %v", fi, err)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, fmt.Sprintf("tgvault-%d", os.Geteuid()))); err == nil {
+		t.Errorf("a socket directory was made under TMPDIR although the home has one")
+	}
+	agentSock := filepath.Join(runDir, "agent.sock")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(agentSock); os.IsNotExist(err) {

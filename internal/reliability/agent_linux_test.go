@@ -25,7 +25,8 @@ import (
 const nobodyUID = 65534
 
 // headless is a vault with no keyring reachable, whose agent socket lives
-// under its own TMPDIR (so that tests do not share an agent).
+// under its own TMPDIR (so that tests do not share an agent): a service
+// user's, with no home directory (with one, the sockets would be in it).
 type headless struct {
 	*tv
 	tmp string
@@ -45,7 +46,7 @@ func newHeadless(t *testing.T, name string) *headless {
 }
 
 func (h *headless) run(extra []string, args ...string) result {
-	return h.tv.run(append([]string{"TMPDIR=" + h.tmp}, extra...), args...)
+	return h.tv.run(append([]string{"TMPDIR=" + h.tmp, "HOME=" + filepath.Join(h.tmp, "no-home")}, extra...), args...)
 }
 
 func (h *headless) agentSock() string {
@@ -128,7 +129,7 @@ func TestAgentSocketDirOtherOwner(t *testing.T) {
 	// that look for the agent still refuse.
 	v := newVault(t, "agentdir-kr")
 	for _, args := range [][]string{{"--json", "list"}, {"--json", "run"}} {
-		r := v.run([]string{"TMPDIR=" + h.tmp}, args...)
+		r := v.run([]string{"TMPDIR=" + h.tmp, "HOME=" + filepath.Join(h.tmp, "no-home")}, args...)
 		if r.code != 1 || errorKind(r.stderr) != "unsafe_dir" {
 			t.Errorf("keyring vault, tgvault %s: exit %d: %s", args[1], r.code, firstLine(r.stderr))
 		} else {
