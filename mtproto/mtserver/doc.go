@@ -2,7 +2,9 @@
 // speak to real Telegram clients: the dev server (mtproto/devserver) and the
 // relay. It accepts every transport the client libraries use (abridged,
 // intermediate, padded intermediate and full, and obfuscated2 over the
-// first three), performs the real key exchange with gotd's exchange package,
+// first three), performs the real key exchange with gotd's exchange package
+// (req_DH_params in RSA_PAD, or in the older sha1(data)+data scheme that
+// Telethon 1.25 still uses and Telegram still accepts: legacyrsa.go),
 // decrypts and encrypts with gotd's crypto package, and handles what is
 // MTProto rather than API: server salts and new_session_created, message
 // ids and sequence numbers, containers, gzip_packed, acks, ping and

@@ -264,7 +264,7 @@ func (s *Server) Close() error {
 // exchange runs the server side of a key exchange whose first frame is
 // first, and keeps the key.
 func (s *Server) exchange(ctx context.Context, c *Conn, first []byte) error {
-	rc := &replayConn{Conn: c.tc, first: first}
+	rc := &legacyRSAConn{Conn: &replayConn{Conn: c.tc, first: first}, key: s.key.RSA}
 	res, err := tdexchange.NewExchanger(rc, s.dc).
 		WithRand(rand.Reader).
 		WithTimeout(s.timeout).
