@@ -146,10 +146,14 @@ func (s *Server) countCall(method uint32) (wait int, refuse bool) {
 }
 
 // PushUpdates sends u, as Telegram sends updates, to every open connection
-// whose key is logged in as the user, on the session of the connection's
-// last message. It returns how many connections it went to, and
-// ErrNotConnected when none.
+// to the home DC whose key is logged in as the user, on the session of the
+// connection's last message, in the layer the connection announced. It
+// returns how many connections it went to, and ErrNotConnected when none.
 func (s *Server) PushUpdates(ctx context.Context, userID int64, u tdtg.UpdatesClass) (int, error) {
+	return s.pushUser(ctx, userID, u)
+}
+
+func (s *Server) pushUser(ctx context.Context, userID int64, u tdtg.UpdatesClass) (int, error) {
 	var keys []sessionstring.KeyID
 	s.mu.Lock()
 	for id, k := range s.st.Keys {
@@ -161,7 +165,9 @@ func (s *Server) PushUpdates(ctx context.Context, userID int64, u tdtg.UpdatesCl
 	n := 0
 	var errs []error
 	for _, id := range keys {
-		for _, c := range s.mts.Conns(id) {
+		// Updates go to the home DC's connections only, as Telegram's:
+		// a client's connection to another DC (for files) reads none.
+		for _, c := range s.dcs[0].mts.Conns(id) {
 			if err := s.push(ctx, c, u); err != nil {
 				if !errors.Is(err, mtserver.ErrNoSession) {
 					errs = append(errs, err)

@@ -113,7 +113,11 @@ func (s *Server) authorizeLocked(id sessionstring.KeyID, uid int64) error {
 	}
 	k.UserID = uid
 	delete(s.pending, id)
-	return s.st.save(s.dir)
+	if err := s.st.save(s.dir); err != nil {
+		return err
+	}
+	s.count(s.keyDC(k)).Authorizations++
+	return nil
 }
 
 // loginCall answers the user-login methods; ok is false for any other.

@@ -179,6 +179,10 @@ func (s *Server) dialogs(self *User, limit int) *tdtg.MessagesDialogsSlice {
 		if len(out.Dialogs) < limit {
 			add(&tdtg.PeerUser{UserID: u.ID})
 			out.Users = append(out.Users, contact(u))
+			if m := s.lastMessageLocked(self.ID, u.ID); m != nil {
+				out.Dialogs[len(out.Dialogs)-1].(*tdtg.Dialog).TopMessage = m.ID
+				out.Messages = append(out.Messages, tgMessage(self.ID, m))
+			}
 		}
 	}
 	if out.Dialogs == nil {

@@ -107,7 +107,7 @@ func (s *Server) acceptLoginToken(ctx context.Context, token []byte, userID int6
 	s.qr.accepted[q.key] = userID
 	s.mu.Unlock()
 	update := &tdtg.UpdateShort{Update: &tdtg.UpdateLoginToken{}, Date: int(time.Now().Unix())}
-	for _, c := range s.mts.Conns(q.key) {
+	for _, c := range s.conns(q.key) {
 		_ = s.push(ctx, c, update)
 	}
 	return &tdtg.Authorization{

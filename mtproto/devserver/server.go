@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -18,6 +19,7 @@ import (
 	tdtg "github.com/gotd/td/tg"
 
 	"github.com/tgvault/tgvault/mtproto/mtserver"
+	"github.com/tgvault/tgvault/mtproto/tlschema"
 	"github.com/tgvault/tgvault/sessionstring"
 )
 
@@ -28,8 +30,16 @@ type Options struct {
 	Dir string
 	// Addr is the listen address ("127.0.0.1:0" when empty).
 	Addr string
-	// DC is the DC id the server claims (2 when zero).
+	// DC is the DC id the server claims (2 when zero): the home DC of
+	// its accounts, where they log in.
 	DC int
+	// OtherDCs are more DC ids the server also is, each on a listener of
+	// its own (Addr's host, a port of its own choosing). Every DC shares
+	// the state, but keys are per DC, as on Telegram: a key made on one DC
+	// is unknown (-404) on the others, and is logged in there only by
+	// auth.importAuthorization of an auth.exportAuthorization from a DC
+	// where the user is logged in. help.getConfig lists every DC.
+	OtherDCs []int
 	// RejectDuplicates answers every call on a connection that started
 	// using a key while another open connection used it with
 	// AUTH_KEY_DUPLICATED (406), as Telegram does; otherwise such
@@ -48,7 +58,8 @@ type Options struct {
 
 // Stats are the server's counters since Open.
 type Stats struct {
-	// KeyExchanges is the number of completed key exchanges (new keys).
+	// KeyExchanges is the number of completed key exchanges (new keys),
+	// on every DC.
 	KeyExchanges int64
 	// Connections counts, per auth key, the connections that used it.
 	Connections map[sessionstring.KeyID]int64
@@ -56,6 +67,16 @@ type Stats struct {
 	// open connection was using it (Telegram answers such a pair with
 	// AUTH_KEY_DUPLICATED).
 	Duplicates int64
+	// Authorizations counts new logins: auth.signIn (with
+	// auth.checkPassword), auth.importBotAuthorization and accepted QR
+	// tokens — what Telegram lists as a new device. Imports (below) are
+	// not among them.
+	Authorizations int64
+	// Exports and Imports count auth.exportAuthorization and the
+	// auth.importAuthorization calls that logged a key in.
+	Exports, Imports int64
+	// DCs are the counters of each DC.
+	DCs map[int]DCStats
 	// DuplicateAddrs counts connections that started using a key while an
 	// open connection from another IP address was using it: one key in two
 	// places at once (Duplicates counts a second connection from the same
@@ -77,6 +98,19 @@ type Stats struct {
 	Calls map[uint32]int64
 }
 
+// DCStats are the counters of one DC.
+type DCStats struct {
+	// KeyExchanges is the number of keys made on the DC.
+	KeyExchanges int64
+	// Authorizations, Exports and Imports are as in Stats, by the DC the
+	// call came to.
+	Authorizations, Exports, Imports int64
+	// Duplicates and DuplicateAddrs are as in Stats.
+	Duplicates, DuplicateAddrs int64
+	// Open is the number of open connections.
+	Open int
+}
+
 // Server is a local Telegram-like MTProto server: real key exchange, real
 // encryption, a handful of methods, state in a directory. It is for tests
 // and demos, not for production.
@@ -87,8 +121,7 @@ type Server struct {
 	dc     int
 	rejDup bool
 	key    *rsa.PrivateKey
-	ln     net.Listener
-	mts    *mtserver.Server
+	dcs    []*dcServer // the home DC first
 
 	mu      sync.Mutex
 	st      *state
@@ -97,6 +130,15 @@ type Server struct {
 	floods  map[uint32]flood
 	qr      qrLogins
 	clients map[sessionstring.KeyID][]ClientInfo // distinct initConnection parameters per key
+	exports map[string]pendingExport             // auth.exportAuthorization bytes → what they import
+	counts  map[int]*DCStats                     // per-DC login counters (the rest is mtserver's)
+}
+
+// dcServer is one DC: a listener and its MTProto server.
+type dcServer struct {
+	id  int
+	ln  net.Listener
+	mts *mtserver.Server
 }
 
 // Open loads (or creates) the state in opts.Dir, loads (or generates) the
@@ -128,33 +170,88 @@ func Open(opts Options) (*Server, error) {
 		floods:  map[uint32]flood{},
 		qr:      newQRLogins(opts.LoginTokenTTL, opts.OnLoginToken),
 		clients: map[sessionstring.KeyID][]ClientInfo{},
+		exports: map[string]pendingExport{},
+		counts:  map[int]*DCStats{},
 	}
 	if s.dc == 0 {
 		s.dc = 2
-	}
-	s.mts, err = mtserver.New(mtserver.Config{
-		DC:         s.dc,
-		PrivateKey: k,
-		Keys:       stateKeys{s},
-		Handler:    s,
-		IOTimeout:  opts.IOTimeout,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("devserver: %w", err)
 	}
 	addr := opts.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	s.ln, err = net.Listen("tcp", addr)
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: %w", err)
+	}
+	for i, dc := range append([]int{s.dc}, opts.OtherDCs...) {
+		if dc <= 0 || s.counts[dc] != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("devserver: DC %d given twice or not positive", dc)
+		}
+		s.counts[dc] = &DCStats{}
+		mts, err := mtserver.New(mtserver.Config{
+			DC:         dc,
+			PrivateKey: k,
+			Keys:       stateKeys{s, dc},
+			Handler:    s,
+			IOTimeout:  opts.IOTimeout,
+		})
+		if err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("devserver: %w", err)
+		}
+		a := addr
+		if i > 0 {
+			a = net.JoinHostPort(host, "0")
+		}
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("devserver: %w", err)
+		}
+		s.dcs = append(s.dcs, &dcServer{id: dc, ln: ln, mts: mts})
 	}
 	return s, nil
 }
 
-// Addr returns the address the server listens on ("host:port").
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+func (s *Server) closeListeners() {
+	for _, d := range s.dcs {
+		_ = d.ln.Close()
+	}
+}
+
+// Addr returns the address the server listens on as its home DC
+// ("host:port").
+func (s *Server) Addr() string { return s.dcs[0].ln.Addr().String() }
+
+// DCAddr returns the address the server listens on as DC dc, false for a
+// DC it is not.
+func (s *Server) DCAddr(dc int) (string, bool) {
+	d := s.dcServer(dc)
+	if d == nil {
+		return "", false
+	}
+	return d.ln.Addr().String(), true
+}
+
+// DCs returns the DC ids the server is, the home DC first.
+func (s *Server) DCs() []int {
+	out := make([]int, len(s.dcs))
+	for i, d := range s.dcs {
+		out[i] = d.id
+	}
+	return out
+}
+
+func (s *Server) dcServer(dc int) *dcServer {
+	for _, d := range s.dcs {
+		if d.id == dc {
+			return d
+		}
+	}
+	return nil
+}
 
 // DC returns the DC id the server claims.
 func (s *Server) DC() int { return s.dc }
@@ -167,47 +264,97 @@ func (s *Server) PublicKeyPath() string { return s.dir + string(os.PathSeparator
 
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
-	m := s.mts.Stats()
+	out := Stats{
+		Connections: map[sessionstring.KeyID]int64{},
+		PingDelays:  map[int]int64{},
+		DCs:         map[int]DCStats{},
+	}
+	for _, d := range s.dcs {
+		m := d.mts.Stats()
+		out.KeyExchanges += m.KeyExchanges
+		for id, n := range m.Connections {
+			out.Connections[id] += n
+		}
+		out.Duplicates += m.Duplicates
+		out.DuplicateAddrs += m.DuplicateAddrs
+		out.Open += m.Open
+		out.PingDisconnects += m.PingDisconnects
+		for d, n := range m.PingDelays {
+			out.PingDelays[d] += n
+		}
+		out.DCs[d.id] = DCStats{
+			KeyExchanges: m.KeyExchanges, Duplicates: m.Duplicates, DuplicateAddrs: m.DuplicateAddrs, Open: m.Open,
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{
-		KeyExchanges:    m.KeyExchanges,
-		Connections:     m.Connections,
-		Duplicates:      m.Duplicates,
-		DuplicateAddrs:  m.DuplicateAddrs,
-		Open:            m.Open,
-		PingDisconnects: m.PingDisconnects,
-		PingDelays:      m.PingDelays,
-		Calls:           maps.Clone(s.calls),
+	out.Calls = maps.Clone(s.calls)
+	for dc, c := range s.counts {
+		ds := out.DCs[dc]
+		ds.Authorizations, ds.Exports, ds.Imports = c.Authorizations, c.Exports, c.Imports
+		out.DCs[dc] = ds
+		out.Authorizations += c.Authorizations
+		out.Exports += c.Exports
+		out.Imports += c.Imports
 	}
+	return out
 }
 
-// Serve answers connections until ctx ends or Close is called; then it
-// closes every connection and returns.
+// Serve answers connections on every DC until ctx ends or Close is
+// called; then it closes every connection and returns.
 func (s *Server) Serve(ctx context.Context) error {
-	if err := s.mts.Serve(ctx, s.ln); err != nil {
-		return fmt.Errorf("devserver: %w", err)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(s.dcs))
+	for _, d := range s.dcs {
+		go func() {
+			err := d.mts.Serve(ctx, d.ln)
+			if err != nil {
+				cancel() // one DC failing stops them all
+				err = fmt.Errorf("devserver: DC %d: %w", d.id, err)
+			}
+			errs <- err
+		}()
 	}
-	return nil
+	var all []error
+	for range s.dcs {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
 }
 
 // Close stops listening and closes every connection.
 func (s *Server) Close() error {
-	err := s.mts.Close()
-	if lerr := s.ln.Close(); lerr != nil && !errors.Is(lerr, net.ErrClosed) {
-		err = errors.Join(err, lerr)
+	var errs []error
+	for _, d := range s.dcs {
+		errs = append(errs, d.mts.Close())
+		if err := d.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
 	}
-	return err
+	return errors.Join(errs...)
 }
 
-// stateKeys are the auth keys of the state, for mtserver.
-type stateKeys struct{ s *Server }
+// conns returns the open connections that use key id, on every DC.
+func (s *Server) conns(id sessionstring.KeyID) []*mtserver.Conn {
+	var out []*mtserver.Conn
+	for _, d := range s.dcs {
+		out = append(out, d.mts.Conns(id)...)
+	}
+	return out
+}
+
+// stateKeys are the auth keys of one DC in the state, for mtserver.
+type stateKeys struct {
+	s  *Server
+	dc int
+}
 
 func (k stateKeys) AuthKey(id sessionstring.KeyID) (sessionstring.AuthKey, bool) {
 	k.s.mu.Lock()
 	defer k.s.mu.Unlock()
 	r, ok := k.s.st.Keys[id]
-	if !ok {
+	if !ok || k.s.keyDC(r) != k.dc {
 		return sessionstring.AuthKey{}, false
 	}
 	key, err := sessionstring.NewAuthKey(r.Key)
@@ -217,18 +364,36 @@ func (k stateKeys) AuthKey(id sessionstring.KeyID) (sessionstring.AuthKey, bool)
 func (k stateKeys) AddAuthKey(key sessionstring.AuthKey) error {
 	k.s.mu.Lock()
 	defer k.s.mu.Unlock()
-	k.s.st.Keys[key.ID()] = &keyRecord{Key: key.Bytes()}
+	r := &keyRecord{Key: key.Bytes()}
+	if k.dc != k.s.dc {
+		r.DC = k.dc
+	}
+	k.s.st.Keys[key.ID()] = r
 	return k.s.st.save(k.s.dir)
+}
+
+// keyDC returns the DC a key was made on.
+func (s *Server) keyDC(r *keyRecord) int {
+	if r.DC == 0 {
+		return s.dc
+	}
+	return r.DC
 }
 
 // reply answers one RPC.
 type reply struct {
 	*mtserver.Request
+	method uint32 // the query's type id in gotd's layer
+	layer  int    // the layer to answer in (servedLayer)
 }
 
-// result answers with an encoded object.
+// result answers with an encoded object, in the client's layer.
 func (r reply) result(ctx context.Context, obj tdbin.Encoder) error {
-	return r.Encode(ctx, obj)
+	var b tdbin.Buffer
+	if err := obj.Encode(&b); err != nil {
+		return err
+	}
+	return r.Result(ctx, toClientLayer(b.Buf, resultType(r.method), r.layer))
 }
 
 // rpcError answers with an RPC error.
@@ -236,13 +401,13 @@ func (r reply) rpcError(ctx context.Context, code int, message string) error {
 	return r.Error(ctx, code, message)
 }
 
-// push sends an update to one connection.
+// push sends an update to one connection, in its layer.
 func (s *Server) push(ctx context.Context, c *mtserver.Conn, u tdbin.Encoder) error {
 	var b tdbin.Buffer
 	if err := u.Encode(&b); err != nil {
 		return err
 	}
-	return c.Push(ctx, b.Buf)
+	return c.Push(ctx, toClientLayer(b.Buf, tlschema.Type{Kind: tlschema.Object}, servedLayer(c.Layer())))
 }
 
 // vector encodes a TL vector of objects.
@@ -267,7 +432,13 @@ func (s *Server) ServeRPC(ctx context.Context, req *mtserver.Request) error {
 			AppVersion: in.AppVersion, LangCode: in.LangCode, SystemLangCode: in.SystemLangCode,
 		})
 	}
-	return s.call(ctx, &reply{req}, req.TypeID(), &tdbin.Buffer{Buf: req.Body})
+	layer := servedLayer(req.Layer)
+	body := fromClientLayer(req.Body, layer)
+	id := uint32(0)
+	if len(body) >= 4 {
+		id = binary.LittleEndian.Uint32(body)
+	}
+	return s.call(ctx, &reply{Request: req, method: id, layer: layer}, id, &tdbin.Buffer{Buf: body})
 }
 
 // call answers one API method.
@@ -280,13 +451,23 @@ func (s *Server) call(ctx context.Context, r *reply, id uint32, b *tdbin.Buffer)
 	}
 	switch id {
 	case tdtg.HelpGetConfigRequestTypeID:
-		return r.result(ctx, s.config())
+		return r.result(ctx, s.config(r.Conn.DC()))
+	case tdtg.AuthImportAuthorizationRequestTypeID:
+		var req tdtg.AuthImportAuthorizationRequest
+		if err := req.Decode(b); err != nil {
+			return err
+		}
+		u, msg := s.importAuthorization(r.KeyID, r.Conn.DC(), req.ID, req.Bytes)
+		if msg != "" {
+			return r.rpcError(ctx, 400, msg)
+		}
+		return r.result(ctx, &tdtg.AuthAuthorization{User: u})
 	case tdtg.AuthImportBotAuthorizationRequestTypeID:
 		var req tdtg.AuthImportBotAuthorizationRequest
 		if err := req.Decode(b); err != nil {
 			return err
 		}
-		u, ok := s.authorizeBot(r.KeyID, req.BotAuthToken)
+		u, ok := s.authorizeBot(r.KeyID, r.Conn.DC(), req.BotAuthToken)
 		if !ok {
 			return r.rpcError(ctx, 400, "ACCESS_TOKEN_INVALID")
 		}
@@ -300,6 +481,12 @@ func (s *Server) call(ctx context.Context, r *reply, id uint32, b *tdbin.Buffer)
 		return r.rpcError(ctx, 401, "AUTH_KEY_UNREGISTERED")
 	}
 	if ok, err := s.peerCall(ctx, r, id, b, self); ok {
+		return err
+	}
+	if ok, err := s.dcCall(ctx, r, id, b, self); ok {
+		return err
+	}
+	if ok, err := s.messageCall(ctx, r, id, b, self); ok {
 		return err
 	}
 	switch id {
@@ -321,22 +508,29 @@ func (s *Server) call(ctx context.Context, r *reply, id uint32, b *tdbin.Buffer)
 		}
 		return r.result(ctx, out)
 	case tdtg.UpdatesGetStateRequestTypeID:
-		return r.result(ctx, &tdtg.UpdatesState{Pts: 1, Date: int(time.Now().Unix()), Seq: 1})
+		s.mu.Lock()
+		pts := ptsOf(self)
+		s.mu.Unlock()
+		return r.result(ctx, &tdtg.UpdatesState{Pts: pts, Date: int(time.Now().Unix()), Seq: 1})
 	}
 	return r.rpcError(ctx, 400, "INPUT_METHOD_INVALID_"+strconv.FormatUint(uint64(id), 10))
 }
 
-func (s *Server) config() *tdtg.Config {
-	host, portStr, _ := net.SplitHostPort(s.Addr())
-	port, _ := strconv.Atoi(portStr)
+// config is help.getConfig's answer on DC dc: every DC the server is, at
+// its listener.
+func (s *Server) config(dc int) *tdtg.Config {
+	opts := make([]tdtg.DCOption, 0, len(s.dcs))
+	for _, d := range s.dcs {
+		host, portStr, _ := net.SplitHostPort(d.ln.Addr().String())
+		port, _ := strconv.Atoi(portStr)
+		opts = append(opts, tdtg.DCOption{ID: d.id, IPAddress: host, Port: port})
+	}
 	now := int(time.Now().Unix())
 	return &tdtg.Config{
-		Date:    now,
-		Expires: now + 3600,
-		ThisDC:  s.dc,
-		DCOptions: []tdtg.DCOption{
-			{ID: s.dc, IPAddress: host, Port: port},
-		},
+		Date:                    now,
+		Expires:                 now + 3600,
+		ThisDC:                  dc,
+		DCOptions:               opts,
 		DCTxtDomainName:         "localhost",
 		ChatSizeMax:             200,
 		MegagroupSizeMax:        200000,
@@ -366,8 +560,8 @@ func (s *Server) config() *tdtg.Config {
 	}
 }
 
-// authorizeBot logs key id in as the bot whose token is given.
-func (s *Server) authorizeBot(id sessionstring.KeyID, token string) (*tdtg.User, bool) {
+// authorizeBot logs key id, on DC dc, in as the bot whose token is given.
+func (s *Server) authorizeBot(id sessionstring.KeyID, dc int, token string) (*tdtg.User, bool) {
 	botID, secret, ok := strings.Cut(token, ":")
 	if !ok {
 		return nil, false
@@ -390,6 +584,7 @@ func (s *Server) authorizeBot(id sessionstring.KeyID, token string) (*tdtg.User,
 	if err := s.st.save(s.dir); err != nil {
 		return nil, false
 	}
+	s.count(dc).Authorizations++
 	return tgUser(u, true), true
 }
 
@@ -431,6 +626,12 @@ func tgUser(u *User, self bool) *tdtg.User {
 	}
 	if u.Phone != "" && self {
 		out.Phone = u.Phone
+	}
+	if u.Photo != nil {
+		out.Photo = &tdtg.UserProfilePhoto{PhotoID: u.Photo.ID, DCID: u.Photo.DC}
+	}
+	if u.Service {
+		out.Verified, out.Support = true, true
 	}
 	return out
 }

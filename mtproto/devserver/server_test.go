@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	tdcrypto "github.com/gotd/td/crypto"
+	tdtg "github.com/gotd/td/tg"
 )
 
 func TestStatePersists(t *testing.T) {
@@ -94,5 +95,51 @@ func TestCorruptStateFails(t *testing.T) {
 	}
 	if _, err := Open(Options{Dir: dir}); err == nil {
 		t.Fatal("opened a state with a bad key")
+	}
+}
+
+// TestGetFileMigrate: a profile photo is served on its DC only; elsewhere
+// the answer is FILE_MIGRATE_<its DC>.
+func TestGetFileMigrate(t *testing.T) {
+	t.Parallel()
+	s, err := Open(Options{Dir: t.TempDir(), DC: 2, OtherDCs: []int{4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	seeds, err := s.SeedAccounts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := s.SetProfilePhoto(seeds[0].UserID, 4, []byte("0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetProfilePhoto(seeds[0].UserID, 3, []byte("x")); err == nil {
+		t.Error("a photo on a DC the server is not")
+	}
+	self := s.st.Users[seeds[0].UserID]
+	req := func(photo int64, off int64, limit int) *tdtg.UploadGetFileRequest {
+		return &tdtg.UploadGetFileRequest{Location: &tdtg.InputPeerPhotoFileLocation{Peer: &tdtg.InputPeerSelf{}, PhotoID: photo}, Offset: off, Limit: limit}
+	}
+	for _, tc := range []struct {
+		name string
+		dc   int
+		req  *tdtg.UploadGetFileRequest
+		code int
+		msg  string
+		data string
+	}{
+		{"home", 2, req(id, 0, 1024), 303, "FILE_MIGRATE_4", ""},
+		{"its-dc", 4, req(id, 0, 1024), 0, "", "0123456789"},
+		{"offset", 4, req(id, 4, 4), 0, "", "4567"},
+		{"past-the-end", 4, req(id, 1024, 1024), 0, "", ""},
+		{"other-photo", 4, req(id+1, 0, 1024), 400, "LOCATION_INVALID", ""},
+		{"bad-limit", 4, req(id, 0, 0), 400, "LIMIT_INVALID", ""},
+	} {
+		res, code, msg := s.getFile(self, tc.dc, tc.req)
+		if code != tc.code || msg != tc.msg || (msg == "" && string(res.Bytes) != tc.data) {
+			t.Errorf("%s: %d %q; want %d %q %q", tc.name, code, msg, tc.code, tc.msg, tc.data)
+		}
 	}
 }

@@ -36,11 +36,14 @@ type state struct {
 	Keys       map[sessionstring.KeyID]*keyRecord `json:"keys"`
 	Users      map[int64]*User                    `json:"users"`
 	Chats      map[int64]*Chat                    `json:"chats,omitempty"`
+	// Messages are each user's private messages, by owner, oldest first.
+	Messages map[int64][]*Message `json:"messages,omitempty"`
 }
 
 type keyRecord struct {
 	Key    []byte `json:"key"`
 	UserID int64  `json:"user_id,omitempty"` // 0: not logged in
+	DC     int    `json:"dc,omitempty"`      // the DC the key was made on; 0: the home DC
 }
 
 // User is an account on the dev server.
@@ -54,6 +57,10 @@ type User struct {
 	Phone      string    `json:"phone,omitempty"`
 	Code       string    `json:"code,omitempty"`     // login code for auth.signIn
 	Password   *password `json:"password,omitempty"` // 2FA verifier
+	Photo      *Photo    `json:"photo,omitempty"`    // profile photo
+	Service    bool      `json:"service,omitempty"`  // Telegram's service account (777000)
+	Pts        int       `json:"pts,omitempty"`      // the user's update state (1 when 0)
+	LastMsgID  int       `json:"last_msg_id,omitempty"`
 }
 
 func newState() *state {

@@ -1,0 +1,145 @@
+package devserver_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	tdtelegram "github.com/gotd/td/telegram"
+	tdtg "github.com/gotd/td/tg"
+
+	"github.com/tgvault/tgvault/mtproto/devserver"
+)
+
+// TestMessagesAndService: a message from another user and one from the
+// service account 777000 are pushed to the recipient's connection as
+// updateShortMessage with consecutive pts, kept in the history
+// (messages.getHistory), shown in messages.getDialogs with their top
+// message, and given again by updates.getDifference from an older pts.
+func TestMessagesAndService(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, devserver.Options{})
+	seeds, err := srv.SeedAccounts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me, friend := seeds[0], seeds[1]
+	got := make(chan *tdtg.UpdateShortMessage, 4)
+	// gotd hands an updateShortMessage on as updateShort{updateNewMessage}.
+	short := func(u tdtg.UpdatesClass) *tdtg.UpdateShortMessage {
+		us, ok := u.(*tdtg.UpdateShort)
+		if !ok {
+			return nil
+		}
+		nm, ok := us.Update.(*tdtg.UpdateNewMessage)
+		if !ok {
+			return nil
+		}
+		m, ok := nm.Message.(*tdtg.Message)
+		if !ok {
+			return nil
+		}
+		from, ok := m.PeerID.(*tdtg.PeerUser)
+		if !ok {
+			return nil
+		}
+		return &tdtg.UpdateShortMessage{Out: m.Out, ID: m.ID, UserID: from.UserID, Message: m.Message, Pts: nm.Pts, PtsCount: nm.PtsCount}
+	}
+	c := tdtelegram.NewClient(17349, "344583e45741c457fe1862106095a5eb", tdtelegram.Options{
+		DC:             me.DC,
+		DCList:         dcList(t, srv),
+		PublicKeys:     []tdtelegram.PublicKey{{RSA: srv.PublicKey()}},
+		SessionStorage: seededStore(t, me, srv.Addr()),
+		UpdateHandler: tdtelegram.UpdateHandlerFunc(func(_ context.Context, u tdtg.UpdatesClass) error {
+			if m := short(u); m != nil {
+				got <- m
+			}
+			return nil
+		}),
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err = c.Run(ctx, func(ctx context.Context) error {
+		api := c.API()
+		st, err := api.UpdatesGetState(ctx)
+		if err != nil {
+			return err
+		}
+		if n, err := srv.SendMessage(ctx, friend.UserID, me.UserID, "hello"); err != nil || n != 1 {
+			t.Fatalf("SendMessage: pushed to %d connections, %v; want 1", n, err)
+		}
+		if n, err := srv.ServiceMessage(ctx, me.UserID, "Login code: 12345"); err != nil || n != 1 {
+			t.Fatalf("ServiceMessage: pushed to %d connections, %v; want 1", n, err)
+		}
+		for i, want := range []struct {
+			from int64
+			text string
+		}{{friend.UserID, "hello"}, {devserver.ServiceUserID, "Login code: 12345"}} {
+			select {
+			case m := <-got:
+				if m.UserID != want.from || m.Message != want.text || m.Pts != st.Pts+i+1 || m.PtsCount != 1 || m.Out {
+					t.Errorf("update %d: from %d %q pts %d/%d out %v; want from %d %q pts %d/1", i, m.UserID, m.Message, m.Pts, m.PtsCount, m.Out, want.from, want.text, st.Pts+i+1)
+				}
+			case <-ctx.Done():
+				t.Fatal("no pushed update")
+			}
+		}
+		dialogs, err := api.MessagesGetDialogs(ctx, &tdtg.MessagesGetDialogsRequest{OffsetPeer: &tdtg.InputPeerEmpty{}, Limit: 100})
+		if err != nil {
+			return err
+		}
+		ds := dialogs.(*tdtg.MessagesDialogsSlice)
+		var service *tdtg.User
+		for _, u := range ds.Users {
+			if u, ok := u.(*tdtg.User); ok && u.ID == devserver.ServiceUserID {
+				service = u
+			}
+		}
+		if service == nil {
+			t.Fatal("777000 is not among the dialogs' users")
+		}
+		top := map[int64]int{}
+		for _, d := range ds.Dialogs {
+			d := d.(*tdtg.Dialog)
+			if p, ok := d.Peer.(*tdtg.PeerUser); ok {
+				top[p.UserID] = d.TopMessage
+			}
+		}
+		if top[devserver.ServiceUserID] != 2 || top[friend.UserID] != 1 || len(ds.Messages) != 2 {
+			t.Errorf("dialog top messages %v, %d messages; want 777000→2, friend→1, 2", top, len(ds.Messages))
+		}
+		hist, err := api.MessagesGetHistory(ctx, &tdtg.MessagesGetHistoryRequest{
+			Peer: &tdtg.InputPeerUser{UserID: service.ID, AccessHash: service.AccessHash}, Limit: 10,
+		})
+		if err != nil {
+			return err
+		}
+		msgs := hist.(*tdtg.MessagesMessages).Messages
+		if len(msgs) != 1 || msgs[0].(*tdtg.Message).Message != "Login code: 12345" {
+			t.Errorf("777000's history: %v", msgs)
+		}
+		diff, err := api.UpdatesGetDifference(ctx, &tdtg.UpdatesGetDifferenceRequest{Pts: st.Pts, Date: st.Date})
+		if err != nil {
+			return err
+		}
+		d, ok := diff.(*tdtg.UpdatesDifference)
+		if !ok || len(d.NewMessages) != 2 || d.State.Pts != st.Pts+2 {
+			t.Errorf("difference from pts %d: %#v; want 2 messages, pts %d", st.Pts, diff, st.Pts+2)
+		}
+		diff, err = api.UpdatesGetDifference(ctx, &tdtg.UpdatesGetDifferenceRequest{Pts: st.Pts + 2, Date: st.Date})
+		if err != nil {
+			return err
+		}
+		if _, ok := diff.(*tdtg.UpdatesDifferenceEmpty); !ok {
+			t.Errorf("difference from the current pts: %T; want empty", diff)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The sender's side: an outgoing message in its history.
+	if n, err := srv.SendMessage(t.Context(), me.UserID, friend.UserID, "nobody listens"); err != nil || n != 0 {
+		t.Errorf("SendMessage to a user with no connection: %d, %v; want 0, nil", n, err)
+	}
+}

@@ -1,0 +1,142 @@
+package devserver_test
+
+import (
+	"bufio"
+	"encoding/hex"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tgvault/tgvault/internal/realpart"
+	"github.com/tgvault/tgvault/mtproto/devserver"
+)
+
+// telethonPython returns a python3 that imports telethon, or skips.
+func telethonPython(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/bin/python3", "python3"} {
+		if exec.Command(p, "-c", "import telethon").Run() == nil {
+			return p
+		}
+	}
+	realpart.Missing(t, "python3-telethon", "apt-get install python3-telethon")
+	return ""
+}
+
+// TestTelethonOtherDCs: the real Telethon 1.25.1, which speaks layer 144,
+// on a seeded account of a three-DC server (testdata/telethon_client.py):
+// get_me, a username resolved, a profile photo that lives on DC 4
+// downloaded (Telethon's own path: help.getConfig's dc_options, a new key
+// on DC 4, auth.exportAuthorization and auth.importAuthorization), two
+// pushed messages (a user's and 777000's) seen as events, the dialogs and
+// 777000's history. Every answer went out in layer 144; the counters show
+// one key exchange on DC 4, none at home, and no new authorization.
+func TestTelethonOtherDCs(t *testing.T) {
+	t.Parallel()
+	py := telethonPython(t)
+	srv := startServer(t, devserver.Options{DC: 2, OtherDCs: []int{1, 4}})
+	seeds, err := srv.SeedAccounts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me, friend := seeds[0], seeds[1]
+	photo := []byte(strings.Repeat("a jpeg, or nearly ", 20_000)) // 360 KB: several parts
+	if _, err := srv.SetProfilePhoto(friend.UserID, 4, photo); err != nil {
+		t.Fatal(err)
+	}
+	photoPath := filepath.Join(t.TempDir(), "photo")
+	if err := os.WriteFile(photoPath, photo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(srv.Addr())
+	cmd := exec.CommandContext(t.Context(), py, filepath.Join("testdata", "telethon_client.py"))
+	cmd.Env = append(os.Environ(),
+		"DEV_PUBKEY="+srv.PublicKeyPath(), "DEV_DC=2", "DEV_PORT="+port,
+		"DEV_KEY="+hex.EncodeToString(me.Key.Bytes()),
+		"DEV_FRIEND=user"+strconv.FormatInt(friend.UserID, 10), "DEV_PHOTO="+photoPath)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 1<<20)
+	if !sc.Scan() || sc.Text() != "ready" {
+		_ = cmd.Wait()
+		t.Fatalf("telethon: %q\n%s", sc.Text(), stderr.String())
+	}
+	if n, err := srv.SendMessage(t.Context(), friend.UserID, me.UserID, "hi from a friend"); err != nil || n != 1 {
+		t.Errorf("SendMessage: %d connections, %v", n, err)
+	}
+	if n, err := srv.ServiceMessage(t.Context(), me.UserID, "Login code: 54321"); err != nil || n != 1 {
+		t.Errorf("ServiceMessage: %d connections, %v", n, err)
+	}
+	var line string
+	if sc.Scan() {
+		line = sc.Text()
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("telethon: %v\n%s", err, stderr.String())
+	}
+	var out struct {
+		Me struct {
+			ID       int64
+			Username string
+			Self     bool
+		}
+		Friend struct {
+			ID int64
+			DC int
+		}
+		PhotoLen int  `json:"photo_len"`
+		PhotoOK  bool `json:"photo_ok"`
+		Updates  []struct {
+			From int64
+			Text string
+		}
+		Dialogs        []int64
+		ServiceHistory []string `json:"service_history"`
+	}
+	if err := json.Unmarshal([]byte(line), &out); err != nil {
+		t.Fatalf("telethon's output %q: %v\n%s", line, err, stderr.String())
+	}
+	if out.Me.ID != me.UserID || !out.Me.Self || out.Me.Username != "user"+strconv.FormatInt(me.UserID, 10) {
+		t.Errorf("get_me: %+v", out.Me)
+	}
+	if out.Friend.ID != friend.UserID || out.Friend.DC != 4 {
+		t.Errorf("resolved friend: %+v; want %d with a photo on DC 4", out.Friend, friend.UserID)
+	}
+	if !out.PhotoOK {
+		t.Errorf("profile photo: %d bytes, not the %d set", out.PhotoLen, len(photo))
+	}
+	if len(out.Updates) != 2 || out.Updates[0].From != friend.UserID || out.Updates[0].Text != "hi from a friend" ||
+		out.Updates[1].From != devserver.ServiceUserID || out.Updates[1].Text != "Login code: 54321" {
+		t.Errorf("pushed messages as events: %+v", out.Updates)
+	}
+	if !slices.Contains(out.Dialogs, devserver.ServiceUserID) || !slices.Contains(out.Dialogs, friend.UserID) {
+		t.Errorf("dialogs %v lack 777000 or the friend", out.Dialogs)
+	}
+	if !slices.Equal(out.ServiceHistory, []string{"Login code: 54321"}) {
+		t.Errorf("777000's history: %q", out.ServiceHistory)
+	}
+	st := srv.Stats()
+	if st.DCs[2].KeyExchanges != 0 || st.DCs[4].KeyExchanges != 1 || st.DCs[1].KeyExchanges != 0 {
+		t.Errorf("key exchanges per DC %+v; want 0 at home, 1 on DC 4", st.DCs)
+	}
+	if st.Authorizations != 0 || st.DCs[2].Exports != 1 || st.DCs[4].Imports != 1 || st.DuplicateAddrs != 0 {
+		t.Errorf("authorizations %d, per DC %+v, duplicates from elsewhere %d; want 0, 1 export at home, 1 import on DC 4, 0", st.Authorizations, st.DCs, st.DuplicateAddrs)
+	}
+	if t.Failed() {
+		t.Logf("telethon's stderr:\n%s", stderr.String())
+	}
+}
