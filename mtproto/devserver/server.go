@@ -40,6 +40,9 @@ type Options struct {
 	// auth.importAuthorization of an auth.exportAuthorization from a DC
 	// where the user is logged in. help.getConfig lists every DC.
 	OtherDCs []int
+	// DCAddrs are listen addresses for some of the OtherDCs (by DC id);
+	// the others listen on Addr's host, on a port of their own.
+	DCAddrs map[int]string
 	// RejectDuplicates answers every call on a connection that started
 	// using a key while another open connection used it with
 	// AUTH_KEY_DUPLICATED (406), as Telegram does; otherwise such
@@ -204,6 +207,9 @@ func Open(opts Options) (*Server, error) {
 		a := addr
 		if i > 0 {
 			a = net.JoinHostPort(host, "0")
+			if da, ok := opts.DCAddrs[dc]; ok {
+				a = da
+			}
 		}
 		ln, err := net.Listen("tcp", a)
 		if err != nil {

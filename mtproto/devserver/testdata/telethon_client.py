@@ -1,5 +1,5 @@
 # Telethon 1.25.1 (layer 144) against the dev server: the test's side of
-# TestTelethonOtherDCs. Arguments come in the environment; one JSON line of
+# TestClientsOtherDCs. Arguments come in the environment; one JSON line of
 # results goes to stdout; "ready" on stdout asks the test to push.
 import asyncio
 import json
@@ -15,7 +15,7 @@ async def main():
     env = os.environ
     rsa.add_key(open(env["DEV_PUBKEY"]).read(), old=False)
     session = StringSession()
-    session.set_dc(int(env["DEV_DC"]), "127.0.0.1", int(env["DEV_PORT"]))
+    session.set_dc(int(env["DEV_DC"]), env["DEV_HOST"], int(env["DEV_PORT"]))
     session.auth_key = AuthKey(bytes.fromhex(env["DEV_KEY"]))
     client = TelegramClient(session, 17349, "344583e45741c457fe1862106095a5eb", receive_updates=True)
     got = []

@@ -8,10 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	tdcrypto "github.com/gotd/td/crypto"
 
 	"github.com/tgvault/tgvault/internal/realpart"
 	"github.com/tgvault/tgvault/mtproto/devserver"
@@ -29,18 +32,65 @@ func telethonPython(t *testing.T) string {
 	return ""
 }
 
-// TestTelethonOtherDCs: the real Telethon 1.25.1, which speaks layer 144,
-// on a seeded account of a three-DC server (testdata/telethon_client.py):
-// get_me, a username resolved, a profile photo that lives on DC 4
-// downloaded (Telethon's own path: help.getConfig's dc_options, a new key
-// on DC 4, auth.exportAuthorization and auth.importAuthorization), two
-// pushed messages (a user's and 777000's) seen as events, the dialogs and
-// 777000's history. Every answer went out in layer 144; the counters show
-// one key exchange on DC 4, none at home, and no new authorization.
-func TestTelethonOtherDCs(t *testing.T) {
+// nodeModules returns the directory holding the npm packages (GramJS),
+// or skips.
+func nodeModules(t *testing.T) string {
+	t.Helper()
+	hint := "npm install telegram@2.26.22 in a directory and set TGVAULT_NODE_MODULES to it (.ci/run does)"
+	dir := os.Getenv("TGVAULT_NODE_MODULES")
+	if dir == "" {
+		realpart.Missing(t, "GramJS (npm telegram)", hint)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "telegram", "package.json")); err != nil {
+		realpart.Missing(t, "npm package telegram", hint)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		realpart.Missing(t, "node", "apt-get install nodejs npm")
+	}
+	return dir
+}
+
+// TestClientsOtherDCs: the real Telethon 1.25.1 (layer 144) and GramJS
+// 2.26.22 (layer 198) on a seeded account of a three-DC server
+// (testdata/*_client.*): get_me, a username resolved, a profile photo that
+// lives on DC 4 downloaded (the library's own path: help.getConfig's
+// dc_options, a new key on DC 4, auth.exportAuthorization and
+// auth.importAuthorization), two pushed messages (a user's and 777000's)
+// seen as events, the dialogs and 777000's history. Every answer went out
+// in the client's layer; the counters show one key exchange on DC 4, none
+// at home, and no new authorization.
+func TestClientsOtherDCs(t *testing.T) {
 	t.Parallel()
-	py := telethonPython(t)
-	srv := startServer(t, devserver.Options{DC: 2, OtherDCs: []int{1, 4}})
+	for _, client := range []struct {
+		name string
+		opts devserver.Options
+		cmd  func(t *testing.T) *exec.Cmd
+	}{
+		{"telethon", devserver.Options{DC: 2, OtherDCs: []int{1, 4}}, func(t *testing.T) *exec.Cmd {
+			return exec.CommandContext(t.Context(), telethonPython(t), filepath.Join("testdata", "telethon_client.py"))
+		}},
+		// GramJS dials port 80 (home) and 443 (other DCs) whatever it is
+		// told: each DC gets an address of its own, which its socket maps
+		// to the DC's port (testdata/gramjs_client.js).
+		{"gramjs", devserver.Options{DC: 2, OtherDCs: []int{1, 4}, Addr: "127.0.0.2:0", DCAddrs: map[int]string{1: "127.0.0.11:0", 4: "127.0.0.4:0"}}, func(t *testing.T) *exec.Cmd {
+			if runtime.GOOS != "linux" {
+				t.Skip("the test gives each DC an address of 127/8, which only Linux routes to loopback")
+			}
+			dir := nodeModules(t)
+			cmd := exec.CommandContext(t.Context(), "node", filepath.Join("testdata", "gramjs_client.js"))
+			cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
+			return cmd
+		}},
+	} {
+		t.Run(client.name, func(t *testing.T) {
+			t.Parallel()
+			testClientOtherDCs(t, client.opts, client.cmd(t))
+		})
+	}
+}
+
+func testClientOtherDCs(t *testing.T, opts devserver.Options, cmd *exec.Cmd) {
+	srv := startServer(t, opts)
 	seeds, err := srv.SeedAccounts(2)
 	if err != nil {
 		t.Fatal(err)
@@ -54,10 +104,21 @@ func TestTelethonOtherDCs(t *testing.T) {
 	if err := os.WriteFile(photoPath, photo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, port, _ := net.SplitHostPort(srv.Addr())
-	cmd := exec.CommandContext(t.Context(), py, filepath.Join("testdata", "telethon_client.py"))
-	cmd.Env = append(os.Environ(),
-		"DEV_PUBKEY="+srv.PublicKeyPath(), "DEV_DC=2", "DEV_PORT="+port,
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	ports := map[string]int{}
+	for _, dc := range srv.DCs() {
+		addr, _ := srv.DCAddr(dc)
+		h, p, _ := net.SplitHostPort(addr)
+		ports[h], _ = strconv.Atoi(p)
+	}
+	portsJSON, _ := json.Marshal(ports)
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	pub := srv.PublicKey()
+	cmd.Env = append(cmd.Env,
+		"DEV_PUBKEY="+srv.PublicKeyPath(), "DEV_FINGERPRINT="+strconv.FormatInt(tdcrypto.RSAFingerprint(pub), 10),
+		"DEV_MODULUS="+pub.N.String(), "DEV_DC=2", "DEV_HOST="+host, "DEV_PORT="+port, "DEV_PORTS="+string(portsJSON),
 		"DEV_KEY="+hex.EncodeToString(me.Key.Bytes()),
 		"DEV_FRIEND=user"+strconv.FormatInt(friend.UserID, 10), "DEV_PHOTO="+photoPath)
 	var stderr strings.Builder
@@ -71,9 +132,15 @@ func TestTelethonOtherDCs(t *testing.T) {
 	}
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(nil, 1<<20)
-	if !sc.Scan() || sc.Text() != "ready" {
+	// Lines before "ready" and between it and the JSON result are the
+	// library's own logging.
+	ready := false
+	for !ready && sc.Scan() {
+		ready = sc.Text() == "ready"
+	}
+	if !ready {
 		_ = cmd.Wait()
-		t.Fatalf("telethon: %q\n%s", sc.Text(), stderr.String())
+		t.Fatalf("client: %q\n%s", sc.Text(), stderr.String())
 	}
 	if n, err := srv.SendMessage(t.Context(), friend.UserID, me.UserID, "hi from a friend"); err != nil || n != 1 {
 		t.Errorf("SendMessage: %d connections, %v", n, err)
@@ -82,11 +149,13 @@ func TestTelethonOtherDCs(t *testing.T) {
 		t.Errorf("ServiceMessage: %d connections, %v", n, err)
 	}
 	var line string
-	if sc.Scan() {
-		line = sc.Text()
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "{") {
+			line = sc.Text()
+		}
 	}
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("telethon: %v\n%s", err, stderr.String())
+		t.Fatalf("client: %v\n%s", err, stderr.String())
 	}
 	var out struct {
 		Me struct {
@@ -108,7 +177,7 @@ func TestTelethonOtherDCs(t *testing.T) {
 		ServiceHistory []string `json:"service_history"`
 	}
 	if err := json.Unmarshal([]byte(line), &out); err != nil {
-		t.Fatalf("telethon's output %q: %v\n%s", line, err, stderr.String())
+		t.Fatalf("client's output %q: %v\n%s", line, err, stderr.String())
 	}
 	if out.Me.ID != me.UserID || !out.Me.Self || out.Me.Username != "user"+strconv.FormatInt(me.UserID, 10) {
 		t.Errorf("get_me: %+v", out.Me)
@@ -137,6 +206,6 @@ func TestTelethonOtherDCs(t *testing.T) {
 		t.Errorf("authorizations %d, per DC %+v, duplicates from elsewhere %d; want 0, 1 export at home, 1 import on DC 4, 0", st.Authorizations, st.DCs, st.DuplicateAddrs)
 	}
 	if t.Failed() {
-		t.Logf("telethon's stderr:\n%s", stderr.String())
+		t.Logf("client's stderr:\n%s", stderr.String())
 	}
 }
