@@ -26,10 +26,12 @@
 // as SQLite changes a database (image_patch.go), and many files can be
 // saved together with one round of fsyncs (SaveBatch).
 //
-// It also reads foreign session files (Pyrogram v1–v3, PyroFork, Kurigram,
-// Telethon) and writes a plain Pyrogram v3 file for an explicit export.
+// It also writes a plain Pyrogram v3 file for an explicit export. Foreign
+// session files (Pyrogram v1–v3, PyroFork, Kurigram, Telethon) are read by
+// package storage/foreign.
 //
-// Layer rule: storage imports sessionstring and SQLite only. It never
-// imports age (it defines the small Sealer interface it needs and is handed
-// an implementation), vault, mtproto, cmd or gotd.
+// Layer rule (docs/ARCHITECTURE.md): storage imports sessionstring and
+// SQLite only. It never imports age (it defines the small Sealer interface
+// it needs and is handed an implementation), vault, mtproto, cmd, gotd or
+// its own subpackages.
 package storage

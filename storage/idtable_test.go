@@ -19,7 +19,7 @@ func TestIDTableMatchesMap(t *testing.T) {
 		case 0:
 			k = r.Int64N(1000) - 500 // collisions and negative keys
 		case 1:
-			k = -(channelOffset + r.Int64N(1<<33))
+			k = -(ChannelOffset + r.Int64N(1<<33))
 		default:
 			k = int64(r.Uint64())
 		}

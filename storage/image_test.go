@@ -60,7 +60,7 @@ func randomPeers(n int, seed uint64) []Peer {
 		case PeerGroup:
 			id = -r.Int64N(1<<31) - 1
 		default:
-			id = -(channelOffset + r.Int64N(1<<32) + 1)
+			id = -(ChannelOffset + r.Int64N(1<<32) + 1)
 		}
 		if seen[id] {
 			continue

@@ -49,8 +49,9 @@ type Peer struct {
 	LastUpdateOn int64
 }
 
-// channelOffset is the marking offset of channel ids (the "-100..." form).
-const channelOffset = 1_000_000_000_000
+// ChannelOffset is the marking offset of channel ids (the "-100..." form):
+// a channel's marked id is -(ChannelOffset + id).
+const ChannelOffset = 1_000_000_000_000
 
 // UserPeer builds the row Pyrogram's fetch_peers writes for a User: type bot
 // or user, username lowercased (or else usernames[0]), phone as given.
@@ -74,7 +75,7 @@ func ChannelPeer(channelID, accessHash int64, broadcast bool, username string, u
 	if broadcast {
 		t = PeerChannel
 	}
-	return Peer{ID: -(channelOffset + channelID), AccessHash: accessHash, Type: t, Username: pickUsername(username, usernames)}
+	return Peer{ID: -(ChannelOffset + channelID), AccessHash: accessHash, Type: t, Username: pickUsername(username, usernames)}
 }
 
 func pickUsername(username string, usernames []string) string {
@@ -112,7 +113,7 @@ func (p Peer) InputPeer() (InputPeer, error) {
 	case PeerGroup:
 		return InputPeer{Kind: InputChat, ID: -p.ID}, nil
 	case PeerChannel, PeerSupergroup, "direct", "forum", "community":
-		return InputPeer{Kind: InputChannel, ID: -channelOffset - p.ID, AccessHash: p.AccessHash}, nil
+		return InputPeer{Kind: InputChannel, ID: -ChannelOffset - p.ID, AccessHash: p.AccessHash}, nil
 	}
 	return InputPeer{}, &PeerTypeError{Type: string(p.Type)}
 }

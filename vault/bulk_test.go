@@ -11,13 +11,14 @@ import (
 
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
+	"github.com/tgvault/tgvault/storage/foreign"
 )
 
 // makeSessionFiles writes n plain Pyrogram .session files made from the
 // vector, each with its own random key and user id.
 func makeSessionFiles(tb testing.TB, dir string, n int) []string {
 	tb.Helper()
-	f, err := storage.ReadForeignFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"))
+	f, err := foreign.ReadFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"))
 	if err != nil {
 		tb.Fatal(err)
 	}

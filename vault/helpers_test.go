@@ -11,6 +11,7 @@ import (
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
+	"github.com/tgvault/tgvault/storage/foreign"
 )
 
 // fakeKeyring is an in-memory Keyring.
@@ -163,7 +164,7 @@ func variantKey(t testing.TB, n int) sessionstring.AuthKey {
 // variantKey(n) as a new file, and returns its path.
 func variantFile(t testing.TB, n int) string {
 	t.Helper()
-	fg, err := storage.ReadForeignFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"))
+	fg, err := foreign.ReadFile(filepath.Join(vectors, "pyrogram/pyrogram_v3.session"))
 	if err != nil {
 		t.Fatal(err)
 	}

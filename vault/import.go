@@ -16,6 +16,7 @@ import (
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
+	"github.com/tgvault/tgvault/storage/foreign"
 )
 
 // metaSource is the meta key, inside the sealed account file, that keeps
@@ -56,16 +57,16 @@ type parsed struct {
 func lacksOf(s sessionstring.Session) []string {
 	var l []string
 	if !s.APIID.Known() {
-		l = append(l, storage.LackAPIID)
+		l = append(l, foreign.LackAPIID)
 	}
 	if !s.UserID.Known() {
-		l = append(l, storage.LackUserID)
+		l = append(l, foreign.LackUserID)
 	}
 	if !s.IsBot.Known() {
-		l = append(l, storage.LackIsBot)
+		l = append(l, foreign.LackIsBot)
 	}
 	if !s.TestMode.Known() {
-		l = append(l, storage.LackTestMode)
+		l = append(l, foreign.LackTestMode)
 	}
 	return l
 }
@@ -175,18 +176,18 @@ func parsedString(s sessionstring.Session, source string, ambiguous bool) (*pars
 
 func parseForeign(data []byte, path string) (*parsed, error) {
 	var (
-		f   *storage.Foreign
+		f   *foreign.File
 		err error
 	)
 	if path != "" {
-		f, err = storage.ReadForeignFile(path)
+		f, err = foreign.ReadFile(path)
 	} else {
-		f, err = storage.ReadForeign(data, nil)
+		f, err = foreign.Read(data, nil)
 	}
 	switch {
-	case errors.Is(err, storage.ErrNoSessions):
+	case errors.Is(err, foreign.ErrNoSessions):
 		return nil, notSession("an SQLite database without a sessions table")
-	case errors.Is(err, storage.ErrNoAuthKey):
+	case errors.Is(err, foreign.ErrNoAuthKey):
 		return nil, notSession("a session file that never logged in (no auth key)")
 	case err != nil:
 		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
@@ -341,7 +342,7 @@ func readSource(path string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, notSession("not a regular file")
 	}
-	if fi.Size() > storage.MaxForeignSize {
+	if fi.Size() > foreign.MaxSize {
 		return nil, notSession("too large for a session file")
 	}
 	data, err := os.ReadFile(path)
@@ -564,7 +565,7 @@ func (v *Vault) createParsed(t *tx, p *parsed, srcPath string, opts ImportOption
 	}
 	if !p.snap.Session.APIID.Known() && opts.APIID.Known() {
 		p.snap.Session.APIID = opts.APIID
-		p.lacks = without(p.lacks, storage.LackAPIID)
+		p.lacks = without(p.lacks, foreign.LackAPIID)
 	}
 	id := newID(16)
 	name := opts.Name

@@ -47,7 +47,7 @@ import (
 	tddcs "github.com/gotd/td/telegram/dcs"
 	tdtg "github.com/gotd/td/tg"
 
-	"github.com/tgvault/tgvault/storage"
+	"github.com/tgvault/tgvault/storage/foreign"
 )
 
 // start is when the process started, as near as Go lets us see it.
@@ -214,7 +214,7 @@ func prepareSessions(seeds, dir, addr string) error {
 }
 
 func prepareOne(path, dir, addr string) error {
-	f, err := storage.ReadForeignFile(path)
+	f, err := foreign.ReadFile(path)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/sessionstring"
-	"github.com/tgvault/tgvault/storage"
+	"github.com/tgvault/tgvault/storage/foreign"
 	"github.com/tgvault/tgvault/vault"
 )
 
@@ -498,7 +498,7 @@ func displayName(path string) string {
 
 // maxStdin bounds what import reads from stdin: the largest foreign
 // session file the storage package reads.
-const maxStdin = storage.MaxForeignSize
+const maxStdin = foreign.MaxSize
 
 // importOne imports one source. A sealed hand-off made with --passphrase
 // asks for that passphrase once per run.
@@ -637,7 +637,7 @@ func (a *app) printImport(res importResult) {
 
 func apiIDHint(lacks []string) string {
 	for _, l := range lacks {
-		if l == storage.LackAPIID {
+		if l == foreign.LackAPIID {
 			return " (give api_id with --api-id N)"
 		}
 	}

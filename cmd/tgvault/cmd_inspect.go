@@ -12,7 +12,7 @@ import (
 
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/sessionstring"
-	"github.com/tgvault/tgvault/storage"
+	"github.com/tgvault/tgvault/storage/foreign"
 )
 
 // inspectResult is what `tgvault inspect` prints, with the snake_case
@@ -132,11 +132,11 @@ func (a *app) inspect(src string) error {
 		return a.printJSON(res)
 	}
 	if bytes.HasPrefix(data, []byte("SQLite format 3\x00")) {
-		var f *storage.Foreign
+		var f *foreign.File
 		if src == "-" {
-			f, err = storage.ReadForeign(data, nil)
+			f, err = foreign.Read(data, nil)
 		} else {
-			f, err = storage.ReadForeignFile(src)
+			f, err = foreign.ReadFile(src)
 		}
 		if err != nil {
 			return fmt.Errorf("inspect: %w", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/storage"
+	"github.com/tgvault/tgvault/storage/foreign"
 	"github.com/tgvault/tgvault/vault"
 )
 
@@ -52,7 +53,7 @@ func publicOf(t *testing.T, v *tv) (vaultID string, pub *crypto.Recipient) {
 func forgeAccountFile(t *testing.T, v *tv, id, attackerSession string, rev uint64) {
 	t.Helper()
 	vaultID, pub := publicOf(t, v)
-	fg, err := storage.ReadForeignFile(attackerSession)
+	fg, err := foreign.ReadFile(attackerSession)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tgvault/tgvault/storage"
+	"github.com/tgvault/tgvault/storage/foreign"
 	"github.com/tgvault/tgvault/vault"
 )
 
@@ -165,7 +165,7 @@ func (d *devServer) seedNames() []string {
 // registers it as a secret.
 func (d *devServer) seedKey(t testing.TB, name string) []byte {
 	t.Helper()
-	fg, err := storage.ReadForeignFile(filepath.Join(d.seeds, name+".session"))
+	fg, err := foreign.ReadFile(filepath.Join(d.seeds, name+".session"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package storage
+package foreign
 
 import (
 	"bytes"
@@ -17,9 +17,10 @@ import (
 	"time"
 
 	"github.com/tgvault/tgvault/sessionstring"
+	"github.com/tgvault/tgvault/storage"
 )
 
-const foreignVectors = "../testdata/vectors/"
+const foreignVectors = "../../testdata/vectors/"
 
 // foreignKey is the vectors' auth key, bytes 0..255.
 func foreignKey() []byte {
@@ -31,27 +32,27 @@ func foreignKey() []byte {
 }
 
 // foreignPeers is MANIFEST.md's peer table, as Pyrogram stores it.
-var foreignPeers = []Peer{
-	{ID: -1002666666666, AccessHash: -1, Type: PeerSupergroup, Username: "example_supergroup"},
-	{ID: -1001555555555, AccessHash: 7777777777777777777, Type: PeerChannel, Username: "example_channel"},
-	{ID: -444444444, AccessHash: 0, Type: PeerGroup},
-	{ID: 111111111, AccessHash: 1234567890123456789, Type: PeerUser, Username: "alice_example", Phone: "15551234567"},
-	{ID: 5000000001, AccessHash: -8070450532247928832, Type: PeerBot, Username: "example_bot"},
+var foreignPeers = []storage.Peer{
+	{ID: -1002666666666, AccessHash: -1, Type: storage.PeerSupergroup, Username: "example_supergroup"},
+	{ID: -1001555555555, AccessHash: 7777777777777777777, Type: storage.PeerChannel, Username: "example_channel"},
+	{ID: -444444444, AccessHash: 0, Type: storage.PeerGroup},
+	{ID: 111111111, AccessHash: 1234567890123456789, Type: storage.PeerUser, Username: "alice_example", Phone: "15551234567"},
+	{ID: 5000000001, AccessHash: -8070450532247928832, Type: storage.PeerBot, Username: "example_bot"},
 }
 
-// fgnTelethonPeers is what the Telethon vector's entities become.
-var fgnTelethonPeers = []Peer{
-	{ID: -1001555555555, AccessHash: 7777777777777777777, Type: PeerChannel, Username: "example_channel"},
-	{ID: -444444444, AccessHash: 0, Type: PeerGroup},
-	{ID: 111111111, AccessHash: 1234567890123456789, Type: PeerUser, Username: "alice_example", Phone: "15551234567"},
+// telethonPeers is what the Telethon vector's entities become.
+var telethonPeers = []storage.Peer{
+	{ID: -1001555555555, AccessHash: 7777777777777777777, Type: storage.PeerChannel, Username: "example_channel"},
+	{ID: -444444444, AccessHash: 0, Type: storage.PeerGroup},
+	{ID: 111111111, AccessHash: 1234567890123456789, Type: storage.PeerUser, Username: "alice_example", Phone: "15551234567"},
 }
 
-var fgnAltUsernames = map[int64][]string{-1001555555555: {"example_channel", "example_channel_alt"}}
+var altUsernames = map[int64][]string{-1001555555555: {"example_channel", "example_channel_alt"}}
 
-func fgnSome[T any](v T) sessionstring.Opt[T] { return sessionstring.Some(v) }
+func some[T any](v T) sessionstring.Opt[T] { return sessionstring.Some(v) }
 
-func fgnAccountState() UpdateState {
-	return UpdateState{ID: 0, Pts: fgnSome[int64](100), Qts: fgnSome[int64](7), Date: fgnSome[int64](1700000000), Seq: fgnSome[int64](5)}
+func accountState() storage.UpdateState {
+	return storage.UpdateState{ID: 0, Pts: some[int64](100), Qts: some[int64](7), Date: some[int64](1700000000), Seq: some[int64](5)}
 }
 
 type foreignWant struct {
@@ -64,25 +65,25 @@ type foreignWant struct {
 	host      sessionstring.Opt[string]
 	port      sessionstring.Opt[int]
 	date      int64
-	peers     []Peer
+	peers     []storage.Peer
 	usernames map[int64][]string
-	state     []UpdateState
+	state     []storage.UpdateState
 	lacks     []string
 }
 
 func TestForeignVectors(t *testing.T) {
 	t.Parallel()
 	pyro := func(d Dialect, v int, api sessionstring.Opt[int32]) foreignWant {
-		w := foreignWant{dialect: d, version: v, apiID: api, userID: fgnSome[int64](123456789),
-			isBot: fgnSome(false), testMode: fgnSome(false), date: 1700000000, peers: foreignPeers}
+		w := foreignWant{dialect: d, version: v, apiID: api, userID: some[int64](123456789),
+			isBot: some(false), testMode: some(false), date: 1700000000, peers: foreignPeers}
 		if !api.Known() {
 			w.lacks = []string{LackAPIID}
 		}
 		return w
 	}
-	api := fgnSome[int32](12345)
+	api := some[int32](12345)
 	addr := func(w foreignWant) foreignWant {
-		w.host, w.port = fgnSome("149.154.167.51"), fgnSome(443)
+		w.host, w.port = some("149.154.167.51"), some(443)
 		return w
 	}
 	tests := []struct {
@@ -95,25 +96,25 @@ func TestForeignVectors(t *testing.T) {
 		{"pyrogram/pyrogram_v3.session", pyro(DialectPyrogramV3, 3, api), true},
 		{"pyrofork/pyrofork_v4.session", func() foreignWant {
 			w := pyro(DialectPyroForkV4, 4, api)
-			w.usernames = fgnAltUsernames
-			w.state = []UpdateState{fgnAccountState(), {ID: -1001555555555, Pts: fgnSome[int64](42), Date: fgnSome[int64](1700000000)}}
+			w.usernames = altUsernames
+			w.state = []storage.UpdateState{accountState(), {ID: -1001555555555, Pts: some[int64](42), Date: some[int64](1700000000)}}
 			return w
 		}(), true},
 		{"pyrofork/pyrogram_v3_migrated_by_pyrofork.session", pyro(DialectPyroForkV4, 4, api), false},
 		{"kurigram/kurigram_v7.session", func() foreignWant {
 			w := addr(pyro(DialectKurigramV7, 7, api))
-			w.usernames = fgnAltUsernames
-			w.state = []UpdateState{fgnAccountState()}
+			w.usernames = altUsernames
+			w.state = []storage.UpdateState{accountState()}
 			return w
 		}(), true},
 		{"kurigram/pyrogram_v3_migrated_by_kurigram.session", addr(pyro(DialectKurigramV7, 7, api)), false},
 		{"telethon/telethon.session", foreignWant{
-			dialect: DialectTelethonV7, version: 7, userID: fgnSome[int64](123456789),
-			testMode: fgnSome(false), // inferred from 149.154.167.51
-			host:     fgnSome("149.154.167.51"), port: fgnSome(443),
-			peers: fgnTelethonPeers,
-			state: []UpdateState{fgnAccountState(),
-				{ID: -1001555555555, Pts: fgnSome[int64](42), Qts: fgnSome[int64](0), Date: fgnSome[int64](1700000000), Seq: fgnSome[int64](0)}},
+			dialect: DialectTelethonV7, version: 7, userID: some[int64](123456789),
+			testMode: some(false), // inferred from 149.154.167.51
+			host:     some("149.154.167.51"), port: some(443),
+			peers: telethonPeers,
+			state: []storage.UpdateState{accountState(),
+				{ID: -1001555555555, Pts: some[int64](42), Qts: some[int64](0), Date: some[int64](1700000000), Seq: some[int64](0)}},
 			lacks: []string{LackAPIID, LackIsBot},
 		}, true},
 	}
@@ -125,27 +126,27 @@ func TestForeignVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, err := ReadForeignFile(path)
+			f, err := ReadFile(path)
 			if err != nil {
-				t.Fatalf("ReadForeignFile: %v", err)
+				t.Fatalf("ReadFile: %v", err)
 			}
 			checkForeign(t, f, tc.want)
 			if after, _ := os.ReadFile(path); !bytes.Equal(orig, after) {
 				t.Error("the source file changed")
 			}
-			f2, err := ReadForeign(orig, nil)
+			f2, err := Read(orig, nil)
 			if err != nil {
-				t.Fatalf("ReadForeign: %v", err)
+				t.Fatalf("Read: %v", err)
 			}
 			checkForeign(t, f2, tc.want)
 			if tc.lookups {
-				fgnCheckLookups(t, f, filepath.Join(filepath.Dir(path), "results.json"))
+				checkLookups(t, f, filepath.Join(filepath.Dir(path), "results.json"))
 			}
 		})
 	}
 }
 
-func checkForeign(t *testing.T, f *Foreign, w foreignWant) {
+func checkForeign(t *testing.T, f *File, w foreignWant) {
 	t.Helper()
 	if f.Dialect != w.dialect {
 		t.Errorf("Dialect = %q, want %q", f.Dialect, w.dialect)
@@ -160,12 +161,12 @@ func checkForeign(t *testing.T, f *Foreign, w foreignWant) {
 	if !bytes.Equal(s.AuthKey.Bytes(), foreignKey()) {
 		t.Error("auth key differs")
 	}
-	fgnWantOpt(t, "APIID", s.APIID, w.apiID)
-	fgnWantOpt(t, "UserID", s.UserID, w.userID)
-	fgnWantOpt(t, "IsBot", s.IsBot, w.isBot)
-	fgnWantOpt(t, "TestMode", s.TestMode, w.testMode)
-	fgnWantOpt(t, "Host", s.Host, w.host)
-	fgnWantOpt(t, "Port", s.Port, w.port)
+	wantOpt(t, "APIID", s.APIID, w.apiID)
+	wantOpt(t, "UserID", s.UserID, w.userID)
+	wantOpt(t, "IsBot", s.IsBot, w.isBot)
+	wantOpt(t, "TestMode", s.TestMode, w.testMode)
+	wantOpt(t, "Host", s.Host, w.host)
+	wantOpt(t, "Port", s.Port, w.port)
 	if f.Date != w.date {
 		t.Errorf("Date = %d, want %d", f.Date, w.date)
 	}
@@ -188,7 +189,7 @@ func checkForeign(t *testing.T, f *Foreign, w foreignWant) {
 		}
 	}
 	if !slices.Equal(f.UpdateState, w.state) {
-		t.Errorf("UpdateState = %+v, want %+v", f.UpdateState, w.state)
+		t.Errorf("storage.UpdateState = %+v, want %+v", f.UpdateState, w.state)
 	}
 	if !slices.Equal(f.Lacks, w.lacks) {
 		t.Errorf("Lacks = %q, want %q", f.Lacks, w.lacks)
@@ -198,7 +199,7 @@ func checkForeign(t *testing.T, f *Foreign, w foreignWant) {
 	}
 }
 
-func fgnWantOpt[T comparable](t *testing.T, name string, got, want sessionstring.Opt[T]) {
+func wantOpt[T comparable](t *testing.T, name string, got, want sessionstring.Opt[T]) {
 	t.Helper()
 	g, gok := got.Get()
 	w, wok := want.Get()
@@ -207,12 +208,12 @@ func fgnWantOpt[T comparable](t *testing.T, name string, got, want sessionstring
 	}
 }
 
-var fgnInputPeerRE = regexp.MustCompile(`^InputPeer(User|Chat|Channel)\((.*)\)$`)
+var inputPeerRE = regexp.MustCompile(`^InputPeer(User|Chat|Channel)\((.*)\)$`)
 
-// fgnCheckLookups compares each peer's InputPeer with the lookups the real
+// checkLookups compares each peer's storage.InputPeer with the lookups the real
 // library made on the same file (results.json "lookups"), by id, username
 // and phone.
-func fgnCheckLookups(t *testing.T, f *Foreign, resultsPath string) {
+func checkLookups(t *testing.T, f *File, resultsPath string) {
 	t.Helper()
 	raw, err := os.ReadFile(resultsPath)
 	if err != nil {
@@ -239,7 +240,7 @@ func fgnCheckLookups(t *testing.T, f *Foreign, resultsPath string) {
 		t.Fatal("no lookups in results.json")
 	}
 	for key, want := range lookups {
-		var p *Peer
+		var p *storage.Peer
 		switch {
 		case strings.HasPrefix(key, "self"):
 			continue
@@ -272,7 +273,7 @@ func fgnCheckLookups(t *testing.T, f *Foreign, resultsPath string) {
 			t.Errorf("lookup %q: no peer", key)
 			continue
 		}
-		m := fgnInputPeerRE.FindStringSubmatch(want)
+		m := inputPeerRE.FindStringSubmatch(want)
 		if m == nil {
 			t.Fatalf("lookup %q: cannot parse %q", key, want)
 		}
@@ -285,32 +286,32 @@ func fgnCheckLookups(t *testing.T, f *Foreign, resultsPath string) {
 			}
 			fields[k] = n
 		}
-		var exp InputPeer
+		var exp storage.InputPeer
 		switch m[1] {
 		case "User":
-			exp = InputPeer{Kind: InputUser, ID: fields["user_id"], AccessHash: fields["access_hash"]}
+			exp = storage.InputPeer{Kind: storage.InputUser, ID: fields["user_id"], AccessHash: fields["access_hash"]}
 		case "Chat":
-			exp = InputPeer{Kind: InputChat, ID: fields["chat_id"]}
+			exp = storage.InputPeer{Kind: storage.InputChat, ID: fields["chat_id"]}
 		case "Channel":
-			exp = InputPeer{Kind: InputChannel, ID: fields["channel_id"], AccessHash: fields["access_hash"]}
+			exp = storage.InputPeer{Kind: storage.InputChannel, ID: fields["channel_id"], AccessHash: fields["access_hash"]}
 		}
 		got, err := p.InputPeer()
 		if err != nil || got != exp {
-			t.Errorf("lookup %q: InputPeer = %+v, %v; want %+v", key, got, err, exp)
+			t.Errorf("lookup %q: storage.InputPeer = %+v, %v; want %+v", key, got, err, exp)
 		}
 	}
 }
 
-// fgnStmt is one SQL statement with its arguments.
-type fgnStmt struct {
+// stmt is one SQL statement with its arguments.
+type stmt struct {
 	q    string
 	args []any
 }
 
-func fgnSt(q string, args ...any) fgnStmt { return fgnStmt{q, args} }
+func st(q string, args ...any) stmt { return stmt{q, args} }
 
-// fgnBuildDB runs stmts on a new in-memory database and returns its image.
-func fgnBuildDB(t testing.TB, stmts ...fgnStmt) []byte {
+// buildDB runs stmts on a new in-memory database and returns its image.
+func buildDB(t testing.TB, stmts ...stmt) []byte {
 	t.Helper()
 	db, err := sql.Open("sqlite", ":memory:")
 	if err != nil {
@@ -341,7 +342,7 @@ func fgnBuildDB(t testing.TB, stmts ...fgnStmt) []byte {
 }
 
 // Pyrogram v1/v2 schema (v3 without api_id), as fe764e0e creates it.
-const fgnPyroV2Schema = `
+const pyroV2Schema = `
 CREATE TABLE sessions (dc_id INTEGER PRIMARY KEY, test_mode INTEGER, auth_key BLOB,
     date INTEGER NOT NULL, user_id INTEGER, is_bot INTEGER);
 CREATE TABLE peers (id INTEGER PRIMARY KEY, access_hash INTEGER, type INTEGER NOT NULL,
@@ -352,7 +353,7 @@ CREATE INDEX idx_peers_id ON peers (id);
 CREATE INDEX idx_peers_username ON peers (username);
 CREATE INDEX idx_peers_phone_number ON peers (phone_number);`
 
-const fgnPyroV3Schema = `
+const pyroV3Schema = `
 CREATE TABLE sessions (dc_id INTEGER PRIMARY KEY, api_id INTEGER, test_mode INTEGER, auth_key BLOB,
     date INTEGER NOT NULL, user_id INTEGER, is_bot INTEGER);
 CREATE TABLE peers (id INTEGER PRIMARY KEY, access_hash INTEGER, type INTEGER NOT NULL,
@@ -360,36 +361,36 @@ CREATE TABLE peers (id INTEGER PRIMARY KEY, access_hash INTEGER, type INTEGER NO
     last_update_on INTEGER NOT NULL DEFAULT (CAST(STRFTIME('%s', 'now') AS INTEGER)));
 CREATE TABLE version (number INTEGER PRIMARY KEY);`
 
-const fgnKurigramUsernames = `CREATE TABLE usernames (id INTEGER, username TEXT, FOREIGN KEY (id) REFERENCES peers(id));`
+const kurigramUsernames = `CREATE TABLE usernames (id INTEGER, username TEXT, FOREIGN KEY (id) REFERENCES peers(id));`
 
-const fgnUpdateStateSchema = `CREATE TABLE update_state (id INTEGER PRIMARY KEY, pts INTEGER, qts INTEGER, date INTEGER, seq INTEGER);`
+const updateStateSchema = `CREATE TABLE update_state (id INTEGER PRIMARY KEY, pts INTEGER, qts INTEGER, date INTEGER, seq INTEGER);`
 
-const fgnTelethonSchema = `
+const telethonSchema = `
 CREATE TABLE version (version integer primary key);
 CREATE TABLE sessions (dc_id integer primary key, server_address text, port integer, auth_key blob, takeout_id integer);
 CREATE TABLE entities (id integer primary key, hash integer not null, username text, phone integer, name text, date integer);
 CREATE TABLE sent_files (md5_digest blob, file_size integer, type integer, id integer, hash integer, primary key(md5_digest, file_size, type));
-` + fgnUpdateStateSchema
+` + updateStateSchema
 
-func fgnPyroV3Session(key any) fgnStmt {
-	return fgnSt(`INSERT INTO sessions VALUES (2, 12345, 0, ?, 1700000000, 123456789, 0)`, key)
+func pyroV3Session(key any) stmt {
+	return st(`INSERT INTO sessions VALUES (2, 12345, 0, ?, 1700000000, 123456789, 0)`, key)
 }
 
 func TestForeignPyrogramV1(t *testing.T) {
 	t.Parallel()
 	// A v1 file as old Pyrogram left it: a min peer, mixed-case usernames,
 	// a phone with '+'; api_id does not exist.
-	img := fgnBuildDB(t,
-		fgnSt(fgnPyroV2Schema),
-		fgnSt(`INSERT INTO version VALUES (1)`),
-		fgnSt(`INSERT INTO sessions VALUES (2, 0, ?, 1600000000, 123456789, 1)`, foreignKey()),
-		fgnSt(`INSERT INTO peers (id, access_hash, type, username, phone_number, last_update_on) VALUES
+	img := buildDB(t,
+		st(pyroV2Schema),
+		st(`INSERT INTO version VALUES (1)`),
+		st(`INSERT INTO sessions VALUES (2, 0, ?, 1600000000, 123456789, 1)`, foreignKey()),
+		st(`INSERT INTO peers (id, access_hash, type, username, phone_number, last_update_on) VALUES
 			(-1001555555555, 7777777777777777777, 'channel', 'Example_Channel', NULL, 1),
 			(111111111, 1234567890123456789, 'user', 'Alice_Example', '+1 555 123-4567', 2),
 			(222, NULL, 'user', NULL, NULL, 3),
 			(NULL, 1, 'user', 'nobody', NULL, 4)`),
 	)
-	f, err := ReadForeign(img, nil)
+	f, err := Read(img, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +400,7 @@ func TestForeignPyrogramV1(t *testing.T) {
 	if f.Session.APIID.Known() || !slices.Equal(f.Lacks, []string{LackAPIID}) {
 		t.Errorf("APIID %v, Lacks %q", f.Session.APIID, f.Lacks)
 	}
-	fgnWantOpt(t, "IsBot", f.Session.IsBot, fgnSome(true))
+	wantOpt(t, "IsBot", f.Session.IsBot, some(true))
 	if f.Date != 1600000000 {
 		t.Errorf("Date = %d", f.Date)
 	}
@@ -422,15 +423,15 @@ func TestForeignSynthetic(t *testing.T) {
 	key := foreignKey()
 	tests := []struct {
 		name  string
-		stmts []fgnStmt
-		check func(t *testing.T, f *Foreign)
+		stmts []stmt
+		check func(t *testing.T, f *File)
 	}{
 		{
 			name: "pyrogram v3 with NULLs",
-			stmts: []fgnStmt{fgnSt(fgnPyroV3Schema), fgnSt(`INSERT INTO version VALUES (3)`),
-				fgnSt(`INSERT INTO sessions VALUES (4, NULL, NULL, ?, 0, NULL, NULL)`, key),
-				fgnSt(`INSERT INTO peers (id, access_hash, type, last_update_on) VALUES (-5, 99, 'group', 0), (7, 1, '', 0), (8, 'x', 'user', 0), (9, '42', 'USER', 0)`)},
-			check: func(t *testing.T, f *Foreign) {
+			stmts: []stmt{st(pyroV3Schema), st(`INSERT INTO version VALUES (3)`),
+				st(`INSERT INTO sessions VALUES (4, NULL, NULL, ?, 0, NULL, NULL)`, key),
+				st(`INSERT INTO peers (id, access_hash, type, last_update_on) VALUES (-5, 99, 'group', 0), (7, 1, '', 0), (8, 'x', 'user', 0), (9, '42', 'USER', 0)`)},
+			check: func(t *testing.T, f *File) {
 				if f.Dialect != DialectPyrogramV3 || f.Session.DCID != 4 {
 					t.Errorf("dialect %q dc %d", f.Dialect, f.Session.DCID)
 				}
@@ -439,7 +440,7 @@ func TestForeignSynthetic(t *testing.T) {
 				}
 				// a group's hash kept as written; NULL type and non-integer
 				// hash skipped; '42' text hash and 'USER' type read loosely.
-				want := []Peer{{ID: -5, AccessHash: 99, Type: PeerGroup}, {ID: 9, AccessHash: 42, Type: PeerUser}}
+				want := []storage.Peer{{ID: -5, AccessHash: 99, Type: storage.PeerGroup}, {ID: 9, AccessHash: 42, Type: storage.PeerUser}}
 				if !slices.Equal(f.Peers, want) || f.SkippedPeers != 2 {
 					t.Errorf("Peers = %+v (skipped %d), want %+v", f.Peers, f.SkippedPeers, want)
 				}
@@ -447,12 +448,12 @@ func TestForeignSynthetic(t *testing.T) {
 		},
 		{
 			name: "kurigram v4",
-			stmts: []fgnStmt{fgnSt(fgnPyroV3Schema + fgnKurigramUsernames), fgnSt(`INSERT INTO version VALUES (4)`), fgnPyroV3Session(key),
-				fgnSt(`INSERT INTO peers (id, access_hash, type, username) VALUES (1, 1, 'user', 'old_name'), (2, 2, 'user', NULL)`),
-				fgnSt(`INSERT INTO usernames VALUES (2, 'B_second'), (2, 'b_first'), (1, 'New_Name')`),
-				fgnSt(`DELETE FROM usernames WHERE username = 'B_second'`),
-				fgnSt(`INSERT INTO usernames VALUES (2, 'b_second')`)},
-			check: func(t *testing.T, f *Foreign) {
+			stmts: []stmt{st(pyroV3Schema + kurigramUsernames), st(`INSERT INTO version VALUES (4)`), pyroV3Session(key),
+				st(`INSERT INTO peers (id, access_hash, type, username) VALUES (1, 1, 'user', 'old_name'), (2, 2, 'user', NULL)`),
+				st(`INSERT INTO usernames VALUES (2, 'B_second'), (2, 'b_first'), (1, 'New_Name')`),
+				st(`DELETE FROM usernames WHERE username = 'B_second'`),
+				st(`INSERT INTO usernames VALUES (2, 'b_second')`)},
+			check: func(t *testing.T, f *File) {
 				if f.Dialect != DialectKurigramV4 {
 					t.Errorf("dialect %q", f.Dialect)
 				}
@@ -467,8 +468,8 @@ func TestForeignSynthetic(t *testing.T) {
 		},
 		{
 			name:  "kurigram v5",
-			stmts: []fgnStmt{fgnSt(fgnPyroV3Schema + fgnKurigramUsernames + fgnUpdateStateSchema), fgnSt(`INSERT INTO version VALUES (5)`), fgnPyroV3Session(key)},
-			check: func(t *testing.T, f *Foreign) {
+			stmts: []stmt{st(pyroV3Schema + kurigramUsernames + updateStateSchema), st(`INSERT INTO version VALUES (5)`), pyroV3Session(key)},
+			check: func(t *testing.T, f *File) {
 				if f.Dialect != DialectKurigramV5 || f.SchemaVersion != 5 {
 					t.Errorf("dialect %q", f.Dialect)
 				}
@@ -476,9 +477,9 @@ func TestForeignSynthetic(t *testing.T) {
 		},
 		{
 			name: "kurigram v6",
-			stmts: []fgnStmt{fgnSt(fgnPyroV3Schema + fgnKurigramUsernames + fgnUpdateStateSchema + `CREATE INDEX idx_usernames_id ON usernames (id);`),
-				fgnSt(`INSERT INTO version VALUES (6)`), fgnPyroV3Session(key)},
-			check: func(t *testing.T, f *Foreign) {
+			stmts: []stmt{st(pyroV3Schema + kurigramUsernames + updateStateSchema + `CREATE INDEX idx_usernames_id ON usernames (id);`),
+				st(`INSERT INTO version VALUES (6)`), pyroV3Session(key)},
+			check: func(t *testing.T, f *File) {
 				if f.Dialect != DialectKurigramV6 {
 					t.Errorf("dialect %q", f.Dialect)
 				}
@@ -486,30 +487,30 @@ func TestForeignSynthetic(t *testing.T) {
 		},
 		{
 			name: "telethon test DC, old schema, no self row",
-			stmts: []fgnStmt{
-				fgnSt(`CREATE TABLE version (version integer primary key);
+			stmts: []stmt{
+				st(`CREATE TABLE version (version integer primary key);
 					CREATE TABLE sessions (dc_id integer primary key, server_address text, port integer, auth_key blob);
-					CREATE TABLE entities (id integer primary key, hash integer not null, username text, phone integer, name text);` + fgnUpdateStateSchema),
-				fgnSt(`INSERT INTO version VALUES (4)`),
-				fgnSt(`INSERT INTO sessions VALUES (2, '149.154.167.40', 80, ?)`, key),
-				fgnSt(`INSERT INTO entities VALUES (5, 55, 'Bob', '+44 20', 'Bob'), (-1002666666666, -1, NULL, NULL, 'SG'), (-7, 0, NULL, NULL, 'g')`),
-				fgnSt(`INSERT INTO update_state VALUES (2666666666, 9, 0, 1, 0), (0, 1, 2, 3, 4)`)},
-			check: func(t *testing.T, f *Foreign) {
+					CREATE TABLE entities (id integer primary key, hash integer not null, username text, phone integer, name text);` + updateStateSchema),
+				st(`INSERT INTO version VALUES (4)`),
+				st(`INSERT INTO sessions VALUES (2, '149.154.167.40', 80, ?)`, key),
+				st(`INSERT INTO entities VALUES (5, 55, 'Bob', '+44 20', 'Bob'), (-1002666666666, -1, NULL, NULL, 'SG'), (-7, 0, NULL, NULL, 'g')`),
+				st(`INSERT INTO update_state VALUES (2666666666, 9, 0, 1, 0), (0, 1, 2, 3, 4)`)},
+			check: func(t *testing.T, f *File) {
 				if f.Dialect != DialectTelethonOld || f.SchemaVersion != 4 {
 					t.Errorf("dialect %q version %d", f.Dialect, f.SchemaVersion)
 				}
-				fgnWantOpt(t, "TestMode", f.Session.TestMode, fgnSome(true))
-				fgnWantOpt(t, "Port", f.Session.Port, fgnSome(80))
+				wantOpt(t, "TestMode", f.Session.TestMode, some(true))
+				wantOpt(t, "Port", f.Session.Port, some(80))
 				if !slices.Equal(f.Lacks, []string{LackAPIID, LackUserID, LackIsBot}) {
 					t.Errorf("Lacks = %q", f.Lacks)
 				}
-				want := []Peer{{ID: -1002666666666, AccessHash: -1, Type: PeerChannel}, {ID: -7, Type: PeerGroup},
-					{ID: 5, AccessHash: 55, Type: PeerUser, Username: "Bob", Phone: "+44 20"}}
+				want := []storage.Peer{{ID: -1002666666666, AccessHash: -1, Type: storage.PeerChannel}, {ID: -7, Type: storage.PeerGroup},
+					{ID: 5, AccessHash: 55, Type: storage.PeerUser, Username: "Bob", Phone: "+44 20"}}
 				if !slices.Equal(f.Peers, want) {
 					t.Errorf("Peers = %+v", f.Peers)
 				}
 				if len(f.UpdateState) != 2 || f.UpdateState[0].ID != 0 || f.UpdateState[1].ID != -1002666666666 {
-					t.Errorf("UpdateState = %+v", f.UpdateState)
+					t.Errorf("storage.UpdateState = %+v", f.UpdateState)
 				}
 				for _, p := range f.Peers {
 					if _, err := p.InputPeer(); err != nil {
@@ -520,9 +521,9 @@ func TestForeignSynthetic(t *testing.T) {
 		},
 		{
 			name: "telethon bad address",
-			stmts: []fgnStmt{fgnSt(fgnTelethonSchema), fgnSt(`INSERT INTO version VALUES (7)`),
-				fgnSt(`INSERT INTO sessions VALUES (2, ?, 70000, ?, NULL)`, "\x1b[31mevil host", key)},
-			check: func(t *testing.T, f *Foreign) {
+			stmts: []stmt{st(telethonSchema), st(`INSERT INTO version VALUES (7)`),
+				st(`INSERT INTO sessions VALUES (2, ?, 70000, ?, NULL)`, "\x1b[31mevil host", key)},
+			check: func(t *testing.T, f *File) {
 				if f.Session.Host.Known() || f.Session.Port.Known() || f.Session.TestMode.Known() {
 					t.Errorf("Host %v Port %v TestMode %v", f.Session.Host, f.Session.Port, f.Session.TestMode)
 				}
@@ -530,9 +531,9 @@ func TestForeignSynthetic(t *testing.T) {
 		},
 		{
 			name: "telethon unknown address",
-			stmts: []fgnStmt{fgnSt(fgnTelethonSchema), fgnSt(`INSERT INTO version VALUES (7)`),
-				fgnSt(`INSERT INTO sessions VALUES (2, '10.0.0.1', 443, ?, NULL)`, key)},
-			check: func(t *testing.T, f *Foreign) {
+			stmts: []stmt{st(telethonSchema), st(`INSERT INTO version VALUES (7)`),
+				st(`INSERT INTO sessions VALUES (2, '10.0.0.1', 443, ?, NULL)`, key)},
+			check: func(t *testing.T, f *File) {
 				if f.Session.TestMode.Known() || !slices.Contains(f.Lacks, LackTestMode) {
 					t.Errorf("TestMode %v, Lacks %q", f.Session.TestMode, f.Lacks)
 				}
@@ -540,23 +541,23 @@ func TestForeignSynthetic(t *testing.T) {
 		},
 		{
 			name: "api_id last, no version table",
-			stmts: []fgnStmt{fgnSt(strings.Replace(fgnPyroV2Schema, "CREATE TABLE version (number INTEGER PRIMARY KEY);", "", 1)),
-				fgnSt(`ALTER TABLE sessions ADD api_id INTEGER`),
-				fgnSt(`INSERT INTO sessions VALUES (2, 1, ?, 5, 77, 0, 999)`, key)},
-			check: func(t *testing.T, f *Foreign) {
+			stmts: []stmt{st(strings.Replace(pyroV2Schema, "CREATE TABLE version (number INTEGER PRIMARY KEY);", "", 1)),
+				st(`ALTER TABLE sessions ADD api_id INTEGER`),
+				st(`INSERT INTO sessions VALUES (2, 1, ?, 5, 77, 0, 999)`, key)},
+			check: func(t *testing.T, f *File) {
 				if f.Dialect != DialectPyrogramV3 || f.SchemaVersion != 0 {
 					t.Errorf("dialect %q version %d", f.Dialect, f.SchemaVersion)
 				}
-				fgnWantOpt(t, "APIID", f.Session.APIID, fgnSome[int32](999))
-				fgnWantOpt(t, "TestMode", f.Session.TestMode, fgnSome(true))
-				fgnWantOpt(t, "UserID", f.Session.UserID, fgnSome[int64](77))
+				wantOpt(t, "APIID", f.Session.APIID, some[int32](999))
+				wantOpt(t, "TestMode", f.Session.TestMode, some(true))
+				wantOpt(t, "UserID", f.Session.UserID, some[int64](77))
 			},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f, err := ReadForeign(fgnBuildDB(t, tc.stmts...), nil)
+			f, err := Read(buildDB(t, tc.stmts...), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -586,14 +587,14 @@ func TestForeignErrors(t *testing.T) {
 		db   []byte
 		want error
 	}{
-		{"empty", nil, ErrUnsupported},
-		{"garbage", garbage, ErrUnsupported},
-		{"short", []byte("SQLite format 3\x00"), ErrUnsupported},
-		{"text file", []byte(strings.Repeat("{\"session\": 1}\n", 20)), ErrUnsupported},
-		{"truncated", v3[:len(v3)/2], ErrCorrupt},
-		{"truncated to one page", v3[:4096], ErrCorrupt},
-		{"magic flipped", patch(0, 's'), ErrUnsupported},
-		{"page size flipped", patch(16, 0x03, 0x00), ErrCorrupt},
+		{"empty", nil, storage.ErrUnsupported},
+		{"garbage", garbage, storage.ErrUnsupported},
+		{"short", []byte("SQLite format 3\x00"), storage.ErrUnsupported},
+		{"text file", []byte(strings.Repeat("{\"session\": 1}\n", 20)), storage.ErrUnsupported},
+		{"truncated", v3[:len(v3)/2], storage.ErrCorrupt},
+		{"truncated to one page", v3[:4096], storage.ErrCorrupt},
+		{"magic flipped", patch(0, 's'), storage.ErrUnsupported},
+		{"page size flipped", patch(16, 0x03, 0x00), storage.ErrCorrupt},
 		{"read version 3", patch(18, 3, 3), nil},
 		{"in-header size wrong", patch(28, 0, 0, 0, 99), nil},
 		{"header garbage", patch(20, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), nil},
@@ -601,30 +602,30 @@ func TestForeignErrors(t *testing.T) {
 			c := slices.Clone(v3)
 			copy(c[4096:4096+200], garbage)
 			return c
-		}(), ErrCorrupt},
-		{"zero key", fgnBuildDB(t, fgnSt(fgnPyroV3Schema), fgnPyroV3Session(make([]byte, 256))), ErrNoAuthKey},
-		{"NULL key", fgnBuildDB(t, fgnSt(fgnPyroV3Schema), fgnPyroV3Session(nil)), ErrNoAuthKey},
-		{"empty key", fgnBuildDB(t, fgnSt(fgnPyroV3Schema), fgnPyroV3Session([]byte{})), ErrNoAuthKey},
-		{"short key", fgnBuildDB(t, fgnSt(fgnPyroV3Schema), fgnPyroV3Session(key[:100])), ErrCorrupt},
-		{"integer key", fgnBuildDB(t, fgnSt(fgnPyroV3Schema), fgnPyroV3Session(12345)), ErrCorrupt},
-		{"no session row", fgnBuildDB(t, fgnSt(fgnPyroV3Schema)), ErrNoAuthKey},
-		{"telethon zero key", fgnBuildDB(t, fgnSt(fgnTelethonSchema), fgnSt(`INSERT INTO sessions VALUES (2, '149.154.167.51', 443, ?, NULL)`, make([]byte, 256))), ErrNoAuthKey},
-		{"telethon empty key", fgnBuildDB(t, fgnSt(fgnTelethonSchema), fgnSt(`INSERT INTO sessions VALUES (2, '149.154.167.51', 443, x'', NULL)`)), ErrNoAuthKey},
-		{"dc 0", fgnBuildDB(t, fgnSt(fgnPyroV3Schema), fgnSt(`INSERT INTO sessions VALUES (0, 1, 0, ?, 0, 1, 0)`, key)), ErrCorrupt},
-		{"dc 256", fgnBuildDB(t, fgnSt(fgnPyroV3Schema), fgnSt(`INSERT INTO sessions VALUES (256, 1, 0, ?, 0, 1, 0)`, key)), ErrCorrupt},
-		{"api_id too big", fgnBuildDB(t, fgnSt(fgnPyroV3Schema), fgnSt(`INSERT INTO sessions VALUES (2, 4294967295, 0, ?, 0, 1, 0)`, key)), ErrCorrupt},
-		{"test_mode text", fgnBuildDB(t, fgnSt(fgnPyroV3Schema), fgnSt(`INSERT INTO sessions VALUES (2, 1, 'maybe', ?, 0, 1, 0)`, key)), ErrCorrupt},
-		{"unknown tables", fgnBuildDB(t, fgnSt(`CREATE TABLE foo (x)`), fgnSt(`INSERT INTO foo VALUES (1)`)), ErrUnsupported},
-		{"empty database", fgnBuildDB(t), ErrUnsupported},
-		{"sessions is a view", fgnBuildDB(t, fgnSt(`CREATE VIEW sessions AS SELECT 2 AS dc_id, randomblob(256) AS auth_key`)), ErrUnsupported},
-		{"generated column", fgnBuildDB(t, fgnSt(strings.Replace(fgnPyroV3Schema, "is_bot INTEGER)", "is_bot INTEGER, x AS (dc_id*2))", 1)), fgnPyroV3Session(key)), ErrUnsupported},
-		{"telethon v2", fgnBuildDB(t, fgnSt(`CREATE TABLE datacenter (id, ipv4_addr, ipv6_addr, auth); CREATE TABLE version (version)`)), ErrUnsupported},
-		{"pyrogram without peers", fgnBuildDB(t, fgnSt(`CREATE TABLE sessions (dc_id INTEGER PRIMARY KEY, api_id INTEGER, test_mode INTEGER, auth_key BLOB, date INTEGER, user_id INTEGER, is_bot INTEGER)`), fgnPyroV3Session(key)), ErrUnsupported},
+		}(), storage.ErrCorrupt},
+		{"zero key", buildDB(t, st(pyroV3Schema), pyroV3Session(make([]byte, 256))), ErrNoAuthKey},
+		{"NULL key", buildDB(t, st(pyroV3Schema), pyroV3Session(nil)), ErrNoAuthKey},
+		{"empty key", buildDB(t, st(pyroV3Schema), pyroV3Session([]byte{})), ErrNoAuthKey},
+		{"short key", buildDB(t, st(pyroV3Schema), pyroV3Session(key[:100])), storage.ErrCorrupt},
+		{"integer key", buildDB(t, st(pyroV3Schema), pyroV3Session(12345)), storage.ErrCorrupt},
+		{"no session row", buildDB(t, st(pyroV3Schema)), ErrNoAuthKey},
+		{"telethon zero key", buildDB(t, st(telethonSchema), st(`INSERT INTO sessions VALUES (2, '149.154.167.51', 443, ?, NULL)`, make([]byte, 256))), ErrNoAuthKey},
+		{"telethon empty key", buildDB(t, st(telethonSchema), st(`INSERT INTO sessions VALUES (2, '149.154.167.51', 443, x'', NULL)`)), ErrNoAuthKey},
+		{"dc 0", buildDB(t, st(pyroV3Schema), st(`INSERT INTO sessions VALUES (0, 1, 0, ?, 0, 1, 0)`, key)), storage.ErrCorrupt},
+		{"dc 256", buildDB(t, st(pyroV3Schema), st(`INSERT INTO sessions VALUES (256, 1, 0, ?, 0, 1, 0)`, key)), storage.ErrCorrupt},
+		{"api_id too big", buildDB(t, st(pyroV3Schema), st(`INSERT INTO sessions VALUES (2, 4294967295, 0, ?, 0, 1, 0)`, key)), storage.ErrCorrupt},
+		{"test_mode text", buildDB(t, st(pyroV3Schema), st(`INSERT INTO sessions VALUES (2, 1, 'maybe', ?, 0, 1, 0)`, key)), storage.ErrCorrupt},
+		{"unknown tables", buildDB(t, st(`CREATE TABLE foo (x)`), st(`INSERT INTO foo VALUES (1)`)), storage.ErrUnsupported},
+		{"empty database", buildDB(t), storage.ErrUnsupported},
+		{"sessions is a view", buildDB(t, st(`CREATE VIEW sessions AS SELECT 2 AS dc_id, randomblob(256) AS auth_key`)), storage.ErrUnsupported},
+		{"generated column", buildDB(t, st(strings.Replace(pyroV3Schema, "is_bot INTEGER)", "is_bot INTEGER, x AS (dc_id*2))", 1)), pyroV3Session(key)), storage.ErrUnsupported},
+		{"telethon v2", buildDB(t, st(`CREATE TABLE datacenter (id, ipv4_addr, ipv6_addr, auth); CREATE TABLE version (version)`)), storage.ErrUnsupported},
+		{"pyrogram without peers", buildDB(t, st(`CREATE TABLE sessions (dc_id INTEGER PRIMARY KEY, api_id INTEGER, test_mode INTEGER, auth_key BLOB, date INTEGER, user_id INTEGER, is_bot INTEGER)`), pyroV3Session(key)), storage.ErrUnsupported},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f, err := ReadForeign(tc.db, nil)
+			f, err := Read(tc.db, nil)
 			if tc.want == nil {
 				// Damage SQLite tolerates: either a clean read or a clean error.
 				t.Logf("result: %v", err)
@@ -645,19 +646,19 @@ func TestForeignErrors(t *testing.T) {
 	}
 }
 
-// checkForeignErr checks that err is a *ForeignError of the wanted kind
+// checkForeignErr checks that err is a *Error of the wanted kind
 // (any kind if want is nil) that quotes nothing from the file.
 func checkForeignErr(t testing.TB, err, want error) {
 	t.Helper()
-	var fe *ForeignError
+	var fe *Error
 	if !errors.As(err, &fe) {
-		t.Fatalf("error %v (%T) is not a *ForeignError", err, err)
+		t.Fatalf("error %v (%T) is not a *Error", err, err)
 	}
 	if want != nil && !errors.Is(err, want) {
 		t.Errorf("error %q is not %v", err, want)
 	}
-	if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupported) {
-		t.Errorf("error %q is neither ErrCorrupt nor ErrUnsupported", err)
+	if !errors.Is(err, storage.ErrCorrupt) && !errors.Is(err, storage.ErrUnsupported) {
+		t.Errorf("error %q is neither storage.ErrCorrupt nor storage.ErrUnsupported", err)
 	}
 	msg := strings.ToLower(err.Error())
 	for _, s := range []string{"alice", "example", "1555", "5551234567", "0001020304", "foo", "sessions is", "select"} {
@@ -670,24 +671,24 @@ func checkForeignErr(t testing.TB, err, want error) {
 func TestForeignFileErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if _, err := ReadForeignFile(filepath.Join(dir, "missing.session")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := ReadFile(filepath.Join(dir, "missing.session")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
-	if _, err := ReadForeignFile(dir); err == nil {
+	if _, err := ReadFile(dir); err == nil {
 		t.Error("a directory read without error")
 	}
 	empty := filepath.Join(dir, "empty.session")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := ReadForeignFile(empty)
-	checkForeignErr(t, err, ErrUnsupported)
+	_, err := ReadFile(empty)
+	checkForeignErr(t, err, storage.ErrUnsupported)
 }
 
-// fgnWALDB is a Pyrogram v3 database in WAL mode: peer 111 is checkpointed
+// wALDB is a Pyrogram v3 database in WAL mode: peer 111 is checkpointed
 // into the main file, peers 222 and 333 are two later transactions that
 // live only in the WAL.
-func fgnWALDB(t testing.TB) (db, wal []byte) {
+func wALDB(t testing.TB) (db, wal []byte) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "wal.session")
 	sdb, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(0)")
@@ -702,12 +703,12 @@ func fgnWALDB(t testing.TB) (db, wal []byte) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	for _, s := range []fgnStmt{
-		fgnSt(fgnPyroV3Schema), fgnSt(`INSERT INTO version VALUES (3)`), fgnPyroV3Session(foreignKey()),
-		fgnSt(`INSERT INTO peers (id, access_hash, type) VALUES (111, 1, 'user')`),
-		fgnSt(`PRAGMA wal_checkpoint(TRUNCATE)`),
-		fgnSt(`INSERT INTO peers (id, access_hash, type) VALUES (222, 2, 'user')`),
-		fgnSt(`INSERT INTO peers (id, access_hash, type) VALUES (333, 3, 'user')`),
+	for _, s := range []stmt{
+		st(pyroV3Schema), st(`INSERT INTO version VALUES (3)`), pyroV3Session(foreignKey()),
+		st(`INSERT INTO peers (id, access_hash, type) VALUES (111, 1, 'user')`),
+		st(`PRAGMA wal_checkpoint(TRUNCATE)`),
+		st(`INSERT INTO peers (id, access_hash, type) VALUES (222, 2, 'user')`),
+		st(`INSERT INTO peers (id, access_hash, type) VALUES (333, 3, 'user')`),
 	} {
 		if _, err := conn.ExecContext(ctx, s.q, s.args...); err != nil {
 			t.Fatalf("%s: %v", s.q, err)
@@ -726,7 +727,7 @@ func fgnWALDB(t testing.TB) (db, wal []byte) {
 	return db, wal
 }
 
-func fgnPeerIDs(f *Foreign) []int64 {
+func peerIDs(f *File) []int64 {
 	var ids []int64
 	for _, p := range f.Peers {
 		ids = append(ids, p.ID)
@@ -734,18 +735,18 @@ func fgnPeerIDs(f *Foreign) []int64 {
 	return ids
 }
 
-// fgnRechecksumWAL rewrites wal with the big-endian checksum variant
+// rechecksumWAL rewrites wal with the big-endian checksum variant
 // (magic 0x377f0683), recomputing every checksum.
-func fgnRechecksumWAL(wal []byte) []byte {
+func rechecksumWAL(wal []byte) []byte {
 	w := slices.Clone(wal)
-	binary.BigEndian.PutUint32(w, fgnWalMagicBE)
-	s0, s1 := fgnWalChecksum(binary.BigEndian, w[:24], 0, 0)
+	binary.BigEndian.PutUint32(w, walMagicBE)
+	s0, s1 := walChecksum(binary.BigEndian, w[:24], 0, 0)
 	binary.BigEndian.PutUint32(w[24:], s0)
 	binary.BigEndian.PutUint32(w[28:], s1)
 	ps := int(binary.BigEndian.Uint32(w[8:]))
 	for off := 32; off+24+ps <= len(w); off += 24 + ps {
-		s0, s1 = fgnWalChecksum(binary.BigEndian, w[off:off+8], s0, s1)
-		s0, s1 = fgnWalChecksum(binary.BigEndian, w[off+24:off+24+ps], s0, s1)
+		s0, s1 = walChecksum(binary.BigEndian, w[off:off+8], s0, s1)
+		s0, s1 = walChecksum(binary.BigEndian, w[off+24:off+24+ps], s0, s1)
 		binary.BigEndian.PutUint32(w[off+16:], s0)
 		binary.BigEndian.PutUint32(w[off+20:], s1)
 	}
@@ -754,7 +755,7 @@ func fgnRechecksumWAL(wal []byte) []byte {
 
 func TestForeignWAL(t *testing.T) {
 	t.Parallel()
-	db, wal := fgnWALDB(t)
+	db, wal := wALDB(t)
 	ps := int(binary.BigEndian.Uint32(wal[8:]))
 	frame := 24 + ps
 	last := len(wal) - frame // the commit frame of the 333 transaction
@@ -766,7 +767,7 @@ func TestForeignWAL(t *testing.T) {
 	}{
 		{"no wal", nil, []int64{111}},
 		{"wal", wal, []int64{111, 222, 333}},
-		{"big-endian checksums", fgnRechecksumWAL(wal), []int64{111, 222, 333}},
+		{"big-endian checksums", rechecksumWAL(wal), []int64{111, 222, 333}},
 		{"last frame damaged", mod(func(w []byte) []byte { w[last+24+100] ^= 1; return w }), []int64{111, 222}},
 		{"last frame salt", mod(func(w []byte) []byte { w[last+8] ^= 1; return w }), []int64{111, 222}},
 		{"last frame cut", wal[:len(wal)-1], []int64{111, 222}},
@@ -782,11 +783,11 @@ func TestForeignWAL(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f, err := ReadForeign(db, tc.wal)
+			f, err := Read(db, tc.wal)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := fgnPeerIDs(f); !slices.Equal(got, tc.want) {
+			if got := peerIDs(f); !slices.Equal(got, tc.want) {
 				t.Errorf("peers %v, want %v", got, tc.want)
 			}
 		})
@@ -795,26 +796,26 @@ func TestForeignWAL(t *testing.T) {
 		t.Parallel()
 		w := slices.Clone(wal)
 		binary.BigEndian.PutUint32(w[8:], uint32(ps*2))
-		s0, s1 := fgnWalChecksum(binary.LittleEndian, w[:24], 0, 0)
+		s0, s1 := walChecksum(binary.LittleEndian, w[:24], 0, 0)
 		binary.BigEndian.PutUint32(w[24:], s0)
 		binary.BigEndian.PutUint32(w[28:], s1)
 		// The frames no longer line up, so there is no valid commit: ignored.
-		f, err := ReadForeign(db, w)
+		f, err := Read(db, w)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := fgnPeerIDs(f); !slices.Equal(got, []int64{111}) {
+		if got := peerIDs(f); !slices.Equal(got, []int64{111}) {
 			t.Errorf("peers %v", got)
 		}
 	})
 	t.Run("caller's bytes untouched", func(t *testing.T) {
 		t.Parallel()
 		dbc, walc := slices.Clone(db), slices.Clone(wal)
-		if _, err := ReadForeign(dbc, walc); err != nil {
+		if _, err := Read(dbc, walc); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(dbc, db) || !bytes.Equal(walc, wal) {
-			t.Error("ReadForeign changed its input")
+			t.Error("Read changed its input")
 		}
 	})
 	t.Run("file", func(t *testing.T) {
@@ -827,11 +828,11 @@ func TestForeignWAL(t *testing.T) {
 		if err := os.WriteFile(path+"-wal", wal, 0o400); err != nil {
 			t.Fatal(err)
 		}
-		f, err := ReadForeignFile(path)
+		f, err := ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := fgnPeerIDs(f); !slices.Equal(got, []int64{111, 222, 333}) {
+		if got := peerIDs(f); !slices.Equal(got, []int64{111, 222, 333}) {
 			t.Errorf("peers %v", got)
 		}
 		// Nothing written beside the source: no -journal, no -shm, no
@@ -860,10 +861,10 @@ func TestForeignWAL(t *testing.T) {
 		if err := os.WriteFile(path+"-wal", nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if f, err = ReadForeignFile(path); err != nil {
+		if f, err = ReadFile(path); err != nil {
 			t.Fatal(err)
 		}
-		if got := fgnPeerIDs(f); !slices.Equal(got, []int64{111}) {
+		if got := peerIDs(f); !slices.Equal(got, []int64{111}) {
 			t.Errorf("peers %v", got)
 		}
 	})
@@ -886,8 +887,8 @@ func TestForeignWALOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	for _, s := range []fgnStmt{fgnSt(fgnPyroV3Schema), fgnSt(`INSERT INTO version VALUES (3)`), fgnPyroV3Session(foreignKey()),
-		fgnSt(`INSERT INTO peers (id, access_hash, type, username) VALUES (5, 6, 'bot', 'Some_Bot')`)} {
+	for _, s := range []stmt{st(pyroV3Schema), st(`INSERT INTO version VALUES (3)`), pyroV3Session(foreignKey()),
+		st(`INSERT INTO peers (id, access_hash, type, username) VALUES (5, 6, 'bot', 'Some_Bot')`)} {
 		if _, err := conn.ExecContext(ctx, s.q, s.args...); err != nil {
 			t.Fatal(err)
 		}
@@ -901,7 +902,7 @@ func TestForeignWALOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("main file %d bytes, WAL %d bytes", len(db), len(wal))
-	f, err := ReadForeign(db, wal)
+	f, err := Read(db, wal)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -909,9 +910,9 @@ func TestForeignWALOnly(t *testing.T) {
 		t.Errorf("%q %+v", f.Dialect, f.Peers)
 	}
 	// SQLite ignores the WAL of an empty database file, and so do we.
-	_, err = ReadForeign(nil, wal)
-	checkForeignErr(t, err, ErrUnsupported)
-	if _, err := ReadForeign(db, nil); err == nil && len(db) > 0 {
+	_, err = Read(nil, wal)
+	checkForeignErr(t, err, storage.ErrUnsupported)
+	if _, err := Read(db, nil); err == nil && len(db) > 0 {
 		// Without its WAL the main file has no tables yet.
 		t.Error("the bare main file read without error")
 	}
@@ -919,12 +920,12 @@ func TestForeignWALOnly(t *testing.T) {
 
 func TestForeignSizeCap(t *testing.T) {
 	t.Parallel()
-	big := make([]byte, MaxForeignSize+1)
-	copy(big, fgnSqliteMagic)
-	_, err := ReadForeign(big, nil)
-	checkForeignErr(t, err, ErrUnsupported)
-	_, err = ReadForeign(nil, big)
-	checkForeignErr(t, err, ErrUnsupported)
+	big := make([]byte, MaxSize+1)
+	copy(big, sqliteMagic)
+	_, err := Read(big, nil)
+	checkForeignErr(t, err, storage.ErrUnsupported)
+	_, err = Read(nil, big)
+	checkForeignErr(t, err, storage.ErrUnsupported)
 }
 
 func TestForeignHotJournal(t *testing.T) {
@@ -933,7 +934,7 @@ func TestForeignHotJournal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hot := append([]byte(fgnJournalMagic), make([]byte, 600)...)
+	hot := append([]byte(journalMagic), make([]byte, 600)...)
 	tests := []struct {
 		name    string
 		journal []byte // nil: no journal file
@@ -958,9 +959,9 @@ func TestForeignHotJournal(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_, err := ReadForeignFile(path)
+			_, err := ReadFile(path)
 			if tc.wantErr {
-				checkForeignErr(t, err, ErrUnsupported)
+				checkForeignErr(t, err, storage.ErrUnsupported)
 			} else if err != nil {
 				t.Fatal(err)
 			}
@@ -986,11 +987,11 @@ func TestForeignStorage(t *testing.T) {
 	} {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()
-			f, err := ReadForeignFile(filepath.Join("..", "testdata", "vectors", file))
+			f, err := ReadFile(filepath.Join("..", "..", "testdata", "vectors", file))
 			if err != nil {
 				t.Fatal(err)
 			}
-			st, err := f.Storage(Options{Now: func() time.Time { return time.Unix(f.Peers[0].LastUpdateOn, 0) }})
+			st, err := f.Storage(storage.Options{Now: func() time.Time { return time.Unix(f.Peers[0].LastUpdateOn, 0) }})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,9 +1,11 @@
-package storage
+package foreign
 
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -12,16 +14,19 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/chacha20poly1305"
+
 	"github.com/tgvault/tgvault/sessionstring"
+	"github.com/tgvault/tgvault/storage"
 )
 
-// fgnRow is one table row as SQLite holds it: each column's value (as
+// row is one table row as SQLite holds it: each column's value (as
 // text, "NULL" for NULL) and its storage class, typeof().
-type fgnRow []string
+type row []string
 
-// fgnQueryRows runs q (whose columns are pairs: value, typeof(value)) on
+// queryRows runs q (whose columns are pairs: value, typeof(value)) on
 // the database file at path and returns its rows.
-func fgnQueryRows(t *testing.T, path, q string) []fgnRow {
+func queryRows(t *testing.T, path, q string) []row {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
 	if err != nil {
@@ -37,7 +42,7 @@ func fgnQueryRows(t *testing.T, path, q string) []fgnRow {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []fgnRow
+	var out []row
 	for rows.Next() {
 		vals := make([]any, len(cols))
 		ptrs := make([]any, len(cols))
@@ -47,7 +52,7 @@ func fgnQueryRows(t *testing.T, path, q string) []fgnRow {
 		if err := rows.Scan(ptrs...); err != nil {
 			t.Fatal(err)
 		}
-		r := make(fgnRow, len(cols))
+		r := make(row, len(cols))
 		for i, v := range vals {
 			switch x := v.(type) {
 			case nil:
@@ -66,13 +71,13 @@ func fgnQueryRows(t *testing.T, path, q string) []fgnRow {
 	return out
 }
 
-// fgnPair selects a column and its storage class.
-func fgnPair(expr string) string { return expr + ", typeof(" + expr + ")" }
+// pair selects a column and its storage class.
+func pair(expr string) string { return expr + ", typeof(" + expr + ")" }
 
-func fgnSelect(table, order string, exprs ...string) string {
+func selectSQL(table, order string, exprs ...string) string {
 	var cols []string
 	for _, e := range exprs {
-		cols = append(cols, fgnPair(e))
+		cols = append(cols, pair(e))
 	}
 	return "SELECT " + strings.Join(cols, ", ") + " FROM " + table + " " + order
 }
@@ -106,8 +111,8 @@ func TestForeignRowsCarriedOver(t *testing.T) {
 	// And a Pyrogram file as another tool might write it: a group with an
 	// access hash, mixed-case usernames, a phone with '+' and spaces.
 	other := filepath.Join(t.TempDir(), "other-tool.session")
-	if err := os.WriteFile(other, fgnBuildDB(t, fgnSt(fgnPyroV3Schema), fgnSt(`INSERT INTO version VALUES (3)`), fgnPyroV3Session(foreignKey()),
-		fgnSt(`INSERT INTO peers VALUES (-444444444, 987654321, 'group', NULL, NULL, 1700000000),
+	if err := os.WriteFile(other, buildDB(t, st(pyroV3Schema), st(`INSERT INTO version VALUES (3)`), pyroV3Session(foreignKey()),
+		st(`INSERT INTO peers VALUES (-444444444, 987654321, 'group', NULL, NULL, 1700000000),
 			(111111111, 1234567890123456789, 'user', 'Alice_Example', '+1 555 123-4567', 1700000001),
 			(-1001555555555, 7777777777777777777, 'channel', 'Example_Channel', NULL, 1700000002)`)), 0o600); err != nil {
 		t.Fatal(err)
@@ -120,23 +125,23 @@ func TestForeignRowsCarriedOver(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			fr, err := ReadForeignFile(src)
+			fr, err := ReadFile(src)
 			if err != nil {
 				t.Fatal(err)
 			}
 			// Through the sealed engine, as an import and an export do.
 			sealer := newTestSealer(t)
 			vaultPath := filepath.Join(t.TempDir(), "acct.age")
-			b := Binding{VaultID: "vault", AccountID: "acct", Revision: 1}
-			f, err := CreateFile(vaultPath, sealer, b, fr.Snapshot(), Options{})
+			b := storage.Binding{VaultID: "vault", AccountID: "acct", Revision: 1}
+			f, err := storage.CreateFile(vaultPath, sealer, b, fr.Snapshot(), storage.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			b.Revision = f.binding.Revision
+			b.Revision = f.Revision()
 			if err := f.Close(); err != nil {
 				t.Fatal(err)
 			}
-			g, err := OpenFile(vaultPath, sealer, b, Options{})
+			g, err := storage.OpenFile(vaultPath, sealer, b, storage.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,22 +157,22 @@ func TestForeignRowsCarriedOver(t *testing.T) {
 				snap.Session.IsBot = sessionstring.Some(false)
 			}
 			out := filepath.Join(t.TempDir(), "export.session")
-			if err := WritePyrogramFile(out, snap); err != nil {
+			if err := storage.WritePyrogramFile(out, snap); err != nil {
 				t.Fatal(err)
 			}
-			telethon := fgnIsTelethon(fr.Dialect)
+			telethon := isTelethon(fr.Dialect)
 			kurigram := strings.HasPrefix(string(fr.Dialect), "kurigram")
 
 			// peers
-			exported := fgnQueryRows(t, out, fgnSelect("peers", "ORDER BY id",
+			exported := queryRows(t, out, selectSQL("peers", "ORDER BY id",
 				"id", "access_hash", "type", "username", "phone_number", "last_update_on"))
-			var source []fgnRow
+			var source []row
 			switch {
 			case telethon:
-				source = fgnQueryRows(t, src, fgnSelect("entities", "WHERE id != 0 ORDER BY id",
+				source = queryRows(t, src, selectSQL("entities", "WHERE id != 0 ORDER BY id",
 					"id", "hash", "id", "username", "phone", "date"))
 				for _, r := range source {
-					r[4], r[5] = string(fgnTelethonType(r[0])), "text" // the type is the id's kind
+					r[4], r[5] = string(telethonType(r[0])), "text" // the type is the id's kind
 					if r[9] == "integer" {
 						r[9] = "text" // Pyrogram's phone_number is TEXT
 					}
@@ -177,16 +182,16 @@ func TestForeignRowsCarriedOver(t *testing.T) {
 				// migrated from Pyrogram keeps peers.username too, which
 				// counts where the table has no row for the peer.
 				user := "(SELECT username FROM usernames u WHERE u.id = peers.id ORDER BY u.rowid LIMIT 1)"
-				if len(fgnQueryRows(t, src, "SELECT name, 'x' FROM pragma_table_info('peers') WHERE name = 'username'")) > 0 {
+				if len(queryRows(t, src, "SELECT name, 'x' FROM pragma_table_info('peers') WHERE name = 'username'")) > 0 {
 					user = "COALESCE(" + user + ", username)"
 				}
-				source = fgnQueryRows(t, src, fgnSelect("peers", "ORDER BY id",
+				source = queryRows(t, src, selectSQL("peers", "ORDER BY id",
 					"id", "access_hash", "type", user, "phone_number", "last_update_on"))
 			default:
-				source = fgnQueryRows(t, src, fgnSelect("peers", "ORDER BY id",
+				source = queryRows(t, src, selectSQL("peers", "ORDER BY id",
 					"id", "access_hash", "type", "username", "phone_number", "last_update_on"))
 			}
-			fgnSameRows(t, "peers", source, exported)
+			sameRows(t, "peers", source, exported)
 
 			// sessions
 			cols := []string{"dc_id", "test_mode", "auth_key", "date", "user_id", "is_bot"}
@@ -196,26 +201,26 @@ func TestForeignRowsCarriedOver(t *testing.T) {
 			if telethon {
 				cols = []string{"dc_id", "auth_key"}
 			}
-			fgnSameRows(t, "sessions", fgnQueryRows(t, src, fgnSelect("sessions", "", cols...)),
-				fgnQueryRows(t, out, fgnSelect("sessions", "", cols...)))
+			sameRows(t, "sessions", queryRows(t, src, selectSQL("sessions", "", cols...)),
+				queryRows(t, out, selectSQL("sessions", "", cols...)))
 			if telethon {
-				self := fgnQueryRows(t, src, fgnSelect("entities", "WHERE id = 0", "hash"))
-				user := fgnQueryRows(t, out, fgnSelect("sessions", "", "user_id"))
-				fgnSameRows(t, "self row and user_id", self, user)
+				self := queryRows(t, src, selectSQL("entities", "WHERE id = 0", "hash"))
+				user := queryRows(t, out, selectSQL("sessions", "", "user_id"))
+				sameRows(t, "self row and user_id", self, user)
 			}
 
 			// update_state, through the sealed file.
-			var state []fgnRow
+			var state []row
 			if telethon || fr.Dialect == DialectPyroForkV4 || kurigram {
 				id := "id"
 				if telethon {
 					id = "CASE WHEN id > 0 THEN -(1000000000000 + id) ELSE id END"
 				}
-				state = fgnQueryRows(t, src, fgnSelect("update_state", "", id, "pts", "qts", "date", "seq"))
+				state = queryRows(t, src, selectSQL("update_state", "", id, "pts", "qts", "date", "seq"))
 			}
-			var got []fgnRow
+			var got []row
 			for _, u := range snap.UpdateState {
-				r := fgnRow{fmt.Sprint(u.ID), "integer"}
+				r := row{fmt.Sprint(u.ID), "integer"}
 				for _, o := range []sessionstring.Opt[int64]{u.Pts, u.Qts, u.Date, u.Seq} {
 					if v, ok := o.Get(); ok {
 						r = append(r, fmt.Sprint(v), "integer")
@@ -225,34 +230,34 @@ func TestForeignRowsCarriedOver(t *testing.T) {
 				}
 				got = append(got, r)
 			}
-			byID := func(a, b fgnRow) int { return cmp.Compare(fgnInt(a[0]), fgnInt(b[0])) }
+			byID := func(a, b row) int { return cmp.Compare(atoi64(a[0]), atoi64(b[0])) }
 			slices.SortFunc(state, byID)
 			slices.SortFunc(got, byID)
-			fgnSameRows(t, "update_state", state, got)
+			sameRows(t, "update_state", state, got)
 		})
 	}
 }
 
-func fgnInt(s string) int64 {
+func atoi64(s string) int64 {
 	var n int64
 	fmt.Sscan(s, &n)
 	return n
 }
 
-// fgnTelethonType is the Pyrogram type of a Telethon entity's marked id.
-func fgnTelethonType(id string) PeerType {
+// telethonType is the Pyrogram type of a Telethon entity's marked id.
+func telethonType(id string) storage.PeerType {
 	var n int64
 	fmt.Sscan(id, &n)
 	switch {
 	case n > 0:
-		return PeerUser
-	case n > -channelOffset:
-		return PeerGroup
+		return storage.PeerUser
+	case n > -storage.ChannelOffset:
+		return storage.PeerGroup
 	}
-	return PeerChannel
+	return storage.PeerChannel
 }
 
-func fgnSameRows(t *testing.T, table string, want, got []fgnRow) {
+func sameRows(t *testing.T, table string, want, got []row) {
 	t.Helper()
 	if len(want) != len(got) {
 		t.Errorf("%s: %d rows written back, the file has %d:\n got %q\nwant %q", table, len(got), len(want), got, want)
@@ -269,18 +274,18 @@ func fgnSameRows(t *testing.T, table string, want, got []fgnRow) {
 // holds (Pyrogram writes 0; another tool may not) comes back as written.
 func TestForeignGroupHashCarriedOver(t *testing.T) {
 	t.Parallel()
-	img := fgnBuildDB(t, fgnSt(fgnPyroV3Schema), fgnSt(`INSERT INTO version VALUES (3)`), fgnPyroV3Session(foreignKey()),
-		fgnSt(`INSERT INTO peers VALUES (-444444444, 987654321, 'group', NULL, NULL, 1700000000)`))
-	fr, err := ReadForeign(img, nil)
+	img := buildDB(t, st(pyroV3Schema), st(`INSERT INTO version VALUES (3)`), pyroV3Session(foreignKey()),
+		st(`INSERT INTO peers VALUES (-444444444, 987654321, 'group', NULL, NULL, 1700000000)`))
+	fr, err := Read(img, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "export.session")
-	if err := WritePyrogramFile(out, fr.Snapshot()); err != nil {
+	if err := storage.WritePyrogramFile(out, fr.Snapshot()); err != nil {
 		t.Fatal(err)
 	}
-	got := fgnQueryRows(t, out, fgnSelect("peers", "", "access_hash"))
-	if len(got) != 1 || !slices.Equal(got[0], fgnRow{"987654321", "integer"}) {
+	got := queryRows(t, out, selectSQL("peers", "", "access_hash"))
+	if len(got) != 1 || !slices.Equal(got[0], row{"987654321", "integer"}) {
 		t.Errorf("group access_hash written back as %q, want 987654321", got)
 	}
 }
@@ -323,8 +328,8 @@ func TestDCTableStringAndFile(t *testing.T) {
 				t.Errorf("%s as a %v string: test mode %v, want %v", p.host, f, d.Session.TestMode, p.want)
 			}
 		}
-		fr, err := ReadForeign(fgnBuildDB(t, fgnSt(fgnTelethonSchema), fgnSt(`INSERT INTO version VALUES (7)`),
-			fgnSt(`INSERT INTO sessions VALUES (2, ?, 443, ?, NULL)`, p.host, foreignKey())), nil)
+		fr, err := Read(buildDB(t, st(telethonSchema), st(`INSERT INTO version VALUES (7)`),
+			st(`INSERT INTO sessions VALUES (2, ?, 443, ?, NULL)`, p.host, foreignKey())), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -332,4 +337,32 @@ func TestDCTableStringAndFile(t *testing.T) {
 			t.Errorf("%s in a Telethon file: test mode %v, want %v", p.host, fr.Session.TestMode, p.want)
 		}
 	}
+}
+
+// testSealer is a real AEAD (XChaCha20-Poly1305 with a random key), as
+// package storage's own tests use: the sealed engine needs a Sealer.
+type testSealer struct{ key []byte }
+
+func newTestSealer(t testing.TB) *testSealer {
+	t.Helper()
+	k := make([]byte, chacha20poly1305.KeySize)
+	if _, err := rand.Read(k); err != nil {
+		t.Fatal(err)
+	}
+	return &testSealer{key: k}
+}
+
+func (s *testSealer) Seal(p []byte) ([]byte, error) {
+	a, _ := chacha20poly1305.NewX(s.key)
+	n := make([]byte, a.NonceSize(), a.NonceSize()+len(p)+a.Overhead())
+	_, _ = rand.Read(n)
+	return a.Seal(n, n, p, nil), nil
+}
+
+func (s *testSealer) Open(c []byte) ([]byte, error) {
+	a, _ := chacha20poly1305.NewX(s.key)
+	if len(c) < a.NonceSize() {
+		return nil, errors.New("test sealer: short message")
+	}
+	return a.Open(nil, c[:a.NonceSize()], c[a.NonceSize():], nil)
 }

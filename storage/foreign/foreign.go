@@ -1,4 +1,4 @@
-package storage
+package foreign
 
 import (
 	"cmp"
@@ -17,6 +17,7 @@ import (
 	"modernc.org/sqlite"
 
 	"github.com/tgvault/tgvault/sessionstring"
+	"github.com/tgvault/tgvault/storage"
 )
 
 // Dialect names the library and schema that wrote a foreign session file.
@@ -25,7 +26,7 @@ import (
 // schemas (PyroFork v4 and Kurigram v4 differ).
 type Dialect string
 
-// The dialects ReadForeign recognises.
+// The dialects Read recognises.
 const (
 	// DialectPyrogramV1 and DialectPyrogramV2 have the same schema (no
 	// sessions.api_id); only the version row tells them apart.
@@ -52,15 +53,15 @@ const (
 	DialectTelethonOld Dialect = "telethon-v1-v6"
 )
 
-// MaxForeignSize caps the database file, its WAL and the database rebuilt
+// MaxSize caps the database file, its WAL and the database rebuilt
 // from both. Session files are kilobytes to a few megabytes.
-const MaxForeignSize = 256 << 20
+const MaxSize = 256 << 20
 
-// fgnForeignTimeout bounds the SQL work on one file, so that a crafted schema
+// readTimeout bounds the SQL work on one file, so that a crafted schema
 // cannot keep the reader busy.
-const fgnForeignTimeout = 60 * time.Second
+const readTimeout = 60 * time.Second
 
-// Fields that Foreign.Lacks may name.
+// Fields that File.Lacks may name.
 const (
 	LackAPIID    = "api_id"
 	LackUserID   = "user_id"
@@ -68,8 +69,8 @@ const (
 	LackTestMode = "test_mode"
 )
 
-// Foreign is what a foreign SQLite session file holds, in tgvault's terms.
-type Foreign struct {
+// File is what a foreign SQLite session file holds, in tgvault's terms.
+type File struct {
 	Dialect Dialect
 	// SchemaVersion is the number in the version table, as stored (0 if the
 	// table is missing or empty).
@@ -86,14 +87,14 @@ type Foreign struct {
 	// that exporting the account gives back the same rows. Only the type
 	// is read loosely ('USER' is user). Telethon's self row (id 0) is not
 	// a peer.
-	Peers []Peer
+	Peers []storage.Peer
 	// Usernames lists, for each peer (marked id) with more than one
-	// username, all of them as written, the one in Peer.Username first.
+	// username, all of them as written, the one in storage.Peer.Username first.
 	// Only PyroFork's and Kurigram's usernames tables carry more than one.
 	Usernames map[int64][]string
 	// UpdateState holds update_state rows with marked ids (Telethon's raw
 	// channel ids are converted), the account row (id 0) first.
-	UpdateState []UpdateState
+	UpdateState []storage.UpdateState
 	// Lacks names the fields of Session the file does not carry (or holds
 	// as NULL), among api_id, user_id, is_bot and test_mode: the caller must
 	// supply them to export to Pyrogram.
@@ -104,23 +105,23 @@ type Foreign struct {
 }
 
 // ErrNoAuthKey reports a session file without an auth key (NULL, empty or
-// all zero): a client that never logged in. It wraps ErrUnsupported.
-var ErrNoAuthKey = fmt.Errorf("%w: the session has no auth key (never logged in)", ErrUnsupported)
+// all zero): a client that never logged in. It wraps storage.ErrUnsupported.
+var ErrNoAuthKey = fmt.Errorf("%w: the session has no auth key (never logged in)", storage.ErrUnsupported)
 
 // ErrNoSessions reports an SQLite database without a sessions table: no
-// session file at all (a bulk import skips it). It wraps ErrUnsupported.
-var ErrNoSessions = fmt.Errorf("%w: no sessions table", ErrUnsupported)
+// session file at all (a bulk import skips it). It wraps storage.ErrUnsupported.
+var ErrNoSessions = fmt.Errorf("%w: no sessions table", storage.ErrUnsupported)
 
-// ForeignError says why a foreign session file cannot be read. Its text
+// Error says why a foreign session file cannot be read. Its text
 // never holds anything from the file (no usernames, phones or keys), only a
 // fixed reason and, where known, the dialect.
-type ForeignError struct {
+type Error struct {
 	Dialect Dialect // "" if not identified yet
 	Reason  string
-	Err     error // ErrCorrupt, ErrUnsupported, ErrNoSessions or ErrNoAuthKey
+	Err     error // storage.ErrCorrupt, storage.ErrUnsupported, ErrNoSessions or ErrNoAuthKey
 }
 
-func (e *ForeignError) Error() string {
+func (e *Error) Error() string {
 	s := "storage: foreign session"
 	if e.Dialect != "" {
 		s += " (" + string(e.Dialect) + ")"
@@ -128,52 +129,52 @@ func (e *ForeignError) Error() string {
 	return s + ": " + e.Reason
 }
 
-// Unwrap returns ErrCorrupt, ErrUnsupported, ErrNoSessions or ErrNoAuthKey.
-func (e *ForeignError) Unwrap() error { return e.Err }
+// Unwrap returns storage.ErrCorrupt, storage.ErrUnsupported, ErrNoSessions or ErrNoAuthKey.
+func (e *Error) Unwrap() error { return e.Err }
 
-func fgnForeignErr(d Dialect, kind error, reason string) error {
-	return &ForeignError{Dialect: d, Reason: reason, Err: kind}
+func newError(d Dialect, kind error, reason string) error {
+	return &Error{Dialect: d, Reason: reason, Err: kind}
 }
 
-// ReadForeignFile reads the session file at path and, if it exists and is
+// ReadFile reads the session file at path and, if it exists and is
 // not empty, its write-ahead log path+"-wal". Nothing is written to disk:
 // the files are opened read-only and loaded into a private in-memory
 // database; the "-shm" index is not needed and not read.
 //
 // A hot rollback journal beside the file (path+"-journal" with a live
 // header: the client crashed, or is running, in the middle of a
-// transaction) is refused with ErrUnsupported rather than rolled back in
+// transaction) is refused with storage.ErrUnsupported rather than rolled back in
 // memory. The files are read one after the other, so the client should be
 // stopped first: a client writing meanwhile can leave the copy inconsistent
 // (which then fails SQLite's integrity check or misses recent rows).
-func ReadForeignFile(path string) (*Foreign, error) {
-	db, err := fgnReadCapped(path)
+func ReadFile(path string) (*File, error) {
+	db, err := readCapped(path)
 	if err != nil {
 		return nil, err
 	}
-	wal, err := fgnReadCapped(path + "-wal")
+	wal, err := readCapped(path + "-wal")
 	if errors.Is(err, os.ErrNotExist) {
 		wal = nil
 	} else if err != nil {
 		return nil, err
 	}
-	if hot, err := fgnHotJournal(path + "-journal"); err != nil {
+	if hot, err := hotJournal(path + "-journal"); err != nil {
 		return nil, err
 	} else if hot {
-		return nil, fgnForeignErr("", ErrUnsupported, "a rollback journal of an unfinished transaction lies beside the file (the client crashed or is running): open the session with its client once, or stop the client, then try again")
+		return nil, newError("", storage.ErrUnsupported, "a rollback journal of an unfinished transaction lies beside the file (the client crashed or is running): open the session with its client once, or stop the client, then try again")
 	}
-	return ReadForeign(db, wal)
+	return Read(db, wal)
 }
 
-// fgnJournalMagic starts a rollback journal's header.
-const fgnJournalMagic = "\xd9\xd5\x05\xf9\x20\xa1\x63\xd7"
+// journalMagic starts a rollback journal's header.
+const journalMagic = "\xd9\xd5\x05\xf9\x20\xa1\x63\xd7"
 
-// fgnHotJournal reports whether a rollback journal with a live header lies
+// hotJournal reports whether a rollback journal with a live header lies
 // at path: a transaction was interrupted (or is running), and the database
 // file may hold pages that SQLite would roll back before reading. An empty
 // journal or one with a zeroed header (journal_mode TRUNCATE or PERSIST)
 // is not hot.
-func fgnHotJournal(path string) (bool, error) {
+func hotJournal(path string) (bool, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
@@ -186,10 +187,10 @@ func fgnHotJournal(path string) (bool, error) {
 	if _, err := io.ReadFull(f, hdr[:]); err != nil {
 		return false, nil // shorter than a header: nothing to roll back
 	}
-	return string(hdr[:]) == fgnJournalMagic, nil
+	return string(hdr[:]) == journalMagic, nil
 }
 
-func fgnReadCapped(path string) ([]byte, error) {
+func readCapped(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("storage: foreign session: %w", err)
@@ -200,54 +201,54 @@ func fgnReadCapped(path string) ([]byte, error) {
 		return nil, fmt.Errorf("storage: foreign session: %w", err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fgnForeignErr("", ErrUnsupported, "not a regular file")
+		return nil, newError("", storage.ErrUnsupported, "not a regular file")
 	}
-	if st.Size() > MaxForeignSize {
-		return nil, fgnForeignErr("", ErrUnsupported, "the file is larger than the size limit")
+	if st.Size() > MaxSize {
+		return nil, newError("", storage.ErrUnsupported, "the file is larger than the size limit")
 	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxForeignSize+1))
+	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("storage: foreign session: %w", err)
 	}
-	if len(b) > MaxForeignSize {
-		return nil, fgnForeignErr("", ErrUnsupported, "the file is larger than the size limit")
+	if len(b) > MaxSize {
+		return nil, newError("", storage.ErrUnsupported, "the file is larger than the size limit")
 	}
 	return b, nil
 }
 
-// ReadForeign reads a foreign SQLite session file (Pyrogram, PyroFork,
+// Read reads a foreign SQLite session file (Pyrogram, PyroFork,
 // Kurigram or Telethon) from its bytes. wal is the content of its "-wal"
 // file, or nil: the frames of its committed transactions are applied in
 // memory (none if db is empty: SQLite itself discards the WAL of an empty
 // database file). Neither slice is modified or kept. The rebuilt database
 // must pass SQLite's quick_check.
 //
-// Errors are *ForeignError wrapping ErrUnsupported (not an SQLite file, an
-// unknown schema, too large), ErrCorrupt (a damaged file, impossible
+// Errors are *Error wrapping storage.ErrUnsupported (not an SQLite file, an
+// unknown schema, too large), storage.ErrCorrupt (a damaged file, impossible
 // values) or ErrNoAuthKey (no key: nothing to import).
-func ReadForeign(db []byte, wal []byte) (*Foreign, error) {
-	if len(db) > MaxForeignSize || len(wal) > MaxForeignSize {
-		return nil, fgnForeignErr("", ErrUnsupported, "the file is larger than the size limit")
+func Read(db []byte, wal []byte) (*File, error) {
+	if len(db) > MaxSize || len(wal) > MaxSize {
+		return nil, newError("", storage.ErrUnsupported, "the file is larger than the size limit")
 	}
 	if len(db) == 0 {
 		// SQLite ignores (deletes) the WAL of an empty database file.
-		return nil, fgnForeignErr("", ErrUnsupported, "the file is empty")
+		return nil, newError("", storage.ErrUnsupported, "the file is empty")
 	}
-	if len(db) < fgnSqliteHeaderSize || string(db[:16]) != fgnSqliteMagic {
-		return nil, fgnForeignErr("", ErrUnsupported, "not an SQLite database")
+	if len(db) < sqliteHeaderSize || string(db[:16]) != sqliteMagic {
+		return nil, newError("", storage.ErrUnsupported, "not an SQLite database")
 	}
-	if _, ok := fgnHeaderPageSize(db); !ok {
-		return nil, fgnForeignErr("", ErrCorrupt, "the SQLite header has an invalid page size")
+	if _, ok := headerPageSize(db); !ok {
+		return nil, newError("", storage.ErrCorrupt, "the SQLite header has an invalid page size")
 	}
-	img, copied, err := fgnApplyWAL(db, wal)
+	img, copied, err := applyWAL(db, wal)
 	if err != nil {
 		return nil, err
 	}
-	if len(img) < fgnSqliteHeaderSize || string(img[:16]) != fgnSqliteMagic {
-		return nil, fgnForeignErr("", ErrUnsupported, "not an SQLite database")
+	if len(img) < sqliteHeaderSize || string(img[:16]) != sqliteMagic {
+		return nil, newError("", storage.ErrUnsupported, "not an SQLite database")
 	}
-	if _, ok := fgnHeaderPageSize(img); !ok {
-		return nil, fgnForeignErr("", ErrCorrupt, "the SQLite header has an invalid page size")
+	if _, ok := headerPageSize(img); !ok {
+		return nil, newError("", storage.ErrCorrupt, "the SQLite header has an invalid page size")
 	}
 	// A WAL-mode database (read/write versions 2) cannot be opened from
 	// memory; with the WAL applied it is an ordinary rollback-journal image.
@@ -262,9 +263,9 @@ func ReadForeign(db []byte, wal []byte) (*Foreign, error) {
 		defer clear(img) // it holds the auth key
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), fgnForeignTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
-	r, err := fgnOpenImage(ctx, img)
+	r, err := openImage(ctx, img)
 	if err != nil {
 		return nil, err
 	}
@@ -272,33 +273,33 @@ func ReadForeign(db []byte, wal []byte) (*Foreign, error) {
 	return r.read()
 }
 
-// fgnForeignReader reads one deserialized database.
-type fgnForeignReader struct {
+// reader reads one deserialized database.
+type reader struct {
 	ctx     context.Context
 	db      *sql.DB
 	conn    *sql.Conn
-	tables  map[string]fgnTableInfo // by lowercase name; tables only
-	views   map[string]bool         // lowercase names of views
-	indexes map[string]bool         // lowercase names of indexes
+	tables  map[string]tableInfo // by lowercase name; tables only
+	views   map[string]bool      // lowercase names of views
+	indexes map[string]bool      // lowercase names of indexes
 }
 
-type fgnTableInfo struct {
+type tableInfo struct {
 	sql  string
 	cols map[string]bool // lowercase column names; nil until loaded
 }
 
-func fgnOpenImage(ctx context.Context, img []byte) (*fgnForeignReader, error) {
+func openImage(ctx context.Context, img []byte) (*reader, error) {
 	db, err := sql.Open("sqlite", ":memory:?_defensive=1")
 	if err != nil {
-		return nil, fgnSqliteErr("", err)
+		return nil, sqliteErr("", err)
 	}
 	db.SetMaxOpenConns(1)
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		db.Close()
-		return nil, fgnSqliteErr("", err)
+		return nil, sqliteErr("", err)
 	}
-	r := &fgnForeignReader{ctx: ctx, db: db, conn: conn}
+	r := &reader{ctx: ctx, db: db, conn: conn}
 	// Connection flags for an untrusted database: no functions with side
 	// effects from the schema, checked cells, no writes, no temp files.
 	for _, p := range []string{
@@ -309,7 +310,7 @@ func fgnOpenImage(ctx context.Context, img []byte) (*fgnForeignReader, error) {
 	} {
 		if _, err := conn.ExecContext(ctx, p); err != nil {
 			r.close()
-			return nil, fgnSqliteErr("", err)
+			return nil, sqliteErr("", err)
 		}
 	}
 	err = conn.Raw(func(dc any) error {
@@ -321,59 +322,59 @@ func fgnOpenImage(ctx context.Context, img []byte) (*fgnForeignReader, error) {
 	})
 	if err != nil {
 		r.close()
-		return nil, fgnSqliteErr("", err)
+		return nil, sqliteErr("", err)
 	}
 	if _, err := conn.ExecContext(ctx, "PRAGMA query_only=ON"); err != nil {
 		r.close()
-		return nil, fgnSqliteErr("", err)
+		return nil, sqliteErr("", err)
 	}
 	return r, nil
 }
 
-func (r *fgnForeignReader) close() {
+func (r *reader) close() {
 	if r.conn != nil {
 		r.conn.Close()
 	}
 	r.db.Close()
 }
 
-// fgnSqliteErr maps an SQLite error to a ForeignError without its message,
+// sqliteErr maps an SQLite error to a Error without its message,
 // which may quote the file's schema.
-func fgnSqliteErr(d Dialect, err error) error {
+func sqliteErr(d Dialect, err error) error {
 	if err == nil {
 		return nil
 	}
-	var fe *ForeignError
+	var fe *Error
 	if errors.As(err, &fe) {
 		return err
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return fgnForeignErr(d, ErrUnsupported, "reading the database took too long")
+		return newError(d, storage.ErrUnsupported, "reading the database took too long")
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff {
 		case 26: // SQLITE_NOTADB
-			return fgnForeignErr(d, ErrUnsupported, "not an SQLite database")
+			return newError(d, storage.ErrUnsupported, "not an SQLite database")
 		case 11: // SQLITE_CORRUPT
-			return fgnForeignErr(d, ErrCorrupt, "the database is malformed")
+			return newError(d, storage.ErrCorrupt, "the database is malformed")
 		case 9: // SQLITE_INTERRUPT
-			return fgnForeignErr(d, ErrUnsupported, "reading the database took too long")
+			return newError(d, storage.ErrUnsupported, "reading the database took too long")
 		case 7: // SQLITE_NOMEM
-			return fgnForeignErr(d, ErrUnsupported, "reading the database ran out of memory")
+			return newError(d, storage.ErrUnsupported, "reading the database ran out of memory")
 		}
-		return fgnForeignErr(d, ErrCorrupt, "SQLite cannot read the database (error code "+strconv.Itoa(se.Code())+")")
+		return newError(d, storage.ErrCorrupt, "SQLite cannot read the database (error code "+strconv.Itoa(se.Code())+")")
 	}
-	return fgnForeignErr(d, ErrCorrupt, "the database cannot be read")
+	return newError(d, storage.ErrCorrupt, "the database cannot be read")
 }
 
-func (r *fgnForeignReader) read() (*Foreign, error) {
+func (r *reader) read() (*File, error) {
 	var check string
 	if err := r.conn.QueryRowContext(r.ctx, "PRAGMA quick_check(1)").Scan(&check); err != nil {
-		return nil, fgnSqliteErr("", err)
+		return nil, sqliteErr("", err)
 	}
 	if check != "ok" {
-		return nil, fgnForeignErr("", ErrCorrupt, "the database fails SQLite's integrity check")
+		return nil, newError("", storage.ErrCorrupt, "the database fails SQLite's integrity check")
 	}
 	if err := r.loadTables(); err != nil {
 		return nil, err
@@ -382,14 +383,14 @@ func (r *fgnForeignReader) read() (*Foreign, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Foreign{Dialect: d}
+	f := &File{Dialect: d}
 	if f.SchemaVersion, err = r.schemaVersion(); err != nil {
 		return nil, err
 	}
 	if d == DialectPyrogramV2 && f.SchemaVersion == 1 {
 		f.Dialect = DialectPyrogramV1
 	}
-	if fgnIsTelethon(d) {
+	if isTelethon(d) {
 		err = r.readTelethon(f)
 	} else {
 		err = r.readPyrogram(f)
@@ -397,30 +398,30 @@ func (r *fgnForeignReader) read() (*Foreign, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.Lacks = fgnLacks(f.Session)
+	f.Lacks = lacks(f.Session)
 	return f, nil
 }
 
-func fgnIsTelethon(d Dialect) bool { return d == DialectTelethonV7 || d == DialectTelethonOld }
+func isTelethon(d Dialect) bool { return d == DialectTelethonV7 || d == DialectTelethonOld }
 
-func (r *fgnForeignReader) loadTables() error {
+func (r *reader) loadTables() error {
 	rows, err := r.conn.QueryContext(r.ctx, "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table','view','index')")
 	if err != nil {
-		return fgnSqliteErr("", err)
+		return sqliteErr("", err)
 	}
 	defer rows.Close()
-	r.tables = map[string]fgnTableInfo{}
+	r.tables = map[string]tableInfo{}
 	r.views = map[string]bool{}
 	r.indexes = map[string]bool{}
 	for rows.Next() {
 		var typ, name, stmt sql.NullString
 		if err := rows.Scan(&typ, &name, &stmt); err != nil {
-			return fgnSqliteErr("", err)
+			return sqliteErr("", err)
 		}
 		n := strings.ToLower(name.String)
 		switch typ.String {
 		case "table":
-			r.tables[n] = fgnTableInfo{sql: stmt.String}
+			r.tables[n] = tableInfo{sql: stmt.String}
 		case "view":
 			r.views[n] = true
 		case "index":
@@ -428,16 +429,16 @@ func (r *fgnForeignReader) loadTables() error {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fgnSqliteErr("", err)
+		return sqliteErr("", err)
 	}
 	return nil
 }
 
-func (r *fgnForeignReader) hasIndex(name string) bool {
+func (r *reader) hasIndex(name string) bool {
 	return r.indexes[name]
 }
 
-func (r *fgnForeignReader) hasTable(name string) bool {
+func (r *reader) hasTable(name string) bool {
 	_, ok := r.tables[name]
 	return ok
 }
@@ -445,11 +446,11 @@ func (r *fgnForeignReader) hasTable(name string) bool {
 // columns returns the lowercase column names of a table, or nil if there is
 // no such table. Virtual tables and generated columns are refused: reading
 // them would run code the file chose.
-func (r *fgnForeignReader) columns(table string) (map[string]bool, error) {
+func (r *reader) columns(table string) (map[string]bool, error) {
 	t, ok := r.tables[table]
 	if !ok {
 		if r.views[table] {
-			return nil, fgnForeignErr("", ErrUnsupported, "a session table is a view")
+			return nil, newError("", storage.ErrUnsupported, "a session table is a view")
 		}
 		return nil, nil
 	}
@@ -457,11 +458,11 @@ func (r *fgnForeignReader) columns(table string) (map[string]bool, error) {
 		return t.cols, nil
 	}
 	if strings.HasPrefix(strings.ToUpper(strings.TrimSpace(t.sql)), "CREATE VIRTUAL") {
-		return nil, fgnForeignErr("", ErrUnsupported, "a session table is a virtual table")
+		return nil, newError("", storage.ErrUnsupported, "a session table is a virtual table")
 	}
 	rows, err := r.conn.QueryContext(r.ctx, "SELECT name, hidden FROM pragma_table_xinfo(?)", table)
 	if err != nil {
-		return nil, fgnSqliteErr("", err)
+		return nil, sqliteErr("", err)
 	}
 	defer rows.Close()
 	cols := map[string]bool{}
@@ -469,22 +470,22 @@ func (r *fgnForeignReader) columns(table string) (map[string]bool, error) {
 		var name sql.NullString
 		var hidden sql.NullInt64
 		if err := rows.Scan(&name, &hidden); err != nil {
-			return nil, fgnSqliteErr("", err)
+			return nil, sqliteErr("", err)
 		}
 		if hidden.Int64 == 1 || hidden.Int64 == 2 { // hidden or computed on read
-			return nil, fgnForeignErr("", ErrUnsupported, "a session table has generated columns")
+			return nil, newError("", storage.ErrUnsupported, "a session table has generated columns")
 		}
 		cols[strings.ToLower(name.String)] = true
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fgnSqliteErr("", err)
+		return nil, sqliteErr("", err)
 	}
 	t.cols = cols
 	r.tables[table] = t
 	return cols, nil
 }
 
-func fgnHasAll(cols map[string]bool, names ...string) bool {
+func hasAll(cols map[string]bool, names ...string) bool {
 	for _, n := range names {
 		if !cols[n] {
 			return false
@@ -494,41 +495,41 @@ func fgnHasAll(cols map[string]bool, names ...string) bool {
 }
 
 // dialect identifies the schema from its tables and columns.
-func (r *fgnForeignReader) dialect() (Dialect, error) {
+func (r *reader) dialect() (Dialect, error) {
 	sess, err := r.columns("sessions")
 	if err != nil {
 		return "", err
 	}
 	if sess == nil {
-		return "", fgnForeignErr("", ErrNoSessions, "no sessions table: not a Pyrogram or Telethon session file")
+		return "", newError("", ErrNoSessions, "no sessions table: not a Pyrogram or Telethon session file")
 	}
-	if !fgnHasAll(sess, "dc_id", "auth_key") {
-		return "", fgnForeignErr("", ErrUnsupported, "the sessions table has an unknown layout")
+	if !hasAll(sess, "dc_id", "auth_key") {
+		return "", newError("", storage.ErrUnsupported, "the sessions table has an unknown layout")
 	}
 	// Telethon: sessions(dc_id, server_address, port, auth_key[, takeout_id])
 	// and entities; no Pyrogram columns.
-	if !sess["user_id"] && !sess["test_mode"] && !sess["api_id"] && fgnHasAll(sess, "server_address", "port") {
+	if !sess["user_id"] && !sess["test_mode"] && !sess["api_id"] && hasAll(sess, "server_address", "port") {
 		ent, err := r.columns("entities")
 		if err != nil {
 			return "", err
 		}
-		if ent != nil && !fgnHasAll(ent, "id", "hash") {
-			return "", fgnForeignErr("", ErrUnsupported, "the entities table has an unknown layout")
+		if ent != nil && !hasAll(ent, "id", "hash") {
+			return "", newError("", storage.ErrUnsupported, "the entities table has an unknown layout")
 		}
 		if ent["date"] && sess["takeout_id"] {
 			return DialectTelethonV7, nil
 		}
 		return DialectTelethonOld, nil
 	}
-	if !fgnHasAll(sess, "test_mode", "user_id", "is_bot") {
-		return "", fgnForeignErr("", ErrUnsupported, "the sessions table has an unknown layout")
+	if !hasAll(sess, "test_mode", "user_id", "is_bot") {
+		return "", newError("", storage.ErrUnsupported, "the sessions table has an unknown layout")
 	}
 	peers, err := r.columns("peers")
 	if err != nil {
 		return "", err
 	}
-	if peers == nil || !fgnHasAll(peers, "id", "access_hash", "type") {
-		return "", fgnForeignErr("", ErrUnsupported, "no peers table of a known layout")
+	if peers == nil || !hasAll(peers, "id", "access_hash", "type") {
+		return "", newError("", storage.ErrUnsupported, "no peers table of a known layout")
 	}
 	if _, err := r.columns("update_state"); err != nil {
 		return "", err
@@ -538,9 +539,9 @@ func (r *fgnForeignReader) dialect() (Dialect, error) {
 		return "", err
 	}
 	switch {
-	case un != nil && fgnHasAll(un, "id", "peer_id"):
+	case un != nil && hasAll(un, "id", "peer_id"):
 		return DialectPyroForkV4, nil
-	case un != nil && fgnHasAll(un, "id", "username"):
+	case un != nil && hasAll(un, "id", "username"):
 		switch {
 		case sess["server_address"]:
 			return DialectKurigramV7, nil
@@ -551,7 +552,7 @@ func (r *fgnForeignReader) dialect() (Dialect, error) {
 		}
 		return DialectKurigramV4, nil
 	case un != nil:
-		return "", fgnForeignErr("", ErrUnsupported, "the usernames table has an unknown layout")
+		return "", newError("", storage.ErrUnsupported, "the usernames table has an unknown layout")
 	case sess["server_address"]:
 		// Kurigram creates usernames from v4 on; be lenient if it was dropped.
 		return DialectKurigramV7, nil
@@ -562,14 +563,14 @@ func (r *fgnForeignReader) dialect() (Dialect, error) {
 		return DialectPyrogramV3, nil
 	}
 	if !peers["username"] {
-		return "", fgnForeignErr("", ErrUnsupported, "the peers table has an unknown layout")
+		return "", newError("", storage.ErrUnsupported, "the peers table has an unknown layout")
 	}
 	return DialectPyrogramV2, nil // or v1: told apart by the version row
 }
 
 // schemaVersion reads version.number (Pyrogram) or version.version
 // (Telethon): the largest value, 0 if there is none.
-func (r *fgnForeignReader) schemaVersion() (int, error) {
+func (r *reader) schemaVersion() (int, error) {
 	cols, err := r.columns("version")
 	if err != nil || cols == nil {
 		return 0, err
@@ -584,18 +585,18 @@ func (r *fgnForeignReader) schemaVersion() (int, error) {
 	var v any
 	err = r.conn.QueryRowContext(r.ctx, `SELECT max("`+col+`") FROM version`).Scan(&v)
 	if err != nil {
-		return 0, fgnSqliteErr("", err)
+		return 0, sqliteErr("", err)
 	}
-	n, ok := fgnAsInt(v)
+	n, ok := asInt(v)
 	if !ok || n < 0 || n > math.MaxInt32 {
 		return 0, nil
 	}
 	return int(n), nil
 }
 
-// fgnSelectCols builds a SELECT of the wanted columns of table, with NULL for
+// selectCols builds a SELECT of the wanted columns of table, with NULL for
 // those the table lacks, so that rows scan by name whatever the order.
-func fgnSelectCols(cols map[string]bool, table string, want ...string) string {
+func selectCols(cols map[string]bool, table string, want ...string) string {
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	for i, w := range want {
@@ -614,7 +615,7 @@ func fgnSelectCols(cols map[string]bool, table string, want ...string) string {
 
 // sessionRow reads the first row of sessions (the row Pyrogram's and
 // Telethon's accessors read) as loosely typed values by column name.
-func (r *fgnForeignReader) sessionRow(d Dialect, want ...string) (map[string]any, error) {
+func (r *reader) sessionRow(d Dialect, want ...string) (map[string]any, error) {
 	cols, err := r.columns("sessions")
 	if err != nil {
 		return nil, err
@@ -624,12 +625,12 @@ func (r *fgnForeignReader) sessionRow(d Dialect, want ...string) (map[string]any
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	err = r.conn.QueryRowContext(r.ctx, fgnSelectCols(cols, "sessions", want...)+" LIMIT 1").Scan(ptrs...)
+	err = r.conn.QueryRowContext(r.ctx, selectCols(cols, "sessions", want...)+" LIMIT 1").Scan(ptrs...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, &ForeignError{Dialect: d, Reason: "the sessions table is empty", Err: ErrNoAuthKey}
+		return nil, &Error{Dialect: d, Reason: "the sessions table is empty", Err: ErrNoAuthKey}
 	}
 	if err != nil {
-		return nil, fgnSqliteErr(d, err)
+		return nil, sqliteErr(d, err)
 	}
 	m := make(map[string]any, len(want))
 	for i, w := range want {
@@ -638,8 +639,8 @@ func (r *fgnForeignReader) sessionRow(d Dialect, want ...string) (map[string]any
 	return m, nil
 }
 
-// fgnAuthKey checks and copies the auth_key value; the scanned copy is wiped.
-func fgnAuthKey(d Dialect, v any) (sessionstring.AuthKey, error) {
+// authKey checks and copies the auth_key value; the scanned copy is wiped.
+func authKey(d Dialect, v any) (sessionstring.AuthKey, error) {
 	var b []byte
 	switch x := v.(type) {
 	case nil:
@@ -648,48 +649,48 @@ func fgnAuthKey(d Dialect, v any) (sessionstring.AuthKey, error) {
 	case string:
 		b = []byte(x)
 	default:
-		return sessionstring.AuthKey{}, fgnForeignErr(d, ErrCorrupt, "the auth key is not a blob")
+		return sessionstring.AuthKey{}, newError(d, storage.ErrCorrupt, "the auth key is not a blob")
 	}
 	defer clear(b)
 	if len(b) == 0 {
-		return sessionstring.AuthKey{}, &ForeignError{Dialect: d, Reason: "the auth key is missing", Err: ErrNoAuthKey}
+		return sessionstring.AuthKey{}, &Error{Dialect: d, Reason: "the auth key is missing", Err: ErrNoAuthKey}
 	}
 	if len(b) != sessionstring.AuthKeySize {
-		return sessionstring.AuthKey{}, fgnForeignErr(d, ErrCorrupt, fmt.Sprintf("the auth key is %d bytes, want %d", len(b), sessionstring.AuthKeySize))
+		return sessionstring.AuthKey{}, newError(d, storage.ErrCorrupt, fmt.Sprintf("the auth key is %d bytes, want %d", len(b), sessionstring.AuthKeySize))
 	}
 	k, err := sessionstring.NewAuthKey(b)
 	if err != nil {
 		// The size is right, so the key is all zero: Telethon's "no key".
-		return sessionstring.AuthKey{}, &ForeignError{Dialect: d, Reason: "the auth key is all zero", Err: ErrNoAuthKey}
+		return sessionstring.AuthKey{}, &Error{Dialect: d, Reason: "the auth key is all zero", Err: ErrNoAuthKey}
 	}
 	return k, nil
 }
 
-func fgnDcID(d Dialect, v any) (int, error) {
-	n, ok := fgnAsInt(v)
+func dcID(d Dialect, v any) (int, error) {
+	n, ok := asInt(v)
 	if !ok {
-		return 0, fgnForeignErr(d, ErrCorrupt, "dc_id is not an integer")
+		return 0, newError(d, storage.ErrCorrupt, "dc_id is not an integer")
 	}
 	if n < 1 || n > 255 {
-		return 0, fgnForeignErr(d, ErrCorrupt, "dc_id is out of range")
+		return 0, newError(d, storage.ErrCorrupt, "dc_id is out of range")
 	}
 	return int(n), nil
 }
 
-// fgnHostPort reads server_address/port. They are only hints (the DC id
+// hostPort reads server_address/port. They are only hints (the DC id
 // decides), so unusable values become unknown rather than errors.
-func fgnHostPort(s *sessionstring.Session, host, port any) {
-	if h, ok := fgnAsText(host); ok && fgnSaneHost(strings.TrimSpace(h)) {
+func hostPort(s *sessionstring.Session, host, port any) {
+	if h, ok := asText(host); ok && saneHost(strings.TrimSpace(h)) {
 		s.Host = sessionstring.Some(strings.TrimSpace(h))
 	}
-	if p, ok := fgnAsInt(port); ok && p > 0 && p <= 65535 {
+	if p, ok := asInt(port); ok && p > 0 && p <= 65535 {
 		s.Port = sessionstring.Some(int(p))
 	}
 }
 
-// fgnSaneHost accepts an IP literal or a host name: 1 to 253 letters,
+// saneHost accepts an IP literal or a host name: 1 to 253 letters,
 // digits, '.', '-', ':' or '_', so that nothing else reaches a terminal.
-func fgnSaneHost(h string) bool {
+func saneHost(h string) bool {
 	if h == "" || len(h) > 253 {
 		return false
 	}
@@ -701,43 +702,43 @@ func fgnSaneHost(h string) bool {
 	return true
 }
 
-func (r *fgnForeignReader) readPyrogram(f *Foreign) error {
+func (r *reader) readPyrogram(f *File) error {
 	d := f.Dialect
 	row, err := r.sessionRow(d, "dc_id", "api_id", "test_mode", "auth_key", "date", "user_id", "is_bot", "server_address", "port")
 	if err != nil {
 		return err
 	}
 	s := &f.Session
-	if s.AuthKey, err = fgnAuthKey(d, row["auth_key"]); err != nil {
+	if s.AuthKey, err = authKey(d, row["auth_key"]); err != nil {
 		return err
 	}
-	if s.DCID, err = fgnDcID(d, row["dc_id"]); err != nil {
+	if s.DCID, err = dcID(d, row["dc_id"]); err != nil {
 		return err
 	}
 	if v := row["api_id"]; v != nil {
-		n, ok := fgnAsInt(v)
+		n, ok := asInt(v)
 		if !ok || n < 0 || n > math.MaxInt32 {
-			return fgnForeignErr(d, ErrCorrupt, "api_id is not a valid integer")
+			return newError(d, storage.ErrCorrupt, "api_id is not a valid integer")
 		}
 		s.APIID = sessionstring.Some(int32(n))
 	}
-	if s.TestMode, err = fgnOptBool(d, "test_mode", row["test_mode"]); err != nil {
+	if s.TestMode, err = optBool(d, "test_mode", row["test_mode"]); err != nil {
 		return err
 	}
-	if s.IsBot, err = fgnOptBool(d, "is_bot", row["is_bot"]); err != nil {
+	if s.IsBot, err = optBool(d, "is_bot", row["is_bot"]); err != nil {
 		return err
 	}
 	if v := row["user_id"]; v != nil {
-		n, ok := fgnAsInt(v)
+		n, ok := asInt(v)
 		if !ok {
-			return fgnForeignErr(d, ErrCorrupt, "user_id is not an integer")
+			return newError(d, storage.ErrCorrupt, "user_id is not an integer")
 		}
 		s.UserID = sessionstring.Some(n)
 	}
-	if n, ok := fgnAsInt(row["date"]); ok {
+	if n, ok := asInt(row["date"]); ok {
 		f.Date = n
 	}
-	fgnHostPort(s, row["server_address"], row["port"])
+	hostPort(s, row["server_address"], row["port"])
 
 	if err := r.readPyrogramPeers(f); err != nil {
 		return err
@@ -748,13 +749,13 @@ func (r *fgnForeignReader) readPyrogram(f *Foreign) error {
 	return r.readUpdateState(f, false)
 }
 
-func fgnOptBool(d Dialect, name string, v any) (sessionstring.Opt[bool], error) {
+func optBool(d Dialect, name string, v any) (sessionstring.Opt[bool], error) {
 	if v == nil {
 		return sessionstring.None[bool](), nil
 	}
-	n, ok := fgnAsInt(v)
+	n, ok := asInt(v)
 	if !ok {
-		if s, isText := fgnAsText(v); isText {
+		if s, isText := asText(v); isText {
 			switch strings.ToLower(strings.TrimSpace(s)) {
 			case "true":
 				return sessionstring.Some(true), nil
@@ -762,28 +763,28 @@ func fgnOptBool(d Dialect, name string, v any) (sessionstring.Opt[bool], error) 
 				return sessionstring.Some(false), nil
 			}
 		}
-		return sessionstring.Opt[bool]{}, fgnForeignErr(d, ErrCorrupt, name+" is not a boolean")
+		return sessionstring.Opt[bool]{}, newError(d, storage.ErrCorrupt, name+" is not a boolean")
 	}
 	return sessionstring.Some(n != 0), nil
 }
 
-func (r *fgnForeignReader) readPyrogramPeers(f *Foreign) error {
+func (r *reader) readPyrogramPeers(f *File) error {
 	cols, err := r.columns("peers")
 	if err != nil {
 		return err
 	}
-	q := fgnSelectCols(cols, "peers", "id", "access_hash", "type", "username", "phone_number", "last_update_on")
+	q := selectCols(cols, "peers", "id", "access_hash", "type", "username", "phone_number", "last_update_on")
 	rows, err := r.conn.QueryContext(r.ctx, q)
 	if err != nil {
-		return fgnSqliteErr(f.Dialect, err)
+		return sqliteErr(f.Dialect, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id, hash, typ, user, phone, upd any
 		if err := rows.Scan(&id, &hash, &typ, &user, &phone, &upd); err != nil {
-			return fgnSqliteErr(f.Dialect, err)
+			return sqliteErr(f.Dialect, err)
 		}
-		p, ok := fgnPyrogramPeer(id, hash, typ, user, phone, upd)
+		p, ok := pyrogramPeer(id, hash, typ, user, phone, upd)
 		if !ok {
 			f.SkippedPeers++
 			continue
@@ -791,46 +792,46 @@ func (r *fgnForeignReader) readPyrogramPeers(f *Foreign) error {
 		f.Peers = append(f.Peers, p)
 	}
 	if err := rows.Err(); err != nil {
-		return fgnSqliteErr(f.Dialect, err)
+		return sqliteErr(f.Dialect, err)
 	}
-	fgnSortPeers(f)
+	sortPeers(f)
 	return nil
 }
 
-func fgnPyrogramPeer(id, hash, typ, user, phone, upd any) (Peer, bool) {
-	var p Peer
+func pyrogramPeer(id, hash, typ, user, phone, upd any) (storage.Peer, bool) {
+	var p storage.Peer
 	var ok bool
-	if p.ID, ok = fgnAsInt(id); !ok {
-		return Peer{}, false
+	if p.ID, ok = asInt(id); !ok {
+		return storage.Peer{}, false
 	}
-	t, ok := fgnAsText(typ)
+	t, ok := asText(typ)
 	t = strings.ToLower(strings.TrimSpace(t))
 	if !ok || t == "" {
-		return Peer{}, false
+		return storage.Peer{}, false
 	}
-	p.Type = PeerType(t)
+	p.Type = storage.PeerType(t)
 	if hash != nil {
-		if p.AccessHash, ok = fgnAsInt(hash); !ok {
-			return Peer{}, false
+		if p.AccessHash, ok = asInt(hash); !ok {
+			return storage.Peer{}, false
 		}
 	}
 	// The rest as written: a group's access_hash (Pyrogram writes 0 and
 	// ignores it, another tool may not), the username's and phone's text.
-	p.Username = fgnText(user)
-	p.Phone = fgnText(phone)
-	p.LastUpdateOn, _ = fgnAsInt(upd)
+	p.Username = text(user)
+	p.Phone = text(phone)
+	p.LastUpdateOn, _ = asInt(upd)
 	return p, true
 }
 
-func fgnSortPeers(f *Foreign) {
-	slices.SortStableFunc(f.Peers, func(a, b Peer) int { return cmp.Compare(a.ID, b.ID) })
+func sortPeers(f *File) {
+	slices.SortStableFunc(f.Peers, func(a, b storage.Peer) int { return cmp.Compare(a.ID, b.ID) })
 	// Primary keys make ids unique; a file without them keeps the first row.
-	f.Peers = slices.CompactFunc(f.Peers, func(a, b Peer) bool { return a.ID == b.ID })
+	f.Peers = slices.CompactFunc(f.Peers, func(a, b storage.Peer) bool { return a.ID == b.ID })
 }
 
 // readUsernames reads PyroFork's usernames(id TEXT username, peer_id) or
 // Kurigram's usernames(id INTEGER peer, username) into Usernames, and for
-// Kurigram fills Peer.Username from it.
+// Kurigram fills storage.Peer.Username from it.
 //
 // Kurigram: a peer's first username is its usernames row with the lowest
 // rowid. Kurigram inserts a peer's usernames in the order Telegram lists
@@ -838,7 +839,7 @@ func fgnSortPeers(f *Foreign) {
 // that order. If a peer has no rows there, peers.username is used where the
 // column exists (a Pyrogram file migrated by Kurigram keeps it, and the
 // usernames table starts empty).
-func (r *fgnForeignReader) readUsernames(f *Foreign) error {
+func (r *reader) readUsernames(f *File) error {
 	cols, err := r.columns("usernames")
 	if err != nil || cols == nil {
 		return err
@@ -846,33 +847,33 @@ func (r *fgnForeignReader) readUsernames(f *Foreign) error {
 	pyrofork := f.Dialect == DialectPyroForkV4
 	var q string
 	if pyrofork {
-		q = fgnSelectCols(cols, "usernames", "peer_id", "id")
+		q = selectCols(cols, "usernames", "peer_id", "id")
 	} else {
-		q = fgnSelectCols(cols, "usernames", "id", "username")
+		q = selectCols(cols, "usernames", "id", "username")
 	}
 	if !strings.Contains(strings.ToUpper(r.tables["usernames"].sql), "WITHOUT ROWID") {
 		q += " ORDER BY rowid"
 	}
 	rows, err := r.conn.QueryContext(r.ctx, q)
 	if err != nil {
-		return fgnSqliteErr(f.Dialect, err)
+		return sqliteErr(f.Dialect, err)
 	}
 	defer rows.Close()
 	byPeer := map[int64][]string{}
 	for rows.Next() {
 		var pid, name any
 		if err := rows.Scan(&pid, &name); err != nil {
-			return fgnSqliteErr(f.Dialect, err)
+			return sqliteErr(f.Dialect, err)
 		}
-		id, ok := fgnAsInt(pid)
-		u := fgnText(name)
+		id, ok := asInt(pid)
+		u := text(name)
 		if !ok || u == "" || slices.Contains(byPeer[id], u) {
 			continue
 		}
 		byPeer[id] = append(byPeer[id], u)
 	}
 	if err := rows.Err(); err != nil {
-		return fgnSqliteErr(f.Dialect, err)
+		return sqliteErr(f.Dialect, err)
 	}
 	for i := range f.Peers {
 		p := &f.Peers[i]
@@ -905,40 +906,40 @@ func (r *fgnForeignReader) readUsernames(f *Foreign) error {
 
 // readUpdateState reads update_state; telethon converts raw channel ids to
 // marked ones.
-func (r *fgnForeignReader) readUpdateState(f *Foreign, telethon bool) error {
+func (r *reader) readUpdateState(f *File, telethon bool) error {
 	cols, err := r.columns("update_state")
 	if err != nil || cols == nil {
 		return err
 	}
 	if !cols["id"] {
-		return fgnForeignErr(f.Dialect, ErrUnsupported, "the update_state table has an unknown layout")
+		return newError(f.Dialect, storage.ErrUnsupported, "the update_state table has an unknown layout")
 	}
-	rows, err := r.conn.QueryContext(r.ctx, fgnSelectCols(cols, "update_state", "id", "pts", "qts", "date", "seq"))
+	rows, err := r.conn.QueryContext(r.ctx, selectCols(cols, "update_state", "id", "pts", "qts", "date", "seq"))
 	if err != nil {
-		return fgnSqliteErr(f.Dialect, err)
+		return sqliteErr(f.Dialect, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id, pts, qts, date, seq any
 		if err := rows.Scan(&id, &pts, &qts, &date, &seq); err != nil {
-			return fgnSqliteErr(f.Dialect, err)
+			return sqliteErr(f.Dialect, err)
 		}
-		n, ok := fgnAsInt(id)
+		n, ok := asInt(id)
 		if !ok {
 			continue
 		}
 		if telethon && n > 0 {
-			if n > math.MaxInt64-channelOffset {
+			if n > math.MaxInt64-storage.ChannelOffset {
 				continue
 			}
-			n = -(channelOffset + n)
+			n = -(storage.ChannelOffset + n)
 		}
-		f.UpdateState = append(f.UpdateState, UpdateState{ID: n, Pts: fgnOptInt(pts), Qts: fgnOptInt(qts), Date: fgnOptInt(date), Seq: fgnOptInt(seq)})
+		f.UpdateState = append(f.UpdateState, storage.UpdateState{ID: n, Pts: optInt(pts), Qts: optInt(qts), Date: optInt(date), Seq: optInt(seq)})
 	}
 	if err := rows.Err(); err != nil {
-		return fgnSqliteErr(f.Dialect, err)
+		return sqliteErr(f.Dialect, err)
 	}
-	slices.SortStableFunc(f.UpdateState, func(a, b UpdateState) int {
+	slices.SortStableFunc(f.UpdateState, func(a, b storage.UpdateState) int {
 		switch {
 		case a.ID == b.ID:
 			return 0
@@ -952,8 +953,8 @@ func (r *fgnForeignReader) readUpdateState(f *Foreign, telethon bool) error {
 	return nil
 }
 
-func fgnOptInt(v any) sessionstring.Opt[int64] {
-	if n, ok := fgnAsInt(v); ok {
+func optInt(v any) sessionstring.Opt[int64] {
+	if n, ok := asInt(v); ok {
 		return sessionstring.Some(n)
 	}
 	return sessionstring.None[int64]()
@@ -966,20 +967,20 @@ func fgnOptInt(v any) sessionstring.Opt[int64] {
 // "-100..." ids are typed channel: Telethon does not store broadcast vs
 // megagroup, and both types build the same InputPeerChannel. The row id 0
 // is Telethon's self row: its hash is the account's user id.
-func (r *fgnForeignReader) readTelethon(f *Foreign) error {
+func (r *reader) readTelethon(f *File) error {
 	d := f.Dialect
 	row, err := r.sessionRow(d, "dc_id", "server_address", "port", "auth_key")
 	if err != nil {
 		return err
 	}
 	s := &f.Session
-	if s.AuthKey, err = fgnAuthKey(d, row["auth_key"]); err != nil {
+	if s.AuthKey, err = authKey(d, row["auth_key"]); err != nil {
 		return err
 	}
-	if s.DCID, err = fgnDcID(d, row["dc_id"]); err != nil {
+	if s.DCID, err = dcID(d, row["dc_id"]); err != nil {
 		return err
 	}
-	fgnHostPort(s, row["server_address"], row["port"])
+	hostPort(s, row["server_address"], row["port"])
 	if h, ok := s.Host.Get(); ok {
 		// The one table of Telegram's addresses, as for a Telethon string.
 		s.TestMode = sessionstring.TestModeOfAddress(h)
@@ -990,18 +991,18 @@ func (r *fgnForeignReader) readTelethon(f *Foreign) error {
 		return err
 	}
 	if cols != nil {
-		rows, err := r.conn.QueryContext(r.ctx, fgnSelectCols(cols, "entities", "id", "hash", "username", "phone", "date"))
+		rows, err := r.conn.QueryContext(r.ctx, selectCols(cols, "entities", "id", "hash", "username", "phone", "date"))
 		if err != nil {
-			return fgnSqliteErr(d, err)
+			return sqliteErr(d, err)
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var id, hash, user, phone, date any
 			if err := rows.Scan(&id, &hash, &user, &phone, &date); err != nil {
-				return fgnSqliteErr(d, err)
+				return sqliteErr(d, err)
 			}
-			n, ok := fgnAsInt(id)
-			h, hok := fgnAsInt(hash)
+			n, ok := asInt(id)
+			h, hok := asInt(hash)
 			if !ok || (hash != nil && !hok) {
 				f.SkippedPeers++
 				continue
@@ -1014,29 +1015,29 @@ func (r *fgnForeignReader) readTelethon(f *Foreign) error {
 			}
 			// As written; Telethon's INTEGER phone becomes its decimal
 			// text (Pyrogram's phone_number is TEXT).
-			p := Peer{ID: n, AccessHash: h, Username: fgnText(user), Phone: fgnText(phone)}
-			p.LastUpdateOn, _ = fgnAsInt(date)
+			p := storage.Peer{ID: n, AccessHash: h, Username: text(user), Phone: text(phone)}
+			p.LastUpdateOn, _ = asInt(date)
 			switch {
 			case n > 0:
-				p.Type = PeerUser
-			case n > -channelOffset:
-				p.Type = PeerGroup
+				p.Type = storage.PeerUser
+			case n > -storage.ChannelOffset:
+				p.Type = storage.PeerGroup
 			default:
-				p.Type = PeerChannel
+				p.Type = storage.PeerChannel
 			}
 			f.Peers = append(f.Peers, p)
 		}
 		if err := rows.Err(); err != nil {
-			return fgnSqliteErr(d, err)
+			return sqliteErr(d, err)
 		}
-		fgnSortPeers(f)
+		sortPeers(f)
 	}
 	return r.readUpdateState(f, true)
 }
 
-// fgnLacks lists, in a fixed order, the fields a Pyrogram export needs that
+// lacks lists, in a fixed order, the fields a Pyrogram export needs that
 // the file did not give.
-func fgnLacks(s sessionstring.Session) []string {
+func lacks(s sessionstring.Session) []string {
 	var l []string
 	if !s.APIID.Known() {
 		l = append(l, LackAPIID)
@@ -1053,9 +1054,9 @@ func fgnLacks(s sessionstring.Session) []string {
 	return l
 }
 
-// fgnAsInt reads an SQLite value as an int64: integers, integral reals and
+// asInt reads an SQLite value as an int64: integers, integral reals and
 // decimal text. NULL and anything else is not an integer.
-func fgnAsInt(v any) (int64, bool) {
+func asInt(v any) (int64, bool) {
 	switch x := v.(type) {
 	case int64:
 		return x, true
@@ -1078,8 +1079,8 @@ func fgnAsInt(v any) (int64, bool) {
 	return 0, false
 }
 
-// fgnAsText reads an SQLite value as text (integers in decimal).
-func fgnAsText(v any) (string, bool) {
+// asText reads an SQLite value as text (integers in decimal).
+func asText(v any) (string, bool) {
 	switch x := v.(type) {
 	case string:
 		return x, true
@@ -1091,21 +1092,21 @@ func fgnAsText(v any) (string, bool) {
 	return "", false
 }
 
-// fgnText reads a username or phone as written: text as is, an integer
+// text reads a username or phone as written: text as is, an integer
 // (Telethon's phone) in decimal, NULL and anything else as "".
-func fgnText(v any) string {
-	s, _ := fgnAsText(v)
+func text(v any) string {
+	s, _ := asText(v)
 	return s
 }
 
-// Snapshot returns the foreign file's content as a Snapshot: the session
+// Snapshot returns the foreign file's content as a storage.Snapshot: the session
 // row (Date included), the peers and the update state. The server address
 // a Kurigram or Telethon file carries is in f.Session, not in the row,
 // which has no column for it.
-func (f *Foreign) Snapshot() *Snapshot {
+func (f *File) Snapshot() *storage.Snapshot {
 	s := f.Session
-	return &Snapshot{
-		Session: SessionRow{
+	return &storage.Snapshot{
+		Session: storage.SessionRow{
 			DCID: s.DCID, APIID: s.APIID, TestMode: s.TestMode, AuthKey: s.AuthKey,
 			Date: f.Date, UserID: s.UserID, IsBot: s.IsBot,
 		},
@@ -1117,6 +1118,6 @@ func (f *Foreign) Snapshot() *Snapshot {
 // Storage returns a memory store holding the foreign file's session, peers
 // and update state, with Pyrogram's semantics (lookups by id, username and
 // phone work at once).
-func (f *Foreign) Storage(opts Options) (*Memory, error) {
-	return NewMemory(f.Snapshot(), opts)
+func (f *File) Storage(opts storage.Options) (*storage.Memory, error) {
+	return storage.NewMemory(f.Snapshot(), opts)
 }
