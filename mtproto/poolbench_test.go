@@ -29,6 +29,7 @@ import (
 	tdtg "github.com/gotd/td/tg"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/atomicfile"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
@@ -68,10 +69,10 @@ func TestDevServerProcess(t *testing.T) {
 	go func() { done <- srv.Serve(ctx) }()
 	writeStats := func() {
 		b, _ := json.Marshal(srv.Stats())
-		_ = storage.WriteFileAtomic(filepath.Join(dir, "stats.json"), b)
+		_ = atomicfile.WriteFile(filepath.Join(dir, "stats.json"), b)
 	}
 	writeStats()
-	if err := storage.WriteFileAtomic(filepath.Join(dir, "addr"), []byte(srv.Addr())); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "addr"), []byte(srv.Addr())); err != nil {
 		t.Fatal(err)
 	}
 	eof := make(chan struct{})

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tgvault/tgvault/internal/atomicfile"
 )
 
 // TestSaveBatch: files flushed through a batch are untouched on disk until
@@ -253,7 +255,7 @@ func TestSaveBatchCrashChild(t *testing.T) {
 			revs[i] = f.Revision()
 		}
 		b, _ := json.Marshal(revs)
-		if err := WriteFileAtomic(filepath.Join(dir, "ledger"), b); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, "ledger"), b); err != nil {
 			t.Fatal(err)
 		}
 	}

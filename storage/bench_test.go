@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/tgvault/tgvault/internal/atomicfile"
 )
 
 // benchSealer is what the sealed benchmarks seal with. sealed_age_test.go
@@ -288,7 +290,7 @@ func BenchmarkSaveSealed(b *testing.B) {
 // limitMeter measures the physical limit of a save beside it, in the same
 // loop, so that the two see the same load: after each save of s, the
 // image it just wrote (decrypted, untimed) is sealed again by the same
-// sealer and written durably (WriteFileAtomic) to another file, timed.
+// sealer and written durably (atomicfile.WriteFile) to another file, timed.
 type limitMeter struct {
 	s     *File
 	path  string
@@ -311,7 +313,7 @@ func (m *limitMeter) measure(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := WriteFileAtomic(m.path, sealed); err != nil {
+	if err := atomicfile.WriteFile(m.path, sealed); err != nil {
 		b.Fatal(err)
 	}
 	m.total += time.Since(t0)
@@ -431,7 +433,7 @@ func BenchmarkUpdateAndSaveSealed(b *testing.B) {
 
 // BenchmarkPhysicalLimit is the yardstick of the saves: the image of the
 // 100,000-peer store (the bytes BenchmarkSaveSealed writes), sealed by the
-// same sealer and written durably (WriteFileAtomic: temp file, write,
+// same sealer and written durably (atomicfile.WriteFile: temp file, write,
 // fsync, rename, directory fsync), with nothing else: no image to build
 // or patch. A save cannot be faster than this.
 func BenchmarkPhysicalLimit(b *testing.B) {
@@ -454,7 +456,7 @@ func BenchmarkPhysicalLimit(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := WriteFileAtomic(path, sealed); err != nil {
+		if err := atomicfile.WriteFile(path, sealed); err != nil {
 			b.Fatal(err)
 		}
 	}

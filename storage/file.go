@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/tgvault/tgvault/internal/atomicfile"
 )
 
 // Sealer encrypts and decrypts whole images. The vault hands the file
@@ -87,7 +89,7 @@ type Blob interface {
 }
 
 // FileBlob is the Blob of a sealed file at a path: read into a pooled
-// buffer, replaced by WriteFileAtomic.
+// buffer, replaced by atomicfile.WriteFile.
 type FileBlob string
 
 // Name returns the path.
@@ -97,15 +99,17 @@ func (p FileBlob) Name() string { return string(p) }
 func (p FileBlob) ReadBlob() ([]byte, error) { return readSealed(string(p)) }
 
 // WriteBlob replaces the file atomically.
-func (p FileBlob) WriteBlob(sealed []byte) error { return WriteFileAtomic(string(p), sealed) }
+func (p FileBlob) WriteBlob(sealed []byte) error { return atomicfile.WriteFile(string(p), sealed) }
 
 // stageBlob writes the image to a temp file beside the file, for a
 // SaveBatch to make durable and put in place.
-func (p FileBlob) stageBlob(sealed []byte) (*tempFile, error) { return writeTemp(string(p), sealed) }
+func (p FileBlob) stageBlob(sealed []byte) (*atomicfile.Temp, error) {
+	return atomicfile.Stage(string(p), sealed)
+}
 
 // stagingBlob is a Blob whose writes a SaveBatch can group.
 type stagingBlob interface {
-	stageBlob(sealed []byte) (*tempFile, error)
+	stageBlob(sealed []byte) (*atomicfile.Temp, error)
 }
 
 // CreateFile seals snap into a new file at path, bound to b (whose
@@ -375,7 +379,7 @@ type stagedSave struct {
 	f       *File
 	b       Binding // what f is at once its image is in place
 	changes uint64  // f.changes when staged
-	t       *tempFile
+	t       *atomicfile.Temp
 	err     error
 	renamed bool
 }
@@ -403,27 +407,27 @@ func (sb *SaveBatch) Sync() map[*File]error {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			s.err = s.t.sync()
+			s.err = s.t.Sync()
 		})
 	}
 	wg.Wait()
 	dirs := map[string]error{}
 	for _, s := range pending {
 		if s.err == nil {
-			s.err = s.t.rename()
+			s.err = s.t.Rename()
 			s.renamed = s.err == nil
 		}
 		if s.renamed {
-			dirs[filepath.Dir(s.t.path)] = nil
+			dirs[filepath.Dir(s.t.Path())] = nil
 		}
 	}
 	for dir := range dirs {
-		dirs[dir] = syncDir(dir)
+		dirs[dir] = atomicfile.SyncDir(dir)
 	}
 	var failed map[*File]error
 	for _, s := range pending {
 		if s.err == nil {
-			s.err = dirs[filepath.Dir(s.t.path)]
+			s.err = dirs[filepath.Dir(s.t.Path())]
 		}
 		f := s.f
 		f.mu.Lock()
@@ -615,5 +619,5 @@ func WritePyrogramFile(path string, snap *Snapshot) error {
 		return err
 	}
 	defer clear(img)
-	return WriteFileAtomic(path, img)
+	return atomicfile.WriteFile(path, img)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tgvault/tgvault/internal/atomicfile"
 	"github.com/tgvault/tgvault/storage"
 )
 
@@ -110,9 +111,9 @@ func (d DirBackend) Prepare() error {
 // Read reads a file.
 func (d DirBackend) Read(name string) ([]byte, error) { return os.ReadFile(d.path(name)) }
 
-// Write replaces a file atomically (storage.WriteFileAtomic).
+// Write replaces a file atomically (atomicfile.WriteFile).
 func (d DirBackend) Write(name string, data []byte) error {
-	return storage.WriteFileAtomic(d.path(name), data)
+	return atomicfile.WriteFile(d.path(name), data)
 }
 
 // Remove removes a file.

@@ -37,7 +37,7 @@ import (
 	"time"
 
 	"github.com/tgvault/tgvault/crypto"
-	"github.com/tgvault/tgvault/storage"
+	"github.com/tgvault/tgvault/internal/atomicfile"
 )
 
 // Vault formats (vault.json's "format").
@@ -294,7 +294,7 @@ func (v *Vault) setFileAnchor(format int) {
 	if err := os.MkdirAll(filepath.Dir(p), dirMode); err != nil {
 		return
 	}
-	_ = storage.WriteFileAtomic(p, []byte(strconv.Itoa(format)+"\n"))
+	_ = atomicfile.WriteFile(p, []byte(strconv.Itoa(format)+"\n"))
 }
 
 // setFormatAnchor records the format in every anchor there is here, best

@@ -263,7 +263,7 @@ func (v *Vault) removeTempFiles() error {
 }
 
 // tempFiles lists the temp files of atomic writes under dir
-// (".NAME.tmp-RANDOM", storage.WriteFileAtomic).
+// (".NAME.tmp-RANDOM", atomicfile.WriteFile).
 func tempFiles(dir string) []string {
 	var out []string
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tgvault/tgvault/internal/atomicfile"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
@@ -176,7 +177,7 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 				return err
 			}
 			if infoFile != "" {
-				if err := storage.WriteFileAtomic(infoFile, append(line, '\n')); err != nil {
+				if err := atomicfile.WriteFile(infoFile, append(line, '\n')); err != nil {
 					return err
 				}
 			}
@@ -290,7 +291,7 @@ func demoBot(srv *devserver.Server, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := storage.WriteFileAtomic(path, []byte(tok+"\n")); err != nil {
+	if err := atomicfile.WriteFile(path, []byte(tok+"\n")); err != nil {
 		return "", err
 	}
 	return tok, nil
@@ -305,7 +306,7 @@ func demoUser(srv *devserver.Server, dir string) error {
 	if _, err := srv.AddUser(demoPhone, "demo_user", ""); err != nil {
 		return err
 	}
-	return storage.WriteFileAtomic(marker, []byte(demoPhone+"\n"))
+	return atomicfile.WriteFile(marker, []byte(demoPhone+"\n"))
 }
 
 // writeStatsLoop keeps path up to date with srv's counters until done.
@@ -326,7 +327,7 @@ func writeStatsLoop(srv *devserver.Server, path string, done <-chan struct{}) {
 			out.Connections += n
 		}
 		b, _ := json.Marshal(out)
-		if !bytes.Equal(b, last) && storage.WriteFileAtomic(path, append(b, '\n')) == nil {
+		if !bytes.Equal(b, last) && atomicfile.WriteFile(path, append(b, '\n')) == nil {
 			last = b
 		}
 	}

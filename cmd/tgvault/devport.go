@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/tgvault/tgvault/storage"
+	"github.com/tgvault/tgvault/internal/atomicfile"
 )
 
 // devAddrFile keeps, in the dev server's state directory, the address it
@@ -52,5 +52,5 @@ func saveDevAddr(dir, addr string) error {
 	if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) == addr {
 		return nil
 	}
-	return storage.WriteFileAtomic(p, []byte(addr+"\n"))
+	return atomicfile.WriteFile(p, []byte(addr+"\n"))
 }

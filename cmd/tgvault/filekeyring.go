@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/tgvault/tgvault/storage"
+	"github.com/tgvault/tgvault/internal/atomicfile"
 	"github.com/tgvault/tgvault/vault"
 )
 
@@ -39,7 +39,7 @@ func (k fileKeyring) Set(service, user, secret string) error {
 	if err := os.MkdirAll(k.dir, 0o700); err != nil {
 		return fmt.Errorf("%w: test keyring: %w", vault.ErrKeyring, err)
 	}
-	if err := storage.WriteFileAtomic(k.path(service, user), []byte(secret)); err != nil {
+	if err := atomicfile.WriteFile(k.path(service, user), []byte(secret)); err != nil {
 		return fmt.Errorf("%w: test keyring: %w", vault.ErrKeyring, err)
 	}
 	return nil

@@ -15,8 +15,8 @@ import (
 
 	tdcrypto "github.com/gotd/td/crypto"
 
+	"github.com/tgvault/tgvault/internal/atomicfile"
 	"github.com/tgvault/tgvault/sessionstring"
-	"github.com/tgvault/tgvault/storage"
 )
 
 // Files in the state directory.
@@ -102,7 +102,7 @@ func (st *state) save(dir string) error {
 	if err != nil {
 		return fmt.Errorf("devserver: encode state: %w", err)
 	}
-	if err := storage.WriteFileAtomic(filepath.Join(dir, StateFile), b); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, StateFile), b); err != nil {
 		return fmt.Errorf("devserver: write state: %w", err)
 	}
 	return nil
@@ -132,7 +132,7 @@ func loadOrCreateKey(dir string) (*rsa.PrivateKey, error) {
 		return nil, fmt.Errorf("devserver: generate key: %w", err)
 	}
 	priv := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
-	if err := storage.WriteFileAtomic(path, priv); err != nil {
+	if err := atomicfile.WriteFile(path, priv); err != nil {
 		return nil, fmt.Errorf("devserver: write key: %w", err)
 	}
 	return k, writePublic(dir, &k.PublicKey)
@@ -150,7 +150,7 @@ func writePublic(dir string, k *rsa.PublicKey) error {
 	if cur, err := os.ReadFile(path); err == nil && string(cur) == string(want) {
 		return nil
 	}
-	if err := storage.WriteFileAtomic(path, want); err != nil {
+	if err := atomicfile.WriteFile(path, want); err != nil {
 		return fmt.Errorf("devserver: write public key: %w", err)
 	}
 	return nil
