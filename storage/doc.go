@@ -19,12 +19,13 @@
 //
 // Both engines serve lookups from a write-back index in memory; SQLite is
 // the format in the seal and on the memory engine's side. The images are
-// written and read by this package directly in the SQLite file format
-// (sqlitefmt.go), which is much faster than going through SQL for 100,000
-// rows; tests check every image against SQLite itself. A large image is
-// kept between saves and patched with the rows that changed, page by page
-// as SQLite changes a database (image_patch.go), and many files can be
-// saved together with one round of fsyncs (SaveBatch).
+// written and read directly in the SQLite file format (the codec is
+// storage/internal/sqlitefile; Pyrogram's schema in it is image.go), which
+// is much faster than going through SQL for 100,000 rows; tests check
+// every image against SQLite itself. A large image is kept between saves
+// and patched with the rows that changed, page by page as SQLite changes a
+// database (image_keep.go, over the codec's patcher), and many files can
+// be saved together with one round of fsyncs (SaveBatch).
 //
 // It also writes a plain Pyrogram v3 file for an explicit export. Foreign
 // session files (Pyrogram v1–v3, PyroFork, Kurigram, Telethon) are read by

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/tgvault/tgvault/internal/atomicfile"
+	"github.com/tgvault/tgvault/storage/internal/sqlitefile"
 )
 
 // Sealer encrypts and decrypts whole images. The vault hands the file
@@ -211,8 +212,8 @@ func OpenBlob(blob Blob, s Sealer, want Binding, opts Options) (*File, error) {
 				if !inPlace {
 					putSealedBuf(sealed)
 				}
-				clear(k.buf[k.end*pageSize : cap(k.buf)])
-				k.buf = k.buf[:k.end*pageSize]
+				clear(k.buf[k.end*sqlitefile.PageSize : cap(k.buf)])
+				k.buf = k.buf[:k.end*sqlitefile.PageSize]
 				f.img = k
 				return peers, nil
 			}

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/tgvault/tgvault/sessionstring"
+	"github.com/tgvault/tgvault/storage/internal/sqlitefile"
 )
 
 // Pyrogram's schema version 3, with the exact SQL text Pyrogram creates it
@@ -53,21 +54,21 @@ type Snapshot struct {
 	Meta        map[string][]byte
 }
 
-func optInt[T int32 | int64](o sessionstring.Opt[T]) val {
+func optInt[T int32 | int64](o sessionstring.Opt[T]) sqlitefile.Value {
 	if v, ok := o.Get(); ok {
-		return vInt(int64(v))
+		return sqlitefile.Int(int64(v))
 	}
-	return vNull()
+	return sqlitefile.Null()
 }
 
-func optBool(o sessionstring.Opt[bool]) val {
+func optBool(o sessionstring.Opt[bool]) sqlitefile.Value {
 	if v, ok := o.Get(); ok {
 		if v {
-			return vInt(1)
+			return sqlitefile.Int(1)
 		}
-		return vInt(0)
+		return sqlitefile.Int(0)
 	}
-	return vNull()
+	return sqlitefile.Null()
 }
 
 // encodeImage writes snap as a Pyrogram v3 database. A nil binding gives a
@@ -90,88 +91,88 @@ func buildImage(snap *Snapshot, b *Binding, kept *keptImage, psize int) ([]byte,
 	if r.DCID <= 0 {
 		return nil, nil, fmt.Errorf("storage: session has no dc id")
 	}
-	var w *dbWriter
+	var w *sqlitefile.Writer
 	if kept != nil {
-		w = &dbWriter{buf: kept.peerPages(), psize: pageSize}
-		clear(w.page(1))
+		w = &sqlitefile.Writer{Buf: kept.peerPages(), Psize: sqlitefile.PageSize}
+		clear(w.Page(1))
 	} else {
 		ps := psize
 		if ps == 0 {
 			ps = imagePageSize(snap.Peers)
 		}
-		w = newDBWriter(len(snap.Peers)*110+16*ps, ps)
-		roots, err := w.writePeerTrees(snap.Peers)
+		w = sqlitefile.NewWriter(len(snap.Peers)*110+16*ps, ps)
+		roots, err := writePeerTrees(w, snap.Peers)
 		if err != nil {
 			return nil, nil, err
 		}
-		kept = &keptImage{end: w.npages(), psize: ps}
+		kept = &keptImage{end: w.NPages(), psize: ps}
 		for i, r := range roots {
 			kept.roots[i] = uint32(r)
 		}
 	}
-	defer func() { clear(w.arena) }()
+	defer func() { clear(w.Arena) }()
 
-	var key val
+	var key sqlitefile.Value
 	if !r.AuthKey.IsZero() {
-		key = vBlob(r.AuthKey.AppendTo(nil))
+		key = sqlitefile.Blob(r.AuthKey.AppendTo(nil))
 	}
-	sess := appendRecord(nil, vNull(), optInt(r.APIID), optBool(r.TestMode), key,
-		vInt(r.Date), optInt(r.UserID), optBool(r.IsBot))
-	clear(key.b)
-	rootSessions, err := w.writeTable([]tableRow{{rowid: int64(r.DCID), record: sess}}, false)
+	sess := sqlitefile.AppendRecord(nil, sqlitefile.Null(), optInt(r.APIID), optBool(r.TestMode), key,
+		sqlitefile.Int(r.Date), optInt(r.UserID), optBool(r.IsBot))
+	clear(key.Bytes())
+	rootSessions, err := w.WriteTable([]sqlitefile.TableRow{{Rowid: int64(r.DCID), Record: sess}}, false)
 	clear(sess)
 	if err != nil {
 		return nil, nil, err
 	}
-	rootVersion, err := w.writeTable([]tableRow{{rowid: schemaVersion, record: appendRecord(nil, vNull())}}, false)
+	rootVersion, err := w.WriteTable([]sqlitefile.TableRow{{Rowid: schemaVersion, Record: sqlitefile.AppendRecord(nil, sqlitefile.Null())}}, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	schema := []schemaEntry{
-		{"table", "sessions", "sessions", rootSessions, sqlSessions},
-		{"table", "peers", "peers", int(kept.roots[treePeers]), sqlPeers},
-		{"table", "version", "version", rootVersion, sqlVersion},
-		{"index", "idx_peers_id", "peers", int(kept.roots[treeIdxID]), sqlIdxID},
-		{"index", "idx_peers_username", "peers", int(kept.roots[treeIdxUsername]), sqlIdxUser},
-		{"index", "idx_peers_phone_number", "peers", int(kept.roots[treeIdxPhone]), sqlIdxPhone},
-		{"trigger", "trg_peers_last_update_on", "peers", 0, sqlTrigger},
+	schema := []sqlitefile.SchemaEntry{
+		{Type: "table", Name: "sessions", Table: "sessions", Root: rootSessions, SQL: sqlSessions},
+		{Type: "table", Name: "peers", Table: "peers", Root: int(kept.roots[treePeers]), SQL: sqlPeers},
+		{Type: "table", Name: "version", Table: "version", Root: rootVersion, SQL: sqlVersion},
+		{Type: "index", Name: "idx_peers_id", Table: "peers", Root: int(kept.roots[treeIdxID]), SQL: sqlIdxID},
+		{Type: "index", Name: "idx_peers_username", Table: "peers", Root: int(kept.roots[treeIdxUsername]), SQL: sqlIdxUser},
+		{Type: "index", Name: "idx_peers_phone_number", Table: "peers", Root: int(kept.roots[treeIdxPhone]), SQL: sqlIdxPhone},
+		{Type: "trigger", Name: "trg_peers_last_update_on", Table: "peers", Root: 0, SQL: sqlTrigger},
 	}
 	if b != nil {
-		root, err := w.writeTable([]tableRow{{rowid: 1, record: appendRecord(nil, vText(b.VaultID), vText(b.AccountID), vInt(int64(b.Revision)))}}, false)
+		root, err := w.WriteTable([]sqlitefile.TableRow{{Rowid: 1, Record: sqlitefile.AppendRecord(nil, sqlitefile.Text(b.VaultID), sqlitefile.Text(b.AccountID), sqlitefile.Int(int64(b.Revision)))}}, false)
 		if err != nil {
 			return nil, nil, err
 		}
-		schema = append(schema, schemaEntry{"table", "tgvault_binding", "tgvault_binding", root, sqlBinding})
+		schema = append(schema, sqlitefile.SchemaEntry{Type: "table", Name: "tgvault_binding", Table: "tgvault_binding", Root: root, SQL: sqlBinding})
 
 		keys := make([]string, 0, len(snap.Meta))
 		for k := range snap.Meta {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		metaRows := make([]tableRow, len(keys))
+		metaRows := make([]sqlitefile.TableRow, len(keys))
 		for i, k := range keys {
-			metaRows[i] = tableRow{rowid: int64(i + 1), record: appendRecord(nil, vText(k), vBlob(snap.Meta[k]))}
+			metaRows[i] = sqlitefile.TableRow{Rowid: int64(i + 1), Record: sqlitefile.AppendRecord(nil, sqlitefile.Text(k), sqlitefile.Blob(snap.Meta[k]))}
 		}
-		if root, err = w.writeTable(metaRows, false); err != nil {
+		if root, err = w.WriteTable(metaRows, false); err != nil {
 			return nil, nil, err
 		}
-		schema = append(schema, schemaEntry{"table", "tgvault_meta", "tgvault_meta", root, sqlMeta})
+		schema = append(schema, sqlitefile.SchemaEntry{Type: "table", Name: "tgvault_meta", Table: "tgvault_meta", Root: root, SQL: sqlMeta})
 
 		ups := slices.Clone(snap.UpdateState)
 		slices.SortFunc(ups, func(a, b UpdateState) int { return cmp.Compare(a.ID, b.ID) })
-		upRows := make([]tableRow, len(ups))
+		upRows := make([]sqlitefile.TableRow, len(ups))
 		for i, u := range ups {
 			if i > 0 && ups[i-1].ID == u.ID {
 				return nil, nil, fmt.Errorf("storage: duplicate update state id")
 			}
-			upRows[i] = tableRow{rowid: u.ID, record: appendRecord(nil, vNull(), optInt(u.Pts), optInt(u.Qts), optInt(u.Date), optInt(u.Seq))}
+			upRows[i] = sqlitefile.TableRow{Rowid: u.ID, Record: sqlitefile.AppendRecord(nil, sqlitefile.Null(), optInt(u.Pts), optInt(u.Qts), optInt(u.Date), optInt(u.Seq))}
 		}
-		if root, err = w.writeTable(upRows, false); err != nil {
+		if root, err = w.WriteTable(upRows, false); err != nil {
 			return nil, nil, err
 		}
-		schema = append(schema, schemaEntry{"table", "tgvault_update_state", "tgvault_update_state", root, sqlUpdates})
+		schema = append(schema, sqlitefile.SchemaEntry{Type: "table", Name: "tgvault_update_state", Table: "tgvault_update_state", Root: root, SQL: sqlUpdates})
 	}
-	out, err := w.finish(schema)
+	out, err := w.Finish(schema)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -183,33 +184,33 @@ func buildImage(snap *Snapshot, b *Binding, kept *keptImage, psize int) ([]byte,
 const smallImagePeers = 1000
 
 // imagePageSize is the page size of a new image of peers: small pages
-// (smallPageSize) for a store of a few peers, such as almost every account
+// (sqlitefile.SmallPageSize) for a store of a few peers, such as almost every account
 // of `tgvault run` holds, whose ten tables would otherwise take ten 4 KiB
 // pages (40 KiB to seal, write and fsync at every save, where 1 KiB pages
-// take 10 KiB); pageSize for larger stores (the only ones kept and
+// take 10 KiB); sqlitefile.PageSize for larger stores (the only ones kept and
 // patched) and for any key too long for an index cell of a small page.
 func imagePageSize(peers []Peer) int {
 	if len(peers) > smallImagePeers {
-		return pageSize
+		return sqlitefile.PageSize
 	}
 	for i := range peers {
 		if len(peers[i].Username) > smallPageMaxKey || len(peers[i].Phone) > smallPageMaxKey {
-			return pageSize
+			return sqlitefile.PageSize
 		}
 	}
-	return smallPageSize
+	return sqlitefile.SmallPageSize
 }
 
 // smallPageMaxKey keeps every index entry of a small page on the page
 // (entries of the leaf streams never overflow): its record is the key, the
-// rowid and a header of a few bytes, under maxLocalFor(smallPageSize).
+// rowid and a header of a few bytes, under maxLocalFor(sqlitefile.SmallPageSize).
 const smallPageMaxKey = 200
 
 // writePeerTrees writes the peers table and its indexes, from page 2, and
 // returns their roots. Cells are written straight into their pages; the
 // username and phone indexes are built on a second core meanwhile (into
 // pages of their own, appended after the others).
-func (w *dbWriter) writePeerTrees(peers []Peer) (roots [4]int, err error) {
+func writePeerTrees(w *sqlitefile.Writer, peers []Peer) (roots [4]int, err error) {
 	order := idOrder(peers)
 	n := len(order)
 	// The index keys in rowid order. (A loop this short keeps many cache
@@ -224,7 +225,7 @@ func (w *dbWriter) writePeerTrees(peers []Peer) (roots [4]int, err error) {
 		}
 	}
 	type textIndexes struct {
-		w     *dbWriter
+		w     *sqlitefile.Writer
 		roots [2]int
 		err   error
 	}
@@ -234,51 +235,51 @@ func (w *dbWriter) writePeerTrees(peers []Peer) (roots [4]int, err error) {
 		// then text by bytes (BINARY collation), ties by rowid. The keys
 		// are in rowid order, so ties in position order are by rowid; ""
 		// (NULL) sorts before every non-empty string, as NULL does.
-		t := textIndexes{w: &dbWriter{buf: make([]byte, 0, (n*48/w.ps()+8)*w.ps()), psize: w.ps()}}
+		t := textIndexes{w: &sqlitefile.Writer{Buf: make([]byte, 0, (n*48/w.PageLen()+8)*w.PageLen()), Psize: w.PageLen()}}
 		var e []byte
 		for j, keys := range [][]string{users, phones} {
-			idx := leafStream{w: t.w, typ: pgIndexLeaf}
+			idx := sqlitefile.LeafStream{W: t.w, Type: sqlitefile.PageIndexLeaf}
 			for i, k := range textOrder(keys) {
 				e = appendTextEntry(e[:0], keys[k], ids[k])
-				if t.err = idx.addEntry(e, i, n); t.err != nil {
+				if t.err = idx.AddEntry(e, i, n); t.err != nil {
 					break
 				}
 			}
-			t.roots[j] = idx.finishIndex()
+			t.roots[j] = idx.FinishIndex()
 		}
 		clear(e)
 		done <- t
 	}()
 
-	table := leafStream{w: w, typ: pgTableLeaf}
+	table := sqlitefile.LeafStream{W: w, Type: sqlitefile.PageTableLeaf}
 	var rec []byte
 	for _, o := range order {
 		rec = appendPeerRecord(rec[:0], &peers[o])
 		if err == nil {
-			err = table.addRow(peers[o].ID, rec)
+			err = table.AddRow(peers[o].ID, rec)
 		}
 	}
 	clear(rec)
-	roots[treePeers] = table.finishTable()
-	idx := leafStream{w: w, typ: pgIndexLeaf}
+	roots[treePeers] = table.FinishTable()
+	idx := sqlitefile.LeafStream{W: w, Type: sqlitefile.PageIndexLeaf}
 	for i, id := range ids {
 		rec = appendIntEntry(rec[:0], id, id)
 		if err == nil {
-			err = idx.addEntry(rec, i, n)
+			err = idx.AddEntry(rec, i, n)
 		}
 	}
-	roots[treeIdxID] = idx.finishIndex()
+	roots[treeIdxID] = idx.FinishIndex()
 
 	t := <-done
 	if err != nil || t.err != nil {
 		return roots, errors.Join(err, t.err)
 	}
-	base := w.npages()
-	if err := relocateIndexPages(t.w.buf, base, w.ps()); err != nil {
+	base := w.NPages()
+	if err := relocateIndexPages(t.w.Buf, base, w.PageLen()); err != nil {
 		return roots, err
 	}
-	w.buf = append(w.buf, t.w.buf...)
-	clear(t.w.buf)
+	w.Buf = append(w.Buf, t.w.Buf...)
+	clear(t.w.Buf)
 	roots[treeIdxUsername], roots[treeIdxPhone] = t.roots[0]+base, t.roots[1]+base
 	return roots, nil
 }
@@ -288,9 +289,9 @@ func (w *dbWriter) writePeerTrees(peers []Peer) (roots [4]int, err error) {
 func relocateIndexPages(pages []byte, offset, psize int) error {
 	for p := pages; len(p) >= psize; p = p[psize:] {
 		switch p[0] {
-		case pgIndexLeaf:
+		case sqlitefile.PageIndexLeaf:
 			continue
-		case pgIndexInterior:
+		case sqlitefile.PageIndexInterior:
 		default:
 			return errors.New("storage: internal error: not an index page")
 		}
@@ -307,7 +308,7 @@ func relocateIndexPages(pages []byte, offset, psize int) error {
 // imageHead is a decoded image without its peers, which are read on demand
 // (opening stays as fast as decrypting).
 type imageHead struct {
-	r         *dbReader
+	r         *sqlitefile.Reader
 	session   SessionRow
 	binding   *Binding
 	meta      map[string][]byte
@@ -334,31 +335,52 @@ var peerIndexes = map[string]struct {
 // decodeImageHead reads an image written by encodeImage. It insists on the
 // exact schema text of our tables, since columns are read by position.
 func decodeImageHead(data []byte) (*imageHead, error) {
-	r, err := newDBReader(data)
+	h, err := readImageHead(data)
+	if err != nil {
+		return nil, fileErr(err)
+	}
+	return h, nil
+}
+
+// fileErr translates the SQLite codec's *sqlitefile.Error into this
+// package's sentinels (ErrCorrupt, ErrUnsupported), keeping its detail.
+func fileErr(err error) error {
+	var fe *sqlitefile.Error
+	if !errors.As(err, &fe) {
+		return err
+	}
+	if fe.Unsupported {
+		return fmt.Errorf("%w: %s", ErrUnsupported, fe.Detail)
+	}
+	return fmt.Errorf("%w: %s", ErrCorrupt, fe.Detail)
+}
+
+func readImageHead(data []byte) (*imageHead, error) {
+	r, err := sqlitefile.NewReader(data)
 	if err != nil {
 		return nil, err
 	}
-	schema, err := r.schema()
+	schema, err := r.Schema()
 	if err != nil {
 		return nil, err
 	}
 	roots := map[string]uint32{}
 	var peerRoots [4]uint32
 	for _, e := range schema {
-		if ix, ok := peerIndexes[e.name]; ok && e.typ == "index" && e.sql == ix.sql && e.root > 1 && e.root <= r.npages {
-			peerRoots[ix.tree] = uint32(e.root)
+		if ix, ok := peerIndexes[e.Name]; ok && e.Type == "index" && e.SQL == ix.sql && e.Root > 1 && e.Root <= r.NPages {
+			peerRoots[ix.tree] = uint32(e.Root)
 		}
-		if e.typ != "table" {
+		if e.Type != "table" {
 			continue
 		}
-		want := map[string]string{"sessions": sqlSessions, "peers": sqlPeers, "version": sqlVersion, "tgvault_binding": sqlBinding, "tgvault_meta": sqlMeta, "tgvault_update_state": sqlUpdates}[e.name]
+		want := map[string]string{"sessions": sqlSessions, "peers": sqlPeers, "version": sqlVersion, "tgvault_binding": sqlBinding, "tgvault_meta": sqlMeta, "tgvault_update_state": sqlUpdates}[e.Name]
 		if want == "" {
 			continue
 		}
-		if e.sql != want || e.root < 1 {
-			return nil, fmt.Errorf("%w: table %s: %v", ErrUnsupported, e.name, errSchema)
+		if e.SQL != want || e.Root < 1 {
+			return nil, fmt.Errorf("%w: table %s: %v", ErrUnsupported, e.Name, errSchema)
 		}
-		roots[e.name] = uint32(e.root)
+		roots[e.Name] = uint32(e.Root)
 	}
 	for _, t := range []string{"sessions", "peers", "version"} {
 		if roots[t] == 0 {
@@ -370,39 +392,39 @@ func decodeImageHead(data []byte) (*imageHead, error) {
 		h.peerRoots = peerRoots
 		h.peerRoots[treePeers] = h.peersRoot
 	}
-	var vals []val
+	var vals []sqlitefile.Value
 	rows := 0
-	err = r.scanTable(roots["sessions"], func(rowid int64, rec []byte) error {
+	err = r.ScanTable(roots["sessions"], func(rowid int64, rec []byte) error {
 		rows++
 		var err error
-		if vals, err = decodeRecord(rec, vals); err != nil || len(vals) != 7 {
+		if vals, err = sqlitefile.DecodeRecord(rec, vals); err != nil || len(vals) != 7 {
 			return fmt.Errorf("%w: sessions row", ErrCorrupt)
 		}
 		s := SessionRow{DCID: int(rowid)}
 		if rowid < 1 || rowid > 255 {
 			return fmt.Errorf("%w: dc id out of range", ErrCorrupt)
 		}
-		if v := vals[1]; v.kind == valInt {
-			s.APIID = sessionstring.Some(int32(v.i))
+		if v := vals[1]; v.Kind() == sqlitefile.KindInt {
+			s.APIID = sessionstring.Some(int32(v.Int64()))
 		}
-		if v := vals[2]; v.kind == valInt {
-			s.TestMode = sessionstring.Some(v.i != 0)
+		if v := vals[2]; v.Kind() == sqlitefile.KindInt {
+			s.TestMode = sessionstring.Some(v.Int64() != 0)
 		}
-		if v := vals[3]; v.kind == valBlob {
-			k, err := sessionstring.NewAuthKey(v.b)
+		if v := vals[3]; v.Kind() == sqlitefile.KindBlob {
+			k, err := sessionstring.NewAuthKey(v.Bytes())
 			if err != nil {
 				return fmt.Errorf("%w: bad auth key", ErrCorrupt)
 			}
 			s.AuthKey = k
 		}
-		if v := vals[4]; v.kind == valInt {
-			s.Date = v.i
+		if v := vals[4]; v.Kind() == sqlitefile.KindInt {
+			s.Date = v.Int64()
 		}
-		if v := vals[5]; v.kind == valInt {
-			s.UserID = sessionstring.Some(v.i)
+		if v := vals[5]; v.Kind() == sqlitefile.KindInt {
+			s.UserID = sessionstring.Some(v.Int64())
 		}
-		if v := vals[6]; v.kind == valInt {
-			s.IsBot = sessionstring.Some(v.i != 0)
+		if v := vals[6]; v.Kind() == sqlitefile.KindInt {
+			s.IsBot = sessionstring.Some(v.Int64() != 0)
 		}
 		h.session = s
 		return nil
@@ -414,22 +436,22 @@ func decodeImageHead(data []byte) (*imageHead, error) {
 		return nil, fmt.Errorf("%w: %d session rows", ErrCorrupt, rows)
 	}
 	version := 0
-	if err := r.scanTable(roots["version"], func(rowid int64, _ []byte) error { version = int(rowid); return nil }); err != nil {
+	if err := r.ScanTable(roots["version"], func(rowid int64, _ []byte) error { version = int(rowid); return nil }); err != nil {
 		return nil, err
 	}
 	if version != schemaVersion {
 		return nil, fmt.Errorf("%w: schema version %d", ErrUnsupported, version)
 	}
 	if root := roots["tgvault_binding"]; root != 0 {
-		err := r.scanTable(root, func(_ int64, rec []byte) error {
+		err := r.ScanTable(root, func(_ int64, rec []byte) error {
 			var err error
-			if vals, err = decodeRecord(rec, vals); err != nil || len(vals) != 3 || vals[0].kind != valText || vals[1].kind != valText || vals[2].kind != valInt {
+			if vals, err = sqlitefile.DecodeRecord(rec, vals); err != nil || len(vals) != 3 || vals[0].Kind() != sqlitefile.KindText || vals[1].Kind() != sqlitefile.KindText || vals[2].Kind() != sqlitefile.KindInt {
 				return fmt.Errorf("%w: binding row", ErrCorrupt)
 			}
 			if h.binding != nil {
 				return fmt.Errorf("%w: two binding rows", ErrCorrupt)
 			}
-			h.binding = &Binding{VaultID: string(vals[0].b), AccountID: string(vals[1].b), Revision: uint64(vals[2].i)}
+			h.binding = &Binding{VaultID: string(vals[0].Bytes()), AccountID: string(vals[1].Bytes()), Revision: uint64(vals[2].Int64())}
 			return nil
 		})
 		if err != nil {
@@ -437,12 +459,12 @@ func decodeImageHead(data []byte) (*imageHead, error) {
 		}
 	}
 	if root := roots["tgvault_meta"]; root != 0 {
-		err := r.scanTable(root, func(_ int64, rec []byte) error {
+		err := r.ScanTable(root, func(_ int64, rec []byte) error {
 			var err error
-			if vals, err = decodeRecord(rec, vals); err != nil || len(vals) != 2 || vals[0].kind != valText {
+			if vals, err = sqlitefile.DecodeRecord(rec, vals); err != nil || len(vals) != 2 || vals[0].Kind() != sqlitefile.KindText {
 				return fmt.Errorf("%w: meta row", ErrCorrupt)
 			}
-			h.meta[string(vals[0].b)] = bytes.Clone(vals[1].b)
+			h.meta[string(vals[0].Bytes())] = bytes.Clone(vals[1].Bytes())
 			return nil
 		})
 		if err != nil {
@@ -450,15 +472,15 @@ func decodeImageHead(data []byte) (*imageHead, error) {
 		}
 	}
 	if root := roots["tgvault_update_state"]; root != 0 {
-		err := r.scanTable(root, func(rowid int64, rec []byte) error {
+		err := r.ScanTable(root, func(rowid int64, rec []byte) error {
 			var err error
-			if vals, err = decodeRecord(rec, vals); err != nil || len(vals) != 5 {
+			if vals, err = sqlitefile.DecodeRecord(rec, vals); err != nil || len(vals) != 5 {
 				return fmt.Errorf("%w: update state row", ErrCorrupt)
 			}
 			u := UpdateState{ID: rowid}
-			opt := func(v val) sessionstring.Opt[int64] {
-				if v.kind == valInt {
-					return sessionstring.Some(v.i)
+			opt := func(v sqlitefile.Value) sessionstring.Opt[int64] {
+				if v.Kind() == sqlitefile.KindInt {
+					return sessionstring.Some(v.Int64())
 				}
 				return sessionstring.None[int64]()
 			}
@@ -476,41 +498,41 @@ func decodeImageHead(data []byte) (*imageHead, error) {
 // readPeers reads every row of the peers table.
 func (h *imageHead) readPeers() ([]Peer, error) {
 	var peers []Peer
-	var vals []val
+	var vals []sqlitefile.Value
 	// Interning the handful of type names saves an allocation per row.
 	types := map[string]PeerType{}
-	err := h.r.scanTable(h.peersRoot, func(rowid int64, rec []byte) error {
+	err := h.r.ScanTable(h.peersRoot, func(rowid int64, rec []byte) error {
 		var err error
-		if vals, err = decodeRecord(rec, vals); err != nil || len(vals) != 6 {
+		if vals, err = sqlitefile.DecodeRecord(rec, vals); err != nil || len(vals) != 6 {
 			return fmt.Errorf("%w: peers row", ErrCorrupt)
 		}
 		p := Peer{ID: rowid}
-		if vals[1].kind == valInt {
-			p.AccessHash = vals[1].i
+		if vals[1].Kind() == sqlitefile.KindInt {
+			p.AccessHash = vals[1].Int64()
 		}
-		if vals[2].kind != valText {
+		if vals[2].Kind() != sqlitefile.KindText {
 			return fmt.Errorf("%w: peer type", ErrCorrupt)
 		}
-		t, ok := types[string(vals[2].b)]
+		t, ok := types[string(vals[2].Bytes())]
 		if !ok {
-			t = PeerType(vals[2].b)
+			t = PeerType(vals[2].Bytes())
 			types[string(t)] = t
 		}
 		p.Type = t
-		if vals[3].kind == valText {
-			p.Username = string(vals[3].b)
+		if vals[3].Kind() == sqlitefile.KindText {
+			p.Username = string(vals[3].Bytes())
 		}
-		if vals[4].kind == valText {
-			p.Phone = string(vals[4].b)
+		if vals[4].Kind() == sqlitefile.KindText {
+			p.Phone = string(vals[4].Bytes())
 		}
-		if vals[5].kind == valInt {
-			p.LastUpdateOn = vals[5].i
+		if vals[5].Kind() == sqlitefile.KindInt {
+			p.LastUpdateOn = vals[5].Int64()
 		}
 		peers = append(peers, p)
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fileErr(err)
 	}
 	h.peerRows = len(peers)
 	return peers, nil

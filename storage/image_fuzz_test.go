@@ -37,25 +37,3 @@ func FuzzImage(f *testing.F) {
 		_, _ = encodeImage(snap, head.binding)
 	})
 }
-
-// FuzzRecord checks the record decoder against its encoder.
-func FuzzRecord(f *testing.F) {
-	f.Add(appendRecord(nil, vNull(), vInt(-1), vText("user"), vTextOpt("alice"), vInt(1<<40)))
-	f.Add([]byte{0x02, 0x0c})
-	f.Fuzz(func(t *testing.T, rec []byte) {
-		vals, err := decodeRecord(rec, nil)
-		if err != nil {
-			return
-		}
-		again, err := decodeRecord(appendRecord(nil, vals...), nil)
-		if err != nil || len(again) != len(vals) {
-			t.Fatalf("re-encoded record does not decode: %v", err)
-		}
-		for i := range vals {
-			a, b := vals[i], again[i]
-			if a.kind != b.kind || a.i != b.i || string(a.b) != string(b.b) || (a.f != b.f && a.f == a.f) {
-				t.Fatalf("value %d changed: %+v -> %+v", i, a, b)
-			}
-		}
-	})
-}

@@ -12,30 +12,16 @@ import (
 	"time"
 
 	"github.com/tgvault/tgvault/sessionstring"
+	"github.com/tgvault/tgvault/storage/internal/sqlitefile"
 )
 
 // indexEntries returns the entries of the index b-tree at root, in order.
 func indexEntries(t testing.TB, img []byte, root uint32) [][]byte {
 	t.Helper()
-	pt := &patcher{buf: img}
-	var out [][]byte
-	var walk func(pg uint32, depth int)
-	walk = func(pg uint32, depth int) {
-		n, err := pt.read(pg)
-		if err != nil || depth > maxDepth || n.table() {
-			t.Fatalf("index page %d: %v", pg, err)
-		}
-		for i := range n.cells {
-			if !n.leaf() {
-				walk(n.child(i), depth+1)
-			}
-			out = append(out, bytes.Clone(n.payload(i)))
-		}
-		if !n.leaf() {
-			walk(n.right, depth+1)
-		}
+	out, err := sqlitefile.IndexEntries(img, root)
+	if err != nil {
+		t.Fatalf("index at page %d: %v", root, err)
 	}
-	walk(root, 0)
 	return out
 }
 
@@ -142,7 +128,7 @@ func newPatchRig(t testing.TB, peers []Peer, seed uint64) *patchRig {
 	g.c.clearDirty()
 	var err error
 	// 4 KiB pages whatever the size: a File patches only those.
-	if _, g.kept, err = buildImage(g.c.snapshotLocked(), &g.b, nil, pageSize); err != nil {
+	if _, g.kept, err = buildImage(g.c.snapshotLocked(), &g.b, nil, sqlitefile.PageSize); err != nil {
 		t.Fatal(err)
 	}
 	return g
@@ -195,7 +181,7 @@ func (g *patchRig) save() ([]byte, bool) {
 	g.b.Revision++
 	patched := true
 	if err := g.kept.patch(g.c); err != nil {
-		if err != errPatch {
+		if err != sqlitefile.ErrNoPatch {
 			g.t.Fatalf("patch: %v", err)
 		}
 		patched = false
@@ -203,7 +189,7 @@ func (g *patchRig) save() ([]byte, bool) {
 		g.kept = nil
 		g.c.clearDirty()
 	}
-	img, kept, err := buildImage(g.c.snapshotLocked(), &g.b, g.kept, pageSize)
+	img, kept, err := buildImage(g.c.snapshotLocked(), &g.b, g.kept, sqlitefile.PageSize)
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -213,7 +199,7 @@ func (g *patchRig) save() ([]byte, bool) {
 
 func (g *patchRig) checkRows(img []byte) {
 	g.t.Helper()
-	want, _, err := buildImage(g.c.snapshotLocked(), &g.b, nil, pageSize)
+	want, _, err := buildImage(g.c.snapshotLocked(), &g.b, nil, sqlitefile.PageSize)
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -222,7 +208,7 @@ func (g *patchRig) checkRows(img []byte) {
 
 func (g *patchRig) check(img []byte) {
 	g.t.Helper()
-	want, _, err := buildImage(g.c.snapshotLocked(), &g.b, nil, pageSize)
+	want, _, err := buildImage(g.c.snapshotLocked(), &g.b, nil, sqlitefile.PageSize)
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -267,7 +253,7 @@ func TestPatchMatchesBuild(t *testing.T) {
 	}
 }
 
-// FuzzPatch drives the patcher with changes read from the input: it must
+// FuzzPatch drives the sqlitefile.Patcher with changes read from the input: it must
 // never panic, and whatever it patches must hold what a full build holds.
 func FuzzPatch(f *testing.F) {
 	f.Add([]byte{0x10, 0x20, 0x30, 0x41, 0x52, 0x63, 0xff, 0x00, 0x80})
@@ -372,61 +358,5 @@ func TestFilePatchesAfterReopen(t *testing.T) {
 	}
 	if g.img == nil {
 		t.Fatal("a save without peer changes dropped the kept image")
-	}
-}
-
-// TestIndexKeyOrder: parseIndexKey reads every (value, rowid) record an
-// index of ours holds, and orders them as SQLite does.
-func TestIndexKeyOrder(t *testing.T) {
-	t.Parallel()
-	r := rand.New(rand.NewPCG(4, 4))
-	type ref struct {
-		v     val
-		rowid int64
-	}
-	var refs []ref
-	for range 3000 {
-		var v val
-		switch r.IntN(4) {
-		case 0:
-			v = vNull()
-		case 1:
-			v = vInt([]int64{0, 1, -1, 127, -128, 1 << 20, -(1 << 40), 1 << 62, r.Int64() - r.Int64()}[r.IntN(9)])
-		case 2:
-			v = vText(strings.Repeat("ab", r.IntN(3)) + string(rune('a'+r.IntN(3))))
-		case 3:
-			v = vBlob([]byte{byte(r.IntN(3))})
-		}
-		refs = append(refs, ref{v, r.Int64N(1<<50) - 1<<49})
-	}
-	class := map[valKind]int{valNull: 0, valInt: 1, valText: 2, valBlob: 3}
-	want := func(a, b ref) int {
-		if c := cmpInt(int64(class[a.v.kind]), int64(class[b.v.kind])); c != 0 {
-			return c
-		}
-		c := cmpInt(a.v.i, b.v.i)
-		if a.v.kind == valText || a.v.kind == valBlob {
-			c = bytes.Compare(a.v.b, b.v.b)
-		}
-		if c != 0 {
-			return c
-		}
-		return cmpInt(a.rowid, b.rowid)
-	}
-	for i := range 20000 {
-		a, b := refs[r.IntN(len(refs))], refs[r.IntN(len(refs))]
-		ka, ok1 := parseIndexKey(appendRecord(nil, a.v, vInt(a.rowid)))
-		kb, ok2 := parseIndexKey(appendRecord(nil, b.v, vInt(b.rowid)))
-		if !ok1 || !ok2 {
-			t.Fatalf("pair %d: a record not read", i)
-		}
-		if got, w := ka.cmp(&kb), want(a, b); got != w {
-			t.Fatalf("pair %d: %+v vs %+v: %d, want %d", i, a, b, got, w)
-		}
-	}
-	for _, bad := range [][]byte{nil, {0x03}, appendRecord(nil, val{kind: valFloat, f: 1}, vInt(1)), appendRecord(nil, vText("x")), appendRecord(nil, vInt(1), vText("x"))} {
-		if _, ok := parseIndexKey(bad); ok {
-			t.Errorf("%x read as an index record", bad)
-		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
+
+	"github.com/tgvault/tgvault/storage/internal/sqlitefile"
 )
 
 // keyed is a sort key and the position of what it belongs to.
@@ -100,11 +102,11 @@ func textOrder(keys []string) []int32 {
 	return out
 }
 
-// appendPeerRecord appends the record of p's row, as appendRecord does
+// appendPeerRecord appends the record of p's row, as sqlitefile.AppendRecord does
 // for (NULL, access_hash, type, username, phone_number, last_update_on).
 func appendPeerRecord(dst []byte, p *Peer) []byte {
-	th, ah := intSerial(p.AccessHash)
-	tl, al := intSerial(p.LastUpdateOn)
+	th, ah := sqlitefile.IntSerial(p.AccessHash)
+	tl, al := sqlitefile.IntSerial(p.LastUpdateOn)
 	tt := 13 + 2*uint64(len(p.Type))
 	var tu, tp uint64
 	if p.Username != "" {
@@ -113,14 +115,14 @@ func appendPeerRecord(dst []byte, p *Peer) []byte {
 	if p.Phone != "" {
 		tp = 13 + 2*uint64(len(p.Phone))
 	}
-	hdr := 1 + 1 + varintLen(th) + varintLen(tt) + varintLen(tu) + varintLen(tp) + varintLen(tl)
+	hdr := 1 + 1 + sqlitefile.VarintLen(th) + sqlitefile.VarintLen(tt) + sqlitefile.VarintLen(tu) + sqlitefile.VarintLen(tp) + sqlitefile.VarintLen(tl)
 	dst = slices.Grow(dst, hdr+ah+al+len(p.Type)+len(p.Username)+len(p.Phone))
 	dst = append(dst, byte(hdr), 0) // hdr < 128: one byte
-	dst = putVarint(dst, th)
-	dst = putVarint(dst, tt)
-	dst = putVarint(dst, tu)
-	dst = putVarint(dst, tp)
-	dst = putVarint(dst, tl)
+	dst = sqlitefile.PutVarint(dst, th)
+	dst = sqlitefile.PutVarint(dst, tt)
+	dst = sqlitefile.PutVarint(dst, tu)
+	dst = sqlitefile.PutVarint(dst, tp)
+	dst = sqlitefile.PutVarint(dst, tl)
 	dst = appendIntBody(dst, p.AccessHash, ah)
 	dst = append(dst, p.Type...)
 	dst = append(dst, p.Username...)
@@ -141,22 +143,22 @@ func appendTextEntry(dst []byte, s string, rowid int64) []byte {
 	if s != "" {
 		ts = 13 + 2*uint64(len(s))
 	}
-	tr, rl := intSerial(rowid)
-	hdr := 1 + varintLen(ts) + varintLen(tr)
+	tr, rl := sqlitefile.IntSerial(rowid)
+	hdr := 1 + sqlitefile.VarintLen(ts) + sqlitefile.VarintLen(tr)
 	dst = append(dst, byte(hdr))
-	dst = putVarint(dst, ts)
-	dst = putVarint(dst, tr)
+	dst = sqlitefile.PutVarint(dst, ts)
+	dst = sqlitefile.PutVarint(dst, tr)
 	dst = append(dst, s...)
 	return appendIntBody(dst, rowid, rl)
 }
 
 // appendIntEntry appends the index record (v, rowid).
 func appendIntEntry(dst []byte, v, rowid int64) []byte {
-	tv, vl := intSerial(v)
-	tr, rl := intSerial(rowid)
-	dst = append(dst, byte(1+varintLen(tv)+varintLen(tr)))
-	dst = putVarint(dst, tv)
-	dst = putVarint(dst, tr)
+	tv, vl := sqlitefile.IntSerial(v)
+	tr, rl := sqlitefile.IntSerial(rowid)
+	dst = append(dst, byte(1+sqlitefile.VarintLen(tv)+sqlitefile.VarintLen(tr)))
+	dst = sqlitefile.PutVarint(dst, tv)
+	dst = sqlitefile.PutVarint(dst, tr)
 	dst = appendIntBody(dst, v, vl)
 	return appendIntBody(dst, rowid, rl)
 }

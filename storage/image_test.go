@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tgvault/tgvault/sessionstring"
+	"github.com/tgvault/tgvault/storage/internal/sqlitefile"
 )
 
 // testKey is the vectors' key: bytes 0..255.
@@ -330,22 +332,22 @@ func TestMemoryFlushWritesChangedRows(t *testing.T) {
 }
 
 // TestRecordEncoders: the record encoders of a full build write what
-// appendRecord writes.
+// sqlitefile.AppendRecord writes.
 func TestRecordEncoders(t *testing.T) {
 	t.Parallel()
 	peers := append(randomPeers(3000, 77), vectorPeers()...)
 	peers = append(peers, Peer{ID: -1 << 63, AccessHash: 1<<63 - 1, Type: "community", Username: strings.Repeat("x", 255), Phone: strings.Repeat("9", 255), LastUpdateOn: -1})
 	for _, p := range peers {
-		want := appendRecord(nil, vNull(), vInt(p.AccessHash), vText(string(p.Type)), vTextOpt(p.Username), vTextOpt(p.Phone), vInt(p.LastUpdateOn))
+		want := sqlitefile.AppendRecord(nil, sqlitefile.Null(), sqlitefile.Int(p.AccessHash), sqlitefile.Text(string(p.Type)), sqlitefile.TextOpt(p.Username), sqlitefile.TextOpt(p.Phone), sqlitefile.Int(p.LastUpdateOn))
 		if got := appendPeerRecord(nil, &p); !bytes.Equal(got, want) {
 			t.Fatalf("peer record of %+v:\n got %x\nwant %x", p, got, want)
 		}
 		for _, s := range []string{p.Username, p.Phone} {
-			if got, want := appendTextEntry(nil, s, p.ID), appendRecord(nil, vTextOpt(s), vInt(p.ID)); !bytes.Equal(got, want) {
+			if got, want := appendTextEntry(nil, s, p.ID), sqlitefile.AppendRecord(nil, sqlitefile.TextOpt(s), sqlitefile.Int(p.ID)); !bytes.Equal(got, want) {
 				t.Fatalf("text entry %q %d: got %x want %x", s, p.ID, got, want)
 			}
 		}
-		if got, want := appendIntEntry(nil, p.ID, p.ID), appendRecord(nil, vInt(p.ID), vInt(p.ID)); !bytes.Equal(got, want) {
+		if got, want := appendIntEntry(nil, p.ID, p.ID), sqlitefile.AppendRecord(nil, sqlitefile.Int(p.ID), sqlitefile.Int(p.ID)); !bytes.Equal(got, want) {
 			t.Fatalf("id entry %d: got %x want %x", p.ID, got, want)
 		}
 	}
@@ -382,7 +384,7 @@ func TestTextOrder(t *testing.T) {
 			ids[i].ID = int64(r.Uint64())
 		}
 		got := idOrder(ids)
-		if !slices.IsSortedFunc(got, func(a, b int32) int { return cmpInt(ids[a].ID, ids[b].ID) }) || len(got) != n {
+		if !slices.IsSortedFunc(got, func(a, b int32) int { return cmp.Compare(ids[a].ID, ids[b].ID) }) || len(got) != n {
 			t.Fatalf("n=%d: id order not sorted", n)
 		}
 	}
@@ -401,11 +403,11 @@ func TestImagePageSize(t *testing.T) {
 		peers []Peer
 		want  int
 	}{
-		{"none", nil, smallPageSize},
-		{"vectors", vectorPeers(), smallPageSize},
-		{"1000", randomPeers(smallImagePeers, 3), smallPageSize},
-		{"1001", randomPeers(smallImagePeers+1, 3), pageSize},
-		{"a long username", long, pageSize},
+		{"none", nil, sqlitefile.SmallPageSize},
+		{"vectors", vectorPeers(), sqlitefile.SmallPageSize},
+		{"1000", randomPeers(smallImagePeers, 3), sqlitefile.SmallPageSize},
+		{"1001", randomPeers(smallImagePeers+1, 3), sqlitefile.PageSize},
+		{"a long username", long, sqlitefile.PageSize},
 	} {
 		img, err := encodeImage(&Snapshot{Session: testRow(t), Peers: c.peers, Meta: map[string][]byte{"big": bytes.Repeat([]byte("m"), 5000)}}, &Binding{"v", "a", 1})
 		if err != nil {

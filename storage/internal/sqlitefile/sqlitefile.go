@@ -1,4 +1,4 @@
-package storage
+package sqlitefile
 
 // This file writes and reads the SQLite database file format
 // (https://www.sqlite.org/fileformat2.html) directly, for the images this
@@ -22,45 +22,55 @@ import (
 )
 
 const (
-	pageSize        = 4096     // the page size of large images (and the patched ones)
-	usable          = pageSize // no reserved bytes per page
-	smallPageSize   = 1024     // the page size of small images (buildImage)
+	PageSize        = 4096     // the page size of large images (and the patched ones)
+	usable          = PageSize // no reserved bytes per page
+	SmallPageSize   = 1024     // the page size of small images (buildImage)
 	sqliteVersionNo = 3049001
 	maxPages        = 1 << 20 // 4 GiB at 4 KiB pages: far beyond any session image
 )
 
 // --- values and records ---------------------------------------------------
 
-type valKind uint8
+type Kind uint8
 
 const (
-	valNull valKind = iota
-	valInt
-	valFloat
-	valText
-	valBlob
+	KindNull Kind = iota
+	KindInt
+	KindFloat
+	KindText
+	KindBlob
 )
 
-// val is one column value of a record.
-type val struct {
-	kind valKind
+// Value is one column value of a record.
+type Value struct {
+	kind Kind
 	i    int64
 	f    float64
 	b    []byte // text or blob; aliases the page for decoded values
 }
 
-func vNull() val         { return val{} }
-func vInt(i int64) val   { return val{kind: valInt, i: i} }
-func vText(s string) val { return val{kind: valText, b: []byte(s)} }
-func vBlob(b []byte) val { return val{kind: valBlob, b: b} }
-func vTextOpt(s string) val {
+// Kind is the value's storage class.
+func (v Value) Kind() Kind { return v.kind }
+
+// Int64 is an integer value's number (0 for any other kind).
+func (v Value) Int64() int64 { return v.i }
+
+// Bytes is a text or blob value's bytes; a decoded value's alias the
+// page it was read from.
+func (v Value) Bytes() []byte { return v.b }
+
+func Null() Value         { return Value{} }
+func Int(i int64) Value   { return Value{kind: KindInt, i: i} }
+func Text(s string) Value { return Value{kind: KindText, b: []byte(s)} }
+func Blob(b []byte) Value { return Value{kind: KindBlob, b: b} }
+func TextOpt(s string) Value {
 	if s == "" {
-		return vNull()
+		return Null()
 	}
-	return vText(s)
+	return Text(s)
 }
 
-func putVarint(dst []byte, v uint64) []byte {
+func PutVarint(dst []byte, v uint64) []byte {
 	if v <= 0x7f {
 		return append(dst, byte(v))
 	}
@@ -92,7 +102,7 @@ func putVarint(dst []byte, v uint64) []byte {
 	return dst
 }
 
-func varintLen(v uint64) int {
+func VarintLen(v uint64) int {
 	if v > 0x00ffffffffffffff {
 		return 9
 	}
@@ -104,8 +114,8 @@ func varintLen(v uint64) int {
 	return n
 }
 
-// getVarint decodes a varint at b; n is 0 when b is too short.
-func getVarint(b []byte) (v uint64, n int) {
+// GetVarint decodes a varint at b; n is 0 when b is too short.
+func GetVarint(b []byte) (v uint64, n int) {
 	for i := 0; i < 8; i++ {
 		if i >= len(b) {
 			return 0, 0
@@ -121,7 +131,7 @@ func getVarint(b []byte) (v uint64, n int) {
 	return v<<8 | uint64(b[8]), 9
 }
 
-func intSerial(i int64) (typ uint64, size int) {
+func IntSerial(i int64) (typ uint64, size int) {
 	switch {
 	case i == 0:
 		return 8, 0
@@ -141,48 +151,48 @@ func intSerial(i int64) (typ uint64, size int) {
 	return 6, 8
 }
 
-// appendRecord appends the SQLite record encoding of vals to dst.
-func appendRecord(dst []byte, vals ...val) []byte {
+// AppendRecord appends the SQLite record encoding of vals to dst.
+func AppendRecord(dst []byte, vals ...Value) []byte {
 	var types [16]uint64
 	ts := types[:0]
 	hdr := 0
 	for _, v := range vals {
 		var t uint64
 		switch v.kind {
-		case valNull:
+		case KindNull:
 			t = 0
-		case valInt:
-			t, _ = intSerial(v.i)
-		case valFloat:
+		case KindInt:
+			t, _ = IntSerial(v.i)
+		case KindFloat:
 			t = 7
-		case valText:
+		case KindText:
 			t = 13 + 2*uint64(len(v.b))
-		case valBlob:
+		case KindBlob:
 			t = 12 + 2*uint64(len(v.b))
 		}
 		ts = append(ts, t)
-		hdr += varintLen(t)
+		hdr += VarintLen(t)
 	}
 	// The header size varint counts itself.
 	hs := hdr + 1
-	if varintLen(uint64(hs)) > 1 {
-		hs = hdr + varintLen(uint64(hdr+2))
+	if VarintLen(uint64(hs)) > 1 {
+		hs = hdr + VarintLen(uint64(hdr+2))
 	}
-	dst = putVarint(dst, uint64(hs))
+	dst = PutVarint(dst, uint64(hs))
 	for _, t := range ts {
-		dst = putVarint(dst, t)
+		dst = PutVarint(dst, t)
 	}
 	for i, v := range vals {
 		switch v.kind {
-		case valInt:
-			_, size := intSerial(v.i)
+		case KindInt:
+			_, size := IntSerial(v.i)
 			u := uint64(v.i)
 			for s := size - 1; s >= 0; s-- {
 				dst = append(dst, byte(u>>(8*uint(s))))
 			}
-		case valFloat:
+		case KindFloat:
 			dst = binary.BigEndian.AppendUint64(dst, math.Float64bits(v.f))
-		case valText, valBlob:
+		case KindText, KindBlob:
 			dst = append(dst, v.b...)
 		}
 		_ = i
@@ -192,22 +202,22 @@ func appendRecord(dst []byte, vals ...val) []byte {
 
 var errRecord = errors.New("malformed record")
 
-// decodeRecord decodes a record into dst (reused).
-func decodeRecord(rec []byte, dst []val) ([]val, error) {
+// DecodeRecord decodes a record into dst (reused).
+func DecodeRecord(rec []byte, dst []Value) ([]Value, error) {
 	dst = dst[:0]
-	hs, n := getVarint(rec)
+	hs, n := GetVarint(rec)
 	if n == 0 || hs < uint64(n) || hs > uint64(len(rec)) {
 		return nil, errRecord
 	}
 	hdr := rec[n:hs]
 	body := rec[hs:]
 	for len(hdr) > 0 {
-		t, m := getVarint(hdr)
+		t, m := GetVarint(hdr)
 		if m == 0 {
 			return nil, errRecord
 		}
 		hdr = hdr[m:]
-		var v val
+		var v Value
 		size := 0
 		switch {
 		case t == 0:
@@ -223,17 +233,17 @@ func decodeRecord(rec []byte, dst []val) ([]val, error) {
 			for _, c := range body[:size] {
 				u = u<<8 | int64(c)
 			}
-			v = vInt(u)
+			v = Int(u)
 		case t == 7:
 			size = 8
 			if len(body) < 8 {
 				return nil, errRecord
 			}
-			v = val{kind: valFloat, f: math.Float64frombits(binary.BigEndian.Uint64(body))}
+			v = Value{kind: KindFloat, f: math.Float64frombits(binary.BigEndian.Uint64(body))}
 		case t == 8:
-			v = vInt(0)
+			v = Int(0)
 		case t == 9:
-			v = vInt(1)
+			v = Int(1)
 		case t >= 12:
 			if t > uint64(len(body))*2+13 {
 				return nil, errRecord
@@ -242,11 +252,11 @@ func decodeRecord(rec []byte, dst []val) ([]val, error) {
 			if len(body) < size {
 				return nil, errRecord
 			}
-			k := valBlob
+			k := KindBlob
 			if t%2 == 1 {
-				k = valText
+				k = KindText
 			}
-			v = val{kind: k, b: body[:size:size]}
+			v = Value{kind: k, b: body[:size:size]}
 		default:
 			return nil, errRecord
 		}
@@ -258,52 +268,52 @@ func decodeRecord(rec []byte, dst []val) ([]val, error) {
 
 // --- writer ---------------------------------------------------------------
 
-// dbWriter accumulates the pages of a new database in one buffer. Page i
+// Writer accumulates the pages of a new database in one buffer. Page i
 // (1-based) is page(i); page 1 is reserved for sqlite_master. Cells are
 // built in a separate arena to avoid an allocation per cell. psize is its
-// page size (pageSize when zero); no byte of a page is reserved.
-type dbWriter struct {
-	buf   []byte
-	arena []byte
-	psize int
+// page size (PageSize when zero); no byte of a page is reserved.
+type Writer struct {
+	Buf   []byte
+	Arena []byte
+	Psize int
 }
 
-func newDBWriter(estimate, psize int) *dbWriter {
-	w := &dbWriter{buf: make([]byte, 0, (estimate/psize+8)*psize), psize: psize}
+func NewWriter(estimate, psize int) *Writer {
+	w := &Writer{Buf: make([]byte, 0, (estimate/psize+8)*psize), Psize: psize}
 	w.newPage() // page 1
 	return w
 }
 
 // ps is the page size.
-func (w *dbWriter) ps() int {
-	if w.psize == 0 {
-		return pageSize
+func (w *Writer) PageLen() int {
+	if w.Psize == 0 {
+		return PageSize
 	}
-	return w.psize
+	return w.Psize
 }
 
-func (w *dbWriter) npages() int { return len(w.buf) / w.ps() }
+func (w *Writer) NPages() int { return len(w.Buf) / w.PageLen() }
 
-func (w *dbWriter) page(n int) []byte { return w.buf[(n-1)*w.ps() : n*w.ps()] }
+func (w *Writer) Page(n int) []byte { return w.Buf[(n-1)*w.PageLen() : n*w.PageLen()] }
 
 // newPage appends a zeroed page. It may move the buffer: slices from page
 // are invalid after it.
-func (w *dbWriter) newPage() (int, []byte) {
-	ps := w.ps()
-	if len(w.buf)+ps > cap(w.buf) {
-		nb := make([]byte, len(w.buf), 2*cap(w.buf)+64*ps)
-		copy(nb, w.buf)
-		w.buf = nb
+func (w *Writer) newPage() (int, []byte) {
+	ps := w.PageLen()
+	if len(w.Buf)+ps > cap(w.Buf) {
+		nb := make([]byte, len(w.Buf), 2*cap(w.Buf)+64*ps)
+		copy(nb, w.Buf)
+		w.Buf = nb
 	}
-	w.buf = w.buf[:len(w.buf)+ps] // fresh capacity is zero
-	n := w.npages()
-	p := w.page(n)
+	w.Buf = w.Buf[:len(w.Buf)+ps] // fresh capacity is zero
+	n := w.NPages()
+	p := w.Page(n)
 	clear(p) // capacity beyond len may hold an earlier image's bytes
 	return n, p
 }
 
 // maxLocal returns how many payload bytes of a cell stay on the b-tree
-// page, for pages of pageSize.
+// page, for pages of PageSize.
 func maxLocal(payload int, table bool) (local int, overflow bool) {
 	return maxLocalFor(usable, payload, table)
 }
@@ -327,27 +337,27 @@ func maxLocalFor(u, payload int, table bool) (local int, overflow bool) {
 
 // cell builds a cell in the arena: prefix (child pointer / varints) +
 // local payload (+ first overflow page), writing overflow pages as needed.
-func (w *dbWriter) cell(prefix, payload []byte, table bool) []byte {
-	local, ovf := maxLocalFor(w.ps(), len(payload), table)
-	start := len(w.arena)
-	w.arena = append(w.arena, prefix...)
-	w.arena = append(w.arena, payload[:local]...)
+func (w *Writer) cell(prefix, payload []byte, table bool) []byte {
+	local, ovf := maxLocalFor(w.PageLen(), len(payload), table)
+	start := len(w.Arena)
+	w.Arena = append(w.Arena, prefix...)
+	w.Arena = append(w.Arena, payload[:local]...)
 	if ovf {
 		rest := payload[local:]
 		pg, _ := w.newPage()
-		w.arena = binary.BigEndian.AppendUint32(w.arena, uint32(pg))
+		w.Arena = binary.BigEndian.AppendUint32(w.Arena, uint32(pg))
 		for {
-			n := copy(w.page(pg)[4:], rest)
+			n := copy(w.Page(pg)[4:], rest)
 			rest = rest[n:]
 			if len(rest) == 0 {
 				break
 			}
 			next, _ := w.newPage()
-			binary.BigEndian.PutUint32(w.page(pg), uint32(next))
+			binary.BigEndian.PutUint32(w.Page(pg), uint32(next))
 			pg = next
 		}
 	}
-	return w.arena[start:len(w.arena):len(w.arena)]
+	return w.Arena[start:len(w.Arena):len(w.Arena)]
 }
 
 // pageBuilder packs cells into one b-tree page.
@@ -356,7 +366,7 @@ type pageBuilder struct {
 	leaf   bool
 	cells  [][]byte
 	used   int
-	size   int // the page size (pageSize when zero)
+	size   int // the page size (PageSize when zero)
 }
 
 func (b *pageBuilder) usable() int {
@@ -407,93 +417,93 @@ func (b *pageBuilder) write(p []byte, typ byte, right uint32) {
 }
 
 const (
-	pgIndexInterior = 0x02
-	pgTableInterior = 0x05
-	pgIndexLeaf     = 0x0a
-	pgTableLeaf     = 0x0d
+	PageIndexInterior = 0x02
+	PageTableInterior = 0x05
+	PageIndexLeaf     = 0x0a
+	PageTableLeaf     = 0x0d
 )
 
-// tableRow is one row of a table b-tree: its rowid and its record.
-type tableRow struct {
-	rowid  int64
-	record []byte
+// TableRow is one row of a table b-tree: its rowid and its record.
+type TableRow struct {
+	Rowid  int64
+	Record []byte
 }
 
 // writeTable writes a table b-tree holding rows (sorted by rowid) and
 // returns its root page. onPage1 puts the root on page 1 (sqlite_master):
 // a leaf when the rows fit there, else an interior page over leaves on
 // pages of their own (small pages).
-func (w *dbWriter) writeTable(rows []tableRow, onPage1 bool) (int, error) {
+func (w *Writer) WriteTable(rows []TableRow, onPage1 bool) (int, error) {
 	if onPage1 {
 		if ok, err := w.writeTablePage1(rows); ok || err != nil {
 			return 1, err
 		}
 	}
 	var level []child
-	b := pageBuilder{leaf: true, size: w.ps()}
+	b := pageBuilder{leaf: true, size: w.PageLen()}
 	flushLeaf := func(maxKey int64) {
 		pg, p := w.newPage()
-		b.write(p, pgTableLeaf, 0)
+		b.write(p, PageTableLeaf, 0)
 		level = append(level, child{pg, maxKey})
 		b.reset()
 	}
 	var prefix []byte
 	var last int64
-	w.arena = slices.Grow(w.arena[:0], len(rows)*48)
+	w.Arena = slices.Grow(w.Arena[:0], len(rows)*48)
 	for i, r := range rows {
-		if i > 0 && r.rowid <= last {
+		if i > 0 && r.Rowid <= last {
 			return 0, fmt.Errorf("storage: rows not in rowid order")
 		}
-		prefix = putVarint(prefix[:0], uint64(len(r.record)))
-		prefix = putVarint(prefix, uint64(r.rowid))
-		c := w.cell(prefix, r.record, true)
+		prefix = PutVarint(prefix[:0], uint64(len(r.Record)))
+		prefix = PutVarint(prefix, uint64(r.Rowid))
+		c := w.cell(prefix, r.Record, true)
 		if !b.fits(c) {
 			flushLeaf(last)
 		}
 		b.add(c)
-		last = r.rowid
+		last = r.Rowid
 	}
 	flushLeaf(last)
 	if !onPage1 {
 		return w.writeTableLevels(level), nil
 	}
 	// Page 1 is the root over the leaves.
-	ib := pageBuilder{hdrOff: 100, size: w.ps()}
+	ib := pageBuilder{hdrOff: 100, size: w.PageLen()}
 	var cellBuf []byte
 	for _, c := range level[:len(level)-1] {
 		cellBuf = binary.BigEndian.AppendUint32(cellBuf[:0], uint32(c.page))
-		cellBuf = putVarint(cellBuf, uint64(c.maxKey))
+		cellBuf = PutVarint(cellBuf, uint64(c.maxKey))
 		cell := w.cell(cellBuf, nil, true)
 		if !ib.fits(cell) {
 			return 0, errors.New("storage: schema does not fit under page 1")
 		}
 		ib.add(cell)
 	}
-	ib.write(w.page(1), pgTableInterior, uint32(level[len(level)-1].page))
+	ib.write(w.Page(1), PageTableInterior, uint32(level[len(level)-1].page))
 	return 1, nil
 }
 
 // writeTablePage1 writes rows as one leaf on page 1 if they fit there.
-func (w *dbWriter) writeTablePage1(rows []tableRow) (bool, error) {
-	b := pageBuilder{leaf: true, size: w.ps(), hdrOff: 100}
+func (w *Writer) writeTablePage1(rows []TableRow) (bool, error) {
+	b := pageBuilder{leaf: true, size: w.PageLen(), hdrOff: 100}
 	var prefix []byte
-	w.arena = slices.Grow(w.arena[:0], len(rows)*48)
-	pages := w.npages()
+	w.Arena = slices.Grow(w.Arena[:0], len(rows)*48)
+	pages := w.NPages()
 	for i, r := range rows {
-		if i > 0 && r.rowid <= rows[i-1].rowid {
+		if i > 0 && r.Rowid <= rows[i-1].Rowid {
 			return false, fmt.Errorf("storage: rows not in rowid order")
 		}
-		prefix = putVarint(prefix[:0], uint64(len(r.record)))
-		prefix = putVarint(prefix, uint64(r.rowid))
-		c := w.cell(prefix, r.record, true)
+		prefix = PutVarint(prefix[:0], uint64(len(r.Record)))
+		prefix = PutVarint(prefix, uint64(r.Rowid))
+		c := w.cell(prefix, r.Record, true)
 		if !b.fits(c) {
 			// Not on one page: drop what the cells wrote (overflow pages).
-			w.buf = w.buf[:pages*w.ps()]
+			w.Buf = w.Buf[:pages*w.PageLen()]
 			return false, nil
 		}
 		b.add(c)
 	}
-	b.write(w.page(1), pgTableLeaf, 0)
+	b.write(w.Page(1), PageTableLeaf, 0)
 	return true, nil
 }
 
@@ -505,11 +515,11 @@ type child struct {
 
 // writeTableLevels writes the interior pages of a table b-tree above the
 // pages of level, and returns the root.
-func (w *dbWriter) writeTableLevels(level []child) int {
+func (w *Writer) writeTableLevels(level []child) int {
 	// Interior levels: cells (child, key) + right-most child.
 	for len(level) > 1 {
 		var next []child
-		ib := pageBuilder{size: w.ps()}
+		ib := pageBuilder{size: w.PageLen()}
 		start := 0
 		for start < len(level) {
 			ib.reset()
@@ -517,7 +527,7 @@ func (w *dbWriter) writeTableLevels(level []child) int {
 			var cellBuf []byte
 			for ; i < len(level)-1; i++ {
 				cellBuf = binary.BigEndian.AppendUint32(cellBuf[:0], uint32(level[i].page))
-				cellBuf = putVarint(cellBuf, uint64(level[i].maxKey))
+				cellBuf = PutVarint(cellBuf, uint64(level[i].maxKey))
 				c := w.cell(cellBuf, nil, true)
 				if !ib.fits(c) {
 					break
@@ -531,7 +541,7 @@ func (w *dbWriter) writeTableLevels(level []child) int {
 			}
 			// level[i] is the right-most child of this page.
 			pg, p := w.newPage()
-			ib.write(p, pgTableInterior, uint32(level[i].page))
+			ib.write(p, PageTableInterior, uint32(level[i].page))
 			next = append(next, child{pg, level[i].maxKey})
 			start = i + 1
 		}
@@ -543,16 +553,16 @@ func (w *dbWriter) writeTableLevels(level []child) int {
 // writeIndex writes an index b-tree holding the records (sorted in index
 // order) and returns its root page. Interior cells of an index b-tree are
 // entries themselves, so each entry appears once in the tree.
-func (w *dbWriter) writeIndex(entries [][]byte) int {
+func (w *Writer) writeIndex(entries [][]byte) int {
 	// Build the leaf level: leaves and the separator entries between them.
 	var children []int
 	var seps [][]byte // seps[i] lies between children[i] and children[i+1]
-	b := pageBuilder{leaf: true, size: w.ps()}
+	b := pageBuilder{leaf: true, size: w.PageLen()}
 	cells := make([][]byte, len(entries))
-	w.arena = slices.Grow(w.arena[:0], len(entries)*32)
+	w.Arena = slices.Grow(w.Arena[:0], len(entries)*32)
 	var pfx []byte
 	for i, e := range entries {
-		pfx = putVarint(pfx[:0], uint64(len(e)))
+		pfx = PutVarint(pfx[:0], uint64(len(e)))
 		cells[i] = w.cell(pfx, e, false)
 	}
 	start := 0
@@ -569,7 +579,7 @@ func (w *dbWriter) writeIndex(entries [][]byte) int {
 			i--
 		}
 		pg, p := w.newPage()
-		b.write(p, pgIndexLeaf, 0)
+		b.write(p, PageIndexLeaf, 0)
 		children = append(children, pg)
 		if i < len(cells) {
 			seps = append(seps, entries[i])
@@ -580,7 +590,7 @@ func (w *dbWriter) writeIndex(entries [][]byte) int {
 	if len(children) == 0 { // empty index: one empty leaf as root
 		pg, p := w.newPage()
 		b.reset()
-		b.write(p, pgIndexLeaf, 0)
+		b.write(p, PageIndexLeaf, 0)
 		return pg
 	}
 	return w.writeIndexLevels(children, seps)
@@ -589,20 +599,20 @@ func (w *dbWriter) writeIndex(entries [][]byte) int {
 // writeIndexLevels writes the interior pages of an index b-tree above the
 // pages children, separated by the entries seps (seps[i] lies between
 // children[i] and children[i+1]), and returns the root.
-func (w *dbWriter) writeIndexLevels(children []int, seps [][]byte) int {
+func (w *Writer) writeIndexLevels(children []int, seps [][]byte) int {
 	// A trailing separator with no leaf after it cannot happen: the loop
 	// above only takes a separator when entries follow it.
 	for len(children) > 1 {
 		var nchildren []int
 		var nseps [][]byte
-		ib := pageBuilder{size: w.ps()}
+		ib := pageBuilder{size: w.PageLen()}
 		start := 0
 		for start < len(children) {
 			ib.reset()
 			i := start
 			for ; i < len(children)-1; i++ {
 				pfx := binary.BigEndian.AppendUint32(nil, uint32(children[i]))
-				pfx = putVarint(pfx, uint64(len(seps[i])))
+				pfx = PutVarint(pfx, uint64(len(seps[i])))
 				c := w.cell(pfx, seps[i], false)
 				if !ib.fits(c) {
 					break
@@ -615,7 +625,7 @@ func (w *dbWriter) writeIndexLevels(children []int, seps [][]byte) int {
 				i--
 			}
 			pg, p := w.newPage()
-			ib.write(p, pgIndexInterior, uint32(children[i]))
+			ib.write(p, PageIndexInterior, uint32(children[i]))
 			nchildren = append(nchildren, pg)
 			if i < len(children)-1 {
 				nseps = append(nseps, seps[i])
@@ -627,109 +637,109 @@ func (w *dbWriter) writeIndexLevels(children []int, seps [][]byte) int {
 	return children[0]
 }
 
-// schemaEntry is one row of sqlite_master.
-type schemaEntry struct {
-	typ, name, tbl string
-	root           int
-	sql            string
+// SchemaEntry is one row of sqlite_master.
+type SchemaEntry struct {
+	Type, Name, Table string
+	Root              int
+	SQL               string
 }
 
 // finish writes sqlite_master onto page 1 and the file header, and returns
 // the database bytes.
-func (w *dbWriter) finish(schema []schemaEntry) ([]byte, error) {
-	rows := make([]tableRow, len(schema))
+func (w *Writer) Finish(schema []SchemaEntry) ([]byte, error) {
+	rows := make([]TableRow, len(schema))
 	for i, e := range schema {
-		var root val
-		root = vInt(int64(e.root))
-		rows[i] = tableRow{rowid: int64(i + 1), record: appendRecord(nil, vText(e.typ), vText(e.name), vText(e.tbl), root, vText(e.sql))}
+		var root Value
+		root = Int(int64(e.Root))
+		rows[i] = TableRow{Rowid: int64(i + 1), Record: AppendRecord(nil, Text(e.Type), Text(e.Name), Text(e.Table), root, Text(e.SQL))}
 	}
-	if _, err := w.writeTable(rows, true); err != nil {
+	if _, err := w.WriteTable(rows, true); err != nil {
 		return nil, err
 	}
-	if w.npages() > maxPages {
+	if w.NPages() > maxPages {
 		return nil, errors.New("storage: image too large")
 	}
-	h := w.page(1)[:100]
+	h := w.Page(1)[:100]
 	copy(h, "SQLite format 3\x00")
-	binary.BigEndian.PutUint16(h[16:], uint16(w.ps())) // 65536 would be 1: never used
-	h[18], h[19] = 1, 1                                // legacy (rollback journal) read/write versions
-	h[20] = 0                                          // reserved bytes per page
+	binary.BigEndian.PutUint16(h[16:], uint16(w.PageLen())) // 65536 would be 1: never used
+	h[18], h[19] = 1, 1                                     // legacy (rollback journal) read/write versions
+	h[20] = 0                                               // reserved bytes per page
 	h[21], h[22], h[23] = 64, 32, 32
 	binary.BigEndian.PutUint32(h[24:], 1) // file change counter
-	binary.BigEndian.PutUint32(h[28:], uint32(w.npages()))
+	binary.BigEndian.PutUint32(h[28:], uint32(w.NPages()))
 	binary.BigEndian.PutUint32(h[40:], 1) // schema cookie
 	binary.BigEndian.PutUint32(h[44:], 4) // schema format
 	binary.BigEndian.PutUint32(h[56:], 1) // UTF-8
 	binary.BigEndian.PutUint32(h[92:], 1) // version-valid-for = change counter
 	binary.BigEndian.PutUint32(h[96:], sqliteVersionNo)
-	return w.buf, nil
+	return w.Buf, nil
 }
 
 // --- reader ---------------------------------------------------------------
 
-// dbReader reads table b-trees of a database image.
-type dbReader struct {
+// Reader reads table b-trees of a database image.
+type Reader struct {
 	data   []byte
-	psize  int
+	Psize  int
 	usable int
-	npages int
+	NPages int
 }
 
-func newDBReader(data []byte) (*dbReader, error) {
+func NewReader(data []byte) (*Reader, error) {
 	if len(data) < 100 || !bytes.HasPrefix(data, []byte("SQLite format 3\x00")) {
-		return nil, fmt.Errorf("%w: not an SQLite database", ErrCorrupt)
+		return nil, corruptf("not an SQLite database")
 	}
 	ps := int(binary.BigEndian.Uint16(data[16:]))
 	if ps == 1 {
 		ps = 65536
 	}
 	if ps < 512 || ps&(ps-1) != 0 {
-		return nil, fmt.Errorf("%w: bad page size", ErrCorrupt)
+		return nil, corruptf("bad page size")
 	}
 	if data[18] != 1 || data[19] != 1 {
-		return nil, fmt.Errorf("%w: database is in WAL mode", ErrUnsupported)
+		return nil, unsupportedf("database is in WAL mode")
 	}
 	us := ps - int(data[20])
 	if us < 480 {
-		return nil, fmt.Errorf("%w: bad reserved space", ErrCorrupt)
+		return nil, corruptf("bad reserved space")
 	}
 	if len(data)%ps != 0 {
-		return nil, fmt.Errorf("%w: truncated database", ErrCorrupt)
+		return nil, corruptf("truncated database")
 	}
-	return &dbReader{data: data, psize: ps, usable: us, npages: len(data) / ps}, nil
+	return &Reader{data: data, Psize: ps, usable: us, NPages: len(data) / ps}, nil
 }
 
-func (r *dbReader) page(n uint32) ([]byte, error) {
-	if n < 1 || int(n) > r.npages {
-		return nil, fmt.Errorf("%w: page %d out of range", ErrCorrupt, n)
+func (r *Reader) Page(n uint32) ([]byte, error) {
+	if n < 1 || int(n) > r.NPages {
+		return nil, corruptf("page %d out of range", n)
 	}
-	off := int(n-1) * r.psize
-	return r.data[off : off+r.psize], nil
+	off := int(n-1) * r.Psize
+	return r.data[off : off+r.Psize], nil
 }
 
 // payload returns the payload of a cell whose payload starts at c, reading
 // overflow pages into scratch when needed.
-func (r *dbReader) payload(c []byte, size uint64, table bool, scratch []byte) ([]byte, error) {
+func (r *Reader) payload(c []byte, size uint64, table bool, scratch []byte) ([]byte, error) {
 	if size > uint64(len(r.data)) {
-		return nil, fmt.Errorf("%w: cell too large", ErrCorrupt)
+		return nil, corruptf("cell too large")
 	}
 	local, ovf := r.maxLocal(int(size), table)
 	if !ovf {
 		if len(c) < local {
-			return nil, fmt.Errorf("%w: cell overruns page", ErrCorrupt)
+			return nil, corruptf("cell overruns page")
 		}
 		return c[:local], nil
 	}
 	if len(c) < local+4 {
-		return nil, fmt.Errorf("%w: cell overruns page", ErrCorrupt)
+		return nil, corruptf("cell overruns page")
 	}
 	out := append(scratch[:0], c[:local]...)
 	next := binary.BigEndian.Uint32(c[local:])
 	for steps := 0; len(out) < int(size); steps++ {
-		if next == 0 || steps > r.npages {
-			return nil, fmt.Errorf("%w: broken overflow chain", ErrCorrupt)
+		if next == 0 || steps > r.NPages {
+			return nil, corruptf("broken overflow chain")
 		}
-		p, err := r.page(next)
+		p, err := r.Page(next)
 		if err != nil {
 			return nil, err
 		}
@@ -740,7 +750,7 @@ func (r *dbReader) payload(c []byte, size uint64, table bool, scratch []byte) ([
 	return out, nil
 }
 
-func (r *dbReader) maxLocal(payload int, table bool) (int, bool) {
+func (r *Reader) maxLocal(payload int, table bool) (int, bool) {
 	u := r.usable
 	x := u - 35
 	if !table {
@@ -759,18 +769,18 @@ func (r *dbReader) maxLocal(payload int, table bool) (int, bool) {
 
 // scanTable calls fn for every row of the table b-tree rooted at root, in
 // rowid order. The record passed to fn is only valid during the call.
-func (r *dbReader) scanTable(root uint32, fn func(rowid int64, rec []byte) error) error {
+func (r *Reader) ScanTable(root uint32, fn func(rowid int64, rec []byte) error) error {
 	var scratch []byte
 	visited := 0
 	var walk func(pg uint32, depth int) error
 	walk = func(pg uint32, depth int) error {
 		if depth > 40 {
-			return fmt.Errorf("%w: b-tree too deep", ErrCorrupt)
+			return corruptf("b-tree too deep")
 		}
-		if visited++; visited > r.npages {
-			return fmt.Errorf("%w: b-tree loop", ErrCorrupt)
+		if visited++; visited > r.NPages {
+			return corruptf("b-tree loop")
 		}
-		p, err := r.page(pg)
+		p, err := r.Page(pg)
 		if err != nil {
 			return err
 		}
@@ -779,41 +789,41 @@ func (r *dbReader) scanTable(root uint32, fn func(rowid int64, rec []byte) error
 			h = p[100:]
 		}
 		if len(h) < 8 {
-			return fmt.Errorf("%w: short page", ErrCorrupt)
+			return corruptf("short page")
 		}
 		typ := h[0]
 		n := int(binary.BigEndian.Uint16(h[3:]))
 		hs := 8
-		if typ == pgTableInterior {
+		if typ == PageTableInterior {
 			hs = 12
-		} else if typ != pgTableLeaf {
-			return fmt.Errorf("%w: page %d is not a table page", ErrCorrupt, pg)
+		} else if typ != PageTableLeaf {
+			return corruptf("page %d is not a table page", pg)
 		}
 		if len(h) < hs+2*n {
-			return fmt.Errorf("%w: cell pointers overrun page", ErrCorrupt)
+			return corruptf("cell pointers overrun page")
 		}
 		for i := 0; i < n; i++ {
 			off := int(binary.BigEndian.Uint16(h[hs+2*i:]))
 			if off < 8 || off >= r.usable {
-				return fmt.Errorf("%w: cell pointer out of range", ErrCorrupt)
+				return corruptf("cell pointer out of range")
 			}
 			c := p[off:r.usable]
-			if typ == pgTableInterior {
+			if typ == PageTableInterior {
 				if len(c) < 4 {
-					return fmt.Errorf("%w: short cell", ErrCorrupt)
+					return corruptf("short cell")
 				}
 				if err := walk(binary.BigEndian.Uint32(c), depth+1); err != nil {
 					return err
 				}
 				continue
 			}
-			size, m := getVarint(c)
+			size, m := GetVarint(c)
 			if m == 0 {
-				return fmt.Errorf("%w: bad cell", ErrCorrupt)
+				return corruptf("bad cell")
 			}
-			rowid, k := getVarint(c[m:])
+			rowid, k := GetVarint(c[m:])
 			if k == 0 {
-				return fmt.Errorf("%w: bad cell", ErrCorrupt)
+				return corruptf("bad cell")
 			}
 			pl, err := r.payload(c[m+k:], size, true, scratch)
 			if err != nil {
@@ -824,7 +834,7 @@ func (r *dbReader) scanTable(root uint32, fn func(rowid int64, rec []byte) error
 				return err
 			}
 		}
-		if typ == pgTableInterior {
+		if typ == PageTableInterior {
 			return walk(binary.BigEndian.Uint32(h[8:]), depth+1)
 		}
 		return nil
@@ -833,18 +843,18 @@ func (r *dbReader) scanTable(root uint32, fn func(rowid int64, rec []byte) error
 }
 
 // schema reads sqlite_master.
-func (r *dbReader) schema() ([]schemaEntry, error) {
-	var out []schemaEntry
-	var vals []val
-	err := r.scanTable(1, func(_ int64, rec []byte) error {
+func (r *Reader) Schema() ([]SchemaEntry, error) {
+	var out []SchemaEntry
+	var vals []Value
+	err := r.ScanTable(1, func(_ int64, rec []byte) error {
 		var err error
-		vals, err = decodeRecord(rec, vals)
+		vals, err = DecodeRecord(rec, vals)
 		if err != nil || len(vals) < 5 {
-			return fmt.Errorf("%w: bad schema row", ErrCorrupt)
+			return corruptf("bad schema row")
 		}
-		out = append(out, schemaEntry{
-			typ: string(vals[0].b), name: string(vals[1].b), tbl: string(vals[2].b),
-			root: int(vals[3].i), sql: string(vals[4].b),
+		out = append(out, SchemaEntry{
+			Type: string(vals[0].b), Name: string(vals[1].b), Table: string(vals[2].b),
+			Root: int(vals[3].i), SQL: string(vals[4].b),
 		})
 		return nil
 	})
@@ -853,12 +863,12 @@ func (r *dbReader) schema() ([]schemaEntry, error) {
 
 // --- streaming writers of large trees ---------------------------------------
 
-// leafStream fills the leaf pages of one b-tree a cell at a time, straight
+// LeafStream fills the leaf pages of one b-tree a cell at a time, straight
 // into the pages (no buffer of all the cells first), and remembers what
 // the level above needs.
-type leafStream struct {
-	w     *dbWriter
-	typ   byte // pgTableLeaf or pgIndexLeaf
+type LeafStream struct {
+	W     *Writer
+	Type  byte // PageTableLeaf or PageIndexLeaf
 	pg    int  // the page being filled, 0 when none
 	ncell int
 	top   int    // start of the cell content area of pg
@@ -873,15 +883,15 @@ type leafStream struct {
 	prev []byte
 }
 
-func (s *leafStream) fits(n int) bool { return s.pg != 0 && 8+2*(s.ncell+1)+n <= s.top }
+func (s *LeafStream) fits(n int) bool { return s.pg != 0 && 8+2*(s.ncell+1)+n <= s.top }
 
-func (s *leafStream) open() {
-	s.pg, _ = s.w.newPage()
-	s.ncell, s.top = 0, s.w.ps()
+func (s *LeafStream) open() {
+	s.pg, _ = s.W.newPage()
+	s.ncell, s.top = 0, s.W.PageLen()
 }
 
-func (s *leafStream) put(cell []byte) {
-	p := s.w.page(s.pg)
+func (s *LeafStream) put(cell []byte) {
+	p := s.W.Page(s.pg)
 	s.top -= len(cell)
 	copy(p[s.top:], cell)
 	binary.BigEndian.PutUint16(p[8+2*s.ncell:], uint16(s.top))
@@ -889,9 +899,9 @@ func (s *leafStream) put(cell []byte) {
 }
 
 // close writes the header of the page being filled.
-func (s *leafStream) close(maxKey int64) {
-	p := s.w.page(s.pg)
-	p[0] = s.typ
+func (s *LeafStream) close(maxKey int64) {
+	p := s.W.Page(s.pg)
+	p[0] = s.Type
 	binary.BigEndian.PutUint16(p[3:], uint16(s.ncell))
 	binary.BigEndian.PutUint16(p[5:], uint16(s.top))
 	s.level = append(s.level, child{s.pg, maxKey})
@@ -899,12 +909,12 @@ func (s *leafStream) close(maxKey int64) {
 }
 
 // addRow adds a table row; rows come in rowid order and never overflow.
-func (s *leafStream) addRow(rowid int64, rec []byte) error {
-	if _, ovf := maxLocalFor(s.w.ps(), len(rec), true); ovf {
+func (s *LeafStream) AddRow(rowid int64, rec []byte) error {
+	if _, ovf := maxLocalFor(s.W.PageLen(), len(rec), true); ovf {
 		return errors.New("storage: peer row too large")
 	}
-	s.cell = putVarint(s.cell[:0], uint64(len(rec)))
-	s.cell = putVarint(s.cell, uint64(rowid))
+	s.cell = PutVarint(s.cell[:0], uint64(len(rec)))
+	s.cell = PutVarint(s.cell, uint64(rowid))
 	s.cell = append(s.cell, rec...)
 	if !s.fits(len(s.cell)) {
 		if s.pg != 0 {
@@ -918,24 +928,24 @@ func (s *leafStream) addRow(rowid int64, rec []byte) error {
 }
 
 // finishTable ends a table and returns its root.
-func (s *leafStream) finishTable() int {
+func (s *LeafStream) FinishTable() int {
 	if s.pg == 0 { // no rows: one empty leaf
 		s.open()
 	}
 	s.close(s.last)
 	clear(s.cell)
-	return s.w.writeTableLevels(s.level)
+	return s.W.writeTableLevels(s.level)
 }
 
 // addEntry adds entry i of n of an index, in index order (entries never
 // overflow). A leaf ends where the next cell does not fit, that entry
 // going up as the separator; the last entry cannot go up (no leaf would
 // follow it), so then the one before it does.
-func (s *leafStream) addEntry(e []byte, i, n int) error {
-	if _, ovf := maxLocalFor(s.w.ps(), len(e), false); ovf {
+func (s *LeafStream) AddEntry(e []byte, i, n int) error {
+	if _, ovf := maxLocalFor(s.W.PageLen(), len(e), false); ovf {
 		return errors.New("storage: index entry too large")
 	}
-	s.cell = putVarint(s.cell[:0], uint64(len(e)))
+	s.cell = PutVarint(s.cell[:0], uint64(len(e)))
 	s.cell = append(s.cell, e...)
 	switch {
 	case s.pg == 0:
@@ -949,8 +959,8 @@ func (s *leafStream) addEntry(e []byte, i, n int) error {
 			return errors.New("storage: index entries too large")
 		}
 		// Take the previous entry back off this leaf: it goes up.
-		p := s.w.page(s.pg)
-		plen := varintLen(uint64(len(s.prev))) + len(s.prev)
+		p := s.W.Page(s.pg)
+		plen := VarintLen(uint64(len(s.prev))) + len(s.prev)
 		clear(p[s.top : s.top+plen])
 		s.top += plen
 		s.ncell--
@@ -965,7 +975,7 @@ func (s *leafStream) addEntry(e []byte, i, n int) error {
 }
 
 // finishIndex ends an index and returns its root.
-func (s *leafStream) finishIndex() int {
+func (s *LeafStream) FinishIndex() int {
 	if s.pg == 0 && len(s.level) == 0 { // no entries: one empty leaf
 		s.open()
 	}
@@ -978,5 +988,5 @@ func (s *leafStream) finishIndex() int {
 	}
 	clear(s.cell)
 	clear(s.prev)
-	return s.w.writeIndexLevels(pages, s.seps)
+	return s.W.writeIndexLevels(pages, s.seps)
 }

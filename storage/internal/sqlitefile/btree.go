@@ -1,192 +1,20 @@
-package storage
-
-// Saving a changed store by patching the last image, as SQLite itself
-// changes a database: the rows that changed are written into the leaf
-// pages of the peers table and of its three indexes that hold them, a
-// page that overflows is split and the new page is linked from its
-// parent (which may split in turn, up to the root, whose page number
-// stays), and every other page of the image stays as it was. A save after
-// 100 changed peers in a store of 100,000 then writes a few hundred cells
-// instead of building 2,300 pages and sorting three indexes.
-//
-// The kept image holds the peer trees on pages 2..end, where a full build
-// puts them; new pages are added after them, and each save writes the
-// small tables (sessions, version, binding, meta, update state) and page
-// 1 after the peer trees again, so the image never has a free page. Rows
-// are never deleted; an index entry is deleted when a row's username or
-// phone changes. The few cases patching does not handle (a deletion that
-// would empty a page, an overflowing cell, anything unexpected in the
-// image) return errPatch, and the save builds the whole image instead:
-// patching never has to be complete, only right when it succeeds, which
-// the tests check against a full build and against SQLite.
+package sqlitefile
 
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"slices"
-	"sync/atomic"
 )
 
-// patchesDone and patchFallbacks count the saves that patched the kept
-// image and those that had to build it whole instead (tests and
-// benchmarks read them).
-var patchesDone, patchFallbacks atomic.Int64
-
-// errPatch reports that the image cannot be patched: the save builds it
-// whole. It never reaches a caller of the package.
-var errPatch = errors.New("storage: image cannot be patched")
-
-// keptImage is the image of the last save, kept for the next one to
-// patch. Its pages 2..end hold the peers table and its indexes, whose root
-// pages are roots; what follows is rewritten by every save (and cleared
-// after sealing: it holds the session row with the auth key).
-type keptImage struct {
-	buf   []byte
-	end   int       // last page of the peer trees
-	roots [4]uint32 // peers, idx_peers_id, idx_peers_username, idx_peers_phone_number
-	psize int       // its page size; only pageSize images are patched
-}
-
-// tail returns what follows the peer trees in img: the small tables, with
-// the session row.
-func (k *keptImage) tail(img []byte) []byte { return img[k.end*k.psize:] }
-
-// keep reports whether a File keeps the image for the next save.
-func (k *keptImage) keep() bool { return k.psize == pageSize && k.end >= keepMinPages }
-
-// Which tree of roots.
-const (
-	treePeers = iota
-	treeIdxID
-	treeIdxUsername
-	treeIdxPhone
-)
-
-// keepMinPages is the smallest image whose peer trees a File keeps between
-// saves: below it a full build costs less than holding the pages (an
-// account of `tgvault run` with a handful of peers has about ten pages).
-const keepMinPages = 64
-
-// patchLimit reports whether changing dirty rows of a store of n rows is
-// cheaper patched than built whole: a patched row costs about as much as
-// building a dozen rows does.
-func patchLimit(dirty, n int) bool { return dirty*12 <= n }
-
-// peers returns the image's peer pages (page 1 cleared: it is rewritten).
-func (k *keptImage) peerPages() []byte { return k.buf[:k.end*pageSize] }
-
-// drop clears the kept pages.
-func (k *keptImage) drop() { clear(k.buf[:cap(k.buf)]) }
-
-// patch writes the rows of c marked dirty into the peer trees. On error
-// the image is unusable (partly patched) and must be dropped.
-func (k *keptImage) patch(c *core) error {
-	if k.psize != pageSize {
-		return errPatch
-	}
-	pt := &patcher{buf: k.buf[:k.end*pageSize]}
-	var rec []byte
-	var vals []val
-	err := c.eachDirty(func(p *Peer) error {
-		rec = appendRecord(rec[:0], vNull(), vInt(p.AccessHash), vText(string(p.Type)),
-			vTextOpt(p.Username), vTextOpt(p.Phone), vInt(p.LastUpdateOn))
-		old, found, err := pt.tableUpsert(k.roots[treePeers], p.ID, rec)
-		if err != nil {
-			return err
-		}
-		if !found {
-			for _, e := range []struct {
-				tree int
-				v    val
-			}{{treeIdxID, vInt(p.ID)}, {treeIdxUsername, vTextOpt(p.Username)}, {treeIdxPhone, vTextOpt(p.Phone)}} {
-				if err := pt.indexInsert(k.roots[e.tree], appendRecord(nil, e.v, vInt(p.ID))); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		if vals, err = decodeRecord(old, vals); err != nil || len(vals) != 6 {
-			return errPatch
-		}
-		oldUser, oldPhone := textOf(vals[3]), textOf(vals[4])
-		for _, e := range []struct {
-			tree     int
-			old, new string
-		}{{treeIdxUsername, oldUser, p.Username}, {treeIdxPhone, oldPhone, p.Phone}} {
-			if e.old == e.new {
-				continue
-			}
-			if err := pt.indexDelete(k.roots[e.tree], appendRecord(nil, vTextOpt(e.old), vInt(p.ID))); err != nil {
-				return err
-			}
-			if err := pt.indexInsert(k.roots[e.tree], appendRecord(nil, vTextOpt(e.new), vInt(p.ID))); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	k.buf = pt.buf
-	k.end = len(pt.buf) / pageSize
-	return err
-}
-
-// textOf returns a decoded text value, "" for NULL (or anything else).
-func textOf(v val) string {
-	if v.kind == valText {
-		return string(v.b)
-	}
-	return ""
-}
-
-// adoptImage returns img as a kept image when it is one a File can patch:
-// 4096-byte pages, no free pages, and the peer trees (whose roots head
-// read) on exactly the pages 2..end for some end, the small tables after
-// them. Images this package wrote are; anything else is built whole at the
-// next save.
-func adoptImage(img []byte, head *imageHead) (*keptImage, bool) {
-	if len(img) < 2*pageSize || len(img)%pageSize != 0 ||
-		binary.BigEndian.Uint16(img[16:]) != pageSize || img[20] != 0 ||
-		binary.BigEndian.Uint32(img[32:]) != 0 || binary.BigEndian.Uint32(img[36:]) != 0 ||
-		int(binary.BigEndian.Uint32(img[28:])) != len(img)/pageSize {
-		return nil, false
-	}
-	n := len(img) / pageSize
-	seen := make([]bool, n+1)
-	end := 0
-	for _, root := range head.peerRoots {
-		pages, err := treePages(img, root, n)
-		if err != nil {
-			return nil, false
-		}
-		for _, pg := range pages {
-			if pg < 2 || seen[pg] {
-				return nil, false
-			}
-			seen[pg] = true
-			end = max(end, int(pg))
-		}
-	}
-	for pg := 2; pg <= end; pg++ {
-		if !seen[pg] {
-			return nil, false
-		}
-	}
-	if end < keepMinPages {
-		return nil, false
-	}
-	return &keptImage{buf: img, end: end, roots: head.peerRoots, psize: pageSize}, true
-}
-
-// treePages lists the pages of the b-tree at root (overflow pages make it
+// TreePages lists the pages of the b-tree at root (overflow pages make it
 // fail: the peer trees have none).
-func treePages(img []byte, root uint32, npages int) ([]uint32, error) {
-	pt := &patcher{buf: img}
+func TreePages(img []byte, root uint32, npages int) ([]uint32, error) {
+	pt := &Patcher{Buf: img}
 	var out []uint32
 	var walk func(pg uint32, depth int) error
 	walk = func(pg uint32, depth int) error {
 		if depth > maxDepth || len(out) > npages {
-			return errPatch
+			return ErrNoPatch
 		}
 		n, err := pt.read(pg)
 		if err != nil {
@@ -221,8 +49,8 @@ type bnode struct {
 	right uint32 // right-most child of an interior page
 }
 
-func (n *bnode) leaf() bool  { return n.typ == pgTableLeaf || n.typ == pgIndexLeaf }
-func (n *bnode) table() bool { return n.typ == pgTableLeaf || n.typ == pgTableInterior }
+func (n *bnode) leaf() bool  { return n.typ == PageTableLeaf || n.typ == PageIndexLeaf }
+func (n *bnode) table() bool { return n.typ == PageTableLeaf || n.typ == PageTableInterior }
 
 func (n *bnode) hdrSize() int {
 	if n.leaf() {
@@ -253,116 +81,116 @@ func (n *bnode) size() int {
 // cell (as an int64), or the payload of an index cell.
 func (n *bnode) rowid(i int) int64 {
 	c := n.cells[i]
-	if n.typ == pgTableInterior {
-		v, _ := getVarint(c[4:])
+	if n.typ == PageTableInterior {
+		v, _ := GetVarint(c[4:])
 		return int64(v)
 	}
-	_, m := getVarint(c)
-	v, _ := getVarint(c[m:])
+	_, m := GetVarint(c)
+	v, _ := GetVarint(c[m:])
 	return int64(v)
 }
 
 func (n *bnode) payload(i int) []byte {
 	c := n.cells[i]
-	if n.typ == pgIndexInterior {
+	if n.typ == PageIndexInterior {
 		c = c[4:]
 	}
-	size, m := getVarint(c)
-	if n.typ == pgTableLeaf {
-		_, k := getVarint(c[m:])
+	size, m := GetVarint(c)
+	if n.typ == PageTableLeaf {
+		_, k := GetVarint(c[m:])
 		m += k
 	}
 	return c[m : m+int(size)]
 }
 
-// patcher reads and writes the pages of an image, appending new ones.
-type patcher struct {
-	buf     []byte
-	scratch [pageSize]byte
+// Patcher reads and writes the pages of an image, appending new ones.
+type Patcher struct {
+	Buf     []byte
+	scratch [PageSize]byte
 }
 
-func (pt *patcher) npages() int { return len(pt.buf) / pageSize }
+func (pt *Patcher) npages() int { return len(pt.Buf) / PageSize }
 
-func (pt *patcher) page(pg uint32) ([]byte, error) {
+func (pt *Patcher) page(pg uint32) ([]byte, error) {
 	if pg < 2 || int(pg) > pt.npages() {
-		return nil, errPatch
+		return nil, ErrNoPatch
 	}
-	off := int(pg-1) * pageSize
-	return pt.buf[off : off+pageSize], nil
+	off := int(pg-1) * PageSize
+	return pt.Buf[off : off+PageSize], nil
 }
 
 // alloc appends a page and returns its number. Room for a few pages more
 // is added at a time, so the buffer rarely moves.
-func (pt *patcher) alloc() uint32 {
-	if len(pt.buf)+pageSize > cap(pt.buf) {
+func (pt *Patcher) alloc() uint32 {
+	if len(pt.Buf)+PageSize > cap(pt.Buf) {
 		// The old buffer is not cleared: decoded nodes still alias it.
-		nb := make([]byte, len(pt.buf), len(pt.buf)+len(pt.buf)/16+16*pageSize)
-		copy(nb, pt.buf)
-		pt.buf = nb
+		nb := make([]byte, len(pt.Buf), len(pt.Buf)+len(pt.Buf)/16+16*PageSize)
+		copy(nb, pt.Buf)
+		pt.Buf = nb
 	}
-	pt.buf = pt.buf[:len(pt.buf)+pageSize]
-	clear(pt.buf[len(pt.buf)-pageSize:])
+	pt.Buf = pt.Buf[:len(pt.Buf)+PageSize]
+	clear(pt.Buf[len(pt.Buf)-PageSize:])
 	return uint32(pt.npages())
 }
 
 // cellLen returns the length of the cell at the start of c on a page of
-// type typ; an overflowing payload is errPatch.
+// type typ; an overflowing payload is ErrNoPatch.
 func cellLen(typ byte, c []byte) (int, error) {
 	off := 0
-	if typ == pgTableInterior || typ == pgIndexInterior {
+	if typ == PageTableInterior || typ == PageIndexInterior {
 		off = 4
 		if len(c) < 4 {
-			return 0, errPatch
+			return 0, ErrNoPatch
 		}
 	}
-	if typ == pgTableInterior {
-		_, m := getVarint(c[off:])
+	if typ == PageTableInterior {
+		_, m := GetVarint(c[off:])
 		if m == 0 {
-			return 0, errPatch
+			return 0, ErrNoPatch
 		}
 		return off + m, nil
 	}
-	size, m := getVarint(c[off:])
+	size, m := GetVarint(c[off:])
 	if m == 0 {
-		return 0, errPatch
+		return 0, ErrNoPatch
 	}
 	off += m
-	table := typ == pgTableLeaf
+	table := typ == PageTableLeaf
 	if table {
-		_, k := getVarint(c[off:])
+		_, k := GetVarint(c[off:])
 		if k == 0 {
-			return 0, errPatch
+			return 0, ErrNoPatch
 		}
 		off += k
 	}
-	if size > pageSize {
-		return 0, errPatch
+	if size > PageSize {
+		return 0, ErrNoPatch
 	}
 	if _, ovf := maxLocal(int(size), table); ovf {
-		return 0, errPatch
+		return 0, ErrNoPatch
 	}
 	if off+int(size) > len(c) {
-		return 0, errPatch
+		return 0, ErrNoPatch
 	}
 	return off + int(size), nil
 }
 
 // read decodes page pg.
-func (pt *patcher) read(pg uint32) (*bnode, error) {
+func (pt *Patcher) read(pg uint32) (*bnode, error) {
 	p, err := pt.page(pg)
 	if err != nil {
 		return nil, err
 	}
 	n := &bnode{typ: p[0]}
 	switch n.typ {
-	case pgTableLeaf, pgTableInterior, pgIndexLeaf, pgIndexInterior:
+	case PageTableLeaf, PageTableInterior, PageIndexLeaf, PageIndexInterior:
 	default:
-		return nil, errPatch
+		return nil, ErrNoPatch
 	}
 	hs := n.hdrSize()
 	count := int(binary.BigEndian.Uint16(p[3:]))
 	if hs+2*count > usable {
-		return nil, errPatch
+		return nil, ErrNoPatch
 	}
 	if !n.leaf() {
 		n.right = binary.BigEndian.Uint32(p[8:])
@@ -371,7 +199,7 @@ func (pt *patcher) read(pg uint32) (*bnode, error) {
 	for i := range count {
 		off := int(binary.BigEndian.Uint16(p[hs+2*i:]))
 		if off < hs+2*count || off >= usable {
-			return nil, errPatch
+			return nil, ErrNoPatch
 		}
 		l, err := cellLen(n.typ, p[off:usable])
 		if err != nil {
@@ -384,7 +212,7 @@ func (pt *patcher) read(pg uint32) (*bnode, error) {
 
 // write lays n out on page pg (through a scratch page: n's cells may
 // alias pg).
-func (pt *patcher) write(pg uint32, n *bnode) error {
+func (pt *Patcher) write(pg uint32, n *bnode) error {
 	p, err := pt.page(pg)
 	if err != nil {
 		return err
@@ -399,10 +227,10 @@ func (pt *patcher) write(pg uint32, n *bnode) error {
 
 // interiorOf is the interior page type of a tree whose leaves are typ.
 func interiorOf(typ byte) byte {
-	if typ == pgTableLeaf || typ == pgTableInterior {
-		return pgTableInterior
+	if typ == PageTableLeaf || typ == PageTableInterior {
+		return PageTableInterior
 	}
-	return pgIndexInterior
+	return PageIndexInterior
 }
 
 // step is one interior page on the way down: its page and the child
@@ -417,10 +245,10 @@ type step struct {
 // last piece stays on pg, the others go to new pages linked from the
 // parent before pg, and the parent is put in turn; the root keeps its
 // page and becomes the parent of its pieces.
-func (pt *patcher) put(pg uint32, n *bnode, path []step) error {
+func (pt *Patcher) put(pg uint32, n *bnode, path []step) error {
 	if n.size() <= usable {
 		if len(n.cells) == 0 && (len(path) > 0 || !n.leaf()) {
-			return errPatch // an empty page: not handled, build whole
+			return ErrNoPatch // an empty page: not handled, build whole
 		}
 		return pt.write(pg, n)
 	}
@@ -454,7 +282,7 @@ func (pt *patcher) put(pg uint32, n *bnode, path []step) error {
 		return err
 	}
 	if up.idx > len(parent.cells) || parent.child(up.idx) != pg {
-		return errPatch
+		return ErrNoPatch
 	}
 	parent.cells = slices.Insert(parent.cells, up.idx, links...)
 	return pt.put(up.pg, parent, path[:len(path)-1])
@@ -467,7 +295,7 @@ func (pt *patcher) put(pg uint32, n *bnode, path []step) error {
 // moves up to be the separator (an interior cell's child becoming the
 // right-most child of the piece before it).
 func split(n *bnode) (pieces []*bnode, keys [][]byte, err error) {
-	moveUp := n.typ != pgTableLeaf
+	moveUp := n.typ != PageTableLeaf
 	avail := usable - n.hdrSize()
 	total := n.size() - n.hdrSize()
 	for k := 2; k <= len(n.cells); k++ {
@@ -484,7 +312,7 @@ func split(n *bnode) (pieces []*bnode, keys [][]byte, err error) {
 			}
 			if full || (used >= target && len(cur.cells) > 0 && len(pieces) < k-1) {
 				if !moveUp {
-					keys = append(keys, putVarint(nil, uint64(cur.rowid(len(cur.cells)-1))))
+					keys = append(keys, PutVarint(nil, uint64(cur.rowid(len(cur.cells)-1))))
 				} else {
 					if i == len(n.cells)-1 {
 						ok = false // no cell would follow the separator
@@ -512,7 +340,7 @@ func split(n *bnode) (pieces []*bnode, keys [][]byte, err error) {
 		cur.right = n.right
 		return append(pieces, cur), keys, nil
 	}
-	return nil, nil, errPatch
+	return nil, nil, ErrNoPatch
 }
 
 // --- operations -----------------------------------------------------------
@@ -528,32 +356,32 @@ type view struct {
 	hs  int // header size
 }
 
-func (pt *patcher) view(pg uint32) (view, error) {
+func (pt *Patcher) view(pg uint32) (view, error) {
 	p, err := pt.page(pg)
 	if err != nil {
 		return view{}, err
 	}
 	v := view{pg: pg, p: p, typ: p[0], n: int(binary.BigEndian.Uint16(p[3:])), hs: 12}
 	switch v.typ {
-	case pgTableLeaf, pgIndexLeaf:
+	case PageTableLeaf, PageIndexLeaf:
 		v.hs = 8
-	case pgTableInterior, pgIndexInterior:
+	case PageTableInterior, PageIndexInterior:
 	default:
-		return view{}, errPatch
+		return view{}, ErrNoPatch
 	}
 	if v.hs+2*v.n > usable {
-		return view{}, errPatch
+		return view{}, ErrNoPatch
 	}
 	return v, nil
 }
 
-func (v view) leaf() bool { return v.typ == pgTableLeaf || v.typ == pgIndexLeaf }
+func (v view) leaf() bool { return v.typ == PageTableLeaf || v.typ == PageIndexLeaf }
 
 // cell returns cell i.
 func (v view) cell(i int) ([]byte, error) {
 	off := int(binary.BigEndian.Uint16(v.p[v.hs+2*i:]))
 	if off < v.hs+2*v.n || off >= usable {
-		return nil, errPatch
+		return nil, ErrNoPatch
 	}
 	l, err := cellLen(v.typ, v.p[off:usable])
 	if err != nil {
@@ -595,7 +423,7 @@ func (v view) search(cmp func(c []byte) (int, bool)) (int, bool, error) {
 		}
 	}
 	if bad {
-		return 0, false, errPatch
+		return 0, false, ErrNoPatch
 	}
 	if lo < v.n {
 		c, err := v.cell(lo)
@@ -638,9 +466,9 @@ func (v view) insertInPlace(i int, cell []byte) bool {
 
 // tableUpsert writes the row rowid with record rec into the table b-tree
 // at root, and returns the record it replaced (a copy), if any.
-func (pt *patcher) tableUpsert(root uint32, rowid int64, rec []byte) (old []byte, found bool, err error) {
+func (pt *Patcher) TableUpsert(root uint32, rowid int64, rec []byte) (old []byte, found bool, err error) {
 	if _, ovf := maxLocal(len(rec), true); ovf {
-		return nil, false, errPatch
+		return nil, false, ErrNoPatch
 	}
 	var path []step
 	pg := root
@@ -649,12 +477,12 @@ func (pt *patcher) tableUpsert(root uint32, rowid int64, rec []byte) (old []byte
 		if err != nil {
 			return nil, false, err
 		}
-		if (v.typ != pgTableLeaf && v.typ != pgTableInterior) || len(path) > maxDepth {
-			return nil, false, errPatch
+		if (v.typ != PageTableLeaf && v.typ != PageTableInterior) || len(path) > maxDepth {
+			return nil, false, ErrNoPatch
 		}
 		if !v.leaf() {
 			i, _, err := v.search(func(c []byte) (int, bool) {
-				k, m := getVarint(c[4:])
+				k, m := GetVarint(c[4:])
 				return cmpInt(int64(k), rowid), m > 0
 			})
 			if err != nil {
@@ -667,15 +495,15 @@ func (pt *patcher) tableUpsert(root uint32, rowid int64, rec []byte) (old []byte
 			continue
 		}
 		i, found, err := v.search(func(c []byte) (int, bool) {
-			_, m := getVarint(c)
-			k, n := getVarint(c[m:])
+			_, m := GetVarint(c)
+			k, n := GetVarint(c[m:])
 			return cmpInt(int64(k), rowid), n > 0
 		})
 		if err != nil {
 			return nil, false, err
 		}
-		cell := putVarint(nil, uint64(len(rec)))
-		cell = putVarint(cell, uint64(rowid))
+		cell := PutVarint(nil, uint64(len(rec)))
+		cell = PutVarint(cell, uint64(rowid))
 		cell = append(cell, rec...)
 		if found {
 			c, err := v.cell(i)
@@ -719,10 +547,10 @@ func cmpInt(a, b int64) int {
 // indexFind descends the index b-tree at root to entry e: the page that
 // holds it (found) or the leaf it belongs in, the position there, and the
 // path to that page.
-func (pt *patcher) indexFind(root uint32, e []byte) (v view, i int, found bool, path []step, err error) {
+func (pt *Patcher) indexFind(root uint32, e []byte) (v view, i int, found bool, path []step, err error) {
 	ke, ok := parseIndexKey(e)
 	if !ok {
-		err = errPatch
+		err = ErrNoPatch
 		return
 	}
 	pg := root
@@ -730,8 +558,8 @@ func (pt *patcher) indexFind(root uint32, e []byte) (v view, i int, found bool, 
 		if v, err = pt.view(pg); err != nil {
 			return
 		}
-		if (v.typ != pgIndexLeaf && v.typ != pgIndexInterior) || len(path) > maxDepth {
-			err = errPatch
+		if (v.typ != PageIndexLeaf && v.typ != PageIndexInterior) || len(path) > maxDepth {
+			err = ErrNoPatch
 			return
 		}
 		if i, found, err = v.search(func(c []byte) (int, bool) {
@@ -757,20 +585,20 @@ func payloadOf(typ byte, c []byte) []byte {
 
 // indexCell returns entry e as a cell of an index leaf.
 func indexCell(e []byte) []byte {
-	return append(putVarint(nil, uint64(len(e))), e...)
+	return append(PutVarint(nil, uint64(len(e))), e...)
 }
 
 // indexInsert adds entry e to the index b-tree at root.
-func (pt *patcher) indexInsert(root uint32, e []byte) error {
+func (pt *Patcher) IndexInsert(root uint32, e []byte) error {
 	if _, ovf := maxLocal(len(e), false); ovf {
-		return errPatch
+		return ErrNoPatch
 	}
 	v, i, found, path, err := pt.indexFind(root, e)
 	if err != nil {
 		return err
 	}
 	if found {
-		return errPatch // the entry is there already: the image is not what the rows say
+		return ErrNoPatch // the entry is there already: the image is not what the rows say
 	}
 	cell := indexCell(e)
 	if v.insertInPlace(i, cell) {
@@ -787,14 +615,14 @@ func (pt *patcher) indexInsert(root uint32, e []byte) error {
 // indexDelete removes entry e from the index b-tree at root. An entry on
 // an interior page is replaced there by the entry before it, taken from
 // the end of the left subtree's right-most leaf, as SQLite does. A page
-// that would be left empty is errPatch.
-func (pt *patcher) indexDelete(root uint32, e []byte) error {
+// that would be left empty is ErrNoPatch.
+func (pt *Patcher) IndexDelete(root uint32, e []byte) error {
 	v, i, found, path, err := pt.indexFind(root, e)
 	if err != nil {
 		return err
 	}
 	if !found {
-		return errPatch
+		return ErrNoPatch
 	}
 	pg := v.pg
 	n, err := pt.read(pg)
@@ -813,7 +641,7 @@ func (pt *patcher) indexDelete(root uint32, e []byte) error {
 			return err
 		}
 		if leaf.table() || depth > maxDepth {
-			return errPatch
+			return ErrNoPatch
 		}
 		if leaf.leaf() {
 			break
@@ -821,7 +649,7 @@ func (pt *patcher) indexDelete(root uint32, e []byte) error {
 		leafPg = leaf.right
 	}
 	if len(leaf.cells) < 2 {
-		return errPatch
+		return ErrNoPatch
 	}
 	pred := payloadOf(leaf.typ, leaf.cells[len(leaf.cells)-1])
 	cell := slices.Concat(n.cells[i][:4], indexCell(pred)) // pred aliases the leaf: copied here
@@ -866,15 +694,15 @@ func (k *indexKey) cmp(o *indexKey) int {
 // malformed is not ok.
 func parseIndexKey(r []byte) (indexKey, bool) {
 	var k indexKey
-	hs, n := getVarint(r)
+	hs, n := GetVarint(r)
 	if n == 0 || hs > uint64(len(r)) {
 		return k, false
 	}
-	t1, n1 := getVarint(r[n:hs])
+	t1, n1 := GetVarint(r[n:hs])
 	if n1 == 0 {
 		return k, false
 	}
-	t2, n2 := getVarint(r[n+n1 : hs])
+	t2, n2 := GetVarint(r[n+n1 : hs])
 	if n2 == 0 || uint64(n+n1+n2) != hs {
 		return k, false
 	}
@@ -931,4 +759,37 @@ func serialInt(t uint64, b []byte) int64 {
 		u = u<<8 | int64(c)
 	}
 	return u
+}
+
+// IndexEntries returns the entries (records) of the index b-tree at root
+// of the database img, in order.
+func IndexEntries(img []byte, root uint32) ([][]byte, error) {
+	pt := &Patcher{Buf: img}
+	var out [][]byte
+	var walk func(pg uint32, depth int) error
+	walk = func(pg uint32, depth int) error {
+		n, err := pt.read(pg)
+		if err != nil {
+			return err
+		}
+		if depth > maxDepth || n.table() {
+			return corruptf("page %d is not an index page within the depth limit", pg)
+		}
+		for i := range n.cells {
+			if !n.leaf() {
+				if err := walk(n.child(i), depth+1); err != nil {
+					return err
+				}
+			}
+			out = append(out, bytes.Clone(n.payload(i)))
+		}
+		if !n.leaf() {
+			return walk(n.right, depth+1)
+		}
+		return nil
+	}
+	if err := walk(root, 0); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
