@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tgvault/tgvault/internal/peercred"
 	"github.com/tgvault/tgvault/internal/privdir"
 )
 
@@ -117,7 +118,7 @@ func (c *Client) Info() (Info, error) {
 // call sends one request and returns the answer's status and fields.
 // An error status comes back as an error.
 func (c *Client) call(op byte, args ...[]byte) (byte, [][]byte, error) {
-	if !supported {
+	if !peercred.Supported {
 		return 0, nil, ErrUnsupported
 	}
 	// Only a directory of our own: anyone could serve a socket in one of
@@ -140,7 +141,7 @@ func (c *Client) call(op byte, args ...[]byte) (byte, [][]byte, error) {
 	}
 	conn := nc.(*net.UnixConn)
 	defer conn.Close()
-	if uid, err := peerUID(conn); err != nil || uid != os.Geteuid() {
+	if uid, err := peercred.UID(conn); err != nil || uid != os.Geteuid() {
 		return 0, nil, fmt.Errorf("agent: the socket %s is served by uid %d, not by you (uid %d): refused", c.Socket, uid, os.Geteuid())
 	}
 	_ = conn.SetDeadline(time.Now().Add(timeout))

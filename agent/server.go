@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tgvault/tgvault/internal/peercred"
 	"github.com/tgvault/tgvault/internal/privdir"
 )
 
@@ -27,7 +28,7 @@ var (
 
 // Supported reports whether the agent runs on this OS: where it can read
 // the uid of a peer on a unix socket (Linux, FreeBSD).
-func Supported() bool { return supported }
+func Supported() bool { return peercred.Supported }
 
 // Defaults of Config.
 const (
@@ -98,7 +99,7 @@ type server struct {
 // a *privdir.Error for a directory that is not private, and nil on a
 // normal exit. Every secret is wiped before it returns.
 func Serve(ctx context.Context, cfg Config) error {
-	if !supported {
+	if !peercred.Supported {
 		return ErrUnsupported
 	}
 	if cfg.IdleExit <= 0 {
@@ -240,7 +241,7 @@ func (s *server) info() Info {
 // serveConn answers one request. A peer of another uid is dropped unread.
 func (s *server) serveConn(c *net.UnixConn) {
 	defer c.Close()
-	if uid, err := peerUID(c); err != nil || uid != s.uid {
+	if uid, err := peercred.UID(c); err != nil || uid != s.uid {
 		s.mu.Lock()
 		s.refused++
 		s.mu.Unlock()
