@@ -25,13 +25,14 @@ const (
 var gotdOutsideMtproto = []string{"internal/mtproxytest", "bench/gotdclients"}
 
 // platforms are the environments whose imports are checked: build tags
-// give each OS its own files.
+// give each OS its own files, and the test hooks (tgvault_testhooks) theirs.
 var platforms = [][]string{
 	nil, // this machine, as it is
 	{"GOOS=linux", "CGO_ENABLED=0"},
 	{"GOOS=darwin", "CGO_ENABLED=0"},
 	{"GOOS=windows", "CGO_ENABLED=0"},
 	{"GOOS=freebsd", "CGO_ENABLED=0"},
+	{"GOFLAGS=-tags=tgvault_testhooks"}, // the test hooks' files obey the table too
 }
 
 // row is one package's line of the table.
