@@ -165,3 +165,45 @@ func itoa(n int) string {
 	}
 	return string(b)
 }
+
+// FuzzTranscodeQuery: a client's query bytes, read in any embedded layer,
+// never panic the transcoder; what it returns for gotd's layer decodes by
+// gotd's schema.
+func FuzzTranscodeQuery(f *testing.F) {
+	s144, err := schemaOf(144)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var b tdbin.Buffer
+	b.PutID(s144.ByName("contacts.resolveUsername").ID)
+	b.PutString("ann")
+	f.Add(b.Buf, uint8(0))
+	var q tdbin.Buffer
+	if err := (&tdtg.MessagesGetHistoryRequest{Peer: &tdtg.InputPeerUser{UserID: 777000, AccessHash: 5}, Limit: 10}).Encode(&q); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(q.Buf, uint8(1))
+	var u tdbin.Buffer
+	if err := (&tdtg.UsersGetUsersRequest{ID: []tdtg.InputUserClass{&tdtg.InputUserSelf{}}}).Encode(&u); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(u.Buf, uint8(2))
+	layers := tlschema.Layers()
+	s229, err := schemaOf(tdtg.Layer)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, query []byte, l uint8) {
+		layer := layers[int(l)%len(layers)]
+		if layer == tdtg.Layer {
+			return // passed on as it came
+		}
+		out, err := transcode(query, tlschema.Type{Kind: tlschema.Object}, layer, tdtg.Layer)
+		if err != nil {
+			return
+		}
+		if _, err := s229.Decode(out, tlschema.Type{Kind: tlschema.Object}); err != nil {
+			t.Fatalf("layer %d → %d: the output does not decode: %v", layer, tdtg.Layer, err)
+		}
+	})
+}
