@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,9 @@ type devServerInfo struct {
 	Seeds     string   `json:"seeds,omitempty"` // --seed-accounts: the directory of their .session files
 	Phone     string   `json:"phone"`
 	Code      string   `json:"code"`
+	// DCs are the addresses of every DC the server is, by DC id (the
+	// home DC's is Addr), with --other-dcs.
+	DCs map[string]string `json:"dcs,omitempty"`
 }
 
 // devServerStats is the --stats-file content.
@@ -70,6 +74,7 @@ func (a *app) devServerCmd() *cobra.Command {
 		stateDir  string
 		listen    string
 		seedBots  int
+		otherDCs  []int
 		seedAccts int
 		qrAccept  bool
 		rejectDup bool
@@ -115,6 +120,13 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 			if seedBots < 0 || seedAccts < 0 {
 				return usagef("--seed-bots and --seed-accounts must not be negative")
 			}
+			seen := map[int]bool{2: true} // the home DC
+			for _, dc := range otherDCs {
+				if dc <= 0 || seen[dc] {
+					return usagef("--other-dcs: %d is not a DC id other than 2 (the home DC) and the others given", dc)
+				}
+				seen[dc] = true
+			}
 			ctx, stop := signalContext()
 			defer stop()
 			dir := stateDir
@@ -129,7 +141,7 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 			if err != nil {
 				return err
 			}
-			opts := devserver.Options{Dir: dir, Addr: addr, RejectDuplicates: rejectDup}
+			opts := devserver.Options{Dir: dir, Addr: addr, RejectDuplicates: rejectDup, OtherDCs: otherDCs}
 			var srv *devserver.Server
 			if qrAccept {
 				// The demo user's "phone" scans every QR code after a
@@ -154,6 +166,12 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 			}
 			info := devServerInfo{Addr: srv.Addr(), PublicKey: srv.PublicKeyPath(), DC: srv.DC(), State: dir,
 				Phone: "+" + demoPhone, Code: devserver.DefaultLoginCode}
+			if len(otherDCs) > 0 {
+				info.DCs = map[string]string{}
+				for _, dc := range srv.DCs() {
+					info.DCs[strconv.Itoa(dc)], _ = srv.DCAddr(dc)
+				}
+			}
 			if info.BotToken, err = demoBot(srv, dir); err != nil {
 				return err
 			}
@@ -185,6 +203,10 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 				fmt.Fprintf(a.stdout, "%s\n", line)
 			} else {
 				a.printf("dev server listening on %s (DC %d); this is not Telegram\n", info.Addr, info.DC)
+				for _, dc := range srv.DCs()[1:] {
+					addr, _ := srv.DCAddr(dc)
+					a.printf("DC %d        %s\n", dc, addr)
+				}
 				a.printf("public key  %s\nstate       %s\n", info.PublicKey, dir)
 				a.printf("demo bot    --bot-token %s\n", info.BotToken)
 				a.printf("demo user   --phone %s (code %s)\n", info.Phone, info.Code)
@@ -221,6 +243,7 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 	f.StringVar(&stateDir, "state", "", "the state `DIR` (accounts, keys, the RSA key)")
 	f.StringVar(&listen, "listen", "127.0.0.1:0", "the `ADDRESS` to listen on (port 0: any free port; default: the one the state directory keeps, else a free port)")
 	f.IntVar(&seedBots, "seed-bots", 0, "add `N` more bots and print their tokens")
+	f.IntSliceVar(&otherDCs, "other-dcs", nil, "also be these DC `IDS` (1,3,4,5, say), each on a free port of its own, with keys of its own; help.getConfig lists them, auth.exportAuthorization/importAuthorization move a login there")
 	f.BoolVar(&rejectDup, "reject-duplicates", false, "answer AUTH_KEY_DUPLICATED, as Telegram does, on a connection that starts using a key another open connection uses (they are counted either way: duplicates in --stats-file)")
 	f.BoolVar(&qrAccept, "qr-accept", false, "accept every QR login (login --qr) as the demo user, as if its phone scanned the code")
 	f.IntVar(&seedAccts, "seed-accounts", 0, "create `N` logged-in users with random keys and write their sessions to STATE/seeds")
