@@ -28,10 +28,24 @@
 // serves clients whose strings carry no address (Pyrogram): a dial of one
 // of Telegram's DC addresses through it reaches the relay as that DC.
 //
-// Not yet here (issue 19): other DCs (a client's key exchange with a
-// relay DC works, but auth.importAuthorization does not bind it yet, so
-// such a key gets 401 AUTH_KEY_UNREGISTERED), and the wiring into
-// tgvault run.
+// Other DCs: help.getConfig's dc_options point every DC at a relay port;
+// a client's key exchange with a relay DC makes an unbound key, which
+// auth.importAuthorization of the relay's own auth.exportAuthorization
+// token binds to the session (nothing of either goes upstream); its calls
+// there go upstream on the account's own key for that DC, made once by a
+// real exchange, export and import, and kept by Account.SetDCKey. A
+// client must trust the relay's RSA key (Relay.PublicKey) for that
+// exchange, as it would a test server's: unmodified libraries trust only
+// Telegram's keys.
+//
+// Layers: the policy and the filter decode with the union of the embedded
+// schemas (layers 144, 198, 225 and 229; one constructor id is one layout
+// in every layer). A client of another layer is served as far as what
+// the policy must read holds only constructors of those layers; a query,
+// result or update that does not decode is refused or dropped.
+//
+// Not yet here (issue 19): the wiring into tgvault run (the pool's
+// Account, /metrics, status, exec --relay, relay revoke).
 //
 // Layer rule: relay is under mtproto/ and may import gotd, sessionstring,
 // mtproto/mtserver and mtproto/tlschema (its row in docs/ARCHITECTURE.md,

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	tdtgerr "github.com/gotd/td/tgerr"
-	tdtransport "github.com/gotd/td/transport"
 
 	"github.com/tgvault/tgvault/mtproto/mtserver"
 	"github.com/tgvault/tgvault/mtproto/tlschema"
@@ -47,6 +46,7 @@ func (h handler) ServeRPC(ctx context.Context, req *mtserver.Request) error {
 type client struct {
 	r        *Relay
 	conn     *mtserver.Conn
+	dc       int // the relay DC the client connected to
 	key      *relayKey
 	acc      Account
 	inflight chan struct{}
@@ -68,6 +68,17 @@ func (r *Relay) serveRPC(ctx context.Context, req *mtserver.Request) error {
 		return err
 	}
 	if c == nil {
+		switch req.TypeID() {
+		case importAuthorizationID:
+			return r.importAuthorization(ctx, req)
+		case helpGetConfigID:
+			// A new connection's first call, before its import (gotd,
+			// Telethon): the config as a session of the relay last got it
+			// in that layer, rewritten; Telegram answers it to any key.
+			if cfg := r.cachedConfig(req.Layer); cfg != nil {
+				return req.Result(ctx, cfg)
+			}
+		}
 		return req.Error(ctx, 401, errUnregistered)
 	}
 	sess := c.key.sess
@@ -76,6 +87,15 @@ func (r *Relay) serveRPC(ctx context.Context, req *mtserver.Request) error {
 	}
 	if req.Layer == 0 {
 		return req.Error(ctx, 400, errNoLayer)
+	}
+	switch req.TypeID() {
+	case exportAuthorizationID:
+		// The relay's own token for its other DCs: nothing goes upstream.
+		r.metrics.call("auth.exportAuthorization")
+		return r.exportAuthorization(ctx, c, req)
+	case importAuthorizationID:
+		r.metrics.refusal("auth.importAuthorization")
+		return req.Error(ctx, RefusedCode, RefusedMessage) // the key is bound already
 	}
 	m, refusal := policyCheck(r.schema, r.cfg.Refuser, sess.Policy, req.Body)
 	if refusal != nil {
@@ -117,7 +137,7 @@ func (r *Relay) clientOf(ctx context.Context, conn *mtserver.Conn, id sessionstr
 	if err != nil {
 		return nil, err
 	}
-	c := &client{r: r, conn: conn, key: k, acc: acc, inflight: make(chan struct{}, maxInFlight)}
+	c := &client{r: r, conn: conn, dc: conn.DC(), key: k, acc: acc, inflight: make(chan struct{}, maxInFlight)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.keys[id]; !ok {
@@ -170,7 +190,7 @@ func (c *client) relay(ctx context.Context, req *mtserver.Request, m *tlschema.C
 		return
 	}
 	c.inited.Store(true)
-	out, why := r.filterResult(sess, m, raw)
+	out, why := r.filterResult(sess, m, req.Layer, raw)
 	if why != "" {
 		r.metrics.refusal(m.Name)
 		r.log.Info("relay result withheld", "session", sess.ID, "account", sess.Account, "method", m.Name, "reason", why)
@@ -185,7 +205,7 @@ func (c *client) relay(ctx context.Context, req *mtserver.Request, m *tlschema.C
 // service account's messages leave it. why is not empty when the result
 // may not pass at all (it does not decode, fail closed; or it is itself a
 // service message).
-func (r *Relay) filterResult(sess *Session, m *tlschema.Combinator, raw []byte) (out []byte, why string) {
+func (r *Relay) filterResult(sess *Session, m *tlschema.Combinator, layer int, raw []byte) (out []byte, why string) {
 	if m.Name != "help.getConfig" && sess.Policy.ServiceMessages {
 		return raw, ""
 	}
@@ -203,6 +223,7 @@ func (r *Relay) filterResult(sess *Session, m *tlschema.Combinator, raw []byte) 
 			return nil, err.Error()
 		}
 		r.setReal(sess.Account, real)
+		r.keepConfig(layer, rewritten)
 		return rewritten, "" // a config holds no message: nothing to withhold
 	}
 	out, changed, whole := withholdValue(raw, &v)
@@ -214,6 +235,29 @@ func (r *Relay) filterResult(sess *Session, m *tlschema.Combinator, raw []byte) 
 		r.metrics.withheld.Add(1)
 	}
 	return out, ""
+}
+
+// helpGetConfigID is help.getConfig's constructor id (every layer).
+const helpGetConfigID uint32 = 0xc4f9186b
+
+// maxConfigs bounds the rewritten configs kept (one per layer seen).
+const maxConfigs = 64
+
+// keepConfig keeps a rewritten config of a layer, for new connections'
+// first call before they are bound.
+func (r *Relay) keepConfig(layer int, cfg []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.configs[layer]; ok || len(r.configs) < maxConfigs {
+		r.configs[layer] = cfg
+	}
+}
+
+// cachedConfig is the rewritten config of a layer, nil when none.
+func (r *Relay) cachedConfig(layer int) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.configs[layer]
 }
 
 // setReal keeps the server's real DC addresses for an account.
@@ -274,13 +318,17 @@ func (c *client) upstream(ctx context.Context) (*upstream, error) {
 			return up, nil
 		}
 	}
-	dc, key := c.acc.Home()
+	home, key := c.acc.Home()
+	if c.dc != home {
+		var err error
+		if key, err = c.r.dcKey(ctx, c.key.sess.Account, c.acc, c.dc); err != nil {
+			return nil, err
+		}
+	}
 	up, err := dialUpstream(ctx, upstreamConfig{
-		DC:  dc,
-		Key: key,
-		Dial: func(ctx context.Context, dc int) (tdtransport.Conn, error) {
-			return c.acc.Dial(ctx, dc, "")
-		},
+		DC:        c.dc,
+		Key:       key,
+		Dial:      c.r.dialer(c.key.sess.Account, c.acc),
 		OnUpdates: c.push,
 		Timeout:   c.r.cfg.UpstreamTimeout,
 	})

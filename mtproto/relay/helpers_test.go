@@ -18,7 +18,14 @@ import (
 // test ends.
 func startDevServer(t testing.TB) *devserver.Server {
 	t.Helper()
-	srv, err := devserver.Open(devserver.Options{Dir: t.TempDir()})
+	return startDevServerOpts(t, devserver.Options{})
+}
+
+// startDevServerOpts is startDevServer with options (Dir is the test's).
+func startDevServerOpts(t testing.TB, opts devserver.Options) *devserver.Server {
+	t.Helper()
+	opts.Dir = t.TempDir()
+	srv, err := devserver.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

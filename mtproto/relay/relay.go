@@ -44,9 +44,17 @@ type Account interface {
 	// Dial opens a transport connection to DC dc of the account's server,
 	// as the pool connects the account (its proxy or MTProxy, its fleet
 	// fence). addr is the DC's address from the server's help.getConfig,
-	// "" for the home DC (whose address the account's settings name; the
-	// only DC the relay dials so far).
+	// "" for the home DC (whose address the account's settings name) and
+	// for a DC the relay knows no address of.
 	Dial(ctx context.Context, dc int, addr string) (tdtransport.Conn, error)
+	// PublicKeys are the server's RSA keys, for the key exchange that
+	// makes the account's key for another DC (nil: Telegram's own).
+	PublicKeys() []*rsa.PublicKey
+	// DCKey returns the account's auth key for another DC, which the relay
+	// made before (zero when none); SetDCKey keeps one, sealed with the
+	// account, for later runs. The relay makes one per DC, once.
+	DCKey(dc int) (sessionstring.AuthKey, error)
+	SetDCKey(dc int, key sessionstring.AuthKey) error
 	// Done is closed when the account stops being served (removed from
 	// the pool, its run stopping, a fleet worker's lease lost): the
 	// relay then ends its sessions and upstream connections.
@@ -104,6 +112,8 @@ type Relay struct {
 	sessions map[string]*Session
 	keys     map[sessionstring.KeyID]*relayKey
 	unbound  int
+	exports  map[string]*export // by token
+	configs  map[int][]byte     // a rewritten help.getConfig per layer
 	dcs      map[int]*dcServer
 	clients  map[*mtserver.Conn]*client
 	accounts map[string]*accountState
@@ -113,9 +123,11 @@ type Relay struct {
 
 // accountState is what the relay keeps per account while it has
 // sessions: the server's real DC addresses (from its help.getConfig, for
-// the account's connections to other DCs).
+// the account's connections to other DCs) and a lock per DC under which
+// the account's key there is made once.
 type accountState struct {
-	real []realOption
+	real   []realOption
+	making map[int]*sync.Mutex
 }
 
 // dcServer is the relay answering as one DC.
@@ -160,7 +172,7 @@ func New(cfg Config) (*Relay, error) {
 		cfg: cfg, log: cfg.Logger, schema: s, rsa: key, metrics: newMetrics(),
 		ctx: ctx, cancel: cancel,
 		sessions: map[string]*Session{}, keys: map[sessionstring.KeyID]*relayKey{},
-		dcs: map[int]*dcServer{}, clients: map[*mtserver.Conn]*client{},
+		exports: map[string]*export{}, configs: map[int][]byte{}, dcs: map[int]*dcServer{}, clients: map[*mtserver.Conn]*client{},
 		accounts: map[string]*accountState{},
 	}
 	r.wg.Add(1)
@@ -187,6 +199,7 @@ func (r *Relay) Close() error {
 	socks := r.socks
 	clear(r.sessions)
 	clear(r.keys)
+	clear(r.exports)
 	r.mu.Unlock()
 	if socks != nil {
 		_ = socks.Close()
@@ -323,6 +336,11 @@ func (r *Relay) revokeLocked(ss []*Session) []*mtserver.Conn {
 				}
 			}
 		}
+		for t, e := range r.exports {
+			if e.sess == s {
+				delete(r.exports, t)
+			}
+		}
 		r.metrics.revoked.Add(1)
 	}
 	r.metrics.sessionsOpen.Store(int64(len(r.sessions)))
@@ -382,6 +400,11 @@ func (r *Relay) expire(now time.Time) {
 		if k.sess == nil && now.Sub(k.created) > unboundTTL {
 			delete(r.keys, id)
 			r.unbound--
+		}
+	}
+	for t, e := range r.exports {
+		if now.After(e.expires) {
+			delete(r.exports, t)
 		}
 	}
 	r.mu.Unlock()

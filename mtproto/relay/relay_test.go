@@ -28,22 +28,49 @@ import (
 // relay: its seeded key, the account's stored device, dialing the dev
 // server directly.
 type testAccount struct {
-	seed devserver.Seed
-	addr string
-	done chan struct{}
+	seed  devserver.Seed
+	addrs map[int]string // the dev server's DCs
+	pub   *rsa.PublicKey
+	done  chan struct{}
+
+	mu     sync.Mutex
+	dcKeys map[int]sessionstring.AuthKey
+	dials  map[int]int
 }
 
 func (a *testAccount) Home() (int, sessionstring.AuthKey) { return a.seed.DC, a.seed.Key }
 func (a *testAccount) Identity() Identity {
 	return Identity{UserID: a.seed.UserID, APIID: testDevice.APIID}
 }
-func (a *testAccount) Device() Device        { return testDevice }
-func (a *testAccount) Done() <-chan struct{} { return a.done }
+func (a *testAccount) Device() Device               { return testDevice }
+func (a *testAccount) Done() <-chan struct{}        { return a.done }
+func (a *testAccount) PublicKeys() []*rsa.PublicKey { return []*rsa.PublicKey{a.pub} }
+func (a *testAccount) DCKey(dc int) (sessionstring.AuthKey, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.dcKeys[dc], nil
+}
+func (a *testAccount) SetDCKey(dc int, key sessionstring.AuthKey) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.dcKeys == nil {
+		a.dcKeys = map[int]sessionstring.AuthKey{}
+	}
+	a.dcKeys[dc] = key
+	return nil
+}
 func (a *testAccount) Dial(ctx context.Context, dc int, addr string) (tdtransport.Conn, error) {
-	if dc != a.seed.DC || addr != "" {
+	want, ok := a.addrs[dc]
+	if !ok || (addr != "" && addr != want) {
 		return nil, fmt.Errorf("test account: no DC %d %q", dc, addr)
 	}
-	return devDial(map[int]string{dc: a.addr})(ctx, dc)
+	a.mu.Lock()
+	if a.dials == nil {
+		a.dials = map[int]int{}
+	}
+	a.dials[dc]++
+	a.mu.Unlock()
+	return devDial(a.addrs)(ctx, dc)
 }
 
 type testAccounts map[string]*testAccount
@@ -67,12 +94,17 @@ type relayFixture struct {
 
 func newRelayFixture(t testing.TB) *relayFixture {
 	t.Helper()
-	srv := startDevServer(t)
+	return newRelayFixtureOn(t, startDevServer(t))
+}
+
+// newRelayFixtureOn is newRelayFixture on a dev server of the test's.
+func newRelayFixtureOn(t testing.TB, srv *devserver.Server) *relayFixture {
+	t.Helper()
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc := &testAccount{seed: seeds[0], addr: srv.Addr(), done: make(chan struct{})}
+	acc := &testAccount{seed: seeds[0], addrs: map[int]string{srv.DC(): srv.Addr()}, pub: srv.PublicKey(), done: make(chan struct{})}
 	run, err := tljson.NewMethodPolicy(nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +166,9 @@ func (r *recordUpdates) messages() map[int64][]string {
 
 // gotdRelayClient runs fn on a gotd client that holds only the minted
 // relay session, as an unmodified program would.
-func gotdRelayClient(t *testing.T, m Minted, h tdtelegram.UpdateHandler, fn func(context.Context, *tdtg.Client) error) error {
+// It trusts the relay's RSA key, as a client must to reach media on
+// another DC (the key exchange with a relay DC).
+func (f *relayFixture) gotdClient(t *testing.T, m Minted, h tdtelegram.UpdateHandler, fn func(context.Context, *tdtelegram.Client) error) error {
 	t.Helper()
 	var k tdcrypto.Key
 	copy(k[:], m.Key.Bytes())
@@ -147,6 +181,7 @@ func gotdRelayClient(t *testing.T, m Minted, h tdtelegram.UpdateHandler, fn func
 	c := tdtelegram.NewClient(17349, "344583e45741c457fe1862106095a5eb", tdtelegram.Options{
 		DC:             m.DC,
 		DCList:         tddcs.List{Options: []tdtg.DCOption{{ID: m.DC, IPAddress: m.Host, Port: m.Port}}},
+		PublicKeys:     []tdtelegram.PublicKey{{RSA: f.relay.PublicKey()}},
 		SessionStorage: store,
 		UpdateHandler:  h,
 		NoUpdates:      h == nil,
@@ -154,7 +189,7 @@ func gotdRelayClient(t *testing.T, m Minted, h tdtelegram.UpdateHandler, fn func
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 2*testTimeout())
 	defer cancel()
-	return c.Run(ctx, func(ctx context.Context) error { return fn(ctx, c.API()) })
+	return c.Run(ctx, func(ctx context.Context) error { return fn(ctx, c) })
 }
 
 func isRefused(err error) bool {
@@ -183,7 +218,8 @@ func TestRelayGotd(t *testing.T) {
 		t.Fatal("the relay key is the account's key")
 	}
 	updates := &recordUpdates{ch: make(chan struct{}, 1)}
-	err = gotdRelayClient(t, m, updates, func(ctx context.Context, api *tdtg.Client) error {
+	err = f.gotdClient(t, m, updates, func(ctx context.Context, c *tdtelegram.Client) error {
+		api := c.API()
 		users, err := api.UsersGetUsers(ctx, []tdtg.InputUserClass{&tdtg.InputUserSelf{}})
 		if err != nil {
 			return fmt.Errorf("get me: %w", err)
