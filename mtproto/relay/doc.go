@@ -25,8 +25,11 @@
 // cannot decode is refused or dropped, never passed.
 //
 // A SOCKS5 front (no authentication, CONNECT only, never dialing out)
-// serves clients whose strings carry no address (Pyrogram): a dial of one
-// of Telegram's DC addresses through it reaches the relay as that DC.
+// serves clients whose strings carry no address (Pyrogram) or that dial
+// other DCs on a fixed port (GramJS): a dial of one of Telegram's DC
+// addresses through it reaches the relay as that DC, and a client that
+// came through it is told Telegram's own addresses in help.getConfig
+// (Minted.SOCKSSessionString gives such a client its string).
 //
 // Other DCs: help.getConfig's dc_options point every DC at a relay port;
 // a client's key exchange with a relay DC makes an unbound key, which

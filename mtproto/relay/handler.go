@@ -75,7 +75,7 @@ func (r *Relay) serveRPC(ctx context.Context, req *mtserver.Request) error {
 			// A new connection's first call, before its import (gotd,
 			// Telethon): the config as a session of the relay last got it
 			// in that layer, rewritten; Telegram answers it to any key.
-			if cfg := r.cachedConfig(req.Layer); cfg != nil {
+			if cfg := r.cachedConfig(configKey{req.Layer, viaSOCKS(req.Conn)}); cfg != nil {
 				return req.Result(ctx, cfg)
 			}
 		}
@@ -190,7 +190,7 @@ func (c *client) relay(ctx context.Context, req *mtserver.Request, m *tlschema.C
 		return
 	}
 	c.inited.Store(true)
-	out, why := r.filterResult(sess, m, req.Layer, raw)
+	out, why := r.filterResult(sess, m, configKey{req.Layer, viaSOCKS(req.Conn)}, raw)
 	if why != "" {
 		r.metrics.refusal(m.Name)
 		r.log.Info("relay result withheld", "session", sess.ID, "account", sess.Account, "method", m.Name, "reason", why)
@@ -205,7 +205,7 @@ func (c *client) relay(ctx context.Context, req *mtserver.Request, m *tlschema.C
 // service account's messages leave it. why is not empty when the result
 // may not pass at all (it does not decode, fail closed; or it is itself a
 // service message).
-func (r *Relay) filterResult(sess *Session, m *tlschema.Combinator, layer int, raw []byte) (out []byte, why string) {
+func (r *Relay) filterResult(sess *Session, m *tlschema.Combinator, ck configKey, raw []byte) (out []byte, why string) {
 	if m.Name != "help.getConfig" && sess.Policy.ServiceMessages {
 		return raw, ""
 	}
@@ -218,12 +218,16 @@ func (r *Relay) filterResult(sess *Session, m *tlschema.Combinator, layer int, r
 		if v.Node == nil {
 			return nil, "help.getConfig answered no object"
 		}
-		rewritten, real, err := rewriteConfig(raw, v.Node, r.dcAddr)
+		addr := r.dcAddr
+		if ck.socks {
+			addr = r.socksDCAddr
+		}
+		rewritten, real, err := rewriteConfig(raw, v.Node, addr)
 		if err != nil {
 			return nil, err.Error()
 		}
 		r.setReal(sess.Account, real)
-		r.keepConfig(layer, rewritten)
+		r.keepConfig(ck, rewritten)
 		return rewritten, "" // a config holds no message: nothing to withhold
 	}
 	out, changed, whole := withholdValue(raw, &v)
@@ -240,24 +244,31 @@ func (r *Relay) filterResult(sess *Session, m *tlschema.Combinator, layer int, r
 // helpGetConfigID is help.getConfig's constructor id (every layer).
 const helpGetConfigID uint32 = 0xc4f9186b
 
+// configKey names a rewritten config: the layer it is encoded in, and
+// whether it is for clients that came through the SOCKS5 front.
+type configKey struct {
+	layer int
+	socks bool
+}
+
 // maxConfigs bounds the rewritten configs kept (one per layer seen).
 const maxConfigs = 64
 
-// keepConfig keeps a rewritten config of a layer, for new connections'
-// first call before they are bound.
-func (r *Relay) keepConfig(layer int, cfg []byte) {
+// keepConfig keeps a rewritten config, for new connections' first call
+// before they are bound.
+func (r *Relay) keepConfig(k configKey, cfg []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.configs[layer]; ok || len(r.configs) < maxConfigs {
-		r.configs[layer] = cfg
+	if _, ok := r.configs[k]; ok || len(r.configs) < maxConfigs {
+		r.configs[k] = cfg
 	}
 }
 
-// cachedConfig is the rewritten config of a layer, nil when none.
-func (r *Relay) cachedConfig(layer int) []byte {
+// cachedConfig is a rewritten config, nil when none.
+func (r *Relay) cachedConfig(k configKey) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.configs[layer]
+	return r.configs[k]
 }
 
 // setReal keeps the server's real DC addresses for an account.

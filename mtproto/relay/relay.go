@@ -112,8 +112,8 @@ type Relay struct {
 	sessions map[string]*Session
 	keys     map[sessionstring.KeyID]*relayKey
 	unbound  int
-	exports  map[string]*export // by token
-	configs  map[int][]byte     // a rewritten help.getConfig per layer
+	exports  map[string]*export   // by token
+	configs  map[configKey][]byte // rewritten help.getConfig results
 	dcs      map[int]*dcServer
 	clients  map[*mtserver.Conn]*client
 	accounts map[string]*accountState
@@ -172,7 +172,7 @@ func New(cfg Config) (*Relay, error) {
 		cfg: cfg, log: cfg.Logger, schema: s, rsa: key, metrics: newMetrics(),
 		ctx: ctx, cancel: cancel,
 		sessions: map[string]*Session{}, keys: map[sessionstring.KeyID]*relayKey{},
-		exports: map[string]*export{}, configs: map[int][]byte{}, dcs: map[int]*dcServer{}, clients: map[*mtserver.Conn]*client{},
+		exports: map[string]*export{}, configs: map[configKey][]byte{}, dcs: map[int]*dcServer{}, clients: map[*mtserver.Conn]*client{},
 		accounts: map[string]*accountState{},
 	}
 	r.wg.Add(1)

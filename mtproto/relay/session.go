@@ -3,6 +3,7 @@ package relay
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"time"
 
 	"github.com/tgvault/tgvault/sessionstring"
@@ -63,6 +64,21 @@ func (m Minted) SessionString() sessionstring.Session {
 		s.APIID = sessionstring.Some(int32(id.APIID))
 	}
 	return s
+}
+
+// SOCKSSessionString is SessionString for a client that goes through the
+// SOCKS5 front: the home DC's address is Telegram's own (port 443),
+// which the front maps back to the relay. GramJS needs it (its strings
+// keep ports as int16: a relay port above 32767 does not fit), and so do
+// strings that carry no address (Pyrogram).
+func (m Minted) SOCKSSessionString() (sessionstring.Session, error) {
+	s := m.SessionString()
+	host, port, ok := sessionstring.DCAddress(m.DC, m.Identity.Test)
+	if !ok {
+		return sessionstring.Session{}, fmt.Errorf("relay: no built-in address of DC %d", m.DC)
+	}
+	s.Host, s.Port = sessionstring.Some(host), sessionstring.Some(port)
+	return s, nil
 }
 
 // SessionInfo is a session as status shows it: no key.

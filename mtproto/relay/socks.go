@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tgvault/tgvault/mtproto/mtserver"
 	"github.com/tgvault/tgvault/sessionstring"
 )
 
@@ -81,7 +82,7 @@ func (r *Relay) serveSOCKS(ln net.Listener) {
 				_ = nc.Close()
 				return
 			}
-			d.srv.ServeConn(r.ctx, nc)
+			d.srv.ServeConn(r.ctx, socksConn{nc})
 		}()
 	}
 }
@@ -200,4 +201,35 @@ func readSOCKSAddr(rd io.Reader, atyp byte) (string, int, error) {
 func socksReply(w io.Writer, code byte) error {
 	_, err := w.Write([]byte{socksVersion, code, 0, socksIPv4, 0, 0, 0, 0, 0, 0})
 	return err
+}
+
+// socksConn marks a connection that came through the SOCKS5 front (its
+// RemoteAddr is a socksRemote), so that its help.getConfig points every
+// DC at Telegram's own addresses, which the front maps back to the relay.
+type socksConn struct{ net.Conn }
+
+func (c socksConn) RemoteAddr() net.Addr { return socksRemote{c.Conn.RemoteAddr()} }
+
+// socksRemote is the address of a client that came through the front.
+type socksRemote struct{ net.Addr }
+
+// viaSOCKS reports whether a client came through the SOCKS5 front.
+func viaSOCKS(c *mtserver.Conn) bool {
+	_, ok := c.RemoteAddr().(socksRemote)
+	return ok
+}
+
+// socksDCAddr is where a SOCKS5 client is told DC dc is: Telegram's own
+// address for it (a client such as GramJS dials another DC on port 443
+// whatever the config says; through the front, any of Telegram's
+// addresses reaches the relay as that DC).
+func (r *Relay) socksDCAddr(dc int) (string, int, bool) {
+	host, port, ok := sessionstring.DCAddress(dc, false)
+	if !ok {
+		return "", 0, false
+	}
+	if _, err := r.dc(dc); err != nil {
+		return "", 0, false
+	}
+	return host, port, true
 }
