@@ -32,17 +32,19 @@ func telethonPython(t *testing.T) string {
 	return ""
 }
 
-// nodeModules returns the directory holding the npm packages (.ci/run
+// nodeModules returns the directory holding the npm packages pkgs (.ci/run
 // installs them there), or skips.
-func nodeModules(t *testing.T) string {
+func nodeModules(t *testing.T, pkgs ...string) string {
 	t.Helper()
-	const hint = "npm install telegram@2.26.22 in a directory and set TGVAULT_NODE_MODULES to it (.ci/run does)"
+	const hint = "npm install telegram@2.26.22 @mtcute/node@0.29.7 in a directory and set TGVAULT_NODE_MODULES to it (.ci/run does)"
 	dir := os.Getenv("TGVAULT_NODE_MODULES")
 	if dir == "" {
-		realpart.Missing(t, "GramJS (npm)", hint)
+		realpart.Missing(t, "npm packages "+strings.Join(pkgs, ", "), hint)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "telegram", "package.json")); err != nil {
-		realpart.Missing(t, "npm package telegram", hint)
+	for _, pkg := range pkgs {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
+			realpart.Missing(t, "npm package "+pkg, hint)
+		}
 	}
 	if _, err := exec.LookPath("node"); err != nil {
 		realpart.Missing(t, "node", "apt-get install nodejs npm")
@@ -243,7 +245,7 @@ func TestRelayTelethon(t *testing.T) {
 // what it does).
 func TestRelayGramJS(t *testing.T) {
 	t.Parallel()
-	dir := nodeModules(t)
+	dir := nodeModules(t, "telegram")
 	runRelayClient(t, relayClientCase{format: sessionstring.GramJS, socks: true, cmd: func(t *testing.T, env []string) *exec.Cmd {
 		cmd := exec.CommandContext(t.Context(), "node", filepath.Join("testdata", "gramjs_relay.cjs"))
 		cmd.Env = append(os.Environ(), append(env, "NODE_PATH="+filepath.Join(dir, "node_modules"))...)
