@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tgvault/tgvault/internal/atomicfile"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/vault"
 )
@@ -36,9 +38,9 @@ const demoReadyTimeout = 60 * time.Second
 // this process on the demo's own environment (its vault directory, its
 // dev server, a keyring that lives in this process's memory).
 func (a *app) demoCmd() *cobra.Command {
-	var socket string
+	var socket, infoFile string
 	cmd := &cobra.Command{
-		Use:   "demo [--socket PATH]",
+		Use:   "demo [--socket PATH] [--info-file FILE]",
 		Short: "Try tgvault: a throwaway vault with two accounts online on a local dev server",
 		Long: `Try tgvault without a Telegram account, a keyring or a passphrase: demo makes
 a throwaway vault in a temporary directory, starts a local dev server (real
@@ -55,14 +57,15 @@ is written outside the temporary directory, and nothing goes to the network.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext()
 			defer stop()
-			return a.demo(ctx, socket)
+			return a.demo(ctx, socket, infoFile)
 		},
 	}
 	cmd.Flags().StringVar(&socket, "socket", "", "the local API socket `PATH`")
+	cmd.Flags().StringVar(&infoFile, "info-file", "", "once the accounts are online, write what the demo prints, as JSON, to `FILE`")
 	return cmd
 }
 
-func (a *app) demo(ctx context.Context, socket string) (err error) {
+func (a *app) demo(ctx context.Context, socket, infoFile string) (err error) {
 	tmp := a.getenv("TMPDIR")
 	if tmp == "" || !filepath.IsAbs(tmp) {
 		tmp = os.TempDir()
@@ -166,10 +169,21 @@ func (a *app) demo(ctx context.Context, socket string) (err error) {
 		runErr <- nil
 	}()
 	if err := a.demoWaitReady(ctx, sock, runErr); err != nil {
+		// run must be done with the throwaway vault before it is removed.
 		stopRun()
+		if rerr := <-runErr; rerr != nil && ctx.Err() == nil {
+			err = errors.Join(err, rerr)
+		}
+		if ctx.Err() != nil {
+			return nil // Ctrl-C before the accounts were online: a clean stop
+		}
 		return err
 	}
-	a.demoPrint(dir, srv.Addr(), sock, socket != "" || sock != a.defaultSocket())
+	if err := a.demoPrint(dir, srv.Addr(), sock, socket != "" || sock != a.defaultSocket(), infoFile); err != nil {
+		stopRun()
+		<-runErr
+		return err
+	}
 	// run's own warnings (an account's trouble) from here on.
 	runOut.tee(a.stderr)
 	select {
@@ -242,7 +256,7 @@ func (a *app) demoWaitReady(ctx context.Context, sock string, runErr <-chan erro
 }
 
 // demoPrint says what runs and what to try.
-func (a *app) demoPrint(dir, addr, sock string, ownSocket bool) {
+func (a *app) demoPrint(dir, addr, sock string, ownSocket bool, infoFile string) error {
 	self := selfCommand()
 	call := self + " call"
 	if ownSocket {
@@ -254,24 +268,35 @@ func (a *app) demoPrint(dir, addr, sock string, ownSocket bool) {
 		"curl --unix-socket " + sock + " http://tgvault/v1/accounts",
 		"curl --unix-socket " + sock + " http://tgvault/v1/accounts/" + demoUserName + "/invoke -d '{\"_\":\"help.getConfig\"}'",
 	}
+	info := struct {
+		Dir      string   `json:"dir"`
+		Server   string   `json:"server"`
+		Socket   string   `json:"socket"`
+		Accounts []string `json:"accounts"`
+		Try      []string `json:"try"`
+	}{dir, addr, sock, []string{demoBotName, demoUserName}, try}
 	if a.json {
-		_ = a.printJSON(struct {
-			Dir      string   `json:"dir"`
-			Server   string   `json:"server"`
-			Socket   string   `json:"socket"`
-			Accounts []string `json:"accounts"`
-			Try      []string `json:"try"`
-		}{dir, addr, sock, []string{demoBotName, demoUserName}, try})
-		return
+		if err := a.printJSON(info); err != nil {
+			return err
+		}
+	} else {
+		a.printf("tgvault demo: a throwaway vault in %s\n", dir)
+		a.printf("  a local dev server on %s (real MTProto; not Telegram)\n", addr)
+		a.printf("  %s and %s logged in and online; the local API on %s\n\n", demoBotName, demoUserName, sock)
+		a.printf("Try, in another terminal:\n")
+		for _, l := range try {
+			a.printf("  %s\n", l)
+		}
+		a.printf("\nCtrl-C stops the demo and removes the throwaway vault.\n")
 	}
-	a.printf("tgvault demo: a throwaway vault in %s\n", dir)
-	a.printf("  a local dev server on %s (real MTProto; not Telegram)\n", addr)
-	a.printf("  %s and %s logged in and online; the local API on %s\n\n", demoBotName, demoUserName, sock)
-	a.printf("Try, in another terminal:\n")
-	for _, l := range try {
-		a.printf("  %s\n", l)
+	if infoFile == "" {
+		return nil
 	}
-	a.printf("\nCtrl-C stops the demo and removes the throwaway vault.\n")
+	b, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(infoFile, append(b, '\n'))
 }
 
 // selfCommand is how the user ran tgvault, for the lines to try: `go run`

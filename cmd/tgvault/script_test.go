@@ -151,6 +151,10 @@ func TestScript(t *testing.T) {
 			if err := copyTree(filepath.Join("testdata", "variants"), filepath.Join(e.WorkDir, "variants")); err != nil {
 				return err
 			}
+			// A home that does not exist, as testscript's /no-home, but
+			// this script's own: tgvault keeps sockets and state in a home
+			// that exists, and /no-home may exist on a shared machine.
+			e.Setenv("HOME", filepath.Join(e.WorkDir, ".no-home"))
 			e.Setenv("TGVAULT_DIR", filepath.Join(e.WorkDir, "vault"))
 			e.Setenv("TGVAULT_INSECURE_TEST_KEYRING", filepath.Join(e.WorkDir, "keyring"))
 			e.Setenv("NO_COLOR", "1")
