@@ -316,12 +316,15 @@ func cmdMode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// cmdWaitFile waits up to 30 s for a file to exist.
+// cmdWaitFile waits up to 2 minutes for a file to exist: a file that comes
+// at all comes in seconds on a quiet machine, but `demo` and `run` under
+// -race on a loaded 2-core CI machine pay real-strength scrypt and every
+// login first (seen past 30 s).
 func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: waitfile FILE")
 	}
-	for range 300 {
+	for range 1200 {
 		if _, err := os.Stat(ts.MkAbs(args[0])); err == nil {
 			return
 		}
