@@ -62,7 +62,7 @@ func runGotd(t *testing.T, srv *devserver.Server, dc int, store tdtelegram.Sessi
 		SessionStorage: store,
 		NoUpdates:      true,
 	})
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	return c.Run(ctx, func(ctx context.Context) error { return fn(ctx, c) })
 }

@@ -57,7 +57,7 @@ func TestMessagesAndService(t *testing.T) {
 			return nil
 		}),
 	})
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	err = c.Run(ctx, func(ctx context.Context) error {
 		api := c.API()

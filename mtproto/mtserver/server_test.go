@@ -166,7 +166,7 @@ func (f *fixture) gotdClient(t *testing.T, proto tdtransport.Protocol, obfuscate
 		SessionStorage: store,
 		NoUpdates:      true,
 	})
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	return c.Run(ctx, func(ctx context.Context) error { return fn(ctx, c.API()) })
 }
@@ -291,7 +291,7 @@ func TestPush(t *testing.T) {
 		SessionStorage: new(tdsession.StorageMemory),
 		UpdateHandler:  d,
 	})
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	err := c.Run(ctx, func(ctx context.Context) error {
 		if _, err := c.API().UsersGetUsers(ctx, []tdtg.InputUserClass{&tdtg.InputUserSelf{}}); err != nil {
@@ -390,7 +390,7 @@ func (f *fixture) gotdClientFrom(t *testing.T, ip string, store tdtelegram.Sessi
 		SessionStorage: store,
 		NoUpdates:      true,
 	})
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	return c.Run(ctx, func(ctx context.Context) error { return fn(ctx, c.API()) })
 }
