@@ -157,7 +157,7 @@ section machine
 } | tee -a "$out"
 
 section build
-run go build -o "$tg" ./cmd/tgvault
+run go build -tags tgvault_testhooks -o "$tg" ./cmd/tgvault
 run go build -o "$tmp/gensessions" ./bench/gensessions
 run "$tmp/gensessions" -kind string -n "$ACCOUNTS" -out "$tmp/strings"
 run "$tmp/gensessions" -kind file -n "$FILES" -out "$tmp/files"

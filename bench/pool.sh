@@ -55,7 +55,7 @@ say "go: $(go version)"
 say "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
 say "load at start: $(load); IDLE=${IDLE}s"
 
-go build -o "$tmp/tgvault" ./cmd/tgvault
+go build -tags tgvault_testhooks -o "$tmp/tgvault" ./cmd/tgvault
 go build -o "$tmp/gotdclients" ./bench/gotdclients
 tg="$tmp/tgvault"
 ulimit -n "$(ulimit -Hn)"

@@ -117,7 +117,7 @@ section machine
 } | tee -a "$out"
 
 section build
-run go build -o "$tmp/tgvault" ./cmd/tgvault
+run go build -tags tgvault_testhooks -o "$tmp/tgvault" ./cmd/tgvault
 run go build -o "$tmp/gensessions" ./bench/gensessions
 run "$tmp/gensessions" -kind string -n "$ACCOUNTS" -out "$tmp/strings"
 run "$tmp/gensessions" -kind string -n 1 -out "$tmp/one"

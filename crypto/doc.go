@@ -27,8 +27,8 @@
 //     is in auth.go and docs/design.md §6; keys for other purposes come
 //     from [Identity.DeriveKey].
 //
-// Tests of any package can make passphrase slots cheap with
-// [TestingSetScryptWorkFactor].
+// Tests of any package of this module can make passphrase slots cheap with
+// internal/testhooks.SetScryptWorkFactor; programs cannot.
 //
 // Every sealed value is a standard age v1 file: the age CLI and other age
 // implementations open it with the same identity.

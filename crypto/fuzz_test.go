@@ -11,6 +11,8 @@ import (
 	"filippo.io/age"
 
 	agetest "c2sp.org/CCTV/age"
+
+	"github.com/tgvault/tgvault/internal/testhooks"
 )
 
 // fuzzIdentity is the fixed identity FuzzOpen opens with (a test key, not a
@@ -91,7 +93,7 @@ func FuzzOpen(f *testing.F) {
 }
 
 func FuzzOpenPassphrase(f *testing.F) {
-	TestingSetScryptWorkFactor(f, testWorkFactor)
+	testhooks.SetScryptWorkFactor(f, testWorkFactor)
 	p := Passphrase("fuzz passphrase")
 	for _, n := range []int{0, 1, 100} {
 		sealed, err := SealPassphrase(payload(n), p)

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/tgvault/tgvault/internal/testhooks"
 )
 
 // TestReadHeader: the stanzas of every kind of recipient and of a
 // passphrase are read from the public header, in every form, without a key.
 func TestReadHeader(t *testing.T) {
-	TestingSetScryptWorkFactor(t, testWorkFactor) // not parallel: a global
+	testhooks.SetScryptWorkFactor(t, testWorkFactor) // not parallel: a global
 	ks := kinds(t)
 	var classic []*Recipient
 	for _, k := range ks {

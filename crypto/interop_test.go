@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tgvault/tgvault/internal/realpart"
+	"github.com/tgvault/tgvault/internal/testhooks"
 )
 
 // ageCLI returns the path of the real age CLI (Debian's 1.1.1 here, which
@@ -172,7 +173,7 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 // Not parallel: it sets the process-wide scrypt work factor.
 func TestInteropAgePassphrase(t *testing.T) {
 	ageCLI(t)
-	TestingSetScryptWorkFactor(t, testWorkFactor)
+	testhooks.SetScryptWorkFactor(t, testWorkFactor)
 	pt := payload(chunkSize + 5)
 	dir := t.TempDir()
 	in, sealedByAge, opened := filepath.Join(dir, "in"), filepath.Join(dir, "in.age"), filepath.Join(dir, "out")

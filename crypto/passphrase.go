@@ -6,10 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
-	"sync/atomic"
-	"testing"
 
 	"filippo.io/age"
+
+	"github.com/tgvault/tgvault/internal/testhooks"
 )
 
 const (
@@ -55,33 +55,11 @@ func (p Passphrase) LogValue() slog.Value { return slog.StringValue(redacted) }
 
 var errEmptyPassphrase = errors.New("crypto: empty passphrase")
 
-// testScryptWorkFactor, when not zero, replaces DefaultScryptWorkFactor.
-var testScryptWorkFactor atomic.Int32
-
-// TestingSetScryptWorkFactor makes SealPassphrase use 2^logN as the scrypt
-// cost until the end of the test (tb's Cleanup restores the previous value),
-// so that tests of this and other packages do not spend a second per slot.
-// It panics outside tests (when testing.Testing() is false) and for logN
-// outside 1..30. The setting is process-wide: parallel tests that set
-// different values race.
-func TestingSetScryptWorkFactor(tb interface {
-	Helper()
-	Cleanup(func())
-}, logN int) {
-	tb.Helper()
-	if !testing.Testing() {
-		panic("crypto: TestingSetScryptWorkFactor called outside a test")
-	}
-	if logN < 1 || logN > 30 {
-		panic("crypto: TestingSetScryptWorkFactor: logN out of range")
-	}
-	old := testScryptWorkFactor.Swap(int32(logN))
-	tb.Cleanup(func() { testScryptWorkFactor.Store(old) })
-}
-
+// scryptWorkFactor is the cost SealPassphrase uses: DefaultScryptWorkFactor,
+// unless a test lowered it (internal/testhooks; no program can).
 func scryptWorkFactor() int {
-	if n := testScryptWorkFactor.Load(); n != 0 {
-		return int(n)
+	if n := testhooks.ScryptWorkFactor(); n != 0 {
+		return n
 	}
 	return DefaultScryptWorkFactor
 }

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/tgvault/tgvault/internal/testhooks"
 )
 
 // testWorkFactor is the scrypt cost the tests seal with.
@@ -14,11 +16,11 @@ const testWorkFactor = 10
 
 var scryptLine = regexp.MustCompile(`(?m)^-> scrypt \S+ (\d+)$`)
 
-// Tests that call TestingSetScryptWorkFactor do not run in parallel with each
+// Tests that call testhooks.SetScryptWorkFactor do not run in parallel with each
 // other: the setting is process-wide.
 
 func TestPassphraseRoundTrip(t *testing.T) {
-	TestingSetScryptWorkFactor(t, testWorkFactor)
+	testhooks.SetScryptWorkFactor(t, testWorkFactor)
 	p := Passphrase("correct horse battery staple")
 	for _, n := range []int{0, 5, chunkSize + 1} {
 		pt := payload(n)
@@ -60,12 +62,12 @@ func TestScryptWorkFactorHook(t *testing.T) {
 		t.Fatalf("work factor without the hook = %d, want %d", got, DefaultScryptWorkFactor)
 	}
 	t.Run("set", func(t *testing.T) {
-		TestingSetScryptWorkFactor(t, 4)
+		testhooks.SetScryptWorkFactor(t, 4)
 		if got := scryptWorkFactor(); got != 4 {
 			t.Fatalf("work factor = %d, want 4", got)
 		}
 		t.Run("nested", func(t *testing.T) {
-			TestingSetScryptWorkFactor(t, 5)
+			testhooks.SetScryptWorkFactor(t, 5)
 			if got := scryptWorkFactor(); got != 5 {
 				t.Fatalf("work factor = %d, want 5", got)
 			}
@@ -79,14 +81,14 @@ func TestScryptWorkFactorHook(t *testing.T) {
 	}
 	defer func() {
 		if recover() == nil {
-			t.Error("TestingSetScryptWorkFactor(0) did not panic")
+			t.Error("testhooks.SetScryptWorkFactor(0) did not panic")
 		}
 	}()
-	TestingSetScryptWorkFactor(t, 0)
+	testhooks.SetScryptWorkFactor(t, 0)
 }
 
 func TestWorkFactorCap(t *testing.T) {
-	TestingSetScryptWorkFactor(t, testWorkFactor)
+	testhooks.SetScryptWorkFactor(t, testWorkFactor)
 	p := Passphrase("pw")
 	sealed, err := SealPassphrase([]byte("secret"), p)
 	if err != nil {
@@ -143,7 +145,7 @@ func TestParseLogN(t *testing.T) {
 }
 
 func TestPassphraseSealed(t *testing.T) {
-	TestingSetScryptWorkFactor(t, testWorkFactor)
+	testhooks.SetScryptWorkFactor(t, testWorkFactor)
 	bin, err := SealPassphrase([]byte("x"), Passphrase("pw"))
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/testhooks"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
 	"github.com/tgvault/tgvault/storage/foreign"
@@ -100,7 +101,7 @@ type testVault struct {
 
 func newTestVault(t testing.TB) *testVault {
 	t.Helper()
-	crypto.TestingSetScryptWorkFactor(t, 10)
+	testhooks.SetScryptWorkFactor(t, 10)
 	kr, c := newFakeKeyring(), newClock()
 	v, err := Init(InitOptions{Options: Options{Dir: filepath.Join(t.TempDir(), "vault"), Keyring: kr, Now: c.Now}}, testPass)
 	if err != nil {

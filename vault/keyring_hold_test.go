@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/testhooks"
 )
 
 // fakeAgent is a fake tgvault agent: a keyring that also takes an expiry.
@@ -145,7 +145,7 @@ func TestLockedWithoutHolder(t *testing.T) {
 // TestNoKeyringVaultUsesAgent: a --no-keyring vault never touches the OS
 // keyring, but unlock puts its key into the agent.
 func TestNoKeyringVaultUsesAgent(t *testing.T) {
-	crypto.TestingSetScryptWorkFactor(t, 10)
+	testhooks.SetScryptWorkFactor(t, 10)
 	dir := filepath.Join(t.TempDir(), "v")
 	kr := newFakeKeyring()
 	v, err := Init(InitOptions{Options: Options{Dir: dir}, NoKeyring: true}, testPass)

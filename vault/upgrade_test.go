@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/testhooks"
 	"github.com/tgvault/tgvault/sessionstring"
 )
 
@@ -32,7 +33,7 @@ type fixtureAccount struct {
 // directory, identity and what each account held.
 func format1(t *testing.T) (dir string, id *crypto.Identity, want []fixtureAccount) {
 	t.Helper()
-	crypto.TestingSetScryptWorkFactor(t, 10)
+	testhooks.SetScryptWorkFactor(t, 10)
 	dir = filepath.Join(t.TempDir(), "vault")
 	if err := copyDir(filepath.Join(format1Fixture, "vault"), dir); err != nil {
 		t.Fatal(err)

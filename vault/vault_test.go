@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/testhooks"
 )
 
 func TestInitLayout(t *testing.T) {
@@ -190,7 +191,7 @@ func TestUnlockTimeout(t *testing.T) {
 }
 
 func TestNoKeyringVault(t *testing.T) {
-	crypto.TestingSetScryptWorkFactor(t, 10)
+	testhooks.SetScryptWorkFactor(t, 10)
 	dir := filepath.Join(t.TempDir(), "v")
 	v, err := Init(InitOptions{Options: Options{Dir: dir}, NoKeyring: true}, testPass)
 	if err != nil {

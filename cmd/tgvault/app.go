@@ -136,10 +136,7 @@ Environment:
                            unlocked key where there is no OS keyring
   TGVAULT_PROXY_FILE       a file holding the proxy URL (login, run)
   TGVAULT_MLOCK            auto, on or off: run locks its memory (like --mlock)
-  NO_COLOR                 no colour in the output
-  TGVAULT_INSECURE_TEST_KEYRING=DIR  TEST ONLY: keep the unlocked identity
-                           unencrypted in files under DIR instead of the OS
-                           keyring`,
+  NO_COLOR                 no colour in the output`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		// Completion is a real command below, with bash, zsh and fish.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tgvault/tgvault/internal/atomicfile"
 	"github.com/tgvault/tgvault/mtproto/devserver"
@@ -46,27 +46,18 @@ type devServerInfo struct {
 	DCs map[string]string `json:"dcs,omitempty"`
 }
 
-// devServerStats is the --stats-file content.
-type devServerStats struct {
-	KeyExchanges int64 `json:"key_exchanges"`
-	Connections  int64 `json:"connections"`
-	Duplicates   int64 `json:"duplicates"`
-	// DuplicateAddrs counts duplicates from another IP address: one key
-	// in two places at once.
-	DuplicateAddrs int64 `json:"duplicate_addrs"`
-	Open           int   `json:"open"`
-	// MaxDevicesPerKey is the most distinct device parameters one key
-	// sent: 1 when every account kept its device.
-	MaxDevicesPerKey int `json:"max_devices_per_key"`
-	// PingDisconnects counts connections closed because their
-	// ping_delay_disconnect ran out; Pings counts those pings, and
-	// PingDelayMin and PingDelayMax are the least and the most delay they
-	// asked for, in seconds (0 before the first). The file stays a flat
-	// object of numbers.
-	PingDisconnects int64 `json:"ping_disconnects"`
-	Pings           int64 `json:"pings"`
-	PingDelayMin    int64 `json:"ping_delay_min"`
-	PingDelayMax    int64 `json:"ping_delay_max"`
+// devHarness is nil in a normal build. Test binaries (testhooks_test.go)
+// and builds with -tags tgvault_testhooks (testhooks.go) set it to add the
+// test harness's flags to dev-server (internal/devharness: --stats-file,
+// --reject-duplicates).
+var devHarness func(fs *pflag.FlagSet) harness
+
+// harness is what devHarness adds to a dev-server run.
+type harness interface {
+	// Options applies the harness flags to the server's options.
+	Options(o *devserver.Options)
+	// Run works beside the server until done.
+	Run(srv *devserver.Server, done <-chan struct{})
 }
 
 func (a *app) devServerCmd() *cobra.Command {
@@ -77,12 +68,11 @@ func (a *app) devServerCmd() *cobra.Command {
 		otherDCs  []int
 		seedAccts int
 		qrAccept  bool
-		rejectDup bool
 		infoFile  string
-		statsFile string
+		harn      harness
 	)
 	cmd := &cobra.Command{
-		Use:   "dev-server [--state DIR] [--listen 127.0.0.1:0] [--seed-bots N] [--seed-accounts N] [--qr-accept] [--reject-duplicates] [--info-file FILE] [--stats-file FILE]",
+		Use:   "dev-server [--state DIR] [--listen 127.0.0.1:0] [--seed-bots N] [--seed-accounts N] [--qr-accept] [--info-file FILE]",
 		Short: "Run a local Telegram-like server, to try tgvault without a Telegram account",
 		Long: `Run a local Telegram-like MTProto server (real key exchange and encryption,
 a handful of methods) for demos and tests; it is not Telegram. It prints its
@@ -108,10 +98,7 @@ sessions as Pyrogram .session files to STATE/seeds, to try tgvault at scale:
 Those files are plaintext sessions of this server only: they log in
 nowhere else, and live beside the server's own keys in its state.
 
---info-file writes the printed JSON to FILE once the server listens;
---stats-file keeps FILE up to date with the server's counters (key
-exchanges, connections, duplicate use of a key, connections closed by
-ping_delay_disconnect and the delays asked).
+--info-file writes the printed JSON to FILE once the server listens.
 
 Like Telegram, the server closes a connection whose client asked for it with
 ping_delay_disconnect and then sent no such ping within the delay.`,
@@ -141,7 +128,10 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 			if err != nil {
 				return err
 			}
-			opts := devserver.Options{Dir: dir, Addr: addr, RejectDuplicates: rejectDup, OtherDCs: otherDCs}
+			opts := devserver.Options{Dir: dir, Addr: addr, OtherDCs: otherDCs}
+			if harn != nil {
+				harn.Options(&opts)
+			}
 			var srv *devserver.Server
 			if qrAccept {
 				// The demo user's "phone" scans every QR code after a
@@ -223,8 +213,8 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 			statsDone := make(chan struct{})
 			go func() {
 				defer close(statsDone)
-				if statsFile != "" {
-					writeStatsLoop(srv, statsFile, done)
+				if harn != nil {
+					harn.Run(srv, done)
 				}
 			}()
 			err = srv.Serve(ctx)
@@ -244,11 +234,12 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 	f.StringVar(&listen, "listen", "127.0.0.1:0", "the `ADDRESS` to listen on (port 0: any free port; default: the one the state directory keeps, else a free port)")
 	f.IntVar(&seedBots, "seed-bots", 0, "add `N` more bots and print their tokens")
 	f.IntSliceVar(&otherDCs, "other-dcs", nil, "also be these DC `IDS` (1,3,4,5, say), each on a free port of its own, with keys of its own; help.getConfig lists them, auth.exportAuthorization/importAuthorization move a login there")
-	f.BoolVar(&rejectDup, "reject-duplicates", false, "answer AUTH_KEY_DUPLICATED, as Telegram does, on a connection that starts using a key another open connection uses (they are counted either way: duplicates in --stats-file)")
 	f.BoolVar(&qrAccept, "qr-accept", false, "accept every QR login (login --qr) as the demo user, as if its phone scanned the code")
 	f.IntVar(&seedAccts, "seed-accounts", 0, "create `N` logged-in users with random keys and write their sessions to STATE/seeds")
 	f.StringVar(&infoFile, "info-file", "", "write the address, key path and demo tokens as JSON to `FILE`")
-	f.StringVar(&statsFile, "stats-file", "", "keep the server's counters as JSON in `FILE`")
+	if devHarness != nil {
+		harn = devHarness(f)
+	}
 	return cmd
 }
 
@@ -330,39 +321,4 @@ func demoUser(srv *devserver.Server, dir string) error {
 		return err
 	}
 	return atomicfile.WriteFile(marker, []byte(demoPhone+"\n"))
-}
-
-// writeStatsLoop keeps path up to date with srv's counters until done.
-func writeStatsLoop(srv *devserver.Server, path string, done <-chan struct{}) {
-	var last []byte
-	write := func() {
-		st := srv.Stats()
-		out := devServerStats{KeyExchanges: st.KeyExchanges, Duplicates: st.Duplicates, DuplicateAddrs: st.DuplicateAddrs, Open: st.Open, MaxDevicesPerKey: srv.MaxClientsPerKey(),
-			PingDisconnects: st.PingDisconnects}
-		for d, n := range st.PingDelays {
-			out.Pings += n
-			if out.PingDelayMin == 0 || int64(d) < out.PingDelayMin {
-				out.PingDelayMin = int64(d)
-			}
-			out.PingDelayMax = max(out.PingDelayMax, int64(d))
-		}
-		for _, n := range st.Connections {
-			out.Connections += n
-		}
-		b, _ := json.Marshal(out)
-		if !bytes.Equal(b, last) && atomicfile.WriteFile(path, append(b, '\n')) == nil {
-			last = b
-		}
-	}
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		write()
-		select {
-		case <-done:
-			write()
-			return
-		case <-t.C:
-		}
-	}
 }

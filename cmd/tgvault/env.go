@@ -142,19 +142,28 @@ func (a *app) homeRuntimeDir() (string, bool) {
 	return d, true
 }
 
-// keyring returns the keyring to keep the unlocked identity in: the OS
-// keyring, or with TGVAULT_INSECURE_TEST_KEYRING=DIR a file-backed fake
-// for tests on machines without one.
+// testKeyring is nil in a normal build. Test binaries (testhooks_test.go)
+// and builds with -tags tgvault_testhooks (testhooks.go) set it to
+// internal/filekeyring.FromEnv: with TGVAULT_INSECURE_TEST_KEYRING=DIR the
+// identity is kept unencrypted in DIR, for end-to-end tests on machines
+// without a Secret Service.
+var testKeyring func(getenv func(string) string) (vault.Keyring, string)
+
+// keyring returns the keyring to keep the unlocked identity in: the one
+// the process holds (a.held), else the OS keyring (or, in a test build,
+// testKeyring's).
 func (a *app) keyring() vault.Keyring {
 	if a.held != nil {
 		return a.held
 	}
-	if d := a.getenv("TGVAULT_INSECURE_TEST_KEYRING"); d != "" {
-		if !a.warnedKeyring {
-			a.warnedKeyring = true
-			a.warnf("TGVAULT_INSECURE_TEST_KEYRING is set: the vault identity is stored UNENCRYPTED in %s. This is for tests only; unset it for real use.", d)
+	if testKeyring != nil {
+		if k, warning := testKeyring(a.getenv); k != nil {
+			if !a.warnedKeyring {
+				a.warnedKeyring = true
+				a.warnf("%s", warning)
+			}
+			return k
 		}
-		return fileKeyring{dir: d}
 	}
 	return vault.SystemKeyring()
 }

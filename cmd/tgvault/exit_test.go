@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/testhooks"
 	"github.com/tgvault/tgvault/vault"
 	"github.com/tgvault/tgvault/vault/pgvault"
 )
@@ -99,7 +100,7 @@ func TestDefaultDir(t *testing.T) {
 func TestPassphraseSealed(t *testing.T) {
 	// Not parallel: the scrypt work factor is process-wide.
 	p := crypto.Passphrase("test passphrase")
-	crypto.TestingSetScryptWorkFactor(t, 4)
+	testhooks.SetScryptWorkFactor(t, 4)
 	bin, err := crypto.SealPassphrase([]byte("x"), p)
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tgvault/tgvault/internal/devharness"
 	"github.com/tgvault/tgvault/internal/pgtest"
 )
 
@@ -271,8 +272,8 @@ func (e *fleetEnv) readyAll(names ...string) (sum int, each []int) {
 	return sum, each
 }
 
-func (e *fleetEnv) devStats() devServerStats {
-	var s devServerStats
+func (e *fleetEnv) devStats() devharness.Stats {
+	var s devharness.Stats
 	b, _ := os.ReadFile(e.stats)
 	_ = json.Unmarshal(b, &s)
 	return s

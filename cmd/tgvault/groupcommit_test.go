@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/filekeyring"
+	"github.com/tgvault/tgvault/internal/testhooks"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
 	"github.com/tgvault/tgvault/vault"
@@ -18,9 +20,9 @@ import (
 // the index when commit returns, in fewer vault writes than accounts, and
 // one account's failure is its own.
 func TestGroupCommit(t *testing.T) {
-	crypto.TestingSetScryptWorkFactor(t, 10)
+	testhooks.SetScryptWorkFactor(t, 10)
 	dir := t.TempDir()
-	v, err := vault.Init(vault.InitOptions{Options: vault.Options{Dir: filepath.Join(dir, "vault"), Keyring: fileKeyring{dir: filepath.Join(dir, "keyring")}}}, crypto.Passphrase("group commit test"))
+	v, err := vault.Init(vault.InitOptions{Options: vault.Options{Dir: filepath.Join(dir, "vault"), Keyring: filekeyring.New(filepath.Join(dir, "keyring"))}}, crypto.Passphrase("group commit test"))
 	if err != nil {
 		t.Fatal(err)
 	}

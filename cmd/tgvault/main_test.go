@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/testhooks"
 )
 
 func vector(parts ...string) string {
@@ -84,7 +85,7 @@ func TestInspectErrors(t *testing.T) {
 // and inspect says what it is sealed to; the string itself is not printed.
 func TestInspectSealed(t *testing.T) {
 	t.Parallel()
-	crypto.TestingSetScryptWorkFactor(t, 10)
+	testhooks.SetScryptWorkFactor(t, 10)
 	id1, err := crypto.GenerateIdentity()
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/testhooks"
 )
 
 // testApp runs one tgvault command line in this process with env as its
@@ -25,7 +25,7 @@ func testApp(env map[string]string, stdin *os.File, args ...string) (code int, s
 // TestRmAsksOnATerminal: on a terminal rm asks; "y" removes, anything else
 // keeps the account and exits 2.
 func TestRmAsksOnATerminal(t *testing.T) {
-	crypto.TestingSetScryptWorkFactor(t, scryptLogN)
+	testhooks.SetScryptWorkFactor(t, scryptLogN)
 	dir := t.TempDir()
 	pass := filepath.Join(dir, "vault.pass")
 	if err := os.WriteFile(pass, []byte("correct horse battery staple\n"), 0o600); err != nil {

@@ -22,13 +22,14 @@ import (
 	"github.com/tgvault/tgvault/internal/pgtest"
 	"github.com/tgvault/tgvault/internal/realpart"
 	"github.com/tgvault/tgvault/internal/secretservicetest"
+	"github.com/tgvault/tgvault/internal/testhooks"
 	"github.com/tgvault/tgvault/vault"
 )
 
 // scryptLogN makes passphrase slots cheap in the end-to-end tests.
 const scryptLogN = 10
 
-// nopTB satisfies crypto.TestingSetScryptWorkFactor inside a command
+// nopTB satisfies testhooks.SetScryptWorkFactor inside a command
 // re-exec'd by testscript, where testing.Testing() is true but there is
 // no *testing.T: the process ends with the command, so there is nothing
 // to clean up.
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 	// pgtest.Main stops the PostgreSQL server the fleet tests started.
 	testscript.Main(pgMain{m}, map[string]func(){
 		"tgvault": func() {
-			crypto.TestingSetScryptWorkFactor(nopTB{}, scryptLogN)
+			testhooks.SetScryptWorkFactor(nopTB{}, scryptLogN)
 			os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 		},
 		"holdlock": holdLockMain,

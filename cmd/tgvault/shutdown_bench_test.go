@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/filekeyring"
+	"github.com/tgvault/tgvault/internal/testhooks"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
 	"github.com/tgvault/tgvault/vault"
@@ -29,9 +31,9 @@ func BenchmarkShutdownSave(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("TGVAULT_BENCH_ACCOUNTS")); err == nil && v > 0 {
 		n = v
 	}
-	crypto.TestingSetScryptWorkFactor(b, 10)
+	testhooks.SetScryptWorkFactor(b, 10)
 	dir := b.TempDir()
-	v, err := vault.Init(vault.InitOptions{Options: vault.Options{Dir: filepath.Join(dir, "vault"), Keyring: fileKeyring{dir: filepath.Join(dir, "keyring")}}}, crypto.Passphrase("shutdown bench"))
+	v, err := vault.Init(vault.InitOptions{Options: vault.Options{Dir: filepath.Join(dir, "vault"), Keyring: filekeyring.New(filepath.Join(dir, "keyring"))}}, crypto.Passphrase("shutdown bench"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	bin = filepath.Join(root, "bin", "tgvault")
-	build := exec.Command("go", "build", "-o", bin, "github.com/tgvault/tgvault/cmd/tgvault")
+	build := exec.Command("go", "build", "-tags", "tgvault_testhooks", "-o", bin, "github.com/tgvault/tgvault/cmd/tgvault")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build tgvault:", err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/testhooks"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
 	"github.com/tgvault/tgvault/vault"
@@ -160,7 +161,7 @@ func (m *memBlob) WriteBlob(sealed []byte) error { m.data = sealed; return nil }
 // `migrate` of tgvault before authentication left it) reads as it is and
 // is upgraded by its next write, like a directory.
 func TestUpgradeFormat1InPostgres(t *testing.T) {
-	crypto.TestingSetScryptWorkFactor(t, 10)
+	testhooks.SetScryptWorkFactor(t, 10)
 	const fixture = "../../testdata/vault-format1"
 	b, _ := newBackend(t)
 	if err := b.Prepare(); err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/internal/pgtest"
+	"github.com/tgvault/tgvault/internal/testhooks"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/vault"
 )
@@ -51,7 +52,7 @@ func openDSN(t testing.TB, dsn string) *Backend {
 // for this process.
 func newVault(t testing.TB) (*vault.Vault, *Backend) {
 	t.Helper()
-	crypto.TestingSetScryptWorkFactor(t, 10)
+	testhooks.SetScryptWorkFactor(t, 10)
 	b, _ := newBackend(t)
 	v, err := vault.Init(vault.InitOptions{Options: vault.Options{Backend: b, Passphrase: testPass}, NoKeyring: true}, testPass)
 	if err != nil {
@@ -334,7 +335,7 @@ func variantSession(t testing.TB, n int) []byte {
 // says migrated), unless forced. Migrating again into the same database
 // finishes (a no-op here); into another vault is refused.
 func TestMigrate(t *testing.T) {
-	crypto.TestingSetScryptWorkFactor(t, 10)
+	testhooks.SetScryptWorkFactor(t, 10)
 	dir := filepath.Join(t.TempDir(), "v")
 	src, err := vault.Init(vault.InitOptions{Options: vault.Options{Dir: dir, Passphrase: testPass}, NoKeyring: true}, testPass)
 	if err != nil {
