@@ -27,8 +27,9 @@
 // and is sent again; gotd alone does not. A Pool keeps many accounts
 // connected with bounded concurrent connects and back-off, a keep-alive
 // call per ready account, per-account update fan-out and atomic counters
-// (WriteMetrics), and never creates keys; APIHandler serves it over a unix
-// socket (ListenUnix), raw method calls included: Client.InvokeTL takes any
+// (WriteMetrics), update subscriptions (Subscribe), and never creates
+// keys; package localapi serves it over a unix socket, raw method calls
+// included: Client.InvokeTL (InvokeCall) takes any
 // TL method as JSON and answers its result as JSON (package tljson, a codec
 // over gotd's type maps), and refuses the methods that could export,
 // replace or end the login (tljson.RefusedMethod).

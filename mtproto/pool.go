@@ -125,6 +125,10 @@ type poolAccount struct {
 	removing bool // Remove was called; the account leaves once stopped
 }
 
+// Methods is the pool's refused-method policy (PoolOptions.Methods; nil
+// for the default list).
+func (p *Pool) Methods() *tljson.MethodPolicy { return p.opts.Methods }
+
 // NewPool makes an empty pool.
 func NewPool(opts PoolOptions) *Pool {
 	if opts.MaxConnecting <= 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 
 	tdbin "github.com/gotd/td/bin"
 	tdtelegram "github.com/gotd/td/telegram"
@@ -74,4 +75,25 @@ func callErr(err error) error {
 		return &RPCError{Code: rpc.Code, Type: rpc.Type, msg: msg, err: rpc}
 	}
 	return &CallError{err: err}
+}
+
+// RPCErrorInfo is what the server's error in a call's error says: its code
+// and type, and for a FLOOD_WAIT the wait it asks for.
+type RPCErrorInfo struct {
+	Code        int
+	Type        string
+	IsFloodWait bool
+	FloodWait   time.Duration
+}
+
+// RPCErrorOf finds the server's error in err's chain (gotd's, whether or
+// not an RPCError wraps it); ok is false when there is none.
+func RPCErrorOf(err error) (info RPCErrorInfo, ok bool) {
+	rpc, ok := tdtgerr.As(err)
+	if !ok {
+		return RPCErrorInfo{}, false
+	}
+	info = RPCErrorInfo{Code: rpc.Code, Type: rpc.Type}
+	info.FloodWait, info.IsFloodWait = tdtgerr.AsFloodWait(err)
+	return info, true
 }

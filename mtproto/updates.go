@@ -3,9 +3,7 @@ package mtproto
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sync"
-	"time"
 
 	tdbin "github.com/gotd/td/bin"
 	tdtg "github.com/gotd/td/tg"
@@ -13,13 +11,9 @@ import (
 	"github.com/tgvault/tgvault/mtproto/tljson"
 )
 
-// updateBuffer is how many updates a subscriber may lag behind before it
+// UpdateBuffer is how many updates a subscriber may lag behind before it
 // is dropped.
-const updateBuffer = 256
-
-// sseKeepAlive is how often an idle update stream gets a comment line, so
-// that proxies and clients see the stream alive.
-const sseKeepAlive = 30 * time.Second
+const UpdateBuffer = 256
 
 // updateHub fans one account's updates out to its subscribers. A
 // subscriber whose buffer is full is dropped (its dropped channel closed)
@@ -40,7 +34,7 @@ type updateSub struct {
 // account that reaches a final state drops its subscribers with the
 // state's name ("unauthorized", "stopped", ...).
 const (
-	dropSlow     = "slow"     // the subscriber fell updateBuffer updates behind
+	dropSlow     = "slow"     // the subscriber fell UpdateBuffer updates behind
 	dropShutdown = "shutdown" // the local API is shutting down
 	dropRemoved  = "removed"  // the account was removed from the pool
 )
@@ -155,65 +149,40 @@ func updateJSON(obj tdbin.Object) ([]byte, error) {
 	return b, nil
 }
 
-// updatesHandler streams an account's updates as server-sent events:
-// "event: update" with the update as JSON, and a final "event: dropped"
-// with {"reason": "slow"} when the client fell too far behind,
-// {"reason": "shutdown"} from CloseStreams, {"reason": "removed"} from
-// Pool.Remove, or the account's final state
-// ({"reason": "unauthorized"}) when it reaches one.
-func updatesHandler(pool *Pool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("name")
-		hub, err := pool.updates(name)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		fl, ok := w.(http.Flusher)
-		if !ok {
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "streaming unsupported"})
-			return
-		}
-		sub := hub.subscribe(updateBuffer)
-		defer hub.unsubscribe(sub)
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.Header().Set("Cache-Control", "no-cache")
-		w.WriteHeader(http.StatusOK)
-		fmt.Fprint(w, ": subscribed\n\n")
-		fl.Flush()
-		tick := time.NewTicker(sseKeepAlive)
-		defer tick.Stop()
-		for {
-			select {
-			case <-r.Context().Done():
-				return
-			case b := <-sub.ch:
-				if _, err := fmt.Fprintf(w, "event: update\ndata: %s\n\n", b); err != nil {
-					return
-				}
-			case <-sub.dropped:
-				// What was buffered before the drop still goes out.
-			drain:
-				for {
-					select {
-					case b := <-sub.ch:
-						fmt.Fprintf(w, "event: update\ndata: %s\n\n", b)
-					default:
-						break drain
-					}
-				}
-				fmt.Fprintf(w, "event: dropped\ndata: {\"reason\":%q}\n\n", sub.reason)
-				fl.Flush()
-				return
-			case <-tick.C:
-				fmt.Fprint(w, ": keep-alive\n\n")
-			}
-			fl.Flush()
-		}
-	}
+// Subscription is one subscriber to an account's updates (Pool.Subscribe):
+// every update in TL JSON on C, until Dropped is closed (then Reason says
+// why: "slow", "shutdown", "removed" or the account's final state). Close
+// it when done.
+type Subscription struct {
+	hub *updateHub
+	sub *updateSub
 }
 
-// CloseStreams ends every update stream of the local API with a final
+// C delivers the account's updates, each one TL JSON object.
+func (s *Subscription) C() <-chan []byte { return s.sub.ch }
+
+// Dropped is closed when the pool dropped the subscriber; what C still
+// holds was sent before.
+func (s *Subscription) Dropped() <-chan struct{} { return s.sub.dropped }
+
+// Reason is why the subscriber was dropped, once Dropped is closed.
+func (s *Subscription) Reason() string { return s.sub.reason }
+
+// Close ends the subscription.
+func (s *Subscription) Close() { s.hub.unsubscribe(s.sub) }
+
+// Subscribe subscribes to an account's updates, with room for
+// UpdateBuffer of them before a slow subscriber is dropped. It fails for
+// an unknown account (ErrUnknownAccount) or one in a final state.
+func (p *Pool) Subscribe(name string) (*Subscription, error) {
+	hub, err := p.updates(name)
+	if err != nil {
+		return nil, err
+	}
+	return &Subscription{hub: hub, sub: hub.subscribe(UpdateBuffer)}, nil
+}
+
+// CloseStreams ends every subscription (every update stream of the local API) with a final
 // "dropped" event (reason "shutdown"). Register it with
 // http.Server.RegisterOnShutdown: Shutdown waits for streams otherwise.
 func (p *Pool) CloseStreams() {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -25,6 +24,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tgvault/tgvault/internal/privdir"
+	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/storage"
@@ -662,7 +662,7 @@ func (a *app) serve(sig context.Context, v *vault.Vault, active []vault.Account,
 		}
 	}
 
-	ln, err := mtproto.ListenUnix(sock)
+	ln, err := localapi.ListenUnix(sock)
 	if err != nil {
 		return err
 	}
@@ -673,7 +673,7 @@ func (a *app) serve(sig context.Context, v *vault.Vault, active []vault.Account,
 		defer close(poolDone)
 		_ = pool.Run(poolCtx)
 	}()
-	hs := &http.Server{Handler: mtproto.APIHandler(pool), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs := &http.Server{Handler: localapi.Handler(pool), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	// Update streams never finish on their own: end them when Shutdown
 	// starts, so that it waits only for the calls in flight.
 	hs.RegisterOnShutdown(pool.CloseStreams)
@@ -864,16 +864,6 @@ func clientOptions(f *storage.File, conf serverConf, confSet bool, apiID int32, 
 	return opts, err
 }
 
-// apiClient is an HTTP client of the local API socket.
-func apiClient(sock string) *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		},
-	}}
-}
-
 // errNotRunning reports a socket nobody serves.
 var errNotRunning = errors.New("tgvault run is not running")
 
@@ -896,40 +886,18 @@ func apiGet(ctx context.Context, sock, path string, out any) error {
 // errBadCall, a 403 errCallRefused, a refused proxy login
 // mtproto.ErrProxyAuth).
 func apiDo(ctx context.Context, sock, method, path string, body []byte, out any) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://tgvault"+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := apiClient(sock).Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("local API: %w", ctx.Err())
-		}
+	err := localapi.NewClient(sock).Do(ctx, method, path, body, out)
+	if errors.Is(err, localapi.ErrNoServer) {
 		return fmt.Errorf("%w (no answer on %s: start it, or point --socket/TGVAULT_SOCKET at its socket)", errNotRunning, sock)
 	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("local API: %w", err)
+	if le, ok := errors.AsType[*localapi.Error](err); ok {
+		return newAPIError(le)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return newAPIError(resp.StatusCode, resp.Status, answer)
-	}
-	if err := json.Unmarshal(answer, out); err != nil {
-		return fmt.Errorf("local API: bad answer: %w", err)
-	}
-	return nil
+	return err
 }
 
 // apiError is an error answer of the local API: its message, its kind
-// (mtproto.Kind*) and, for a Telegram error, its code, type and the
+// (localapi.Kind*) and, for a Telegram error, its code, type and the
 // seconds a FLOOD_WAIT asks for. Error keeps the message as the API gave
 // it; --json adds the rest (printError).
 type apiError struct {
@@ -946,24 +914,20 @@ type apiError struct {
 // its own --json kind. Others (a newer or foreign server) are not: the
 // kinds a script sees stay the ones README lists.
 var apiKinds = map[string]bool{
-	mtproto.KindBodyTimeout: true, mtproto.KindUnauthorized: true, mtproto.KindKeyLost: true,
-	mtproto.KindKeyDuplicated: true, mtproto.KindNoSession: true, mtproto.KindFloodWait: true,
-	mtproto.KindRPCError: true, mtproto.KindFailed: true, mtproto.KindTimeout: true, mtproto.KindUnreachable: true,
+	localapi.KindBodyTimeout: true, localapi.KindUnauthorized: true, localapi.KindKeyLost: true,
+	localapi.KindKeyDuplicated: true, localapi.KindNoSession: true, localapi.KindFloodWait: true,
+	localapi.KindRPCError: true, localapi.KindFailed: true, localapi.KindTimeout: true, localapi.KindUnreachable: true,
 }
 
-func newAPIError(status int, statusText string, answer []byte) *apiError {
-	var e struct {
-		Error      string `json:"error"`
-		Kind       string `json:"kind"`
-		RPCCode    int    `json:"rpc_code"`
-		RPCType    string `json:"rpc_type"`
-		RetryAfter int    `json:"retry_after"`
-	}
-	_ = json.Unmarshal(answer, &e)
+func newAPIError(le *localapi.Error) *apiError {
+	e, status := le.Body, le.Status
 	if e.Error == "" {
-		e.Error = statusText
+		e.Error = le.StatusText
 	}
-	ae := &apiError{Status: status, Msg: e.Error, RPCCode: e.RPCCode, RPCType: e.RPCType, RetryAfter: e.RetryAfter}
+	ae := &apiError{Status: status, Msg: e.Error, RPCCode: e.RPCCode, RPCType: e.RPCType}
+	if e.RetryAfter != nil {
+		ae.RetryAfter = *e.RetryAfter
+	}
 	if apiKinds[e.Kind] {
 		ae.Kind = e.Kind
 	}
@@ -974,7 +938,7 @@ func newAPIError(status int, statusText string, answer []byte) *apiError {
 		ae.sentinel = errBadCall
 	case status == http.StatusForbidden:
 		ae.sentinel = errCallRefused
-	case e.Kind == mtproto.KindProxyAuth:
+	case e.Kind == localapi.KindProxyAuth:
 		ae.sentinel = mtproto.ErrProxyAuth
 	}
 	return ae
@@ -1121,22 +1085,15 @@ The socket is --socket, else TGVAULT_SOCKET, else run's default.`,
 	return cmd
 }
 
-// poolAccount is one account of GET /v1/accounts.
-type poolAccount struct {
-	Name   string `json:"name"`
-	Status string `json:"status"`
-	Error  string `json:"error,omitempty"`
-}
-
 // poolStatus asks a running `tgvault run` for its accounts.
-func (a *app) poolStatus(socket string) ([]poolAccount, error) {
+func (a *app) poolStatus(socket string) ([]localapi.Account, error) {
 	sock, err := a.socketPath(socket)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var out []poolAccount
+	var out []localapi.Account
 	if err := apiGet(ctx, sock, "/v1/accounts", &out); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/vault"
 )
 
@@ -268,7 +269,7 @@ func (a *app) statusCmd() *cobra.Command {
 				}
 				// The pool section: the accounts of a running `tgvault
 				// run`, from its local API.
-				var pool []poolAccount
+				var pool []localapi.Account
 				var poolErr error
 				fl, isFleet, err := fleetStatus(v)
 				if err != nil {
@@ -290,10 +291,10 @@ func (a *app) statusCmd() *cobra.Command {
 				if a.json {
 					out := struct {
 						vault.Status
-						Holders   []vault.Holding `json:"holders"`
-						Pool      []poolAccount   `json:"pool"`
-						PoolError string          `json:"pool_error,omitempty"`
-						Fleet     *fleetReport    `json:"fleet,omitempty"`
+						Holders   []vault.Holding    `json:"holders"`
+						Pool      []localapi.Account `json:"pool"`
+						PoolError string             `json:"pool_error,omitempty"`
+						Fleet     *fleetReport       `json:"fleet,omitempty"`
 					}{Status: s, Holders: holders, Pool: pool, Fleet: fl}
 					if poolErr != nil {
 						out.PoolError = poolErr.Error()

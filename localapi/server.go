@@ -1,4 +1,4 @@
-package mtproto
+package localapi
 
 import (
 	"context"
@@ -9,19 +9,15 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
-	tdtg "github.com/gotd/td/tg"
-	tdtgerr "github.com/gotd/td/tgerr"
-
+	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/storage"
 )
 
-// APIHandler serves the local API: HTTP+JSON over the pool's accounts,
+// Handler serves the local API: HTTP+JSON over the pool's accounts,
 // without ever exposing an auth key.
 //
 //	GET  /v1/accounts                      every account's status
@@ -59,36 +55,39 @@ import (
 // ("USERNAME_NOT_OCCUPIED"), a FLOOD_WAIT "retry_after" (seconds). After a 408 the connection is closed: a
 // client trickling a body in would otherwise hold its connection, and a
 // shutdown, as long as it liked.
-func APIHandler(pool *Pool) http.Handler { return apiHandler(pool, BodyTimeout) }
+func Handler(pool *mtproto.Pool) http.Handler { return handler(pool, BodyTimeout) }
 
 // BodyTimeout bounds the time a client of the local API may take to send
 // a request body, from its headers on.
 const BodyTimeout = 10 * time.Second
 
-func apiHandler(pool *Pool, bodyTimeout time.Duration) http.Handler {
+func handler(pool *mtproto.Pool, bodyTimeout time.Duration) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /metrics", metricsHandler(pool))
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		_ = pool.WriteMetrics(w)
+	})
 	mux.HandleFunc("GET /v1/accounts/{name}/updates", updatesHandler(pool))
 	mux.HandleFunc("GET /v1/accounts", func(w http.ResponseWriter, r *http.Request) {
-		out := []accountJSON{}
+		out := []Account{}
 		for _, name := range pool.Names() {
 			st, err := pool.Status(name)
-			out = append(out, newAccountJSON(name, st, err))
+			out = append(out, newAccount(name, st, err))
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("GET /v1/accounts/{name}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		st, err := pool.Status(name)
-		if errors.Is(err, ErrUnknownAccount) {
+		if errors.Is(err, mtproto.ErrUnknownAccount) {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, newAccountJSON(name, st, err))
+		writeJSON(w, http.StatusOK, newAccount(name, st, err))
 	})
 	mux.HandleFunc("GET /v1/accounts/{name}/me", func(w http.ResponseWriter, r *http.Request) {
-		var id Identity
-		err := pool.Do(r.Context(), r.PathValue("name"), func(ctx context.Context, c *Client) error {
+		var id mtproto.Identity
+		err := pool.Do(r.Context(), r.PathValue("name"), func(ctx context.Context, c *mtproto.Client) error {
 			var err error
 			id, err = c.Self(ctx)
 			return err
@@ -97,11 +96,11 @@ func apiHandler(pool *Pool, bodyTimeout time.Duration) http.Handler {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"user_id": id.UserID, "is_bot": id.IsBot})
+		writeJSON(w, http.StatusOK, Me{UserID: id.UserID, IsBot: id.IsBot})
 	})
 	mux.HandleFunc("GET /v1/accounts/{name}/peers/{query}", func(w http.ResponseWriter, r *http.Request) {
 		var p storage.Peer
-		err := pool.Do(r.Context(), r.PathValue("name"), func(ctx context.Context, c *Client) error {
+		err := pool.Do(r.Context(), r.PathValue("name"), func(ctx context.Context, c *mtproto.Client) error {
 			var err error
 			p, err = c.ResolvePeer(ctx, r.PathValue("query"))
 			return err
@@ -110,11 +109,11 @@ func apiHandler(pool *Pool, bodyTimeout time.Duration) http.Handler {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"id": p.ID, "type": p.Type, "access_hash": strconv.FormatInt(p.AccessHash, 10), "username": p.Username})
+		writeJSON(w, http.StatusOK, Peer{ID: p.ID, Type: string(p.Type), AccessHash: strconv.FormatInt(p.AccessHash, 10), Username: p.Username})
 	})
 	mux.HandleFunc("POST /v1/accounts/{name}/invoke", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
-		if _, err := pool.Status(name); errors.Is(err, ErrUnknownAccount) {
+		if _, err := pool.Status(name); errors.Is(err, mtproto.ErrUnknownAccount) {
 			writeError(w, err)
 			return
 		}
@@ -135,13 +134,13 @@ func apiHandler(pool *Pool, bodyTimeout time.Duration) http.Handler {
 		}
 		// Decoded before waiting for the account: a bad call fails at
 		// once, whatever the account's state.
-		call, err := tljson.DecodeCall(body, pool.opts.Methods)
+		call, err := tljson.DecodeCall(body, pool.Methods())
 		if err != nil {
 			writeError(w, err)
 			return
 		}
 		var out []byte
-		err = pool.Do(r.Context(), name, func(ctx context.Context, c *Client) error {
+		err = pool.Do(r.Context(), name, func(ctx context.Context, c *mtproto.Client) error {
 			var err error
 			out, err = c.InvokeCall(ctx, call)
 			return err
@@ -194,14 +193,8 @@ func (b *clearOnEOF) Read(p []byte) (int, error) {
 	return n, err
 }
 
-type accountJSON struct {
-	Name   string `json:"name"`
-	Status string `json:"status"`
-	Error  string `json:"error,omitempty"`
-}
-
-func newAccountJSON(name string, st Status, err error) accountJSON {
-	a := accountJSON{Name: name, Status: st.String()}
+func newAccount(name string, st mtproto.Status, err error) Account {
+	a := Account{Name: name, Status: st.String()}
 	if err != nil {
 		a.Error = err.Error()
 	}
@@ -214,30 +207,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// The "kind" of an API error answer: one stable word per cause, for
-// clients that branch on it (the status alone does not tell a revoked
-// session from a refused proxy login).
-const (
-	KindBadCall       = "bad_call"       // 400
-	KindRefused       = "refused"        // 403
-	KindNotFound      = "not_found"      // 404
-	KindBodyTimeout   = "body_timeout"   // 408
-	KindUnauthorized  = "unauthorized"   // 409: the session was revoked or never authorized
-	KindKeyLost       = "key_lost"       // 409: the server lost the auth key
-	KindKeyDuplicated = "key_duplicated" // 409: the key is in use from two places
-	KindNoSession     = "no_session"     // 409: the store holds no session
-	KindProxyAuth     = "proxy_auth"     // 409: the account's proxy refused its login
-	KindTooLarge      = "too_large"      // 413
-	KindFloodWait     = "flood_wait"     // 429, with Retry-After and "retry_after"
-	KindRPCError      = "rpc_error"      // 502, with "rpc_code" and "rpc_type"
-	KindFailed        = "failed"         // 502: the call failed without a Telegram error
-	KindTimeout       = "timeout"        // 504
-	KindUnreachable   = "unreachable"    // 503: the account's server refuses connections or cannot be reached
-)
-
 func writeError(w http.ResponseWriter, err error) {
 	code, kind := http.StatusBadGateway, KindFailed
-	body := map[string]any{"error": err.Error()}
+	body := ErrorBody{Error: err.Error()}
 	var codecErr *tljson.Error
 	switch {
 	case errors.Is(err, tljson.ErrMethodRefused):
@@ -248,116 +220,44 @@ func writeError(w http.ResponseWriter, err error) {
 		code, kind = http.StatusRequestTimeout, KindBodyTimeout
 	case errors.As(err, &codecErr):
 		code, kind = http.StatusBadRequest, KindBadCall
-	case errors.Is(err, ErrUnknownAccount), errors.Is(err, storage.ErrNotFound):
+	case errors.Is(err, mtproto.ErrUnknownAccount), errors.Is(err, storage.ErrNotFound):
 		code, kind = http.StatusNotFound, KindNotFound
-	case errors.Is(err, ErrProxyAuth):
+	case errors.Is(err, mtproto.ErrProxyAuth):
 		code, kind = http.StatusConflict, KindProxyAuth
-	case errors.Is(err, ErrKeyLost):
+	case errors.Is(err, mtproto.ErrKeyLost):
 		code, kind = http.StatusConflict, KindKeyLost
-	case errors.Is(err, ErrKeyDuplicated):
+	case errors.Is(err, mtproto.ErrKeyDuplicated):
 		code, kind = http.StatusConflict, KindKeyDuplicated
-	case errors.Is(err, ErrUnauthorized):
+	case errors.Is(err, mtproto.ErrUnauthorized):
 		code, kind = http.StatusConflict, KindUnauthorized
-	case errors.Is(err, ErrNoSession):
+	case errors.Is(err, mtproto.ErrNoSession):
 		code, kind = http.StatusConflict, KindNoSession
-	case errors.Is(err, ErrUnreachable):
+	case errors.Is(err, mtproto.ErrUnreachable):
 		code, kind = http.StatusServiceUnavailable, KindUnreachable
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		code, kind = http.StatusGatewayTimeout, KindTimeout
 	}
-	var fw *FloodWaitError
+	var fw *mtproto.FloodWaitError
 	if errors.As(err, &fw) {
 		code, kind = http.StatusTooManyRequests, KindFloodWait
 		secs := int((fw.Wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		body["retry_after"] = secs
+		body.RetryAfter = &secs
 	}
-	if rpc, ok := tdtgerr.As(err); ok {
-		body["rpc_code"] = rpc.Code
-		body["rpc_type"] = rpc.Type
+	if rpc, ok := mtproto.RPCErrorOf(err); ok {
+		body.RPCCode, body.RPCType = rpc.Code, rpc.Type
 		if code == http.StatusBadGateway {
 			kind = KindRPCError
 		}
-		if d, ok := tdtgerr.AsFloodWait(err); ok && code == http.StatusBadGateway {
+		if rpc.IsFloodWait && code == http.StatusBadGateway {
 			code, kind = http.StatusTooManyRequests, KindFloodWait
-			w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds())))
-			body["retry_after"] = int(d.Seconds())
+			secs := int(rpc.FloodWait.Seconds())
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			body.RetryAfter = &secs
 		}
 	}
-	body["kind"] = kind
+	body.Kind = kind
 	writeJSON(w, code, body)
-}
-
-// Names returns the names of the pool's accounts, sorted.
-func (p *Pool) Names() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]string, 0, len(p.accounts))
-	for name := range p.accounts {
-		out = append(out, name)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// ResolvePeer finds a peer as Pyrogram's resolve_peer does: "me"/"self",
-// a marked id, a phone number ("+" and digits), or a username (with or
-// without "@"), from the peer cache first and through
-// contacts.resolveUsername or contacts.resolvePhone when the cache misses
-// or the username expired (the result refills the cache).
-func (c *Client) ResolvePeer(ctx context.Context, query string) (storage.Peer, error) {
-	store := c.sess.store
-	q := strings.TrimSpace(query)
-	switch strings.ToLower(q) {
-	case "me", "self":
-		id, err := c.Self(ctx)
-		if err != nil {
-			return storage.Peer{}, err
-		}
-		return store.PeerByID(id.UserID)
-	}
-	if phone, ok := strings.CutPrefix(q, "+"); ok {
-		return c.resolvePhone(ctx, strings.Join(strings.Fields(phone), ""))
-	}
-	if id, err := strconv.ParseInt(q, 10, 64); err == nil {
-		return store.PeerByID(id)
-	}
-	name := strings.ToLower(strings.TrimPrefix(q, "@"))
-	p, err := store.PeerByUsername(name)
-	if err == nil {
-		return p, nil
-	}
-	if !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrUsernameExpired) {
-		return storage.Peer{}, err
-	}
-	if _, err := c.API().ContactsResolveUsername(ctx, &tdtg.ContactsResolveUsernameRequest{Username: name}); err != nil {
-		if isUsernameMissing(err) {
-			return storage.Peer{}, fmt.Errorf("mtproto: resolve username: %w", storage.ErrNotFound)
-		}
-		return storage.Peer{}, fmt.Errorf("mtproto: resolve username: %w", sessionErr(err))
-	}
-	return store.PeerByUsername(name)
-}
-
-// resolvePhone finds a peer by phone number (digits, without "+"): the
-// peer cache first, then contacts.resolvePhone (which refills it).
-func (c *Client) resolvePhone(ctx context.Context, phone string) (storage.Peer, error) {
-	store := c.sess.store
-	p, err := store.PeerByPhone(phone)
-	if err == nil || !errors.Is(err, storage.ErrNotFound) {
-		return p, err
-	}
-	if _, err := c.API().ContactsResolvePhone(ctx, phone); err != nil {
-		if tdtgerr.Is(err, "PHONE_NOT_OCCUPIED", "PHONE_NUMBER_INVALID") {
-			return storage.Peer{}, fmt.Errorf("mtproto: resolve phone: %w", storage.ErrNotFound)
-		}
-		return storage.Peer{}, fmt.Errorf("mtproto: resolve phone: %w", sessionErr(err))
-	}
-	return store.PeerByPhone(phone)
-}
-
-func isUsernameMissing(err error) bool {
-	return tdtgerr.Is(err, "USERNAME_NOT_OCCUPIED", "USERNAME_INVALID")
 }
 
 // ListenUnix listens on a unix socket for the local API: the socket is
@@ -366,21 +266,21 @@ func isUsernameMissing(err error) bool {
 func ListenUnix(path string) (net.Listener, error) {
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {
-			return nil, fmt.Errorf("mtproto: %s exists and is not a socket", path)
+			return nil, fmt.Errorf("localapi: %s exists and is not a socket", path)
 		}
 		if c, err := net.Dial("unix", path); err == nil {
 			_ = c.Close()
-			return nil, fmt.Errorf("mtproto: %s is in use", path)
+			return nil, fmt.Errorf("localapi: %s is in use", path)
 		}
 		_ = os.Remove(path)
 	}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
-		return nil, fmt.Errorf("mtproto: listen: %w", err)
+		return nil, fmt.Errorf("localapi: listen: %w", err)
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
 		_ = ln.Close()
-		return nil, fmt.Errorf("mtproto: listen: %w", err)
+		return nil, fmt.Errorf("localapi: listen: %w", err)
 	}
 	return ownerOnly{ln.(*net.UnixListener)}, nil
 }

@@ -1,4 +1,4 @@
-package mtproto
+package localapi
 
 import (
 	"bufio"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tgvault/tgvault/mtproto"
 )
 
 // TestAPIBodyTimeout: a client that sends its headers and then trickles
@@ -18,13 +20,13 @@ import (
 func TestAPIBodyTimeout(t *testing.T) {
 	t.Parallel()
 	const timeout = 300 * time.Millisecond
-	pool := NewPool(PoolOptions{})
+	pool := mtproto.NewPool(mtproto.PoolOptions{})
 	m := newMemory(t)
 	seedStore(t, m, randomKey(t), 2, 1000)
 	if err := pool.Add("alice", m); err != nil {
 		t.Fatal(err)
 	}
-	sock := serveAPI(t, apiHandler(pool, timeout))
+	sock := serveAPI(t, handler(pool, timeout))
 
 	// send writes the request head announcing size body bytes, then the
 	// parts, pause apart, and returns the status and whether the server

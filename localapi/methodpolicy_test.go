@@ -1,4 +1,4 @@
-package mtproto
+package localapi
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/mtproto/tljson"
 )
 
@@ -21,7 +22,7 @@ func TestMethodPolicyAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := NewPool(PoolOptions{Client: serverOptions(srv), Methods: policy})
+	pool := mtproto.NewPool(mtproto.PoolOptions{Client: serverOptions(srv), Methods: policy})
 	alice := newMemory(t)
 	seedStore(t, alice, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 	if err := pool.Add("alice", alice); err != nil {

@@ -1,4 +1,4 @@
-package mtproto
+package localapi
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 
 	tdtgerr "github.com/gotd/td/tgerr"
 
+	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/storage"
 )
@@ -37,11 +38,11 @@ func serveAPI(t *testing.T, h http.Handler) string {
 	return sock
 }
 
-// apiServer serves APIHandler(pool) on a unix socket until the test ends
+// apiServer serves Handler(pool) on a unix socket until the test ends
 // and returns a function that makes one request.
-func apiServer(t *testing.T, pool *Pool) func(method, path, body string) (int, []byte) {
+func apiServer(t *testing.T, pool *mtproto.Pool) func(method, path, body string) (int, []byte) {
 	t.Helper()
-	sock := serveAPI(t, APIHandler(pool))
+	sock := serveAPI(t, Handler(pool))
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 	}}}
@@ -115,7 +116,7 @@ func TestInvoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := NewPool(PoolOptions{Client: serverOptions(srv)})
+	pool := mtproto.NewPool(mtproto.PoolOptions{Client: serverOptions(srv)})
 	alice := newMemory(t)
 	seedStore(t, alice, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 	bob := newMemory(t)
@@ -288,7 +289,7 @@ func TestInvoke(t *testing.T) {
 	if at(t, users, 0, "id") != self {
 		t.Errorf("getUsers after the errors: %v", users)
 	}
-	if st, _ := pool.Status("alice"); st != StatusReady {
+	if st, _ := pool.Status("alice"); st != mtproto.StatusReady {
 		t.Errorf("alice is %s", st)
 	}
 }
@@ -306,18 +307,19 @@ func TestWriteErrorRPC(t *testing.T) {
 		retryAfter string
 	}{
 		{fmt.Errorf("mtproto: x: %w", tdtgerr.New(420, "FLOOD_WAIT_7")), http.StatusTooManyRequests, KindFloodWait, "FLOOD_WAIT", "7"},
-		{&FloodWaitError{Wait: 90 * time.Second, err: tdtgerr.New(420, "FLOOD_WAIT_90")}, http.StatusTooManyRequests, KindFloodWait, "FLOOD_WAIT", "90"},
+		{errors.Join(&mtproto.FloodWaitError{Wait: 90 * time.Second}, tdtgerr.New(420, "FLOOD_WAIT_90")), http.StatusTooManyRequests, KindFloodWait, "FLOOD_WAIT", "90"},
 		{fmt.Errorf("mtproto: x: %w", tdtgerr.New(400, "PEER_ID_INVALID")), http.StatusBadGateway, KindRPCError, "PEER_ID_INVALID", ""},
-		{sessionErr(tdtgerr.New(401, "SESSION_REVOKED")), http.StatusConflict, KindUnauthorized, "SESSION_REVOKED", ""},
-		{fmt.Errorf("x: %w", ErrKeyLost), http.StatusConflict, KindKeyLost, "", ""},
-		{fmt.Errorf("x: %w", ErrKeyDuplicated), http.StatusConflict, KindKeyDuplicated, "", ""},
-		{fmt.Errorf("x: %w", ErrNoSession), http.StatusConflict, KindNoSession, "", ""},
-		{fmt.Errorf("x: %w", ErrProxyAuth), http.StatusConflict, KindProxyAuth, "", ""},
+		{fmt.Errorf("%w: %w", mtproto.ErrUnauthorized, tdtgerr.New(401, "SESSION_REVOKED")), http.StatusConflict, KindUnauthorized, "SESSION_REVOKED", ""},
+		{fmt.Errorf("x: %w", mtproto.ErrKeyLost), http.StatusConflict, KindKeyLost, "", ""},
+		{fmt.Errorf("x: %w", mtproto.ErrKeyDuplicated), http.StatusConflict, KindKeyDuplicated, "", ""},
+		{fmt.Errorf("x: %w", mtproto.ErrNoSession), http.StatusConflict, KindNoSession, "", ""},
+		{fmt.Errorf("x: %w", mtproto.ErrProxyAuth), http.StatusConflict, KindProxyAuth, "", ""},
+		{fmt.Errorf("mtproto: account a: %w", mtproto.ErrUnreachable), http.StatusServiceUnavailable, KindUnreachable, "", ""},
 		{fmt.Errorf("x: %w", tljson.ErrMethodRefused), http.StatusForbidden, KindRefused, "", ""},
 		{tljson.ErrBodyTooLarge, http.StatusRequestEntityTooLarge, KindTooLarge, "", ""},
 		{tljson.ErrBodyTimeout, http.StatusRequestTimeout, KindBodyTimeout, "", ""},
 		{&tljson.Error{Kind: tljson.ErrUnknownMethod, Detail: "x"}, http.StatusBadRequest, KindBadCall, "", ""},
-		{fmt.Errorf("x: %w", ErrUnknownAccount), http.StatusNotFound, KindNotFound, "", ""},
+		{fmt.Errorf("x: %w", mtproto.ErrUnknownAccount), http.StatusNotFound, KindNotFound, "", ""},
 		{fmt.Errorf("x: %w", context.DeadlineExceeded), http.StatusGatewayTimeout, KindTimeout, "", ""},
 		{errors.New("connection reset"), http.StatusBadGateway, KindFailed, "", ""},
 	} {

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package mtproto
+package localapi
 
 import "net"
 

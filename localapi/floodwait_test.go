@@ -1,4 +1,4 @@
-package mtproto
+package localapi
 
 import (
 	"context"
@@ -8,11 +8,13 @@ import (
 	"time"
 
 	tdtg "github.com/gotd/td/tg"
+
+	"github.com/tgvault/tgvault/mtproto"
 )
 
 func TestFloodWait(t *testing.T) {
 	t.Parallel()
-	p := startAPIPool(t, 1, 0, PoolOptions{})
+	p := startAPIPool(t, 1, 0, mtproto.PoolOptions{})
 	p.waitSettled(t)
 	if _, err := p.srv.AddChannel("News", "newschan", true); err != nil {
 		t.Fatal(err)
@@ -60,21 +62,21 @@ func TestFloodWait(t *testing.T) {
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "3600" {
 		t.Errorf("FLOOD_WAIT_3600: %d, Retry-After %q; want 429, 3600", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
-	var fw *FloodWaitError
-	err = p.pool.Do(t.Context(), "a0", func(ctx context.Context, c *Client) error {
+	var fw *mtproto.FloodWaitError
+	err = p.pool.Do(t.Context(), "a0", func(ctx context.Context, c *mtproto.Client) error {
 		p.srv.FloodWait(method, 1, 3600)
 		_, err := c.ResolvePeer(ctx, "other2")
 		return err
 	})
-	if !errors.As(err, &fw) || !errors.Is(err, ErrFloodWait) || fw.Wait != time.Hour {
-		t.Errorf("a lookup during FLOOD_WAIT_3600: %v, want a *FloodWaitError of 1h", err)
+	if !errors.As(err, &fw) || !errors.Is(err, mtproto.ErrFloodWait) || fw.Wait != time.Hour {
+		t.Errorf("a lookup during FLOOD_WAIT_3600: %v, want a *mtproto.FloodWaitError of 1h", err)
 	}
 
 	// A context that ends during the wait ends the call.
 	p.srv.FloodWait(method, 1, 30)
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	err = p.pool.Do(ctx, "a0", func(ctx context.Context, c *Client) error {
+	err = p.pool.Do(ctx, "a0", func(ctx context.Context, c *mtproto.Client) error {
 		_, err := c.ResolvePeer(ctx, "other3")
 		return err
 	})

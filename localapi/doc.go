@@ -1,0 +1,13 @@
+// Package localapi is tgvault's local API: HTTP and JSON on a unix socket
+// over a running pool (mtproto.Pool), served by `tgvault run` (Handler,
+// ListenUnix) and used by `tgvault call` and `tgvault status` (Client).
+// Server and client share one set of wire types (wire.go): Account, Me,
+// Peer, and ErrorBody with its Kind. The routes and the TL JSON convention
+// are in README.md ("The local API") and package mtproto/tljson.
+//
+// The socket is made 0600 and, where the OS tells (Linux), connections
+// from other users are refused. No answer carries an auth key.
+//
+// Layer rule (docs/ARCHITECTURE.md): localapi imports mtproto,
+// mtproto/tljson and storage; never vault, gotd or cmd.
+package localapi
