@@ -361,12 +361,10 @@ imported accounts, as for run. While another process holds the account (a
 					return err
 				}
 				w := &vaultWriter{v: v}
-				s := &runStore{File: f, w: w}
-				defer func() {
-					if s.Flush() == nil {
-						_ = f.Close()
-					}
-				}()
+				// Saved and closed at the end; a store whose save failed
+				// stays open (closing would save it outside the lock).
+				s := newLazyStore(f, func() (*storage.File, error) { return v.OpenAccount(name) }, w)
+				defer func() { _ = s.shut() }()
 				opts, err := clientOptions(f, conf, confSet, apiID, proxy)
 				if err != nil {
 					return err

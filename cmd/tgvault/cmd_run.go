@@ -195,56 +195,6 @@ func (w *vaultWriter) write(batch []*commitReq) {
 	}
 }
 
-// runStore is an account's store for a one-shot command (logout): every
-// save goes through vault.Commit under the write lock; peer writes and
-// CacheMeta stay in memory until Flush. `tgvault run` uses lazyStore.
-type runStore struct {
-	*storage.File
-	w     *vaultWriter
-	dirty atomic.Bool
-}
-
-var _ storage.Storage = (*runStore)(nil)
-
-func (s *runStore) SetSession(r storage.SessionRow) error {
-	return s.w.commit(s.File, now(func() error { return s.File.SetSession(r) }))
-}
-
-func (s *runStore) SetMeta(key string, value []byte) error {
-	return s.w.commit(s.File, now(func() error { return s.File.SetMeta(key, value) }))
-}
-
-func (s *runStore) SetUpdateStates(us []storage.UpdateState) error {
-	return s.w.commit(s.File, now(func() error { return s.File.SetUpdateStates(us) }))
-}
-
-// CacheMeta waits for Flush like the peers (see lazyStore.CacheMeta); the
-// File's own would leave it to Close, outside the write lock.
-func (s *runStore) CacheMeta(key string, value []byte) error {
-	if err := s.File.CacheMeta(key, value); err != nil {
-		return err
-	}
-	s.dirty.Store(true)
-	return nil
-}
-
-func (s *runStore) UpdatePeers(peers []storage.Peer) error {
-	err := s.File.UpdatePeers(peers) // dirty after the write: see lazyStore.UpdatePeers
-	s.dirty.Store(true)
-	return err
-}
-
-func (s *runStore) Flush() error {
-	if !s.dirty.Swap(false) {
-		return nil
-	}
-	if err := s.w.commit(s.File, s.File.FlushIn); err != nil {
-		s.dirty.Store(true)
-		return err
-	}
-	return nil
-}
-
 // flushAll saves the changed peer caches of every store: their writes are
 // queued at once, so that the group commit writes them in full batches
 // (each one fsync round and one index write), and the stores that failed
@@ -276,9 +226,6 @@ func flushAll(stores []*lazyStore) map[*lazyStore]error {
 	}
 	return failed
 }
-
-// Close is the owner's (run's) business, not the pool's.
-func (s *runStore) Close() error { return nil }
 
 // saveAndClose saves every store's changes (flushAll: group-committed,
 // the files of each batch fsynced together) and closes the stores, as run

@@ -8,12 +8,13 @@ import (
 	"github.com/tgvault/tgvault/storage"
 )
 
-// lazyStore is an account's store for `tgvault run` that is open only
-// while it is in use: closeIdle saves (through commit), closes and forgets
-// a store unused for a while, and the next use opens it again, so that
-// idle accounts' peer caches do not stay in memory. Like runStore, every
-// save goes through commit; peer writes and CacheMeta stay in memory until
-// Flush.
+// lazyStore is an account's store for `tgvault run` (and for a one-shot
+// command such as logout, which never calls closeIdle): every save goes
+// through commit, under the vault's write lock; peer writes and CacheMeta
+// stay in memory until Flush. run's is open only while it is in use:
+// closeIdle saves (through commit), closes and forgets a store unused for
+// a while, and the next use opens it again, so that idle accounts' peer
+// caches do not stay in memory.
 type lazyStore struct {
 	open func() (*storage.File, error)
 	w    committer

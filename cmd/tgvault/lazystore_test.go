@@ -193,7 +193,6 @@ func TestLazyStoreCacheMeta(t *testing.T) {
 		&commitFunc{func(f *storage.File, fn func(*storage.SaveBatch) error) error { commits++; return fn(nil) }})
 	t.Cleanup(func() { _ = s.shut() })
 	var _ mtproto.MetaCacher = s
-	var _ mtproto.MetaCacher = (*runStore)(nil)
 	onDisk := func() bool {
 		t.Helper()
 		g, err := storage.OpenFile(path, xorSealer{}, storage.Binding{VaultID: "v1", AccountID: "a1"}, storage.Options{})
