@@ -377,9 +377,11 @@ func TestDeadManCheck(t *testing.T) {
 // TestEagerTicker: the first tick is at once, then one per interval.
 func TestEagerTicker(t *testing.T) {
 	t.Parallel()
+	// start before the ticker: its ticks are counted from its creation, so
+	// a start taken after it could see three ticks in a hair under 100ms.
+	start := time.Now()
 	tk := deadManClock{interval: 50 * time.Millisecond}.Ticker(gotdPingInterval)
 	defer tk.Stop()
-	start := time.Now()
 	for i := range 3 {
 		select {
 		case <-tk.C():
