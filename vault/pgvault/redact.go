@@ -26,6 +26,10 @@ var plainParams = map[string]bool{
 	"default_query_exec_mode": true, "min_read_buffer_size": true,
 }
 
+// secretNames are the parameters known to hold a secret (or the path of
+// one): their values are hidden, their names shown.
+var secretNames = map[string]bool{"password": true, "sslpassword": true, "sslkey": true, "passfile": true}
+
 // secretParam reports whether Redact hides a parameter's value: every
 // one but plainParams (compared in lower case).
 func secretParam(name string) bool {
@@ -36,7 +40,9 @@ func secretParam(name string) bool {
 // without the password of its user info and with the value of every
 // query parameter that may hold a secret replaced (all but those that
 // name a place, a mode or a limit: password, sslpassword and any unknown
-// one are hidden), or keyword/value pairs (host=... password=...) with
+// one are hidden; a query with a parameter neither known as plain nor
+// as secret is replaced whole, since its name may be a piece of a
+// password written with an unescaped &), or keyword/value pairs (host=... password=...) with
 // those values replaced. What cannot
 // be parsed is not shown: a URL that does not parse becomes
 // "postgres://(unparsable)", a query that does not (a bad %-escape) is
@@ -61,6 +67,15 @@ func Redact(loc string) string {
 			// left say nothing about what a bad one held: hide it all.
 			u.RawQuery = "(" + redacted + ":unparsable)"
 			return u.String()
+		}
+		for k := range q {
+			if l := strings.ToLower(k); !plainParams[l] && !secretNames[l] {
+				// An unknown name may be a piece of a secret: a password
+				// with an unescaped & ("password=ab&cd") leaves "cd" a
+				// parameter of its own. Hide it all.
+				u.RawQuery = "(" + redacted + ":unknown parameter)"
+				return u.String()
+			}
 		}
 		for k, vs := range q {
 			if secretParam(k) {
