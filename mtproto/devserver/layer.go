@@ -50,21 +50,33 @@ type layerSchema struct {
 	byResult map[string][]*tlschema.Combinator
 }
 
-var layerSchemas sync.Map // layer → *layerSchema or error
+var (
+	layerSchemasMu sync.Mutex
+	layerSchemas   = map[int]func() (*layerSchema, error){} // layer → its one build
+)
 
+// schemaOf returns layer's schema, built once: the first callers at the
+// same time (every connection of a pool that starts) wait for one build
+// rather than each parsing the schema, which on 2 cores stalled every
+// connection's reads past a fleet's ping_delay_disconnect.
 func schemaOf(layer int) (*layerSchema, error) {
-	if v, ok := layerSchemas.Load(layer); ok {
-		if err, ok := v.(error); ok {
-			return nil, err
-		}
-		return v.(*layerSchema), nil
+	layerSchemasMu.Lock()
+	build, ok := layerSchemas[layer]
+	if !ok {
+		build = sync.OnceValues(func() (*layerSchema, error) { return buildSchema(layer) })
+		layerSchemas[layer] = build
 	}
+	layerSchemasMu.Unlock()
+	return build()
+}
+
+// buildSchema parses and indexes layer's schema.
+func buildSchema(layer int) (*layerSchema, error) {
 	s, ok, err := tlschema.Layer(layer)
 	if err == nil && !ok {
 		err = fmt.Errorf("devserver: layer %d not embedded", layer)
 	}
 	if err != nil {
-		layerSchemas.Store(layer, err)
 		return nil, err
 	}
 	// Telethon's and mtcute's schemas leave Bool's constructors out (their
@@ -75,7 +87,6 @@ func schemaOf(layer int) (*layerSchema, error) {
 			s, err = tlschema.Merge(s, bools)
 		}
 		if err != nil {
-			layerSchemas.Store(layer, err)
 			return nil, err
 		}
 	}
@@ -107,7 +118,6 @@ func schemaOf(layer int) (*layerSchema, error) {
 			return strings.Compare(a.Name, b.Name)
 		})
 	}
-	layerSchemas.Store(layer, ls)
 	return ls, nil
 }
 

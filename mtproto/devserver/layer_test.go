@@ -1,6 +1,7 @@
 package devserver
 
 import (
+	"sync"
 	"testing"
 
 	tdbin "github.com/gotd/td/bin"
@@ -206,4 +207,37 @@ func FuzzTranscodeQuery(f *testing.F) {
 			t.Fatalf("layer %d → %d: the output does not decode: %v", layer, tdtg.Layer, err)
 		}
 	})
+}
+
+// TestSchemaBuiltOnce: callers that ask for a layer's schema at the same
+// time share one build. Each parsing it on its own stalled every
+// connection of a starting pool for seconds on 2 cores, past a fleet's
+// ping_delay_disconnect (the server then closed them, the clients
+// reconnected, and the old connections still counted as using the key).
+func TestSchemaBuiltOnce(t *testing.T) {
+	layerSchemasMu.Lock()
+	saved := layerSchemas
+	layerSchemas = map[int]func() (*layerSchema, error){}
+	layerSchemasMu.Unlock()
+	t.Cleanup(func() {
+		layerSchemasMu.Lock()
+		layerSchemas = saved
+		layerSchemasMu.Unlock()
+	})
+	const n = 16
+	got := make([]*layerSchema, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], _ = schemaOf(tdtg.Layer)
+		}()
+	}
+	wg.Wait()
+	for i, s := range got {
+		if s == nil || s != got[0] {
+			t.Fatalf("caller %d got schema %p, caller 0 %p: built more than once", i, s, got[0])
+		}
+	}
 }

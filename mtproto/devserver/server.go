@@ -399,6 +399,10 @@ func (r reply) result(ctx context.Context, obj tdbin.Encoder) error {
 	if err := obj.Encode(&b); err != nil {
 		return err
 	}
+	if r.layer == tdtg.Layer {
+		// gotd's own layer: nothing to transcode, so no schema to read.
+		return r.Result(ctx, b.Buf)
+	}
 	return r.Result(ctx, toClientLayer(b.Buf, resultType(r.method), r.layer))
 }
 
