@@ -751,20 +751,7 @@ func (r *Reader) payload(c []byte, size uint64, table bool, scratch []byte) ([]b
 }
 
 func (r *Reader) maxLocal(payload int, table bool) (int, bool) {
-	u := r.usable
-	x := u - 35
-	if !table {
-		x = (u-12)*64/255 - 23
-	}
-	if payload <= x {
-		return payload, false
-	}
-	m := (u-12)*32/255 - 23
-	k := m + (payload-m)%(u-4)
-	if k <= x {
-		return k, true
-	}
-	return m, true
+	return maxLocalFor(r.usable, payload, table)
 }
 
 // scanTable calls fn for every row of the table b-tree rooted at root, in
