@@ -367,6 +367,7 @@ func (v *Vault) Rename(oldName, newName string) error {
 		return err
 	}
 	a.Name = newName
+	t.idx.renamed()
 	a.Updated = v.now().UTC()
 	return t.save()
 }
@@ -403,10 +404,15 @@ func (v *Vault) Remove(name string) error {
 
 // drop removes the entry at position i from t's index.
 func (t *tx) drop(i int) {
+	t.forgetKey(i)
+	t.idx.remove(i)
+}
+
+// forgetKey drops the key of the entry at position i from t's key map.
+func (t *tx) forgetKey(i int) {
 	if k, ok := t.idx.Accounts[i].keyID(); ok && t.keys != nil && t.keys[k] == t.idx.Accounts[i].ID {
 		delete(t.keys, k)
 	}
-	t.idx.Accounts = append(t.idx.Accounts[:i], t.idx.Accounts[i+1:]...)
 }
 
 // checkName validates an account name.

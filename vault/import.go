@@ -511,10 +511,14 @@ func (t *tx) add(r *ImportReport, opts ImportOptions) error {
 		return nameTaken(a.Name)
 	}
 	if j >= 0 {
+		// In place: a bulk import that replaces thousands of accounts
+		// moves no entries and keeps the index's maps.
 		t.gone = append(t.gone, t.idx.Accounts[j].ID)
-		t.drop(j)
+		t.forgetKey(j)
+		t.idx.set(j, *a)
+	} else {
+		t.idx.add(*a)
 	}
-	t.idx.Accounts = append(t.idx.Accounts, *a)
 	if k, ok := a.keyID(); ok && t.keys != nil {
 		t.keys[k] = a.ID
 	}

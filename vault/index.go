@@ -3,6 +3,7 @@ package vault
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/tgvault/tgvault/crypto"
@@ -17,25 +18,108 @@ type index struct {
 	// password); "" if it was not migrated.
 	MigratedTo string
 	Accounts   []Account
+
+	// names and ids map an entry's name and id to its position in
+	// Accounts, so that a bulk import of thousands of accounts does not
+	// scan the whole index for every one (quadratic). Built on first use
+	// and trusted as far as they can be checked: a hit is confirmed
+	// against the entry it names (sort moves entries; a stale hit gets
+	// the maps rebuilt), and a miss only while Accounts has the length
+	// they know (an append or removal not made by add or remove changes
+	// it). A rename in place calls renamed; an entry's id never changes.
+	names, ids map[string]int
+	mapped     int // len(Accounts) that names and ids describe
+	remaps     int // times they were built (tests check it stays small)
 }
 
+// find returns the position of the entry named name, or -1.
 func (x *index) find(name string) int {
-	for i := range x.Accounts {
-		if x.Accounts[i].Name == name {
-			return i
-		}
-	}
-	return -1
+	return x.lookup(name, func(a *Account) string { return a.Name }, &x.names)
 }
 
+// byID returns the position of the entry with account id id, or -1.
 func (x *index) byID(id string) int {
-	for i := range x.Accounts {
-		if x.Accounts[i].ID == id {
+	return x.lookup(id, func(a *Account) string { return a.ID }, &x.ids)
+}
+
+// lookup finds key in *m (x.names or x.ids; remap sets both).
+func (x *index) lookup(key string, field func(*Account) string, m *map[string]int) int {
+	for attempt := 0; ; attempt++ {
+		if x.names == nil || x.mapped != len(x.Accounts) {
+			x.remap()
+		}
+		i, ok := (*m)[key]
+		switch {
+		case !ok:
+			return -1
+		case i < len(x.Accounts) && field(&x.Accounts[i]) == key:
 			return i
+		case attempt > 0:
+			// Rebuilt and still wrong: cannot happen; scan to be safe.
+			return slices.IndexFunc(x.Accounts, func(a Account) bool { return field(&a) == key })
+		}
+		x.names = nil // stale (entries moved): rebuild both
+	}
+}
+
+// remap builds names and ids from Accounts. Two entries with one name
+// (an index written before names were checked) map to the first.
+func (x *index) remap() {
+	x.names = make(map[string]int, len(x.Accounts))
+	x.ids = make(map[string]int, len(x.Accounts))
+	for i := len(x.Accounts) - 1; i >= 0; i-- {
+		x.names[x.Accounts[i].Name] = i
+		x.ids[x.Accounts[i].ID] = i
+	}
+	x.mapped = len(x.Accounts)
+	x.remaps++
+}
+
+// add appends an entry, keeping the maps.
+func (x *index) add(a Account) {
+	synced := x.names != nil && x.mapped == len(x.Accounts)
+	x.Accounts = append(x.Accounts, a)
+	if synced {
+		i := len(x.Accounts) - 1
+		if _, ok := x.names[a.Name]; !ok {
+			x.names[a.Name] = i
+		}
+		if _, ok := x.ids[a.ID]; !ok {
+			x.ids[a.ID] = i
+		}
+		x.mapped++
+	}
+}
+
+// set replaces the entry at position i, keeping the maps.
+func (x *index) set(i int, a Account) {
+	old := &x.Accounts[i]
+	if x.names != nil && x.mapped == len(x.Accounts) {
+		if x.names[old.Name] == i {
+			delete(x.names, old.Name)
+		}
+		if x.ids[old.ID] == i {
+			delete(x.ids, old.ID)
+		}
+		if _, ok := x.names[a.Name]; !ok {
+			x.names[a.Name] = i
+		}
+		if _, ok := x.ids[a.ID]; !ok {
+			x.ids[a.ID] = i
 		}
 	}
-	return -1
+	*old = a
 }
+
+// remove deletes the entry at position i; later entries move down, so
+// the maps are rebuilt on the next lookup.
+func (x *index) remove(i int) {
+	x.Accounts = slices.Delete(x.Accounts, i, i+1)
+	x.names = nil
+}
+
+// renamed is called after an entry changed its name in place.
+func (x *index) renamed() { x.names = nil }
 
 func (x *index) sort() {
 	sort.Slice(x.Accounts, func(i, j int) bool { return x.Accounts[i].Name < x.Accounts[j].Name })
