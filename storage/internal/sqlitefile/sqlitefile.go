@@ -55,6 +55,9 @@ func (v Value) Kind() Kind { return v.kind }
 // Int64 is an integer value's number (0 for any other kind).
 func (v Value) Int64() int64 { return v.i }
 
+// Float64 is a real value's number (0 for any other kind).
+func (v Value) Float64() float64 { return v.f }
+
 // Bytes is a text or blob value's bytes; a decoded value's alias the
 // page it was read from.
 func (v Value) Bytes() []byte { return v.b }
@@ -717,9 +720,11 @@ func (r *Reader) Page(n uint32) ([]byte, error) {
 	return r.data[off : off+r.Psize], nil
 }
 
-// payload returns the payload of a cell whose payload starts at c, reading
-// overflow pages into scratch when needed.
-func (r *Reader) payload(c []byte, size uint64, table bool, scratch []byte) ([]byte, error) {
+// payload returns the payload of a cell whose payload starts at c: part
+// of the page, or with overflow pages, a copy in *scratch (kept for the
+// next cell). Only a copy may be reused: appending to a slice of the page
+// would write into the database.
+func (r *Reader) payload(c []byte, size uint64, table bool, scratch *[]byte) ([]byte, error) {
 	if size > uint64(len(r.data)) {
 		return nil, corruptf("cell too large")
 	}
@@ -733,7 +738,7 @@ func (r *Reader) payload(c []byte, size uint64, table bool, scratch []byte) ([]b
 	if len(c) < local+4 {
 		return nil, corruptf("cell overruns page")
 	}
-	out := append(scratch[:0], c[:local]...)
+	out := append((*scratch)[:0], c[:local]...)
 	next := binary.BigEndian.Uint32(c[local:])
 	for steps := 0; len(out) < int(size); steps++ {
 		if next == 0 || steps > r.NPages {
@@ -747,6 +752,7 @@ func (r *Reader) payload(c []byte, size uint64, table bool, scratch []byte) ([]b
 		out = append(out, p[4:4+n]...)
 		next = binary.BigEndian.Uint32(p)
 	}
+	*scratch = out[:0]
 	return out, nil
 }
 
@@ -812,11 +818,10 @@ func (r *Reader) ScanTable(root uint32, fn func(rowid int64, rec []byte) error) 
 			if k == 0 {
 				return corruptf("bad cell")
 			}
-			pl, err := r.payload(c[m+k:], size, true, scratch)
+			pl, err := r.payload(c[m+k:], size, true, &scratch)
 			if err != nil {
 				return err
 			}
-			scratch = pl[:0]
 			if err := fn(int64(rowid), pl); err != nil {
 				return err
 			}
