@@ -226,7 +226,11 @@ func readCapped(path string) ([]byte, error) {
 // Errors are *Error wrapping storage.ErrUnsupported (not an SQLite file, an
 // unknown schema, too large), storage.ErrCorrupt (a damaged file, impossible
 // values) or ErrNoAuthKey (no key: nothing to import).
-func Read(db []byte, wal []byte) (*File, error) {
+func Read(db []byte, wal []byte) (*File, error) { return read(db, wal, true) }
+
+// read is Read, with the fast path for Pyrogram v3 files (fast.go) or
+// with the SQLite engine only.
+func read(db []byte, wal []byte, fast bool) (*File, error) {
 	if len(db) > MaxSize || len(wal) > MaxSize {
 		return nil, newError("", storage.ErrUnsupported, "the file is larger than the size limit")
 	}
@@ -263,6 +267,11 @@ func Read(db []byte, wal []byte) (*File, error) {
 		defer clear(img) // it holds the auth key
 	}
 
+	if fast {
+		if f, ok, err := readFast(img); ok {
+			return f, err
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
 	r, err := openImage(ctx, img)
@@ -703,12 +712,28 @@ func saneHost(h string) bool {
 }
 
 func (r *reader) readPyrogram(f *File) error {
-	d := f.Dialect
-	row, err := r.sessionRow(d, "dc_id", "api_id", "test_mode", "auth_key", "date", "user_id", "is_bot", "server_address", "port")
+	row, err := r.sessionRow(f.Dialect, "dc_id", "api_id", "test_mode", "auth_key", "date", "user_id", "is_bot", "server_address", "port")
 	if err != nil {
 		return err
 	}
+	if err := fillPyrogramSession(f, row); err != nil {
+		return err
+	}
+	if err := r.readPyrogramPeers(f); err != nil {
+		return err
+	}
+	if err := r.readUsernames(f); err != nil {
+		return err
+	}
+	return r.readUpdateState(f, false)
+}
+
+// fillPyrogramSession reads a Pyrogram-family sessions row (loosely typed
+// values by column name; absent columns are nil) into f.
+func fillPyrogramSession(f *File, row map[string]any) error {
+	d := f.Dialect
 	s := &f.Session
+	var err error
 	if s.AuthKey, err = authKey(d, row["auth_key"]); err != nil {
 		return err
 	}
@@ -739,14 +764,7 @@ func (r *reader) readPyrogram(f *File) error {
 		f.Date = n
 	}
 	hostPort(s, row["server_address"], row["port"])
-
-	if err := r.readPyrogramPeers(f); err != nil {
-		return err
-	}
-	if err := r.readUsernames(f); err != nil {
-		return err
-	}
-	return r.readUpdateState(f, false)
+	return nil
 }
 
 func optBool(d Dialect, name string, v any) (sessionstring.Opt[bool], error) {
