@@ -123,6 +123,8 @@ type poolAccount struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 	removing bool // Remove was called; the account leaves once stopped
+
+	dcKeysMu sync.Mutex // around the relay's read-modify-write of MetaDCKeys (relayaccount.go)
 }
 
 // Methods is the pool's refused-method policy (PoolOptions.Methods; nil

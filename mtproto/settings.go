@@ -35,6 +35,13 @@ const (
 	// Pyrogram's row lacks: the server salt, the address and gotd's config
 	// subset, as JSON. It never holds the key.
 	MetaGotd = "mtproto.gotd"
+	// MetaDCKeys is the account's auth keys for DCs other than its home
+	// DC, which the MTProto relay made (a real key exchange, then
+	// auth.exportAuthorization/importAuthorization) so that relay clients
+	// reach media there: a JSON object from DC id to the 256-byte key in
+	// standard base64. Secret like the session's own key, and sealed with
+	// it; written by RelayAccounts' SetDCKey, never printed.
+	MetaDCKeys = "tgvault.dc_keys"
 )
 
 // DevAPIHash is the api_hash used with a custom server (the dev server)

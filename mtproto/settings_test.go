@@ -123,7 +123,7 @@ func TestMetaKeysDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{MetaServer, MetaAPIHash, MetaProxy, MetaDevice, MetaGotd} {
+	for _, k := range []string{MetaServer, MetaAPIHash, MetaProxy, MetaDevice, MetaGotd, MetaDCKeys} {
 		if !strings.Contains(string(b), "| `"+k+"` |") {
 			t.Errorf("docs/design.md has no row for the meta key %s", k)
 		}
