@@ -26,7 +26,7 @@ func TestAPIBodyTimeout(t *testing.T) {
 	if err := pool.Add("alice", m); err != nil {
 		t.Fatal(err)
 	}
-	sock := serveAPI(t, handler(pool, timeout))
+	sock := serveAPI(t, handler(pool, Options{}, timeout))
 
 	// send writes the request head announcing size body bytes, then the
 	// parts, pause apart, and returns the status and whether the server

@@ -6,8 +6,14 @@
 // are in README.md ("The local API") and package mtproto/tljson.
 //
 // The socket is made 0600 and, where the OS tells (Linux), connections
-// from other users are refused. No answer carries an auth key.
+// from other users are refused. No answer carries an account's auth key.
+//
+// With run's MTProto relay (Options.Relay, package mtproto/relay) it also
+// mints, lists and revokes relay sessions (relay.go): a mint answers the
+// session string in the client library's format, the only secret the API
+// ever hands out, worthless anywhere but at that relay.
 //
 // Layer rule (docs/ARCHITECTURE.md): localapi imports mtproto,
-// mtproto/tljson and storage; never vault, gotd or cmd.
+// mtproto/tljson, mtproto/relay, sessionstring and storage; never vault,
+// gotd or cmd.
 package localapi

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tgvault/tgvault/mtproto"
+	"github.com/tgvault/tgvault/mtproto/relay"
 	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/storage"
 )
@@ -27,6 +28,9 @@ import (
 //	POST /v1/accounts/{name}/invoke        any Telegram method, in TL JSON
 //	GET  /v1/accounts/{name}/updates       the account's updates (server-sent events)
 //	GET  /metrics                          the pool's metrics (Prometheus text format)
+//	POST /v1/accounts/{name}/relay         mint a relay session (Options.Relay; relay.go)
+//	GET  /v1/relay                         the open relay sessions
+//	DELETE /v1/relay/{id}                  revoke a relay session
 //
 // Calls wait out a FLOOD_WAIT up to Options.MaxFloodWait and retry; a
 // longer one answers 429 with Retry-After.
@@ -55,24 +59,45 @@ import (
 // ("USERNAME_NOT_OCCUPIED"), a FLOOD_WAIT "retry_after" (seconds). After a 408 the connection is closed: a
 // client trickling a body in would otherwise hold its connection, and a
 // shutdown, as long as it liked.
-func Handler(pool *mtproto.Pool) http.Handler { return handler(pool, BodyTimeout) }
+func Handler(pool *mtproto.Pool) http.Handler { return handler(pool, Options{}, BodyTimeout) }
+
+// Options are the local API's optional parts.
+type Options struct {
+	// Relay is run's MTProto relay: the relay routes (relay.go) mint,
+	// list and revoke its sessions, GET /v1/accounts counts each
+	// account's, and /metrics has its counters. Nil: the relay routes
+	// answer 503 (KindRelayOff).
+	Relay *relay.Relay
+}
+
+// NewHandler is Handler with the optional parts.
+func NewHandler(pool *mtproto.Pool, opts Options) http.Handler {
+	return handler(pool, opts, BodyTimeout)
+}
 
 // BodyTimeout bounds the time a client of the local API may take to send
 // a request body, from its headers on.
 const BodyTimeout = 10 * time.Second
 
-func handler(pool *mtproto.Pool, bodyTimeout time.Duration) http.Handler {
+func handler(pool *mtproto.Pool, opts Options, bodyTimeout time.Duration) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		_ = pool.WriteMetrics(w)
+		if opts.Relay != nil {
+			writeRelayMetrics(w, opts.Relay.Metrics())
+		}
 	})
+	relayRoutes(mux, pool, opts.Relay)
 	mux.HandleFunc("GET /v1/accounts/{name}/updates", updatesHandler(pool))
 	mux.HandleFunc("GET /v1/accounts", func(w http.ResponseWriter, r *http.Request) {
 		out := []Account{}
+		relays := relayCounts(opts.Relay)
 		for _, name := range pool.Names() {
 			st, err := pool.Status(name)
-			out = append(out, newAccount(name, st, err))
+			a := newAccount(name, st, err)
+			a.RelaySessions = relays[name]
+			out = append(out, a)
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
@@ -83,7 +108,9 @@ func handler(pool *mtproto.Pool, bodyTimeout time.Duration) http.Handler {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, newAccount(name, st, err))
+		a := newAccount(name, st, err)
+		a.RelaySessions = relayCounts(opts.Relay)[name]
+		writeJSON(w, http.StatusOK, a)
 	})
 	mux.HandleFunc("GET /v1/accounts/{name}/me", func(w http.ResponseWriter, r *http.Request) {
 		var id mtproto.Identity
@@ -220,8 +247,14 @@ func writeError(w http.ResponseWriter, err error) {
 		code, kind = http.StatusRequestTimeout, KindBodyTimeout
 	case errors.As(err, &codecErr):
 		code, kind = http.StatusBadRequest, KindBadCall
-	case errors.Is(err, mtproto.ErrUnknownAccount), errors.Is(err, storage.ErrNotFound):
+	case errors.Is(err, mtproto.ErrUnknownAccount), errors.Is(err, storage.ErrNotFound), errors.Is(err, relay.ErrUnknownSession):
 		code, kind = http.StatusNotFound, KindNotFound
+	case errors.Is(err, errBadRelayRequest), errors.Is(err, relay.ErrBadPolicy):
+		code, kind = http.StatusBadRequest, KindBadCall
+	case errors.Is(err, mtproto.ErrRelayFleet):
+		code, kind = http.StatusForbidden, KindRefused
+	case errors.Is(err, errRelayOff), errors.Is(err, relay.ErrClosed):
+		code, kind = http.StatusServiceUnavailable, KindRelayOff
 	case errors.Is(err, mtproto.ErrProxyAuth):
 		code, kind = http.StatusConflict, KindProxyAuth
 	case errors.Is(err, mtproto.ErrKeyLost):
