@@ -133,7 +133,8 @@ func newRelayMinted(m relay.Minted, f sessionstring.Format, rl *relay.Relay) (Re
 		RelaySession: RelaySession{ID: m.ID, Account: m.Account, Policy: m.Policy.String(), Created: m.Created, Expires: m.Expires},
 		DC:           m.DC, Format: f.String(), Session: str,
 		Host: m.Host, Port: m.Port,
-		RSAPublicKey: string(pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(rl.PublicKey())})),
+		RSAPublicKey:   string(pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(rl.PublicKey())})),
+		RSAFingerprint: strconv.FormatInt(rl.PublicKeyFingerprint(), 10),
 	}
 	if relay.ViaSOCKS(f) {
 		host, portStr, err := net.SplitHostPort(m.SOCKS5)

@@ -110,6 +110,9 @@ type RelayMinted struct {
 	// through it (GramJS, Pyrogram): its string names Telegram's own
 	// address, which the front maps back to the relay.
 	Proxy *RelayProxy `json:"proxy,omitempty"`
+	// RSAFingerprint is RSAPublicKey's MTProto fingerprint (a signed
+	// 64-bit integer in decimal), by which GramJS keeps its trusted keys.
+	RSAFingerprint string `json:"rsa_fingerprint"`
 	// RSAPublicKey is the relay's RSA public key (PEM, PKCS #1, not a
 	// secret): a client trusts it to exchange a key with a relay DC,
 	// which it needs for media on another DC only.

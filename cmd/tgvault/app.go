@@ -169,7 +169,7 @@ Environment:
 		a.reclaimCmd(), a.recipientCmd(), a.rmCmd(), a.renameCmd(),
 		a.passwdCmd(), a.rekeyCmd(), a.execCmd(), a.doctorCmd(),
 		a.completionCmd(root), a.inspectCmd(), a.setCmd(),
-		a.loginCmd(), a.logoutCmd(), a.proxyCmd(), a.runCmd(), a.callCmd(), a.devServerCmd(), a.demoCmd(),
+		a.loginCmd(), a.logoutCmd(), a.proxyCmd(), a.runCmd(), a.callCmd(), a.relayCmd(), a.devServerCmd(), a.demoCmd(),
 		a.agentCmd(),
 	)
 	return root

@@ -214,14 +214,25 @@ func parseRecipients(arg string) ([]*crypto.Recipient, error) {
 
 func (a *app) execCmd() *cobra.Command {
 	var format string
-	var force bool
+	var force, useRelay bool
+	var rf relayFlags
 	cmd := &cobra.Command{
-		Use:   "exec NAME [--format F] [--force] -- CMD [ARGS...]",
+		Use:   "exec NAME [--format F] [--force | --relay [--read-only] [--allow M] [--ttl D]] -- CMD [ARGS...]",
 		Short: "Run a command with the session string in TGVAULT_SESSION",
 		Long: `Run CMD with the account's session string (default pyrogram format) in the
 environment variable TGVAULT_SESSION, so that it never appears in a shell
 history or a file. Standard input, output and error are passed through, and
-so is CMD's exit status (a command that cannot be started exits 127).`,
+so is CMD's exit status (a command that cannot be started exits 127).
+
+With --relay, CMD never gets the account's key: the running tgvault run
+mints a relay session (see tgvault relay; --read-only, --allow,
+--allow-service-messages and --ttl set its policy), TGVAULT_SESSION holds
+its string, TGVAULT_RELAY_RSA_KEY the relay's RSA public key (PEM; a client
+trusts it to reach media on another DC) and TGVAULT_RELAY_RSA_FINGERPRINT
+its fingerprint, TGVAULT_RELAY_SESSION_ID the session's id,
+and for GramJS and Pyrogram TGVAULT_PROXY_HOST, TGVAULT_PROXY_PORT and
+TGVAULT_PROXY_URL the relay's SOCKS5 proxy, which they must connect
+through. The session is revoked when CMD ends.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(execArgv(cmd, args)) == 0 {
 				return usagef("exec needs NAME and a command: tgvault exec NAME -- CMD [ARGS...]")
@@ -235,6 +246,14 @@ so is CMD's exit status (a command that cannot be started exits 127).`,
 				return usagef("unknown --format %q (%s)", format, formatNames())
 			}
 			name, argv := args[0], execArgv(cmd, args)
+			switch {
+			case useRelay && force:
+				return usagef("--relay and --force: a relay session leaves the key in run, --force exports it")
+			case useRelay:
+				return a.execRelay(name, format, argv, &rf)
+			case rf.changed(cmd.Flags()):
+				return usagef("--read-only, --allow, --allow-service-messages and --ttl set a relay session's policy: they need --relay")
+			}
 			var s string
 			err = a.withVault(perProcess, func(v *vault.Vault) error {
 				var err error
@@ -249,14 +268,24 @@ so is CMD's exit status (a command that cannot be started exits 127).`,
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "pyrogram", "the string format `F`: "+formatNames())
 	cmd.Flags().BoolVar(&force, "force", false, "run even while tgvault run uses the account")
+	cmd.Flags().BoolVar(&useRelay, "relay", false, "give CMD a relay session of the running tgvault run instead of the key (formats "+relayFormats+")")
+	rf.register(cmd.Flags())
 	return cmd
 }
 
-// execWith runs argv with one more environment variable and passes its
-// exit status through as an exitStatus.
-func (a *app) execWith(argv []string, env string) error {
+// execEnv are the variables exec sets for its child: whatever the parent
+// had under these names is not passed on.
+var execEnv = []string{"TGVAULT_SESSION", "TGVAULT_RELAY_RSA_KEY", "TGVAULT_RELAY_RSA_FINGERPRINT", "TGVAULT_RELAY_SESSION_ID", "TGVAULT_PROXY_HOST", "TGVAULT_PROXY_PORT", "TGVAULT_PROXY_URL"}
+
+// execWith runs argv with more environment variables (NAME=VALUE) and
+// passes its exit status through as an exitStatus.
+func (a *app) execWith(argv []string, env ...string) error {
 	c := exec.Command(argv[0], argv[1:]...)
-	c.Env = append(withoutEnv(os.Environ(), "TGVAULT_SESSION"), env)
+	c.Env = os.Environ()
+	for _, name := range execEnv {
+		c.Env = withoutEnv(c.Env, name)
+	}
+	c.Env = append(c.Env, env...)
 	c.Stdin, c.Stdout, c.Stderr = a.stdin, a.stdout, a.stderr
 	// Ctrl-C reaches CMD (same process group); tgvault waits for CMD to
 	// end and passes its status on instead of dying first.

@@ -346,10 +346,14 @@ func (a *app) statusCmd() *cobra.Command {
 				case running && !isFleet:
 					a.printf("pool      %d account(s)\n", len(pool))
 					for _, p := range pool {
+						relays := ""
+						if p.RelaySessions > 0 {
+							relays = fmt.Sprintf(" (%d relay session(s))", p.RelaySessions)
+						}
 						if p.Error != "" {
-							a.printf("  %-20s %-12s %s\n", p.Name, p.Status, p.Error)
+							a.printf("  %-20s %-12s %s%s\n", p.Name, p.Status, p.Error, relays)
 						} else {
-							a.printf("  %-20s %s\n", p.Name, p.Status)
+							a.printf("  %-20s %s%s\n", p.Name, p.Status, relays)
 						}
 					}
 				}

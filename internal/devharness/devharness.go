@@ -29,6 +29,12 @@ type Stats struct {
 	// in two places at once.
 	DuplicateAddrs int64 `json:"duplicate_addrs"`
 	Open           int   `json:"open"`
+	// Authorizations counts new logins (what Telegram lists as a new
+	// device): signIn, importBotAuthorization, accepted QR tokens; Imports
+	// the auth.importAuthorization calls that logged a key in on another
+	// DC.
+	Authorizations int64 `json:"authorizations"`
+	Imports        int64 `json:"imports"`
 	// MaxDevicesPerKey is the most distinct device parameters one key
 	// sent: 1 when every account kept its device.
 	MaxDevicesPerKey int `json:"max_devices_per_key"`
@@ -53,7 +59,7 @@ type Harness struct {
 func Register(fs *pflag.FlagSet) *Harness {
 	h := &Harness{}
 	fs.BoolVar(&h.rejectDup, "reject-duplicates", false, "answer AUTH_KEY_DUPLICATED, as Telegram does, on a connection that starts using a key another open connection uses (they are counted either way: duplicates in --stats-file)")
-	fs.StringVar(&h.statsFile, "stats-file", "", "keep the server's counters as JSON in `FILE` (key exchanges, connections, duplicate use of a key, connections closed by ping_delay_disconnect and the delays asked)")
+	fs.StringVar(&h.statsFile, "stats-file", "", "keep the server's counters as JSON in `FILE` (key exchanges, connections, duplicate use of a key, new authorizations and imports, connections closed by ping_delay_disconnect and the delays asked)")
 	return h
 }
 
@@ -74,6 +80,7 @@ func writeStatsLoop(srv *devserver.Server, path string, done <-chan struct{}) {
 	write := func() {
 		st := srv.Stats()
 		out := Stats{KeyExchanges: st.KeyExchanges, Duplicates: st.Duplicates, DuplicateAddrs: st.DuplicateAddrs, Open: st.Open, MaxDevicesPerKey: srv.MaxClientsPerKey(),
+			Authorizations: st.Authorizations, Imports: st.Imports,
 			PingDisconnects: st.PingDisconnects}
 		for d, n := range st.PingDelays {
 			out.Pings += n

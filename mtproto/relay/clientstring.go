@@ -3,6 +3,8 @@ package relay
 import (
 	"fmt"
 
+	tdcrypto "github.com/gotd/td/crypto"
+
 	"github.com/tgvault/tgvault/sessionstring"
 )
 
@@ -43,3 +45,8 @@ func (m Minted) ClientString(f sessionstring.Format) (string, error) {
 	}
 	return sessionstring.Encode(f, s)
 }
+
+// PublicKeyFingerprint is the fingerprint of the relay's RSA key, by which
+// MTProto names it in a key exchange (GramJS keys its table of trusted
+// keys by it).
+func (r *Relay) PublicKeyFingerprint() int64 { return tdcrypto.RSAFingerprint(r.PublicKey()) }

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/tgvault/tgvault/localapi"
+	"github.com/tgvault/tgvault/mtproto/relay"
+	"github.com/tgvault/tgvault/sessionstring"
+)
+
+// relayFormats are the --format names of a relay session.
+const relayFormats = "telethon, gramjs, mtcute, pyrogram, gotd"
+
+// relayFlags are the policy flags of a relay session (relay NAME, exec
+// --relay).
+type relayFlags struct {
+	readOnly bool
+	allow    []string
+	service  bool
+	ttl      time.Duration
+	socket   string
+}
+
+func (f *relayFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.readOnly, "read-only", false, "refuse every method that sends, edits, deletes, joins or changes settings")
+	fs.StringArrayVar(&f.allow, "allow", nil, "allow only `METHOD` (repeatable; the methods a library calls to connect stay allowed)")
+	fs.BoolVar(&f.service, "allow-service-messages", false, "let the messages of Telegram's service account 777000 (login codes) through; withheld by default")
+	fs.DurationVar(&f.ttl, "ttl", 0, "how long the relay session lives (`D`: 1h, 30m, ...; default a day, at most 720h)")
+	fs.StringVar(&f.socket, "socket", "", "the local API socket `PATH` of the running tgvault run")
+}
+
+// changed reports whether a policy flag was given (exec uses them only
+// with --relay).
+func (f *relayFlags) changed(fs *pflag.FlagSet) bool {
+	for _, n := range []string{"read-only", "allow", "allow-service-messages", "ttl"} {
+		if fs.Changed(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// request makes the local API's mint request.
+func (f *relayFlags) request(format string) (localapi.RelayRequest, error) {
+	if ff, err := sessionstring.ParseFormat(format); err != nil || !slices.Contains(relay.ClientFormats, ff) {
+		return localapi.RelayRequest{}, usagef("--format %q: a relay session is for %s", format, relayFormats)
+	}
+	if f.ttl < 0 || f.ttl > 30*24*time.Hour {
+		return localapi.RelayRequest{}, usagef("--ttl %v: between 1s and 720h", f.ttl)
+	}
+	secs := int64((f.ttl + time.Second - 1) / time.Second)
+	return localapi.RelayRequest{Format: format, ReadOnly: f.readOnly, Allow: f.allow, ServiceMessages: f.service, TTLSeconds: secs}, nil
+}
+
+// mintRelay asks the running tgvault run for a relay session of the
+// account name (waiting for the account to connect, up to callTimeout).
+func (a *app) mintRelay(name, format string, f *relayFlags) (localapi.RelayMinted, string, error) {
+	req, err := f.request(format)
+	if err != nil {
+		return localapi.RelayMinted{}, "", err
+	}
+	sock, err := a.socketPath(f.socket)
+	if err != nil {
+		return localapi.RelayMinted{}, "", err
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return localapi.RelayMinted{}, "", err
+	}
+	ctx, stop := a.signalContext()
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	var m localapi.RelayMinted
+	if err := apiDo(ctx, sock, http.MethodPost, "/v1/accounts/"+url.PathEscape(name)+"/relay", body, &m); err != nil {
+		return localapi.RelayMinted{}, "", err
+	}
+	return m, sock, nil
+}
+
+// revokeRelay ends a relay session of the running tgvault run.
+func revokeRelay(sock, id string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out localapi.RelayRevoked
+	return apiDo(ctx, sock, http.MethodDelete, "/v1/relay/"+url.PathEscape(id), nil, &out)
+}
+
+// relayEnv is what a child of exec --relay gets: the relay string, the
+// relay's RSA key, and the SOCKS5 front when its library needs it.
+func relayEnv(m localapi.RelayMinted) []string {
+	env := []string{"TGVAULT_SESSION=" + m.Session, "TGVAULT_RELAY_RSA_KEY=" + m.RSAPublicKey, "TGVAULT_RELAY_RSA_FINGERPRINT=" + m.RSAFingerprint, "TGVAULT_RELAY_SESSION_ID=" + m.ID}
+	if p := m.Proxy; p != nil {
+		env = append(env, "TGVAULT_PROXY_HOST="+p.Host, "TGVAULT_PROXY_PORT="+strconv.Itoa(p.Port), "TGVAULT_PROXY_URL="+p.URL)
+	}
+	return env
+}
+
+// execRelay is exec --relay: the child gets a relay session, which ends
+// when the child does.
+func (a *app) execRelay(name, format string, argv []string, f *relayFlags) error {
+	m, sock, err := a.mintRelay(name, format, f)
+	if err != nil {
+		return err
+	}
+	runErr := a.execWith(argv, relayEnv(m)...)
+	if err := revokeRelay(sock, m.ID); err != nil {
+		a.warnf("relay session %s: not revoked (%v); it ends at %s or when run stops", m.ID, err, m.Expires.Local().Format(timeWithZone))
+	}
+	return runErr
+}
+
+func (a *app) relayCmd() *cobra.Command {
+	var (
+		format string
+		f      relayFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "relay NAME --format F [--read-only] [--allow METHOD] [--allow-service-messages] [--ttl D]",
+		Short: "Mint a relay session: a script uses the account through run without its key",
+		Long: `Ask the running ` + "`tgvault run`" + ` for a relay session of account NAME and print it
+as a session string in the client library's format (--format telethon, gramjs,
+mtcute, pyrogram or gotd). The string holds a fresh random key that is valid
+only at run's MTProto relay, which passes the client's calls on over the
+account's own connection: the account's key never leaves run, and the
+string is worthless anywhere else and once the session ends (--ttl, default a
+day; ` + "`tgvault relay revoke ID`" + `; run stopping).
+
+Telethon, mtcute and gotd strings point at the relay; GramJS and Pyrogram
+clients must connect through the relay's SOCKS5 proxy, which is printed (and
+in --json as proxy.url). A client that downloads media from another DC must
+trust the relay's RSA key (rsa_public_key in --json); README.md, "Run a script
+without giving it the key", shows the one line per library.
+
+The policy: the methods run refuses (run --allow/--deny) stay refused;
+--read-only refuses every method that sends, edits, deletes, joins or changes
+settings; --allow METHOD limits the session to the methods named; the messages
+of Telegram's service account 777000 (login codes) are withheld unless
+--allow-service-messages. A refused call gets the error 403
+TGVAULT_METHOD_REFUSED.
+
+  tgvault relay list          the open relay sessions
+  tgvault relay revoke ID     end one (its connections close at once)
+
+The string goes to stdout, what else to know to stderr; --json prints it all
+as one object. ` + "`tgvault exec NAME --relay -- CMD`" + ` hands a session to one command
+and revokes it when the command ends.`,
+		Args:              exactArgs("NAME"),
+		ValidArgsFunction: a.completeNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, _, err := a.mintRelay(args[0], format, &f)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(m)
+			}
+			a.printf("%s\n", m.Session)
+			a.notef("relay session %s of %s (%s) until %s; end it with: tgvault relay revoke %s", m.ID, m.Account, m.Policy, m.Expires.Local().Format(timeWithZone), m.ID)
+			if m.Proxy != nil {
+				a.notef("connect through the relay's SOCKS5 proxy %s", m.Proxy.URL)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "the client library's string format `F`: "+relayFormats)
+	f.register(cmd.Flags())
+	cmd.AddCommand(a.relayRevokeCmd(), a.relayListCmd())
+	return cmd
+}
+
+func (a *app) relayRevokeCmd() *cobra.Command {
+	var socket string
+	cmd := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "End a relay session: its key is forgotten and its connections closed",
+		Args:  exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sock, err := a.socketPath(socket)
+			if err != nil {
+				return err
+			}
+			if err := revokeRelay(sock, args[0]); err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(localapi.RelayRevoked{ID: args[0], Revoked: true})
+			}
+			a.notef("relay session %s revoked", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", "", "the local API socket `PATH` of the running tgvault run")
+	return cmd
+}
+
+func (a *app) relayListCmd() *cobra.Command {
+	var socket string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the open relay sessions of the running tgvault run",
+		Args:  exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sock, err := a.socketPath(socket)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var list []localapi.RelaySession
+			if err := apiGet(ctx, sock, "/v1/relay", &list); err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(list)
+			}
+			for _, s := range list {
+				a.printf("%s  %-20s %-12s %d connection(s), until %s\n", s.ID, s.Account, s.Policy, s.Connections, s.Expires.Local().Format(timeWithZone))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", "", "the local API socket `PATH` of the running tgvault run")
+	return cmd
+}
