@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/tgvault/tgvault/daemon"
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/mtproto/dial"
 	"github.com/tgvault/tgvault/storage"
@@ -351,38 +352,10 @@ imported accounts, as for run. While another process holds the account (a
 				return err
 			}
 			return a.withVault(perProcess, func(v *vault.Vault) error {
-				release, err := v.ClaimAccount(name)
-				if err != nil {
-					return fmt.Errorf("%w: stop it first", err)
-				}
-				defer release()
-				f, err := v.OpenAccount(name)
-				if err != nil {
-					return err
-				}
-				w := &vaultWriter{v: v}
-				// Saved and closed at the end; a store whose save failed
-				// stays open (closing would save it outside the lock).
-				s := newLazyStore(f, func() (*storage.File, error) { return v.OpenAccount(name) }, w)
-				defer func() { _ = s.shut() }()
-				opts, err := clientOptions(f, conf, confSet, apiID, proxy)
-				if err != nil {
-					return err
-				}
 				ctx, stop := a.signalContext()
 				defer stop()
-				ctx, cancel := context.WithTimeout(ctx, 2*mtproto.DefaultConnectTimeout)
-				defer cancel()
-				err = mtproto.Logout(ctx, s, opts)
-				already := errors.Is(err, mtproto.ErrUnauthorized)
-				if err != nil && !already {
-					return err
-				}
-				reason := "logged out (tgvault logout)"
-				if already {
-					reason = "the server no longer accepted the session at logout"
-				}
-				if err := w.commit(f, now(func() error { return v.MarkStore(f, vault.StatusRevoked, reason) })); err != nil {
+				already, err := daemon.Logout(ctx, v, name, mtproto.Defaults{Server: conf, ServerSet: confSet, APIID: apiID, Proxy: proxy})
+				if err != nil {
 					return err
 				}
 				msg := "logged out " + name + "; marked revoked (tgvault rm deletes it)"

@@ -1,15 +1,14 @@
-package main
+package daemon
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/spf13/cobra"
 
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/storage"
@@ -20,9 +19,6 @@ import (
 // errLeaseTooOld: a claim took so long that its lease is past the
 // worker's deadline before the account connected.
 var errLeaseTooOld = errors.New("the lease is too close to its expiry to connect")
-
-// DefaultLeasePeriod is run --lease when not given.
-const DefaultLeasePeriod = 30 * time.Second
 
 // storeSet is the stores run serves, by account name: fixed for a
 // directory vault, changing with the leases for a fleet worker.
@@ -82,7 +78,7 @@ func (s *storeSet) all() []*lazyStore {
 // step loop claims, gives back (both in batches), and drops what the other
 // two gave up on.
 type fleetWorker struct {
-	a     *app
+	log   *slog.Logger
 	v     *vault.Vault
 	fleet *pgvault.Fleet
 	pool  *mtproto.Pool
@@ -126,12 +122,17 @@ const (
 	giveBatch  = 200
 )
 
-func newFleetWorker(a *app, v *vault.Vault, fleet *pgvault.Fleet, pool *mtproto.Pool, w *vaultWriter, set *storeSet, opts func(*storage.File) (mtproto.Options, error)) *fleetWorker {
+func newFleetWorker(log *slog.Logger, v *vault.Vault, fleet *pgvault.Fleet, pool *mtproto.Pool, w *vaultWriter, set *storeSet, opts func(*storage.File) (mtproto.Options, error)) *fleetWorker {
 	interval, delay := fleet.DeadMan()
-	fw := &fleetWorker{a: a, v: v, fleet: fleet, pool: pool, w: w, set: set, opts: opts,
+	fw := &fleetWorker{log: log, v: v, fleet: fleet, pool: pool, w: w, set: set, opts: opts,
 		dm: mtproto.DeadMan{Interval: interval, Delay: delay}, held: map[string]*heldLease{}}
 	fw.keep, fw.stopKeep = context.WithCancel(context.Background())
 	return fw
+}
+
+// warnf logs a warning: one sentence, as the CLI prints it.
+func (fw *fleetWorker) warnf(format string, args ...any) {
+	fw.log.Warn(fmt.Sprintf(format, args...))
 }
 
 // run joins the fleet, starts the renewer and the watchdog, and runs the
@@ -150,7 +151,7 @@ func (fw *fleetWorker) run(ctx context.Context) {
 			break
 		}
 		if !warned && ctx.Err() == nil {
-			fw.a.warnf("worker %s: %v; waiting (a crashed predecessor frees the name within %v)", fw.fleet.Worker(), err, period)
+			fw.warnf("worker %s: %v; waiting (a crashed predecessor frees the name within %v)", fw.fleet.Worker(), err, period)
 			warned = true
 		}
 		select {
@@ -165,7 +166,7 @@ func (fw *fleetWorker) run(ctx context.Context) {
 	for round := 1; ; round++ {
 		if round%50 == 0 { // accounts imported or removed meanwhile
 			if err := syncLeases(fw.v, fw.fleet); err != nil && ctx.Err() == nil {
-				fw.a.warnf("worker %s: syncing the leases: %v", fw.fleet.Worker(), err)
+				fw.warnf("worker %s: syncing the leases: %v", fw.fleet.Worker(), err)
 			}
 		}
 		fw.step(ctx)
@@ -221,11 +222,11 @@ func (fw *fleetWorker) renew(ctx context.Context) {
 		}
 		n := len(fw.held)
 		fw.mu.Unlock()
-		fw.a.warnf("worker %s: %v: stopping its %d sessions", fw.fleet.Worker(), err, n)
+		fw.warnf("worker %s: %v: stopping its %d sessions", fw.fleet.Worker(), err, n)
 		return
 	case err != nil:
 		if ctx.Err() == nil {
-			fw.a.warnf("worker %s: renewing the leases: %v", fw.fleet.Worker(), err)
+			fw.warnf("worker %s: renewing the leases: %v", fw.fleet.Worker(), err)
 		}
 		return
 	}
@@ -255,7 +256,7 @@ func (fw *fleetWorker) renew(ctx context.Context) {
 	}
 	fw.mu.Unlock()
 	if lost > 0 {
-		fw.a.warnf("worker %s: %d leases were lost; stopping their sessions", fw.fleet.Worker(), lost)
+		fw.warnf("worker %s: %d leases were lost; stopping their sessions", fw.fleet.Worker(), lost)
 	}
 }
 
@@ -289,10 +290,10 @@ func (fw *fleetWorker) watchdog(ctx context.Context) {
 		if !renewed.IsZero() {
 			since = "last renewal sent " + time.Since(renewed).Round(time.Millisecond).String() + " ago"
 		}
-		fw.a.warnf("worker %s: %d leases are past their deadline (%s): stopping their sessions", fw.fleet.Worker(), len(names), since)
+		fw.warnf("worker %s: %d leases are past their deadline (%s): stopping their sessions", fw.fleet.Worker(), len(names), since)
 		rctx, cancel := context.WithTimeout(context.Background(), fw.fleet.Margin()/2)
 		if err := fw.pool.RemoveAll(rctx, names); err != nil && rctx.Err() != nil {
-			fw.a.warnf("worker %s: stopping %d sessions took too long (they send nothing): %v", fw.fleet.Worker(), len(names), err)
+			fw.warnf("worker %s: stopping %d sessions took too long (they send nothing): %v", fw.fleet.Worker(), len(names), err)
 		}
 		cancel()
 	}
@@ -345,7 +346,7 @@ func (fw *fleetWorker) step(ctx context.Context) {
 	share, _, err := fw.fleet.Share(cctx)
 	if err != nil {
 		if ctx.Err() == nil {
-			fw.a.warnf("worker %s: reading the share: %v", fw.fleet.Worker(), err)
+			fw.warnf("worker %s: reading the share: %v", fw.fleet.Worker(), err)
 		}
 		return
 	}
@@ -387,7 +388,7 @@ func (fw *fleetWorker) finalAccount(name string) {
 func (fw *fleetWorker) claim(ctx context.Context, max int) {
 	leases, sent, err := fw.fleet.Claim(ctx, max)
 	if err != nil && ctx.Err() == nil {
-		fw.a.warnf("worker %s: claiming leases: %v", fw.fleet.Worker(), err)
+		fw.warnf("worker %s: claiming leases: %v", fw.fleet.Worker(), err)
 	}
 	if err != nil || len(leases) == 0 {
 		return
@@ -422,7 +423,7 @@ func (fw *fleetWorker) claim(ctx context.Context, max int) {
 	}
 	list, err := fw.v.List()
 	if err != nil {
-		fw.a.warnf("worker %s: reading the index: %v", fw.fleet.Worker(), err)
+		fw.warnf("worker %s: reading the index: %v", fw.fleet.Worker(), err)
 		unhold(leases, dropRelease)
 		return
 	}
@@ -448,7 +449,7 @@ func (fw *fleetWorker) claim(ctx context.Context, max int) {
 	}
 	files, errs, err := fw.v.OpenAccounts(accts, blob)
 	if err != nil {
-		fw.a.warnf("worker %s: opening %d accounts: %v", fw.fleet.Worker(), len(accts), err)
+		fw.warnf("worker %s: opening %d accounts: %v", fw.fleet.Worker(), len(accts), err)
 		unhold(leases, dropRelease)
 		return
 	}
@@ -471,7 +472,7 @@ func (fw *fleetWorker) claim(ctx context.Context, max int) {
 		}
 	}
 	if len(give) > 0 {
-		fw.a.warnf("worker %s: %d of %d claimed accounts not connected (given back): %v", fw.fleet.Worker(), len(give), len(accts), firstErr)
+		fw.warnf("worker %s: %d of %d claimed accounts not connected (given back): %v", fw.fleet.Worker(), len(give), len(accts), firstErr)
 	}
 	unhold(give, dropRelease)
 }
@@ -486,7 +487,7 @@ func (fw *fleetWorker) release(ls []pgvault.Lease) {
 	ctx, cancel := context.WithTimeout(context.Background(), fw.fleet.Period()/4)
 	defer cancel()
 	if err := fw.fleet.Release(ctx, ls); err != nil {
-		fw.a.warnf("worker %s: giving %d leases back: %v (they expire on their own)", fw.fleet.Worker(), len(ls), err)
+		fw.warnf("worker %s: giving %d leases back: %v (they expire on their own)", fw.fleet.Worker(), len(ls), err)
 	}
 }
 
@@ -500,7 +501,7 @@ func (fw *fleetWorker) retire(ls []pgvault.Lease) {
 	ctx, cancel := context.WithTimeout(context.Background(), fw.fleet.Period()/4)
 	defer cancel()
 	if err := fw.fleet.Retire(ctx, ls); err != nil {
-		fw.a.warnf("worker %s: retiring %d leases: %v", fw.fleet.Worker(), len(ls), err)
+		fw.warnf("worker %s: retiring %d leases: %v", fw.fleet.Worker(), len(ls), err)
 	}
 }
 
@@ -574,7 +575,7 @@ func (fw *fleetWorker) drop(ids []string, how dropMode) {
 		// Some may still be connected: their leases are not given back
 		// (and no longer renewed), so nobody claims them before they
 		// expire and the takeover wait passes.
-		fw.a.warnf("worker %s: stopping %d sessions took too long: %v", fw.fleet.Worker(), len(names), err)
+		fw.warnf("worker %s: stopping %d sessions took too long: %v", fw.fleet.Worker(), len(names), err)
 	}
 	var stores []*lazyStore
 	for _, n := range names {
@@ -590,7 +591,7 @@ func (fw *fleetWorker) drop(ids []string, how dropMode) {
 		}
 		// After a lost lease, the refusal is the fencing at work: the
 		// account's peers since the last save are lost, its key is not.
-		fw.a.warnf("worker %s: saving %d of %d dropped accounts failed: %v", fw.fleet.Worker(), len(failed), len(stores), first)
+		fw.warnf("worker %s: saving %d of %d dropped accounts failed: %v", fw.fleet.Worker(), len(failed), len(stores), first)
 	}
 	for _, s := range stores {
 		_ = s.shut()
@@ -641,86 +642,4 @@ func syncLeases(v *vault.Vault, fleet *pgvault.Fleet) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	return fleet.Sync(ctx, ids)
-}
-
-// fleetReport is the fleet section of `tgvault status`.
-type fleetReport struct {
-	Leases  int                  `json:"leases"`
-	Held    int                  `json:"held"`
-	Workers []pgvault.WorkerInfo `json:"workers"`
-	// Owners maps each held lease's account id to its worker, with the
-	// fencing counter and expiry (ids, not names: names are sealed).
-	Owners []pgvault.LeaseInfo `json:"owners"`
-}
-
-// fleetStatus reads the leases of a PostgreSQL vault; isFleet is false
-// for a directory vault.
-func fleetStatus(v *vault.Vault) (r *fleetReport, isFleet bool, err error) {
-	be, ok := v.Backend().(*pgvault.Backend)
-	if !ok {
-		return nil, false, nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	leases, workers, err := pgvault.Status(ctx, be)
-	if err != nil {
-		return nil, true, err
-	}
-	r = &fleetReport{Leases: len(leases), Workers: workers, Owners: []pgvault.LeaseInfo{}}
-	for _, l := range leases {
-		if l.Live {
-			r.Held++
-			r.Owners = append(r.Owners, l)
-		}
-	}
-	return r, true, nil
-}
-
-func (a *app) migrateCmd() *cobra.Command {
-	var to string
-	cmd := &cobra.Command{
-		Use:   "migrate --to postgres://...",
-		Short: "Copy a directory vault into PostgreSQL, for a fleet of run workers",
-		Long: `Copy the vault (--vault, TGVAULT_DIR or the default directory) into the
-PostgreSQL database --to, blob for blob: everything stays sealed, the
-database never sees a plaintext key or account name. The vault keeps its id,
-so the keyring that unlocks it unlocks the copy. It refuses while run serves
-the vault and when the database holds a vault already. The directory is left
-as it was: once the fleet serves the copy, remove it (or keep it as a
-backup, but never run both: a session used from two places is killed).
-
-Keep the password out of the URL: pgx reads PGPASSWORD and ~/.pgpass.`,
-		Args: exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !pgvault.IsURL(to) {
-				return usagef("--to needs a postgres:// URL")
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			dst, err := pgvault.Open(ctx, to)
-			cancel()
-			if err != nil {
-				return err
-			}
-			defer dst.Close()
-			return a.withVault(perProcess, func(v *vault.Vault) error {
-				if _, ok := v.Backend().(vault.DirBackend); !ok {
-					return usagef("migrate copies a directory vault; this one is in %s", v.Dir())
-				}
-				n, err := v.MigrateTo(dst)
-				if err != nil {
-					return err
-				}
-				if a.json {
-					return a.printJSON(struct {
-						To       string `json:"to"`
-						Accounts int    `json:"accounts"`
-					}{dst.Location(), n})
-				}
-				a.printf("copied vault %s with %d account(s) to %s\nserve it with: tgvault --vault %s run --worker NAME\n", v.ID(), n, dst.Location(), dst.Location())
-				return nil
-			})
-		},
-	}
-	cmd.Flags().StringVar(&to, "to", "", "the PostgreSQL `URL` to copy the vault into")
-	return cmd
 }

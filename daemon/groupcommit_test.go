@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"errors"
@@ -107,7 +107,7 @@ func TestGroupCommit(t *testing.T) {
 // account).
 func variantSession(t testing.TB, n int) []byte {
 	t.Helper()
-	b, err := os.ReadFile("../../testdata/vectors/pyrogram/session_string_v3.txt")
+	b, err := os.ReadFile("../testdata/vectors/pyrogram/session_string_v3.txt")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"crypto/rand"
@@ -25,7 +25,7 @@ import (
 // per batch) and closed. The vault is a file vault in a temp directory;
 // building it is not timed. N is TGVAULT_BENCH_ACCOUNTS (default 10000).
 //
-//	go test -run '^$' -bench ShutdownSave -benchtime 1x -timeout 30m ./cmd/tgvault/
+//	go test -run '^$' -bench ShutdownSave -benchtime 1x -timeout 30m ./daemon/
 func BenchmarkShutdownSave(b *testing.B) {
 	n := 10000
 	if v, err := strconv.Atoi(os.Getenv("TGVAULT_BENCH_ACCOUNTS")); err == nil && v > 0 {

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"sync"
@@ -16,16 +16,16 @@ type reachLog struct {
 
 func newReachLog() *reachLog { return &reachLog{down: map[string]bool{}} }
 
-func (r *reachLog) note(a *app, name string, s mtproto.Status, err error) {
+func (r *reachLog) note(d *daemon, name string, s mtproto.Status, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
 	case s == mtproto.StatusUnreachable && !r.down[name]:
 		r.down[name] = true
-		a.warnf("account %s: unreachable: %v; retrying with back-off (a `tgvault call` tries once more at once)", name, err)
+		d.warnf("account %s: unreachable: %v; retrying with back-off (a `tgvault call` tries once more at once)", name, err)
 	case s == mtproto.StatusReady && r.down[name]:
 		delete(r.down, name)
-		a.notef("account %s: its server answers again; ready", name)
+		d.notef("account %s: its server answers again; ready", name)
 	case s.Final():
 		delete(r.down, name)
 	}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tgvault/tgvault/vault"
+	"github.com/tgvault/tgvault/vault/pgvault"
+)
+
+// fleetReport is the fleet section of `tgvault status`.
+type fleetReport struct {
+	Leases  int                  `json:"leases"`
+	Held    int                  `json:"held"`
+	Workers []pgvault.WorkerInfo `json:"workers"`
+	// Owners maps each held lease's account id to its worker, with the
+	// fencing counter and expiry (ids, not names: names are sealed).
+	Owners []pgvault.LeaseInfo `json:"owners"`
+}
+
+// fleetStatus reads the leases of a PostgreSQL vault; isFleet is false
+// for a directory vault.
+func fleetStatus(v *vault.Vault) (r *fleetReport, isFleet bool, err error) {
+	be, ok := v.Backend().(*pgvault.Backend)
+	if !ok {
+		return nil, false, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	leases, workers, err := pgvault.Status(ctx, be)
+	if err != nil {
+		return nil, true, err
+	}
+	r = &fleetReport{Leases: len(leases), Workers: workers, Owners: []pgvault.LeaseInfo{}}
+	for _, l := range leases {
+		if l.Live {
+			r.Held++
+			r.Owners = append(r.Owners, l)
+		}
+	}
+	return r, true, nil
+}
+
+func (a *app) migrateCmd() *cobra.Command {
+	var to string
+	cmd := &cobra.Command{
+		Use:   "migrate --to postgres://...",
+		Short: "Copy a directory vault into PostgreSQL, for a fleet of run workers",
+		Long: `Copy the vault (--vault, TGVAULT_DIR or the default directory) into the
+PostgreSQL database --to, blob for blob: everything stays sealed, the
+database never sees a plaintext key or account name. The vault keeps its id,
+so the keyring that unlocks it unlocks the copy. It refuses while run serves
+the vault and when the database holds a vault already. The directory is left
+as it was: once the fleet serves the copy, remove it (or keep it as a
+backup, but never run both: a session used from two places is killed).
+
+Keep the password out of the URL: pgx reads PGPASSWORD and ~/.pgpass.`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !pgvault.IsURL(to) {
+				return usagef("--to needs a postgres:// URL")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			dst, err := pgvault.Open(ctx, to)
+			cancel()
+			if err != nil {
+				return err
+			}
+			defer dst.Close()
+			return a.withVault(perProcess, func(v *vault.Vault) error {
+				if _, ok := v.Backend().(vault.DirBackend); !ok {
+					return usagef("migrate copies a directory vault; this one is in %s", v.Dir())
+				}
+				n, err := v.MigrateTo(dst)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return a.printJSON(struct {
+						To       string `json:"to"`
+						Accounts int    `json:"accounts"`
+					}{dst.Location(), n})
+				}
+				a.printf("copied vault %s with %d account(s) to %s\nserve it with: tgvault --vault %s run --worker NAME\n", v.ID(), n, dst.Location(), dst.Location())
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "the PostgreSQL `URL` to copy the vault into")
+	return cmd
+}

@@ -1,0 +1,18 @@
+// Package daemon is `tgvault run` as a library: Serve(ctx, Config) keeps
+// a vault's accounts connected through one MTProto pool and serves the
+// local API on a unix socket until ctx ends, then saves every account.
+// It owns the rules of a long-lived process over a vault: which accounts
+// it takes (ownership locks, or a fleet worker's leases), the lazy
+// per-account stores (opened on use, saved and closed when idle), the
+// group-commit writer (every save under the vault's write lock, many
+// accounts' saves in one index write), the final states it records
+// (revoked, key lost, mismatch), and the fleet worker's rule that stops
+// the sessions before a lease can expire (docs/fleet.md).
+//
+// Layer rule (docs/ARCHITECTURE.md): daemon is the only package besides
+// cmd/tgvault that imports both vault and mtproto. It reads no flags,
+// environment or terminal and prints nothing: it logs through the
+// *slog.Logger in its Config and reports its start and its final save
+// through Config's callbacks; cmd/tgvault turns flags into a Config and
+// the outcome into output and an exit code. Nothing below it imports it.
+package daemon
