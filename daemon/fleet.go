@@ -407,24 +407,33 @@ func (fw *fleetWorker) claim(ctx context.Context, max int) {
 		fences[l.Account] = h.fence
 	}
 	fw.mu.Unlock()
-	// unhold forgets leases whose accounts were not connected, and gives
-	// them back (or retires them).
-	unhold := func(ls []pgvault.Lease, how dropMode) {
-		fw.mu.Lock()
-		for _, l := range ls {
-			delete(fw.held, l.Account)
-		}
-		fw.mu.Unlock()
-		if how == dropRetire {
-			fw.retire(ls)
-		} else {
-			fw.release(ls)
-		}
+	fw.connect(leases, fences, claimed)
+}
+
+// unhold forgets leases whose accounts were not connected, and gives them
+// back (or retires them).
+func (fw *fleetWorker) unhold(ls []pgvault.Lease, how dropMode) {
+	fw.mu.Lock()
+	for _, l := range ls {
+		delete(fw.held, l.Account)
 	}
+	fw.mu.Unlock()
+	if how == dropRetire {
+		fw.retire(ls)
+	} else {
+		fw.release(ls)
+	}
+}
+
+// connect opens and connects the accounts of leases just claimed (at
+// claimed, each fenced by fences[its id]); a lease whose account is gone
+// or not active is retired, one whose account does not open or connect is
+// given back.
+func (fw *fleetWorker) connect(leases []pgvault.Lease, fences map[string]*mtproto.Fence, claimed time.Time) {
 	list, err := fw.v.List()
 	if err != nil {
 		fw.warnf("worker %s: reading the index: %v", fw.fleet.Worker(), err)
-		unhold(leases, dropRelease)
+		fw.unhold(leases, dropRelease)
 		return
 	}
 	byID := map[string]vault.Account{}
@@ -443,14 +452,14 @@ func (fw *fleetWorker) claim(ctx context.Context, max int) {
 		accts = append(accts, a)
 		lease[a.ID] = l
 	}
-	unhold(retire, dropRetire)
+	fw.unhold(retire, dropRetire)
 	blob := func(a vault.Account) storage.Blob {
 		return fw.fleet.Blob("accounts/"+a.ID+".age", lease[a.ID])
 	}
 	files, errs, err := fw.v.OpenAccounts(accts, blob)
 	if err != nil {
 		fw.warnf("worker %s: opening %d accounts: %v", fw.fleet.Worker(), len(accts), err)
-		unhold(leases, dropRelease)
+		fw.unhold(leases, dropRelease)
 		return
 	}
 	var firstErr error
@@ -474,7 +483,7 @@ func (fw *fleetWorker) claim(ctx context.Context, max int) {
 	if len(give) > 0 {
 		fw.warnf("worker %s: %d of %d claimed accounts not connected (given back): %v", fw.fleet.Worker(), len(give), len(accts), firstErr)
 	}
-	unhold(give, dropRelease)
+	fw.unhold(give, dropRelease)
 }
 
 // release gives leases back (their sessions never started or stopped),

@@ -67,21 +67,137 @@ func (a *app) printServing(s daemon.Serving, locked bool) {
 	}
 }
 
+// runFlags are run's flags.
+type runFlags struct {
+	socket      string
+	sf          serverFlags
+	worker      string
+	lease       time.Duration
+	mlock       string
+	allow, deny []string
+	force       bool
+}
+
 func (a *app) runCmd() *cobra.Command {
-	var (
-		socket string
-		sf     serverFlags
-		worker string
-		lease  time.Duration
-		mlock  string
-		allow  []string
-		deny   []string
-		force  bool
-	)
+	var fl runFlags
 	cmd := &cobra.Command{
 		Use:   "run [NAME...] [--socket PATH] [--worker NAME [--lease 30s]]",
 		Short: "Keep the vault's accounts connected and serve the local API",
-		Long: `Keep the vault's active accounts (or the NAMEs given) connected to Telegram
+		Long:  runHelp,
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, names []string) error {
+			return a.runServe(&fl, names)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&fl.socket, "socket", "", "the local API socket `PATH`")
+	f.StringVar(&fl.worker, "worker", "", "join the fleet of a PostgreSQL vault as worker `NAME`")
+	f.DurationVar(&fl.lease, "lease", daemon.DefaultLease, "the lease `PERIOD` of a worker (3s to 1h)")
+	f.StringArrayVar(&fl.allow, "allow", nil, "let the local API call `METHOD`, which it refuses by default (repeatable; wrappers and MTProto service functions stay refused)")
+	f.StringArrayVar(&fl.deny, "deny", nil, "refuse `METHOD` on the local API as well (repeatable)")
+	f.StringVar(&fl.mlock, "mlock", "", "lock run's memory against swap: `MODE` auto (where the OS allows, else warn), on (refuse to start without) or off (default $TGVAULT_MLOCK, else auto)")
+	f.BoolVar(&fl.force, "force", false, "serve a directory vault that was migrated to PostgreSQL (never while the fleet serves it)")
+	fl.sf.register(f)
+	return cmd
+}
+
+// runServe is run: its flags and environment make a daemon.Config,
+// daemon.Serve serves it until SIGINT or SIGTERM, and the start-up and
+// stop lines are printed here.
+func (a *app) runServe(fl *runFlags, names []string) error {
+	// From the start: a signal during start-up stops run cleanly.
+	sig, stopSig := a.signalContext()
+	defer stopSig()
+	cfg, err := a.runConfig(fl, names)
+	if err != nil {
+		return err
+	}
+	mode, err := a.mlockMode(fl.mlock)
+	if err != nil {
+		return err
+	}
+	if fl.worker != "" {
+		if err := pgvault.CheckPeriod(fl.lease); err != nil {
+			return usagef("--lease: %v", err)
+		}
+	}
+	if err := checkMemlock(mode); err != nil {
+		return err
+	}
+	return a.withVault(perProcess, func(v *vault.Vault) error {
+		if _, err := v.List(); err != nil { // exit 3 when locked
+			return err
+		}
+		// Unlocking by passphrase ran scrypt (256 MiB): give that back to
+		// the OS now rather than hold it for run's life.
+		debug.FreeOSMemory()
+		locked, err := a.lockMemory(mode)
+		if err != nil {
+			return err
+		}
+		cfg.Vault = v
+		cfg.Serving = func(s daemon.Serving) { a.printServing(s, locked) }
+		be, fleetVault := v.Backend().(*pgvault.Backend)
+		switch {
+		case fleetVault && fl.worker == "":
+			// A plain run would hold no leases: workers could claim its
+			// accounts while it serves them.
+			return usagef("a vault in PostgreSQL is served by workers: run --worker NAME")
+		case !fleetVault && fl.worker != "":
+			return usagef("--worker needs a vault in PostgreSQL (--vault postgres://...)")
+		case fleetVault:
+			if len(names) > 0 {
+				return usagef("a worker serves the accounts its leases give it, not NAMEs")
+			}
+			if cfg.Fleet, err = pgvault.NewFleet(be, fl.worker, fl.lease); err != nil {
+				return usagef("%v", err)
+			}
+		}
+		return daemon.Serve(sig, cfg)
+	})
+}
+
+// runConfig turns run's flags and environment into a daemon.Config (all
+// but the vault and the fleet).
+func (a *app) runConfig(fl *runFlags, names []string) (daemon.Config, error) {
+	conf, confSet, err := a.serverConf(&fl.sf)
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	apiID, err := a.apiID(&fl.sf)
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	proxy, err := a.proxyURL(&fl.sf)
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	methods, err := tljson.NewMethodPolicy(fl.allow, fl.deny)
+	if err != nil {
+		return daemon.Config{}, usagef("%v", err)
+	}
+	path, err := a.socketPath(fl.socket)
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	return daemon.Config{
+		Log:      a.logger(),
+		Socket:   path,
+		Names:    names,
+		Force:    fl.force,
+		Defaults: mtproto.Defaults{Server: conf, ServerSet: confSet, APIID: apiID, Proxy: proxy},
+		Methods:  methods,
+		LowerGC:  a.getenv("GOGC") == "",
+		Stopped: func(s daemon.Stopped) {
+			if !a.json {
+				a.notef("stopped; every account saved (%d with changes, in %.2f s)", s.Changed, s.Took.Seconds())
+			}
+		},
+	}, nil
+}
+
+// runHelp is run's --help.
+const runHelp = `Keep the vault's active accounts (or the NAMEs given) connected to Telegram
 through one MTProto pool, and serve the local API (HTTP+JSON) on a unix socket
 (mode 0600, owner only) until SIGINT or SIGTERM; ` + "`tgvault call`" + ` is its client.
 
@@ -135,104 +251,7 @@ that cannot renew stops its sessions before its leases can expire, and
 sends nothing past them; every connection asks Telegram to close it when its
 pings stop (ping_delay_disconnect, half the lease, 3s to 75s), so that a
 worker that dies or is paused has its accounts taken over by the others once
-its leases expired and that delay passed. See docs/fleet.md.`,
-		Args: cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, names []string) error {
-			// From the start: a signal during start-up stops run cleanly.
-			sig, stopSig := a.signalContext()
-			defer stopSig()
-			conf, confSet, err := a.serverConf(&sf)
-			if err != nil {
-				return err
-			}
-			defaultAPIID, err := a.apiID(&sf)
-			if err != nil {
-				return err
-			}
-			proxy, err := a.proxyURL(&sf)
-			if err != nil {
-				return err
-			}
-			methods, err := tljson.NewMethodPolicy(allow, deny)
-			if err != nil {
-				return usagef("%v", err)
-			}
-			path, err := a.socketPath(socket)
-			if err != nil {
-				return err
-			}
-			mode, err := a.mlockMode(mlock)
-			if err != nil {
-				return err
-			}
-			if worker != "" {
-				if err := pgvault.CheckPeriod(lease); err != nil {
-					return usagef("--lease: %v", err)
-				}
-			}
-			if err := checkMemlock(mode); err != nil {
-				return err
-			}
-			return a.withVault(perProcess, func(v *vault.Vault) error {
-				if _, err := v.List(); err != nil { // exit 3 when locked
-					return err
-				}
-				// Unlocking by passphrase ran scrypt (256 MiB): give that
-				// back to the OS now rather than hold it for run's life.
-				debug.FreeOSMemory()
-				locked, err := a.lockMemory(mode)
-				if err != nil {
-					return err
-				}
-				be, fleetVault := v.Backend().(*pgvault.Backend)
-				cfg := daemon.Config{
-					Vault:    v,
-					Log:      a.logger(),
-					Socket:   path,
-					Names:    names,
-					Force:    force,
-					Defaults: mtproto.Defaults{Server: conf, ServerSet: confSet, APIID: defaultAPIID, Proxy: proxy},
-					Methods:  methods,
-					LowerGC:  a.getenv("GOGC") == "",
-					Serving:  func(s daemon.Serving) { a.printServing(s, locked) },
-					Stopped: func(s daemon.Stopped) {
-						if !a.json {
-							a.notef("stopped; every account saved (%d with changes, in %.2f s)", s.Changed, s.Took.Seconds())
-						}
-					},
-				}
-				switch {
-				case fleetVault && worker == "":
-					// A plain run would hold no leases: workers could
-					// claim its accounts while it serves them.
-					return usagef("a vault in PostgreSQL is served by workers: run --worker NAME")
-				case !fleetVault && worker != "":
-					return usagef("--worker needs a vault in PostgreSQL (--vault postgres://...)")
-				case fleetVault:
-					if len(names) > 0 {
-						return usagef("a worker serves the accounts its leases give it, not NAMEs")
-					}
-					fleet, err := pgvault.NewFleet(be, worker, lease)
-					if err != nil {
-						return usagef("%v", err)
-					}
-					cfg.Fleet = fleet
-				}
-				return daemon.Serve(sig, cfg)
-			})
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&socket, "socket", "", "the local API socket `PATH`")
-	f.StringVar(&worker, "worker", "", "join the fleet of a PostgreSQL vault as worker `NAME`")
-	f.DurationVar(&lease, "lease", daemon.DefaultLease, "the lease `PERIOD` of a worker (3s to 1h)")
-	f.StringArrayVar(&allow, "allow", nil, "let the local API call `METHOD`, which it refuses by default (repeatable; wrappers and MTProto service functions stay refused)")
-	f.StringArrayVar(&deny, "deny", nil, "refuse `METHOD` on the local API as well (repeatable)")
-	f.StringVar(&mlock, "mlock", "", "lock run's memory against swap: `MODE` auto (where the OS allows, else warn), on (refuse to start without) or off (default $TGVAULT_MLOCK, else auto)")
-	f.BoolVar(&force, "force", false, "serve a directory vault that was migrated to PostgreSQL (never while the fleet serves it)")
-	sf.register(f)
-	return cmd
-}
+its leases expired and that delay passed. See docs/fleet.md.`
 
 // errNotRunning reports a socket nobody serves.
 var errNotRunning = errors.New("tgvault run is not running")
@@ -348,7 +367,90 @@ func (a *app) callCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "call NAME me | call NAME peer QUERY | call NAME METHOD [JSON|-]",
 		Short: "Use an account of a running `tgvault run` (the local API's client)",
-		Long: `Ask the local API of a running ` + "`tgvault run`" + ` to use an account:
+		Long:  callHelp,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 2 && args[1] == "me":
+			case len(args) == 3 && args[1] == "peer":
+			case (len(args) == 2 || len(args) == 3) && args[1] != "me" && args[1] != "peer":
+				if !tljson.IsMethod(args[1]) {
+					return usagef("%q is not a Telegram method (usage: call NAME me | call NAME peer QUERY | call NAME METHOD [JSON|-])", args[1])
+				}
+			default:
+				return usagef("usage: call NAME me | call NAME peer QUERY | call NAME METHOD [JSON|-]")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.call(socket, args)
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", "", "the local API socket `PATH`")
+	return cmd
+}
+
+// call is `tgvault call`: one request of the local API, its answer
+// printed.
+func (a *app) call(socket string, args []string) error {
+	var body []byte
+	if args[1] != "me" && args[1] != "peer" {
+		var params []byte
+		if len(args) == 3 {
+			params = []byte(args[2])
+			if args[2] == "-" {
+				var err error
+				params, err = io.ReadAll(io.LimitReader(a.stdin, tljson.MaxInvokeBody+1))
+				if err != nil {
+					return fmt.Errorf("reading the parameters: %w", err)
+				}
+			}
+		}
+		var err error
+		if body, err = callBody(args[1], params); err != nil {
+			return err
+		}
+	}
+	sock, err := a.socketPath(socket)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	base := "/v1/accounts/" + url.PathEscape(args[0])
+	if body != nil {
+		var out json.RawMessage
+		if err := apiDo(ctx, sock, http.MethodPost, base+"/invoke", body, &out); err != nil {
+			return err
+		}
+		return a.printJSON(out)
+	}
+	var out map[string]any
+	if args[1] == "me" {
+		err = apiGet(ctx, sock, base+"/me", &out)
+	} else {
+		err = apiGet(ctx, sock, base+"/peers/"+url.PathEscape(args[2]), &out)
+	}
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(out)
+	}
+	for _, k := range []string{"user_id", "is_bot", "id", "type", "access_hash", "username"} {
+		if v, ok := out[k]; ok {
+			if f, isNum := v.(float64); isNum {
+				v = strconv.FormatFloat(f, 'f', -1, 64)
+			}
+			a.printf("%-12s %v\n", k, v)
+		}
+	}
+	return nil
+}
+
+// callHelp is call's --help.
+const callHelp = `Ask the local API of a running ` + "`tgvault run`" + ` to use an account:
 
   call NAME me            the logged-in user (user_id, is_bot)
   call NAME peer QUERY    a peer by "me", marked id or username (from the
@@ -379,81 +481,7 @@ account's login or change how it logs in (README.md lists them): --allow
 METHOD lifts one refusal (not of a wrapper around another query, nor of an
 MTProto service function), --deny METHOD adds one; both repeat.
 
-The socket is --socket, else TGVAULT_SOCKET, else run's default.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			switch {
-			case len(args) == 2 && args[1] == "me":
-			case len(args) == 3 && args[1] == "peer":
-			case (len(args) == 2 || len(args) == 3) && args[1] != "me" && args[1] != "peer":
-				if !tljson.IsMethod(args[1]) {
-					return usagef("%q is not a Telegram method (usage: call NAME me | call NAME peer QUERY | call NAME METHOD [JSON|-])", args[1])
-				}
-			default:
-				return usagef("usage: call NAME me | call NAME peer QUERY | call NAME METHOD [JSON|-]")
-			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var body []byte
-			if args[1] != "me" && args[1] != "peer" {
-				var params []byte
-				if len(args) == 3 {
-					params = []byte(args[2])
-					if args[2] == "-" {
-						var err error
-						params, err = io.ReadAll(io.LimitReader(a.stdin, tljson.MaxInvokeBody+1))
-						if err != nil {
-							return fmt.Errorf("reading the parameters: %w", err)
-						}
-					}
-				}
-				var err error
-				if body, err = callBody(args[1], params); err != nil {
-					return err
-				}
-			}
-			sock, err := a.socketPath(socket)
-			if err != nil {
-				return err
-			}
-			ctx, stop := signalContext()
-			defer stop()
-			ctx, cancel := context.WithTimeout(ctx, callTimeout)
-			defer cancel()
-			base := "/v1/accounts/" + url.PathEscape(args[0])
-			if body != nil {
-				var out json.RawMessage
-				if err := apiDo(ctx, sock, http.MethodPost, base+"/invoke", body, &out); err != nil {
-					return err
-				}
-				return a.printJSON(out)
-			}
-			var out map[string]any
-			if args[1] == "me" {
-				err = apiGet(ctx, sock, base+"/me", &out)
-			} else {
-				err = apiGet(ctx, sock, base+"/peers/"+url.PathEscape(args[2]), &out)
-			}
-			if err != nil {
-				return err
-			}
-			if a.json {
-				return a.printJSON(out)
-			}
-			for _, k := range []string{"user_id", "is_bot", "id", "type", "access_hash", "username"} {
-				if v, ok := out[k]; ok {
-					if f, isNum := v.(float64); isNum {
-						v = strconv.FormatFloat(f, 'f', -1, 64)
-					}
-					a.printf("%-12s %v\n", k, v)
-				}
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&socket, "socket", "", "the local API socket `PATH`")
-	return cmd
-}
+The socket is --socket, else TGVAULT_SOCKET, else run's default.`
 
 // poolStatus asks a running `tgvault run` for its accounts.
 func (a *app) poolStatus(socket string) ([]localapi.Account, error) {
