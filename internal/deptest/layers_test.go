@@ -24,6 +24,10 @@ const (
 // yardstick of plain gotd clients.
 var gotdOutsideMtproto = []string{"internal/mtproxytest", "bench/gotdclients"}
 
+// vaultAndMtproto are the only packages that may import both vault/...
+// and mtproto/...: the run daemon, where the two meet, and the CLI.
+var vaultAndMtproto = []string{"daemon", "cmd/tgvault"}
+
 // platforms are the environments whose imports are checked: build tags
 // give each OS its own files, and the test hooks (tgvault_testhooks) theirs.
 var platforms = [][]string{
@@ -85,6 +89,12 @@ func TestLayers(t *testing.T) {
 			}
 		}
 	}
+	for _, pkg := range sortedKeys(imports) {
+		if !slices.Contains(vaultAndMtproto, pkg) && importsTree(imports[pkg], "vault") && importsTree(imports[pkg], "mtproto") {
+			t.Errorf("%s imports both vault/... and mtproto/...; only %s may (%s): the code that joins them belongs in daemon",
+				pkg, strings.Join(vaultAndMtproto, " and "), doc)
+		}
+	}
 	for _, pkg := range sortedKeys(rows) {
 		r := rows[pkg]
 		if _, ok := imports[pkg]; !ok {
@@ -99,6 +109,17 @@ func TestLayers(t *testing.T) {
 			}
 		}
 	}
+}
+
+// importsTree reports whether imps holds the module's package tree or one
+// under it.
+func importsTree(imps map[string]bool, tree string) bool {
+	for imp := range imps {
+		if rel, ok := strings.CutPrefix(imp, module+"/"); ok && (rel == tree || strings.HasPrefix(rel, tree+"/")) {
+			return true
+		}
+	}
+	return false
 }
 
 // allowed reports whether imp (a full import path) is in the allow list.
