@@ -125,7 +125,9 @@ func (a *app) runServe(fl *runFlags, names []string) error {
 		return err
 	}
 	return a.withVault(perProcess, func(v *vault.Vault) error {
-		if _, err := v.List(); err != nil { // exit 3 when locked
+		// Unlock first (exit 3 when locked, before memory is locked);
+		// Recipient reads no index: Serve reads it.
+		if _, err := v.Recipient(); err != nil {
 			return err
 		}
 		// Unlocking by passphrase ran scrypt (256 MiB): give that back to
