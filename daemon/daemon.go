@@ -23,8 +23,11 @@ import (
 type Config struct {
 	// Vault is the unlocked vault to serve. Serve does not close it.
 	Vault *vault.Vault
-	// Log receives run's warnings (Warn) and notes (Info), one sentence
-	// each in the message; nil discards them.
+	// Log receives run's warnings (Warn) and notes (Info): each message
+	// is a whole sentence, and a sentence about one account or one fleet
+	// worker also carries its name as the attribute "account" or
+	// "worker". No key, session string, passphrase, proxy secret or phone
+	// number is ever logged. nil discards them.
 	Log *slog.Logger
 	// Socket is the path of the local API's unix socket.
 	Socket string
@@ -143,9 +146,10 @@ func (d *daemon) warnf(format string, args ...any) {
 	d.log.Warn(fmt.Sprintf(format, args...))
 }
 
-// notef logs a note (Info).
-func (d *daemon) notef(format string, args ...any) {
-	d.log.Info(fmt.Sprintf(format, args...))
+// logAccount logs a sentence about one account, with the account's name
+// as the attribute "account" (the CLI prints the sentence only).
+func (d *daemon) logAccount(l slog.Level, name, format string, args ...any) {
+	d.log.Log(context.Background(), l, fmt.Sprintf(format, args...), slog.String("account", name))
 }
 
 // selectAccounts picks the accounts run serves: the active ones (of the
@@ -164,7 +168,7 @@ func (d *daemon) selectAccounts(list []vault.Account, names []string) ([]vault.A
 		found++
 		if acct.Status != vault.StatusActive {
 			if len(want) > 0 {
-				d.warnf("account %s is %s: not connected", acct.Name, acct.Status)
+				d.logAccount(slog.LevelWarn, acct.Name, "account %s is %s: not connected", acct.Name, acct.Status)
 			}
 			continue
 		}
@@ -231,7 +235,7 @@ func (d *daemon) claimAccounts(v *vault.Vault, active []vault.Account) (*vault.C
 		return nil, fmt.Errorf("another process holds the accounts to serve (%d): %w", len(held), &vault.HeldError{Holder: busy[held[0]]})
 	}
 	for _, name := range held {
-		d.warnf("account %s: %v; not connected", name, &vault.HeldError{Holder: busy[name]})
+		d.logAccount(slog.LevelWarn, name, "account %s: %v; not connected", name, &vault.HeldError{Holder: busy[name]})
 	}
 	return claim, nil
 }

@@ -130,9 +130,10 @@ func newFleetWorker(log *slog.Logger, v *vault.Vault, fleet *pgvault.Fleet, pool
 	return fw
 }
 
-// warnf logs a warning: one sentence, as the CLI prints it.
+// warnf logs a warning: one sentence, as the CLI prints it, with the
+// worker's name as the attribute "worker".
 func (fw *fleetWorker) warnf(format string, args ...any) {
-	fw.log.Warn(fmt.Sprintf(format, args...))
+	fw.log.Warn(fmt.Sprintf(format, args...), slog.String("worker", fw.fleet.Worker()))
 }
 
 // run joins the fleet, starts the renewer and the watchdog, and runs the

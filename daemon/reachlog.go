@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"log/slog"
 	"sync"
 
 	"github.com/tgvault/tgvault/mtproto"
@@ -22,10 +23,10 @@ func (r *reachLog) note(d *daemon, name string, s mtproto.Status, err error) {
 	switch {
 	case s == mtproto.StatusUnreachable && !r.down[name]:
 		r.down[name] = true
-		d.warnf("account %s: unreachable: %v; retrying with back-off (a `tgvault call` tries once more at once)", name, err)
+		d.logAccount(slog.LevelWarn, name, "account %s: unreachable: %v; retrying with back-off (a `tgvault call` tries once more at once)", name, err)
 	case s == mtproto.StatusReady && r.down[name]:
 		delete(r.down, name)
-		d.notef("account %s: its server answers again; ready", name)
+		d.logAccount(slog.LevelInfo, name, "account %s: its server answers again; ready", name)
 	case s.Final():
 		delete(r.down, name)
 	}

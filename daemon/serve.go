@@ -123,13 +123,13 @@ func (d *daemon) onStatus(name string, s mtproto.Status, err error) {
 	if s == mtproto.StatusDuplicateWait && d.fw != nil {
 		// A fleet's takeover: the old owner's connection may live until
 		// the server's dead-man switch closes it.
-		d.warnf("account %s: %v; trying again in %v (marked revoked only if it persists)", name, err, d.fw.dm.Delay+pgvault.TransitSlack)
+		d.logAccount(slog.LevelWarn, name, "account %s: %v; trying again in %v (marked revoked only if it persists)", name, err, d.fw.dm.Delay+pgvault.TransitSlack)
 		return
 	}
 	if s == mtproto.StatusProxyAuth {
 		// The account is fine; its proxy URL is not. Not marked in the
 		// vault: the next run tries again.
-		d.warnf("account %s: %v; not retried until run restarts (fix the proxy URL: `tgvault proxy %s -` with the URL on stdin, or TGVAULT_PROXY_FILE)", name, err, name)
+		d.logAccount(slog.LevelWarn, name, "account %s: %v; not retried until run restarts (fix the proxy URL: `tgvault proxy %s -` with the URL on stdin, or TGVAULT_PROXY_FILE)", name, err, name)
 		return
 	}
 	st := vaultStatusOf(s, err)
@@ -140,9 +140,9 @@ func (d *daemon) onStatus(name string, s mtproto.Status, err error) {
 	if err != nil {
 		reason = err.Error()
 	}
-	d.warnf("account %s: %s; marked %s in the vault", name, reason, st)
+	d.logAccount(slog.LevelWarn, name, "account %s: %s; marked %s in the vault", name, reason, st)
 	if err := markAccount(d.v, d.w, d.set, name, st, reason); err != nil {
-		d.warnf("account %s: marking it %s: %v", name, st, err)
+		d.logAccount(slog.LevelWarn, name, "account %s: marking it %s: %v", name, st, err)
 	}
 	if d.fw != nil {
 		d.fw.finalAccount(name) // its lease no longer counts in the shares
@@ -161,7 +161,7 @@ func (d *daemon) addAccounts(active []vault.Account, claim *vault.Claim) error {
 	for i, acct := range active {
 		f, err := files[i], openErrs[i]
 		if err != nil {
-			d.warnf("account %s: %v; not connected", acct.Name, err)
+			d.logAccount(slog.LevelWarn, acct.Name, "account %s: %v; not connected", acct.Name, err)
 			_ = claim.Release(acct.ID)
 			continue
 		}
@@ -173,7 +173,7 @@ func (d *daemon) addAccounts(active []vault.Account, claim *vault.Claim) error {
 			err = d.pool.AddClient(acct.Name, s, opts)
 		}
 		if err != nil {
-			d.warnf("account %s: %v; not connected", acct.Name, err)
+			d.logAccount(slog.LevelWarn, acct.Name, "account %s: %v; not connected", acct.Name, err)
 		}
 	}
 	return nil

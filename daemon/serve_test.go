@@ -205,7 +205,7 @@ func TestServe(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !strings.Contains(logs.String(), "account bob") || !strings.Contains(logs.String(), "marked revoked in the vault") {
+	if !strings.Contains(logs.String(), "level=WARN msg=\"account bob: ") || !strings.Contains(logs.String(), "marked revoked in the vault\" account=bob") {
 		t.Errorf("no warning about bob in the log:\n%s", logs.String())
 	}
 
