@@ -260,3 +260,72 @@ func TestSaveBatchCrashChild(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateIn: stores created through a batch are not on disk until
+// Sync, then in place at their first revision with their rows, with no
+// temp file left and nothing left to save; a store whose staged save
+// failed (its directory gone) is reported, and Abandon drops it without
+// writing.
+func TestCreateIn(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	gone := filepath.Join(t.TempDir(), "gone")
+	if err := os.Mkdir(gone, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s := newTestSealer(t)
+	batch := &SaveBatch{}
+	const n = 20
+	files := make([]*File, n)
+	for i := range files {
+		d := dir
+		if i == n-1 {
+			d = gone
+		}
+		f, err := CreateIn(batch, FileBlob(filepath.Join(d, fmt.Sprint("a", i, ".age"))), s, Binding{"v", fmt.Sprint("a", i), 1}, &Snapshot{Session: testRow(t), Peers: vectorPeers()}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(f.Path()); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("store %d on disk before Sync: %v", i, err)
+		}
+		files[i] = f
+	}
+	// The last store's directory goes before Sync: its temp file with it.
+	if err := os.RemoveAll(gone); err != nil {
+		t.Fatal(err)
+	}
+	failed := batch.Sync()
+	if len(failed) != 1 || failed[files[n-1]] == nil {
+		t.Fatalf("Sync failed %v, want the store whose directory went", failed)
+	}
+	for _, f := range files[:n-1] {
+		if f.Revision() != 1 || f.peersDirty {
+			t.Fatalf("after Sync: revision %d, dirty %v", f.Revision(), f.peersDirty)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		g, err := OpenFile(f.Path(), s, Binding{"v", strings.TrimSuffix(filepath.Base(f.Path()), ".age"), 1}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := g.PeerCount(); n != len(vectorPeers()) || g.Revision() != 1 {
+			t.Fatalf("on disk: %d peers, revision %d", n, g.Revision())
+		}
+		g.Close()
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != n-1 {
+		t.Fatalf("%d entries in the directory, want the %d stores only", len(ents), n-1)
+	}
+	if err := os.Mkdir(gone, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	files[n-1].Abandon()
+	if ents, _ := os.ReadDir(gone); len(ents) != 0 {
+		t.Fatal("Abandon wrote the store")
+	}
+	if _, err := files[n-1].PeerCount(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("an abandoned store answers: %v", err)
+	}
+}

@@ -125,13 +125,25 @@ func CreateFile(path string, s Sealer, b Binding, snap *Snapshot, opts Options) 
 // CreateBlob is CreateFile for any Blob; the caller makes sure that the
 // blob is new.
 func CreateBlob(blob Blob, s Sealer, b Binding, snap *Snapshot, opts Options) (*File, error) {
+	return CreateIn(nil, blob, s, b, snap, opts)
+}
+
+// CreateIn is CreateBlob through batch (as FlushIn is Flush): the new
+// store's image is sealed and written to its temp file, and is in place
+// and durable once batch.Sync returns without an error for the store; its
+// Revision is b.Revision from then on. A bulk import creates thousands of
+// stores so, with their fsyncs together and one directory fsync. A store
+// whose blob is not a file, or any store when batch is nil, is saved at
+// once. A store whose staged save failed still holds its rows: Close
+// saves them again, Abandon drops them.
+func CreateIn(batch *SaveBatch, blob Blob, s Sealer, b Binding, snap *Snapshot, opts Options) (*File, error) {
 	f := &File{core: newCore(opts), blob: blob, sealer: s, binding: b}
 	f.trackDirty = true
 	if err := f.core.fill(snap); err != nil {
 		return nil, err
 	}
 	f.binding.Revision-- // save writes Revision+1
-	if err := f.saveLocked(); err != nil {
+	if err := f.saveIn(batch); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -557,6 +569,21 @@ func (f *File) Close() error {
 	f.saveMu.Unlock()
 	f.closeLocked()
 	return nil
+}
+
+// Abandon releases the store without saving what it has not saved: a
+// store made by CreateIn whose batch failed to sync it, which its creator
+// removes.
+func (f *File) Abandon() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return
+	}
+	f.saveMu.Lock()
+	f.dropImage()
+	f.saveMu.Unlock()
+	f.closeLocked()
 }
 
 // ExportPyrogram writes a plain (unencrypted) Pyrogram v3 session file,

@@ -594,11 +594,17 @@ func sessionFields(a *Account, row storage.SessionRow) bool {
 // createAccount seals snap as a new account image; a blob that exists
 // already is refused (ids are random: it would be a bug).
 func (v *Vault) newAccountFile(id string, s *crypto.VaultSealer, b storage.Binding, snap *storage.Snapshot) (*storage.File, error) {
+	return v.newAccountFileIn(nil, id, s, b, snap)
+}
+
+// newAccountFileIn is newAccountFile through batch (storage.CreateIn): the
+// file is in place once batch.Sync returns (at once when batch is nil).
+func (v *Vault) newAccountFileIn(batch *storage.SaveBatch, id string, s *crypto.VaultSealer, b storage.Binding, snap *storage.Snapshot) (*storage.File, error) {
 	name := accountBlob(id)
 	if _, err := v.be.Read(name); err == nil {
 		return nil, fmt.Errorf("storage: create %s: %w", name, fs.ErrExist)
 	}
-	return storage.CreateBlob(v.be.Blob(name), v.accountSealer(s, false, id), b, snap, v.storageOptions())
+	return storage.CreateIn(batch, v.be.Blob(name), v.accountSealer(s, false, id), b, snap, v.storageOptions())
 }
 
 // OpenAccounts opens the stores of many accounts that List returned, with

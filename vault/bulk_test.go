@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tgvault/tgvault/sessionstring"
@@ -138,5 +139,59 @@ func TestImportFiles(t *testing.T) {
 	}
 	if _, err := tv.Show("twin"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("the twin is in the index: %v", err)
+	}
+}
+
+// countingBackend is the vault's directory, counting the writes of the
+// index.
+type countingBackend struct {
+	DirBackend
+	indexWrites atomic.Int32
+}
+
+func (b *countingBackend) Write(name string, data []byte) error {
+	if name == indexName {
+		b.indexWrites.Add(1)
+	}
+	return b.DirBackend.Write(name, data)
+}
+
+// TestImportFilesBatches: 600 files are imported in three batches of
+// paths, each written with one index write; every account is listed at
+// revision 1 with its peers and opens, and no temp file is left.
+func TestImportFilesBatches(t *testing.T) {
+	tv := newTestVault(t)
+	paths := makeSessionFiles(t, t.TempDir(), 2*importBatch+88)
+	be := &countingBackend{DirBackend: DirBackend(tv.Dir())}
+	v := tv.reopen(t, Options{Backend: be, Keyring: tv.kr})
+	done := 0
+	if err := v.ImportFiles(paths, ImportOptions{}, func(n int, r ImportReport, err error) {
+		if err != nil || n != done+1 || r.Account.Revision != 1 {
+			t.Errorf("file %d: %+v, %v", n, r.Account, err)
+		}
+		done = n
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := be.indexWrites.Load(); n != 3 {
+		t.Errorf("%d index writes for 3 batches, want 3", n)
+	}
+	list, err := tv.List()
+	if err != nil || len(list) != len(paths) {
+		t.Fatalf("List: %d accounts, %v", len(list), err)
+	}
+	for _, a := range list {
+		if a.Revision != 1 || a.Peers != 5 {
+			t.Fatalf("%+v", a)
+		}
+	}
+	f, err := tv.OpenAccount(list[len(list)-1].Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	ents, err := os.ReadDir(filepath.Join(tv.Dir(), accountsDir))
+	if err != nil || len(ents) != len(paths) {
+		t.Fatalf("%d entries in accounts/, want %d: %v", len(ents), len(paths), err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -352,19 +353,23 @@ func readSource(path string) ([]byte, error) {
 	return data, nil
 }
 
-// ImportFiles imports many files under one lock, writing each account file
-// once and the index once per batch of 256, so that a thousand .session
-// files import in seconds. Files are read, sealed and written by a few
-// workers at once (the fsyncs overlap); names and keys are checked and the
-// index updated in the order of paths. progress (if not nil) is called
-// after each file, in order, with its report or error; a failed file does
-// not stop the others. opts.Name, if set, is ignored (each account is
-// named after its file, or the name a hand-off carries). A key already in
-// the vault, or met earlier in paths, is a *DuplicateKeyError for that
-// file (a report with Existing under opts.SkipExisting; opts.Replace
-// replaces the account). The returned error counts the failures and wraps
-// each one. A crash in the middle leaves account files that the index
-// does not list; Doctor reports them.
+// ImportFiles imports many files under one lock, in batches of 256
+// paths: the account files of a batch are read, decoded, sealed and
+// written to temp files by a few workers at once (one per core and as
+// many more, for the file system's waits), then made durable together
+// (storage.SaveBatch: their fsyncs at once, one fsync of the directory),
+// then checked in the order of paths (names, and keys met earlier in
+// paths) and added to the index, which is written once per batch. The
+// workers go on with the next batch meanwhile. progress (if not nil) is
+// called after each file, in order, with its report or error, once its
+// batch is written; a failed file does not stop the others. opts.Name,
+// if set, is ignored (each account is named after its file, or the name a
+// hand-off carries). A key already in the vault, or met earlier in paths,
+// is a *DuplicateKeyError for that file (a report with Existing under
+// opts.SkipExisting; opts.Replace replaces the account). The returned
+// error counts the failures and wraps each one. A crash in the middle
+// leaves account files that the index does not list, and temp files;
+// Doctor reports them.
 func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(done int, r ImportReport, err error)) error {
 	t, err := v.beginImport(opts)
 	if err != nil {
@@ -388,21 +393,37 @@ func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(do
 		return nil
 	}
 
-	type result struct {
-		r   ImportReport
-		err error
+	batches := make([]*storage.SaveBatch, (len(paths)+importBatch-1)/importBatch)
+	for i := range batches {
+		batches[i] = &storage.SaveBatch{}
 	}
-	results := make([]chan result, len(paths))
+	results := make([]chan staged, len(paths))
 	for i := range results {
-		results[i] = make(chan result, 1)
+		results[i] = make(chan staged, 1)
 	}
 	work := make(chan int)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	// Runs before t.end: no worker writes once the lock is released.
+	synced := 0 // batches synced and settled
+	// Runs before t.end: no worker writes once the lock is released, and
+	// the files of batches not settled are removed, temp files included.
 	defer func() {
 		close(stop)
 		wg.Wait()
+		for g := synced; g < len(batches); g++ {
+			var files []staged
+			for i := g * importBatch; i < min(len(paths), (g+1)*importBatch); i++ {
+				select {
+				case x := <-results[i]:
+					files = append(files, x)
+				default:
+				}
+			}
+			batches[g].Sync()
+			for _, x := range files {
+				v.dropStaged(x)
+			}
+		}
 	}()
 	go func() {
 		defer close(work)
@@ -414,47 +435,63 @@ func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(do
 			}
 		}
 	}()
-	for range importWorkers {
+	for range importWorkers() {
 		wg.Go(func() {
 			for i := range work {
-				r, err := v.writeAccount(t, paths[i], opts, dup)
-				results[i] <- result{r, err}
+				r, f, err := v.writeAccount(t, paths[i], opts, dup, batches[i/importBatch])
+				results[i] <- staged{r, f, err}
 			}
 		})
 	}
 
 	var errs []error
-	pending := 0
-	for i := range paths {
-		res := <-results[i]
-		r, err := res.r, res.err
-		if err == nil {
-			if err = t.add(&r, opts); err != nil {
-				_ = v.removeAccount(r.Account.ID)
-				r = ImportReport{}
-			}
+	for g, batch := range batches {
+		lo, hi := g*importBatch, min(len(paths), (g+1)*importBatch)
+		files := make([]staged, hi-lo)
+		for i := range files {
+			files[i] = <-results[lo+i]
 		}
-		if err != nil {
-			r, err = skipExisting(opts, err)
-		}
-		if err == nil && r.Existing == "" {
-			pending++
-			if pending >= importBatch {
-				if err := t.save(); err != nil {
-					return err
+		failed := batch.Sync()
+		synced = g + 1
+		added := 0
+		for i := range files {
+			x := &files[i]
+			r, err := x.r, x.err
+			if err == nil {
+				if ferr := failed[x.f]; ferr != nil {
+					err = fmt.Errorf("vault: write account file: %w", ferr)
+				} else {
+					r.Account.Revision = x.f.Revision()
 				}
-				pending = 0
 			}
-		} else if err != nil {
-			errs = append(errs, fmt.Errorf("file %d: %w", i+1, err))
+			if err != nil {
+				v.dropStaged(*x)
+			} else {
+				if cerr := x.f.Close(); cerr != nil { // nothing left to save
+					err = cerr
+				} else if err = t.add(&r, opts); err != nil {
+					_ = v.removeAccount(r.Account.ID)
+				}
+				if err != nil {
+					r = ImportReport{}
+				}
+			}
+			if err != nil {
+				r, err = skipExisting(opts, err)
+			}
+			if err == nil && r.Existing == "" {
+				added++
+			} else if err != nil {
+				errs = append(errs, fmt.Errorf("file %d: %w", lo+i+1, err))
+			}
+			if progress != nil {
+				progress(lo+i+1, r, err)
+			}
 		}
-		if progress != nil {
-			progress(i+1, r, err)
-		}
-	}
-	if pending > 0 || len(t.gone) > 0 {
-		if err := t.save(); err != nil {
-			return err
+		if added > 0 || len(t.gone) > 0 {
+			if err := t.save(); err != nil {
+				return err
+			}
 		}
 	}
 	if len(errs) > 0 {
@@ -463,23 +500,45 @@ func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(do
 	return nil
 }
 
-// importWorkers is how many files ImportFiles reads and writes at once.
-const importWorkers = 4
+// staged is a file of ImportFiles written to its batch: the report, and
+// the account's store, open until its batch is synced (nil when nothing
+// was written).
+type staged struct {
+	r   ImportReport
+	f   *storage.File
+	err error
+}
 
-// writeAccount reads the file at path and writes its account file; it does
-// not touch the index. It is safe for concurrent use (t's sealer and
-// identity are; dup must be).
-func (v *Vault) writeAccount(t *tx, path string, opts ImportOptions, dup func(sessionstring.KeyID) error) (ImportReport, error) {
+// dropStaged removes a staged file whose import failed or was stopped:
+// the store is dropped unsaved and its file (in place or not) removed.
+func (v *Vault) dropStaged(x staged) {
+	if x.f == nil {
+		return
+	}
+	x.f.Abandon()
+	_ = v.removeAccount(strings.TrimSuffix(filepath.Base(x.f.Path()), accountExt))
+}
+
+// importWorkers is how many files ImportFiles reads, decodes, seals and
+// writes at once: one per core for the work, as many again to cover the
+// file system's waits (creating a file costs hundreds of microseconds).
+func importWorkers() int { return 2 * max(2, runtime.GOMAXPROCS(0)) }
+
+// writeAccount reads the file at path and writes its account file through
+// batch; it does not touch the index. It returns the account's store,
+// open (nil when nothing was written): in place once batch is synced. It
+// is safe for concurrent use (t's sealer and identity are; dup must be).
+func (v *Vault) writeAccount(t *tx, path string, opts ImportOptions, dup func(sessionstring.KeyID) error, batch *storage.SaveBatch) (ImportReport, *storage.File, error) {
 	data, err := readSource(path)
 	if err != nil {
-		return ImportReport{}, err
+		return ImportReport{}, nil, err
 	}
 	defer clear(data)
 	p, err := v.parseSource(data, path, opts, func() (*unlocked, error) { return t.st, nil })
 	if err != nil {
-		return ImportReport{}, err
+		return ImportReport{}, nil, err
 	}
-	return v.createParsed(t, p, path, opts, dup)
+	return v.createParsedIn(batch, t, p, path, opts, dup)
 }
 
 // add puts a new account (r.Account, whose file is written) into t's
@@ -558,13 +617,22 @@ func (v *Vault) importOne(t *tx, data []byte, srcPath string, opts ImportOptions
 // written. The name is opts.Name, else the one a hand-off carries, else
 // one derived from the source.
 func (v *Vault) createParsed(t *tx, p *parsed, srcPath string, opts ImportOptions, dup func(sessionstring.KeyID) error) (ImportReport, error) {
+	r, _, err := v.createParsedIn(nil, t, p, srcPath, opts, dup)
+	return r, err
+}
+
+// createParsedIn is createParsed through batch: with a batch, the account's
+// store is returned open, its file in place once batch is synced (the
+// caller then reads its revision and closes it, or drops it with
+// dropStaged); without, it is closed and nil.
+func (v *Vault) createParsedIn(batch *storage.SaveBatch, t *tx, p *parsed, srcPath string, opts ImportOptions, dup func(sessionstring.KeyID) error) (ImportReport, *storage.File, error) {
 	if p.session.AuthKey.IsZero() {
-		return ImportReport{}, fmt.Errorf("%w: the session has no auth key", ErrBadInput)
+		return ImportReport{}, nil, fmt.Errorf("%w: the session has no auth key", ErrBadInput)
 	}
 	kid := p.session.AuthKey.ID()
 	if dup != nil {
 		if err := dup(kid); err != nil {
-			return ImportReport{}, err
+			return ImportReport{}, nil, err
 		}
 	}
 	if !p.snap.Session.APIID.Known() && opts.APIID.Known() {
@@ -580,21 +648,27 @@ func (v *Vault) createParsed(t *tx, p *parsed, srcPath string, opts ImportOption
 		name = defaultName(srcPath, p.session, id)
 	}
 	if err := checkName(name); err != nil {
-		return ImportReport{}, err
+		return ImportReport{}, nil, err
 	}
 	b := storage.Binding{VaultID: v.meta.VaultID, AccountID: id, Revision: 1}
-	f, err := v.newAccountFile(id, t.sealer, b, p.snap)
+	f, err := v.newAccountFileIn(batch, id, t.sealer, b, p.snap)
 	if err != nil {
-		return ImportReport{}, fmt.Errorf("vault: write account file: %w", err)
+		return ImportReport{}, nil, fmt.Errorf("vault: write account file: %w", err)
 	}
-	rev := f.Revision()
+	rev := b.Revision // f's own once a batch has synced it
 	peers, err := f.PeerCount()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = v.removeAccount(id)
-		return ImportReport{}, err
+	if batch == nil {
+		rev = f.Revision()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			_ = v.removeAccount(id)
+			return ImportReport{}, nil, err
+		}
+		f = nil
+	} else if err != nil {
+		return ImportReport{}, f, err
 	}
 	now := v.now().UTC()
 	row := p.snap.Session
@@ -615,7 +689,7 @@ func (v *Vault) createParsed(t *tx, p *parsed, srcPath string, opts ImportOption
 			r.PlaintextRemains = true
 		}
 	}
-	return r, nil
+	return r, f, nil
 }
 
 func without(l []string, s string) []string {
