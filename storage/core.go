@@ -212,8 +212,8 @@ func newCore(opts Options) *core {
 		opts:    opts,
 		meta:    map[string][]byte{},
 		updates: map[int64]UpdateState{},
-		byID:    newIDTable(0),
 	}
+	c.byID = newIDTable(0, &c.recs)
 	c.byUsername = newNameIndex(0, &c.recs, false)
 	c.byPhone = newNameIndex(0, &c.recs, true)
 	return c
@@ -326,7 +326,7 @@ func (c *core) putPeers(peers []Peer, stamp bool) error {
 	}
 	if len(c.recs) == 0 && len(peers) > c.byID.len() {
 		// A bulk load: size the indexes once.
-		c.byID = newIDTable(len(peers))
+		c.byID = newIDTable(len(peers), &c.recs)
 		c.byUsername = newNameIndex(len(peers), &c.recs, false)
 		c.byPhone = newNameIndex(len(peers)/4, &c.recs, true)
 	}

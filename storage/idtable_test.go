@@ -11,7 +11,8 @@ import (
 func TestIDTableMatchesMap(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
-	tab := newIDTable(0)
+	var rows []Peer
+	tab := newIDTable(0, &rows)
 	ref := map[int64]slot{}
 	for i := range 200000 {
 		var k int64
@@ -39,6 +40,7 @@ func TestIDTableMatchesMap(t *testing.T) {
 		}
 		if !wok {
 			ref[k] = next
+			rows = append(rows, Peer{ID: k})
 		}
 	}
 	if tab.len() != len(ref) {
