@@ -89,8 +89,13 @@ const (
 	shutdownGrace = 30 * time.Second
 )
 
-// ErrNoVault is Serve's answer to a Config without a Vault.
-var ErrNoVault = errors.New("daemon: no vault to serve")
+// Serve's answers to a Config it cannot serve.
+var (
+	ErrNoVault = errors.New("daemon: no vault to serve")
+	// ErrFleetNames: a fleet worker serves the accounts its leases give
+	// it, not names.
+	ErrFleetNames = errors.New("daemon: a fleet worker serves the accounts its leases give it, not names")
+)
 
 // Serve serves cfg.Vault until ctx ends: it takes the accounts (their
 // ownership locks, or a fleet worker's leases), connects them through one
@@ -107,6 +112,9 @@ func Serve(ctx context.Context, cfg Config) error {
 	d := newDaemon(cfg)
 	v := cfg.Vault
 	if cfg.Fleet != nil {
+		if len(cfg.Names) > 0 {
+			return ErrFleetNames
+		}
 		if err := syncLeases(v, cfg.Fleet); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -106,6 +107,12 @@ func TestServeFleet(t *testing.T) {
 		}
 		return s, sock
 	}
+	if f, err := pgvault.NewFleet(b2, "named", lease); err != nil {
+		t.Fatal(err)
+	} else if err := Serve(t.Context(), Config{Vault: v2, Fleet: f, Names: []string{"a0"}, Socket: filepath.Join(t.TempDir(), "named.sock")}); !errors.Is(err, ErrFleetNames) {
+		t.Fatalf("a worker given names: %v, want ErrFleetNames", err)
+	}
+
 	w1, sock1 := worker(v1, "w1")
 	waitUntil(t, time.Minute, "w1 has not every account ready", func() bool { return readyCount(t, sock1) == n })
 
