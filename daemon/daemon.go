@@ -50,6 +50,11 @@ type Config struct {
 	// Methods is the local API's method policy (nil: the default
 	// refusals).
 	Methods *tljson.MethodPolicy
+	// NoRelay serves no MTProto relay (package mtproto/relay: `tgvault
+	// relay`, `exec --relay`); its local API routes then answer 503,
+	// relay_off. A fleet worker serves none either way (its accounts'
+	// relay upstreams would carry no dead-man switch).
+	NoRelay bool
 	// LowerGC lowers the GC target once the accounts are connected
 	// (settleMemory); the CLI sets it when GOGC is not set.
 	LowerGC bool

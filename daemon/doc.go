@@ -7,7 +7,10 @@
 // group-commit writer (every save under the vault's write lock, many
 // accounts' saves in one index write), the final states it records
 // (revoked, key lost, mismatch), and the fleet worker's rule that stops
-// the sessions before a lease can expire (docs/fleet.md).
+// the sessions before a lease can expire (docs/fleet.md). It runs the
+// MTProto relay over the pool (relay.go, package mtproto/relay) unless
+// Config.NoRelay: scripts use an account with a relay session, never its
+// key.
 //
 // Layer rule (docs/ARCHITECTURE.md): daemon is the only package besides
 // cmd/tgvault that imports both vault and mtproto. It reads no flags,

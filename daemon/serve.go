@@ -13,6 +13,7 @@ import (
 
 	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/mtproto"
+	"github.com/tgvault/tgvault/mtproto/relay"
 	"github.com/tgvault/tgvault/storage"
 	"github.com/tgvault/tgvault/vault"
 	"github.com/tgvault/tgvault/vault/pgvault"
@@ -27,6 +28,8 @@ type daemon struct {
 	set   *storeSet
 	pool  *mtproto.Pool
 	reach *reachLog
+	// relay is the MTProto relay over the pool (relay.go); nil when off.
+	relay *relay.Relay
 	// fw is the fleet worker, set before any account of a worker runs.
 	fw *fleetWorker
 	// connects counts the accounts that became ready, for settleMemory.
@@ -54,9 +57,14 @@ func (d *daemon) serve(ctx context.Context, active []vault.Account, claim *vault
 		}
 	}()
 	d.pool = mtproto.NewPool(mtproto.PoolOptions{Methods: d.cfg.Methods, OnStatus: d.onStatus})
+	relayKey := d.relayKey()
 	if err := d.addAccounts(active, claim); err != nil {
 		return err
 	}
+	if err := d.startRelay(relayKey); err != nil {
+		return err
+	}
+	defer d.stopRelay()
 	ln, err := localapi.ListenUnix(d.cfg.Socket)
 	if err != nil {
 		return err
@@ -100,6 +108,7 @@ func (d *daemon) serve(ctx context.Context, active []vault.Account, claim *vault
 	}
 	stopFleet()
 	<-fleetDone
+	d.stopRelay() // its upstream connections on the accounts' keys end before the pool's
 	stopPool()
 	<-poolDone
 	if periodic != nil {
@@ -181,7 +190,7 @@ func (d *daemon) addAccounts(active []vault.Account, claim *vault.Claim) error {
 
 // serveAPI serves the local API on ln; served gets Serve's error.
 func (d *daemon) serveAPI(ln net.Listener) (hs *http.Server, served <-chan error) {
-	hs = &http.Server{Handler: localapi.Handler(d.pool), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs = &http.Server{Handler: localapi.NewHandler(d.pool, localapi.Options{Relay: d.relay}), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	// Update streams never finish on their own: end them when Shutdown
 	// starts, so that it waits only for the calls in flight.
 	hs.RegisterOnShutdown(d.pool.CloseStreams)

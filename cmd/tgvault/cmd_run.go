@@ -76,6 +76,7 @@ type runFlags struct {
 	mlock       string
 	allow, deny []string
 	force       bool
+	noRelay     bool
 }
 
 func (a *app) runCmd() *cobra.Command {
@@ -97,6 +98,7 @@ func (a *app) runCmd() *cobra.Command {
 	f.StringArrayVar(&fl.deny, "deny", nil, "refuse `METHOD` on the local API as well (repeatable)")
 	f.StringVar(&fl.mlock, "mlock", "", "lock run's memory against swap: `MODE` auto (where the OS allows, else warn), on (refuse to start without) or off (default $TGVAULT_MLOCK, else auto)")
 	f.BoolVar(&fl.force, "force", false, "serve a directory vault that was migrated to PostgreSQL (never while the fleet serves it)")
+	f.BoolVar(&fl.noRelay, "no-relay", false, "serve no MTProto relay (tgvault relay and exec --relay then answer relay_off)")
 	fl.sf.register(f)
 	return cmd
 }
@@ -187,6 +189,7 @@ func (a *app) runConfig(fl *runFlags, names []string) (daemon.Config, error) {
 		Socket:   path,
 		Names:    names,
 		Force:    fl.force,
+		NoRelay:  fl.noRelay,
 		Defaults: mtproto.Defaults{Server: conf, ServerSet: confSet, APIID: apiID, Proxy: proxy},
 		Methods:  methods,
 		LowerGC:  a.getenv("GOGC") == "",
@@ -240,6 +243,12 @@ The local API refuses the methods that could export, replace or end an
 account's login or change how it logs in (README.md lists them): --allow
 METHOD lifts one refusal (not of a wrapper around another query, nor of an
 MTProto service function), --deny METHOD adds one; both repeat.
+
+run also serves an MTProto relay on 127.0.0.1 (` + "`tgvault relay`" + `, ` + "`exec --relay`" + `):
+unmodified Telethon, GramJS, mtcute, Pyrogram or gotd programs use an account
+with a relay session, never its key, under the same refused methods
+(README.md, "Run a script without giving it the key"). --no-relay turns it
+off; a fleet worker serves none.
 
 The socket is --socket, else TGVAULT_SOCKET, else
 $XDG_RUNTIME_DIR/tgvault/run.sock, else run.sock in a per-user directory
@@ -308,6 +317,7 @@ var apiKinds = map[string]bool{
 	localapi.KindBodyTimeout: true, localapi.KindUnauthorized: true, localapi.KindKeyLost: true,
 	localapi.KindKeyDuplicated: true, localapi.KindNoSession: true, localapi.KindFloodWait: true,
 	localapi.KindRPCError: true, localapi.KindFailed: true, localapi.KindTimeout: true, localapi.KindUnreachable: true,
+	localapi.KindRelayOff: true,
 }
 
 func newAPIError(le *localapi.Error) *apiError {

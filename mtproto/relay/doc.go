@@ -47,8 +47,10 @@
 // the policy must read holds only constructors of those layers; a query,
 // result or update that does not decode is refused or dropped.
 //
-// Not yet here (issue 19): the wiring into tgvault run (the pool's
-// Account, /metrics, status, exec --relay, relay revoke).
+// tgvault run serves one (package daemon): the pool implements Accounts
+// (mtproto.Pool.RelayAccounts), the local API mints, lists and revokes
+// sessions (package localapi) and puts Metrics in /metrics; the CLI's
+// `tgvault relay` and `exec --relay` are its clients.
 //
 // Layer rule: relay is under mtproto/ and may import gotd, sessionstring,
 // mtproto/mtserver and mtproto/tlschema (its row in docs/ARCHITECTURE.md,

@@ -1,0 +1,99 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tgvault/tgvault/localapi"
+	"github.com/tgvault/tgvault/mtproto"
+	"github.com/tgvault/tgvault/sessionstring"
+	"github.com/tgvault/tgvault/storage"
+)
+
+// TestServeRelay: Serve runs the MTProto relay. A relay session minted
+// through its local API serves a client that holds only the relay key
+// (get_me through the relay, the user the vault's account is); when
+// Serve stops, the relay stops with it and the key is worthless. With
+// NoRelay the relay routes answer 503 relay_off.
+func TestServeRelay(t *testing.T) {
+	srv := startDevServer(t)
+	seeds, err := srv.SeedAccounts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newVault(t)
+	importSeeds(t, v, seeds, "alice")
+	sock := filepath.Join(t.TempDir(), "run.sock")
+	s := startServe(t, Config{Vault: v, Socket: sock, Defaults: devDefaults(srv)})
+	c := localapi.NewClient(sock)
+	waitStatus(t, c, "alice", "ready")
+	var m localapi.RelayMinted
+	if err := c.Do(t.Context(), http.MethodPost, "/v1/accounts/alice/relay", []byte(`{"format":"gotd"}`), &m); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := sessionstring.DecodeAs(sessionstring.Gotd, m.Session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.AuthKey.Equal(seeds[0].Key) {
+		t.Fatal("the relay string holds the account's key")
+	}
+	relayAddr := net.JoinHostPort(m.Host, strconv.Itoa(m.Port))
+	if id, err := relaySelf(t, sess.AuthKey, sess.DCID, seeds[0].UserID, relayAddr, m.RSAPublicKey); err != nil || id != seeds[0].UserID {
+		t.Fatalf("get_me through the relay: %d, %v; want %d", id, err, seeds[0].UserID)
+	}
+	s.stop()
+	if err := <-s.done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	s.done <- nil
+	if _, err := relaySelf(t, sess.AuthKey, sess.DCID, seeds[0].UserID, relayAddr, m.RSAPublicKey); err == nil {
+		t.Error("the relay key works after Serve stopped")
+	}
+
+	sock2 := filepath.Join(t.TempDir(), "run.sock")
+	startServe(t, Config{Vault: v, Socket: sock2, Defaults: devDefaults(srv), NoRelay: true})
+	err = localapi.NewClient(sock2).Do(t.Context(), http.MethodPost, "/v1/accounts/alice/relay", []byte(`{"format":"gotd"}`), &m)
+	if le, ok := errors.AsType[*localapi.Error](err); !ok || le.Status != http.StatusServiceUnavailable || le.Body.Kind != localapi.KindRelayOff {
+		t.Errorf("mint with NoRelay: %v, want 503 %s", err, localapi.KindRelayOff)
+	}
+}
+
+// relaySelf connects a client holding key (user userID's, it believes) to
+// the relay at addr and asks for the logged-in user.
+func relaySelf(t *testing.T, key sessionstring.AuthKey, dc int, userID int64, addr, pubPEM string) (int64, error) {
+	t.Helper()
+	pub, err := mtproto.ParsePublicKey([]byte(pubPEM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := storage.NewMemory(nil, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	row := storage.SessionRow{DCID: dc, AuthKey: key, UserID: sessionstring.Some(userID), IsBot: sessionstring.Some(false), APIID: sessionstring.Some[int32](17349)}
+	if err := store.SetSession(row); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := mtproto.NewClient(store, mtproto.Options{Server: mtproto.Server{DC: dc, Addr: addr, PublicKeys: []*rsa.PublicKey{pub}}, APIID: 17349, APIHash: "x", ConnectTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var id int64
+	err = cl.Run(ctx, func(ctx context.Context) error {
+		me, err := cl.Self(ctx)
+		id = me.UserID
+		return err
+	})
+	return id, err
+}
