@@ -373,6 +373,11 @@ func (v *tv) command(extra []string, args ...string) (*exec.Cmd, *bytes.Buffer, 
 // plainExport reports whether args print a plain session on stdout (not
 // logged: the session is the output by design).
 func plainExport(args []string) bool {
+	if len(args) > 0 && args[0] == "relay" {
+		// relay NAME prints a relay session string (its list and revoke
+		// print none).
+		return len(args) > 1 && args[1] != "list" && args[1] != "revoke"
+	}
 	if len(args) == 0 || args[0] != "export" {
 		return false
 	}
