@@ -18,4 +18,10 @@
 // *slog.Logger in its Config and reports its start and its final save
 // through Config's callbacks; cmd/tgvault turns flags into a Config and
 // the outcome into output and an exit code. Nothing below it imports it.
+// internal/deptest's TestLayers checks all of this against the imports.
+//
+// Where to look: daemon.go (Config, Serve, which accounts are taken, the
+// states recorded), serve.go (the pool, the socket, the periodic round,
+// the stop), groupcommit.go (vaultWriter), lazystore.go, fleet.go (the
+// worker's claim/renew/watchdog), relay.go, logout.go.
 package daemon
