@@ -3,10 +3,13 @@ package vault
 import (
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/tgvault/tgvault/sessionstring"
+	"github.com/tgvault/tgvault/storage"
+	"github.com/tgvault/tgvault/storage/foreign"
 )
 
 // BenchmarkList10000 lists a vault of 10,000 accounts: one index open.
@@ -56,3 +59,82 @@ func BenchmarkImportFiles1000(b *testing.B) {
 }
 
 var _ = filepath.Join
+
+// BenchmarkImportVsLimit imports 2,000 Pyrogram .session files (the
+// vector with different keys and user ids) into a new vault each
+// iteration, and beside it, in the same iteration, writes the same
+// accounts' files as the import does from sessions already decoded (each
+// sealed to the vault key, staged, made durable in batches of 256 with one
+// directory fsync, by as many workers): the limit of an import on this
+// machine, without reading the sources or writing the index. Reported:
+// files/s of each and the import's time as a multiple of the limit's.
+func BenchmarkImportVsLimit(b *testing.B) {
+	const n = 2000
+	paths := makeSessionFiles(b, b.TempDir(), n)
+	snaps := make([]*storage.Snapshot, n)
+	for i, p := range paths {
+		f, err := foreign.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		snaps[i] = f.Snapshot()
+	}
+	var imp, lim time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		tv := newTestVault(b)
+		st, err := tv.unlock()
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := st.sealer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		if err := tv.ImportFiles(paths, ImportOptions{}, nil); err != nil {
+			b.Fatal(err)
+		}
+		imp += time.Since(t0)
+		b.StopTimer()
+
+		t0 = time.Now()
+		for lo := 0; lo < n; lo += importBatch {
+			batch := &storage.SaveBatch{}
+			hi := min(n, lo+importBatch)
+			files := make([]*storage.File, hi-lo)
+			work := make(chan int)
+			var wg sync.WaitGroup
+			for range importWorkers() {
+				wg.Go(func() {
+					for i := range work {
+						id := newID(16)
+						f, err := tv.newAccountFileIn(batch, id, s, storage.Binding{VaultID: tv.ID(), AccountID: id, Revision: 1}, snaps[i])
+						if err != nil {
+							b.Error(err)
+						}
+						files[i-lo] = f
+					}
+				})
+			}
+			for i := lo; i < hi; i++ {
+				work <- i
+			}
+			close(work)
+			wg.Wait()
+			if failed := batch.Sync(); failed != nil {
+				b.Fatal(failed)
+			}
+			for _, f := range files {
+				f.Close()
+			}
+		}
+		lim += time.Since(t0)
+		b.StartTimer()
+	}
+	files := float64(n * b.N)
+	b.ReportMetric(files/imp.Seconds(), "files/s")
+	b.ReportMetric(files/lim.Seconds(), "limit-files/s")
+	b.ReportMetric(imp.Seconds()/lim.Seconds(), "x-limit")
+}

@@ -377,22 +377,7 @@ func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(do
 	}
 	defer t.end()
 	opts.Name = ""
-	// The keys the vault holds now, for the workers to skip duplicates
-	// before they write anything; a key met twice among paths is caught
-	// by t.add, in order.
-	held := map[sessionstring.KeyID]string{}
-	for i := range t.idx.Accounts {
-		if k, ok := t.idx.Accounts[i].keyID(); ok {
-			held[k] = t.idx.Accounts[i].Name
-		}
-	}
-	dup := func(k sessionstring.KeyID) error {
-		if name, ok := held[k]; ok && !opts.Replace {
-			return &DuplicateKeyError{Account: name, KeyID: k.String()}
-		}
-		return nil
-	}
-
+	dup := t.heldKeys(opts.Replace)
 	batches := make([]*storage.SaveBatch, (len(paths)+importBatch-1)/importBatch)
 	for i := range batches {
 		batches[i] = &storage.SaveBatch{}
@@ -410,20 +395,7 @@ func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(do
 	defer func() {
 		close(stop)
 		wg.Wait()
-		for g := synced; g < len(batches); g++ {
-			var files []staged
-			for i := g * importBatch; i < min(len(paths), (g+1)*importBatch); i++ {
-				select {
-				case x := <-results[i]:
-					files = append(files, x)
-				default:
-				}
-			}
-			batches[g].Sync()
-			for _, x := range files {
-				v.dropStaged(x)
-			}
-		}
+		v.dropUnsettled(batches[synced:], results[min(len(paths), synced*importBatch):])
 	}()
 	go func() {
 		defer close(work)
@@ -453,41 +425,8 @@ func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(do
 		}
 		failed := batch.Sync()
 		synced = g + 1
-		added := 0
-		for i := range files {
-			x := &files[i]
-			r, err := x.r, x.err
-			if err == nil {
-				if ferr := failed[x.f]; ferr != nil {
-					err = fmt.Errorf("vault: write account file: %w", ferr)
-				} else {
-					r.Account.Revision = x.f.Revision()
-				}
-			}
-			if err != nil {
-				v.dropStaged(*x)
-			} else {
-				if cerr := x.f.Close(); cerr != nil { // nothing left to save
-					err = cerr
-				} else if err = t.add(&r, opts); err != nil {
-					_ = v.removeAccount(r.Account.ID)
-				}
-				if err != nil {
-					r = ImportReport{}
-				}
-			}
-			if err != nil {
-				r, err = skipExisting(opts, err)
-			}
-			if err == nil && r.Existing == "" {
-				added++
-			} else if err != nil {
-				errs = append(errs, fmt.Errorf("file %d: %w", lo+i+1, err))
-			}
-			if progress != nil {
-				progress(lo+i+1, r, err)
-			}
-		}
+		added, ferrs := v.settleBatch(t, opts, files, failed, lo, progress)
+		errs = append(errs, ferrs...)
 		if added > 0 || len(t.gone) > 0 {
 			if err := t.save(); err != nil {
 				return err
@@ -498,6 +437,89 @@ func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(do
 		return fmt.Errorf("vault: %d of %d imports failed: %w", len(errs), len(paths), errors.Join(errs...))
 	}
 	return nil
+}
+
+// heldKeys returns a check, safe for concurrent use, that refuses a key
+// the vault holds now (unless replace), for ImportFiles' workers to skip
+// duplicates before they write anything; a key met twice among the paths
+// is caught by t.add, in order.
+func (t *tx) heldKeys(replace bool) func(sessionstring.KeyID) error {
+	held := map[sessionstring.KeyID]string{}
+	for i := range t.idx.Accounts {
+		if k, ok := t.idx.Accounts[i].keyID(); ok {
+			held[k] = t.idx.Accounts[i].Name
+		}
+	}
+	return func(k sessionstring.KeyID) error {
+		if name, ok := held[k]; ok && !replace {
+			return &DuplicateKeyError{Account: name, KeyID: k.String()}
+		}
+		return nil
+	}
+}
+
+// settleBatch finishes the files of a synced batch, in order: each whose
+// file is durable is closed and added to t's index (names and keys
+// checked); each that failed has its file removed. It returns how many
+// were added and the failures (numbered from lo+1), and calls progress
+// for each file.
+func (v *Vault) settleBatch(t *tx, opts ImportOptions, files []staged, failed map[*storage.File]error, lo int, progress func(int, ImportReport, error)) (added int, errs []error) {
+	for i := range files {
+		x := &files[i]
+		r, err := x.r, x.err
+		if err == nil {
+			if ferr := failed[x.f]; ferr != nil {
+				err = fmt.Errorf("vault: write account file: %w", ferr)
+			} else {
+				r.Account.Revision = x.f.Revision()
+			}
+		}
+		if err != nil {
+			v.dropStaged(*x)
+		} else {
+			if cerr := x.f.Close(); cerr != nil { // nothing left to save
+				err = cerr
+			} else if err = t.add(&r, opts); err != nil {
+				_ = v.removeAccount(r.Account.ID)
+			}
+			if err != nil {
+				r = ImportReport{}
+			}
+		}
+		if err != nil {
+			r, err = skipExisting(opts, err)
+		}
+		if err == nil && r.Existing == "" {
+			added++
+		} else if err != nil {
+			errs = append(errs, fmt.Errorf("file %d: %w", lo+i+1, err))
+		}
+		if progress != nil {
+			progress(lo+i+1, r, err)
+		}
+	}
+	return added, errs
+}
+
+// dropUnsettled removes the files of batches an ImportFiles that stopped
+// early did not settle (results holds their results, those the workers
+// sent): each batch is synced (its temp files put in place), then every
+// file removed.
+func (v *Vault) dropUnsettled(batches []*storage.SaveBatch, results []chan staged) {
+	for g, batch := range batches {
+		var files []staged
+		for _, ch := range results[g*importBatch : min(len(results), (g+1)*importBatch)] {
+			select {
+			case x := <-ch:
+				files = append(files, x)
+			default:
+			}
+		}
+		batch.Sync()
+		for _, x := range files {
+			v.dropStaged(x)
+		}
+	}
 }
 
 // staged is a file of ImportFiles written to its batch: the report, and

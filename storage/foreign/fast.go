@@ -64,133 +64,16 @@ func readFast(img []byte) (f *File, ok bool, err error) {
 	if err != nil {
 		return nil, false, nil
 	}
-	schema, err := r.Schema()
-	if err != nil || len(schema) != len(pyrogramV3Schema) {
+	roots, migrated, ok := fastSchema(r)
+	if !ok {
 		return nil, false, nil
 	}
-	layout, migrated := sessionsCreated, false
-	roots := map[string]uint32{}
-	for i, e := range schema {
-		want := pyrogramV3Schema[i]
-		if i == 0 && e.SQL == sessionsMigratedSQL {
-			want.sql, layout, migrated = sessionsMigratedSQL, sessionsMigrated, true
-		}
-		if e.Type != want.typ || e.Name != want.name || e.Table != want.table || e.SQL != want.sql {
-			return nil, false, nil
-		}
-		if want.typ == "trigger" {
-			if e.Root != 0 {
-				return nil, false, nil
-			}
-			continue
-		}
-		if e.Root < 2 || e.Root > r.NPages {
-			return nil, false, nil
-		}
-		roots[e.Name] = uint32(e.Root)
-	}
-	c, err := r.NewChecker()
-	if err != nil {
-		return nil, false, nil
-	}
-	if c.Tree(1, true) != nil {
-		return nil, false, nil
-	}
-	for _, e := range pyrogramV3Schema {
-		if e.typ != "trigger" && c.Tree(roots[e.name], e.typ == "table") != nil {
-			return nil, false, nil
-		}
-	}
-	if c.Done() != nil {
-		return nil, false, nil
-	}
-
-	// The session row: the first by rowid, as the engine's LIMIT 1 reads.
-	var (
-		row   map[string]any
-		vals  []sqlitefile.Value
-		bad   bool
-		width = len(sessionCols)
-	)
-	err = r.ScanTable(roots["sessions"], func(rowid int64, rec []byte) error {
-		var derr error
-		if vals, derr = sqlitefile.DecodeRecord(rec, vals); derr != nil {
-			bad = true
-			return errStop
-		}
-		// A row written before the migration lacks api_id: NULL, as the
-		// column has no default. Any other width goes to the engine.
-		if len(vals) != width && !(migrated && len(vals) == width-1) {
-			bad = true
-			return errStop
-		}
-		if vals[0].Kind() != sqlitefile.KindNull {
-			bad = true // a rowid alias holds NULL in the record
-			return errStop
-		}
-		if row == nil {
-			row = make(map[string]any, len(sessionCols)+2)
-			for i, col := range sessionCols {
-				if layout[i] < 0 {
-					row[col] = rowid
-				} else if layout[i] < len(vals) {
-					row[col] = valueOf(vals[layout[i]])
-				} else {
-					row[col] = nil
-				}
-			}
-		}
-		if vals[layout[sessionsNotNull]].Kind() == sqlitefile.KindNull {
-			bad = true // quick_check fails a NULL in a NOT NULL column
-			return errStop
-		}
-		return nil
-	})
-	if bad || err != nil && err != errStop {
+	row, ok := fastSession(r, roots["sessions"], migrated)
+	if !ok {
 		return nil, false, nil
 	}
 	f = &File{Dialect: DialectPyrogramV3}
-
-	// The version: the largest number (a rowid alias), 0 if none.
-	err = r.ScanTable(roots["version"], func(rowid int64, rec []byte) error {
-		var derr error
-		if vals, derr = sqlitefile.DecodeRecord(rec, vals); derr != nil || len(vals) != 1 || vals[0].Kind() != sqlitefile.KindNull {
-			bad = true
-			return errStop
-		}
-		if rowid >= 0 && rowid <= 1<<31-1 {
-			f.SchemaVersion = int(rowid)
-		} else {
-			f.SchemaVersion = 0
-		}
-		return nil
-	})
-	if bad || err != nil {
-		return nil, false, nil
-	}
-
-	// The peers, in rowid order as the engine's SELECT reads them.
-	err = r.ScanTable(roots["peers"], func(rowid int64, rec []byte) error {
-		var derr error
-		if vals, derr = sqlitefile.DecodeRecord(rec, vals); derr != nil || len(vals) != peersWidth || vals[0].Kind() != sqlitefile.KindNull {
-			bad = true
-			return errStop
-		}
-		for _, i := range peersNotNull {
-			if vals[i].Kind() == sqlitefile.KindNull {
-				bad = true
-				return errStop
-			}
-		}
-		p, ok := pyrogramPeer(rowid, valueOf(vals[1]), valueOf(vals[2]), valueOf(vals[3]), valueOf(vals[4]), valueOf(vals[5]))
-		if !ok {
-			f.SkippedPeers++
-			return nil
-		}
-		f.Peers = append(f.Peers, p)
-		return nil
-	})
-	if bad || err != nil {
+	if !fastVersion(r, roots["version"], f) || !fastPeers(r, roots["peers"], f) {
 		return nil, false, nil
 	}
 	// Only now the content's own errors: the file is readable.
@@ -203,6 +86,128 @@ func readFast(img []byte) (f *File, ok bool, err error) {
 	sortPeers(f)
 	f.Lacks = lacks(f.Session)
 	return f, true, nil
+}
+
+// fastSchema checks that r's sqlite_master is Pyrogram v3's and that every
+// page of r is well formed and belongs to one of its trees; it returns the
+// root pages by name, and whether sessions has the migrated layout.
+func fastSchema(r *sqlitefile.Reader) (roots map[string]uint32, migrated, ok bool) {
+	schema, err := r.Schema()
+	if err != nil || len(schema) != len(pyrogramV3Schema) {
+		return nil, false, false
+	}
+	roots = map[string]uint32{}
+	for i, e := range schema {
+		want := pyrogramV3Schema[i]
+		if i == 0 && e.SQL == sessionsMigratedSQL {
+			want.sql, migrated = sessionsMigratedSQL, true
+		}
+		if e.Type != want.typ || e.Name != want.name || e.Table != want.table || e.SQL != want.sql {
+			return nil, false, false
+		}
+		if want.typ == "trigger" {
+			if e.Root != 0 {
+				return nil, false, false
+			}
+			continue
+		}
+		if e.Root < 2 || e.Root > r.NPages {
+			return nil, false, false
+		}
+		roots[e.Name] = uint32(e.Root)
+	}
+	c, err := r.NewChecker()
+	if err != nil || c.Tree(1, true) != nil {
+		return nil, false, false
+	}
+	for _, e := range pyrogramV3Schema {
+		if e.typ != "trigger" && c.Tree(roots[e.name], e.typ == "table") != nil {
+			return nil, false, false
+		}
+	}
+	return roots, migrated, c.Done() == nil
+}
+
+// fastSession reads the first sessions row by rowid, as the engine's
+// LIMIT 1 does (nil when the table is empty), checking every row as
+// quick_check would.
+func fastSession(r *sqlitefile.Reader, root uint32, migrated bool) (row map[string]any, ok bool) {
+	layout := sessionsCreated
+	if migrated {
+		layout = sessionsMigrated
+	}
+	width := len(sessionCols)
+	var vals []sqlitefile.Value
+	err := r.ScanTable(root, func(rowid int64, rec []byte) error {
+		var derr error
+		// A row written before the migration lacks api_id: NULL, as the
+		// column has no default. Any other width goes to the engine, and
+		// so does a rowid alias not NULL in the record, and a NULL date
+		// (quick_check fails a NULL in a NOT NULL column).
+		vals, derr = sqlitefile.DecodeRecord(rec, vals)
+		switch {
+		case derr != nil, len(vals) != width && !(migrated && len(vals) == width-1),
+			vals[0].Kind() != sqlitefile.KindNull, vals[layout[sessionsNotNull]].Kind() == sqlitefile.KindNull:
+			return errStop
+		}
+		if row == nil {
+			row = make(map[string]any, len(sessionCols))
+			for i, col := range sessionCols {
+				switch {
+				case layout[i] < 0:
+					row[col] = rowid
+				case layout[i] < len(vals):
+					row[col] = valueOf(vals[layout[i]])
+				default:
+					row[col] = nil
+				}
+			}
+		}
+		return nil
+	})
+	return row, err == nil
+}
+
+// fastVersion reads the version as the engine's max(number) does: the
+// largest rowid (number is its alias), 0 if none or out of range.
+func fastVersion(r *sqlitefile.Reader, root uint32, f *File) bool {
+	var vals []sqlitefile.Value
+	err := r.ScanTable(root, func(rowid int64, rec []byte) error {
+		var derr error
+		if vals, derr = sqlitefile.DecodeRecord(rec, vals); derr != nil || len(vals) != 1 || vals[0].Kind() != sqlitefile.KindNull {
+			return errStop
+		}
+		f.SchemaVersion = 0
+		if rowid >= 0 && rowid <= 1<<31-1 {
+			f.SchemaVersion = int(rowid)
+		}
+		return nil
+	})
+	return err == nil
+}
+
+// fastPeers reads the peers in rowid order, as the engine's SELECT does.
+func fastPeers(r *sqlitefile.Reader, root uint32, f *File) bool {
+	var vals []sqlitefile.Value
+	err := r.ScanTable(root, func(rowid int64, rec []byte) error {
+		var derr error
+		if vals, derr = sqlitefile.DecodeRecord(rec, vals); derr != nil || len(vals) != peersWidth || vals[0].Kind() != sqlitefile.KindNull {
+			return errStop
+		}
+		for _, i := range peersNotNull {
+			if vals[i].Kind() == sqlitefile.KindNull {
+				return errStop
+			}
+		}
+		p, ok := pyrogramPeer(rowid, valueOf(vals[1]), valueOf(vals[2]), valueOf(vals[3]), valueOf(vals[4]), valueOf(vals[5]))
+		if !ok {
+			f.SkippedPeers++
+			return nil
+		}
+		f.Peers = append(f.Peers, p)
+		return nil
+	})
+	return err == nil
 }
 
 // errStop ends a scan early.

@@ -2,6 +2,7 @@ package sqlitefile
 
 import (
 	"encoding/binary"
+	"fmt"
 	"slices"
 )
 
@@ -139,19 +140,34 @@ func (c *Checker) page(pg uint32, table bool, depth int, last *int64, first *boo
 		}
 		cells = append(cells, span{off, off + l})
 	}
-	// Free blocks: a chain in increasing order inside the content area.
+	if err := checkContent(p, base, content, u, cells); err != nil {
+		return fmt.Errorf("page %d: %w", pg, err)
+	}
+	if !leaf {
+		return c.page(be.Uint32(p[base+8:]), table, depth+1, last, first)
+	}
+	return nil
+}
+
+// checkContent checks the content area of a b-tree page p (header at
+// base, content area [content, u), its cells at cells): the free blocks
+// form a chain in increasing order, nothing overlaps, and every byte is a
+// cell, a free block or one of the fragments the header counts (SQLite
+// allows at most 60).
+func checkContent(p []byte, base, content, u int, cells []span) error {
+	be := binary.BigEndian
 	for fb, steps := int(be.Uint16(p[base+1:])), 0; fb != 0; steps++ {
 		if fb < content || fb+4 > u || steps > u/4 {
-			return corruptf("page %d: bad free block", pg)
+			return corruptf("bad free block")
 		}
 		size := int(be.Uint16(p[fb+2:]))
 		if size < 4 || fb+size > u {
-			return corruptf("page %d: bad free block", pg)
+			return corruptf("bad free block")
 		}
 		cells = append(cells, span{fb, fb + size})
 		next := int(be.Uint16(p[fb:]))
 		if next != 0 && next <= fb+size {
-			return corruptf("page %d: free blocks out of order", pg)
+			return corruptf("free blocks out of order")
 		}
 		fb = next
 	}
@@ -159,17 +175,12 @@ func (c *Checker) page(pg uint32, table bool, depth int, last *int64, first *boo
 	used := 0
 	for i, s := range cells {
 		if s.hi > u || i > 0 && s.lo < cells[i-1].hi {
-			return corruptf("page %d: cells overlap", pg)
+			return corruptf("cells overlap")
 		}
 		used += s.hi - s.lo
 	}
-	// Every byte of the content area is a cell, a free block or one of the
-	// fragments the header counts (SQLite allows at most 60).
 	if frag := int(p[base+7]); content+used+frag != u || frag > 60 {
-		return corruptf("page %d: free space does not add up", pg)
-	}
-	if !leaf {
-		return c.page(be.Uint32(p[base+8:]), table, depth+1, last, first)
+		return corruptf("free space does not add up")
 	}
 	return nil
 }
