@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // UsernameTTL is how long a cached username is trusted: Pyrogram's
@@ -249,7 +250,30 @@ func (c *core) ensurePeersLocked() error {
 	err = c.putPeers(peers, false)
 	c.peersDirty = dirty
 	c.clearDirty()
+	c.hugeIndexes()
 	return err
+}
+
+// hugeIndexes backs the rows and the hash tables with huge pages where
+// they span some (hugePages): a store of 100,000 peers holds 7 MB of rows
+// and 12 MB of tables, read in a random order.
+func (c *core) hugeIndexes() {
+	huge := func(p unsafe.Pointer, n uintptr) {
+		if n >= 2*hugePageSize {
+			hugePages(p, n)
+		}
+	}
+	if cap(c.recs) > 0 {
+		huge(unsafe.Pointer(unsafe.SliceData(c.recs)), uintptr(cap(c.recs))*unsafe.Sizeof(Peer{}))
+	}
+	if n := len(c.byID.cells); n > 0 {
+		huge(unsafe.Pointer(&c.byID.cells[0]), uintptr(n)*unsafe.Sizeof(idCell{}))
+	}
+	for _, t := range []*nameTable{&c.byUsername.first, &c.byPhone.first} {
+		if n := len(t.cells); n > 0 {
+			huge(unsafe.Pointer(&t.cells[0]), uintptr(n)*unsafe.Sizeof(nameCell{}))
+		}
+	}
 }
 
 // rlockPeers takes the read lock with the peers loaded.
@@ -599,3 +623,6 @@ func (c *core) closeLocked() {
 
 // String lets PeerType print in errors.
 func (t PeerType) String() string { return string(t) }
+
+// hugePageSize is the x86-64 and arm64 huge page.
+const hugePageSize = 2 << 20

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package storage
+
+import "unsafe"
+
+func hugePages(unsafe.Pointer, uintptr) {}
