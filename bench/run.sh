@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the storage benchmarks (package storage) beside Telethon's own
-# SQLiteSession under the same workload (bench/telethon_storage.py), the
-# two interleaved round by round, then the sessionstring benchmarks, and
+# SQLiteSession under the same workload (bench/telethon_storage.py), and
+# the bulk import beside its write-only limit (package vault), interleaved
+# round by round, then the sessionstring benchmarks, and
 # prints the machine, every output, and the figures the targets are stated
 # in, with their ratios (bench/ratios): medians over the rounds. A copy goes
 # to bench/results/<UTC date-time>.txt, with the load average at the start
@@ -75,12 +76,20 @@ trap 'rm -rf "$tmp"' EXIT
 # round by round: a change of load on the machine hits both.
 benches='^Benchmark(PeerByID|PeerByUsername|PeerByPhone|UpdatePeersInMemory|UpdatePeersDurable|SaveSealed|UpdateAndSaveSealed|PhysicalLimit|OpenSealed|RawChaCha20Poly1305|EncodeImage)$'
 run go test -c -o "$tmp/storage.test" ./storage/
+run go test -c -o "$tmp/vault.test" ./vault/
 for round in $(seq "$COUNT"); do
 	section "round $round of $COUNT: storage benchmarks (load $(cut -d' ' -f1-3 /proc/loadavg))"
 	printf '$ storage.test -test.run ^$ -test.bench %s -test.benchtime %s\n' "$benches" "$BENCHTIME_STORAGE" | tee -a "$out"
 	rc=0
 	(cd storage && "$tmp/storage.test" -test.run '^$' -test.bench "$benches" -test.benchtime "$BENCHTIME_STORAGE") 2>&1 | tee -a "$out" "$tmp/storage.txt" || rc=$?
 	((rc == 0)) || { printf '(exit status %d)\n' "$rc" | tee -a "$out"; failed+=("storage benchmarks, round $round"); }
+	# The bulk import beside its write-only limit, in the same iteration
+	# (BenchmarkImportVsLimit: 2,000 .session files; x-limit is the ratio).
+	section "round $round of $COUNT: import beside its limit (load $(cut -d' ' -f1-3 /proc/loadavg))"
+	printf '$ vault.test -test.run ^$ -test.bench ^BenchmarkImportVsLimit$ -test.benchtime 1x\n' | tee -a "$out"
+	rc=0
+	(cd vault && "$tmp/vault.test" -test.run '^$' -test.bench '^BenchmarkImportVsLimit$' -test.benchtime 1x) 2>&1 | tee -a "$out" || rc=$?
+	((rc == 0)) || { printf '(exit status %d)\n' "$rc" | tee -a "$out"; failed+=("import, round $round"); }
 	if ((TELETHON)); then
 		section "round $round of $COUNT: telethon SQLiteSession (load $(cut -d' ' -f1-3 /proc/loadavg))"
 		printf '$ %s bench/telethon_storage.py\n' "$PYTHON" | tee -a "$out"
