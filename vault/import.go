@@ -181,7 +181,7 @@ func parseForeign(data []byte, path string) (*parsed, error) {
 		err error
 	)
 	if path != "" {
-		f, err = foreign.ReadFile(path)
+		f, err = foreign.ReadFileBytes(path, data)
 	} else {
 		f, err = foreign.Read(data, nil)
 	}

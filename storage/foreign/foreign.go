@@ -152,6 +152,16 @@ func ReadFile(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ReadFileBytes(path, db)
+}
+
+// ReadFileBytes is ReadFile for a caller that has read the file at path
+// already (db, not modified or kept): the -wal and -journal beside it are
+// read and checked as ReadFile does. A bulk import reads each file once.
+func ReadFileBytes(path string, db []byte) (*File, error) {
+	if len(db) > MaxSize {
+		return nil, newError("", storage.ErrUnsupported, "the file is larger than the size limit")
+	}
 	wal, err := readCapped(path + "-wal")
 	if errors.Is(err, os.ErrNotExist) {
 		wal = nil
