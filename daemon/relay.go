@@ -1,8 +1,11 @@
 package daemon
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"log/slog"
+	"strings"
 
 	"github.com/tgvault/tgvault/mtproto/relay"
 )
@@ -42,7 +45,7 @@ func (d *daemon) startRelay(key <-chan *rsa.PrivateKey) error {
 	if k == nil {
 		return nil
 	}
-	rl, err := relay.New(relay.Config{Accounts: d.pool.RelayAccounts(), Refuser: d.cfg.Methods, Logger: d.log, PrivateKey: k})
+	rl, err := relay.New(relay.Config{Accounts: d.pool.RelayAccounts(), Refuser: d.cfg.Methods, Logger: slog.New(sentences{h: d.log.Handler()}), PrivateKey: k})
 	if err != nil {
 		return err
 	}
@@ -59,3 +62,40 @@ func (d *daemon) stopRelay() {
 		d.warnf("MTProto relay: %v", err)
 	}
 }
+
+// sentences hands the relay's records to run's log as the one sentence
+// each that Config.Log receives: the relay logs structured records (a
+// message, then session=, account=, method=, ...), and a handler that
+// shows only the message (the CLI's) would drop what the record is
+// about. The attributes are written into the message and kept as
+// attributes too.
+type sentences struct {
+	h     slog.Handler
+	attrs []slog.Attr
+}
+
+var _ slog.Handler = sentences{}
+
+func (s sentences) Enabled(ctx context.Context, l slog.Level) bool { return s.h.Enabled(ctx, l) }
+
+func (s sentences) Handle(ctx context.Context, r slog.Record) error {
+	attrs := append([]slog.Attr(nil), s.attrs...)
+	r.Attrs(func(a slog.Attr) bool { attrs = append(attrs, a); return true })
+	msg := r.Message
+	if len(attrs) > 0 {
+		parts := make([]string, len(attrs))
+		for i, a := range attrs {
+			parts[i] = a.Key + "=" + a.Value.Resolve().String()
+		}
+		msg += " (" + strings.Join(parts, ", ") + ")"
+	}
+	out := slog.NewRecord(r.Time, r.Level, msg, r.PC)
+	out.AddAttrs(attrs...)
+	return s.h.Handle(ctx, out)
+}
+
+func (s sentences) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return sentences{h: s.h, attrs: append(append([]slog.Attr(nil), s.attrs...), attrs...)}
+}
+
+func (s sentences) WithGroup(string) slog.Handler { return s }

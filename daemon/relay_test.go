@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rsa"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,4 +98,20 @@ func relaySelf(t *testing.T, key sessionstring.AuthKey, dc int, userID int64, ad
 		return err
 	})
 	return id, err
+}
+
+// TestRelaySentences: the relay's structured records reach run's log as
+// sentences that say what they are about.
+func TestRelaySentences(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(sentences{h: slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})}).With("dc", 2)
+	log.Info("relay session minted", "session", "0123456789abcdef", "account", "alice")
+	log.Debug("not shown")
+	out := buf.String()
+	if !strings.Contains(out, `msg="relay session minted (dc=2, session=0123456789abcdef, account=alice)"`) || !strings.Contains(out, "account=alice\n") {
+		t.Errorf("log: %s", out)
+	}
+	if strings.Contains(out, "not shown") {
+		t.Error("a debug record was written")
+	}
 }

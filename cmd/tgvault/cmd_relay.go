@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/mtproto/relay"
 	"github.com/tgvault/tgvault/sessionstring"
+	"github.com/tgvault/tgvault/vault"
 )
 
 // relayFormats are the --format names of a relay session.
@@ -92,8 +94,22 @@ func revokeRelay(sock, id string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var out localapi.RelayRevoked
-	return apiDo(ctx, sock, http.MethodDelete, "/v1/relay/"+url.PathEscape(id), nil, &out)
+	err := apiDo(ctx, sock, http.MethodDelete, "/v1/relay/"+url.PathEscape(id), nil, &out)
+	if errors.Is(err, vault.ErrNotFound) {
+		return noRelaySession(id)
+	}
+	return err
 }
+
+// noRelaySession is a revoke of a session run does not have: exit 4, kind
+// not_found, like an unknown account.
+type noRelaySession string
+
+func (id noRelaySession) Error() string {
+	return "no relay session " + string(id) + " in the running tgvault run (revoked, expired, or minted by an earlier run)"
+}
+
+func (noRelaySession) Is(target error) bool { return target == vault.ErrNotFound }
 
 // relayEnv is what a child of exec --relay gets: the relay string, the
 // relay's RSA key, and the SOCKS5 front when its library needs it.
