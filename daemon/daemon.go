@@ -253,8 +253,9 @@ func (d *daemon) claimAccounts(v *vault.Vault, active []vault.Account) (*vault.C
 	return claim, nil
 }
 
-// Waiting for an account a command holds (claimAccounts).
-const (
+// Waiting for an account a command holds (claimAccounts); claimWait is a
+// variable so that a test of this package can shorten it.
+var (
 	claimWait  = vault.OwnerWait
 	claimRetry = 50 * time.Millisecond
 )

@@ -240,6 +240,10 @@ func TestServe(t *testing.T) {
 // run, here a second vault handle) refuses them while the first holds
 // them, naming the holder.
 func TestServeHeld(t *testing.T) {
+	// The first Serve's record names this test binary, not `tgvault run`:
+	// the second waits claimWait for it as for a command's short hold.
+	defer func(w time.Duration) { claimWait = w }(claimWait)
+	claimWait = 500 * time.Millisecond
 	srv := startDevServer(t)
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
