@@ -18,6 +18,7 @@ import (
 
 	"github.com/tgvault/tgvault/internal/realpart"
 	"github.com/tgvault/tgvault/mtproto/devserver"
+	"github.com/tgvault/tgvault/sessionstring"
 )
 
 // telethonPython returns a python3 that imports telethon, or skips.
@@ -32,17 +33,17 @@ func telethonPython(t *testing.T) string {
 	return ""
 }
 
-// nodeModules returns the directory holding the npm packages (GramJS),
-// or skips.
-func nodeModules(t *testing.T) string {
+// nodeModules returns the directory holding the npm package pkg (GramJS's
+// telegram, mtcute's @mtcute/node), or skips.
+func nodeModules(t *testing.T, pkg string) string {
 	t.Helper()
-	hint := "npm install telegram@2.26.22 in a directory and set TGVAULT_NODE_MODULES to it (.ci/run does)"
+	hint := "npm install telegram@2.26.22 @mtcute/node@0.29.7 in a directory and set TGVAULT_NODE_MODULES to it (.ci/run does)"
 	dir := os.Getenv("TGVAULT_NODE_MODULES")
 	if dir == "" {
-		realpart.Missing(t, "GramJS (npm telegram)", hint)
+		realpart.Missing(t, "npm package "+pkg, hint)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "telegram", "package.json")); err != nil {
-		realpart.Missing(t, "npm package telegram", hint)
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
+		realpart.Missing(t, "npm package "+pkg, hint)
 	}
 	if _, err := exec.LookPath("node"); err != nil {
 		realpart.Missing(t, "node", "apt-get install nodejs npm")
@@ -50,8 +51,8 @@ func nodeModules(t *testing.T) string {
 	return dir
 }
 
-// TestClientsOtherDCs: the real Telethon 1.25.1 (layer 144) and GramJS
-// 2.26.22 (layer 198) on a seeded account of a three-DC server
+// TestClientsOtherDCs: the real Telethon 1.25.1 (layer 144), GramJS
+// 2.26.22 (layer 198) and mtcute 0.29.7 (layer 225) on a seeded account of a three-DC server
 // (testdata/*_client.*): get_me, a username resolved, a profile photo that
 // lives on DC 4 downloaded (the library's own path: help.getConfig's
 // dc_options, a new key on DC 4, auth.exportAuthorization and
@@ -76,8 +77,16 @@ func TestClientsOtherDCs(t *testing.T) {
 			if runtime.GOOS != "linux" {
 				t.Skip("the test gives each DC an address of 127/8, which only Linux routes to loopback")
 			}
-			dir := nodeModules(t)
+			dir := nodeModules(t, "telegram")
 			cmd := exec.CommandContext(t.Context(), "node", filepath.Join("testdata", "gramjs_client.js"))
+			cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
+			return cmd
+		}},
+		// mtcute's session string carries the address it dials (the
+		// test's DEV_MTCUTE_SESSION).
+		{"mtcute", devserver.Options{DC: 2, OtherDCs: []int{1, 4}}, func(t *testing.T) *exec.Cmd {
+			dir := nodeModules(t, "@mtcute/node")
+			cmd := exec.CommandContext(t.Context(), "node", filepath.Join("testdata", "mtcute_client.cjs"))
 			cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
 			return cmd
 		}},
@@ -105,6 +114,14 @@ func testClientOtherDCs(t *testing.T, opts devserver.Options, cmd *exec.Cmd) {
 		t.Fatal(err)
 	}
 	host, port, _ := net.SplitHostPort(srv.Addr())
+	portN, _ := strconv.Atoi(port)
+	mtcuteSession, err := sessionstring.Encode(sessionstring.Mtcute, sessionstring.Session{
+		DCID: 2, AuthKey: me.Key, UserID: sessionstring.Some(me.UserID), IsBot: sessionstring.Some(false),
+		TestMode: sessionstring.Some(false), Host: sessionstring.Some(host), Port: sessionstring.Some(portN),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ports := map[string]int{}
 	for _, dc := range srv.DCs() {
 		addr, _ := srv.DCAddr(dc)
@@ -119,7 +136,7 @@ func testClientOtherDCs(t *testing.T, opts devserver.Options, cmd *exec.Cmd) {
 	cmd.Env = append(cmd.Env,
 		"DEV_PUBKEY="+srv.PublicKeyPath(), "DEV_FINGERPRINT="+strconv.FormatInt(tdcrypto.RSAFingerprint(pub), 10),
 		"DEV_MODULUS="+pub.N.String(), "DEV_DC=2", "DEV_HOST="+host, "DEV_PORT="+port, "DEV_PORTS="+string(portsJSON),
-		"DEV_KEY="+hex.EncodeToString(me.Key.Bytes()),
+		"DEV_KEY="+hex.EncodeToString(me.Key.Bytes()), "DEV_MTCUTE_SESSION="+mtcuteSession,
 		"DEV_FRIEND=user"+strconv.FormatInt(friend.UserID, 10), "DEV_PHOTO="+photoPath)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

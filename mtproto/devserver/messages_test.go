@@ -2,6 +2,9 @@ package devserver_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -148,5 +151,123 @@ func TestMessagesAndService(t *testing.T) {
 	// The sender's side: an outgoing message in its history.
 	if n, err := srv.SendMessage(t.Context(), me.UserID, friend.UserID, "nobody listens"); err != nil || n != 0 {
 		t.Errorf("SendMessage to a user with no connection: %d, %v; want 0, nil", n, err)
+	}
+}
+
+// TestDialogsPaging: messages.getDialogs pages as Telegram does and as
+// mtcute's iterDialogs relies on (it asks for the next page after the last
+// dialog's offset_peer/offset_id/offset_date until a page comes back
+// empty): newest top message first, each dialog on exactly one page, Count
+// the whole list, an empty page past the last dialog, and an
+// offset_date/offset_id alone starting after that position. Without
+// paging the same dialogs came back on every page and mtcute looped.
+func TestDialogsPaging(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, devserver.Options{})
+	seeds, err := srv.SeedAccounts(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := seeds[0]
+	chat, err := srv.AddChat("a group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Top messages: seeds[2]'s is the newest, then 777000's, then seeds[1]'s.
+	for _, m := range []struct {
+		from int64
+		text string
+	}{{seeds[1].UserID, "first"}, {devserver.ServiceUserID, "Login code: 1"}, {seeds[2].UserID, "last"}} {
+		var err error
+		if m.from == devserver.ServiceUserID {
+			_, err = srv.ServiceMessage(t.Context(), me.UserID, m.text)
+		} else {
+			_, err = srv.SendMessage(t.Context(), m.from, me.UserID, m.text)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := tdtelegram.NewClient(17349, "344583e45741c457fe1862106095a5eb", tdtelegram.Options{
+		DC:             me.DC,
+		DCList:         dcList(t, srv),
+		PublicKeys:     []tdtelegram.PublicKey{{RSA: srv.PublicKey()}},
+		SessionStorage: seededStore(t, me, srv.Addr()),
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	err = c.Run(ctx, func(ctx context.Context) error {
+		api := c.API()
+		// c.Run calls this in its own goroutine: errors, not t.Fatal.
+		page := func(req *tdtg.MessagesGetDialogsRequest) (*tdtg.MessagesDialogsSlice, error) {
+			res, err := api.MessagesGetDialogs(ctx, req)
+			if err != nil {
+				return nil, err
+			}
+			ds, ok := res.(*tdtg.MessagesDialogsSlice)
+			if !ok {
+				return nil, fmt.Errorf("getDialogs: %T", res)
+			}
+			return ds, nil
+		}
+		// Page by two, as mtcute does: after the last dialog's peer, id, date.
+		var seen []string
+		dates := map[int]int{} // top message id → date
+		req := &tdtg.MessagesGetDialogsRequest{OffsetPeer: &tdtg.InputPeerEmpty{}, Limit: 2}
+		for pages := 0; ; pages++ {
+			if pages > 5 {
+				return fmt.Errorf("still paging after %d pages: %v", pages, seen)
+			}
+			ds, err := page(req)
+			if err != nil {
+				return err
+			}
+			if ds.Count != 6 { // 4 seeds and 777000, the group
+				t.Errorf("count %d; want 6", ds.Count)
+			}
+			if len(ds.Dialogs) == 0 {
+				break
+			}
+			for _, m := range ds.Messages {
+				m := m.(*tdtg.Message)
+				dates[m.ID] = m.Date
+			}
+			for _, d := range ds.Dialogs {
+				d := d.(*tdtg.Dialog)
+				switch p := d.Peer.(type) {
+				case *tdtg.PeerUser:
+					seen = append(seen, "user"+strconv.FormatInt(p.UserID, 10))
+					req.OffsetPeer = &tdtg.InputPeerUser{UserID: p.UserID}
+				case *tdtg.PeerChat:
+					seen = append(seen, "chat"+strconv.FormatInt(p.ChatID, 10))
+					req.OffsetPeer = &tdtg.InputPeerChat{ChatID: p.ChatID}
+				}
+				req.OffsetID = d.TopMessage
+				if date, ok := dates[d.TopMessage]; ok {
+					req.OffsetDate = date
+				}
+			}
+		}
+		user := func(id int64) string { return "user" + strconv.FormatInt(id, 10) }
+		// Newest top message first; then the dialogs without one, users
+		// before groups, each by id.
+		rest := []int64{seeds[3].UserID, seeds[4].UserID}
+		slices.Sort(rest)
+		want := []string{user(seeds[2].UserID), user(devserver.ServiceUserID), user(seeds[1].UserID), user(rest[0]), user(rest[1]), "chat" + strconv.FormatInt(chat, 10)}
+		if !slices.Equal(seen, want) {
+			t.Errorf("dialogs paged %v; want %v", seen, want)
+		}
+		// A position alone (no offset_peer): after 777000's top message (id 2).
+		ds, err := page(&tdtg.MessagesGetDialogsRequest{OffsetPeer: &tdtg.InputPeerEmpty{}, OffsetID: 2, OffsetDate: dates[2], Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(ds.Dialogs) != 1 || ds.Dialogs[0].(*tdtg.Dialog).TopMessage != 1 {
+			t.Errorf("page after message 2: %+v; want seeds[1]'s dialog (top message 1)", ds.Dialogs)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

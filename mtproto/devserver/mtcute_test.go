@@ -17,7 +17,7 @@ import (
 )
 
 // TestMtcuteReadsAnswers: mtcute 0.29.7's own TL reader (layer 225; the
-// client itself needs @mtcute/node, which is not installed here) reads the
+// client itself runs in TestClientsOtherDCs/mtcute) reads the
 // dev server's answers in layer 225 whole and finds what they say; gotd's
 // layer-229 bytes of the same user it cannot read (the reason to
 // transcode).

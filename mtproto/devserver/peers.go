@@ -1,8 +1,10 @@
 package devserver
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	tdbin "github.com/gotd/td/bin"
@@ -122,7 +124,7 @@ func (s *Server) peerCall(ctx context.Context, r *reply, id uint32, b *tdbin.Buf
 		if err := req.Decode(b); err != nil {
 			return true, err
 		}
-		return true, r.result(ctx, s.dialogs(self, req.Limit))
+		return true, r.result(ctx, s.dialogs(self, &req))
 	}
 	return false, nil
 }
@@ -152,41 +154,108 @@ func (s *Server) resolve(self *User, username string) (*tdtg.ContactsResolvedPee
 	return nil, false
 }
 
-// dialogs lists every chat and channel, then the other users, up to limit
-// (100 when not positive).
-func (s *Server) dialogs(self *User, limit int) *tdtg.MessagesDialogsSlice {
+// dialogEntry is one dialog of a user's list, in the list's order.
+type dialogEntry struct {
+	kind int // 0 user, 1 basic group, 2 channel: ties of date and id sort so
+	id   int64
+	chat *Chat
+	user *User
+	top  *Message // nil when the dialog has no message
+}
+
+func (e *dialogEntry) date() int {
+	if e.top == nil {
+		return 0
+	}
+	return e.top.Date
+}
+
+func (e *dialogEntry) topID() int {
+	if e.top == nil {
+		return 0
+	}
+	return e.top.ID
+}
+
+// dialogKey is the (kind, id) of a dialog an offset_peer names; ok is false
+// for a peer that names no dialog (inputPeerEmpty, inputPeerSelf, …).
+func dialogKey(p tdtg.InputPeerClass) (kind int, id int64, ok bool) {
+	switch p := p.(type) {
+	case *tdtg.InputPeerUser:
+		return 0, p.UserID, true
+	case *tdtg.InputPeerChat:
+		return 1, p.ChatID, true
+	case *tdtg.InputPeerChannel:
+		return 2, p.ChannelID, true
+	}
+	return 0, 0, false
+}
+
+// dialogs answers messages.getDialogs as Telegram pages it: every chat,
+// channel and other user, newest top message first (then by kind and id,
+// so the order is stable), one page of up to limit (100 when not
+// positive) starting after the dialog offset_peer names, or, when it names
+// none, after the position (offset_date, offset_id). A page past the last
+// dialog is empty: clients that page until then (mtcute's iterDialogs)
+// end. Count is the whole list's length.
+func (s *Server) dialogs(self *User, req *tdtg.MessagesGetDialogsRequest) *tdtg.MessagesDialogsSlice {
+	limit := req.Limit
 	if limit <= 0 || limit > 100 {
 		limit = 100
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := &tdtg.MessagesDialogsSlice{Messages: []tdtg.MessageClass{}, Chats: []tdtg.ChatClass{}, Users: []tdtg.UserClass{tgUser(self, true)}}
-	add := func(p tdtg.PeerClass) {
-		out.Dialogs = append(out.Dialogs, &tdtg.Dialog{Peer: p, NotifySettings: tdtg.PeerNotifySettings{}})
-	}
+	var all []*dialogEntry
 	for _, c := range s.st.Chats {
-		out.Count++
-		if len(out.Dialogs) < limit {
-			add(peerOf(c))
-			out.Chats = append(out.Chats, tgChat(c))
+		kind := 1
+		if c.Channel {
+			kind = 2
 		}
+		all = append(all, &dialogEntry{kind: kind, id: c.ID, chat: c})
 	}
 	for _, u := range s.st.Users {
-		if u.ID == self.ID {
-			continue
-		}
-		out.Count++
-		if len(out.Dialogs) < limit {
-			add(&tdtg.PeerUser{UserID: u.ID})
-			out.Users = append(out.Users, contact(u))
-			if m := s.lastMessageLocked(self.ID, u.ID); m != nil {
-				out.Dialogs[len(out.Dialogs)-1].(*tdtg.Dialog).TopMessage = m.ID
-				out.Messages = append(out.Messages, tgMessage(self.ID, m))
-			}
+		if u.ID != self.ID {
+			all = append(all, &dialogEntry{id: u.ID, user: u, top: s.lastMessageLocked(self.ID, u.ID)})
 		}
 	}
-	if out.Dialogs == nil {
-		out.Dialogs = []tdtg.DialogClass{}
+	slices.SortFunc(all, func(a, b *dialogEntry) int {
+		return cmp.Or(cmp.Compare(b.date(), a.date()), cmp.Compare(b.topID(), a.topID()), cmp.Compare(a.kind, b.kind), cmp.Compare(a.id, b.id))
+	})
+	at := -1 // the dialog offset_peer names
+	if kind, id, ok := dialogKey(req.OffsetPeer); ok {
+		at = slices.IndexFunc(all, func(e *dialogEntry) bool { return e.kind == kind && e.id == id })
+	}
+	start := 0
+	switch {
+	case at >= 0:
+		start = at + 1
+	case req.OffsetDate != 0 || req.OffsetID != 0:
+		start = slices.IndexFunc(all, func(e *dialogEntry) bool {
+			return e.date() < req.OffsetDate || (e.date() == req.OffsetDate && e.topID() < req.OffsetID)
+		})
+		if start < 0 {
+			start = len(all)
+		}
+	}
+	page := all[start:]
+	page = page[:min(len(page), limit)]
+	out := &tdtg.MessagesDialogsSlice{
+		Count: len(all), Dialogs: []tdtg.DialogClass{}, Messages: []tdtg.MessageClass{},
+		Chats: []tdtg.ChatClass{}, Users: []tdtg.UserClass{tgUser(self, true)},
+	}
+	for _, e := range page {
+		d := &tdtg.Dialog{NotifySettings: tdtg.PeerNotifySettings{}, TopMessage: e.topID()}
+		if e.chat != nil {
+			d.Peer = peerOf(e.chat)
+			out.Chats = append(out.Chats, tgChat(e.chat))
+		} else {
+			d.Peer = &tdtg.PeerUser{UserID: e.id}
+			out.Users = append(out.Users, contact(e.user))
+		}
+		if e.top != nil {
+			out.Messages = append(out.Messages, tgMessage(self.ID, e.top))
+		}
+		out.Dialogs = append(out.Dialogs, d)
 	}
 	return out
 }

@@ -13,9 +13,8 @@ import (
 	"os"
 	"path/filepath"
 
-	tdcrypto "github.com/gotd/td/crypto"
-
 	"github.com/tgvault/tgvault/internal/atomicfile"
+	"github.com/tgvault/tgvault/mtproto/mtserver"
 	"github.com/tgvault/tgvault/sessionstring"
 )
 
@@ -127,7 +126,7 @@ func loadOrCreateKey(dir string) (*rsa.PrivateKey, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("devserver: read key: %w", err)
 	}
-	k, err := rsa.GenerateKey(rand.Reader, tdcrypto.RSAKeyBits)
+	k, err := mtserver.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: generate key: %w", err)
 	}

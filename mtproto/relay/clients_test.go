@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	tdcrypto "github.com/gotd/td/crypto"
 
@@ -88,6 +89,10 @@ type relayClientCase struct {
 	cmd func(t *testing.T, env []string) *exec.Cmd
 }
 
+// clientTimeout bounds a real client's whole run in runRelayClient (they
+// take 5-30 s on a loaded machine).
+const clientTimeout = 5 * time.Minute
+
 // runRelayClient runs a real client library, unmodified, holding only a
 // relay session string in its own format, against a dev server of three
 // DCs through the relay: get_me, a username resolved, a profile photo
@@ -158,6 +163,15 @@ func runRelayClient(t *testing.T, tc relayClientCase) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// A client that hangs or loops is killed, and the test says what it
+	// called.
+	watchdog := time.AfterFunc(clientTimeout, func() { _ = cmd.Process.Kill() })
+	defer watchdog.Stop()
+	defer func() {
+		if t.Failed() {
+			t.Logf("calls relayed: %v", f.relay.Metrics().Calls)
+		}
+	}()
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(nil, 1<<20)
 	var before []string // what a library logs to stdout (GramJS's banner)
@@ -248,6 +262,19 @@ func TestRelayGramJS(t *testing.T) {
 	dir := nodeModules(t, "telegram")
 	runRelayClient(t, relayClientCase{format: sessionstring.GramJS, socks: true, cmd: func(t *testing.T, env []string) *exec.Cmd {
 		cmd := exec.CommandContext(t.Context(), "node", filepath.Join("testdata", "gramjs_relay.cjs"))
+		cmd.Env = append(os.Environ(), append(env, "NODE_PATH="+filepath.Join(dir, "node_modules"))...)
+		return cmd
+	}})
+}
+
+// TestRelayMtcute: the real mtcute 0.29.7 (@mtcute/node, layer 225)
+// through the relay (testdata/mtcute_relay.cjs; runRelayClient says what
+// it does).
+func TestRelayMtcute(t *testing.T) {
+	t.Parallel()
+	dir := nodeModules(t, "@mtcute/node")
+	runRelayClient(t, relayClientCase{format: sessionstring.Mtcute, cmd: func(t *testing.T, env []string) *exec.Cmd {
+		cmd := exec.CommandContext(t.Context(), "node", filepath.Join("testdata", "mtcute_relay.cjs"))
 		cmd.Env = append(os.Environ(), append(env, "NODE_PATH="+filepath.Join(dir, "node_modules"))...)
 		return cmd
 	}})

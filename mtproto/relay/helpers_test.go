@@ -12,6 +12,7 @@ import (
 	tdtransport "github.com/gotd/td/transport"
 
 	"github.com/tgvault/tgvault/mtproto/devserver"
+	"github.com/tgvault/tgvault/mtproto/mtserver"
 )
 
 // startDevServer opens a dev server in a temp dir and serves it until the
@@ -75,4 +76,4 @@ func testRSAKey(t testing.TB) *rsa.PrivateKey {
 	return k
 }
 
-var rsaKeyOnce = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
+var rsaKeyOnce = sync.OnceValues(func() (*rsa.PrivateKey, error) { return mtserver.GenerateKey(rand.Reader) })

@@ -79,8 +79,10 @@ type Config struct {
 	// per DC it answers as, and one for the SOCKS5 front.
 	Host string
 	// PrivateKey is the relay's RSA key for key exchanges with its DCs
-	// (generated when nil). Clients that exchange a key with a relay DC
-	// (to reach media on another DC) must know its public half.
+	// (generated when nil; make one with mtserver.GenerateKey, which gives
+	// only keys every client library finds). Clients that exchange a key
+	// with a relay DC (to reach media on another DC) must know its public
+	// half.
 	PrivateKey *rsa.PrivateKey
 	// UpstreamTimeout bounds one upstream connect (30 s when zero).
 	UpstreamTimeout time.Duration
@@ -163,9 +165,11 @@ func New(cfg Config) (*Relay, error) {
 	}
 	key := cfg.PrivateKey
 	if key == nil {
-		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		if key, err = mtserver.GenerateKey(rand.Reader); err != nil {
 			return nil, fmt.Errorf("relay: RSA key: %w", err)
 		}
+	} else if !mtserver.FingerprintFindable(&key.PublicKey) {
+		cfg.Logger.Warn("relay: mtcute cannot find the relay's RSA key by its fingerprint (a leading zero); make it with mtserver.GenerateKey")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Relay{
