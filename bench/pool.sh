@@ -43,6 +43,7 @@ cleanup() {
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	rm -rf "$tmp"
+	if [[ -n "${ports_saved:-}" ]]; then printf '%s\n' "$ports_saved" >/proc/sys/net/ipv4/ip_local_port_range || true; fi
 }
 trap cleanup EXIT
 
@@ -58,7 +59,34 @@ say "load at start: $(load); IDLE=${IDLE}s"
 go build -tags tgvault_testhooks -o "$tmp/tgvault" ./cmd/tgvault
 go build -o "$tmp/gotdclients" ./bench/gotdclients
 tg="$tmp/tgvault"
+
+# Limits of this host that a large N runs into. Each of the three processes
+# (dev server, run, gotd clients) holds one socket per account, and run also
+# up to 1,024 temp files of a save batch: an N with N + FD_SPARE open files
+# over the limit is skipped (raising a hard limit needs CAP_SYS_RESOURCE).
+# Every connection to the one dev server address takes a local port: the
+# ephemeral port range is widened for the script's duration (root only; put
+# back at exit) when it is narrower than the largest N. Both are printed.
+FD_SPARE=${FD_SPARE:-1200}
+maxn=0
+for n in $COUNTS; do ((n > maxn)) && maxn=$n; done
+want_fds=$((maxn + FD_SPARE))
+if ((want_fds > $(ulimit -Hn))); then ulimit -Hn "$want_fds" 2>/dev/null || true; fi
 ulimit -n "$(ulimit -Hn)"
+say "open files limit: $(ulimit -n) per process (hard $(ulimit -Hn)); an N needs N + $FD_SPARE"
+ports_file=/proc/sys/net/ipv4/ip_local_port_range
+read -r port_lo port_hi <"$ports_file"
+ports_saved=""
+if ((port_hi - port_lo + 1 < maxn + 2000)); then
+	if [[ -w "$ports_file" ]] && printf '1024 65535\n' >"$ports_file" 2>/dev/null; then
+		ports_saved="$port_lo $port_hi"
+		say "ephemeral ports: $port_lo-$port_hi is fewer than N=$maxn connections to one address; widened to 1024-65535 for this script"
+	else
+		say "ephemeral ports: $port_lo-$port_hi is fewer than N=$maxn connections to one address and cannot be widened here: N=$maxn may fail"
+	fi
+else
+	say "ephemeral ports: $port_lo-$port_hi"
+fi
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -100,6 +128,7 @@ run_tgvault() {
 			ready=${ready:-0}
 			((ready >= n)) && break
 		fi
+		kill -0 "$run" 2>/dev/null || break
 		sleep 0.05
 	done
 	t1=$(now)
@@ -147,6 +176,10 @@ run_gotd() {
 
 for n in $COUNTS; do
 	say ""
+	if ((n + FD_SPARE > $(ulimit -n))); then
+		say "## N = $n: SKIPPED: one process would need $((n + FD_SPARE)) open files, over this host's limit of $(ulimit -n)"
+		continue
+	fi
 	say "## N = $n (load $(load))"
 	d="$tmp/n$n"
 	mkdir -p "$d"

@@ -167,11 +167,17 @@ func (a authRecipient) WrapWithLabels(fileKey []byte) ([]*age.Stanza, []string, 
 type stanzaCatcher struct {
 	age.Identity
 	got *[]*age.Stanza
+	i   int  // the identity's index among the sealer's
+	by  *int // set to i when this identity unwraps the file key
 }
 
 func (c stanzaCatcher) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
 	*c.got = stanzas
-	return c.Identity.Unwrap(stanzas)
+	fk, err := c.Identity.Unwrap(stanzas)
+	if err == nil && c.by != nil {
+		*c.by = c.i
+	}
+	return fk, err
 }
 
 // errMalformedAuth: an auth stanza that is not one this version writes.
@@ -249,10 +255,11 @@ func (p *authPolicy) check(stanzas []*age.Stanza, fileKey []byte) (bool, error) 
 // It implements the storage package's Sealer. It is immutable and safe for
 // concurrent use.
 type VaultSealer struct {
-	ids    []age.Identity // open with
-	rs     []age.Recipient
-	policy authPolicy
-	seal   []*authKey
+	ids     []age.Identity // open with
+	sealsTo []bool         // ids[i] opens what is sealed to rs[0]
+	rs      []age.Recipient
+	policy  authPolicy
+	seal    []*authKey
 }
 
 // NewVaultSealer returns a VaultSealer that seals to the recipients of
@@ -285,6 +292,9 @@ func NewVaultSealer(open, sealWith []*Identity) (*VaultSealer, error) {
 		}
 		s.seal = append(s.seal, k)
 		s.rs = append(s.rs, id.rcpt.r)
+	}
+	for _, id := range open {
+		s.sealsTo = append(s.sealsTo, id.rcpt != nil && id.rcpt.text == sealWith[0].rcpt.text)
 	}
 	if _, err := seal(nil, s.recipients()); err != nil {
 		return nil, fmt.Errorf("crypto: unusable recipients: %w", err)
@@ -363,19 +373,38 @@ func (s *VaultSealer) open(data []byte, inPlace bool) ([]byte, bool, error) {
 	return pt, c.authenticated, nil
 }
 
-// authCheck is one file's check: the policy, and what it found.
+// authCheck is one file's check: the policy, and what it found. With
+// keeper set, it also keeps the file's header and key for the keeper's
+// next seal of the same file (OpenKeeping), when the header is one the
+// keeper itself would write.
 type authCheck struct {
 	policy        *authPolicy
 	authenticated bool
+
+	keeper *VaultSealer
+	by     int // the index of the identity that unwrapped the file key
+	kept   *FileKey
 }
 
-// wrap makes ids keep the stanzas they are shown in *got.
+// wrap makes ids keep the stanzas they are shown in *got, and record in
+// c.by which of them unwrapped the file key.
 func (c *authCheck) wrap(ids []age.Identity, got *[]*age.Stanza) []age.Identity {
+	c.by = -1
 	out := make([]age.Identity, len(ids))
 	for i, id := range ids {
-		out[i] = stanzaCatcher{Identity: id, got: got}
+		out[i] = stanzaCatcher{Identity: id, got: got, i: i, by: &c.by}
 	}
 	return out
+}
+
+// keepHeader keeps hdr and fileKey in c.kept when c has a keeper and the
+// file is authenticated with a header that keeper would write: see
+// VaultSealer.reusable.
+func (c *authCheck) keepHeader(hdr []byte, stanzas []*age.Stanza, fileKey []byte) {
+	if c.keeper == nil || !c.authenticated || !c.keeper.reusable(stanzas, c.by, fileKey) {
+		return
+	}
+	c.kept = &FileKey{s: c.keeper, header: bytes.Clone(hdr), key: bytes.Clone(fileKey)}
 }
 
 // verify runs the policy over the stanzas of a header age authenticated.

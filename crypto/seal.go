@@ -46,6 +46,14 @@ func Seal(plaintext []byte, rs ...*Recipient) ([]byte, error) {
 }
 
 func seal(plaintext []byte, rs []age.Recipient) ([]byte, error) {
+	sealed, _, fileKey, err := sealFile(plaintext, rs)
+	clear(fileKey)
+	return sealed, err
+}
+
+// sealFile is seal that also returns the length of the header and the
+// file key, which the caller must clear.
+func sealFile(plaintext []byte, rs []age.Recipient) (sealed []byte, headerLen int, fileKey []byte, err error) {
 	// age writes the header and the payload nonce; the payload (STREAM, the
 	// hot part) is encrypted here straight into the output buffer, which
 	// age's stream writer cannot do without two extra copies. The file key
@@ -55,28 +63,40 @@ func seal(plaintext []byte, rs []age.Recipient) ([]byte, error) {
 	for i, r := range rs {
 		caught[i] = catchingRecipient{r, &fk}
 	}
-	n := len(plaintext)
-	out := bytes.NewBuffer(make([]byte, 0, sealedSize(n, len(rs))))
+	out := bytes.NewBuffer(make([]byte, 0, sealedSize(len(plaintext), len(rs))))
 	if _, err := age.Encrypt(out, caught...); err != nil {
-		return nil, fmt.Errorf("crypto: sealing: %v", err)
+		clear(fk.key)
+		return nil, 0, nil, fmt.Errorf("crypto: sealing: %v", err)
 	}
-	defer clear(fk.key)
 	if len(fk.key) != fileKeySize || out.Len() < nonceSize {
-		return nil, errors.New("crypto: sealing: internal error: no file key")
+		clear(fk.key)
+		return nil, 0, nil, errors.New("crypto: sealing: internal error: no file key")
 	}
-	sealed := out.Bytes()
-	aead, err := payloadAEAD(fk.key, sealed[len(sealed)-nonceSize:])
+	sealed = out.Bytes()
+	headerLen = len(sealed) - nonceSize
+	if sealed, err = sealPayload(sealed, fk.key, plaintext); err != nil {
+		clear(fk.key)
+		return nil, 0, nil, err
+	}
+	return sealed, headerLen, fk.key, nil
+}
+
+// sealPayload appends the STREAM chunks of plaintext to out, which ends in
+// the payload nonce, under the payload key of fileKey and that nonce.
+func sealPayload(out, fileKey, plaintext []byte) ([]byte, error) {
+	aead, err := payloadAEAD(fileKey, out[len(out)-nonceSize:])
 	if err != nil {
 		return nil, err
 	}
+	n := len(plaintext)
 	chunks := max(1, (n+chunkSize-1)/chunkSize)
-	sealed = slices.Grow(sealed, n+chunks*tagSize)
+	out = slices.Grow(out, n+chunks*tagSize)
 	var nonce [chacha20poly1305.NonceSize]byte
 	for i := range chunks {
 		setChunkNonce(&nonce, i, i == chunks-1)
-		sealed = aead.Seal(sealed, nonce[:], plaintext[i*chunkSize:min((i+1)*chunkSize, n)], nil)
+		out = aead.Seal(out, nonce[:], plaintext[i*chunkSize:min((i+1)*chunkSize, n)], nil)
 	}
-	return sealed, nil
+	return out, nil
 }
 
 // fileKeyCatcher holds the file key that age.Encrypt passed to the
@@ -283,7 +303,11 @@ func openBinaryAuth(bin []byte, ids []age.Identity, inPlace bool, auth *authChec
 	if inPlace {
 		into = bin
 	}
-	return openPayload(fileKey, bin[len(hdr):], into)
+	pt, err := openPayload(fileKey, bin[len(hdr):], into)
+	if err == nil && auth != nil {
+		auth.keepHeader(hdr, stanzas, fileKey)
+	}
+	return pt, err
 }
 
 // openPayload decrypts an age payload: a 16-byte nonce, then chunks of 64 KiB

@@ -31,6 +31,24 @@ type InPlaceOpener interface {
 	OpenInPlace(ciphertext []byte) ([]byte, error)
 }
 
+// KeepingSealer is what a Sealer may also do: keep what it unwrapped of a
+// file's header between saves of that file, so that a save does not wrap a
+// new file key (for an age X25519 recipient, two X25519 operations: most
+// of the CPU a save of a small file costs). OpenKeeping is OpenInPlace that
+// also returns the file's key; SealKeeping seals under the key it is given
+// when it can, and returns the key for the next save (the same one, or a
+// new one). A File keeps the key while it is open and destroys it at
+// Close. The sealer decides when a header may be reused; the file is
+// still replaced whole at every save, so the crash rule is unchanged.
+type KeepingSealer interface {
+	OpenKeeping(ciphertext []byte) (plaintext []byte, key FileKey, err error)
+	SealKeeping(plaintext []byte, key FileKey) (sealed []byte, next FileKey, err error)
+}
+
+// FileKey is a KeepingSealer's secret for one file; the File only holds it
+// and hands it back. Destroy clears it.
+type FileKey interface{ Destroy() }
+
 // BindingError reports a sealed image bound elsewhere: to another vault,
 // another account, or an older revision (a rollback).
 type BindingError struct {
@@ -63,6 +81,10 @@ type File struct {
 
 	// staged is set while a save waits in a SaveBatch (guarded by mu).
 	staged bool
+
+	// fkey is the file's key of a KeepingSealer, for the next save: from
+	// the open or the last seal; nil without one. Guarded like img.
+	fkey FileKey
 
 	// img is the image of the last save (or the one opened), kept when
 	// it is large (keepMinPages): the next save patches the rows changed
@@ -164,10 +186,16 @@ func OpenBlob(blob Blob, s Sealer, want Binding, opts Options) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open sealed file: %w", err)
 	}
-	var img []byte
-	if ip, ok := s.(InPlaceOpener); ok {
-		img, err = ip.OpenInPlace(sealed)
-	} else {
+	var (
+		img  []byte
+		fkey FileKey
+	)
+	switch o := s.(type) {
+	case KeepingSealer:
+		img, fkey, err = o.OpenKeeping(sealed)
+	case InPlaceOpener:
+		img, err = o.OpenInPlace(sealed)
+	default:
 		img, err = s.Open(sealed)
 	}
 	if err != nil {
@@ -185,6 +213,7 @@ func OpenBlob(blob Blob, s Sealer, want Binding, opts Options) (*File, error) {
 	}
 	head, err := decodeImageHead(img)
 	if err != nil {
+		destroyKey(fkey)
 		scrub()
 		return nil, err
 	}
@@ -204,6 +233,7 @@ func OpenBlob(blob Blob, s Sealer, want Binding, opts Options) (*File, error) {
 		reason = "is older than expected (rolled back)"
 	}
 	if reason != "" {
+		destroyKey(fkey)
 		scrub()
 		return nil, &BindingError{Reason: reason, Want: want, Got: got}
 	}
@@ -214,7 +244,7 @@ func OpenBlob(blob Blob, s Sealer, want Binding, opts Options) (*File, error) {
 	for _, u := range head.updates {
 		c.updates[u.ID] = u
 	}
-	f := &File{core: c, blob: blob, sealer: s, binding: got}
+	f := &File{core: c, blob: blob, sealer: s, binding: got, fkey: fkey}
 	c.load = func() ([]Peer, error) {
 		peers, err := head.readPeers()
 		if err == nil {
@@ -355,7 +385,7 @@ func (f *File) sealLocked() ([]byte, Binding, error) {
 		f.dropImage()
 		return nil, b, err
 	}
-	sealed, err := f.sealer.Seal(img)
+	sealed, err := f.seal(img)
 	// The peer pages may stay for the next save; the rest (the session
 	// row with the auth key) goes now.
 	clear(kept.tail(img))
@@ -369,6 +399,31 @@ func (f *File) sealLocked() ([]byte, Binding, error) {
 		return nil, b, fmt.Errorf("storage: seal: %w", err)
 	}
 	return sealed, b, nil
+}
+
+// seal seals img, under the file's kept key when the sealer keeps one.
+// Caller holds f.saveMu.
+func (f *File) seal(img []byte) ([]byte, error) {
+	ks, ok := f.sealer.(KeepingSealer)
+	if !ok {
+		return f.sealer.Seal(img)
+	}
+	sealed, next, err := ks.SealKeeping(img, f.fkey)
+	if err != nil {
+		return nil, err
+	}
+	if next != f.fkey {
+		destroyKey(f.fkey)
+		f.fkey = next
+	}
+	return sealed, nil
+}
+
+// destroyKey destroys k, if any.
+func destroyKey(k FileKey) {
+	if k != nil {
+		k.Destroy()
+	}
 }
 
 // SaveBatch makes the saves of many files durable together. A file saved
@@ -566,6 +621,8 @@ func (f *File) Close() error {
 	}
 	f.saveMu.Lock()
 	f.dropImage()
+	destroyKey(f.fkey)
+	f.fkey = nil
 	f.saveMu.Unlock()
 	f.closeLocked()
 	return nil

@@ -60,7 +60,7 @@ func (v *Vault) accountSealer(s *crypto.VaultSealer, readOnly bool, id string) s
 	if readOnly {
 		return readOnlySealer{as}
 	}
-	return as
+	return keepingSealer{as}
 }
 
 // openBlob is openFile for the image in b (the vault's own when nil).
