@@ -90,6 +90,7 @@ fi
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_s() { echo "$(cpu_ticks "$1") / $(getconf CLK_TCK)" | bc -l; }
 metric() { # metric SOCKET NAME: the sum of a metric's samples
 	curl -s --unix-socket "$1" http://tgvault/metrics | awk -v m="$2" '$1 ~ "^"m"({|$)" {s += $2} END {print s + 0}'
 }
@@ -116,14 +117,18 @@ idle() {
 # account is ready; with IDLE=1 the idle figures; then SIGTERM. Sets
 # ready_s and term_s.
 run_tgvault() {
-	local label=$1 with_idle=$2 ex0 t0 t1 run ready=0
+	local label=$1 with_idle=$2 ex0 t0 t1 tsock="" run ready=0 cpu
 	ex0=$(jq .key_exchanges "$d/stats.json")
+	rm -f "$d/run.sock"
 	t0=$(now)
 	"$tg" run --server "$addr" --server-key "$d/dev/server.pub" >"$d/run.out" 2>"$d/run.err" &
 	run=$!
 	pids+=("$run")
 	for _ in $(seq 12000); do
 		if [[ -S "$d/run.sock" ]]; then
+			# run listens once every account is opened (read, decrypted,
+			# authenticated) and before the first connect.
+			[[ -n "$tsock" ]] || tsock=$(now)
 			ready=$(metric "$d/run.sock" 'tgvault_accounts{state="ready"}' 2>/dev/null || echo 0)
 			ready=${ready:-0}
 			((ready >= n)) && break
@@ -132,8 +137,11 @@ run_tgvault() {
 		sleep 0.05
 	done
 	t1=$(now)
+	cpu=$(cpu_s "$run")
 	ready_s=$(echo "$t1 - $t0" | bc -l)
 	say "$label: $ready of $n ready after $(fmt2 "$ready_s") s ($(echo "$n / $ready_s" | bc -l | xargs printf '%.0f') accounts/s; vault open and unlock included; load $(load))"
+	say "$label: of which opening the accounts (until the API socket): $(fmt2 "$(echo "${tsock:-$t1} - $t0" | bc -l)") s, connecting: $(fmt2 "$(echo "$t1 - ${tsock:-$t1}" | bc -l)") s; CPU until ready: $(fmt2 "$cpu") s (user + system)"
+	ready_cpu=$cpu
 	if ((with_idle)); then
 		idle "$label" "$run" "$n"
 		say "$label: goroutines: $(metric "$d/run.sock" go_goroutines)"
@@ -168,7 +176,8 @@ run_gotd() {
 		return
 	fi
 	gotd_s=$(echo "$t1 - $t0" | bc -l)
-	say "$label: $n ready after $(fmt2 "$gotd_s") s ($(echo "$line" | cut -d' ' -f3) s by its own clock; load $(load))"
+	gotd_cpu=$(cpu_s "$g")
+	say "$label: $n ready after $(fmt2 "$gotd_s") s ($(echo "$line" | cut -d' ' -f3) s by its own clock; load $(load)); CPU until ready: $(fmt2 "$gotd_cpu") s"
 	idle "$label" "$g" "$n"
 	kill -TERM "$g"
 	wait "$g" || true
@@ -207,7 +216,7 @@ for n in $COUNTS; do
 	run_tgvault "first run after the import" 0
 	first_s=$ready_s first_term=$term_s
 	run_tgvault "restart" 1
-	restart_s=$ready_s run_idle=$rss_idle
+	restart_s=$ready_s run_idle=$rss_idle restart_cpu=$ready_cpu
 	gotd_s="" gotd_idle="" rss_idle=""
 	if ((GOTD)); then
 		run_gotd
@@ -223,7 +232,7 @@ for n in $COUNTS; do
 	say "  SIGTERM save after the first run: $(fmt2 "$first_term") s (target <= 2 s at 10,000 accounts with changes)"
 	say "  restart: RSS per account after ${IDLE} s idle: $(kib_per "$run_idle" "$n") KiB (target <= 100)"
 	if [[ -n "$gotd_s" ]]; then
-		say "  restart ready / plain gotd ready: $(ratio "$restart_s" "$gotd_s") (target <= 1.1)"
+		say "  restart ready / plain gotd ready: $(ratio "$restart_s" "$gotd_s") (target <= 1.1); CPU until ready: $(ratio "$restart_cpu" "$gotd_cpu")"
 		say "  restart RSS / plain gotd RSS after ${IDLE} s idle: $(ratio "$run_idle" "$gotd_idle")"
 	fi
 	say "  import: $(echo "$n / $import_s" | bc -l | xargs printf '%.0f') files/s (target >= 1500 at 10,000)"
