@@ -115,20 +115,10 @@ func run(dir, server, keyPath string) error {
 	failed := make(chan error, 1)
 	var wg sync.WaitGroup
 	for _, path := range paths {
-		// The file is named <dc>-<user id>.json.
-		var dc int
-		var userID int64
-		if _, err := fmt.Sscanf(filepath.Base(path), "%d-%d.json", &dc, &userID); err != nil {
-			return fmt.Errorf("%s: not a session file of -prepare", path)
+		client, userID, err := newClient(path, pub, host, port)
+		if err != nil {
+			return err
 		}
-		client := tdtelegram.NewClient(seedAPIID, apiHash, tdtelegram.Options{
-			DC:             dc,
-			SessionStorage: &tdsession.FileStorage{Path: path},
-			NoUpdates:      true,
-			PublicKeys:     []tdtelegram.PublicKey{{RSA: pub}},
-			DCList:         tddcs.List{Options: []tdtg.DCOption{{ID: dc, IPAddress: host, Port: port}}},
-			Resolver:       tddcs.Plain(tddcs.PlainOptions{}),
-		})
 		wg.Go(func() {
 			err := client.Run(ctx, func(ctx context.Context) error {
 				self, err := client.Self(ctx)
@@ -172,6 +162,24 @@ func run(dir, server, keyPath string) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// newClient returns the gotd client of the session file at path, named
+// <dc>-<user id>.json by -prepare, and the user id it must log in as.
+func newClient(path string, pub *rsa.PublicKey, host string, port int) (*tdtelegram.Client, int64, error) {
+	var dc int
+	var userID int64
+	if _, err := fmt.Sscanf(filepath.Base(path), "%d-%d.json", &dc, &userID); err != nil {
+		return nil, 0, fmt.Errorf("%s: not a session file of -prepare", path)
+	}
+	return tdtelegram.NewClient(seedAPIID, apiHash, tdtelegram.Options{
+		DC:             dc,
+		SessionStorage: &tdsession.FileStorage{Path: path},
+		NoUpdates:      true,
+		PublicKeys:     []tdtelegram.PublicKey{{RSA: pub}},
+		DCList:         tddcs.List{Options: []tdtg.DCOption{{ID: dc, IPAddress: host, Port: port}}},
+		Resolver:       tddcs.Plain(tddcs.PlainOptions{}),
+	}), userID, nil
 }
 
 func readKey(path string) (*rsa.PublicKey, error) {
