@@ -161,6 +161,7 @@ func (d *daemon) onStatus(name string, s mtproto.Status, err error) {
 // addAccounts opens the accounts active and adds them to the pool; one
 // that does not open is released from claim and left out with a warning.
 func (d *daemon) addAccounts(active []vault.Account, claim *vault.Claim) error {
+	d.checkOpenFiles(len(active))
 	// One unlock and one index read for all of them (OpenAccount per
 	// account would read the whole index each time).
 	files, openErrs, err := d.v.OpenAccounts(active, nil)
