@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/tgvault/tgvault/mtproto/mtserver"
 	"github.com/tgvault/tgvault/mtproto/relay"
 )
 
@@ -25,7 +26,7 @@ func (d *daemon) relayKey() <-chan *rsa.PrivateKey {
 	}
 	ch := make(chan *rsa.PrivateKey, 1)
 	go func() {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		k, err := mtserver.GenerateKey(rand.Reader) // one whose fingerprint every client library finds (mtcute)
 		if err != nil {
 			d.warnf("MTProto relay: making its RSA key: %v; the relay is off", err)
 			k = nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/mtproto"
+	"github.com/tgvault/tgvault/mtproto/mtserver"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
 )
@@ -46,6 +47,9 @@ func TestServeRelay(t *testing.T) {
 	}
 	if sess.AuthKey.Equal(seeds[0].Key) {
 		t.Fatal("the relay string holds the account's key")
+	}
+	if pub, err := mtproto.ParsePublicKey([]byte(m.RSAPublicKey)); err != nil || !mtserver.FingerprintFindable(pub) {
+		t.Errorf("the relay's RSA key: %v; findable by every client (mtcute) %v", err, err == nil && mtserver.FingerprintFindable(pub))
 	}
 	relayAddr := net.JoinHostPort(m.Host, strconv.Itoa(m.Port))
 	if id, err := relaySelf(t, sess.AuthKey, sess.DCID, seeds[0].UserID, relayAddr, m.RSAPublicKey); err != nil || id != seeds[0].UserID {
