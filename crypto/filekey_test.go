@@ -90,6 +90,14 @@ func TestSealKeepingNewHeader(t *testing.T) {
 	_, foreign, _ := otherCtx.SealKeeping(pt, nil)
 	dead := &FileKey{s: s, header: bytes.Clone(own.header), key: bytes.Clone(own.key)}
 	dead.Destroy()
+	// The key of a fresh seal serves the next one.
+	again, k, err := s.SealKeeping(payload(90), own)
+	if err != nil || k != own {
+		t.Fatalf("SealKeeping with its own new key: kept %v, %v", k == own, err)
+	}
+	if got, err := s.Open(again); err != nil || !bytes.Equal(got, payload(90)) || !bytes.Equal(headerOf(t, again), own.header) {
+		t.Fatalf("a seal under a fresh seal's key: %v", err)
+	}
 	for _, c := range []struct {
 		name string
 		k    *FileKey
