@@ -24,6 +24,12 @@
 // lets them through); a result or update it must read under the policy and
 // cannot decode is refused or dropped, never passed.
 //
+// A call-rate cap per client connection (Config.CallRate and CallBurst,
+// Policy.CallRate; DefaultCallRate a second after DefaultCallBurst at
+// once) answers a call over it with rpc_error 420 FLOOD_WAIT_n and sends
+// nothing upstream: a client stuck in a loop spends its own time, not the
+// account's standing with Telegram.
+//
 // A SOCKS5 front (no authentication, CONNECT only, never dialing out)
 // serves clients whose strings carry no address (Pyrogram) or that dial
 // other DCs on a fixed port (GramJS): a dial of one of Telegram's DC

@@ -50,6 +50,7 @@ type client struct {
 	key      *relayKey
 	acc      Account
 	inflight chan struct{}
+	limit    *callLimiter // nil: no cap
 	// inited is set once a call that carried initConnection got an
 	// answer: later calls go without it.
 	inited atomic.Bool
@@ -103,6 +104,10 @@ func (r *Relay) serveRPC(ctx context.Context, req *mtserver.Request) error {
 		r.log.Info("relay call refused", "session", sess.ID, "account", sess.Account, "method", refusal.Method, "reason", refusal.Reason)
 		return req.Error(ctx, RefusedCode, RefusedMessage)
 	}
+	if wait, ok := c.limit.take(time.Now()); !ok {
+		r.metrics.floodWait(m.Name)
+		return req.Error(ctx, floodWaitCode, floodWait(wait))
+	}
 	r.metrics.call(m.Name)
 	select {
 	case c.inflight <- struct{}{}:
@@ -137,7 +142,7 @@ func (r *Relay) clientOf(ctx context.Context, conn *mtserver.Conn, id sessionstr
 	if err != nil {
 		return nil, err
 	}
-	c := &client{r: r, conn: conn, dc: conn.DC(), key: k, acc: acc, inflight: make(chan struct{}, maxInFlight)}
+	c := &client{r: r, conn: conn, dc: conn.DC(), key: k, acc: acc, inflight: make(chan struct{}, maxInFlight), limit: r.callLimiter(k.sess.Policy)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.keys[id]; !ok {

@@ -19,6 +19,9 @@ type Metrics struct {
 	// refused per method (an unknown method by its constructor id), and
 	// the results withheld whole.
 	Calls, Refusals map[string]int64
+	// FloodWaits counts the calls the call-rate cap answered with
+	// FLOOD_WAIT_n instead of passing them on, per method.
+	FloodWaits map[string]int64
 	// Withheld counts results and updates the service-message filter
 	// changed or dropped; Undecodable those it dropped because they did
 	// not decode (fail closed); Updates the updates passed to clients.
@@ -29,13 +32,22 @@ type metrics struct {
 	sessionsOpen, minted, revoked, exchanges atomic.Int64
 	withheld, undecodable, updates           atomic.Int64
 
-	mu       sync.Mutex
-	calls    map[string]int64
-	refusals map[string]int64
+	mu         sync.Mutex
+	calls      map[string]int64
+	refusals   map[string]int64
+	floodWaits map[string]int64
 }
 
 func newMetrics() *metrics {
-	return &metrics{calls: map[string]int64{}, refusals: map[string]int64{}}
+	return &metrics{calls: map[string]int64{}, refusals: map[string]int64{}, floodWaits: map[string]int64{}}
+}
+
+// floodWait counts a call of a method the schema knows (policyCheck
+// passed it) over the call-rate cap.
+func (m *metrics) floodWait(method string) {
+	m.mu.Lock()
+	m.floodWaits[method]++
+	m.mu.Unlock()
 }
 
 func (m *metrics) call(method string) {
@@ -61,7 +73,7 @@ func (r *Relay) Metrics() Metrics {
 	return Metrics{
 		SessionsOpen: m.sessionsOpen.Load(), Minted: m.minted.Load(), Revoked: m.revoked.Load(),
 		KeyExchanges: m.exchanges.Load(),
-		Calls:        maps.Clone(m.calls), Refusals: maps.Clone(m.refusals),
+		Calls:        maps.Clone(m.calls), Refusals: maps.Clone(m.refusals), FloodWaits: maps.Clone(m.floodWaits),
 		Withheld: m.withheld.Load(), Undecodable: m.undecodable.Load(), Updates: m.updates.Load(),
 	}
 }

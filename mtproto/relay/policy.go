@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tgvault/tgvault/mtproto/tlschema"
@@ -42,6 +43,10 @@ type Policy struct {
 	// through; by default they are withheld from results and updates,
 	// and a query that names the service account is refused.
 	ServiceMessages bool
+	// CallRate, when not zero, caps each of the session's connections at
+	// this many calls a second instead of the relay's Config.CallRate
+	// (negative: no cap).
+	CallRate float64
 }
 
 // ErrBadPolicy reports a Policy that names a method no schema has.
@@ -72,6 +77,12 @@ func (p Policy) String() string {
 	}
 	if p.ServiceMessages {
 		parts = append(parts, "service messages")
+	}
+	switch {
+	case p.CallRate > 0:
+		parts = append(parts, strconv.FormatFloat(p.CallRate, 'g', -1, 64)+" calls/s")
+	case p.CallRate < 0:
+		parts = append(parts, "no call-rate cap")
 	}
 	if len(parts) == 0 {
 		return "default"

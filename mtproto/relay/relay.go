@@ -89,6 +89,15 @@ type Config struct {
 	// IOTimeout bounds one read of a client's frame and one write to it
 	// (two minutes when zero): a client that stops reading is closed.
 	IOTimeout time.Duration
+	// CallRate caps the calls a second each client connection may send
+	// upstream (DefaultCallRate when zero; negative: no cap), after
+	// CallBurst calls at once (DefaultCallBurst when zero). A call over
+	// the cap gets rpc_error 420 FLOOD_WAIT_n, n the seconds until it
+	// would pass, and nothing of it goes upstream: a client stuck in a
+	// loop spends its own time, not the account's standing with
+	// Telegram. Policy.CallRate sets it per session.
+	CallRate  float64
+	CallBurst int
 }
 
 // ErrUnknownSession reports a revoke of a session the relay does not
@@ -158,6 +167,12 @@ func New(cfg Config) (*Relay, error) {
 	}
 	if cfg.IOTimeout <= 0 {
 		cfg.IOTimeout = 2 * time.Minute
+	}
+	if cfg.CallRate == 0 {
+		cfg.CallRate = DefaultCallRate
+	}
+	if cfg.CallBurst <= 0 {
+		cfg.CallBurst = DefaultCallBurst
 	}
 	s, err := tlschema.All()
 	if err != nil {

@@ -97,8 +97,9 @@ func newRelayFixture(t testing.TB) *relayFixture {
 	return newRelayFixtureOn(t, startDevServer(t))
 }
 
-// newRelayFixtureOn is newRelayFixture on a dev server of the test's.
-func newRelayFixtureOn(t testing.TB, srv *devserver.Server) *relayFixture {
+// newRelayFixtureOn is newRelayFixture on a dev server of the test's;
+// each opt may change the relay's Config.
+func newRelayFixtureOn(t testing.TB, srv *devserver.Server, opts ...func(*Config)) *relayFixture {
 	t.Helper()
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
@@ -109,7 +110,11 @@ func newRelayFixtureOn(t testing.TB, srv *devserver.Server) *relayFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := New(Config{Accounts: testAccounts{"alice": acc}, Refuser: run, Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})), PrivateKey: testRSAKey(t), UpstreamTimeout: testTimeout(), IOTimeout: testTimeout()})
+	cfg := Config{Accounts: testAccounts{"alice": acc}, Refuser: run, Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})), PrivateKey: testRSAKey(t), UpstreamTimeout: testTimeout(), IOTimeout: testTimeout()}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	r, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
