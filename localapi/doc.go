@@ -5,8 +5,9 @@
 // Peer, and ErrorBody with its Kind. The routes and the TL JSON convention
 // are in README.md ("The local API") and package mtproto/tljson.
 //
-// The socket is made 0600 and, where the OS tells (Linux), connections
-// from other users are refused. No answer carries an account's auth key.
+// The socket is made 0600 and, where the OS tells (Linux, FreeBSD:
+// internal/peercred), connections from other users are refused. No
+// answer carries an account's auth key.
 //
 // With run's MTProto relay (Options.Relay, package mtproto/relay) it also
 // mints, lists and revokes relay sessions (relay.go): a mint answers the
@@ -14,6 +15,6 @@
 // ever hands out, worthless anywhere but at that relay.
 //
 // Layer rule (docs/ARCHITECTURE.md): localapi imports mtproto,
-// mtproto/tljson, mtproto/relay, sessionstring and storage; never vault,
-// gotd or cmd.
+// mtproto/tljson, mtproto/relay, sessionstring, storage and
+// internal/peercred; never vault, gotd or cmd.
 package localapi

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tgvault/tgvault/internal/peercred"
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/mtproto/relay"
 	"github.com/tgvault/tgvault/mtproto/tljson"
@@ -327,9 +328,20 @@ func (l ownerOnly) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if ok, err := sameUser(c); err == nil && ok {
+		if sameUser(c) {
 			return c, nil
 		}
 		_ = c.Close()
 	}
+}
+
+// sameUser reports whether the peer of c runs as our user. Where the OS
+// has no peer credentials (peercred.Supported false) the socket's 0600
+// mode is the only guard, and every peer is taken.
+func sameUser(c *net.UnixConn) bool {
+	if !peercred.Supported {
+		return true
+	}
+	uid, err := peercred.UID(c)
+	return err == nil && uid == os.Getuid()
 }
