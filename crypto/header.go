@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"bytes"
+	"encoding/base64"
 	"strconv"
 	"strings"
 
@@ -49,12 +50,12 @@ func ReadHeader(data []byte) (Header, error) {
 	if err != nil {
 		return Header{}, err
 	}
-	h := Header{Form: "text", Size: len(bin)}
+	h := Header{Form: FormText, Size: len(bin)}
 	switch trimmed := bytes.TrimSpace(data); {
 	case bytes.HasPrefix(data, []byte(magic)):
-		h.Form = "binary"
+		h.Form = FormBinary
 	case bytes.HasPrefix(trimmed, []byte(armorBegin)):
-		h.Form = "armored"
+		h.Form = FormArmored
 	}
 	hdr, err := age.ExtractHeader(bytes.NewReader(bin))
 	if err != nil {
@@ -86,4 +87,37 @@ func ReadHeader(data []byte) (Header, error) {
 		return Header{}, corrupt(stageHeader)
 	}
 	return h, nil
+}
+
+// The forms a sealed file is given in (Header.Form, SealedForm).
+const (
+	FormBinary  = "binary"
+	FormArmored = "armored"
+	FormText    = "text" // the one-line base64 of SealText
+)
+
+// SealedForm names the form data begins in, read from its head alone:
+// FormBinary (age's magic at the very start), FormArmored (the armor's
+// begin line, white space around it allowed), FormText (one base64 line
+// whose first characters decode to age's magic), or "" when it looks like
+// none. It decrypts and checks nothing: a hint for telling a sealed file
+// from other input, Open decides.
+func SealedForm(data []byte) string {
+	if bytes.HasPrefix(data, []byte(magic)) {
+		return FormBinary
+	}
+	t := bytes.TrimSpace(data)
+	switch {
+	case bytes.HasPrefix(t, []byte(armorBegin)):
+		return FormArmored
+	case bytes.HasPrefix(t, []byte(magic)):
+		return FormBinary
+	}
+	head := t[:min(len(t), 28)]
+	dec := make([]byte, base64.StdEncoding.DecodedLen(len(head)))
+	n, _ := base64.StdEncoding.Decode(dec, head[:len(head)/4*4])
+	if bytes.HasPrefix(dec[:n], []byte(magic)) {
+		return FormText
+	}
+	return ""
 }

@@ -93,3 +93,45 @@ func FuzzReadHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestSealedForm: each form Open reads is told from its head alone, and
+// input that is no sealed file (a session string, a SQLite file, JSON,
+// nothing) is none.
+func TestSealedForm(t *testing.T) {
+	t.Parallel()
+	id, err := GenerateIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := Seal([]byte("payload"), id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	arm, err := SealArmored([]byte("payload"), id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := SealText([]byte("payload"), id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"binary", bin, FormBinary},
+		{"armored", arm, FormArmored},
+		{"armored with white space", append([]byte("\n  "), arm...), FormArmored},
+		{"text", []byte(text), FormText},
+		{"text with newline", []byte(text + "\n"), FormText},
+		{"session string", []byte("BQAAAAEAAAAAAAAAAQ" + strings.Repeat("A", 340)), ""},
+		{"sqlite", []byte("SQLite format 3\x00"), ""},
+		{"json", []byte(`{"Version":1}`), ""},
+		{"empty", nil, ""},
+	} {
+		if got := SealedForm(c.data); got != c.want {
+			t.Errorf("%s: SealedForm = %q, want %q", c.name, got, c.want)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package vault
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -240,7 +239,7 @@ func staleTemp(st *unlocked, paths []string) bool {
 	s = s.AcceptUnauthenticated()
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
-		if err != nil || !bytes.HasPrefix(b, []byte(ageMagic)) {
+		if err != nil || crypto.SealedForm(b) != crypto.FormBinary {
 			continue
 		}
 		if _, err := s.Open(b); errors.Is(err, crypto.ErrWrongKey) {

@@ -2,7 +2,6 @@ package vault
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,8 +36,6 @@ type sourceMeta struct {
 const (
 	sourceHandOff = "tgvault-handoff"
 	sqliteMagic   = "SQLite format 3\x00"
-	ageMagic      = "age-encryption.org/"
-	ageArmor      = "-----BEGIN AGE ENCRYPTED FILE-----"
 )
 
 // importBatch is how many accounts ImportFiles writes between two index
@@ -206,17 +203,13 @@ func parseForeign(data []byte, path string) (*parsed, error) {
 // form, armored, or binary age) and returns it.
 func sealedForm(data []byte) ([]byte, bool) {
 	t := bytes.TrimSpace(data)
-	if bytes.HasPrefix(t, []byte(ageArmor)) || bytes.HasPrefix(t, []byte(ageMagic)) {
+	switch crypto.SealedForm(t) {
+	case crypto.FormBinary, crypto.FormArmored:
 		return t, true
-	}
-	if len(t) < 100 || len(t) > 4*sessionstring.MaxLen {
-		return nil, false
-	}
-	head := t[:min(len(t), 28)]
-	dec := make([]byte, base64.StdEncoding.DecodedLen(len(head)))
-	n, _ := base64.StdEncoding.Decode(dec, head[:len(head)/4*4])
-	if bytes.HasPrefix(dec[:n], []byte(ageMagic)) {
-		return t, true
+	case crypto.FormText:
+		if len(t) >= 100 && len(t) <= 4*sessionstring.MaxLen {
+			return t, true
+		}
 	}
 	return nil, false
 }
