@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto"
 )
 
@@ -21,8 +22,8 @@ func TestAPIBodyTimeout(t *testing.T) {
 	t.Parallel()
 	const timeout = 300 * time.Millisecond
 	pool := mtproto.NewPool(mtproto.PoolOptions{})
-	m := newMemory(t)
-	seedStore(t, m, randomKey(t), 2, 1000)
+	m := mttest.NewMemory(t)
+	mttest.SeedStore(t, m, mttest.RandomKey(t), 2, 1000)
 	if err := pool.Add("alice", m); err != nil {
 		t.Fatal(err)
 	}

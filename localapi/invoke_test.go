@@ -18,7 +18,9 @@ import (
 
 	tdtgerr "github.com/gotd/td/tgerr"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto"
+	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/storage"
 )
@@ -103,7 +105,7 @@ func at(t *testing.T, v any, path ...any) any {
 // cache they feed, and every class of bad call; the pool keeps serving.
 func TestInvoke(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	chanID, err := srv.AddChannel("News", "newschan", true)
 	if err != nil {
 		t.Fatal(err)
@@ -117,10 +119,10 @@ func TestInvoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool := mtproto.NewPool(mtproto.PoolOptions{Client: serverOptions(srv)})
-	alice := newMemory(t)
-	seedStore(t, alice, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
-	bob := newMemory(t)
-	seedStore(t, bob, seeds[1].Key, seeds[1].DC, seeds[1].UserID)
+	alice := mttest.NewMemory(t)
+	mttest.SeedStore(t, alice, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+	bob := mttest.NewMemory(t)
+	mttest.SeedStore(t, bob, seeds[1].Key, seeds[1].DC, seeds[1].UserID)
 	if err := pool.Add("alice", alice); err != nil {
 		t.Fatal(err)
 	}

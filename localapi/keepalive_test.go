@@ -8,13 +8,14 @@ import (
 
 	tdtg "github.com/gotd/td/tg"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto"
 )
 
 // waitFor polls cond until it holds or the test's connect budget runs out.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * connectTimeout())
+	deadline := time.Now().Add(2 * mttest.ConnectTimeout())
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -6,14 +6,16 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto"
+	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/mtproto/tljson"
 )
 
 // TestMethodPolicyAPI: the pool's policy is what the local API applies.
 func TestMethodPolicyAPI(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
 		t.Fatal(err)
@@ -23,8 +25,8 @@ func TestMethodPolicyAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool := mtproto.NewPool(mtproto.PoolOptions{Client: serverOptions(srv), Methods: policy})
-	alice := newMemory(t)
-	seedStore(t, alice, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+	alice := mttest.NewMemory(t)
+	mttest.SeedStore(t, alice, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 	if err := pool.Add("alice", alice); err != nil {
 		t.Fatal(err)
 	}

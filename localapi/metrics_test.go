@@ -1,17 +1,16 @@
 package localapi
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/storage"
@@ -32,7 +31,7 @@ type apiPool struct {
 // APIHandler until the test ends.
 func startAPIPool(t *testing.T, n int, revoked int, opts mtproto.PoolOptions) *apiPool {
 	t.Helper()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(n + revoked)
 	if err != nil {
 		t.Fatal(err)
@@ -41,9 +40,9 @@ func startAPIPool(t *testing.T, n int, revoked int, opts mtproto.PoolOptions) *a
 	pool := mtproto.NewPool(opts)
 	var stores []*storage.Memory
 	for i, s := range seeds {
-		m := newMemory(t)
+		m := mttest.NewMemory(t)
 		stores = append(stores, m)
-		seedStore(t, m, s.Key, s.DC, s.UserID)
+		mttest.SeedStore(t, m, s.Key, s.DC, s.UserID)
 		if i >= n {
 			if err := srv.RevokeKey(s.Key.ID()); err != nil {
 				t.Fatal(err)
@@ -72,7 +71,7 @@ func startAPIPool(t *testing.T, n int, revoked int, opts mtproto.PoolOptions) *a
 // waitSettled waits until every account is ready or final.
 func (p *apiPool) waitSettled(t *testing.T) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*connectTimeout())
+	ctx, cancel := context.WithTimeout(t.Context(), 2*mttest.ConnectTimeout())
 	defer cancel()
 	for _, name := range p.pool.Names() {
 		err := p.pool.Do(ctx, name, func(context.Context, *mtproto.Client) error { return nil })
@@ -108,41 +107,7 @@ func (p *apiPool) scrape(t *testing.T) map[string]float64 {
 	if code != http.StatusOK {
 		t.Fatalf("/metrics: %d %s", code, body)
 	}
-	return parseMetrics(t, body)
-}
-
-func parseMetrics(t *testing.T, body string) map[string]float64 {
-	t.Helper()
-	out := map[string]float64{}
-	typed := map[string]bool{}
-	sc := bufio.NewScanner(strings.NewReader(body))
-	for sc.Scan() {
-		line := sc.Text()
-		if f := strings.Fields(line); len(f) >= 4 && f[0] == "#" && f[1] == "TYPE" {
-			typed[f[2]] = true
-			continue
-		}
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		key, val, ok := strings.Cut(line, " ")
-		if !ok {
-			t.Fatalf("bad sample line %q", line)
-		}
-		name, _, _ := strings.Cut(key, "{")
-		if !typed[name] {
-			t.Errorf("sample %s without a TYPE line", name)
-		}
-		v, err := strconv.ParseFloat(val, 64)
-		if err != nil {
-			t.Fatalf("bad value in %q", line)
-		}
-		if _, dup := out[key]; dup {
-			t.Errorf("sample %s twice", key)
-		}
-		out[key] = v
-	}
-	return out
+	return mttest.ParseMetrics(t, body)
 }
 
 func TestMetrics(t *testing.T) {

@@ -12,12 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto"
+	"github.com/tgvault/tgvault/mtproto/devserver"
 )
 
 func TestAPI(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	if _, err := srv.AddChannel("News", "newschan", true); err != nil {
 		t.Fatal(err)
 	}
@@ -27,8 +29,8 @@ func TestAPI(t *testing.T) {
 	}
 	pool := mtproto.NewPool(mtproto.PoolOptions{Client: serverOptions(srv)})
 	for i, name := range []string{"alice", "bob"} {
-		m := newMemory(t)
-		seedStore(t, m, seeds[i].Key, seeds[i].DC, seeds[i].UserID)
+		m := mttest.NewMemory(t)
+		mttest.SeedStore(t, m, seeds[i].Key, seeds[i].DC, seeds[i].UserID)
 		if err := pool.Add(name, m); err != nil {
 			t.Fatal(err)
 		}

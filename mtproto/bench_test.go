@@ -3,6 +3,7 @@ package mtproto
 import (
 	"testing"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 )
 
@@ -27,7 +28,7 @@ func BenchmarkLoginBot(b *testing.B) {
 	}
 	cpu0 := processCPU(b)
 	for b.Loop() {
-		store := newMemory(b)
+		store := mttest.NewMemory(b)
 		if _, err := LoginBot(b.Context(), store, token, serverOptions(srv)); err != nil {
 			b.Fatal(err)
 		}
@@ -42,8 +43,8 @@ func BenchmarkReconnect(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	store := newMemory(b)
-	seedStore(b, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+	store := mttest.NewMemory(b)
+	mttest.SeedStore(b, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 	cpu0 := processCPU(b)
 	for b.Loop() {
 		if _, err := runSelf(b.Context(), store, serverOptions(srv)); err != nil {

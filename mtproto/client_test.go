@@ -9,6 +9,7 @@ import (
 
 	tdtgerr "github.com/gotd/td/tgerr"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
@@ -16,12 +17,12 @@ import (
 
 func TestLoginBotStoresSession(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	botID, token, err := srv.AddBot("vaultbot")
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := newMemory(t)
+	store := mttest.NewMemory(t)
 	start, cpu0 := time.Now(), processCPU(t)
 	id, err := LoginBot(t.Context(), store, token, serverOptions(srv))
 	if err != nil {
@@ -69,7 +70,7 @@ func TestLoginBotStoresSession(t *testing.T) {
 func TestRestartUsesStoredKey(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	srv := startServer(t, dir)
+	srv := mttest.StartServer(t, devserver.Options{Dir: dir})
 	store, want := loginBot(t, srv)
 	key := row(t, store).AuthKey
 
@@ -112,7 +113,7 @@ func TestServerRestartKeepsKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv2 := startServer(t, dir) // same state, new port, same RSA key
+	srv2 := mttest.StartServer(t, devserver.Options{Dir: dir}) // same state, new port, same RSA key
 	got, err := runSelf(t.Context(), store, serverOptions(srv2))
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +128,7 @@ func TestServerRestartKeepsKeys(t *testing.T) {
 
 func TestFileStoreLoginAndReopen(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	_, token, err := srv.AddBot("filebot")
 	if err != nil {
 		t.Fatal(err)
@@ -160,19 +161,19 @@ func TestFileStoreLoginAndReopen(t *testing.T) {
 
 func TestLoadFailureDoesNotCreateKey(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	tests := []struct {
 		name  string
 		store func(t *testing.T) storage.Storage
 		allow bool
 		want  error
 	}{
-		{"store error", func(t *testing.T) storage.Storage { return failingStore{newMemory(t), errBroken} }, false, errBroken},
-		{"store error during login", func(t *testing.T) storage.Storage { return failingStore{newMemory(t), errBroken} }, true, errBroken},
-		{"no key", func(t *testing.T) storage.Storage { return newMemory(t) }, false, ErrNoSession},
+		{"store error", func(t *testing.T) storage.Storage { return failingStore{mttest.NewMemory(t), errBroken} }, false, errBroken},
+		{"store error during login", func(t *testing.T) storage.Storage { return failingStore{mttest.NewMemory(t), errBroken} }, true, errBroken},
+		{"no key", func(t *testing.T) storage.Storage { return mttest.NewMemory(t) }, false, ErrNoSession},
 		{"corrupt meta", func(t *testing.T) storage.Storage {
-			m := newMemory(t)
-			seedStore(t, m, randomKey(t), 2, 42)
+			m := mttest.NewMemory(t)
+			mttest.SeedStore(t, m, mttest.RandomKey(t), 2, 42)
 			if err := m.SetMeta(MetaGotd, []byte("{not json")); err != nil {
 				t.Fatal(err)
 			}
@@ -196,7 +197,7 @@ func TestLoadFailureDoesNotCreateKey(t *testing.T) {
 
 func TestRevokedKeyIsNotReplaced(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	store, _ := loginBot(t, srv)
 	before := row(t, store)
 	if err := srv.RevokeKey(before.AuthKey.ID()); err != nil {
@@ -225,7 +226,7 @@ func TestRevokedKeyIsNotReplaced(t *testing.T) {
 // guard stops the client before gotd makes a new key: no key exchange.
 func TestLostKeyOnServer(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	store, _ := loginBot(t, srv)
 	before := row(t, store)
 	if err := srv.ForgetKey(before.AuthKey.ID()); err != nil {
@@ -256,7 +257,7 @@ func TestLostKeyOnServer(t *testing.T) {
 // key, reports it and stops the client.
 func TestLostKeyOnServerUnguarded(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	store, _ := loginBot(t, srv)
 	before := row(t, store)
 	if err := srv.ForgetKey(before.AuthKey.ID()); err != nil {
@@ -309,7 +310,7 @@ func TestConnectDeadline(t *testing.T) {
 			t.Cleanup(func() { _ = c.Close() })
 		}
 	}()
-	srv := startServer(t, "") // only for its public key
+	srv := mttest.StartServer(t, devserver.Options{}) // only for its public key
 	// A refused dial stops at once (ErrUnreachable); a silent server is
 	// the deadline's.
 	for _, addr := range []struct {
@@ -318,8 +319,8 @@ func TestConnectDeadline(t *testing.T) {
 	}{{"refused", deadAddr, ErrUnreachable}, {"silent", silent.Addr().String(), ErrConnectTimeout}} {
 		t.Run(addr.name, func(t *testing.T) {
 			t.Parallel()
-			store := newMemory(t)
-			seedStore(t, store, randomKey(t), 2, 42)
+			store := mttest.NewMemory(t)
+			mttest.SeedStore(t, store, mttest.RandomKey(t), 2, 42)
 			opts := serverOptions(srv)
 			opts.Server.Addr = addr.addr
 			opts.ConnectTimeout = time.Second
@@ -338,14 +339,14 @@ func TestConnectDeadline(t *testing.T) {
 
 func TestSeededAccounts(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range seeds {
-		store := newMemory(t)
-		seedStore(t, store, s.Key, s.DC, s.UserID)
+		store := mttest.NewMemory(t)
+		mttest.SeedStore(t, store, s.Key, s.DC, s.UserID)
 		got, err := runSelf(t.Context(), store, serverOptions(srv))
 		if err != nil {
 			t.Fatal(err)
@@ -361,7 +362,7 @@ func TestSeededAccounts(t *testing.T) {
 
 func TestDuplicateCounter(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
 		t.Fatal(err)
@@ -371,8 +372,8 @@ func TestDuplicateCounter(t *testing.T) {
 	release := make(chan struct{})
 	errs := make(chan error, 2)
 	for range 2 {
-		store := newMemory(t)
-		seedStore(t, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+		store := mttest.NewMemory(t)
+		mttest.SeedStore(t, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 		c, err := NewClient(store, serverOptions(srv))
 		if err != nil {
 			t.Fatal(err)
@@ -417,8 +418,8 @@ func TestDuplicateRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := newMemory(t)
-	seedStore(t, first, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+	first := mttest.NewMemory(t)
+	mttest.SeedStore(t, first, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 	c, err := NewClient(first, serverOptions(srv))
 	if err != nil {
 		t.Fatal(err)
@@ -439,8 +440,8 @@ func TestDuplicateRejected(t *testing.T) {
 	case err := <-firstErr:
 		t.Fatal(err)
 	}
-	second := newMemory(t)
-	seedStore(t, second, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+	second := mttest.NewMemory(t)
+	mttest.SeedStore(t, second, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 	_, err = runSelf(t.Context(), second, serverOptions(srv))
 	close(release)
 	if !errors.Is(err, ErrKeyDuplicated) {
@@ -471,9 +472,9 @@ func TestRunCanceledBeforeReady(t *testing.T) {
 			t.Cleanup(func() { _ = c.Close() })
 		}
 	}()
-	srv := startServer(t, "")
-	store := newMemory(t)
-	seedStore(t, store, randomKey(t), 2, 42)
+	srv := mttest.StartServer(t, devserver.Options{})
+	store := mttest.NewMemory(t)
+	mttest.SeedStore(t, store, mttest.RandomKey(t), 2, 42)
 	opts := serverOptions(srv)
 	opts.Server.Addr = silent.Addr().String()
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
@@ -493,10 +494,10 @@ func TestRunCanceledBeforeReady(t *testing.T) {
 // server does not know is replaced during a login, and refused otherwise.
 func TestUnknownUnauthorizedKey(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
-	stale := randomKey(t)
+	srv := mttest.StartServer(t, devserver.Options{})
+	stale := mttest.RandomKey(t)
 	newStore := func(t *testing.T) *storage.Memory {
-		m := newMemory(t)
+		m := mttest.NewMemory(t)
 		if err := m.SetSession(storage.SessionRow{DCID: 2, AuthKey: stale}); err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	tdcrypto "github.com/gotd/td/crypto"
 	tdmt "github.com/gotd/td/mt"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/sessionstring"
 )
@@ -146,7 +147,7 @@ type deadManFixture struct {
 
 func newDeadManFixture(t *testing.T) *deadManFixture {
 	t.Helper()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
 		t.Fatal(err)
@@ -165,8 +166,8 @@ func (f *deadManFixture) options(dm DeadMan) Options {
 // Self.
 func (f *deadManFixture) run(t *testing.T, ctx context.Context, opts Options, ready func()) chan error {
 	t.Helper()
-	store := newMemory(t)
-	seedStore(t, store, f.seed.Key, f.seed.DC, f.seed.UserID)
+	store := mttest.NewMemory(t)
+	mttest.SeedStore(t, store, f.seed.Key, f.seed.DC, f.seed.UserID)
 	c, err := NewClient(store, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -306,8 +307,8 @@ func TestFenceSendsNothingPast(t *testing.T) {
 	opts := f.options(testDeadMan)
 	opts.Fence = fence
 	opts.ConnectTimeout = 3 * time.Second
-	store := newMemory(t)
-	seedStore(t, store, f.seed.Key, f.seed.DC, f.seed.UserID)
+	store := mttest.NewMemory(t)
+	mttest.SeedStore(t, store, f.seed.Key, f.seed.DC, f.seed.UserID)
 	c, err := NewClient(store, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -418,7 +419,7 @@ func pingMessage(t testing.TB, key tdcrypto.AuthKey, delay int) (*tdbin.Buffer, 
 // is left alone.
 func TestRewritePing(t *testing.T) {
 	t.Parallel()
-	tp := newTap(randomKey(t))
+	tp := newTap(mttest.RandomKey(t))
 	c := &deadManConn{delay: 7}
 	b, sent := pingMessage(t, tp.key, 75)
 	ok, err := c.rewritePing(tp.key, b)
@@ -453,7 +454,7 @@ func TestRewritePing(t *testing.T) {
 // an encrypt of a ~100-byte message), paid once per ping interval per
 // connection.
 func BenchmarkDeadManRewrite(b *testing.B) {
-	key := newTap(randomKey(b)).key
+	key := newTap(mttest.RandomKey(b)).key
 	msg, _ := pingMessage(b, key, 75)
 	raw := msg.Copy()
 	c := &deadManConn{delay: 15}

@@ -3,6 +3,9 @@ package mtproto
 import (
 	"errors"
 	"testing"
+
+	"github.com/tgvault/tgvault/internal/mttest"
+	"github.com/tgvault/tgvault/mtproto/devserver"
 )
 
 // TestDeviceStable: an account's Device reaches the server in
@@ -10,14 +13,14 @@ import (
 // its seed; a Device with an empty field is refused before connecting.
 func TestDeviceStable(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	key := seeds[0].Key
-	store := newMemory(t)
-	seedStore(t, store, key, seeds[0].DC, seeds[0].UserID)
+	store := mttest.NewMemory(t)
+	mttest.SeedStore(t, store, key, seeds[0].DC, seeds[0].UserID)
 	dev := DeviceForKey(key.ID())
 	if dev != DeviceForKey(key.ID()) || dev.Check() != nil {
 		t.Fatalf("DeviceForKey is not stable or not valid: %+v", dev)

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/tgvault/tgvault/internal/mttest"
+	"github.com/tgvault/tgvault/mtproto/devserver"
 )
 
 type fixedAuth struct{ code, password string }
@@ -14,7 +17,7 @@ func (f fixedAuth) Password(context.Context) (string, error) { return f.password
 
 func TestLoginUser(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	const phone = "15550001111"
 	plain, err := srv.AddUser(phone, "alice", "24680")
 	if err != nil {
@@ -44,7 +47,7 @@ func TestLoginUser(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			store := newMemory(t)
+			store := mttest.NewMemory(t)
 			id, err := LoginUser(t.Context(), store, tt.phone, tt.auth, serverOptions(srv))
 			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
@@ -74,14 +77,14 @@ func TestLoginUser(t *testing.T) {
 
 func TestLoginBotBadToken(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	botID, token, err := srv.AddBot("b")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = botID
 	bad := token[:strings.IndexByte(token, ':')+1] + "wrong"
-	_, err = LoginBot(t.Context(), newMemory(t), bad, serverOptions(srv))
+	_, err = LoginBot(t.Context(), mttest.NewMemory(t), bad, serverOptions(srv))
 	if !errors.Is(err, ErrBotTokenInvalid) {
 		t.Fatalf("err = %v, want ErrBotTokenInvalid", err)
 	}

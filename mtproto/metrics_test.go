@@ -1,50 +1,16 @@
 package mtproto
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 
 	tdtgerr "github.com/gotd/td/tgerr"
-)
 
-func parseMetrics(t *testing.T, body string) map[string]float64 {
-	t.Helper()
-	out := map[string]float64{}
-	typed := map[string]bool{}
-	sc := bufio.NewScanner(strings.NewReader(body))
-	for sc.Scan() {
-		line := sc.Text()
-		if f := strings.Fields(line); len(f) >= 4 && f[0] == "#" && f[1] == "TYPE" {
-			typed[f[2]] = true
-			continue
-		}
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		key, val, ok := strings.Cut(line, " ")
-		if !ok {
-			t.Fatalf("bad sample line %q", line)
-		}
-		name, _, _ := strings.Cut(key, "{")
-		if !typed[name] {
-			t.Errorf("sample %s without a TYPE line", name)
-		}
-		v, err := strconv.ParseFloat(val, 64)
-		if err != nil {
-			t.Fatalf("bad value in %q", line)
-		}
-		if _, dup := out[key]; dup {
-			t.Errorf("sample %s twice", key)
-		}
-		out[key] = v
-	}
-	return out
-}
+	"github.com/tgvault/tgvault/internal/mttest"
+)
 
 func TestMetricsRPCClassification(t *testing.T) {
 	t.Parallel()
@@ -68,7 +34,7 @@ func TestMetricsRPCClassification(t *testing.T) {
 		if err := p.WriteMetrics(&b); err != nil {
 			t.Fatal(err)
 		}
-		got := parseMetrics(t, b.String())
+		got := mttest.ParseMetrics(t, b.String())
 		if got[`tgvault_rpc_total{outcome="`+tt.outcome+`"}`] != 1 {
 			t.Errorf("%v: outcome %s not counted", tt.err, tt.outcome)
 		}

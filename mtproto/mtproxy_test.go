@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tgvault/tgvault/internal/mtproxytest"
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/mtproto/dial"
 )
@@ -56,7 +57,7 @@ func TestMTProxyConnect(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := startServer(t, "")
+			srv := mttest.StartServer(t, devserver.Options{})
 			proxy := startMTProxy(t, tc.secret, srv)
 			opts := serverOptions(srv)
 			opts.Server.Addr = unreachable(t)
@@ -66,7 +67,7 @@ func TestMTProxyConnect(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			store := newMemory(t)
+			store := mttest.NewMemory(t)
 			start := time.Now()
 			id, err := LoginBot(t.Context(), store, token, opts)
 			if err != nil {
@@ -121,14 +122,14 @@ func TestMTProxyWrongSecret(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := startServer(t, "")
+			srv := mttest.StartServer(t, devserver.Options{})
 			proxy := startMTProxy(t, tc.proxy, srv)
 			seeds, err := srv.SeedAccounts(1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			store := newMemory(t)
-			seedStore(t, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+			store := mttest.NewMemory(t)
+			mttest.SeedStore(t, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 			opts := serverOptions(srv)
 			opts.Server.Addr = unreachable(t)
 			opts.MTProxy = &dial.MTProxy{Addr: proxy.Addr(), Secret: tc.client}
@@ -155,7 +156,7 @@ func TestMTProxyWrongSecret(t *testing.T) {
 // becomes ready and its calls work.
 func TestMTProxyPool(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	secret, err := dial.ParseMTProxySecret("dd" + testMTProxyKey)
 	if err != nil {
 		t.Fatal(err)
@@ -171,9 +172,9 @@ func TestMTProxyPool(t *testing.T) {
 			ready <- name + " " + s.String()
 		}
 	}})
-	direct, proxied := newMemory(t), newMemory(t)
-	seedStore(t, direct, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
-	seedStore(t, proxied, seeds[1].Key, seeds[1].DC, seeds[1].UserID)
+	direct, proxied := mttest.NewMemory(t), mttest.NewMemory(t)
+	mttest.SeedStore(t, direct, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+	mttest.SeedStore(t, proxied, seeds[1].Key, seeds[1].DC, seeds[1].UserID)
 	if err := pool.Add("direct", direct); err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,7 @@ func TestMTProxyPool(t *testing.T) {
 			if !strings.HasSuffix(s, " "+StatusReady.String()) {
 				t.Fatalf("account %s", s)
 			}
-		case <-time.After(connectTimeout()):
+		case <-time.After(mttest.ConnectTimeout()):
 			t.Fatal("the accounts did not become ready")
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	tdbin "github.com/gotd/td/bin"
 	tdtg "github.com/gotd/td/tg"
 
+	"github.com/tgvault/tgvault/internal/mttest"
+	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/storage"
 )
@@ -58,7 +60,7 @@ func TestPeersOf(t *testing.T) {
 
 func TestPeerCacheFedFromResults(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	chanID, err := srv.AddChannel("News", "newschan", true)
 	if err != nil {
 		t.Fatal(err)
@@ -71,8 +73,8 @@ func TestPeerCacheFedFromResults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := newMemory(t)
-	seedStore(t, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+	store := mttest.NewMemory(t)
+	mttest.SeedStore(t, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 	c, err := NewClient(store, serverOptions(srv))
 	if err != nil {
 		t.Fatal(err)

@@ -4,19 +4,22 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/tgvault/tgvault/internal/mttest"
+	"github.com/tgvault/tgvault/mtproto/devserver"
 )
 
 // TestPoolAddClient checks that an account added with its own options
 // connects with them, beside a pool whose shared options lead nowhere.
 func TestPoolAddClient(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := newMemory(t)
-	seedStore(t, m, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+	m := mttest.NewMemory(t)
+	mttest.SeedStore(t, m, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 	// The pool's own options name no server: only AddClient's can work.
 	pool := NewPool(PoolOptions{Client: Options{Server: Server{Addr: "127.0.0.1:1"}}})
 	opts := serverOptions(srv)
@@ -32,7 +35,7 @@ func TestPoolAddClient(t *testing.T) {
 	}()
 	defer func() { cancel(); <-done }()
 	var id Identity
-	callCtx, stop := context.WithTimeout(ctx, 2*connectTimeout())
+	callCtx, stop := context.WithTimeout(ctx, 2*mttest.ConnectTimeout())
 	defer stop()
 	if err := pool.Do(callCtx, "a", func(ctx context.Context, c *Client) error {
 		var e error
@@ -51,10 +54,10 @@ func TestPoolAddClient(t *testing.T) {
 
 func TestLogout(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	store, _ := loginBot(t, srv)
 	key := row(t, store).AuthKey
-	ctx, cancel := context.WithTimeout(t.Context(), 2*connectTimeout())
+	ctx, cancel := context.WithTimeout(t.Context(), 2*mttest.ConnectTimeout())
 	defer cancel()
 	if err := Logout(ctx, store, serverOptions(srv)); err != nil {
 		t.Fatalf("Logout: %v", err)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tgvault/tgvault/internal/mttest"
+	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
 )
@@ -19,7 +21,7 @@ import (
 // ErrIdentityMismatch naming the field.
 func TestPoolLearnsIdentity(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(4)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +53,7 @@ func TestPoolLearnsIdentity(t *testing.T) {
 	}})
 	stores := map[string]*storage.Memory{}
 	add := func(name string, r storage.SessionRow) {
-		m := newMemory(t)
+		m := mttest.NewMemory(t)
 		if err := m.SetSession(r); err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +81,7 @@ func TestPoolLearnsIdentity(t *testing.T) {
 	go func() { _ = pool.Run(ctx) }()
 	select {
 	case <-done:
-	case <-time.After(2 * connectTimeout()):
+	case <-time.After(2 * mttest.ConnectTimeout()):
 		t.Fatal("accounts did not settle")
 	}
 	mu.Lock()

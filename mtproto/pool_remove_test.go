@@ -10,32 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/storage"
 )
-
-// startServerOpts is startServer with options (a temp dir when Dir is
-// empty).
-func startServerOpts(t *testing.T, opts devserver.Options) *devserver.Server {
-	t.Helper()
-	if opts.Dir == "" {
-		opts.Dir = t.TempDir()
-	}
-	srv, err := devserver.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return srv
-}
 
 // connCounter is a client's dialer that counts the client's open
 // connections, as the client sees them: a connection counts until the
@@ -74,7 +52,7 @@ type removeFixture struct {
 
 func newRemoveFixture(t *testing.T, n int) *removeFixture {
 	t.Helper()
-	srv := startServerOpts(t, devserver.Options{RejectDuplicates: true})
+	srv := mttest.StartServer(t, devserver.Options{RejectDuplicates: true})
 	seeds, err := srv.SeedAccounts(n)
 	if err != nil {
 		t.Fatal(err)
@@ -82,8 +60,8 @@ func newRemoveFixture(t *testing.T, n int) *removeFixture {
 	f := &removeFixture{t: t, srv: srv, pool: NewPool(PoolOptions{MaxConnecting: 4}), stores: map[string]storage.Storage{}, conns: map[string]*connCounter{}}
 	for i, s := range seeds {
 		name := fmt.Sprint("acct", i)
-		m := newMemory(t)
-		seedStore(t, m, s.Key, s.DC, s.UserID)
+		m := mttest.NewMemory(t)
+		mttest.SeedStore(t, m, s.Key, s.DC, s.UserID)
 		f.stores[name] = m
 		f.add(name)
 	}
@@ -118,7 +96,7 @@ func (f *removeFixture) add(name string) {
 // ready waits until name is ready and answers a call.
 func (f *removeFixture) ready(name string) {
 	f.t.Helper()
-	ctx, cancel := context.WithTimeout(f.t.Context(), 2*connectTimeout())
+	ctx, cancel := context.WithTimeout(f.t.Context(), 2*mttest.ConnectTimeout())
 	defer cancel()
 	if err := f.pool.Do(ctx, name, func(ctx context.Context, c *Client) error {
 		_, err := c.Self(ctx)
@@ -249,7 +227,7 @@ func TestPoolRemoveNotRunning(t *testing.T) {
 	if err := pool.Remove(t.Context(), "nobody"); !errors.Is(err, ErrUnknownAccount) {
 		t.Errorf("Remove of an unknown name: %v, want ErrUnknownAccount", err)
 	}
-	m := newMemory(t)
+	m := mttest.NewMemory(t)
 	if err := pool.Add("a", m); err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +282,7 @@ func isClosed(ch <-chan struct{}) bool {
 // stopped, and a later Remove waits for the end.
 func TestPoolRemoveWhileDoWaits(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
 		t.Fatal(err)
@@ -324,8 +302,8 @@ func TestPoolRemoveWhileDoWaits(t *testing.T) {
 			<-hold // the account's goroutine cannot end yet
 		}
 	}})
-	m := newMemory(t)
-	seedStore(t, m, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+	m := mttest.NewMemory(t)
+	mttest.SeedStore(t, m, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 	if err := pool.Add("a", m); err != nil {
 		t.Fatal(err)
 	}

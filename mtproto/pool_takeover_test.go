@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 )
 
@@ -50,8 +51,8 @@ func (l *statusLog) last() (Status, error) {
 // it returns once the client answered a call.
 func holdKey(t *testing.T, srv *devserver.Server, seed devserver.Seed) (release func()) {
 	t.Helper()
-	store := newMemory(t)
-	seedStore(t, store, seed.Key, seed.DC, seed.UserID)
+	store := mttest.NewMemory(t)
+	mttest.SeedStore(t, store, seed.Key, seed.DC, seed.UserID)
 	c, err := NewClient(store, serverOptions(srv))
 	if err != nil {
 		t.Fatal(err)
@@ -89,8 +90,8 @@ func holdKey(t *testing.T, srv *devserver.Server, seed devserver.Seed) (release 
 func runPool(t *testing.T, seed devserver.Seed, opts Options, log *statusLog) *Pool {
 	t.Helper()
 	p := NewPool(PoolOptions{OnStatus: log.record, KeepAlive: -1})
-	store := newMemory(t)
-	seedStore(t, store, seed.Key, seed.DC, seed.UserID)
+	store := mttest.NewMemory(t)
+	mttest.SeedStore(t, store, seed.Key, seed.DC, seed.UserID)
 	if err := p.AddClient("acct", store, opts); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func waitStatus(t *testing.T, p *Pool, want Status, d time.Duration) error {
 // TestPoolNotBefore: an account does not connect before Options.NotBefore.
 func TestPoolNotBefore(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +134,7 @@ func TestPoolNotBefore(t *testing.T) {
 	if s, _ := p.Status("acct"); s != StatusWaiting {
 		t.Errorf("status %v before NotBefore, want waiting", s)
 	}
-	waitStatus(t, p, StatusReady, 2*connectTimeout())
+	waitStatus(t, p, StatusReady, 2*mttest.ConnectTimeout())
 	if time.Now().Before(opts.NotBefore) {
 		t.Error("ready before NotBefore")
 	}
@@ -161,7 +162,7 @@ func TestPoolDuplicateWait(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := startServerOpts(t, devserver.Options{RejectDuplicates: true})
+			srv := mttest.StartServer(t, devserver.Options{RejectDuplicates: true})
 			seeds, err := srv.SeedAccounts(1)
 			if err != nil {
 				t.Fatal(err)
@@ -172,14 +173,14 @@ func TestPoolDuplicateWait(t *testing.T) {
 			log := &statusLog{}
 			p := runPool(t, seeds[0], opts, log)
 			if tc.releaseAt > 0 {
-				deadline := time.Now().Add(2 * connectTimeout())
+				deadline := time.Now().Add(2 * mttest.ConnectTimeout())
 				for log.count(StatusDuplicateWait) == 0 && time.Now().Before(deadline) {
 					time.Sleep(10 * time.Millisecond)
 				}
 				time.Sleep(tc.releaseAt)
 				release()
 			}
-			err = waitStatus(t, p, tc.want, 2*connectTimeout()+DuplicateTries*wait)
+			err = waitStatus(t, p, tc.want, 2*mttest.ConnectTimeout()+DuplicateTries*wait)
 			if n := log.count(StatusDuplicateWait); n < tc.waits || tc.waits == 0 && n != 0 {
 				t.Errorf("%d duplicate_wait states, want %d", n, tc.waits)
 			}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
@@ -17,7 +18,7 @@ import (
 
 func TestPool(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(12)
 	if err != nil {
 		t.Fatal(err)
@@ -60,26 +61,26 @@ func TestPool(t *testing.T) {
 		}
 	}
 	for i, s := range seeds[:9] {
-		m := newMemory(t)
-		seedStore(t, m, s.Key, s.DC, s.UserID)
+		m := mttest.NewMemory(t)
+		mttest.SeedStore(t, m, s.Key, s.DC, s.UserID)
 		add(fmt.Sprint("ok", i), m, StatusReady)
 	}
-	revoked := newMemory(t)
-	seedStore(t, revoked, seeds[9].Key, seeds[9].DC, seeds[9].UserID)
+	revoked := mttest.NewMemory(t)
+	mttest.SeedStore(t, revoked, seeds[9].Key, seeds[9].DC, seeds[9].UserID)
 	if err := srv.RevokeKey(seeds[9].Key.ID()); err != nil {
 		t.Fatal(err)
 	}
 	add("revoked", revoked, StatusUnauthorized)
-	lost := newMemory(t)
-	seedStore(t, lost, seeds[10].Key, seeds[10].DC, seeds[10].UserID)
+	lost := mttest.NewMemory(t)
+	mttest.SeedStore(t, lost, seeds[10].Key, seeds[10].DC, seeds[10].UserID)
 	if err := srv.ForgetKey(seeds[10].Key.ID()); err != nil {
 		t.Fatal(err)
 	}
 	add("lost", lost, StatusKeyLost)
-	add("empty", newMemory(t), StatusNoSession)
-	add("broken", failingStore{newMemory(t), errBroken}, StatusFailed)
+	add("empty", mttest.NewMemory(t), StatusNoSession)
+	add("broken", failingStore{mttest.NewMemory(t), errBroken}, StatusFailed)
 	// An imported session without a user id (a Telethon string, say).
-	anon := newMemory(t)
+	anon := mttest.NewMemory(t)
 	if err := anon.SetSession(storage.SessionRow{DCID: seeds[11].DC, AuthKey: seeds[11].Key, TestMode: sessionstring.Some(false)}); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func TestPool(t *testing.T) {
 	go func() { done <- pool.Run(ctx) }()
 	select {
 	case <-allFinal:
-	case <-time.After(2 * connectTimeout()):
+	case <-time.After(2 * mttest.ConnectTimeout()):
 		t.Fatal("accounts did not settle")
 	}
 	mu.Lock()
@@ -179,8 +180,8 @@ func TestPoolRetriesUnreachable(t *testing.T) {
 		default:
 		}
 	}})
-	m := newMemory(t)
-	seedStore(t, m, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+	m := mttest.NewMemory(t)
+	mttest.SeedStore(t, m, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 	if err := pool.Add("a", m); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func TestPoolSilentServer(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
 		t.Fatal(err)
@@ -280,8 +281,8 @@ func TestPoolSilentServer(t *testing.T) {
 			}
 		}
 	}})
-	m := newMemory(t)
-	seedStore(t, m, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+	m := mttest.NewMemory(t)
+	mttest.SeedStore(t, m, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 	if err := pool.Add("a", m); err != nil {
 		t.Fatal(err)
 	}

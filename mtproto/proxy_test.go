@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/internal/socks5test"
+	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/mtproto/dial"
 )
 
@@ -42,14 +44,14 @@ func socks5Dial(t *testing.T, addr, user, pass string) func(ctx context.Context,
 // client reaches the server through the proxy (and only through it).
 func TestDialThroughSOCKS5(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	proxy := startProxy(t, "u", proxyPass)
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := newMemory(t)
-	seedStore(t, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+	store := mttest.NewMemory(t)
+	mttest.SeedStore(t, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 
 	opts := serverOptions(srv)
 	opts.Dial = socks5Dial(t, proxy.Addr(), "u", proxyPass)
@@ -79,13 +81,13 @@ func TestDialThroughSOCKS5(t *testing.T) {
 // without reaching the server and without the password in the error.
 func TestProxyAuthFailsFast(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := newMemory(t)
-	seedStore(t, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+	store := mttest.NewMemory(t)
+	mttest.SeedStore(t, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 	withLogin := startProxy(t, "u", proxyPass)
 	open := startProxy(t, "", "")
 
@@ -134,7 +136,7 @@ func TestProxyAuthFailsFast(t *testing.T) {
 // deadline, and a pool keeps retrying the account.
 func TestProxyDownIsTransient(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
 		t.Fatal(err)
@@ -144,8 +146,8 @@ func TestProxyDownIsTransient(t *testing.T) {
 	if err := gone.Close(); err != nil {
 		t.Fatal(err)
 	}
-	store := newMemory(t)
-	seedStore(t, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+	store := mttest.NewMemory(t)
+	mttest.SeedStore(t, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 	opts := serverOptions(srv)
 	opts.Dial = socks5Dial(t, addr, "u", proxyPass)
 	opts.ConnectTimeout = 300 * time.Millisecond
@@ -189,7 +191,7 @@ func TestProxyDownIsTransient(t *testing.T) {
 // password beside it connects.
 func TestPoolProxyAuthFinal(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	proxy := startProxy(t, "u", proxyPass)
 	seeds, err := srv.SeedAccounts(2)
 	if err != nil {
@@ -208,8 +210,8 @@ func TestPoolProxyAuthFinal(t *testing.T) {
 	}})
 	add := func(name string, i int, pass string) {
 		t.Helper()
-		m := newMemory(t)
-		seedStore(t, m, seeds[i].Key, seeds[i].DC, seeds[i].UserID)
+		m := mttest.NewMemory(t)
+		mttest.SeedStore(t, m, seeds[i].Key, seeds[i].DC, seeds[i].UserID)
 		opts := serverOptions(srv)
 		opts.Dial = socks5Dial(t, proxy.Addr(), "u", pass)
 		if err := pool.AddClient(name, m, opts); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	tdqrlogin "github.com/gotd/td/telegram/auth/qrlogin"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 )
 
@@ -74,7 +75,7 @@ func TestLoginQR(t *testing.T) {
 	}
 	// Alice's phone: a client logged in by code, which accepts tokens with
 	// auth.acceptLoginToken as the official apps do.
-	phone := newMemory(t)
+	phone := mttest.NewMemory(t)
 	if _, err := LoginUser(t.Context(), phone, "15550003333", fixedAuth{code: devserver.DefaultLoginCode}, serverOptions(srv)); err != nil {
 		t.Fatal(err)
 	}
@@ -128,8 +129,8 @@ func TestLoginQR(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			store := newMemory(t)
-			ctx, cancel := context.WithTimeout(t.Context(), 2*connectTimeout())
+			store := mttest.NewMemory(t)
+			ctx, cancel := context.WithTimeout(t.Context(), 2*mttest.ConnectTimeout())
 			defer cancel()
 			id, err := LoginQR(ctx, store, tt.qa, serverOptions(srv))
 			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {

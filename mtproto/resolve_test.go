@@ -8,6 +8,8 @@ import (
 
 	tdtg "github.com/gotd/td/tg"
 
+	"github.com/tgvault/tgvault/internal/mttest"
+	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/storage"
 )
 
@@ -17,7 +19,7 @@ import (
 // contacts.resolveUsername, which refill it.
 func TestResolvePeerSources(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	carol, err := srv.AddUser("15550007777", "carol", "")
 	if err != nil {
 		t.Fatal(err)
@@ -30,8 +32,8 @@ func TestResolvePeerSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := newMemory(t)
-	seedStore(t, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+	store := mttest.NewMemory(t)
+	mttest.SeedStore(t, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
 	c, err := NewClient(store, serverOptions(srv))
 	if err != nil {
 		t.Fatal(err)

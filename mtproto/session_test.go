@@ -11,6 +11,7 @@ import (
 	tdcrypto "github.com/gotd/td/crypto"
 	tdsession "github.com/gotd/td/session"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
 )
@@ -33,9 +34,9 @@ func gotdJSON(t testing.TB, key sessionstring.AuthKey, dc int, salt int64) []byt
 
 func TestLoadSessionThroughGotdLoader(t *testing.T) {
 	t.Parallel()
-	store := newMemory(t)
-	key := randomKey(t)
-	seedStore(t, store, key, 4, 42)
+	store := mttest.NewMemory(t)
+	key := mttest.RandomKey(t)
+	mttest.SeedStore(t, store, key, 4, 42)
 	s := NewSessionStorage(store, SessionOptions{})
 	if err := s.StoreSession(t.Context(), gotdJSON(t, key, 4, 777)); err != nil {
 		t.Fatal(err)
@@ -68,12 +69,12 @@ func TestLoadSessionFailsClosed(t *testing.T) {
 		want    error
 		notGotd bool // must not be gotd's ErrNotFound
 	}{
-		{"no key", func(t *testing.T) storage.Storage { return newMemory(t) }, false, ErrNoSession, true},
-		{"no key, login", func(t *testing.T) storage.Storage { return newMemory(t) }, true, tdsession.ErrNotFound, false},
-		{"store error", func(t *testing.T) storage.Storage { return failingStore{newMemory(t), errBroken} }, true, errBroken, true},
+		{"no key", func(t *testing.T) storage.Storage { return mttest.NewMemory(t) }, false, ErrNoSession, true},
+		{"no key, login", func(t *testing.T) storage.Storage { return mttest.NewMemory(t) }, true, tdsession.ErrNotFound, false},
+		{"store error", func(t *testing.T) storage.Storage { return failingStore{mttest.NewMemory(t), errBroken} }, true, errBroken, true},
 		{"bad meta", func(t *testing.T) storage.Storage {
-			m := newMemory(t)
-			seedStore(t, m, randomKey(t), 2, 1)
+			m := mttest.NewMemory(t)
+			mttest.SeedStore(t, m, mttest.RandomKey(t), 2, 1)
 			if err := m.SetMeta(MetaGotd, []byte("[")); err != nil {
 				t.Fatal(err)
 			}
@@ -97,15 +98,15 @@ func TestLoadSessionFailsClosed(t *testing.T) {
 
 func TestStoreSessionRefusesNewAuthorizedKey(t *testing.T) {
 	t.Parallel()
-	store := newMemory(t)
-	old := randomKey(t)
-	seedStore(t, store, old, 2, 42)
+	store := mttest.NewMemory(t)
+	old := mttest.RandomKey(t)
+	mttest.SeedStore(t, store, old, 2, 42)
 	var lost keyLog
 	var stopped []error
 	s := NewSessionStorage(store, SessionOptions{AllowNewKey: true, OnKeyLost: lost.record})
 	s.bindStop(func(err error) { stopped = append(stopped, err) })
 
-	fresh := randomKey(t)
+	fresh := mttest.RandomKey(t)
 	err := s.StoreSession(t.Context(), gotdJSON(t, fresh, 2, 1))
 	var kl *KeyLostError
 	if !errors.As(err, &kl) || kl.Old != old.ID() || kl.New != fresh.ID() {
@@ -144,7 +145,7 @@ func TestStoreSessionRefusesNewAuthorizedKey(t *testing.T) {
 
 func TestStoreSessionRules(t *testing.T) {
 	t.Parallel()
-	k1, k2 := randomKey(t), randomKey(t)
+	k1, k2 := mttest.RandomKey(t), mttest.RandomKey(t)
 	tests := []struct {
 		name     string
 		seed     func(t *testing.T, m storage.Storage)
@@ -167,14 +168,14 @@ func TestStoreSessionRules(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, false, k1, 2, ErrNewKeyRefused, k2, false},
-		{"same key", func(t *testing.T, m storage.Storage) { seedStore(t, m, k1, 2, 42) }, false, k1, 2, nil, k1, true},
-		{"same key other dc", func(t *testing.T, m storage.Storage) { seedStore(t, m, k1, 2, 42) }, true, k1, 4, ErrNewKeyRefused, k1, true},
-		{"other key (migration)", func(t *testing.T, m storage.Storage) { seedStore(t, m, k1, 2, 42) }, true, k2, 4, ErrKeyLost, k1, true},
+		{"same key", func(t *testing.T, m storage.Storage) { mttest.SeedStore(t, m, k1, 2, 42) }, false, k1, 2, nil, k1, true},
+		{"same key other dc", func(t *testing.T, m storage.Storage) { mttest.SeedStore(t, m, k1, 2, 42) }, true, k1, 4, ErrNewKeyRefused, k1, true},
+		{"other key (migration)", func(t *testing.T, m storage.Storage) { mttest.SeedStore(t, m, k1, 2, 42) }, true, k2, 4, ErrKeyLost, k1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			m := newMemory(t)
+			m := mttest.NewMemory(t)
 			tt.seed(t, m)
 			s := NewSessionStorage(m, SessionOptions{AllowNewKey: tt.allow})
 			err := s.StoreSession(t.Context(), gotdJSON(t, tt.store, tt.dc, 5))
@@ -197,7 +198,7 @@ func TestStoreSessionRules(t *testing.T) {
 
 func TestStoreSessionRejectsBadData(t *testing.T) {
 	t.Parallel()
-	key := randomKey(t)
+	key := mttest.RandomKey(t)
 	good := string(gotdJSON(t, key, 2, 1))
 	tests := map[string]string{
 		"unknown version": strings.Replace(good, `"Version":1`, `"Version":2`, 1),
@@ -209,8 +210,8 @@ func TestStoreSessionRejectsBadData(t *testing.T) {
 	for name, raw := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			m := newMemory(t)
-			seedStore(t, m, key, 2, 42)
+			m := mttest.NewMemory(t)
+			mttest.SeedStore(t, m, key, 2, 42)
 			s := NewSessionStorage(m, SessionOptions{AllowNewKey: true})
 			err := s.StoreSession(t.Context(), []byte(raw))
 			if !errors.Is(err, ErrCorruptSession) || errors.Is(err, tdsession.ErrNotFound) {
@@ -234,9 +235,9 @@ func mismatchedID(t *testing.T, key sessionstring.AuthKey) string {
 
 func TestStoreSessionWritesMetaOnlyOnChange(t *testing.T) {
 	t.Parallel()
-	m := newMemory(t)
-	key := randomKey(t)
-	seedStore(t, m, key, 2, 42)
+	m := mttest.NewMemory(t)
+	key := mttest.RandomKey(t)
+	mttest.SeedStore(t, m, key, 2, 42)
 	counted := &countingStore{Storage: m}
 	s := NewSessionStorage(counted, SessionOptions{})
 	raw := gotdJSON(t, key, 2, 9)
@@ -255,9 +256,9 @@ func TestStoreSessionWritesMetaOnlyOnChange(t *testing.T) {
 // newest salt.
 func TestStoreSessionDefersSaltOnly(t *testing.T) {
 	t.Parallel()
-	m := newMemory(t)
-	key := randomKey(t)
-	seedStore(t, m, key, 2, 42)
+	m := mttest.NewMemory(t)
+	key := mttest.RandomKey(t)
+	mttest.SeedStore(t, m, key, 2, 42)
 	counted := &countingStore{Storage: m}
 	s := NewSessionStorage(counted, SessionOptions{})
 	store := func(raw []byte) {
@@ -345,8 +346,8 @@ func TestKeyUnknown(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			m := newMemory(t)
-			key := randomKey(t)
+			m := mttest.NewMemory(t)
+			key := mttest.RandomKey(t)
 			r := storage.SessionRow{DCID: 2, AuthKey: key}
 			if tt.user {
 				r.UserID = sessionstring.Some[int64](42)
@@ -385,8 +386,8 @@ func TestStoreSessionCachesMeta(t *testing.T) {
 	t.Parallel()
 	path, f := createFile(t)
 	t.Cleanup(func() { _ = f.Close() })
-	key := randomKey(t)
-	seedStore(t, f, key, 2, 42)
+	key := mttest.RandomKey(t)
+	mttest.SeedStore(t, f, key, 2, 42)
 	reopen := func() *storage.File {
 		t.Helper()
 		g, err := storage.OpenFile(path, xorSealer{}, storage.Binding{VaultID: "v1", AccountID: "a1"}, storage.Options{})
@@ -434,7 +435,7 @@ func TestStoreSessionCachesMeta(t *testing.T) {
 	path2, f2 := createFile(t)
 	t.Cleanup(func() { _ = f2.Close() })
 	login := NewSessionStorage(f2, SessionOptions{AllowNewKey: true})
-	newKey := randomKey(t)
+	newKey := mttest.RandomKey(t)
 	if err := login.StoreSession(t.Context(), gotdJSON(t, newKey, 2, 1)); err != nil {
 		t.Fatal(err)
 	}

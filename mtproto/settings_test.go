@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
 )
@@ -81,11 +82,11 @@ func TestLoadOptions(t *testing.T) {
 // setting that does not parse is a *SettingsError that does not quote it.
 func TestSettingsRoundTrip(t *testing.T) {
 	t.Parallel()
-	key := randomKey(t)
+	key := mttest.RandomKey(t)
 	row := storage.SessionRow{DCID: 2, AuthKey: key, UserID: sessionstring.Some[int64](1)}
 	dev := DeviceFor(7)
 	conf := ServerConf{Addr: "127.0.0.1:1", TestMode: true}
-	m := newMemory(t)
+	m := mttest.NewMemory(t)
 	if err := SaveLogin(m, LoginSettings{Server: conf, Device: dev, APIHash: DevAPIHash, Proxy: "none"}); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestSettingsRoundTrip(t *testing.T) {
 	}
 	const pass = "hunter2-settings"
 	for key, val := range map[string]string{MetaServer: "{" + pass, MetaDevice: `{"model":""}`, MetaProxy: "socks5://u:" + pass + "@h"} {
-		m := newMemory(t)
+		m := mttest.NewMemory(t)
 		if err := m.SetMeta(key, []byte(val)); err != nil {
 			t.Fatal(err)
 		}

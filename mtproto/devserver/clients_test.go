@@ -16,40 +16,10 @@ import (
 
 	tdcrypto "github.com/gotd/td/crypto"
 
-	"github.com/tgvault/tgvault/internal/realpart"
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/sessionstring"
 )
-
-// telethonPython returns a python3 that imports telethon, or skips.
-func telethonPython(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(p, "-c", "import telethon").Run() == nil {
-			return p
-		}
-	}
-	realpart.Missing(t, "python3-telethon", "apt-get install python3-telethon")
-	return ""
-}
-
-// nodeModules returns the directory holding the npm package pkg (GramJS's
-// telegram, mtcute's @mtcute/node), or skips.
-func nodeModules(t *testing.T, pkg string) string {
-	t.Helper()
-	hint := "npm install telegram@2.26.22 @mtcute/node@0.29.7 in a directory and set TGVAULT_NODE_MODULES to it (.ci/run does)"
-	dir := os.Getenv("TGVAULT_NODE_MODULES")
-	if dir == "" {
-		realpart.Missing(t, "npm package "+pkg, hint)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
-		realpart.Missing(t, "npm package "+pkg, hint)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		realpart.Missing(t, "node", "apt-get install nodejs npm")
-	}
-	return dir
-}
 
 // TestClientsOtherDCs: the real Telethon 1.25.1 (layer 144), GramJS
 // 2.26.22 (layer 198) and mtcute 0.29.7 (layer 225) on a seeded account of a three-DC server
@@ -68,7 +38,7 @@ func TestClientsOtherDCs(t *testing.T) {
 		cmd  func(t *testing.T) *exec.Cmd
 	}{
 		{"telethon", devserver.Options{DC: 2, OtherDCs: []int{1, 4}}, func(t *testing.T) *exec.Cmd {
-			return exec.CommandContext(t.Context(), telethonPython(t), filepath.Join("testdata", "telethon_client.py"))
+			return exec.CommandContext(t.Context(), mttest.TelethonPython(t), filepath.Join("testdata", "telethon_client.py"))
 		}},
 		// GramJS dials port 80 (home) and 443 (other DCs) whatever it is
 		// told: each DC gets an address of its own, which its socket maps
@@ -77,7 +47,7 @@ func TestClientsOtherDCs(t *testing.T) {
 			if runtime.GOOS != "linux" {
 				t.Skip("the test gives each DC an address of 127/8, which only Linux routes to loopback")
 			}
-			dir := nodeModules(t, "telegram")
+			dir := mttest.NodeModules(t, "telegram")
 			cmd := exec.CommandContext(t.Context(), "node", filepath.Join("testdata", "gramjs_client.js"))
 			cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
 			return cmd
@@ -85,7 +55,7 @@ func TestClientsOtherDCs(t *testing.T) {
 		// mtcute's session string carries the address it dials (the
 		// test's DEV_MTCUTE_SESSION).
 		{"mtcute", devserver.Options{DC: 2, OtherDCs: []int{1, 4}}, func(t *testing.T) *exec.Cmd {
-			dir := nodeModules(t, "@mtcute/node")
+			dir := mttest.NodeModules(t, "@mtcute/node")
 			cmd := exec.CommandContext(t.Context(), "node", filepath.Join("testdata", "mtcute_client.cjs"))
 			cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
 			return cmd

@@ -16,42 +16,10 @@ import (
 
 	tdcrypto "github.com/gotd/td/crypto"
 
-	"github.com/tgvault/tgvault/internal/realpart"
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/sessionstring"
 )
-
-// telethonPython returns a python3 that imports telethon, or skips.
-func telethonPython(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(p, "-c", "import telethon").Run() == nil {
-			return p
-		}
-	}
-	realpart.Missing(t, "python3-telethon", "apt-get install python3-telethon")
-	return ""
-}
-
-// nodeModules returns the directory holding the npm packages pkgs (.ci/run
-// installs them there), or skips.
-func nodeModules(t *testing.T, pkgs ...string) string {
-	t.Helper()
-	const hint = "npm install telegram@2.26.22 @mtcute/node@0.29.7 in a directory and set TGVAULT_NODE_MODULES to it (.ci/run does)"
-	dir := os.Getenv("TGVAULT_NODE_MODULES")
-	if dir == "" {
-		realpart.Missing(t, "npm packages "+strings.Join(pkgs, ", "), hint)
-	}
-	for _, pkg := range pkgs {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
-			realpart.Missing(t, "npm package "+pkg, hint)
-		}
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		realpart.Missing(t, "node", "apt-get install nodejs npm")
-	}
-	return dir
-}
 
 // clientRun is what a real client library did through the relay (the
 // JSON line of testdata/*_relay.*).
@@ -107,7 +75,7 @@ const clientTimeout = 5 * time.Minute
 // the relay key means nothing to the dev server.
 func runRelayClient(t *testing.T, tc relayClientCase) {
 	const mediaDC = 4
-	srv := startDevServerOpts(t, devserver.Options{OtherDCs: []int{1, mediaDC}})
+	srv := mttest.StartServer(t, devserver.Options{OtherDCs: []int{1, mediaDC}})
 	f := newRelayFixtureOn(t, srv)
 	for _, dc := range []int{1, mediaDC} {
 		addr, ok := srv.DCAddr(dc)
@@ -246,7 +214,7 @@ func runRelayClient(t *testing.T, tc relayClientCase) {
 // relay (testdata/telethon_relay.py; runRelayClient says what it does).
 func TestRelayTelethon(t *testing.T) {
 	t.Parallel()
-	py := telethonPython(t)
+	py := mttest.TelethonPython(t)
 	runRelayClient(t, relayClientCase{format: sessionstring.Telethon, cmd: func(t *testing.T, env []string) *exec.Cmd {
 		cmd := exec.CommandContext(t.Context(), py, filepath.Join("testdata", "telethon_relay.py"))
 		cmd.Env = append(os.Environ(), env...)
@@ -259,7 +227,7 @@ func TestRelayTelethon(t *testing.T) {
 // what it does).
 func TestRelayGramJS(t *testing.T) {
 	t.Parallel()
-	dir := nodeModules(t, "telegram")
+	dir := mttest.NodeModules(t, "telegram")
 	runRelayClient(t, relayClientCase{format: sessionstring.GramJS, socks: true, cmd: func(t *testing.T, env []string) *exec.Cmd {
 		cmd := exec.CommandContext(t.Context(), "node", filepath.Join("testdata", "gramjs_relay.cjs"))
 		cmd.Env = append(os.Environ(), append(env, "NODE_PATH="+filepath.Join(dir, "node_modules"))...)
@@ -272,7 +240,7 @@ func TestRelayGramJS(t *testing.T) {
 // it does).
 func TestRelayMtcute(t *testing.T) {
 	t.Parallel()
-	dir := nodeModules(t, "@mtcute/node")
+	dir := mttest.NodeModules(t, "@mtcute/node")
 	runRelayClient(t, relayClientCase{format: sessionstring.Mtcute, cmd: func(t *testing.T, env []string) *exec.Cmd {
 		cmd := exec.CommandContext(t.Context(), "node", filepath.Join("testdata", "mtcute_relay.cjs"))
 		cmd.Env = append(os.Environ(), append(env, "NODE_PATH="+filepath.Join(dir, "node_modules"))...)

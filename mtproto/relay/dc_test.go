@@ -9,6 +9,7 @@ import (
 	tdtelegram "github.com/gotd/td/telegram"
 	tdtg "github.com/gotd/td/tg"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 )
 
@@ -23,7 +24,7 @@ import (
 func TestRelayOtherDC(t *testing.T) {
 	t.Parallel()
 	const mediaDC = 4
-	srv := startDevServerOpts(t, devserver.Options{OtherDCs: []int{mediaDC}})
+	srv := mttest.StartServer(t, devserver.Options{OtherDCs: []int{mediaDC}})
 	f := newRelayFixtureOn(t, srv)
 	addr4, ok := srv.DCAddr(mediaDC)
 	if !ok {

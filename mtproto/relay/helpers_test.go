@@ -11,36 +11,8 @@ import (
 
 	tdtransport "github.com/gotd/td/transport"
 
-	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/mtproto/mtserver"
 )
-
-// startDevServer opens a dev server in a temp dir and serves it until the
-// test ends.
-func startDevServer(t testing.TB) *devserver.Server {
-	t.Helper()
-	return startDevServerOpts(t, devserver.Options{})
-}
-
-// startDevServerOpts is startDevServer with options (Dir is the test's).
-func startDevServerOpts(t testing.TB, opts devserver.Options) *devserver.Server {
-	t.Helper()
-	opts.Dir = t.TempDir()
-	srv, err := devserver.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("dev server: %v", err)
-		}
-	})
-	return srv
-}
 
 // devDial dials the dev server's DCs over the intermediate transport.
 func devDial(addrs map[int]string) DialFunc {

@@ -19,6 +19,7 @@ import (
 	tdtgerr "github.com/gotd/td/tgerr"
 	tdtransport "github.com/gotd/td/transport"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/sessionstring"
@@ -94,7 +95,7 @@ type relayFixture struct {
 
 func newRelayFixture(t testing.TB) *relayFixture {
 	t.Helper()
-	return newRelayFixtureOn(t, startDevServer(t))
+	return newRelayFixtureOn(t, mttest.StartServer(t, devserver.Options{}))
 }
 
 // newRelayFixtureOn is newRelayFixture on a dev server of the test's;

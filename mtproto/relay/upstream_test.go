@@ -8,6 +8,9 @@ import (
 	tdbin "github.com/gotd/td/bin"
 	tdtg "github.com/gotd/td/tg"
 	tdtgerr "github.com/gotd/td/tgerr"
+
+	"github.com/tgvault/tgvault/internal/mttest"
+	"github.com/tgvault/tgvault/mtproto/devserver"
 )
 
 func encodeQuery(t testing.TB, q tdbin.Encoder) []byte {
@@ -26,7 +29,7 @@ func encodeQuery(t testing.TB, q tdbin.Encoder) []byte {
 // pushed update arrives as raw bytes.
 func TestUpstreamRaw(t *testing.T) {
 	t.Parallel()
-	srv := startDevServer(t)
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +102,7 @@ func TestUpstreamRaw(t *testing.T) {
 // with ErrUpstreamKeyUnknown; no key exchange makes a new one.
 func TestUpstreamUnknownKey(t *testing.T) {
 	t.Parallel()
-	srv := startDevServer(t)
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +136,7 @@ func TestUpstreamUnknownKey(t *testing.T) {
 // then works on that key; the home key path never exchanges (above).
 func TestUpstreamExchange(t *testing.T) {
 	t.Parallel()
-	srv := startDevServer(t)
+	srv := mttest.StartServer(t, devserver.Options{})
 	ctx := t.Context()
 	u, err := dialUpstream(ctx, upstreamConfig{
 		DC: srv.DC(), PublicKeys: []*rsa.PublicKey{srv.PublicKey()},
@@ -171,7 +174,7 @@ func TestUpstreamExchange(t *testing.T) {
 // no exchange, and a clear error.
 func TestUpstreamExchangeNoKeys(t *testing.T) {
 	t.Parallel()
-	srv := startDevServer(t)
+	srv := mttest.StartServer(t, devserver.Options{})
 	_, err := dialUpstream(t.Context(), upstreamConfig{
 		DC: srv.DC(), Dial: devDial(map[int]string{srv.DC(): srv.Addr()}), Timeout: testTimeout(),
 	})

@@ -1,5 +1,5 @@
 //go:build !race
 
-package localapi
+package mttest
 
 const raceEnabled = false

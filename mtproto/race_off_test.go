@@ -1,5 +1,0 @@
-//go:build !race
-
-package mtproto
-
-const raceEnabled = false
