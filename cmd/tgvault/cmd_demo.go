@@ -95,11 +95,8 @@ func (a *app) demo(ctx context.Context, socket, infoFile string) (err error) {
 		return err
 	}
 	defer srv.Close()
-	token, err := demoBot(srv, srvDir)
+	token, err := srv.Demo()
 	if err != nil {
-		return err
-	}
-	if err := demoUser(srv, srvDir); err != nil {
 		return err
 	}
 	srvCtx, stopSrv := context.WithCancel(context.Background())
@@ -150,7 +147,7 @@ func (a *app) demo(ctx context.Context, socket, infoFile string) (err error) {
 	if err := step(ctx, nil, "login", demoBotName); err != nil {
 		return err
 	}
-	if err := step(ctx, map[string]string{"TGVAULT_BOT_TOKEN_FILE": ""}, "login", demoUserName, "--phone", "+"+demoPhone); err != nil {
+	if err := step(ctx, map[string]string{"TGVAULT_BOT_TOKEN_FILE": ""}, "login", demoUserName, "--phone", "+"+devserver.DemoPhone); err != nil {
 		return err
 	}
 

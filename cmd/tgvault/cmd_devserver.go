@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,17 +14,7 @@ import (
 
 	"github.com/tgvault/tgvault/internal/atomicfile"
 	"github.com/tgvault/tgvault/mtproto/devserver"
-	"github.com/tgvault/tgvault/sessionstring"
-	"github.com/tgvault/tgvault/storage"
 )
-
-// demoBotFile keeps the demo bot's token in the dev server's state
-// directory, so that every start offers the same bot.
-const demoBotFile = "demo-bot.token"
-
-// Dev server demo user: log in with `--phone +` + demoPhone and the
-// devserver.DefaultLoginCode.
-const demoPhone = "99900001"
 
 // devServerInfo is what dev-server prints (one JSON line with --json) and
 // writes to --info-file.
@@ -124,7 +111,7 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 				}
 				dir = d
 			}
-			addr, kept, err := devListenAddr(dir, listen, cmd.Flags().Changed("listen"))
+			addr, kept, err := devserver.ListenAddr(dir, listen, cmd.Flags().Changed("listen"))
 			if err != nil {
 				return err
 			}
@@ -138,34 +125,31 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 				// moment, so that --qr logins can be tried here.
 				opts.OnLoginToken = func(token []byte) {
 					time.Sleep(qrScanDelay)
-					if uid, ok := srv.UserByPhone(demoPhone); ok {
+					if uid, ok := srv.UserByPhone(devserver.DemoPhone); ok {
 						_ = srv.AcceptLoginToken(ctx, token, uid)
 					}
 				}
 			}
 			srv, err = devserver.Open(opts)
 			if err != nil && kept {
-				return keptAddrError(dir, addr, err)
+				return devserver.KeptAddrError(dir, addr, err)
 			}
 			if err != nil {
 				return err
 			}
 			defer srv.Close()
-			if err := saveDevAddr(dir, srv.Addr()); err != nil {
+			if err := devserver.SaveListenAddr(dir, srv.Addr()); err != nil {
 				return err
 			}
 			info := devServerInfo{Addr: srv.Addr(), PublicKey: srv.PublicKeyPath(), DC: srv.DC(), State: dir,
-				Phone: "+" + demoPhone, Code: devserver.DefaultLoginCode}
+				Phone: "+" + devserver.DemoPhone, Code: devserver.DefaultLoginCode}
 			if len(otherDCs) > 0 {
 				info.DCs = map[string]string{}
 				for _, dc := range srv.DCs() {
 					info.DCs[strconv.Itoa(dc)], _ = srv.DCAddr(dc)
 				}
 			}
-			if info.BotToken, err = demoBot(srv, dir); err != nil {
-				return err
-			}
-			if err := demoUser(srv, dir); err != nil {
+			if info.BotToken, err = srv.Demo(); err != nil {
 				return err
 			}
 			for i := range seedBots {
@@ -176,7 +160,7 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 				info.Bots = append(info.Bots, tok)
 			}
 			if seedAccts > 0 {
-				if info.Seeds, err = seedAccounts(srv, dir, seedAccts); err != nil {
+				if info.Seeds, err = srv.WriteSeeds(seedAccts); err != nil {
 					return err
 				}
 			}
@@ -247,40 +231,6 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 // with --qr-accept.
 const qrScanDelay = 1500 * time.Millisecond
 
-// seedAPIID is the api_id written into seeded sessions (the dev server
-// accepts any).
-const seedAPIID = 17349
-
-// seedAccounts creates n logged-in users in srv's state and writes their
-// sessions to dir/seeds as Pyrogram .session files (0600, in a 0700
-// directory), one per account; it returns that directory.
-func seedAccounts(srv *devserver.Server, dir string, n int) (string, error) {
-	seeds, err := srv.SeedAccounts(n)
-	if err != nil {
-		return "", err
-	}
-	out := filepath.Join(dir, "seeds")
-	if err := os.MkdirAll(out, 0o700); err != nil {
-		return "", err
-	}
-	for _, s := range seeds {
-		snap := &storage.Snapshot{Session: storage.SessionRow{
-			DCID:     s.DC,
-			APIID:    sessionstring.Some[int32](seedAPIID),
-			TestMode: sessionstring.Some(false),
-			AuthKey:  s.Key,
-			UserID:   sessionstring.Some(s.UserID),
-			IsBot:    sessionstring.Some(false),
-			Date:     time.Now().Unix(),
-		}}
-		path := filepath.Join(out, fmt.Sprintf("seed%d.session", s.UserID))
-		if err := storage.WritePyrogramFile(path, snap); err != nil {
-			return "", err
-		}
-	}
-	return out, nil
-}
-
 // devStateDir is the default dev server state directory.
 func (a *app) devStateDir() (string, error) {
 	d, err := a.stateDir()
@@ -288,37 +238,4 @@ func (a *app) devStateDir() (string, error) {
 		return "", fmt.Errorf("no dev server state directory: %w (use --state)", err)
 	}
 	return filepath.Join(d, "dev-server"), nil
-}
-
-// demoBot returns the demo bot's token, creating the bot on the first
-// start.
-func demoBot(srv *devserver.Server, dir string) (string, error) {
-	path := filepath.Join(dir, demoBotFile)
-	if b, err := os.ReadFile(path); err == nil {
-		if tok := strings.TrimSpace(string(b)); tok != "" {
-			return tok, nil
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", err
-	}
-	_, tok, err := srv.AddBot("demo_bot")
-	if err != nil {
-		return "", err
-	}
-	if err := atomicfile.WriteFile(path, []byte(tok+"\n")); err != nil {
-		return "", err
-	}
-	return tok, nil
-}
-
-// demoUser creates the demo user once (AddUser refuses a phone in use).
-func demoUser(srv *devserver.Server, dir string) error {
-	marker := filepath.Join(dir, "demo-user")
-	if _, err := os.Stat(marker); err == nil {
-		return nil
-	}
-	if _, err := srv.AddUser(demoPhone, "demo_user", ""); err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(marker, []byte(demoPhone+"\n"))
 }
