@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tgvault/tgvault/internal/atomicfile"
+	"github.com/tgvault/tgvault/internal/userdirs"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/vault"
 )
@@ -66,11 +67,7 @@ is written outside the temporary directory, and nothing goes to the network.`,
 }
 
 func (a *app) demo(ctx context.Context, socket, infoFile string) (err error) {
-	tmp := a.getenv("TMPDIR")
-	if tmp == "" || !filepath.IsAbs(tmp) {
-		tmp = os.TempDir()
-	}
-	dir, err := os.MkdirTemp(tmp, "tgvault-demo-")
+	dir, err := os.MkdirTemp(userdirs.TempDir(a.getenv), "tgvault-demo-")
 	if err != nil {
 		return err
 	}

@@ -7,140 +7,37 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"time"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/userdirs"
 	"github.com/tgvault/tgvault/vault"
 	"github.com/tgvault/tgvault/vault/pgvault"
 )
 
 // defaultDirDoc describes the default vault directory in --help.
-const defaultDirDoc = "$XDG_DATA_HOME/tgvault or ~/.local/share/tgvault; on macOS ~/Library/Application Support/tgvault, on Windows %LocalAppData%\\tgvault"
+const defaultDirDoc = userdirs.DefaultVaultDoc
 
 // dir returns the vault directory: --vault, else TGVAULT_DIR, else the
-// platform default:
-//
-//   - $XDG_DATA_HOME/tgvault when XDG_DATA_HOME is set (any platform);
-//   - macOS: ~/Library/Application Support/tgvault (os.UserConfigDir);
-//   - Windows: %LocalAppData%\tgvault (not the roaming profile: a vault
-//     that roams to a second machine invites using a session twice);
-//   - elsewhere: ~/.local/share/tgvault.
+// platform default (userdirs.VaultDir).
 func (a *app) dir() (string, error) {
 	if a.vaultDir != "" {
 		return a.vaultDir, nil
 	}
-	if d := a.getenv("TGVAULT_DIR"); d != "" {
-		return d, nil
-	}
-	if d := a.getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "tgvault"), nil
-	}
-	switch runtime.GOOS {
-	case "windows":
-		if d := a.getenv("LocalAppData"); d != "" {
-			return filepath.Join(d, "tgvault"), nil
-		}
-		d, err := os.UserConfigDir()
-		if err != nil {
-			return "", fmt.Errorf("no vault directory: %w (use --vault or TGVAULT_DIR)", err)
-		}
-		return filepath.Join(d, "tgvault"), nil
-	case "darwin", "ios":
-		d, err := os.UserConfigDir()
-		if err != nil {
-			return "", fmt.Errorf("no vault directory: %w (use --vault or TGVAULT_DIR)", err)
-		}
-		return filepath.Join(d, "tgvault"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("no vault directory: %w (use --vault or TGVAULT_DIR)", err)
-	}
-	return filepath.Join(home, ".local", "share", "tgvault"), nil
+	return userdirs.VaultDir(a.getenv)
 }
 
-// stateDir is tgvault's directory of this user's state on this host:
-// $XDG_STATE_HOME/tgvault, else ~/.local/state/tgvault (every OS: it is
-// ours, not a platform convention's). It lies outside the vault, so its
-// attacker cannot write it (the format anchors), and in the user's home,
-// so another user cannot make it first (the sockets: runtimeDir).
-func (a *app) stateDir() (string, error) {
-	if d := a.getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "tgvault"), nil
-	}
-	home := a.getenv("HOME")
-	if runtime.GOOS == "windows" || home == "" {
-		h, err := os.UserHomeDir()
-		if err != nil {
-			return "", err
-		}
-		home = h
-	}
-	if !filepath.IsAbs(home) {
-		return "", fmt.Errorf("the home directory %q is not absolute", home)
-	}
-	return filepath.Join(home, ".local", "state", "tgvault"), nil
-}
+// stateDir is tgvault's directory of this user's state on this host
+// (userdirs.StateDir).
+func (a *app) stateDir() (string, error) { return userdirs.StateDir(a.getenv) }
 
-// runtimeDir is where tgvault's sockets live (run's API, the agent's):
-// $XDG_RUNTIME_DIR/tgvault; else run/ in the state directory under the
-// user's home (~/.local/state/tgvault/run), where no other user can make
-// it first; else, with no home directory (a service user) or one so deep
-// that a socket path in it would pass the OS limit, tgvault-<uid> under
-// the temp directory. The caller makes or checks it with package privdir:
-// under a shared temp directory another user could have made it first.
-func (a *app) runtimeDir() string {
-	if d := a.getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "tgvault")
-	}
-	if d, ok := a.homeRuntimeDir(); ok {
-		return d
-	}
-	tmp := a.getenv("TMPDIR")
-	if tmp == "" || !filepath.IsAbs(tmp) {
-		tmp = os.TempDir()
-	}
-	return filepath.Join(tmp, "tgvault-"+strconv.Itoa(os.Geteuid()))
-}
+// runtimeDir is where tgvault's sockets live (userdirs.RuntimeDir).
+func (a *app) runtimeDir() string { return userdirs.RuntimeDir(a.getenv) }
 
-// maxSocketDir is the longest runtime directory tgvault uses: a unix
-// socket's path is limited to about 104 bytes (108 on Linux), and the
-// longest name in it is "agent.sock".
-const maxSocketDir = 90
-
-// hostStateDir is stateDir when the directory it lies under
-// (XDG_STATE_HOME, else the home) exists: tgvault makes its own
-// directories there, never a home (a service user's HOME=/nonexistent).
-func (a *app) hostStateDir() (string, bool) {
-	sd, err := a.stateDir()
-	if err != nil {
-		return "", false
-	}
-	base := a.getenv("XDG_STATE_HOME")
-	if base == "" || !filepath.IsAbs(base) {
-		base = filepath.Dir(filepath.Dir(filepath.Dir(sd))) // ~ of ~/.local/state/tgvault
-	}
-	if fi, err := os.Stat(base); err != nil || !fi.IsDir() {
-		return "", false
-	}
-	return sd, true
-}
-
-// homeRuntimeDir is the host state directory's run/.
-func (a *app) homeRuntimeDir() (string, bool) {
-	sd, ok := a.hostStateDir()
-	if !ok {
-		return "", false
-	}
-	d := filepath.Join(sd, "run")
-	if len(d) > maxSocketDir {
-		return "", false
-	}
-	return d, true
-}
+// hostStateDir is stateDir when the directory it lies under exists
+// (userdirs.HostStateDir).
+func (a *app) hostStateDir() (string, bool) { return userdirs.HostStateDir(a.getenv) }
 
 // testKeyring is nil in a normal build. Test binaries (testhooks_test.go)
 // and builds with -tags tgvault_testhooks (testhooks.go) set it to

@@ -1,0 +1,74 @@
+package userdirs
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) Getenv { return func(k string) string { return m[k] } }
+
+func TestVaultDir(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"TGVAULT_DIR": "/env", "XDG_DATA_HOME": "/xdg"}, "/env"},
+		{map[string]string{"XDG_DATA_HOME": "/xdg"}, filepath.Join("/xdg", "tgvault")},
+		{map[string]string{"XDG_DATA_HOME": "relative"}, ""}, // ignored: the platform default
+	} {
+		got, err := VaultDir(env(c.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.want != "" && got != c.want {
+			t.Errorf("VaultDir(%v) = %q, want %q", c.env, got, c.want)
+		}
+		if c.want == "" && (strings.Contains(got, "relative") || !filepath.IsAbs(got)) {
+			t.Errorf("VaultDir(%v) = %q, want the absolute platform default", c.env, got)
+		}
+	}
+}
+
+// TestRuntimeDir: XDG_RUNTIME_DIR wins; else run/ in the host state
+// directory when its base exists and the path is short enough for a
+// socket; else tgvault-<uid> in TMPDIR.
+func TestRuntimeDir(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "windows" {
+		t.Skip("HOME is not read on Windows")
+	}
+	home := t.TempDir()
+	deep := filepath.Join(home, strings.Repeat("d", MaxSocketDir))
+	if err := os.MkdirAll(deep, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	uid := "tgvault-" + strconv.Itoa(os.Geteuid())
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"xdg", map[string]string{"XDG_RUNTIME_DIR": "/run/user/7", "HOME": home}, "/run/user/7/tgvault"},
+		{"home", map[string]string{"HOME": home, "TMPDIR": tmp}, filepath.Join(home, ".local", "state", "tgvault", "run")},
+		{"state", map[string]string{"XDG_STATE_HOME": home, "TMPDIR": tmp}, filepath.Join(home, "tgvault", "run")},
+		{"no home", map[string]string{"HOME": "/nonexistent-tgvault", "TMPDIR": tmp}, filepath.Join(tmp, uid)},
+		{"too deep", map[string]string{"HOME": deep, "TMPDIR": tmp}, filepath.Join(tmp, uid)},
+		{"relative tmp", map[string]string{"HOME": "/nonexistent-tgvault", "TMPDIR": "rel"}, filepath.Join(os.TempDir(), uid)},
+	} {
+		if got := RuntimeDir(env(c.env)); got != c.want {
+			t.Errorf("%s: RuntimeDir = %q, want %q", c.name, got, c.want)
+		}
+	}
+	if _, ok := HostStateDir(env(map[string]string{"HOME": "/nonexistent-tgvault"})); ok {
+		t.Error("HostStateDir under a home that does not exist")
+	}
+	if _, err := StateDir(env(map[string]string{"HOME": "relative"})); err == nil {
+		t.Error("StateDir with a relative home: no error")
+	}
+}
