@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,10 +13,6 @@ import (
 	"github.com/tgvault/tgvault/internal/memlock"
 	"github.com/tgvault/tgvault/vault"
 )
-
-// agentStartTimeout bounds how long unlock waits for a new agent to
-// listen.
-const agentStartTimeout = 10 * time.Second
 
 // agentSocket is the agent's socket: TGVAULT_AGENT_SOCKET, else agent.sock
 // in the runtime directory (beside run's socket).
@@ -78,49 +71,13 @@ func (k agentKeyring) PID() (int, error) {
 	return in.PID, agentErr(err)
 }
 
-// startAgent starts `tgvault agent` on sock as a process of its own (a
-// new session, no terminal, an empty environment) and waits until it
-// listens, or says why it cannot. Nothing secret reaches it this way: the
-// key follows over the socket.
+// startAgent starts `tgvault agent` on sock (agent.Spawn).
 func startAgent(sock string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("starting the agent: %w", err)
 	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		return fmt.Errorf("starting the agent: %w", err)
-	}
-	defer r.Close()
-	cmd := exec.Command(exe, "agent", "--socket", sock)
-	cmd.Env = []string{}
-	cmd.Dir = "/"
-	cmd.Stdout, cmd.Stderr = w, w
-	cmd.SysProcAttr = detached()
-	err = cmd.Start()
-	w.Close()
-	if err != nil {
-		return fmt.Errorf("starting the agent: %w", err)
-	}
-	defer cmd.Process.Release()
-	line := make(chan string, 1)
-	go func() {
-		l, _ := bufio.NewReader(r).ReadString('\n')
-		line <- strings.TrimSpace(l)
-	}()
-	select {
-	case l := <-line:
-		if strings.HasPrefix(l, "ok") {
-			return nil
-		}
-		if l == "" {
-			l = "it exited without a word"
-		}
-		return fmt.Errorf("starting the agent: %s", strings.TrimPrefix(l, "tgvault: "))
-	case <-time.After(agentStartTimeout):
-		_ = cmd.Process.Kill()
-		return fmt.Errorf("starting the agent: not listening after %v", agentStartTimeout)
-	}
+	return agent.Spawn([]string{exe, "agent", "--socket", sock})
 }
 
 // agentCmd is the agent process itself, started by startAgent (hidden:
@@ -146,11 +103,11 @@ func (a *app) agentCmd() *cobra.Command {
 				Socket:       socket,
 				MemoryLocked: locked,
 				Ready: func(in agent.Info) {
-					fmt.Fprintf(a.stdout, "ok pid %d memory %s\n", in.PID, in.Memory)
+					fmt.Fprint(a.stdout, agent.ReadyLine(in))
 				},
 			})
 			if errors.Is(err, agent.ErrRunning) {
-				fmt.Fprintf(a.stdout, "ok already running\n")
+				fmt.Fprint(a.stdout, agent.RunningLine)
 				return nil
 			}
 			return err
