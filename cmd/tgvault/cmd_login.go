@@ -21,13 +21,6 @@ import (
 	"github.com/tgvault/tgvault/vault"
 )
 
-// Defaults for a custom server (the dev server) when no API credentials
-// are given: it does not check them.
-const (
-	devAPIID   = 1
-	devAPIHash = mtproto.DevAPIHash
-)
-
 // loginTimeout bounds a login (it waits for a code or password typed by a
 // person, so it is generous).
 const loginTimeout = 10 * time.Minute
@@ -114,18 +107,11 @@ func (a *app) apiCreds(f *serverFlags, c serverConf) (int32, string, error) {
 	if hash == "" {
 		hash = a.getenv("TGVAULT_API_HASH")
 	}
-	if id == 0 || hash == "" {
-		if !c.Custom() {
-			return 0, "", usagef("Telegram needs --api-id and --api-hash (or TGVAULT_API_ID, TGVAULT_API_HASH; get them at https://my.telegram.org); a dev server does not (tgvault dev-server)")
-		}
-		if id == 0 {
-			id = devAPIID
-		}
-		if hash == "" {
-			hash = devAPIHash
-		}
+	id, hash, err = c.APICreds(id, hash)
+	if errors.Is(err, mtproto.ErrNeedAPICreds) {
+		return 0, "", usagef("Telegram needs --api-id and --api-hash (or TGVAULT_API_ID, TGVAULT_API_HASH; get them at https://my.telegram.org); a dev server does not (tgvault dev-server)")
 	}
-	return id, hash, nil
+	return id, hash, err
 }
 
 // signalContext is ctx canceled on SIGINT or SIGTERM.
@@ -239,7 +225,7 @@ the account has one (TGVAULT_2FA_PASSWORD_FILE).`,
 				case qrCode:
 					id, err = mtproto.LoginQR(ctx, store, userAuth{a}, opts)
 				default:
-					id, err = mtproto.LoginUser(ctx, store, normalizePhone(phone), userAuth{a}, opts)
+					id, err = mtproto.LoginUser(ctx, store, mtproto.NormalizePhone(phone), userAuth{a}, opts)
 				}
 				if err != nil {
 					return loginError(err)
@@ -275,24 +261,10 @@ the account has one (TGVAULT_2FA_PASSWORD_FILE).`,
 
 // loginError marks the login failures that are the input's fault.
 func loginError(err error) error {
-	for _, e := range []error{mtproto.ErrBotTokenInvalid, mtproto.ErrPhoneInvalid, mtproto.ErrCodeInvalid,
-		mtproto.ErrCodeExpired, mtproto.ErrPasswordInvalid, mtproto.ErrSignUpRequired} {
-		if errors.Is(err, e) {
-			return fmt.Errorf("%w: %w", vault.ErrBadInput, err)
-		}
+	if mtproto.IsLoginInputError(err) {
+		return fmt.Errorf("%w: %w", vault.ErrBadInput, err)
 	}
 	return err
-}
-
-// normalizePhone keeps the digits of a phone number (Telegram's form).
-func normalizePhone(p string) string {
-	var b strings.Builder
-	for _, r := range p {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }
 
 // userAuth answers a user login's questions from the files named by the
