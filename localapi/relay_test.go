@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto"
+	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/mtproto/relay"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
@@ -25,27 +27,27 @@ import (
 // dead), and bad requests answer 400, 404 or 503 with their kinds.
 func TestRelayRoutes(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	seed := seeds[0]
-	store := newMemory(t)
-	seedStore(t, store, seed.Key, seed.DC, seed.UserID)
+	store := mttest.NewMemory(t)
+	mttest.SeedStore(t, store, seed.Key, seed.DC, seed.UserID)
 	pool := mtproto.NewPool(mtproto.PoolOptions{KeepAlive: -1})
 	opts := serverOptions(srv)
 	const name = "alice_relay_route"
 	if err := pool.AddClient(name, store, opts); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*connectTimeout())
+	ctx, cancel := context.WithTimeout(t.Context(), 2*mttest.ConnectTimeout())
 	defer cancel()
 	poolCtx, stopPool := context.WithCancel(context.Background())
 	poolDone := make(chan struct{})
 	go func() { defer close(poolDone); _ = pool.Run(poolCtx) }()
 	defer func() { stopPool(); <-poolDone }()
-	rl, err := relay.New(relay.Config{Accounts: pool.RelayAccounts(), UpstreamTimeout: connectTimeout(), IOTimeout: connectTimeout()})
+	rl, err := relay.New(relay.Config{Accounts: pool.RelayAccounts(), UpstreamTimeout: mttest.ConnectTimeout(), IOTimeout: mttest.ConnectTimeout()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,8 +100,8 @@ func TestRelayRoutes(t *testing.T) {
 	}
 
 	// A client holding the relay string uses the account.
-	client := newMemory(t)
-	seedStore(t, client, s.AuthKey, s.DCID, seed.UserID)
+	client := mttest.NewMemory(t)
+	mttest.SeedStore(t, client, s.AuthKey, s.DCID, seed.UserID)
 	copts := opts
 	copts.Server = mtproto.Server{DC: m.DC, Addr: net.JoinHostPort(m.Host, strconv.Itoa(m.Port)), PublicKeys: []*rsa.PublicKey{pub}}
 	if id, err := selfVia(ctx, client, copts); err != nil || id != seed.UserID {
@@ -134,7 +136,7 @@ func TestRelayRoutes(t *testing.T) {
 	if le, ok := errors.AsType[*Error](err); !ok || le.Status != 404 || le.Body.Kind != KindNotFound {
 		t.Errorf("DELETE again: %v, want 404", err)
 	}
-	short, cancelShort := context.WithTimeout(ctx, 5*connectTimeout()/60)
+	short, cancelShort := context.WithTimeout(ctx, 5*mttest.ConnectTimeout()/60)
 	defer cancelShort()
 	if _, err := selfVia(short, client, copts); err == nil {
 		t.Error("the revoked relay key still works")

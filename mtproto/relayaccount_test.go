@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tgvault/tgvault/internal/mttest"
+	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/mtproto/relay"
 )
 
@@ -22,14 +24,14 @@ import (
 // ends its relay sessions.
 func TestPoolRelayAccount(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "")
+	srv := mttest.StartServer(t, devserver.Options{})
 	seeds, err := srv.SeedAccounts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	seed := seeds[0]
-	store := newMemory(t)
-	seedStore(t, store, seed.Key, seed.DC, seed.UserID)
+	store := mttest.NewMemory(t)
+	mttest.SeedStore(t, store, seed.Key, seed.DC, seed.UserID)
 	dev := Device{Model: "MacBookPro18,3", System: "macOS 14.5", AppVersion: "5.8.3 x64", LangCode: "en", SystemLangCode: "en"}
 	opts := serverOptions(srv)
 	opts.Device = dev
@@ -43,19 +45,19 @@ func TestPoolRelayAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleetStore := newMemory(t)
-	seedStore(t, fleetStore, fleetSeed[0].Key, fleetSeed[0].DC, fleetSeed[0].UserID)
+	fleetStore := mttest.NewMemory(t)
+	mttest.SeedStore(t, fleetStore, fleetSeed[0].Key, fleetSeed[0].DC, fleetSeed[0].UserID)
 	if err := pool.AddClient("fleet", fleetStore, fleetOpts); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*connectTimeout())
+	ctx, cancel := context.WithTimeout(t.Context(), 2*mttest.ConnectTimeout())
 	defer cancel()
 	poolCtx, stopPool := context.WithCancel(context.Background())
 	poolDone := make(chan struct{})
 	go func() { defer close(poolDone); _ = pool.Run(poolCtx) }()
 	defer func() { stopPool(); <-poolDone }()
 
-	r, err := relay.New(relay.Config{Accounts: pool.RelayAccounts(), UpstreamTimeout: connectTimeout(), IOTimeout: connectTimeout()})
+	r, err := relay.New(relay.Config{Accounts: pool.RelayAccounts(), UpstreamTimeout: mttest.ConnectTimeout(), IOTimeout: mttest.ConnectTimeout()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,8 +76,8 @@ func TestPoolRelayAccount(t *testing.T) {
 		t.Errorf("mint for an unknown account: %v, want ErrUnknownAccount", err)
 	}
 
-	client := newMemory(t)
-	seedStore(t, client, m.Key, m.DC, seed.UserID)
+	client := mttest.NewMemory(t)
+	mttest.SeedStore(t, client, m.Key, m.DC, seed.UserID)
 	copts := opts
 	copts.Server = Server{DC: m.DC, Addr: net.JoinHostPort(m.Host, strconv.Itoa(m.Port)), PublicKeys: []*rsa.PublicKey{r.PublicKey()}}
 	copts.Device = Device{Model: "a script", System: "Linux", AppVersion: "1.0", LangCode: "de", SystemLangCode: "de"}
@@ -108,7 +110,7 @@ func TestPoolRelayAccount(t *testing.T) {
 	if k, err := acc.DCKey(4); err != nil || !k.IsZero() {
 		t.Errorf("DCKey before any: %v, %v", k.ID(), err)
 	}
-	k4 := randomKey(t)
+	k4 := mttest.RandomKey(t)
 	if err := acc.SetDCKey(4, k4); err != nil {
 		t.Fatal(err)
 	}
