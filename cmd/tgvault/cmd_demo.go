@@ -128,7 +128,7 @@ func (a *app) demo(ctx context.Context, socket, infoFile string) (err error) {
 		// The format anchors of a throwaway vault stay in its directory.
 		"XDG_STATE_HOME": filepath.Join(dir, "state"),
 	}
-	kr := &memKeyring{m: map[string]string{}}
+	kr := &vault.MemoryKeyring{} // the throwaway vault's key lives in this process only
 	step := func(ctx context.Context, extra map[string]string, args ...string) error {
 		var errOut bytes.Buffer
 		c := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &errOut, held: kr, ctx: ctx,
@@ -324,42 +324,6 @@ func randBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return b
-}
-
-// memKeyring is the demo's keyring: the throwaway vault's key lives in
-// this process only.
-type memKeyring struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-var _ vault.Keyring = (*memKeyring)(nil)
-
-func (k *memKeyring) Get(service, user string) (string, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	s, ok := k.m[service+"\x00"+user]
-	if !ok {
-		return "", vault.ErrKeyringNotFound
-	}
-	return s, nil
-}
-
-func (k *memKeyring) Set(service, user, secret string) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.m[service+"\x00"+user] = secret
-	return nil
-}
-
-func (k *memKeyring) Delete(service, user string) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if _, ok := k.m[service+"\x00"+user]; !ok {
-		return vault.ErrKeyringNotFound
-	}
-	delete(k.m, service+"\x00"+user)
-	return nil
 }
 
 // lockedBuffer collects a writer's output until tee, then passes it on.
