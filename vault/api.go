@@ -199,6 +199,7 @@ type SealedExportOptions struct {
 //	func Open(opts Options) (*Vault, error)        // reads vault.json; does not unlock
 //	func SystemKeyring() Keyring                   // the OS keyring (go-keyring), every call under KeyringTimeout
 //	func ProbeHolders(opts Options) Holders        // which of keyring and agent can hold the key here
+//	func IsNoKeyring(o Options) bool               // made with --no-keyring: never ask the keyring (vault.json only)
 //	func ThisProcess(now time.Time) LockHolder     // this process as a lock holder
 //	func (v *Vault) Close() error
 //	func (v *Vault) ID() string
@@ -216,6 +217,7 @@ type SealedExportOptions struct {
 //
 //	func (v *Vault) List() ([]Account, error)       // one index open, no per-account decryption
 //	func (v *Vault) Show(name string) (Account, error)
+//	func RemovePlaintext(path string) error         // an imported plaintext file and its SQLite companions
 //	func FindSources(paths []string, o FindOptions) ([]ImportSource, []SkippedSource, error) // what import would read under paths
 //	func (v *Vault) Import(data []byte, srcPath string, opts ImportOptions) (ImportReport, error) // srcPath "" for stdin
 //	func (v *Vault) ImportFile(path string, opts ImportOptions) (ImportReport, error)          // a .session file, a string file, gotd JSON, a sealed hand-off

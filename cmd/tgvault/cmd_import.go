@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"sort"
 	"strconv"
@@ -478,7 +477,7 @@ func (a *app) importBatch(v *vault.Vault, paths []string, opts vault.ImportOptio
 			out[i].Report = nil
 			out[i].err = err
 		case remove && out[i].Report.Existing == "":
-			if rerr := removeSource(out[i].Source); rerr != nil {
+			if rerr := vault.RemovePlaintext(out[i].Source); rerr != nil {
 				out[i].err = fmt.Errorf("import: the session is sealed in the vault, but removing the plaintext source failed: %w", rerr)
 				continue
 			}
@@ -539,7 +538,7 @@ func (a *app) importOne(v *vault.Vault, s source, opts vault.ImportOptions, remo
 	}
 	res.Report = &rep
 	if remove && s.path != "" && rep.Existing == "" {
-		if err := removeSource(s.path); err != nil {
+		if err := vault.RemovePlaintext(s.path); err != nil {
 			return res, fmt.Errorf("import: the session is sealed in the vault, but removing the plaintext source failed: %w", err)
 		}
 		res.Removed = true
@@ -592,20 +591,6 @@ func readHead(path string, n int64) ([]byte, error) {
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	return b, nil
-}
-
-// removeSource deletes an imported plaintext file and the SQLite
-// companions that may hold parts of it.
-func removeSource(path string) error {
-	if err := os.Remove(path); err != nil {
-		return err
-	}
-	for _, suf := range []string{"-journal", "-wal", "-shm"} {
-		if err := os.Remove(path + suf); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	return nil
 }
 
 // passphraseSealed reports whether data is a sealed string made with

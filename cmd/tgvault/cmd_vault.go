@@ -190,7 +190,7 @@ TGVAULT_PASSPHRASE_FILE or the terminal.`,
 				return err
 			}
 			pv.Close()
-			held, err := a.holderPlan(&opts, noKeyringVault(opts))
+			held, err := a.holderPlan(&opts, vault.IsNoKeyring(opts))
 			if err != nil {
 				return err
 			}
