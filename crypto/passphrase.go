@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +41,22 @@ var (
 
 // Wipe overwrites the passphrase with zeros.
 func (p Passphrase) Wipe() { clear(p) }
+
+// PassphraseFromFile is the passphrase a passphrase file holds: its bytes
+// without one trailing newline (LF or CRLF), which `echo pass > file`
+// adds. It copies them and wipes b.
+func PassphraseFromFile(b []byte) Passphrase {
+	n := len(b)
+	if bytes.HasSuffix(b[:n], []byte("\n")) {
+		n--
+		if bytes.HasSuffix(b[:n], []byte("\r")) {
+			n--
+		}
+	}
+	p := Passphrase(bytes.Clone(b[:n]))
+	clear(b)
+	return p
+}
 
 // String returns "(redacted)".
 func (p Passphrase) String() string { return redacted }

@@ -169,3 +169,24 @@ func TestPassphraseSealed(t *testing.T) {
 		}
 	}
 }
+
+// TestPassphraseFromFile: one trailing LF or CRLF goes, nothing else; the
+// file's bytes are wiped.
+func TestPassphraseFromFile(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"pass\n": "pass", "pass\r\n": "pass", "pass": "pass", "pass\n\n": "pass\n",
+		" pass \n": " pass ", "\n": "", "": "", "pa\rss\r": "pa\rss\r",
+	} {
+		b := []byte(in)
+		if got := PassphraseFromFile(b); string(got) != want {
+			t.Errorf("PassphraseFromFile(%q) = %q, want %q", in, string(got), want)
+		}
+		for _, c := range b {
+			if c != 0 {
+				t.Errorf("PassphraseFromFile(%q) left the file's bytes", in)
+				break
+			}
+		}
+	}
+}

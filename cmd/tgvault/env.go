@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -95,8 +94,8 @@ func (a *app) identityFile() (*crypto.Identity, error) {
 }
 
 // passphraseFromEnv reads the passphrase in the file named by the
-// environment variable env. It returns nil when env is unset. One trailing
-// newline (LF or CRLF) is dropped, as `echo pass > file` adds it.
+// environment variable env (crypto.PassphraseFromFile). It returns nil
+// when env is unset.
 func (a *app) passphraseFromEnv(env string) (crypto.Passphrase, error) {
 	path := a.getenv(env)
 	if path == "" {
@@ -113,15 +112,7 @@ func (a *app) passphraseFromEnv(env string) (crypto.Passphrase, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", env, err)
 	}
-	n := len(b)
-	if bytes.HasSuffix(b[:n], []byte("\n")) {
-		n--
-		if bytes.HasSuffix(b[:n], []byte("\r")) {
-			n--
-		}
-	}
-	p := crypto.Passphrase(bytes.Clone(b[:n]))
-	clear(b)
+	p := crypto.PassphraseFromFile(b)
 	if len(p) == 0 {
 		return nil, fmt.Errorf("%s: the file %s is empty", env, path)
 	}
@@ -220,7 +211,7 @@ func (a *app) withVault(mode unlockMode, f func(v *vault.Vault) error) (err erro
 	if err != nil {
 		return err
 	}
-	if opts.Keyring != nil && noKeyringVault(opts) {
+	if opts.Keyring != nil && vault.IsNoKeyring(opts) {
 		opts.Keyring = nil
 	}
 	v, err := vault.Open(opts)
@@ -233,22 +224,6 @@ func (a *app) withVault(mode unlockMode, f func(v *vault.Vault) error) (err erro
 		}
 	}()
 	return f(v)
-}
-
-// noKeyringVault reports whether the vault in dir was made with
-// --no-keyring. Such a vault must never touch the keyring (a headless host
-// has none, and a desktop one may pop up an unlock prompt), but the vault
-// consults Options.Keyring when nothing else unlocks it; so the CLI asks
-// first, with a vault opened without keyring, identity or passphrase,
-// whose Status reads vault.json and nothing secret.
-func noKeyringVault(o vault.Options) bool {
-	v, err := vault.Open(vault.Options{Dir: o.Dir, Backend: o.Backend})
-	if err != nil {
-		return false
-	}
-	defer v.Close()
-	st, err := v.Status()
-	return err == nil && st.NoKeyring
 }
 
 var errNoTerminal = errors.New("no terminal to ask for the passphrase on")
