@@ -98,6 +98,11 @@ type server struct {
 // agent holds the socket's lock, ErrUnsupported where Supported is false,
 // a *privdir.Error for a directory that is not private, and nil on a
 // normal exit. Every secret is wiped before it returns.
+//
+// Long: it is the agent's whole life in order (check the OS, the private
+// directory, the lock, listen, report ready, serve, wipe on the way out),
+// and each step's cleanup is deferred right after it: split up, a defer
+// would leave what it undoes.
 func Serve(ctx context.Context, cfg Config) error {
 	if !peercred.Supported {
 		return ErrUnsupported

@@ -127,6 +127,10 @@ type Client struct {
 
 // NewClient makes a client for the account whose session is in store. The
 // store stays owned by the caller.
+//
+// Long: it maps Options onto gotd's telegram.Options field by field, and
+// wraps the dialer in a fixed order (proxy or MTProxy, fence, guard,
+// reach); split up, that order would be spread over several functions.
 func NewClient(store storage.Storage, opts Options) (*Client, error) {
 	c := &Client{
 		sess:    NewSessionStorage(store, opts.Session),

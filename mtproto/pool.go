@@ -392,6 +392,13 @@ func (p *Pool) set(a *poolAccount, s Status, err error, c *Client) {
 	}
 }
 
+// runAccount keeps one account connected until ctx ends or it is removed:
+// it waits for NotBefore, connects, retries with backoff, and reports each
+// status.
+//
+// Long: the loop is the account's state machine (waiting, connecting,
+// ready, duplicate wait, retrying or unreachable, stopped); every status
+// change sits where it happens, and reads as one machine here.
 func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 	backoff := time.Second
 	opts := p.opts.Client

@@ -89,6 +89,10 @@ var gotdFieldNames = map[string]string{
 // ErrUnknownVersion (gotd itself would say "not found" and log in afresh).
 // A JSON object with neither Version nor Data is not a gotd session at all
 // (ErrUnknownFormat); one with them says what is wrong with it.
+//
+// Long: gotd's file is JSON inside JSON; the checks of each layer come in
+// order, each naming the position of what is wrong, and read best as the
+// format's one description.
 func decodeGotd(s string, base int) (Session, *ParseError) {
 	const f = Gotd
 	var top map[string]json.RawMessage

@@ -621,6 +621,10 @@ func (v *Vault) newAccountFileIn(batch *storage.SaveBatch, id string, s *crypto.
 // blob, when not nil, gives the place of an account's image instead of the
 // vault's own (a fleet worker's lease-fenced blob); it may return nil for
 // the vault's own.
+//
+// Long: checking each account, the parallel open and the one index repair
+// share the unlocked state and the per-account results; split up, they
+// would hand those slices from function to function.
 func (v *Vault) OpenAccounts(accts []Account, blob func(Account) storage.Blob) (files []*storage.File, errs []error, err error) {
 	st, err := v.unlock()
 	if err != nil {

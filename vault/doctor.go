@@ -26,6 +26,10 @@ type Check struct {
 // the lock holders, vault.json's recipients, the index against every
 // account file (binding and revision), orphan files and the temp files a
 // crash leaves behind.
+//
+// Long: one check after another, each a few lines adding its finding; the
+// report's order is the code's order, and splitting it would only spread
+// that list over files.
 func (v *Vault) Doctor() []Check {
 	var cs []Check
 	add := func(name string, ok bool, detail, fix string) {

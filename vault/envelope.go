@@ -69,6 +69,10 @@ func appendUvarintString(b []byte, s string) []byte {
 }
 
 // marshalEnvelope encodes e. The result holds the key: clear it after use.
+//
+// Long: one pass over the envelope's fields in the order they lie in it
+// (the flags first, then each present field); in one piece it reads
+// against unmarshalEnvelope line by line.
 func marshalEnvelope(e *envelope) ([]byte, error) {
 	s := e.Session
 	if s.AuthKey.IsZero() {
@@ -219,6 +223,8 @@ func isEnvelope(b []byte) bool { return bytes.HasPrefix(b, []byte(envMagic)) }
 
 // unmarshalEnvelope decodes an envelope. Every error matches ErrBadInput
 // and holds nothing from the input.
+//
+// Long: the mirror of marshalEnvelope, field by field in the same order.
 func unmarshalEnvelope(b []byte) (*envelope, error) {
 	r := &envReader{b: b}
 	if string(r.take(len(envMagic))) != envMagic {

@@ -163,6 +163,10 @@ func (v *Vault) Passwd(oldPass, newPass crypto.Passphrase) error {
 //  5. every file re-sealed to the new key only; slots/rekey.age removed.
 //
 // A format-1 vault comes out in format 2.
+//
+// Long: the phases above in their order, each with the checks that make
+// resuming safe; that order is the point, and it reads best in one
+// function.
 func (v *Vault) Rekey(pass crypto.Passphrase) error {
 	lk, err := v.writeLock()
 	if err != nil {

@@ -173,6 +173,9 @@ type server struct {
 // starts it listening only on a unix socket in that same directory. The
 // directory is short (os.MkdirTemp, not t.TempDir) because a socket path
 // may not exceed about 107 bytes.
+//
+// Long: initdb, the config, pg_ctl start and the wait for readiness in
+// order, each undone on failure; test helper.
 func start() (_ *server, err error) {
 	bin, err := binDir()
 	if err != nil {

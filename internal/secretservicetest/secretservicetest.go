@@ -122,6 +122,10 @@ func Start(t testing.TB) *Service {
 }
 
 // start finds .ci/secret-service's service or starts a private one.
+//
+// Long: starting the real parts takes their steps in order (a private bus
+// config, dbus-daemon, gnome-keyring unlocked), each undone on failure;
+// test helper.
 func start() (*Service, error) {
 	if os.Getenv(EnvReal) == "1" {
 		addr, pw := os.Getenv("DBUS_SESSION_BUS_ADDRESS"), os.Getenv(EnvPassword)

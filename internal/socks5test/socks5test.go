@@ -53,6 +53,10 @@ func (s *Server) Targets() []string {
 
 var errProtocol = errors.New("socks5test: protocol error")
 
+// handle serves one client connection: the SOCKS5 server side in the
+// protocol's order (greeting, RFC 1929 login, CONNECT, then the relay).
+//
+// Long: the protocol's order is the point of a test server; test helper.
 func (s *Server) handle(c net.Conn) error {
 	var hdr [2]byte
 	if _, err := io.ReadFull(c, hdr[:]); err != nil || hdr[0] != 5 {

@@ -91,6 +91,11 @@ func (d socks5Dialer) dial(ctx context.Context, network, addr string) (_ net.Con
 	return conn, nil
 }
 
+// handshake runs the client side of SOCKS5 (RFC 1928, with RFC 1929's
+// login) on conn for addr.
+//
+// Long: the protocol's messages in their order, each read checked, as the
+// RFCs give them.
 func (d socks5Dialer) handshake(conn net.Conn, host string, port uint16) error {
 	method := byte(0) // no authentication
 	if d.user != "" {

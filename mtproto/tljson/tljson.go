@@ -370,6 +370,9 @@ func fillStruct(path string, v reflect.Value, m map[string]any, depth int) error
 
 // decodeValue decodes the JSON value raw (from parseJSON) into a new value
 // of type t.
+//
+// Long: one case per kind of TL value in one switch, as encodeTLValue has
+// them; a case split out would be called from here alone.
 func decodeValue(path string, t reflect.Type, raw any, depth int) (reflect.Value, error) {
 	if depth > maxTLDepth {
 		return reflect.Value{}, tlErr(ErrMalformedJSON, path, "nested more than %d levels", maxTLDepth)
@@ -579,6 +582,10 @@ func (r *Result) Decode(b *tdbin.Buffer) error {
 	return nil
 }
 
+// decodeBin reads a value of type t from gotd's binary buffer b.
+//
+// Long: one case per kind of TL value in one switch, the mirror of
+// decodeValue.
 func decodeBin(b *tdbin.Buffer, t reflect.Type) (reflect.Value, error) {
 	switch t.Kind() {
 	case reflect.Bool:
