@@ -66,6 +66,12 @@ is written outside the temporary directory, and nothing goes to the network.`,
 	return cmd
 }
 
+// demo runs the demo until ctx ends: a throwaway directory, the dev
+// server, init and the two logins as commands of this process, then run.
+//
+// Long: the demo's life in order, each step's cleanup deferred right after
+// it (the throwaway directory is removed last, after run and the server
+// are done with it); the steps that stand alone are functions already.
 func (a *app) demo(ctx context.Context, socket, infoFile string) (err error) {
 	dir, err := os.MkdirTemp(userdirs.TempDir(a.getenv), "tgvault-demo-")
 	if err != nil {
@@ -85,48 +91,14 @@ func (a *app) demo(ctx context.Context, socket, infoFile string) (err error) {
 		return err
 	}
 
-	// The dev server, in this process.
-	srvDir := filepath.Join(dir, "dev-server")
-	srv, err := devserver.Open(devserver.Options{Dir: srvDir, Addr: "127.0.0.1:0"})
+	srv, stopSrv, err := startDemoServer(filepath.Join(dir, "dev-server"))
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
-	token, err := srv.Demo()
+	defer stopSrv()
+	env, err := demoFiles(dir, srv)
 	if err != nil {
 		return err
-	}
-	srvCtx, stopSrv := context.WithCancel(context.Background())
-	srvDone := make(chan struct{})
-	go func() {
-		defer close(srvDone)
-		_ = srv.Serve(srvCtx)
-	}()
-	defer func() {
-		stopSrv()
-		<-srvDone
-	}()
-
-	// The commands, on the demo's environment.
-	files := map[string]string{
-		"pass": hex.EncodeToString(randBytes(16)) + "\n",
-		"code": devserver.DefaultLoginCode + "\n",
-		"bot":  token + "\n",
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-			return err
-		}
-	}
-	env := map[string]string{
-		"TGVAULT_DIR":             filepath.Join(dir, "vault"),
-		"TGVAULT_SERVER":          srv.Addr(),
-		"TGVAULT_SERVER_KEY":      srv.PublicKeyPath(),
-		"TGVAULT_LOGIN_CODE_FILE": filepath.Join(dir, "code"),
-		"TGVAULT_BOT_TOKEN_FILE":  filepath.Join(dir, "bot"),
-		"TGVAULT_MLOCK":           "off",
-		// The format anchors of a throwaway vault stay in its directory.
-		"XDG_STATE_HOME": filepath.Join(dir, "state"),
 	}
 	kr := &vault.MemoryKeyring{} // the throwaway vault's key lives in this process only
 	step := func(ctx context.Context, extra map[string]string, args ...string) error {
@@ -187,6 +159,60 @@ func (a *app) demo(ctx context.Context, socket, infoFile string) (err error) {
 		stopRun()
 		return <-runErr
 	}
+}
+
+// startDemoServer opens the demo's dev server in dir with its demo
+// accounts and serves it in this process until stop.
+func startDemoServer(dir string) (srv *devserver.Server, stop func(), err error) {
+	srv, err = devserver.Open(devserver.Options{Dir: dir, Addr: "127.0.0.1:0"})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := srv.Demo(); err != nil {
+		srv.Close()
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ctx)
+	}()
+	return srv, func() {
+		cancel()
+		<-done
+		srv.Close()
+	}, nil
+}
+
+// demoFiles writes the secrets the demo's commands read from files (a
+// random vault passphrase, the login code, the demo bot's token) into
+// dir, 0600, and returns the demo's environment naming them.
+func demoFiles(dir string, srv *devserver.Server) (map[string]string, error) {
+	token, err := srv.Demo() // the same token every call
+	if err != nil {
+		return nil, err
+	}
+	files := map[string]string{
+		"pass": hex.EncodeToString(randBytes(16)) + "\n",
+		"code": devserver.DefaultLoginCode + "\n",
+		"bot":  token + "\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return map[string]string{
+		"TGVAULT_DIR":             filepath.Join(dir, "vault"),
+		"TGVAULT_SERVER":          srv.Addr(),
+		"TGVAULT_SERVER_KEY":      srv.PublicKeyPath(),
+		"TGVAULT_LOGIN_CODE_FILE": filepath.Join(dir, "code"),
+		"TGVAULT_BOT_TOKEN_FILE":  filepath.Join(dir, "bot"),
+		"TGVAULT_MLOCK":           "off",
+		// The format anchors of a throwaway vault stay in its directory.
+		"XDG_STATE_HOME": filepath.Join(dir, "state"),
+	}, nil
 }
 
 // demoSocket is --socket, else run's usual socket unless a run serves on

@@ -47,17 +47,20 @@ type harness interface {
 	Run(srv *devserver.Server, done <-chan struct{})
 }
 
+// devServerFlags are dev-server's flags.
+type devServerFlags struct {
+	stateDir  string
+	listen    string
+	seedBots  int
+	otherDCs  []int
+	seedAccts int
+	qrAccept  bool
+	infoFile  string
+	harness   harness
+}
+
 func (a *app) devServerCmd() *cobra.Command {
-	var (
-		stateDir  string
-		listen    string
-		seedBots  int
-		otherDCs  []int
-		seedAccts int
-		qrAccept  bool
-		infoFile  string
-		harn      harness
-	)
+	var df devServerFlags
 	cmd := &cobra.Command{
 		Use:   "dev-server [--state DIR] [--listen 127.0.0.1:0] [--seed-bots N] [--seed-accounts N] [--qr-accept] [--info-file FILE]",
 		Short: "Run a local Telegram-like server, to try tgvault without a Telegram account",
@@ -91,140 +94,175 @@ Like Telegram, the server closes a connection whose client asked for it with
 ping_delay_disconnect and then sent no such ping within the delay.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if seedBots < 0 || seedAccts < 0 {
-				return usagef("--seed-bots and --seed-accounts must not be negative")
-			}
-			seen := map[int]bool{2: true} // the home DC
-			for _, dc := range otherDCs {
-				if dc <= 0 || seen[dc] {
-					return usagef("--other-dcs: %d is not a DC id other than 2 (the home DC) and the others given", dc)
-				}
-				seen[dc] = true
-			}
-			ctx, stop := signalContext()
-			defer stop()
-			dir := stateDir
-			if dir == "" {
-				d, err := a.devStateDir()
-				if err != nil {
-					return err
-				}
-				dir = d
-			}
-			addr, kept, err := devserver.ListenAddr(dir, listen, cmd.Flags().Changed("listen"))
-			if err != nil {
-				return err
-			}
-			opts := devserver.Options{Dir: dir, Addr: addr, OtherDCs: otherDCs}
-			if harn != nil {
-				harn.Options(&opts)
-			}
-			var srv *devserver.Server
-			if qrAccept {
-				// The demo user's "phone" scans every QR code after a
-				// moment, so that --qr logins can be tried here.
-				opts.OnLoginToken = func(token []byte) {
-					time.Sleep(qrScanDelay)
-					if uid, ok := srv.UserByPhone(devserver.DemoPhone); ok {
-						_ = srv.AcceptLoginToken(ctx, token, uid)
-					}
-				}
-			}
-			srv, err = devserver.Open(opts)
-			if err != nil && kept {
-				return devserver.KeptAddrError(dir, addr, err)
-			}
-			if err != nil {
-				return err
-			}
-			defer srv.Close()
-			if err := devserver.SaveListenAddr(dir, srv.Addr()); err != nil {
-				return err
-			}
-			info := devServerInfo{Addr: srv.Addr(), PublicKey: srv.PublicKeyPath(), DC: srv.DC(), State: dir,
-				Phone: "+" + devserver.DemoPhone, Code: devserver.DefaultLoginCode}
-			if len(otherDCs) > 0 {
-				info.DCs = map[string]string{}
-				for _, dc := range srv.DCs() {
-					info.DCs[strconv.Itoa(dc)], _ = srv.DCAddr(dc)
-				}
-			}
-			if info.BotToken, err = srv.Demo(); err != nil {
-				return err
-			}
-			for i := range seedBots {
-				_, tok, err := srv.AddBot(fmt.Sprintf("bot%d", i+1))
-				if err != nil {
-					return err
-				}
-				info.Bots = append(info.Bots, tok)
-			}
-			if seedAccts > 0 {
-				if info.Seeds, err = srv.WriteSeeds(seedAccts); err != nil {
-					return err
-				}
-			}
-			line, err := json.Marshal(info)
-			if err != nil {
-				return err
-			}
-			if infoFile != "" {
-				if err := atomicfile.WriteFile(infoFile, append(line, '\n')); err != nil {
-					return err
-				}
-			}
-			if a.json {
-				fmt.Fprintf(a.stdout, "%s\n", line)
-			} else {
-				a.printf("dev server listening on %s (DC %d); this is not Telegram\n", info.Addr, info.DC)
-				for _, dc := range srv.DCs()[1:] {
-					addr, _ := srv.DCAddr(dc)
-					a.printf("DC %d        %s\n", dc, addr)
-				}
-				a.printf("public key  %s\nstate       %s\n", info.PublicKey, dir)
-				a.printf("demo bot    --bot-token %s\n", info.BotToken)
-				a.printf("demo user   --phone %s (code %s)\n", info.Phone, info.Code)
-				for _, t := range info.Bots {
-					a.printf("bot         --bot-token %s\n", t)
-				}
-				if info.Seeds != "" {
-					a.printf("seeded      %d accounts: tgvault import %s\n", seedAccts, info.Seeds)
-				}
-				a.printf("\nlog in:  tgvault login demo --server %s --server-key %s --bot-token %s\n", info.Addr, info.PublicKey, info.BotToken)
-				a.printf("stop with Ctrl-C\n")
-			}
-			done := make(chan struct{})
-			statsDone := make(chan struct{})
-			go func() {
-				defer close(statsDone)
-				if harn != nil {
-					harn.Run(srv, done)
-				}
-			}()
-			err = srv.Serve(ctx)
-			close(done)
-			<-statsDone
-			if err != nil && !errors.Is(err, context.Canceled) {
-				return err
-			}
-			if !a.json {
-				a.notef("dev server stopped")
-			}
-			return nil
+			return a.runDevServer(df, cmd.Flags().Changed("listen"))
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&stateDir, "state", "", "the state `DIR` (accounts, keys, the RSA key)")
-	f.StringVar(&listen, "listen", "127.0.0.1:0", "the `ADDRESS` to listen on (port 0: any free port; default: the one the state directory keeps, else a free port)")
-	f.IntVar(&seedBots, "seed-bots", 0, "add `N` more bots and print their tokens")
-	f.IntSliceVar(&otherDCs, "other-dcs", nil, "also be these DC `IDS` (1,3,4,5, say), each on a free port of its own, with keys of its own; help.getConfig lists them, auth.exportAuthorization/importAuthorization move a login there")
-	f.BoolVar(&qrAccept, "qr-accept", false, "accept every QR login (login --qr) as the demo user, as if its phone scanned the code")
-	f.IntVar(&seedAccts, "seed-accounts", 0, "create `N` logged-in users with random keys and write their sessions to STATE/seeds")
-	f.StringVar(&infoFile, "info-file", "", "write the address, key path and demo tokens as JSON to `FILE`")
+	f.StringVar(&df.stateDir, "state", "", "the state `DIR` (accounts, keys, the RSA key)")
+	f.StringVar(&df.listen, "listen", "127.0.0.1:0", "the `ADDRESS` to listen on (port 0: any free port; default: the one the state directory keeps, else a free port)")
+	f.IntVar(&df.seedBots, "seed-bots", 0, "add `N` more bots and print their tokens")
+	f.IntSliceVar(&df.otherDCs, "other-dcs", nil, "also be these DC `IDS` (1,3,4,5, say), each on a free port of its own, with keys of its own; help.getConfig lists them, auth.exportAuthorization/importAuthorization move a login there")
+	f.BoolVar(&df.qrAccept, "qr-accept", false, "accept every QR login (login --qr) as the demo user, as if its phone scanned the code")
+	f.IntVar(&df.seedAccts, "seed-accounts", 0, "create `N` logged-in users with random keys and write their sessions to STATE/seeds")
+	f.StringVar(&df.infoFile, "info-file", "", "write the address, key path and demo tokens as JSON to `FILE`")
 	if devHarness != nil {
-		harn = devHarness(f)
+		df.harness = devHarness(f)
 	}
 	return cmd
+}
+
+// runDevServer serves a dev server until SIGINT or SIGTERM.
+func (a *app) runDevServer(df devServerFlags, listenGiven bool) error {
+	if df.seedBots < 0 || df.seedAccts < 0 {
+		return usagef("--seed-bots and --seed-accounts must not be negative")
+	}
+	seen := map[int]bool{2: true} // the home DC
+	for _, dc := range df.otherDCs {
+		if dc <= 0 || seen[dc] {
+			return usagef("--other-dcs: %d is not a DC id other than 2 (the home DC) and the others given", dc)
+		}
+		seen[dc] = true
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	dir := df.stateDir
+	if dir == "" {
+		d, err := a.devStateDir()
+		if err != nil {
+			return err
+		}
+		dir = d
+	}
+	srv, err := openDevServer(ctx, dir, df, listenGiven)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	info, err := devInfo(srv, dir, df)
+	if err != nil {
+		return err
+	}
+	if err := a.printDevServer(srv, info, df); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	harnessDone := make(chan struct{})
+	go func() {
+		defer close(harnessDone)
+		if df.harness != nil {
+			df.harness.Run(srv, done)
+		}
+	}()
+	err = srv.Serve(ctx)
+	close(done)
+	<-harnessDone
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	if !a.json {
+		a.notef("dev server stopped")
+	}
+	return nil
+}
+
+// openDevServer opens the dev server on its state directory, on the
+// address it keeps there unless --listen is given, and keeps the address
+// it got.
+func openDevServer(ctx context.Context, dir string, df devServerFlags, listenGiven bool) (*devserver.Server, error) {
+	addr, kept, err := devserver.ListenAddr(dir, df.listen, listenGiven)
+	if err != nil {
+		return nil, err
+	}
+	opts := devserver.Options{Dir: dir, Addr: addr, OtherDCs: df.otherDCs}
+	if df.harness != nil {
+		df.harness.Options(&opts)
+	}
+	var srv *devserver.Server
+	if df.qrAccept {
+		// The demo user's "phone" scans every QR code after a moment, so
+		// that --qr logins can be tried here.
+		opts.OnLoginToken = func(token []byte) {
+			time.Sleep(qrScanDelay)
+			if uid, ok := srv.UserByPhone(devserver.DemoPhone); ok {
+				_ = srv.AcceptLoginToken(ctx, token, uid)
+			}
+		}
+	}
+	srv, err = devserver.Open(opts)
+	if err != nil && kept {
+		return nil, devserver.KeptAddrError(dir, addr, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := devserver.SaveListenAddr(dir, srv.Addr()); err != nil {
+		srv.Close()
+		return nil, err
+	}
+	return srv, nil
+}
+
+// devInfo makes the demo accounts and the seeds, and says where they are.
+func devInfo(srv *devserver.Server, dir string, df devServerFlags) (devServerInfo, error) {
+	info := devServerInfo{Addr: srv.Addr(), PublicKey: srv.PublicKeyPath(), DC: srv.DC(), State: dir,
+		Phone: "+" + devserver.DemoPhone, Code: devserver.DefaultLoginCode}
+	if len(df.otherDCs) > 0 {
+		info.DCs = map[string]string{}
+		for _, dc := range srv.DCs() {
+			info.DCs[strconv.Itoa(dc)], _ = srv.DCAddr(dc)
+		}
+	}
+	var err error
+	if info.BotToken, err = srv.Demo(); err != nil {
+		return info, err
+	}
+	for i := range df.seedBots {
+		_, tok, err := srv.AddBot(fmt.Sprintf("bot%d", i+1))
+		if err != nil {
+			return info, err
+		}
+		info.Bots = append(info.Bots, tok)
+	}
+	if df.seedAccts > 0 {
+		if info.Seeds, err = srv.WriteSeeds(df.seedAccts); err != nil {
+			return info, err
+		}
+	}
+	return info, nil
+}
+
+// printDevServer writes --info-file and says what runs and how to log in.
+func (a *app) printDevServer(srv *devserver.Server, info devServerInfo, df devServerFlags) error {
+	line, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	if df.infoFile != "" {
+		if err := atomicfile.WriteFile(df.infoFile, append(line, '\n')); err != nil {
+			return err
+		}
+	}
+	if a.json {
+		fmt.Fprintf(a.stdout, "%s\n", line)
+		return nil
+	}
+	a.printf("dev server listening on %s (DC %d); this is not Telegram\n", info.Addr, info.DC)
+	for _, dc := range srv.DCs()[1:] {
+		addr, _ := srv.DCAddr(dc)
+		a.printf("DC %d        %s\n", dc, addr)
+	}
+	a.printf("public key  %s\nstate       %s\n", info.PublicKey, info.State)
+	a.printf("demo bot    --bot-token %s\n", info.BotToken)
+	a.printf("demo user   --phone %s (code %s)\n", info.Phone, info.Code)
+	for _, t := range info.Bots {
+		a.printf("bot         --bot-token %s\n", t)
+	}
+	if info.Seeds != "" {
+		a.printf("seeded      %d accounts: tgvault import %s\n", df.seedAccts, info.Seeds)
+	}
+	a.printf("\nlog in:  tgvault login demo --server %s --server-key %s --bot-token %s\n", info.Addr, info.PublicKey, info.BotToken)
+	a.printf("stop with Ctrl-C\n")
+	return nil
 }
 
 // qrScanDelay is how long the demo user's "phone" takes to scan a QR code

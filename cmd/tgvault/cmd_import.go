@@ -327,53 +327,13 @@ func (r *importRun) printDetails() {
 }
 
 func (a *app) runImport(f importFlags, args []string) error {
-	opts := vault.ImportOptions{Name: f.name, Format: f.format, SkipExisting: f.skipExisting, Replace: f.replace, Force: f.force}
-	if f.apiID != "" {
-		n, err := strconv.ParseInt(f.apiID, 10, 32)
-		if err != nil || n <= 0 {
-			return usagef("--api-id wants a positive number")
-		}
-		opts.APIID = sessionstring.Some(int32(n))
-	}
-	if f.format != "" && f.format != "pyrogram-file" && f.format != "telethon-file" {
-		if _, err := sessionstring.ParseFormat(f.format); err != nil {
-			return usagef("unknown --format %q (%s, pyrogram-file or telethon-file)", f.format, formatNames())
-		}
-	}
-	if f.skipExisting && f.replace {
-		return usagef("--skip-existing and --replace exclude each other")
-	}
-	var paths []string
-	stdin := 0
-	for _, arg := range args {
-		if arg == "-" {
-			stdin++
-			continue
-		}
-		paths = append(paths, arg)
-	}
-	if stdin > 1 {
-		return usagef("- (stdin) can be given once")
-	}
-	found, skipped, err := vault.FindSources(paths, vault.FindOptions{NoRecurse: f.noRecurse, IsFolder: mtproto.IsTData})
+	opts, err := importOptions(f)
 	if err != nil {
 		return err
 	}
-	var srcs []source
-	if stdin > 0 {
-		srcs = append(srcs, source{})
-	}
-	for _, s := range found {
-		if s.Folder && f.removeSource {
-			return usagef("--remove-source does not delete a tdata folder (%s); delete it yourself once Telegram Desktop no longer uses it", s.Path)
-		}
-		srcs = append(srcs, source{path: s.Path, dir: s.Found, tdata: s.Folder})
-	}
-	if f.name != "" && (len(srcs) != 1 || srcs[0].dir) {
-		return usagef("--name needs exactly one SOURCE file or tdata folder")
-	}
-	if len(srcs) == 0 && len(skipped) == 0 {
-		return errors.New("import: no files in the given directories")
+	srcs, skipped, err := importSources(f, args)
+	if err != nil {
+		return err
 	}
 	return a.withVault(perProcess, func(v *vault.Vault) error {
 		var sealPass crypto.Passphrase
@@ -417,6 +377,67 @@ func (a *app) runImport(f importFlags, args []string) error {
 		}
 		return run.finish(f.skipExisting)
 	})
+}
+
+// importOptions checks import's flags and turns them into the vault's
+// options.
+func importOptions(f importFlags) (vault.ImportOptions, error) {
+	opts := vault.ImportOptions{Name: f.name, Format: f.format, SkipExisting: f.skipExisting, Replace: f.replace, Force: f.force}
+	if f.apiID != "" {
+		n, err := strconv.ParseInt(f.apiID, 10, 32)
+		if err != nil || n <= 0 {
+			return opts, usagef("--api-id wants a positive number")
+		}
+		opts.APIID = sessionstring.Some(int32(n))
+	}
+	if f.format != "" && f.format != "pyrogram-file" && f.format != "telethon-file" {
+		if _, err := sessionstring.ParseFormat(f.format); err != nil {
+			return opts, usagef("unknown --format %q (%s, pyrogram-file or telethon-file)", f.format, formatNames())
+		}
+	}
+	if f.skipExisting && f.replace {
+		return opts, usagef("--skip-existing and --replace exclude each other")
+	}
+	return opts, nil
+}
+
+// importSources lists what import reads: stdin for "-", the files and
+// tdata folders given and found below the directories given, and the
+// files skipped there.
+func importSources(f importFlags, args []string) ([]source, []vault.SkippedSource, error) {
+	var paths []string
+	stdin := 0
+	for _, arg := range args {
+		if arg == "-" {
+			stdin++
+			continue
+		}
+		paths = append(paths, arg)
+	}
+	if stdin > 1 {
+		return nil, nil, usagef("- (stdin) can be given once")
+	}
+	found, skipped, err := vault.FindSources(paths, vault.FindOptions{NoRecurse: f.noRecurse, IsFolder: mtproto.IsTData})
+	if err != nil {
+		return nil, nil, err
+	}
+	var srcs []source
+	if stdin > 0 {
+		srcs = append(srcs, source{})
+	}
+	for _, s := range found {
+		if s.Folder && f.removeSource {
+			return nil, nil, usagef("--remove-source does not delete a tdata folder (%s); delete it yourself once Telegram Desktop no longer uses it", s.Path)
+		}
+		srcs = append(srcs, source{path: s.Path, dir: s.Found, tdata: s.Folder})
+	}
+	if f.name != "" && (len(srcs) != 1 || srcs[0].dir) {
+		return nil, nil, usagef("--name needs exactly one SOURCE file or tdata folder")
+	}
+	if len(srcs) == 0 && len(skipped) == 0 {
+		return nil, nil, errors.New("import: no files in the given directories")
+	}
+	return srcs, skipped, nil
 }
 
 type batchResult struct {

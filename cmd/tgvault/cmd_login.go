@@ -198,56 +198,8 @@ the account has one (TGVAULT_2FA_PASSWORD_FILE).`,
 			if opts.Device, err = df.pick(); err != nil {
 				return err
 			}
-			return a.withVault(perProcess, func(v *vault.Vault) error {
-				// Refuse a name in use (and a locked vault) before the
-				// login creates an authorization on the server.
-				if _, err := v.Show(name); err == nil {
-					return fmt.Errorf("%w: an account has that name", vault.ErrExists)
-				} else if !errors.Is(err, vault.ErrNotFound) {
-					return err
-				}
-				store, err := storage.NewMemory(nil, storage.Options{})
-				if err != nil {
-					return err
-				}
-				defer store.Close()
-				if err := mtproto.SaveLogin(store, mtproto.LoginSettings{Server: conf, Device: opts.Device, APIHash: apiHash, Proxy: proxy}); err != nil {
-					return err
-				}
-				ctx, stop := a.signalContext()
-				defer stop()
-				ctx, cancel := context.WithTimeout(ctx, loginTimeout)
-				defer cancel()
-				var id mtproto.Identity
-				switch {
-				case botToken != "":
-					id, err = mtproto.LoginBot(ctx, store, botToken, opts)
-				case qrCode:
-					id, err = mtproto.LoginQR(ctx, store, userAuth{a}, opts)
-				default:
-					id, err = mtproto.LoginUser(ctx, store, mtproto.NormalizePhone(phone), userAuth{a}, opts)
-				}
-				if err != nil {
-					return loginError(err)
-				}
-				snap, err := store.Snapshot()
-				if err != nil {
-					return err
-				}
-				acct, err := v.CreateAccount(name, snap, "login")
-				if err != nil {
-					return err
-				}
-				if a.json {
-					return a.printJSON(acct)
-				}
-				kind := "user"
-				if id.IsBot {
-					kind = "bot"
-				}
-				a.printf("logged in %s as %s %d; the session is in the vault\n", name, kind, id.UserID)
-				return nil
-			})
+			l := login{name: name, conf: conf, opts: opts, apiHash: apiHash, proxy: proxy, botToken: botToken, phone: phone, qr: qrCode}
+			return a.withVault(perProcess, func(v *vault.Vault) error { return a.login(v, l) })
 		},
 	}
 	f := cmd.Flags()
@@ -257,6 +209,70 @@ the account has one (TGVAULT_2FA_PASSWORD_FILE).`,
 	df.register(f)
 	f.BoolVar(&qrCode, "qr", false, "log a user in by QR code, scanned with Telegram on a device where it is logged in")
 	return cmd
+}
+
+// login is one login's request, its flags resolved.
+type login struct {
+	name     string
+	conf     serverConf
+	opts     mtproto.Options
+	apiHash  string
+	proxy    string
+	botToken string
+	phone    string
+	qr       bool
+}
+
+// login logs l in on its server and keeps the session in v under l.name.
+func (a *app) login(v *vault.Vault, l login) error {
+	// Refuse a name in use (and a locked vault) before the
+	// login creates an authorization on the server.
+	if _, err := v.Show(l.name); err == nil {
+		return fmt.Errorf("%w: an account has that name", vault.ErrExists)
+	} else if !errors.Is(err, vault.ErrNotFound) {
+		return err
+	}
+	store, err := storage.NewMemory(nil, storage.Options{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := mtproto.SaveLogin(store, mtproto.LoginSettings{Server: l.conf, Device: l.opts.Device, APIHash: l.apiHash, Proxy: l.proxy}); err != nil {
+		return err
+	}
+	ctx, stop := a.signalContext()
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, loginTimeout)
+	defer cancel()
+	var id mtproto.Identity
+	switch {
+	case l.botToken != "":
+		id, err = mtproto.LoginBot(ctx, store, l.botToken, l.opts)
+	case l.qr:
+		id, err = mtproto.LoginQR(ctx, store, userAuth{a}, l.opts)
+	default:
+		id, err = mtproto.LoginUser(ctx, store, mtproto.NormalizePhone(l.phone), userAuth{a}, l.opts)
+	}
+	if err != nil {
+		return loginError(err)
+	}
+	snap, err := store.Snapshot()
+	if err != nil {
+		return err
+	}
+	acct, err := v.CreateAccount(l.name, snap, "login")
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(acct)
+	}
+	kind := "user"
+	if id.IsBot {
+		kind = "bot"
+	}
+	a.printf("logged in %s as %s %d; the session is in the vault\n", l.name, kind, id.UserID)
+	return nil
 }
 
 // loginError marks the login failures that are the input's fault.

@@ -78,31 +78,7 @@ serving it; exit 5).`,
 				if err != nil {
 					return err
 				}
-				if a.json {
-					if changes == nil {
-						changes = []vault.FieldChange{}
-					}
-					return a.printJSON(struct {
-						Name    string              `json:"name"`
-						Changes []vault.FieldChange `json:"changes"`
-						Account vault.Account       `json:"account"`
-					}{acct.Name, changes, acct})
-				}
-				if len(changes) == 0 {
-					a.printf("%s: nothing changed\n", acct.Name)
-					return nil
-				}
-				for _, c := range changes {
-					was := "unknown"
-					if c.Old != nil {
-						was = *c.Old
-					}
-					a.printf("%s: %s %s (was %s)\n", acct.Name, c.Field, c.New, was)
-				}
-				if acct.Status != vault.StatusActive {
-					a.printf("%s: status %s\n", acct.Name, acct.Status)
-				}
-				return nil
+				return a.printSet(acct, changes)
 			})
 		},
 	}
@@ -115,4 +91,33 @@ serving it; exit 5).`,
 	f.BoolVar(&noTst, "no-test-mode", false, "the account is on Telegram's production DCs")
 	f.StringVar(&address, "address", "", "the DC address `HOST:PORT` exports to Telethon, GramJS and mtcute write")
 	return cmd
+}
+
+// printSet says what set changed.
+func (a *app) printSet(acct vault.Account, changes []vault.FieldChange) error {
+	if a.json {
+		if changes == nil {
+			changes = []vault.FieldChange{}
+		}
+		return a.printJSON(struct {
+			Name    string              `json:"name"`
+			Changes []vault.FieldChange `json:"changes"`
+			Account vault.Account       `json:"account"`
+		}{acct.Name, changes, acct})
+	}
+	if len(changes) == 0 {
+		a.printf("%s: nothing changed\n", acct.Name)
+		return nil
+	}
+	for _, c := range changes {
+		was := "unknown"
+		if c.Old != nil {
+			was = *c.Old
+		}
+		a.printf("%s: %s %s (was %s)\n", acct.Name, c.Field, c.New, was)
+	}
+	if acct.Status != vault.StatusActive {
+		a.printf("%s: status %s\n", acct.Name, acct.Status)
+	}
+	return nil
 }

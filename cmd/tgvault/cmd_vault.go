@@ -91,74 +91,79 @@ than 12 characters is refused unless --weak-passphrase.
 locked; unlock each process, or run ` + "`tgvault unlock`" + ` to have the agent hold the key.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			loc, closeBackend, err := a.location()
-			if err != nil {
-				return err
-			}
-			defer closeBackend()
-			if ov, err := vault.Open(loc); err == nil {
-				ov.Close()
-				return fmt.Errorf("%w: %s", vault.ErrExists, ov.Dir())
-			}
-			opts := vault.InitOptions{Options: loc, NoKeyring: noKeyring}
-			held := ""
-			if !noKeyring {
-				opts.Keyring, opts.Agent = a.keyring(), a.agentKeyring()
-				if held, err = a.holderPlan(&opts.Options, false); err != nil {
-					return err
-				}
-				if held == "" {
-					a.notef("no OS keyring and no tgvault agent can hold the vault key here: the vault will be locked once made; unlock each process with TGVAULT_PASSPHRASE_FILE or --identity")
-					opts.LeaveLocked = true
-				}
-			}
-			pass, err := a.newPassphrase("TGVAULT_PASSPHRASE_FILE", "New vault passphrase: ", weak)
-			if err != nil {
-				return err
-			}
-			defer pass.Wipe()
-			v, err := vault.Init(opts, pass)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
-			rcpt, err := v.Recipient()
-			if err != nil && held == "" {
-				// Nothing holds the key: this process's passphrase opens it.
-				rv, oerr := vault.Open(vault.Options{Dir: loc.Dir, Backend: loc.Backend, Passphrase: pass})
-				if oerr != nil {
-					return oerr
-				}
-				defer rv.Close()
-				rcpt, err = rv.Recipient()
-			}
-			if err != nil {
-				return err
-			}
-			if a.json {
-				return a.printJSON(struct {
-					VaultID   string `json:"vault_id"`
-					Dir       string `json:"dir"`
-					Recipient string `json:"recipient"`
-					NoKeyring bool   `json:"no_keyring"`
-					HeldBy    string `json:"held_by"` // "keyring", "agent" or "" (locked)
-				}{v.ID(), v.Dir(), rcpt, noKeyring, held})
-			}
-			a.printf("created vault %s in %s\nrecipient (give it to whoever sends you sessions): %s\n", v.ID(), v.Dir(), rcpt)
-			switch {
-			case noKeyring:
-				a.printf("no keyring: unlock each process with TGVAULT_PASSPHRASE_FILE or --identity, or run tgvault unlock (a tgvault agent then holds the key)\n")
-			case held == "":
-				a.printf("locked: nothing can hold the vault key here; unlock each process with TGVAULT_PASSPHRASE_FILE or --identity\n")
-			default:
-				a.printf("unlocked: the vault key is held %s until `tgvault lock`\n", a.heldNote(held))
-			}
-			return nil
+			return a.runInit(noKeyring, weak)
 		},
 	}
 	cmd.Flags().BoolVar(&weak, "weak-passphrase", false, fmt.Sprintf("accept a passphrase shorter than %d characters", crypto.MinPassphraseLen))
 	cmd.Flags().BoolVar(&noKeyring, "no-keyring", false, "never use the OS keyring: unlock each process with a passphrase file or an identity, or through the agent")
 	return cmd
+}
+
+// runInit creates the vault (init).
+func (a *app) runInit(noKeyring, weak bool) error {
+	loc, closeBackend, err := a.location()
+	if err != nil {
+		return err
+	}
+	defer closeBackend()
+	if ov, err := vault.Open(loc); err == nil {
+		ov.Close()
+		return fmt.Errorf("%w: %s", vault.ErrExists, ov.Dir())
+	}
+	opts := vault.InitOptions{Options: loc, NoKeyring: noKeyring}
+	held := ""
+	if !noKeyring {
+		opts.Keyring, opts.Agent = a.keyring(), a.agentKeyring()
+		if held, err = a.holderPlan(&opts.Options, false); err != nil {
+			return err
+		}
+		if held == "" {
+			a.notef("no OS keyring and no tgvault agent can hold the vault key here: the vault will be locked once made; unlock each process with TGVAULT_PASSPHRASE_FILE or --identity")
+			opts.LeaveLocked = true
+		}
+	}
+	pass, err := a.newPassphrase("TGVAULT_PASSPHRASE_FILE", "New vault passphrase: ", weak)
+	if err != nil {
+		return err
+	}
+	defer pass.Wipe()
+	v, err := vault.Init(opts, pass)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	rcpt, err := v.Recipient()
+	if err != nil && held == "" {
+		// Nothing holds the key: this process's passphrase opens it.
+		rv, oerr := vault.Open(vault.Options{Dir: loc.Dir, Backend: loc.Backend, Passphrase: pass})
+		if oerr != nil {
+			return oerr
+		}
+		defer rv.Close()
+		rcpt, err = rv.Recipient()
+	}
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(struct {
+			VaultID   string `json:"vault_id"`
+			Dir       string `json:"dir"`
+			Recipient string `json:"recipient"`
+			NoKeyring bool   `json:"no_keyring"`
+			HeldBy    string `json:"held_by"` // "keyring", "agent" or "" (locked)
+		}{v.ID(), v.Dir(), rcpt, noKeyring, held})
+	}
+	a.printf("created vault %s in %s\nrecipient (give it to whoever sends you sessions): %s\n", v.ID(), v.Dir(), rcpt)
+	switch {
+	case noKeyring:
+		a.printf("no keyring: unlock each process with TGVAULT_PASSPHRASE_FILE or --identity, or run tgvault unlock (a tgvault agent then holds the key)\n")
+	case held == "":
+		a.printf("locked: nothing can hold the vault key here; unlock each process with TGVAULT_PASSPHRASE_FILE or --identity\n")
+	default:
+		a.printf("unlocked: the vault key is held %s until `tgvault lock`\n", a.heldNote(held))
+	}
+	return nil
 }
 
 func (a *app) unlockCmd() *cobra.Command {
@@ -288,81 +293,97 @@ func (a *app) statusCmd() *cobra.Command {
 				if running && !isFleet {
 					pool, poolErr = a.poolStatus(socket)
 				}
-				if a.json {
-					out := struct {
-						vault.Status
-						Holders   []vault.Holding    `json:"holders"`
-						Pool      []localapi.Account `json:"pool"`
-						PoolError string             `json:"pool_error,omitempty"`
-						Fleet     *fleetReport       `json:"fleet,omitempty"`
-					}{Status: s, Holders: holders, Pool: pool, Fleet: fl}
-					if poolErr != nil {
-						out.PoolError = poolErr.Error()
-					}
-					return a.printJSON(out)
-				}
-				a.printf("vault     %s\ndir       %s\n", s.VaultID, s.Dir)
-				switch {
-				case !s.Unlocked:
-					a.printf("state     locked\n")
-				case s.Expires != nil:
-					a.printf("state     unlocked (by %s, until %s)\n", a.byNote(s.UnlockedBy), s.Expires.Local().Format(timeWithZone))
-				default:
-					a.printf("state     unlocked (by %s)\n", a.byNote(s.UnlockedBy))
-				}
-				if s.NoKeyring {
-					a.printf("keyring   not used (--no-keyring)\n")
-				}
-				if s.UnlockedBy == vault.HeldByAgent {
-					a.printf("agent     %s\n", a.heldNote(vault.HeldByAgent))
-				}
-				if s.Accounts >= 0 {
-					a.printf("accounts  %d\n", s.Accounts)
-				}
-				if w := s.Writer; w != nil {
-					a.printf("writer    pid %d (%s) since %s\n", w.PID, w.Command, w.Since.Local().Format(timeWithZone))
-				}
-				if len(holders) > 0 && !isFleet {
-					a.printf("held      %d account(s)\n", len(holders))
-					for _, h := range holders {
-						name := h.Name
-						if name == "" {
-							name = "(id " + h.ID + ")"
-						}
-						a.printf("  %-20s process %d (%s) since %s\n", name, h.Holder.PID, h.Holder.Command, h.Holder.Since.Local().Format(timeWithZone))
-					}
-				}
-				if isFleet {
-					a.printf("leases    %d (%d held, %d free or expired)\n", fl.Leases, fl.Held, fl.Leases-fl.Held)
-					for _, w := range fl.Workers {
-						a.printf("  %-20s %5d leases  %s pid %d, seen %s\n", w.Name, w.Leases, w.Host, w.PID, w.Seen.Local().Format(timeWithZone))
-					}
-				}
-				switch {
-				case errors.Is(poolErr, errNotRunning):
-					a.printf("pool      unknown: no answer on the socket (is run's --socket elsewhere? give it with --socket)\n")
-				case poolErr != nil:
-					a.printf("pool      unknown: %v\n", poolErr)
-				case running && !isFleet:
-					a.printf("pool      %d account(s)\n", len(pool))
-					for _, p := range pool {
-						relays := ""
-						if p.RelaySessions > 0 {
-							relays = fmt.Sprintf(" (%d relay session(s))", p.RelaySessions)
-						}
-						if p.Error != "" {
-							a.printf("  %-20s %-12s %s%s\n", p.Name, p.Status, p.Error, relays)
-						} else {
-							a.printf("  %-20s %s%s\n", p.Name, p.Status, relays)
-						}
-					}
-				}
-				return nil
+				return a.printStatus(statusReport{s, holders, pool, poolErr, fl, isFleet, running})
 			})
 		},
 	}
 	cmd.Flags().StringVar(&socket, "socket", "", "the local API socket `PATH` of the running `tgvault run` (default $TGVAULT_SOCKET, else run's default)")
 	return cmd
+}
+
+// statusReport is what status found.
+type statusReport struct {
+	s       vault.Status
+	holders []vault.Holding
+	pool    []localapi.Account
+	poolErr error
+	fl      *fleetReport
+	isFleet bool
+	running bool // a run serves accounts of this vault
+}
+
+// printStatus says what status found.
+func (a *app) printStatus(r statusReport) error {
+	if a.json {
+		out := struct {
+			vault.Status
+			Holders   []vault.Holding    `json:"holders"`
+			Pool      []localapi.Account `json:"pool"`
+			PoolError string             `json:"pool_error,omitempty"`
+			Fleet     *fleetReport       `json:"fleet,omitempty"`
+		}{Status: r.s, Holders: r.holders, Pool: r.pool, Fleet: r.fl}
+		if r.poolErr != nil {
+			out.PoolError = r.poolErr.Error()
+		}
+		return a.printJSON(out)
+	}
+	a.printf("vault     %s\ndir       %s\n", r.s.VaultID, r.s.Dir)
+	switch {
+	case !r.s.Unlocked:
+		a.printf("state     locked\n")
+	case r.s.Expires != nil:
+		a.printf("state     unlocked (by %s, until %s)\n", a.byNote(r.s.UnlockedBy), r.s.Expires.Local().Format(timeWithZone))
+	default:
+		a.printf("state     unlocked (by %s)\n", a.byNote(r.s.UnlockedBy))
+	}
+	if r.s.NoKeyring {
+		a.printf("keyring   not used (--no-keyring)\n")
+	}
+	if r.s.UnlockedBy == vault.HeldByAgent {
+		a.printf("agent     %s\n", a.heldNote(vault.HeldByAgent))
+	}
+	if r.s.Accounts >= 0 {
+		a.printf("accounts  %d\n", r.s.Accounts)
+	}
+	if w := r.s.Writer; w != nil {
+		a.printf("writer    pid %d (%s) since %s\n", w.PID, w.Command, w.Since.Local().Format(timeWithZone))
+	}
+	if len(r.holders) > 0 && !r.isFleet {
+		a.printf("held      %d account(s)\n", len(r.holders))
+		for _, h := range r.holders {
+			name := h.Name
+			if name == "" {
+				name = "(id " + h.ID + ")"
+			}
+			a.printf("  %-20s process %d (%s) since %s\n", name, h.Holder.PID, h.Holder.Command, h.Holder.Since.Local().Format(timeWithZone))
+		}
+	}
+	if r.isFleet {
+		a.printf("leases    %d (%d held, %d free or expired)\n", r.fl.Leases, r.fl.Held, r.fl.Leases-r.fl.Held)
+		for _, w := range r.fl.Workers {
+			a.printf("  %-20s %5d leases  %s pid %d, seen %s\n", w.Name, w.Leases, w.Host, w.PID, w.Seen.Local().Format(timeWithZone))
+		}
+	}
+	switch {
+	case errors.Is(r.poolErr, errNotRunning):
+		a.printf("pool      unknown: no answer on the socket (is run's --socket elsewhere? give it with --socket)\n")
+	case r.poolErr != nil:
+		a.printf("pool      unknown: %v\n", r.poolErr)
+	case r.running && !r.isFleet:
+		a.printf("pool      %d account(s)\n", len(r.pool))
+		for _, p := range r.pool {
+			relays := ""
+			if p.RelaySessions > 0 {
+				relays = fmt.Sprintf(" (%d relay session(s))", p.RelaySessions)
+			}
+			if p.Error != "" {
+				a.printf("  %-20s %-12s %s%s\n", p.Name, p.Status, p.Error, relays)
+			} else {
+				a.printf("  %-20s %s%s\n", p.Name, p.Status, relays)
+			}
+		}
+	}
+	return nil
 }
 
 // byNote names what unlocked the vault, for status: the agent with its pid.

@@ -115,45 +115,49 @@ it), setting is refused (exit 5): stop it first.`,
 					return usagef("%v", err)
 				}
 			}
-			return a.withVault(perProcess, func(v *vault.Vault) error {
-				if set {
-					release, err := v.ClaimAccount(name)
-					if err != nil {
-						return fmt.Errorf("%w: stop it first", err)
-					}
-					defer release()
-				}
-				f, err := v.OpenAccount(name)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if set {
-					var b []byte
-					if val != "none" {
-						b = []byte(val)
-					}
-					if err := v.Commit(f, func() error { return f.SetMeta(mtproto.MetaProxy, b) }); err != nil {
-						return err
-					}
-				}
-				cur, ok, err := f.Meta(mtproto.MetaProxy)
-				if err != nil {
-					return err
-				}
-				shown := "none"
-				if ok {
-					shown = dial.Redact(string(cur))
-				}
-				if a.json {
-					return a.printJSON(map[string]string{"name": name, "proxy": shown})
-				}
-				a.printf("%s proxy %s\n", name, shown)
-				return nil
-			})
+			return a.withVault(perProcess, func(v *vault.Vault) error { return a.proxy(v, name, val, set) })
 		},
 	}
 	return cmd
+}
+
+// proxy shows the account's proxy, after setting it to val when set
+// ("none" removes it).
+func (a *app) proxy(v *vault.Vault, name, val string, set bool) error {
+	if set {
+		release, err := v.ClaimAccount(name)
+		if err != nil {
+			return fmt.Errorf("%w: stop it first", err)
+		}
+		defer release()
+	}
+	f, err := v.OpenAccount(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if set {
+		var b []byte
+		if val != "none" {
+			b = []byte(val)
+		}
+		if err := v.Commit(f, func() error { return f.SetMeta(mtproto.MetaProxy, b) }); err != nil {
+			return err
+		}
+	}
+	cur, ok, err := f.Meta(mtproto.MetaProxy)
+	if err != nil {
+		return err
+	}
+	shown := "none"
+	if ok {
+		shown = dial.Redact(string(cur))
+	}
+	if a.json {
+		return a.printJSON(map[string]string{"name": name, "proxy": shown})
+	}
+	a.printf("%s proxy %s\n", name, shown)
+	return nil
 }
 
 // proxyFromStdin reads `proxy NAME -`'s URL: asked without echo when stdin
