@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -21,23 +20,14 @@ import (
 // the shell keeps it in its history.
 var errSecretOnArgv = errors.New("a proxy URL with a password or MTProxy secret is not taken from the command line (it shows in the process list and the shell history)")
 
-// maxProxyURL bounds a proxy URL read from stdin or a file.
-const maxProxyURL = 4 << 10
-
-// readProxyURL reads a proxy URL from r: one line, surrounding white
-// space dropped.
+// readProxyURL reads a proxy URL from r (dial.ReadURL); from names r.
 func readProxyURL(r io.Reader, from string) (string, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxProxyURL+1))
-	if err != nil {
+	raw, err := dial.ReadURL(r)
+	switch {
+	case errors.Is(err, dial.ErrBadProxy):
+		return "", usagef("the proxy URL in %s: %v", from, err)
+	case err != nil:
 		return "", fmt.Errorf("reading the proxy URL from %s: %w", from, err)
-	}
-	if len(b) > maxProxyURL {
-		return "", usagef("the proxy URL in %s is longer than %d bytes", from, maxProxyURL)
-	}
-	raw := strings.TrimSpace(string(b))
-	clear(b)
-	if raw == "" || strings.ContainsAny(raw, "\r\n") {
-		return "", usagef("%s holds no proxy URL, or more than one line", from)
 	}
 	return raw, nil
 }

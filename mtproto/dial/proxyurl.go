@@ -2,6 +2,7 @@ package dial
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strconv"
@@ -174,4 +175,27 @@ func HasSecret(raw string) bool {
 		return err != nil || q.Get("secret") != ""
 	}
 	return false
+}
+
+// MaxURLSize bounds a proxy URL ReadURL reads.
+const MaxURLSize = 4 << 10
+
+// ReadURL reads a proxy URL from r (a file, stdin): one line, white space
+// around it dropped, at most MaxURLSize bytes. A longer input, an empty
+// one or more than one line is an error matching ErrBadProxy; the read
+// bytes are wiped, and no error quotes them. It does not Parse the URL.
+func ReadURL(r io.Reader) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxURLSize+1))
+	defer clear(b)
+	if err != nil {
+		return "", err
+	}
+	if len(b) > MaxURLSize {
+		return "", fmt.Errorf("%w: longer than %d bytes", ErrBadProxy, MaxURLSize)
+	}
+	raw := strings.TrimSpace(string(b))
+	if raw == "" || strings.ContainsAny(raw, "\r\n") {
+		return "", fmt.Errorf("%w: no proxy URL, or more than one line", ErrBadProxy)
+	}
+	return raw, nil
 }

@@ -124,3 +124,29 @@ func TestRedactProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestReadURL: one line, white space around it dropped; an empty input,
+// two lines or an input over MaxURLSize is ErrBadProxy, quoting nothing.
+func TestReadURL(t *testing.T) {
+	t.Parallel()
+	const secret = "socks5://user:hunter2pw@127.0.0.1:1080"
+	for _, c := range []struct {
+		in, want string
+		bad      bool
+	}{
+		{"  " + secret + "\n", secret, false},
+		{secret, secret, false},
+		{"", "", true},
+		{" \n", "", true},
+		{secret + "\n" + secret + "\n", "", true},
+		{strings.Repeat("x", MaxURLSize+1), "", true},
+	} {
+		got, err := ReadURL(strings.NewReader(c.in))
+		if got != c.want || errors.Is(err, ErrBadProxy) != c.bad {
+			t.Errorf("ReadURL(%.20q) = %q, %v", c.in, got, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2pw") {
+			t.Errorf("the error quotes the input: %v", err)
+		}
+	}
+}
