@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tgvault/tgvault/agent"
+	"github.com/tgvault/tgvault/internal/agentkeyring"
 	"github.com/tgvault/tgvault/internal/memlock"
 	"github.com/tgvault/tgvault/vault"
 )
@@ -30,45 +30,7 @@ func (a *app) agentKeyring() vault.Keyring {
 		return nil
 	}
 	sock := a.agentSocket()
-	return agentKeyring{&agent.Client{Socket: sock, Start: func() error { return startAgent(sock) }}}
-}
-
-// agentKeyring is an agent.Client as a vault.Keyring: a secret the agent
-// does not hold, and an agent that does not run, are
-// vault.ErrKeyringNotFound.
-type agentKeyring struct{ c *agent.Client }
-
-var _ vault.Keyring = agentKeyring{}
-
-func agentErr(err error) error {
-	if errors.Is(err, agent.ErrNotFound) || errors.Is(err, agent.ErrNotRunning) {
-		return vault.ErrKeyringNotFound
-	}
-	return err
-}
-
-func (k agentKeyring) Get(service, user string) (string, error) {
-	s, err := k.c.Get(service, user)
-	return s, agentErr(err)
-}
-
-func (k agentKeyring) Set(service, user, secret string) error {
-	return k.c.Set(service, user, secret)
-}
-
-// SetUntil lets the agent forget the key at its expiry.
-func (k agentKeyring) SetUntil(service, user, secret string, expires time.Time) error {
-	return k.c.SetUntil(service, user, secret, expires)
-}
-
-func (k agentKeyring) Delete(service, user string) error {
-	return agentErr(k.c.Delete(service, user))
-}
-
-// PID is the running agent's process id.
-func (k agentKeyring) PID() (int, error) {
-	in, err := k.c.Info()
-	return in.PID, agentErr(err)
+	return agentkeyring.New(&agent.Client{Socket: sock, Start: func() error { return startAgent(sock) }})
 }
 
 // startAgent starts `tgvault agent` on sock (agent.Spawn).

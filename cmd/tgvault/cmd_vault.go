@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/agentkeyring"
 	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/vault"
 )
@@ -54,8 +55,8 @@ func (a *app) heldNote(by string) string {
 	case vault.HeldByKeyring:
 		return "in the OS keyring"
 	case vault.HeldByAgent:
-		if k, ok := a.agentKeyring().(agentKeyring); ok {
-			if in, err := k.c.Info(); err == nil {
+		if k, ok := a.agentKeyring().(agentkeyring.Keyring); ok {
+			if in, err := k.Info(); err == nil {
 				lock := "locked against swap"
 				if in.Memory == "none" {
 					lock = "NOT locked against swap"
@@ -391,7 +392,7 @@ func (a *app) byNote(by string) string {
 	if by != vault.HeldByAgent {
 		return by
 	}
-	if k, ok := a.agentKeyring().(agentKeyring); ok {
+	if k, ok := a.agentKeyring().(agentkeyring.Keyring); ok {
 		if pid, err := k.PID(); err == nil {
 			return fmt.Sprintf("agent, pid %d", pid)
 		}
