@@ -13,6 +13,7 @@ import (
 
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/internal/filekeyring"
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/internal/testhooks"
 	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/mtproto"
@@ -47,21 +48,7 @@ func (s *syncBuffer) String() string {
 // startDevServer opens a dev server in a temp dir and serves it until the
 // test ends.
 func startDevServer(t *testing.T) *devserver.Server {
-	t.Helper()
-	srv, err := devserver.Open(devserver.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("dev server: %v", err)
-		}
-	})
-	return srv
+	return mttest.StartServer(t, devserver.Options{})
 }
 
 // newVault makes a directory vault (a file keyring, a cheap scrypt) in a
