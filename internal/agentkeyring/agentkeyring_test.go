@@ -33,7 +33,9 @@ func TestKeyringOverRealAgent(t *testing.T) {
 	ready := make(chan agent.Info, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- agent.Serve(ctx, agent.Config{Socket: sock, Ready: func(in agent.Info) { ready <- in }}) }()
+	go func() {
+		done <- agent.Serve(ctx, agent.Config{Socket: sock, Ready: func(in agent.Info) { ready <- in }})
+	}()
 	t.Cleanup(func() { cancel(); <-done })
 	var in agent.Info
 	select {
