@@ -29,20 +29,11 @@ type importFlags struct {
 	force        bool
 }
 
-// The outcome of one source in `import` (importResult.Status).
-const (
-	outImported  = "imported"
-	outExisting  = "existing"  // its key was in the vault before this import
-	outDuplicate = "duplicate" // its key came in from another source of this import
-	outSkipped   = "skipped"   // no session (a README, a symlink, a FIFO, ...)
-	outFailed    = "failed"
-)
-
 // importResult is one source's outcome in `import --json`.
 type importResult struct {
 	Source string `json:"source"`
 	// Status is imported, existing, duplicate, skipped or failed.
-	Status string              `json:"status"`
+	Status vault.ImportOutcome `json:"status"`
 	Report *vault.ImportReport `json:"report,omitempty"`
 	// Account names the account that has the source's key already
 	// (existing, duplicate) or was made from it (imported).
@@ -141,15 +132,15 @@ type source struct {
 type importRun struct {
 	a       *app
 	results []importResult
-	// ours are the accounts this import made, to tell a duplicate within
-	// the import from a key that was in the vault before.
-	ours     map[string]bool
+	// tally tells a duplicate within the import from a key that was in
+	// the vault before.
+	tally    vault.ImportTally
 	firstErr error
 	many     bool
 	bulk     bulkSummary
 }
 
-func (r *importRun) count(status string) int {
+func (r *importRun) count(status vault.ImportOutcome) int {
 	n := 0
 	for _, res := range r.results {
 		if res.Status == status {
@@ -161,17 +152,9 @@ func (r *importRun) count(status string) int {
 
 // imported records an imported source (or a source whose key was there).
 func (r *importRun) imported(res importResult) {
-	rep := res.Report
-	switch {
-	case rep.Existing != "" && r.ours[rep.Existing]:
-		res.Status, res.Account = outDuplicate, rep.Existing
+	res.Status, res.Account = r.tally.Imported(*res.Report)
+	if res.Status != vault.OutcomeImported {
 		res.Report = nil
-	case rep.Existing != "":
-		res.Status, res.Account = outExisting, rep.Existing
-		res.Report = nil
-	default:
-		res.Status, res.Account = outImported, rep.Account.Name
-		r.ours[rep.Account.Name] = true
 	}
 	r.add(res, nil)
 }
@@ -180,19 +163,10 @@ func (r *importRun) imported(res importResult) {
 // session and was found in a directory, existing/duplicate for a key in
 // the vault, else failed.
 func (r *importRun) failed(res importResult, err error, found bool) {
-	var ns *vault.NotSessionError
-	var de *vault.DuplicateKeyError
-	switch {
-	case found && errors.As(err, &ns):
-		res.Status, res.Reason = outSkipped, ns.Reason
+	res.Status, res.Account, res.Reason = r.tally.Failed(err, found)
+	if res.Status == vault.OutcomeSkipped {
 		r.add(res, nil)
 		return
-	case errors.As(err, &de) && r.ours[de.Account]:
-		res.Status, res.Account = outDuplicate, de.Account
-	case errors.As(err, &de):
-		res.Status, res.Account = outExisting, de.Account
-	default:
-		res.Status = outFailed
 	}
 	res.Error, res.err = err.Error(), err
 	res.Code, res.Kind = classify(err)
@@ -200,7 +174,7 @@ func (r *importRun) failed(res importResult, err error, found bool) {
 }
 
 func (r *importRun) add(res importResult, err error) {
-	if err != nil && r.firstErr == nil && res.Status == outFailed {
+	if err != nil && r.firstErr == nil && res.Status == vault.OutcomeFailed {
 		r.firstErr = err
 	}
 	r.results = append(r.results, res)
@@ -209,13 +183,13 @@ func (r *importRun) add(res importResult, err error) {
 	}
 	a := r.a
 	switch res.Status {
-	case outImported:
+	case vault.OutcomeImported:
 		if r.bulk.quiet {
 			r.bulk.add(res)
 		} else {
 			a.printImport(res)
 		}
-	case outExisting, outDuplicate:
+	case vault.OutcomeExisting, vault.OutcomeDuplicate:
 		switch {
 		case r.bulk.quiet:
 		case res.Error == "":
@@ -223,11 +197,11 @@ func (r *importRun) add(res importResult, err error) {
 		case r.many:
 			a.notef("%s: %s", res.Source, res.Error)
 		}
-	case outSkipped:
+	case vault.OutcomeSkipped:
 		if !r.bulk.quiet {
 			a.notef("%s: skipped: %s", res.Source, res.Reason)
 		}
-	case outFailed:
+	case vault.OutcomeFailed:
 		if r.many {
 			a.notef("%s: %v", res.Source, err)
 		}
@@ -237,8 +211,8 @@ func (r *importRun) add(res importResult, err error) {
 // finish prints the summary and decides the exit status.
 func (r *importRun) finish(skipExisting bool) error {
 	a := r.a
-	imported, existing, dups := r.count(outImported), r.count(outExisting), r.count(outDuplicate)
-	skipped, failed := r.count(outSkipped), r.count(outFailed)
+	imported, existing, dups := r.count(vault.OutcomeImported), r.count(vault.OutcomeExisting), r.count(vault.OutcomeDuplicate)
+	skipped, failed := r.count(vault.OutcomeSkipped), r.count(vault.OutcomeFailed)
 	if a.json {
 		if r.results == nil {
 			r.results = []importResult{}
@@ -285,7 +259,7 @@ func (r *importRun) finish(skipExisting bool) error {
 // refusedErr is the first duplicate-key refusal, as an error.
 func (r *importRun) refusedErr() error {
 	for _, res := range r.results {
-		if (res.Status == outExisting || res.Status == outDuplicate) && res.err != nil {
+		if (res.Status == vault.OutcomeExisting || res.Status == vault.OutcomeDuplicate) && res.err != nil {
 			return res.err
 		}
 	}
@@ -303,14 +277,14 @@ func (r *importRun) printDetails() {
 	var reasons []string
 	for _, res := range r.results {
 		switch res.Status {
-		case outSkipped:
+		case vault.OutcomeSkipped:
 			if byReason[res.Reason] == nil {
 				reasons = append(reasons, res.Reason)
 			}
 			byReason[res.Reason] = append(byReason[res.Reason], res.Source)
-		case outExisting:
+		case vault.OutcomeExisting:
 			a.notef("%s: already in the vault as %s", res.Source, res.Account)
-		case outDuplicate:
+		case vault.OutcomeDuplicate:
 			a.notef("%s: a duplicate: the same key as %s, imported from another source just now", res.Source, res.Account)
 		}
 	}
@@ -338,10 +312,10 @@ func (a *app) runImport(f importFlags, args []string) error {
 	return a.withVault(perProcess, func(v *vault.Vault) error {
 		var sealPass crypto.Passphrase
 		defer func() { sealPass.Wipe() }()
-		run := &importRun{a: a, ours: map[string]bool{}, many: len(srcs)+len(skipped) > 1}
+		run := &importRun{a: a, many: len(srcs)+len(skipped) > 1}
 		run.bulk.quiet = len(srcs)+len(skipped) > bulkQuiet
 		for _, k := range skipped {
-			run.add(importResult{Source: k.Path, Status: outSkipped, Reason: k.Reason}, nil)
+			run.add(importResult{Source: k.Path, Status: vault.OutcomeSkipped, Reason: k.Reason}, nil)
 		}
 		var batch []string
 		for _, s := range srcs {
