@@ -13,6 +13,7 @@ import (
 	tddcs "github.com/gotd/td/telegram/dcs"
 	tdtg "github.com/gotd/td/tg"
 
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/mtproto/relay"
 )
@@ -52,8 +53,8 @@ func TestPoolRelayAccountOtherDC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := newMemory(t)
-	seedStore(t, store, seed.Key, seed.DC, seed.UserID)
+	store := mttest.NewMemory(t)
+	mttest.SeedStore(t, store, seed.Key, seed.DC, seed.UserID)
 
 	run := func(t *testing.T) {
 		pool := NewPool(PoolOptions{KeepAlive: -1})
@@ -64,12 +65,12 @@ func TestPoolRelayAccountOtherDC(t *testing.T) {
 		poolDone := make(chan struct{})
 		go func() { defer close(poolDone); _ = pool.Run(poolCtx) }()
 		defer func() { stopPool(); <-poolDone }()
-		r, err := relay.New(relay.Config{Accounts: pool.RelayAccounts(), UpstreamTimeout: connectTimeout(), IOTimeout: connectTimeout()})
+		r, err := relay.New(relay.Config{Accounts: pool.RelayAccounts(), UpstreamTimeout: mttest.ConnectTimeout(), IOTimeout: mttest.ConnectTimeout()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer r.Close()
-		ctx, cancel := context.WithTimeout(t.Context(), 2*connectTimeout())
+		ctx, cancel := context.WithTimeout(t.Context(), 2*mttest.ConnectTimeout())
 		defer cancel()
 		m, err := r.Mint(ctx, relay.MintRequest{Account: "alice"})
 		if err != nil {
