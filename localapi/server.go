@@ -80,6 +80,12 @@ func NewHandler(pool *mtproto.Pool, opts Options) http.Handler {
 // a request body, from its headers on.
 const BodyTimeout = 10 * time.Second
 
+// handler builds the local API's routes over pool (NewHandler's body, with
+// the body timeout a test may shorten).
+//
+// Long: it is the route table, one short handler per route of README.md's
+// "The local API"; the handlers that are more than a few lines are
+// functions of their own.
 func handler(pool *mtproto.Pool, opts Options, bodyTimeout time.Duration) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {

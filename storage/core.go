@@ -343,6 +343,12 @@ func unchangedFresh(old, p *Peer) bool {
 		p.LastUpdateOn >= old.LastUpdateOn && p.LastUpdateOn-old.LastUpdateOn < int64(RefreshAfter/time.Second)
 }
 
+// putPeers stores a batch of peers in the in-memory tables, stamping them
+// with now when stamp is set: all of it or none.
+//
+// Long: validate all, then grow the tables once, then apply, over the same
+// batch and indexes; the phases are what makes a bad row reject the whole
+// batch, and read best together.
 func (c *core) putPeers(peers []Peer, stamp bool) error {
 	var now int64
 	if stamp {

@@ -86,6 +86,10 @@ func encodeImage(snap *Snapshot, b *Binding) ([]byte, error) {
 // It returns the image and its peer trees, which share the image's buffer.
 // A new image has pages of psize bytes, or when psize is 0 the size
 // imagePageSize picks.
+//
+// Long: it lays the pages out in the order above, the kept peer trees or
+// new ones first; the steps share the page counter and the buffer, and the
+// order is the format.
 func buildImage(snap *Snapshot, b *Binding, kept *keptImage, psize int) ([]byte, *keptImage, error) {
 	r := snap.Session
 	if r.DCID <= 0 {
@@ -355,6 +359,14 @@ func fileErr(err error) error {
 	return fmt.Errorf("%w: %s", ErrCorrupt, fe.Detail)
 }
 
+// readImageHead reads what an image holds besides its peer rows: the
+// schema's table roots, the peer trees, the one session row, the schema
+// version and tgvault's own tables (binding, meta, update state), each
+// checked.
+//
+// Long: one check per table of Pyrogram's schema and of tgvault's, in the
+// schema's order; each is a few lines over the same reader and roots, and
+// the function reads as the list of what an image must hold.
 func readImageHead(data []byte) (*imageHead, error) {
 	r, err := sqlitefile.NewReader(data)
 	if err != nil {

@@ -87,6 +87,11 @@ func main() {
 	}
 }
 
+// run connects one plain gotd client per stored key in dir to server and
+// keeps them connected until a signal: the yardstick of bench/pool.sh.
+//
+// Long: the benchmark's steps in order (key, sessions, clients, the wait,
+// the stop) sharing its counters; a benchmark command, not a rule.
 func run(dir, server, keyPath string) error {
 	pub, err := readKey(keyPath)
 	if err != nil {

@@ -163,6 +163,12 @@ func met(ok bool) string {
 	return "NOT MET"
 }
 
+// report prints the medians of the runs and their ratios to the
+// yardsticks, a section per benchmark family, against the targets of
+// docs/benchmarks.md.
+//
+// Long: one printed section after another, in the order docs/benchmarks.md
+// has them; a command's report, not a rule.
 func report(w io.Writer, r results, tt []map[string]any) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
 	p("Medians of the runs in this invocation; targets from docs/benchmarks.md.")

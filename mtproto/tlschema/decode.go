@@ -172,6 +172,12 @@ func fixed(k Kind) int {
 	return 0
 }
 
+// value decodes one value of type t at the decoder's offset, recording
+// where it lies.
+//
+// Long: one case per kind of TL type (numbers, strings and bytes, true,
+// flags, objects, bare types, vectors) in one switch, as the TL grammar
+// lists them.
 func (d *decoder) value(t Type, depth int) (Value, error) {
 	v := Value{Type: t, Start: d.off, CountAt: -1}
 	if n := fixed(t.Kind); n > 0 {

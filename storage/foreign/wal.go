@@ -29,6 +29,10 @@ const (
 // order while their salts match the header and their cumulative checksum is
 // right, and only frames up to the last valid commit frame count. A WAL
 // whose page size differs from the database's is corrupt.
+//
+// Long: SQLite's recovery rules above, step by step over the same header
+// and frames; the sequence mirrors SQLite's documentation, and split up it
+// would no longer read against it.
 func applyWAL(db, wal []byte) (img []byte, copied bool, err error) {
 	if len(wal) < walHeaderSize {
 		return db, false, nil
