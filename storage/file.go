@@ -181,6 +181,11 @@ func OpenFile(path string, s Sealer, want Binding, opts Options) (*File, error) 
 }
 
 // OpenBlob is OpenFile for any Blob.
+//
+// Long: read, open (keeping the file key when the sealer can), check the
+// binding against want, then load the image; every failure after the open
+// must scrub the plaintext, and in one function each path's scrub stays
+// beside the step that can fail.
 func OpenBlob(blob Blob, s Sealer, want Binding, opts Options) (*File, error) {
 	sealed, err := blob.ReadBlob()
 	if err != nil {

@@ -129,6 +129,8 @@ func (a *app) signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 }
 
+// loginCmd is `tgvault login`. Long: its help text is a third of it; the
+// login itself is login.
 func (a *app) loginCmd() *cobra.Command {
 	var (
 		sf       serverFlags

@@ -10,6 +10,8 @@ import (
 	"github.com/tgvault/tgvault/vault"
 )
 
+// setCmd is `tgvault set`. Long: its help text is half of it, and its flag
+// checks are one line each.
 func (a *app) setCmd() *cobra.Command {
 	var (
 		apiID, userID           int64
