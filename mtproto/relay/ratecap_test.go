@@ -6,6 +6,9 @@ import (
 
 	tdtg "github.com/gotd/td/tg"
 	tdtgerr "github.com/gotd/td/tgerr"
+
+	"github.com/tgvault/tgvault/internal/mttest"
+	"github.com/tgvault/tgvault/mtproto/devserver"
 )
 
 // TestCallLimiter: the cap lets burst calls through at once, then one per
@@ -80,7 +83,7 @@ func TestCallLimiter(t *testing.T) {
 func TestRelayCallRateCap(t *testing.T) {
 	t.Parallel()
 	const burst = 5
-	f := newRelayFixtureOn(t, startDevServer(t), func(c *Config) { c.CallRate, c.CallBurst = 0.2, burst })
+	f := newRelayFixtureOn(t, mttest.StartServer(t, devserver.Options{}), func(c *Config) { c.CallRate, c.CallBurst = 0.2, burst })
 	ctx := t.Context()
 	getMe := func(u *upstream) error {
 		_, err := u.Invoke(ctx, wrapQuery(tdtg.Layer, &testDevice, false, encodeQuery(t, &tdtg.UsersGetUsersRequest{ID: []tdtg.InputUserClass{&tdtg.InputUserSelf{}}})))
