@@ -21,11 +21,12 @@ import (
 
 // Conn is one client connection.
 type Conn struct {
-	s    *Server
-	nc   net.Conn
-	tc   tdtransport.Conn
-	info transportInfo
-	ctx  context.Context // ends when the connection closes
+	s      *Server
+	nc     net.Conn
+	tc     tdtransport.Conn
+	info   transportInfo
+	ctx    context.Context    // ends when the connection closes
+	cancel context.CancelFunc // ends ctx (the server's Close)
 
 	// Under s.mu.
 	bound sessionstring.KeyID // the key in use, 0 before the first encrypted message
@@ -237,7 +238,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	_ = nc.SetReadDeadline(time.Time{})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c := &Conn{s: s, nc: nc, tc: tc, info: info, ctx: ctx}
+	c := &Conn{s: s, nc: nc, tc: tc, info: info, ctx: ctx, cancel: cancel}
 	defer s.unbind(c)
 	defer c.stopPingTimer()
 

@@ -243,7 +243,10 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	s.serveConn(ctx, nc)
 }
 
-// Close stops every listener and closes every connection.
+// Close stops every listener and closes every connection. When it
+// returns no connection is bound to a key any more (Conns is empty, the
+// Handler's contexts have ended), even one whose read loop is still busy
+// in a Handler call.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -257,6 +260,16 @@ func (s *Server) Close() error {
 	}
 	for c := range s.conns {
 		_ = c.Close()
+	}
+	var bound []*Conn
+	for _, conns := range s.byKey {
+		for c := range conns {
+			bound = append(bound, c)
+		}
+	}
+	for _, c := range bound {
+		s.unbindLocked(c)
+		c.cancel()
 	}
 	return errors.Join(errs...)
 }
@@ -314,11 +327,12 @@ func keyIDOf(raw [8]byte) sessionstring.KeyID {
 	return sessionstring.KeyID(id)
 }
 
-// bind counts c as a connection using key id.
+// bind counts c as a connection using key id; after Close it binds
+// nothing.
 func (s *Server) bind(c *Conn, id sessionstring.KeyID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c.bound == id {
+	if c.bound == id || s.closed {
 		return
 	}
 	s.unbindLocked(c)

@@ -394,3 +394,76 @@ func (f *fixture) gotdClientFrom(t *testing.T, ip string, store tdtelegram.Sessi
 	defer cancel()
 	return c.Run(ctx, func(ctx context.Context) error { return fn(ctx, c.API()) })
 }
+
+// TestCloseUnbinds: when Close returns, no connection is bound to a key
+// (Conns is empty) and the Handler's context of a call still running has
+// ended — even while that call holds the connection's read loop, which
+// used to keep the binding until the loop returned.
+func TestCloseUnbinds(t *testing.T) {
+	t.Parallel()
+	keys := &memKeys{keys: map[sessionstring.KeyID]sessionstring.AuthKey{}}
+	f := &fixture{keys: keys}
+	release := make(chan struct{})
+	blocked := make(chan context.Context, 1)
+	handler := mtserver.HandlerFunc(func(ctx context.Context, req *mtserver.Request) error {
+		if req.TypeID() == tdtg.HelpGetNearestDCRequestTypeID {
+			blocked <- ctx
+			<-release // holds the read loop, whatever ctx says
+			return nil
+		}
+		return f.serve(ctx, req)
+	})
+	srv, err := mtserver.New(mtserver.Config{DC: testDC, PrivateKey: testKey(), Keys: keys, Handler: handler})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv, f.addr = srv, ln.Addr().String()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background(), ln) }()
+	clientDone := make(chan error, 1)
+	go func() {
+		clientDone <- f.gotdClient(t, tdtransport.Intermediate, false, nil, func(ctx context.Context, api *tdtg.Client) error {
+			if _, err := api.UsersGetUsers(ctx, []tdtg.InputUserClass{&tdtg.InputUserSelf{}}); err != nil {
+				return err
+			}
+			_, err := api.HelpGetNearestDC(ctx)
+			return err
+		})
+	}()
+	var hctx context.Context
+	select {
+	case hctx = <-blocked:
+	case err := <-clientDone:
+		t.Fatalf("the client ended before its call reached the handler: %v", err)
+	}
+	keys.mu.Lock()
+	var id sessionstring.KeyID
+	for k := range keys.keys {
+		id = k
+	}
+	keys.mu.Unlock()
+	if n := len(srv.Conns(id)); n != 1 {
+		t.Fatalf("%d connections bound to the key before Close, want 1", n)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Conns(id)); n != 0 {
+		t.Errorf("%d connections bound to the key after Close, want 0", n)
+	}
+	select {
+	case <-hctx.Done():
+	default:
+		t.Error("the running call's context did not end with Close")
+	}
+	close(release)
+	if err := <-served; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+	// The client retries until the test's context ends.
+	t.Cleanup(func() { <-clientDone })
+}

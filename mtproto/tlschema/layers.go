@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"io"
+	"io/fs"
 	"slices"
 	"sync"
 )
@@ -95,13 +96,39 @@ var all = sync.OnceValues(func() (*Schema, error) {
 	return s, nil
 })
 
-var files sync.Map // file name → *Schema (parsed once)
+// files parses each embedded file once, however many goroutines ask for
+// it at the same time.
+var files = newFileCache(data)
 
-func loadFile(name string) (*Schema, error) {
-	if s, ok := files.Load(name); ok {
-		return s.(*Schema), nil
+func loadFile(name string) (*Schema, error) { return files.load(name) }
+
+// fileCache parses each TL file of an fs.FS (data/NAME.gz) once, on first
+// use; callers that ask at the same time wait for the one parse and get
+// the same *Schema. It is safe for concurrent use.
+type fileCache struct {
+	fsys   fs.FS
+	mu     sync.Mutex
+	byName map[string]func() (*Schema, error)
+}
+
+func newFileCache(fsys fs.FS) *fileCache {
+	return &fileCache{fsys: fsys, byName: map[string]func() (*Schema, error){}}
+}
+
+func (c *fileCache) load(name string) (*Schema, error) {
+	c.mu.Lock()
+	parse, ok := c.byName[name]
+	if !ok {
+		parse = sync.OnceValues(func() (*Schema, error) { return parseFile(c.fsys, name) })
+		c.byName[name] = parse
 	}
-	text, err := readData(name)
+	c.mu.Unlock()
+	return parse()
+}
+
+// parseFile parses the embedded file name (data/name.gz).
+func parseFile(fsys fs.FS, name string) (*Schema, error) {
+	text, err := readData(fsys, name)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +139,6 @@ func loadFile(name string) (*Schema, error) {
 	if l, ok := layerOf(name); ok {
 		s.Layers = []int{l}
 	}
-	files.Store(name, s)
 	return s, nil
 }
 
@@ -125,8 +151,8 @@ func layerOf(name string) (int, bool) {
 }
 
 // readData returns the TL text of an embedded file.
-func readData(name string) (string, error) {
-	raw, err := data.ReadFile("data/" + name + ".gz")
+func readData(fsys fs.FS, name string) (string, error) {
+	raw, err := fs.ReadFile(fsys, "data/"+name+".gz")
 	if err != nil {
 		return "", fmt.Errorf("tlschema: %w", err)
 	}

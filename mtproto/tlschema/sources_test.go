@@ -23,7 +23,7 @@ func TestSourcesMatch(t *testing.T) {
 	t.Parallel()
 	check := func(t *testing.T, src tlsource.Text) {
 		t.Helper()
-		got, err := readData(src.File)
+		got, err := readData(data, src.File)
 		if err != nil {
 			t.Fatalf("%s is not embedded: %v", src.File, err)
 		}
