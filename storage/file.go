@@ -624,13 +624,19 @@ func (f *File) Close() error {
 			return err
 		}
 	}
+	f.release()
+	return nil
+}
+
+// release drops the kept image and destroys the kept file key, then closes
+// the store: what Close does after its save, and all Abandon does.
+func (f *File) release() {
 	f.saveMu.Lock()
 	f.dropImage()
 	destroyKey(f.fkey)
 	f.fkey = nil
 	f.saveMu.Unlock()
 	f.closeLocked()
-	return nil
 }
 
 // Abandon releases the store without saving what it has not saved: a
@@ -642,10 +648,7 @@ func (f *File) Abandon() {
 	if f.closed {
 		return
 	}
-	f.saveMu.Lock()
-	f.dropImage()
-	f.saveMu.Unlock()
-	f.closeLocked()
+	f.release()
 }
 
 // ExportPyrogram writes a plain (unencrypted) Pyrogram v3 session file,

@@ -119,4 +119,17 @@ func TestFileKeepsSealerKey(t *testing.T) {
 	if k := s.made[len(s.made)-1]; !k.destroyed {
 		t.Error("a refused open left its key")
 	}
+
+	// A store made in a batch and abandoned (import's failed batch)
+	// destroys the key its first seal made, as Close does.
+	var staged SaveBatch
+	g, err := CreateIn(&staged, FileBlob(filepath.Join(dir, "b.age")), s, Binding{VaultID: "v", AccountID: "b", Revision: 1}, &Snapshot{Session: testRow(t), Peers: vectorPeers()}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	made := s.made[len(s.made)-1]
+	g.Abandon()
+	if !made.destroyed {
+		t.Error("Abandon left the key")
+	}
 }
