@@ -287,12 +287,32 @@ func (a *app) execWith(argv []string, env ...string) error {
 	}
 	c.Env = append(c.Env, env...)
 	c.Stdin, c.Stdout, c.Stderr = a.stdin, a.stdout, a.stderr
-	// Ctrl-C reaches CMD (same process group); tgvault waits for CMD to
-	// end and passes its status on instead of dying first.
+	// Ctrl-C reaches CMD (same process group); a SIGTERM or SIGHUP sent
+	// to tgvault alone (kill PID, a supervisor) is passed on to CMD.
+	// Either way tgvault waits for CMD to end and passes its status on
+	// instead of dying first, so what follows CMD (exec --relay's revoke)
+	// still runs.
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sig)
-	err := c.Run()
+	err := c.Start()
+	if err == nil {
+		done := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case s := <-sig:
+					if s != os.Interrupt {
+						_ = c.Process.Signal(s) // CMD may have ended already
+					}
+				case <-done:
+					return
+				}
+			}
+		}()
+		err = c.Wait()
+		close(done)
+	}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
