@@ -70,10 +70,12 @@ func readFast(img []byte) (f *File, ok bool, err error) {
 	}
 	row, ok := fastSession(r, roots["sessions"], migrated)
 	if !ok {
+		clearAuthKey(row)
 		return nil, false, nil
 	}
 	f = &File{Dialect: DialectPyrogramV3}
 	if !fastVersion(r, roots["version"], f) || !fastPeers(r, roots["peers"], f) {
+		clearAuthKey(row)
 		return nil, false, nil
 	}
 	// Only now the content's own errors: the file is readable.
@@ -126,6 +128,14 @@ func fastSchema(r *sqlitefile.Reader) (roots map[string]uint32, migrated, ok boo
 		}
 	}
 	return roots, migrated, c.Done() == nil
+}
+
+// clearAuthKey clears the copy of the auth key a row of fastSession holds,
+// when the fast path gives the file up to the engine (which reads its own).
+func clearAuthKey(row map[string]any) {
+	if b, ok := row["auth_key"].([]byte); ok {
+		clear(b)
+	}
 }
 
 // fastSession reads the first sessions row by rowid, as the engine's

@@ -246,7 +246,10 @@ func (c *Checker) cell(b []byte, typ byte, last *int64, first *bool, depth int) 
 		if err := c.mark(next); err != nil {
 			return 0, err
 		}
-		p, _ := c.r.Page(next)
+		p, err := c.r.Page(next)
+		if err != nil {
+			return 0, err
+		}
 		next = binary.BigEndian.Uint32(p)
 	}
 	if next != 0 {
