@@ -49,12 +49,6 @@ func now(fn func() error) func(*storage.SaveBatch) error {
 // half a second here).
 const commitBatch = 1024
 
-func (w *vaultWriter) do(f func() error) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return retryBusy(f)
-}
-
 // retryBusy runs f until it is not refused with vault.ErrBusy, for at most
 // writeBusyWait.
 func retryBusy(f func() error) error {

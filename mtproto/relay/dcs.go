@@ -71,7 +71,7 @@ func (r *Relay) exportAuthorization(ctx context.Context, c *client, req *mtserve
 	r.mu.Lock()
 	if len(r.exports) >= maxExports {
 		r.mu.Unlock()
-		return req.Error(ctx, 420, "FLOOD_WAIT_60")
+		return req.Error(ctx, floodWaitCode, floodWait(time.Minute))
 	}
 	r.exports[string(token)] = &export{sess: c.key.sess, dc: dc, token: token, expires: time.Now().Add(exportTTL)}
 	r.mu.Unlock()
