@@ -164,6 +164,16 @@ func TestLazyStoreConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// On a loaded machine the writers can finish before the closer ran
+	// once: let it close the store, then read through a reopen, so the
+	// test always exercises closing (it flaked with the store never
+	// reopened).
+	for deadline := time.Now().Add(10 * time.Second); s.isOpen() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if p, err := s.PeerByID(1); err != nil || p.AccessHash != 1 {
+		t.Errorf("peer 1 after the closer closed the store: %+v %v", p, err)
+	}
 	close(stop)
 	<-closerDone
 	if err := s.shut(); err != nil {
