@@ -100,6 +100,12 @@ func (r *Relay) serveRPC(ctx context.Context, req *mtserver.Request) error {
 	}
 	m, refusal := policyCheck(r.schema, r.cfg.Refuser, sess.Policy, req.Body)
 	if refusal != nil {
+		// A refused call takes from the cap too: a client looping on one
+		// costs nothing upstream, but its log lines and metrics are capped.
+		if wait, ok := c.limit.take(time.Now()); !ok {
+			r.metrics.floodWait(refusal.Method)
+			return req.Error(ctx, floodWaitCode, floodWait(wait))
+		}
 		r.metrics.refusal(refusal.Method)
 		r.log.Info("relay call refused", "session", sess.ID, "account", sess.Account, "method", refusal.Method, "reason", refusal.Reason)
 		return req.Error(ctx, RefusedCode, RefusedMessage)

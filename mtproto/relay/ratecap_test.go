@@ -121,8 +121,32 @@ func TestRelayCallRateCap(t *testing.T) {
 		t.Errorf("the dev server saw %d users.getUsers; want the %d of the burst only", n, burst)
 	}
 	// The session's other connection has its own cap.
-	if err := getMe(dialRelay(capped)); err != nil {
+	second := dialRelay(capped)
+	if err := getMe(second); err != nil {
 		t.Errorf("a second connection of the session: %v", err)
+	}
+	// Refused calls take from the cap too: past it, a client looping on a
+	// refused method gets FLOOD_WAIT, not one more refusal (and log line).
+	logOut := wrapQuery(tdtg.Layer, &testDevice, false, encodeQuery(t, &tdtg.AuthLogOutRequest{}))
+	refusedBefore := f.relay.Metrics().Refusals["auth.logOut"]
+	var refused, waited int
+	for range burst + 2 {
+		_, err := second.Invoke(ctx, logOut)
+		rpcErr, ok := tdtgerr.As(err)
+		switch {
+		case ok && rpcErr.Code == RefusedCode:
+			refused++
+		case ok && rpcErr.Code == floodWaitCode:
+			waited++
+		default:
+			t.Fatalf("auth.logOut through the relay: %v; want 403 or 420", err)
+		}
+	}
+	if refused != burst-1 || waited != 3 {
+		t.Errorf("auth.logOut %d times on a connection with %d calls left: %d refused, %d flood waits; want %d and 3", burst+2, burst-1, refused, waited, burst-1)
+	}
+	if got := f.relay.Metrics().Refusals["auth.logOut"] - refusedBefore; got != int64(burst-1) {
+		t.Errorf("metrics: %d refusals of auth.logOut, want %d", got, burst-1)
 	}
 	// A session whose policy lifts the cap.
 	free, err := f.relay.Mint(ctx, MintRequest{Account: "alice", Policy: Policy{CallRate: -1}})
