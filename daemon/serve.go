@@ -49,7 +49,7 @@ func newDaemon(cfg Config) *daemon {
 // worker, the accounts its leases give it), until ctx ends.
 func (d *daemon) serve(ctx context.Context, active []vault.Account, claim *vault.Claim) error {
 	if al := d.cfg.Methods.Allowed(); len(al) > 0 {
-		d.warnf("the local API allows %s (--allow), which it refuses by default: a script can change or end the accounts' logins with them", strings.Join(al, ", "))
+		d.warnf("the local API and the MTProto relay allow %s (--allow), which they refuse by default: a script, a relayed one too, can change or end the accounts' logins with them", strings.Join(al, ", "))
 	}
 	defer func() {
 		for _, s := range d.set.all() {
