@@ -27,10 +27,6 @@ import (
 //
 // Without a relay (run --no-relay) they answer 503, kind relay_off.
 
-// maxRelayTTL bounds a relay session's life: a string a script holds is
-// worth renewing now and then.
-const maxRelayTTL = 30 * 24 * time.Hour
-
 // maxRelayBody bounds a mint's body.
 const maxRelayBody = 64 << 10
 
@@ -108,11 +104,11 @@ func relayRoutes(mux *http.ServeMux, pool *mtproto.Pool, rl *relay.Relay) {
 func (req RelayRequest) mintRequest(name string) (relay.MintRequest, sessionstring.Format, error) {
 	f, err := sessionstring.ParseFormat(req.Format)
 	if err != nil || !slices.Contains(relay.ClientFormats, f) {
-		return relay.MintRequest{}, 0, fmt.Errorf("%w: format %q is not one of the relay's (telethon, gramjs, mtcute, pyrogram, gotd)", errBadRelayRequest, req.Format)
+		return relay.MintRequest{}, 0, fmt.Errorf("%w: format %q is not one of the relay's (%s)", errBadRelayRequest, req.Format, relay.ClientFormatNames())
 	}
 	ttl := time.Duration(req.TTLSeconds) * time.Second
-	if req.TTLSeconds < 0 || ttl > maxRelayTTL {
-		return relay.MintRequest{}, 0, fmt.Errorf("%w: a TTL of %d s is not between 0 (a day) and %v", errBadRelayRequest, req.TTLSeconds, maxRelayTTL)
+	if req.TTLSeconds < 0 || ttl > relay.MaxTTL {
+		return relay.MintRequest{}, 0, fmt.Errorf("%w: a TTL of %d s is not between 0 (a day) and %v", errBadRelayRequest, req.TTLSeconds, relay.MaxTTL)
 	}
 	p := relay.Policy{ReadOnly: req.ReadOnly, Allow: req.Allow, ServiceMessages: req.ServiceMessages}
 	return relay.MintRequest{Account: name, Policy: p, TTL: ttl}, f, nil

@@ -20,7 +20,7 @@ import (
 )
 
 // relayFormats are the --format names of a relay session.
-const relayFormats = "telethon, gramjs, mtcute, pyrogram, gotd"
+var relayFormats = relay.ClientFormatNames()
 
 // relayFlags are the policy flags of a relay session (relay NAME, exec
 // --relay).
@@ -56,8 +56,8 @@ func (f *relayFlags) request(format string) (localapi.RelayRequest, error) {
 	if ff, err := sessionstring.ParseFormat(format); err != nil || !slices.Contains(relay.ClientFormats, ff) {
 		return localapi.RelayRequest{}, usagef("--format %q: a relay session is for %s", format, relayFormats)
 	}
-	if f.ttl < 0 || f.ttl > 30*24*time.Hour {
-		return localapi.RelayRequest{}, usagef("--ttl %v: between 1s and 720h", f.ttl)
+	if f.ttl < 0 || f.ttl > relay.MaxTTL {
+		return localapi.RelayRequest{}, usagef("--ttl %v: between 1s and %v", f.ttl, relay.MaxTTL)
 	}
 	secs := int64((f.ttl + time.Second - 1) / time.Second)
 	return localapi.RelayRequest{Format: format, ReadOnly: f.readOnly, Allow: f.allow, ServiceMessages: f.service, TTLSeconds: secs}, nil

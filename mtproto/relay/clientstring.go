@@ -2,6 +2,8 @@ package relay
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	tdcrypto "github.com/gotd/td/crypto"
 
@@ -12,6 +14,16 @@ import (
 // the libraries the relay serves.
 var ClientFormats = []sessionstring.Format{
 	sessionstring.Telethon, sessionstring.GramJS, sessionstring.Mtcute, sessionstring.Pyrogram, sessionstring.Gotd,
+}
+
+// ClientFormatNames lists ClientFormats by name ("telethon, gramjs, …"),
+// for messages and help.
+func ClientFormatNames() string {
+	names := make([]string, len(ClientFormats))
+	for i, f := range ClientFormats {
+		names[i] = f.String()
+	}
+	return strings.Join(names, ", ")
 }
 
 // ViaSOCKS reports whether a client library of format f must reach the
@@ -29,11 +41,7 @@ func ViaSOCKS(f sessionstring.Format) bool {
 // SOCKSSessionString. The string is a secret for as long as the session
 // lives.
 func (m Minted) ClientString(f sessionstring.Format) (string, error) {
-	known := false
-	for _, c := range ClientFormats {
-		known = known || c == f
-	}
-	if !known {
+	if !slices.Contains(ClientFormats, f) {
 		return "", fmt.Errorf("relay: no client of format %s is served", f)
 	}
 	s := m.SessionString()

@@ -251,6 +251,9 @@ func (r *Relay) Mint(ctx context.Context, req MintRequest) (Minted, error) {
 	if ttl <= 0 {
 		ttl = defaultTTL
 	}
+	if ttl > MaxTTL {
+		return Minted{}, fmt.Errorf("relay: a session lives at most %v, not %v", MaxTTL, ttl)
+	}
 	acc, err := r.cfg.Accounts.Account(ctx, req.Account)
 	if err != nil {
 		return Minted{}, err

@@ -369,6 +369,9 @@ func TestRelayExpiry(t *testing.T) {
 	if got := m.Expires.Sub(m.Created); got != time.Hour {
 		t.Fatalf("expires after %s, want 1h", got)
 	}
+	if _, err := f.relay.Mint(t.Context(), MintRequest{Account: "alice", TTL: MaxTTL + time.Second}); err == nil {
+		t.Fatalf("a session of %v minted, over MaxTTL", MaxTTL+time.Second)
+	}
 	u, err := dialUpstream(t.Context(), upstreamConfig{DC: m.DC, Key: m.Key, Dial: devDial(map[int]string{m.DC: m.addr()}), Timeout: testTimeout()})
 	if err != nil {
 		t.Fatal(err)

@@ -102,6 +102,10 @@ type relayKey struct {
 	created time.Time
 }
 
+// MaxTTL bounds a relay session's life (Mint refuses a longer one): a
+// string a script holds is worth renewing now and then.
+const MaxTTL = 30 * 24 * time.Hour
+
 // Limits of the relay's memory against a local program that makes keys
 // in a loop.
 const (
