@@ -36,22 +36,6 @@ type committer interface {
 	commitAll(reqs []*commitReq)
 }
 
-// commitFunc is a committer of one function, which commitAll calls for
-// each request in turn (tests).
-type commitFunc struct {
-	do func(f *storage.File, fn func(*storage.SaveBatch) error) error
-}
-
-func (c *commitFunc) commit(f *storage.File, fn func(*storage.SaveBatch) error) error {
-	return c.do(f, fn)
-}
-
-func (c *commitFunc) commitAll(reqs []*commitReq) {
-	for _, r := range reqs {
-		r.done <- c.do(r.f, r.fn)
-	}
-}
-
 // newLazyStore starts with f open (nil: opened on first use).
 func newLazyStore(f *storage.File, open func() (*storage.File, error), w committer) *lazyStore {
 	s := &lazyStore{open: open, w: w, now: time.Now, f: f}
@@ -239,11 +223,4 @@ func (s *lazyStore) closeLocked() error {
 	}
 	s.f = nil
 	return nil
-}
-
-// isOpen reports whether the file is open.
-func (s *lazyStore) isOpen() bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.f != nil
 }

@@ -235,3 +235,26 @@ func TestLazyStoreCacheMeta(t *testing.T) {
 		t.Fatalf("a flush with nothing cached committed (%d commits)", commits)
 	}
 }
+
+// commitFunc is a committer of one function, which commitAll calls for
+// each request in turn (the tests' committer).
+type commitFunc struct {
+	do func(f *storage.File, fn func(*storage.SaveBatch) error) error
+}
+
+func (c *commitFunc) commit(f *storage.File, fn func(*storage.SaveBatch) error) error {
+	return c.do(f, fn)
+}
+
+func (c *commitFunc) commitAll(reqs []*commitReq) {
+	for _, r := range reqs {
+		r.done <- c.do(r.f, r.fn)
+	}
+}
+
+// isOpen reports whether the file is open.
+func (s *lazyStore) isOpen() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.f != nil
+}
