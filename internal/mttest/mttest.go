@@ -19,9 +19,9 @@ import (
 )
 
 // The api_id and api_hash the tests log in and seed sessions with (the dev
-// server takes any).
+// server takes any; the api_id is the one its seeded sessions carry).
 const (
-	APIID   = 17349
+	APIID   = devserver.SeedAPIID
 	APIHash = "344583e45741c457fe1862106095a5eb"
 )
 
