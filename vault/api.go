@@ -36,7 +36,8 @@ type Options struct {
 	Backend Backend
 	// Keyring holds the unlocked identity; nil means no OS keyring (the
 	// vault is then only unlocked per process, by Identity or Passphrase,
-	// or through Agent).
+	// or through Agent). Open drops it for a vault made with
+	// InitOptions.NoKeyring, which never asks the keyring.
 	Keyring Keyring
 	// Agent holds the unlocked identity where the OS keyring cannot (a
 	// tgvault agent, package agent, behind the same interface); nil where
@@ -154,6 +155,15 @@ type ImportOptions struct {
 	Replace bool
 	// Force imports into a vault that was migrated to PostgreSQL.
 	Force bool
+	// RemoveSource deletes a file source and its SQLite companions
+	// (RemovePlaintext) once its account is in a durably saved index:
+	// ImportFile after the save, ImportFiles after the save of the
+	// source's batch. A source whose index save failed, that failed, or
+	// whose key the vault holds (Existing) is never removed. The report
+	// says Removed; a removal that fails is a *RemoveSourceError, returned
+	// with the report (the account is imported). Import and
+	// ImportSessions ignore it: they read no file of their own.
+	RemoveSource bool
 }
 
 // ImportReport says what an import carried and lacked.
@@ -172,6 +182,10 @@ type ImportReport struct {
 	// Replaced names the account this import replaced
 	// (ImportOptions.Replace).
 	Replaced string `json:"replaced,omitempty"`
+	// Removed is true when ImportOptions.RemoveSource deleted the
+	// source (PlaintextRemains is false then). Not in the report's JSON:
+	// the CLI says it beside the report.
+	Removed bool `json:"-"`
 }
 
 // SealedExportOptions make a sealed hand-off string.
@@ -196,10 +210,9 @@ type SealedExportOptions struct {
 // Opening, unlocking, status:
 //
 //	func Init(opts InitOptions, pass crypto.Passphrase) (*Vault, error)
-//	func Open(opts Options) (*Vault, error)        // reads vault.json; does not unlock
+//	func Open(opts Options) (*Vault, error)        // reads vault.json; does not unlock; drops Keyring for a NoKeyring vault
 //	func SystemKeyring() Keyring                   // the OS keyring (go-keyring), every call under KeyringTimeout
 //	func ProbeHolders(opts Options) Holders        // which of keyring and agent can hold the key here
-//	func IsNoKeyring(o Options) bool               // made with --no-keyring: never ask the keyring (vault.json only)
 //	func ThisProcess(now time.Time) LockHolder     // this process as a lock holder
 //	func (v *Vault) Close() error
 //	func (v *Vault) ID() string
@@ -220,8 +233,8 @@ type SealedExportOptions struct {
 //	func RemovePlaintext(path string) error         // an imported plaintext file and its SQLite companions
 //	func FindSources(paths []string, o FindOptions) ([]ImportSource, []SkippedSource, error) // what import would read under paths
 //	func (v *Vault) Import(data []byte, srcPath string, opts ImportOptions) (ImportReport, error) // srcPath "" for stdin
-//	func (v *Vault) ImportFile(path string, opts ImportOptions) (ImportReport, error)          // a .session file, a string file, gotd JSON, a sealed hand-off
-//	func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(done int, r ImportReport, err error)) error
+//	func (v *Vault) ImportFile(path string, opts ImportOptions) (ImportReport, error)          // a .session file, a string file, gotd JSON, a sealed hand-off; RemoveSource after the index save
+//	func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(done int, r ImportReport, err error)) error // progress once a file's batch is saved (RemoveSource then)
 //	func (v *Vault) ImportSessions(ss []sessionstring.Session, source, srcPath string, opts ImportOptions) ([]ImportReport, error) // decoded elsewhere (tdata); all or none
 //	func (v *Vault) CreateAccount(name string, snap *storage.Snapshot, source string) (Account, error) // a new login's session
 //	func (v *Vault) Export(name string, f sessionstring.Format, force bool) (string, error)  // plain string

@@ -88,6 +88,21 @@ func (e *DuplicateKeyError) Error() string {
 // Unwrap returns ErrDuplicateKey.
 func (e *DuplicateKeyError) Unwrap() error { return ErrDuplicateKey }
 
+// RemoveSourceError reports an imported source that
+// ImportOptions.RemoveSource could not delete: the account is in the
+// vault, and the plaintext source (or a companion of it) is still there.
+type RemoveSourceError struct {
+	Path string // the source
+	Err  error  // RemovePlaintext's failure
+}
+
+func (e *RemoveSourceError) Error() string {
+	return "import: the session is sealed in the vault, but removing the plaintext source failed: " + e.Err.Error()
+}
+
+// Unwrap returns the removal's failure.
+func (e *RemoveSourceError) Unwrap() error { return e.Err }
+
 // MigratedError reports a directory vault that `tgvault migrate` copied
 // to PostgreSQL. It matches ErrMigrated.
 type MigratedError struct {

@@ -225,7 +225,7 @@ const anchorDir = "format"
 // none).
 func (v *Vault) formatAnchor() int {
 	n := v.fileAnchor()
-	if !v.meta.NoKeyring && v.opts.Keyring != nil {
+	if v.opts.Keyring != nil {
 		n = max(n, keyringAnchor(v.opts.Keyring, v.meta.VaultID))
 	}
 	if v.opts.Agent != nil {
@@ -304,7 +304,7 @@ func (v *Vault) setFormatAnchor(format int) {
 	if v.fileAnchor() < format {
 		v.setFileAnchor(format)
 	}
-	if !v.meta.NoKeyring && v.opts.Keyring != nil && keyringAnchor(v.opts.Keyring, v.meta.VaultID) < format {
+	if v.opts.Keyring != nil && keyringAnchor(v.opts.Keyring, v.meta.VaultID) < format {
 		_ = v.opts.Keyring.Set(KeyringService, v.meta.VaultID+formatAnchorSuffix, strconv.Itoa(format))
 	}
 	if v.opts.Agent != nil {

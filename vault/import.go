@@ -318,14 +318,35 @@ func skipExisting(opts ImportOptions, err error) (ImportReport, error) {
 	return ImportReport{}, err
 }
 
-// ImportFile imports the file at path (see Import).
+// ImportFile imports the file at path (see Import). With
+// opts.RemoveSource the file is removed once its account is in the saved
+// index.
 func (v *Vault) ImportFile(path string, opts ImportOptions) (ImportReport, error) {
 	data, err := readSource(path)
 	if err != nil {
 		return ImportReport{}, err
 	}
 	defer clear(data)
-	return v.Import(data, path, opts)
+	r, err := v.Import(data, path, opts)
+	if err != nil {
+		return r, err
+	}
+	return removeSource(r, path, opts)
+}
+
+// removeSource deletes the imported source at path when opts.RemoveSource
+// asks for it. The caller has saved the index that lists r's account: a
+// source is never removed before its account is durable. A source whose
+// key the vault held (r.Existing) stays.
+func removeSource(r ImportReport, path string, opts ImportOptions) (ImportReport, error) {
+	if !opts.RemoveSource || r.Existing != "" {
+		return r, nil
+	}
+	if err := RemovePlaintext(path); err != nil {
+		return r, &RemoveSourceError{Path: path, Err: err}
+	}
+	r.Removed, r.PlaintextRemains = true, false
+	return r, nil
 }
 
 func readSource(path string) ([]byte, error) {
@@ -352,10 +373,14 @@ func readSource(path string) ([]byte, error) {
 // many more, for the file system's waits), then made durable together
 // (storage.SaveBatch: their fsyncs at once, one fsync of the directory),
 // then checked in the order of paths (names, and keys met earlier in
-// paths) and added to the index, which is written once per batch. The
-// workers go on with the next batch meanwhile. progress (if not nil) is
-// called after each file, in order, with its report or error, once its
-// batch is written; a failed file does not stop the others. opts.Name,
+// paths) and added to the index, which is written once per batch (and,
+// with opts.RemoveSource, the batch's imported sources removed after that
+// write). The workers go on with the next batch meanwhile. progress (if
+// not nil) is called after each file, in order, with its report or error,
+// once its batch's index is written; a failed file does not stop the
+// others. When an index write fails, the files of that batch that were
+// imported are reported with that error (their sources stay), and
+// ImportFiles returns it: the later files are not reported. opts.Name,
 // if set, is ignored (each account is named after its file, or the name a
 // hand-off carries). A key already in the vault, or met earlier in paths,
 // is a *DuplicateKeyError for that file (a report with Existing under
@@ -418,12 +443,29 @@ func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(do
 		}
 		failed := batch.Sync()
 		synced = g + 1
-		added, ferrs := v.settleBatch(t, opts, files, failed, lo, progress)
-		errs = append(errs, ferrs...)
+		settled, added := v.settleBatch(t, opts, files, failed)
+		var serr error
 		if added > 0 || len(t.gone) > 0 {
-			if err := t.save(); err != nil {
-				return err
+			serr = t.save()
+		}
+		for i := range settled {
+			x := &settled[i]
+			switch {
+			case x.err != nil:
+			case serr != nil && x.r.Existing == "":
+				x.r, x.err = ImportReport{}, serr
+			default:
+				x.r, x.err = removeSource(x.r, paths[lo+i], opts)
 			}
+			if x.err != nil {
+				errs = append(errs, fmt.Errorf("file %d: %w", lo+i+1, x.err))
+			}
+			if progress != nil {
+				progress(lo+i+1, x.r, x.err)
+			}
+		}
+		if serr != nil {
+			return serr
 		}
 	}
 	if len(errs) > 0 {
@@ -451,12 +493,18 @@ func (t *tx) heldKeys(replace bool) func(sessionstring.KeyID) error {
 	}
 }
 
+// settled is one file's outcome in settleBatch.
+type settled struct {
+	r   ImportReport
+	err error
+}
+
 // settleBatch finishes the files of a synced batch, in order: each whose
 // file is durable is closed and added to t's index (names and keys
-// checked); each that failed has its file removed. It returns how many
-// were added and the failures (numbered from lo+1), and calls progress
-// for each file.
-func (v *Vault) settleBatch(t *tx, opts ImportOptions, files []staged, failed map[*storage.File]error, lo int, progress func(int, ImportReport, error)) (added int, errs []error) {
+// checked); each that failed has its file removed. It returns each
+// file's outcome and how many were added.
+func (v *Vault) settleBatch(t *tx, opts ImportOptions, files []staged, failed map[*storage.File]error) (out []settled, added int) {
+	out = make([]settled, len(files))
 	for i := range files {
 		x := &files[i]
 		r, err := x.r, x.err
@@ -484,14 +532,10 @@ func (v *Vault) settleBatch(t *tx, opts ImportOptions, files []staged, failed ma
 		}
 		if err == nil && r.Existing == "" {
 			added++
-		} else if err != nil {
-			errs = append(errs, fmt.Errorf("file %d: %w", lo+i+1, err))
 		}
-		if progress != nil {
-			progress(lo+i+1, r, err)
-		}
+		out[i] = settled{r, err}
 	}
-	return added, errs
+	return out, added
 }
 
 // dropUnsettled removes the files of batches an ImportFiles that stopped

@@ -146,7 +146,7 @@ func (v *Vault) hold(id *crypto.Identity, expires *time.Time) (string, error) {
 	}
 	agent := v.opts.Agent
 	var kerr error
-	if !v.meta.NoKeyring && v.opts.Keyring != nil {
+	if v.opts.Keyring != nil {
 		kerr = v.opts.Keyring.Set(KeyringService, v.meta.VaultID, secret)
 		if kerr == nil {
 			if agent != nil {
@@ -225,7 +225,7 @@ func (v *Vault) Lock() error {
 			errs = append(errs, err)
 		}
 	}
-	if !v.meta.NoKeyring && v.opts.Keyring != nil {
+	if v.opts.Keyring != nil {
 		err := v.opts.Keyring.Delete(KeyringService, v.meta.VaultID)
 		switch {
 		case err == nil, errors.Is(err, ErrKeyringNotFound):

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tgvault/tgvault/internal/testhooks"
+	"github.com/tgvault/tgvault/storage"
 )
 
 // fakeAgent is a fake tgvault agent: a keyring that also takes an expiry.
@@ -258,4 +260,65 @@ func (k *fakeKeyring) Len() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return len(k.m)
+}
+
+// spyKeyring counts every call made to it.
+type spyKeyring struct {
+	*fakeKeyring
+	calls atomic.Int32
+}
+
+func (k *spyKeyring) Get(service, user string) (string, error) {
+	k.calls.Add(1)
+	return k.fakeKeyring.Get(service, user)
+}
+
+func (k *spyKeyring) Set(service, user, secret string) error {
+	k.calls.Add(1)
+	return k.fakeKeyring.Set(service, user, secret)
+}
+
+func (k *spyKeyring) Delete(service, user string) error {
+	k.calls.Add(1)
+	return k.fakeKeyring.Delete(service, user)
+}
+
+// TestOpenNoKeyringNeverAsksKeyring: Open (and Init) of a --no-keyring
+// vault drop the keyring they are given, so nothing the vault does asks
+// it: the caller need not find out first what kind of vault it opens.
+func TestOpenNoKeyringNeverAsksKeyring(t *testing.T) {
+	testhooks.SetScryptWorkFactor(t, 10)
+	kr := &spyKeyring{fakeKeyring: newFakeKeyring()}
+	v, err := Init(InitOptions{Options: Options{Dir: filepath.Join(t.TempDir(), "v"), Keyring: kr}, NoKeyring: true}, testPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := Open(Options{Dir: v.Dir(), Keyring: kr, Passphrase: testPass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v2.CreateAccount("a", &storage.Snapshot{Session: storage.SessionRow{DCID: 2, AuthKey: variantKey(t, 1)}}, "login"); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := v2.Status(); err != nil || !s.Unlocked || s.UnlockedBy != "passphrase" {
+		t.Fatalf("Status = %+v, %v", s, err)
+	}
+	if _, err := v2.Recipient(); err != nil {
+		t.Fatal(err)
+	}
+	v2.Doctor()
+	if err := v2.Unlock(testPass, 0); !errors.Is(err, ErrKeyring) {
+		t.Fatalf("Unlock without an agent = %v", err)
+	}
+	_ = v2.Lock()
+	locked, err := Open(Options{Dir: v.Dir(), Keyring: kr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := locked.List(); !errors.Is(err, ErrLocked) {
+		t.Fatalf("List, locked = %v", err)
+	}
+	if n := kr.calls.Load(); n != 0 {
+		t.Fatalf("the keyring was asked %d times", n)
+	}
 }

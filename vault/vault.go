@@ -136,6 +136,9 @@ func Init(opts InitOptions, pass crypto.Passphrase) (*Vault, error) {
 		return nil, err
 	}
 	v := &Vault{be: be, opts: opts.Options}
+	if opts.NoKeyring {
+		v.opts.Keyring = nil // as Open does
+	}
 	v.meta = vaultMeta{Format: formatCurrent, VaultID: newID(16), NoKeyring: opts.NoKeyring}
 	lk, err := v.writeLock()
 	if err != nil {
@@ -162,7 +165,10 @@ func Init(opts InitOptions, pass crypto.Passphrase) (*Vault, error) {
 }
 
 // Open opens the vault in opts.Dir. It reads vault.json only: it does not
-// unlock, and fails with ErrNotInitialized when there is no vault.
+// unlock, and fails with ErrNotInitialized when there is no vault. A vault
+// made with InitOptions.NoKeyring drops opts.Keyring here: nothing asks
+// the OS keyring for it (a headless host has none, and a desktop one may
+// pop up an unlock prompt).
 func Open(opts Options) (*Vault, error) {
 	be, err := backendOf(opts)
 	if err != nil {
@@ -181,6 +187,9 @@ func Open(opts Options) (*Vault, error) {
 	}
 	if err := m.check(); err != nil {
 		return nil, fileErr(metaName, err)
+	}
+	if m.NoKeyring {
+		opts.Keyring = nil
 	}
 	return &Vault{be: be, opts: opts, meta: m}, nil
 }

@@ -333,7 +333,7 @@ func (a *app) runImport(f importFlags, args []string) error {
 				}
 				continue
 			}
-			res, err := a.importOne(v, s, opts, f.removeSource, &sealPass)
+			res, err := a.importOne(v, s, opts, &sealPass)
 			if err != nil {
 				run.failed(res, err, false)
 			} else {
@@ -341,7 +341,7 @@ func (a *app) runImport(f importFlags, args []string) error {
 			}
 		}
 		if len(batch) > 0 {
-			for _, r := range a.importBatch(v, batch, opts, f.removeSource) {
+			for _, r := range a.importBatch(v, batch, opts) {
 				if r.err != nil {
 					run.failed(r.importResult, r.err, true)
 				} else {
@@ -356,7 +356,7 @@ func (a *app) runImport(f importFlags, args []string) error {
 // importOptions checks import's flags and turns them into the vault's
 // options.
 func importOptions(f importFlags) (vault.ImportOptions, error) {
-	opts := vault.ImportOptions{Name: f.name, Format: f.format, SkipExisting: f.skipExisting, Replace: f.replace, Force: f.force}
+	opts := vault.ImportOptions{Name: f.name, Format: f.format, SkipExisting: f.skipExisting, Replace: f.replace, Force: f.force, RemoveSource: f.removeSource}
 	if f.apiID != "" {
 		n, err := strconv.ParseInt(f.apiID, 10, 32)
 		if err != nil || n <= 0 {
@@ -421,12 +421,13 @@ type batchResult struct {
 
 // importBatch imports the files found in directory SOURCEs with the
 // vault's bulk import (one lock, batched index writes), with a progress
-// bar on a terminal. --remove-source deletes sources only after
-// ImportFiles has returned, because the index is saved in batches: a
-// source is removed only once its account is in a saved index. A sealed
-// string in a directory opens with the vault key, or with the passphrase
-// in TGVAULT_SEAL_PASSPHRASE_FILE (a bulk import never prompts).
-func (a *app) importBatch(v *vault.Vault, paths []string, opts vault.ImportOptions, remove bool) []batchResult {
+// bar on a terminal. The vault removes a source (--remove-source) once
+// its account is in a saved index; a file it did not report (its batch's
+// index write failed, or the import stopped) gets ImportFiles' error. A
+// sealed string in a directory opens with the vault key, or with the
+// passphrase in TGVAULT_SEAL_PASSPHRASE_FILE (a bulk import never
+// prompts).
+func (a *app) importBatch(v *vault.Vault, paths []string, opts vault.ImportOptions) []batchResult {
 	out := make([]batchResult, len(paths))
 	for i, p := range paths {
 		out[i].Source = p
@@ -441,46 +442,32 @@ func (a *app) importBatch(v *vault.Vault, paths []string, opts vault.ImportOptio
 	defer p.Wipe()
 	opts.Passphrase = p
 	bar := a.progress(len(paths), "importing")
-	var fileErrs []error
-	calls := 0
+	reported := make([]bool, len(paths))
 	err = v.ImportFiles(paths, opts, func(done int, r vault.ImportReport, err error) {
-		calls++
 		i := done - 1
 		if i < 0 || i >= len(out) {
 			return
 		}
-		if err != nil {
-			out[i].err = err
-			fileErrs = append(fileErrs, err)
-		} else {
-			rep := r
-			out[i].Report = &rep
-		}
+		reported[i] = true
+		out[i].importResult, out[i].err = reportOf(out[i].importResult, r, err)
 		bar.add(1)
 	})
 	bar.finish()
-	// Everything reported as imported is in a saved index when
-	// ImportFiles returned nil, or its error is just the summary of the
-	// per-file failures. Any other error (a failed index save, a vault
-	// that refuses the import as a whole) leaves it unknown which
-	// accounts were saved: nothing is removed then.
-	saved := err == nil || (len(fileErrs) > 0 && calls == len(paths) && errors.Is(err, fileErrs[len(fileErrs)-1]))
 	for i := range out {
-		switch {
-		case out[i].err != nil:
-		case !saved:
-			out[i].Report = nil
+		if !reported[i] {
 			out[i].err = err
-		case remove && out[i].Report.Existing == "":
-			if rerr := vault.RemovePlaintext(out[i].Source); rerr != nil {
-				out[i].err = fmt.Errorf("import: the session is sealed in the vault, but removing the plaintext source failed: %w", rerr)
-				continue
-			}
-			out[i].Removed = true
-			out[i].Report.PlaintextRemains = false
 		}
 	}
 	return out
+}
+
+// reportOf puts a vault import's report and error into res: the report
+// when the source was imported, even if removing it failed.
+func reportOf(res importResult, r vault.ImportReport, err error) (importResult, error) {
+	if _, ok := errors.AsType[*vault.RemoveSourceError](err); err == nil || ok {
+		res.Report, res.Removed = &r, r.Removed
+	}
+	return res, err
 }
 
 func displayName(path string) string {
@@ -496,7 +483,7 @@ const maxStdin = foreign.MaxSize
 
 // importOne imports one source. A sealed hand-off made with --passphrase
 // asks for that passphrase once per run.
-func (a *app) importOne(v *vault.Vault, s source, opts vault.ImportOptions, remove bool, sealPass *crypto.Passphrase) (importResult, error) {
+func (a *app) importOne(v *vault.Vault, s source, opts vault.ImportOptions, sealPass *crypto.Passphrase) (importResult, error) {
 	res := importResult{Source: displayName(s.path)}
 	var data []byte
 	var err error
@@ -528,18 +515,7 @@ func (a *app) importOne(v *vault.Vault, s source, opts vault.ImportOptions, remo
 	} else {
 		rep, err = v.ImportFile(s.path, opts)
 	}
-	if err != nil {
-		return res, err
-	}
-	res.Report = &rep
-	if remove && s.path != "" && rep.Existing == "" {
-		if err := vault.RemovePlaintext(s.path); err != nil {
-			return res, fmt.Errorf("import: the session is sealed in the vault, but removing the plaintext source failed: %w", err)
-		}
-		res.Removed = true
-		res.Report.PlaintextRemains = false
-	}
-	return res, nil
+	return reportOf(res, rep, err)
 }
 
 // importTData imports every account of a Telegram Desktop tdata folder.

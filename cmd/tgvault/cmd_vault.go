@@ -195,8 +195,9 @@ TGVAULT_PASSPHRASE_FILE or the terminal.`,
 			if err != nil {
 				return err
 			}
+			ps, err := pv.Status()
 			pv.Close()
-			held, err := a.holderPlan(&opts, vault.IsNoKeyring(opts))
+			held, err := a.holderPlan(&opts, err == nil && ps.NoKeyring)
 			if err != nil {
 				return err
 			}

@@ -211,9 +211,6 @@ func (a *app) withVault(mode unlockMode, f func(v *vault.Vault) error) (err erro
 	if err != nil {
 		return err
 	}
-	if opts.Keyring != nil && vault.IsNoKeyring(opts) {
-		opts.Keyring = nil
-	}
 	v, err := vault.Open(opts)
 	if err != nil {
 		return err
