@@ -58,7 +58,7 @@ func (a *app) agentCmd() *cobra.Command {
 			// The process is hardened in main (no core file, not
 			// dumpable); here all of it is locked against swap where
 			// that cannot fail later, and each secret's pages anyway.
-			locked := memlock.Allowed() == nil && memlock.LockAll() == nil
+			locked, _, _ := memlock.Lock(memlock.Auto)
 			ctx, stop := signalContext()
 			defer stop()
 			err := agent.Serve(ctx, agent.Config{

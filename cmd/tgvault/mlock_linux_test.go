@@ -73,7 +73,7 @@ func memlockChildLock(t *testing.T) {
 	}
 	var stderr bytes.Buffer
 	a := &app{stderr: &stderr, getenv: func(string) string { return "" }}
-	locked, err := a.lockMemory(mlockOn)
+	locked, err := a.lockMemory(memlock.On)
 	if !locked || err != nil || stderr.Len() != 0 {
 		t.Fatalf("lockMemory(on) = %v, %v, stderr %q; want locked", locked, err, stderr.String())
 	}
@@ -121,15 +121,15 @@ func memlockChildRefuse(t *testing.T) {
 			t.Errorf("the refusal %q does not say %q", err, want)
 		}
 	}
-	if err := checkMemlock(mlockOn); !errors.Is(err, memlock.ErrNotAllowed) {
+	if err := checkMemlock(memlock.On); !errors.Is(err, memlock.ErrNotAllowed) {
 		t.Errorf("checkMemlock(on) = %v; want the refusal", err)
 	}
 	var stderr bytes.Buffer
 	a := &app{stderr: &stderr, getenv: func(string) string { return "" }}
-	if locked, err := a.lockMemory(mlockOn); locked || !errors.Is(err, memlock.ErrNotAllowed) {
+	if locked, err := a.lockMemory(memlock.On); locked || !errors.Is(err, memlock.ErrNotAllowed) {
 		t.Errorf("lockMemory(on) = %v, %v; want the refusal", locked, err)
 	}
-	if locked, err := a.lockMemory(mlockAuto); locked || err != nil || !strings.Contains(stderr.String(), "LimitMEMLOCK=infinity") {
+	if locked, err := a.lockMemory(memlock.Auto); locked || err != nil || !strings.Contains(stderr.String(), "LimitMEMLOCK=infinity") {
 		t.Errorf("lockMemory(auto) = %v, %v, stderr %q; want a warning naming the fix", locked, err, stderr.String())
 	}
 	if n := vmLck(t, os.Getpid()); n != 0 {
@@ -152,7 +152,7 @@ func memlockChildUserNS(t *testing.T) {
 	if memlock.HasCapIPCLock() {
 		t.Error("CAP_IPC_LOCK of a user namespace counted as lifting RLIMIT_MEMLOCK")
 	}
-	if err := checkMemlock(mlockOn); !errors.Is(err, memlock.ErrNotAllowed) || !strings.Contains(err.Error(), "rootless") {
+	if err := checkMemlock(memlock.On); !errors.Is(err, memlock.ErrNotAllowed) || !strings.Contains(err.Error(), "rootless") {
 		t.Errorf("checkMemlock(on) in a user namespace = %v; want the refusal naming the rootless case", err)
 	}
 	if n := vmLck(t, os.Getpid()); n != 0 {

@@ -11,14 +11,15 @@ import (
 
 func TestMlockMode(t *testing.T) {
 	tests := []struct {
-		flag, env, want string
-		usage           bool
+		flag, env string
+		want      memlock.Mode
+		usage     bool
 	}{
-		{"", "", mlockAuto, false},
-		{"", "on", mlockOn, false},
-		{"", "off", mlockOff, false},
-		{"off", "on", mlockOff, false}, // the flag wins
-		{"auto", "off", mlockAuto, false},
+		{"", "", memlock.Auto, false},
+		{"", "on", memlock.On, false},
+		{"", "off", memlock.Off, false},
+		{"off", "on", memlock.Off, false}, // the flag wins
+		{"auto", "off", memlock.Auto, false},
 		{"yes", "", "", true},
 		{"", "ON", "", true}, // exact words only
 	}
@@ -41,11 +42,11 @@ func TestMlockMode(t *testing.T) {
 func TestLockMemoryOff(t *testing.T) {
 	var stderr bytes.Buffer
 	a := &app{stderr: &stderr, getenv: func(string) string { return "" }}
-	locked, err := a.lockMemory(mlockOff)
+	locked, err := a.lockMemory(memlock.Off)
 	if locked || err != nil || stderr.Len() != 0 {
 		t.Fatalf("lockMemory(off) = %v, %v, stderr %q; want false, nil, nothing", locked, err, stderr.String())
 	}
-	if err := checkMemlock(mlockAuto); err != nil {
+	if err := checkMemlock(memlock.Auto); err != nil {
 		t.Fatalf("checkMemlock(auto) = %v: only on may stop run", err)
 	}
 }
