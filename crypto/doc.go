@@ -8,7 +8,7 @@
 //     standard, padded base64, safe for env vars and chat; `base64 -d | age -d`
 //     opens it). [Open] detects all three forms.
 //   - Key slots: the passphrase slot ([SealPassphrase], [OpenPassphrase], scrypt
-//     with a capped work factor) and identity files ([ParseIdentities]: age
+//     with a capped work factor) and identity files ([ParseIdentities], and [ReadIdentityFile] for --identity: age
 //     X25519 and post-quantum hybrid keys, unencrypted OpenSSH ed25519 and RSA
 //     keys). The OS-keyring slot belongs to the vault package; it stores the
 //     text of [Identity.Reveal].

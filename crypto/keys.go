@@ -142,6 +142,18 @@ func ParseIdentities(r io.Reader) ([]*Identity, error) {
 	return parseLines(data, "identity file", "identities", ParseIdentity)
 }
 
+// ReadIdentityFile reads an identity file (ParseIdentities) for
+// --identity: the first identity, the one that unlocks, and how many the
+// file holds (a caller may warn that the others are not used). A file
+// without an identity is an error.
+func ReadIdentityFile(r io.Reader) (first *Identity, count int, err error) {
+	ids, err := ParseIdentities(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	return ids[0], len(ids), nil
+}
+
 func parseSSHIdentity(pemBytes []byte) (*Identity, error) {
 	// One key per file: don't silently drop what follows it.
 	if block, rest := pem.Decode(pemBytes); block == nil || len(bytes.TrimSpace(rest)) != 0 {

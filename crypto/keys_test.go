@@ -100,6 +100,37 @@ func TestParseIdentitiesFile(t *testing.T) {
 	}
 }
 
+// TestReadIdentityFile: the first identity of the file, and how many
+// there were; a file without one is an error.
+func TestReadIdentityFile(t *testing.T) {
+	t.Parallel()
+	a, b := newIdentity(t), kinds(t)[1].id
+	for _, tt := range []struct {
+		name  string
+		file  string
+		want  *Identity
+		count int
+	}{
+		{"one", "# public key: " + a.Recipient().String() + "\n" + a.Reveal() + "\n", a, 1},
+		{"two", a.Reveal() + "\n\n" + b.Reveal() + "\n", a, 2},
+		{"two, the other first", b.Reveal() + "\n" + a.Reveal() + "\n", b, 2},
+		{"none", "# nothing here\n\n", nil, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			id, n, err := ReadIdentityFile(strings.NewReader(tt.file))
+			if tt.want == nil {
+				if err == nil || id != nil || n != 0 {
+					t.Fatalf("= %v, %d, %v; want an error", id, n, err)
+				}
+				return
+			}
+			if err != nil || id.Reveal() != tt.want.Reveal() || n != tt.count {
+				t.Fatalf("= %d identities, %v; want %d, the first one", n, err, tt.count)
+			}
+		})
+	}
+}
+
 func TestParseRecipientsFile(t *testing.T) {
 	t.Parallel()
 	k := kinds(t)

@@ -11,6 +11,7 @@ import (
 	"github.com/tgvault/tgvault/agent"
 	"github.com/tgvault/tgvault/internal/agentkeyring"
 	"github.com/tgvault/tgvault/internal/memlock"
+	"github.com/tgvault/tgvault/internal/userdirs"
 	"github.com/tgvault/tgvault/vault"
 )
 
@@ -20,7 +21,7 @@ func (a *app) agentSocket() string {
 	if s := a.getenv("TGVAULT_AGENT_SOCKET"); s != "" {
 		return s
 	}
-	return filepath.Join(a.runtimeDir(), "agent.sock")
+	return filepath.Join(userdirs.RuntimeDir(a.getenv), "agent.sock")
 }
 
 // agentKeyring returns the tgvault agent behind the vault's Keyring

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/tgvault/tgvault/internal/userdirs"
 	"github.com/tgvault/tgvault/vault"
 )
 
@@ -159,7 +160,7 @@ Environment:
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.vaultDir, "vault", "", "the vault `DIR` (default $TGVAULT_DIR, else "+defaultDirDoc+")")
+	pf.StringVar(&a.vaultDir, "vault", "", "the vault `DIR` (default $TGVAULT_DIR, else "+userdirs.DefaultVaultDoc+")")
 	pf.StringVar(&a.identity, "identity", "", "an age identity `FILE` that unlocks this process only (default $TGVAULT_IDENTITY)")
 	pf.BoolVar(&a.json, "json", false, "print results and errors as JSON")
 

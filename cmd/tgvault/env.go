@@ -1,22 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"runtime"
+	"io/fs"
 	"time"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/secretfile"
 	"github.com/tgvault/tgvault/internal/userdirs"
 	"github.com/tgvault/tgvault/vault"
 	"github.com/tgvault/tgvault/vault/pgvault"
 )
-
-// defaultDirDoc describes the default vault directory in --help.
-const defaultDirDoc = userdirs.DefaultVaultDoc
 
 // dir returns the vault directory: --vault, else TGVAULT_DIR, else the
 // platform default (userdirs.VaultDir).
@@ -28,15 +25,13 @@ func (a *app) dir() (string, error) {
 }
 
 // stateDir is tgvault's directory of this user's state on this host
-// (userdirs.StateDir).
+// (userdirs.StateDir). For cmd_devserver.go only, until it calls
+// userdirs itself.
 func (a *app) stateDir() (string, error) { return userdirs.StateDir(a.getenv) }
 
-// runtimeDir is where tgvault's sockets live (userdirs.RuntimeDir).
+// runtimeDir is where tgvault's sockets live (userdirs.RuntimeDir). For
+// cmd_run.go only, until it calls userdirs itself.
 func (a *app) runtimeDir() string { return userdirs.RuntimeDir(a.getenv) }
-
-// hostStateDir is stateDir when the directory it lies under exists
-// (userdirs.HostStateDir).
-func (a *app) hostStateDir() (string, bool) { return userdirs.HostStateDir(a.getenv) }
 
 // testKeyring is nil in a normal build. Test binaries (testhooks_test.go)
 // and builds with -tags tgvault_testhooks (testhooks.go) set it to
@@ -74,23 +69,20 @@ func (a *app) identityFile() (*crypto.Identity, error) {
 	if path == "" {
 		return nil, nil
 	}
-	f, err := os.Open(path)
+	b, exposed, err := secretfile.Read(path)
+	defer clear(b)
+	a.warnExposed(path, exposed, "identity file "+path, "the vault key")
 	if err != nil {
 		return nil, fmt.Errorf("identity file: %w", err)
 	}
-	defer f.Close()
-	a.warnIfReadable(f, "identity file "+path, "the vault key")
-	ids, err := crypto.ParseIdentities(f)
+	id, n, err := crypto.ReadIdentityFile(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("identity file %s: %w", path, err)
 	}
-	if len(ids) == 0 {
-		return nil, fmt.Errorf("identity file %s: no identity in it", path)
+	if n > 1 {
+		a.warnf("identity file %s holds %d identities; using the first", path, n)
 	}
-	if len(ids) > 1 {
-		a.warnf("identity file %s holds %d identities; using the first", path, len(ids))
-	}
-	return ids[0], nil
+	return id, nil
 }
 
 // passphraseFromEnv reads the passphrase in the file named by the
@@ -101,15 +93,10 @@ func (a *app) passphraseFromEnv(env string) (crypto.Passphrase, error) {
 	if path == "" {
 		return nil, nil
 	}
-	f, err := os.Open(path)
+	b, exposed, err := secretfile.Read(path)
+	a.warnExposed(path, exposed, env+" "+path, "a secret")
 	if err != nil {
 		// The error names the file, never its content.
-		return nil, fmt.Errorf("%s: %w", env, err)
-	}
-	defer f.Close()
-	a.warnIfReadable(f, env+" "+path, "a secret")
-	b, err := io.ReadAll(f)
-	if err != nil {
 		return nil, fmt.Errorf("%s: %w", env, err)
 	}
 	p := crypto.PassphraseFromFile(b)
@@ -119,22 +106,18 @@ func (a *app) passphraseFromEnv(env string) (crypto.Passphrase, error) {
 	return p, nil
 }
 
-// warnIfReadable warns when the open file f, named what and holding a
-// secret (holds), can be read by users other than its owner: a group or
-// other read bit. Windows' ACLs are not modes; nothing is said there.
-func (a *app) warnIfReadable(f *os.File, what, holds string) {
-	if runtime.GOOS == "windows" {
-		return
-	}
-	fi, err := f.Stat()
-	if err != nil || fi.Mode().Perm()&0o044 == 0 || a.warnedFiles[f.Name()] {
+// warnExposed warns, once a run for each file (it may be read more than
+// once), that the secret file at path, named what and holding holds, is
+// readable by other users (secretfile.Read's exposed mode, 0 when not).
+func (a *app) warnExposed(path string, exposed fs.FileMode, what, holds string) {
+	if exposed == 0 || a.warnedFiles[path] {
 		return
 	}
 	if a.warnedFiles == nil {
 		a.warnedFiles = map[string]bool{}
 	}
-	a.warnedFiles[f.Name()] = true // once a run: the file is read more than once
-	a.warnf("%s is readable by other users (mode %04o) and holds %s: chmod 600 it", what, fi.Mode().Perm(), holds)
+	a.warnedFiles[path] = true
+	a.warnf("%s is readable by other users (mode %04o) and holds %s: chmod 600 it", what, exposed, holds)
 }
 
 // unlockMode says how a command wants the vault opened.
@@ -186,7 +169,7 @@ func (a *app) location() (vault.Options, func(), error) {
 	if err != nil {
 		return vault.Options{}, func() {}, err
 	}
-	state, _ := a.hostStateDir() // none: no host record of the vault's format
+	state, _ := userdirs.HostStateDir(a.getenv) // none: no host record of the vault's format
 	if !pgvault.IsURL(dir) {
 		return vault.Options{Dir: dir, StateDir: state}, func() {}, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/tgvault/tgvault/internal/secretfile"
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/mtproto/dial"
 	"github.com/tgvault/tgvault/vault"
@@ -44,13 +45,13 @@ func (a *app) proxyURL(f *serverFlags) (string, error) {
 		}
 	case a.getenv("TGVAULT_PROXY_FILE") != "":
 		path := a.getenv("TGVAULT_PROXY_FILE")
-		fh, err := os.Open(path)
+		b, exposed, err := secretfile.Read(path)
+		defer clear(b)
+		a.warnExposed(path, exposed, "TGVAULT_PROXY_FILE "+path, "a proxy URL")
 		if err != nil {
 			return "", fmt.Errorf("TGVAULT_PROXY_FILE: %w", err)
 		}
-		defer fh.Close()
-		a.warnIfReadable(fh, "TGVAULT_PROXY_FILE "+path, "a proxy URL")
-		if raw, err = readProxyURL(fh, "TGVAULT_PROXY_FILE"); err != nil {
+		if raw, err = readProxyURL(bytes.NewReader(b), "TGVAULT_PROXY_FILE"); err != nil {
 			return "", err
 		}
 	default:
