@@ -176,7 +176,11 @@ func writeRelayMetrics(w io.Writer, m relay.Metrics) {
 	}
 	byMethod("tgvault_relay_calls_total", "Calls relayed upstream, by method.", m.Calls)
 	byMethod("tgvault_relay_refusals_total", "Calls refused (403 TGVAULT_METHOD_REFUSED) and results withheld whole, by method.", m.Refusals)
-	byMethod("tgvault_relay_flood_waits_total", "Calls over a relay connection's call-rate cap (420 FLOOD_WAIT_n, nothing sent upstream), by method.", m.FloodWaits)
+	byMethod("tgvault_relay_flood_waits_total", "Calls over a relay session's call-rate cap (420 FLOOD_WAIT_n, nothing sent upstream), by method.", m.FloodWaits)
+	p("# HELP tgvault_relay_connections_refused_total Calls answered 420 TGVAULT_TOO_MANY_CONNECTIONS (no upstream session opened): their connection was over a relay session's or an account's connection cap, by cap.\n# TYPE tgvault_relay_connections_refused_total counter\n")
+	for _, c := range []string{"session", "account"} {
+		p("tgvault_relay_connections_refused_total{cap=%q} %d\n", c, m.ConnRefusals[c])
+	}
 	p("# HELP tgvault_relay_withheld_total Results and updates the service-message filter changed or dropped.\n# TYPE tgvault_relay_withheld_total counter\ntgvault_relay_withheld_total %d\n", m.Withheld)
 	p("# HELP tgvault_relay_undecodable_total Results and updates dropped because they did not decode (fail closed).\n# TYPE tgvault_relay_undecodable_total counter\ntgvault_relay_undecodable_total %d\n", m.Undecodable)
 	p("# HELP tgvault_relay_updates_total Updates passed to relay clients.\n# TYPE tgvault_relay_updates_total counter\ntgvault_relay_updates_total %d\n", m.Updates)

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	tdtg "github.com/gotd/td/tg"
+
+	"github.com/tgvault/tgvault/internal/mttest"
+	"github.com/tgvault/tgvault/mtproto/devserver"
 )
 
 // BenchmarkRelayGetUsers: one users.getUsers(self) at a time, by the same
@@ -63,10 +66,12 @@ func BenchmarkRelayGetUsers(b *testing.B) {
 // relay-calls/s/core is what one core of the relay alone would carry:
 // 1 s over the relay's own CPU per call, which is relayed's cpu-µs/call
 // minus direct's (the clients and the dev server do the same work in
-// both). No call-rate cap (the session's policy lifts it).
+// both). No call-rate cap (the session's policy lifts it), no
+// connection cap (each run of the function opens conns more, before the
+// relay has seen the last run's close).
 func BenchmarkRelayThroughput(b *testing.B) {
 	const conns = 8
-	f := newRelayFixture(b)
+	f := newRelayFixtureOn(b, mttest.StartServer(b, devserver.Options{}), func(c *Config) { c.SessionConns, c.AccountConns = -1, -1 })
 	m, err := f.relay.Mint(b.Context(), MintRequest{Account: "alice", Policy: Policy{CallRate: -1}})
 	if err != nil {
 		b.Fatal(err)

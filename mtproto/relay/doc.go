@@ -24,11 +24,16 @@
 // lets them through); a result or update it must read under the policy and
 // cannot decode is refused or dropped, never passed.
 //
-// A call-rate cap per client connection (Config.CallRate and CallBurst,
-// Policy.CallRate; DefaultCallRate a second after DefaultCallBurst at
-// once) answers a call over it with rpc_error 420 FLOOD_WAIT_n and sends
-// nothing upstream: a client stuck in a loop spends its own time, not the
-// account's standing with Telegram.
+// A call-rate cap per relay session, shared by all its connections on
+// every DC (Config.CallRate and CallBurst, Policy.CallRate;
+// DefaultCallRate a second after DefaultCallBurst at once) answers a call
+// over it with rpc_error 420 FLOOD_WAIT_n and sends nothing upstream: a
+// client stuck in a loop spends its own time, not the account's standing
+// with Telegram. Connection caps (Config.SessionConns per relay session,
+// Config.AccountConns per account) answer the calls of a connection over
+// them with rpc_error 420 TGVAULT_TOO_MANY_CONNECTIONS before it costs an
+// upstream session: a script cannot multiply its rate, nor the account's
+// upstream sessions, by opening more connections.
 //
 // A SOCKS5 front (no authentication, CONNECT only, never dialing out)
 // serves clients whose strings carry no address (Pyrogram) or that dial

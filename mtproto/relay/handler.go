@@ -50,7 +50,6 @@ type client struct {
 	key      *relayKey
 	acc      Account
 	inflight chan struct{}
-	limit    *callLimiter // nil: no cap
 	// inited is set once a call that carried initConnection got an
 	// answer: later calls go without it.
 	inited atomic.Bool
@@ -65,6 +64,11 @@ type client struct {
 // policy and passes it on, or answers it at once.
 func (r *Relay) serveRPC(ctx context.Context, req *mtserver.Request) error {
 	c, err := r.clientOf(ctx, req.Conn, req.KeyID)
+	if _, ok := asConnCap(err); ok {
+		// Nothing went upstream; the connection stays, and its next call
+		// gets in once a connection of the session (or account) closed.
+		return req.Error(ctx, floodWaitCode, errTooManyConns)
+	}
 	if err != nil {
 		return err
 	}
@@ -102,7 +106,7 @@ func (r *Relay) serveRPC(ctx context.Context, req *mtserver.Request) error {
 	if refusal != nil {
 		// A refused call takes from the cap too: a client looping on one
 		// costs nothing upstream, but its log lines and metrics are capped.
-		if wait, ok := c.limit.take(time.Now()); !ok {
+		if wait, ok := sess.limit.take(time.Now()); !ok {
 			r.metrics.floodWait(refusal.Method)
 			return req.Error(ctx, floodWaitCode, floodWait(wait))
 		}
@@ -110,7 +114,7 @@ func (r *Relay) serveRPC(ctx context.Context, req *mtserver.Request) error {
 		r.log.Info("relay call refused", "session", sess.ID, "account", sess.Account, "method", refusal.Method, "reason", refusal.Reason)
 		return req.Error(ctx, RefusedCode, RefusedMessage)
 	}
-	if wait, ok := c.limit.take(time.Now()); !ok {
+	if wait, ok := sess.limit.take(time.Now()); !ok {
 		r.metrics.floodWait(m.Name)
 		return req.Error(ctx, floodWaitCode, floodWait(wait))
 	}
@@ -148,22 +152,33 @@ func (r *Relay) clientOf(ctx context.Context, conn *mtserver.Conn, id sessionstr
 	if err != nil {
 		return nil, err
 	}
-	c := &client{r: r, conn: conn, dc: conn.DC(), key: k, acc: acc, inflight: make(chan struct{}, maxInFlight), limit: r.callLimiter(k.sess.Policy)}
+	c := &client{r: r, conn: conn, dc: conn.DC(), key: k, acc: acc, inflight: make(chan struct{}, maxInFlight)}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if _, ok := r.keys[id]; !ok {
+		r.mu.Unlock()
 		return nil, errRevoked
 	}
 	if old, ok := r.clients[conn]; ok {
+		r.mu.Unlock()
 		return old, nil
+	}
+	// Before the connection costs an upstream session: the caps.
+	if capErr, first := r.admitLocked(k.sess); capErr != nil {
+		r.mu.Unlock()
+		if first {
+			r.log.Info("relay connection refused: too many connections", "session", k.sess.ID, "account", k.sess.Account, "cap", capErr.cap, "limit", capErr.limit)
+		}
+		return nil, capErr
 	}
 	r.clients[conn] = c
 	r.wg.Add(1)
+	r.mu.Unlock()
 	go func() {
 		defer r.wg.Done()
 		<-conn.Context().Done()
 		r.mu.Lock()
 		delete(r.clients, conn)
+		r.releaseLocked(k.sess)
 		r.mu.Unlock()
 		c.close()
 	}()

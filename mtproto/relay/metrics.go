@@ -22,6 +22,10 @@ type Metrics struct {
 	// FloodWaits counts the calls the call-rate cap answered with
 	// FLOOD_WAIT_n instead of passing them on, per method.
 	FloodWaits map[string]int64
+	// ConnRefusals counts the calls answered TGVAULT_TOO_MANY_CONNECTIONS
+	// because their connection was over a connection cap, by the cap
+	// ("session": Config.SessionConns, "account": Config.AccountConns).
+	ConnRefusals map[string]int64
 	// Withheld counts results and updates the service-message filter
 	// changed or dropped; Undecodable those it dropped because they did
 	// not decode (fail closed); Updates the updates passed to clients.
@@ -36,10 +40,11 @@ type metrics struct {
 	calls      map[string]int64
 	refusals   map[string]int64
 	floodWaits map[string]int64
+	connRefs   map[string]int64
 }
 
 func newMetrics() *metrics {
-	return &metrics{calls: map[string]int64{}, refusals: map[string]int64{}, floodWaits: map[string]int64{}}
+	return &metrics{calls: map[string]int64{}, refusals: map[string]int64{}, floodWaits: map[string]int64{}, connRefs: map[string]int64{}}
 }
 
 // floodWait counts a call of a method the schema knows (policyCheck
@@ -47,6 +52,14 @@ func newMetrics() *metrics {
 func (m *metrics) floodWait(method string) {
 	m.mu.Lock()
 	m.floodWaits[method]++
+	m.mu.Unlock()
+}
+
+// connRefusal counts a call refused for its connection being over a cap
+// (capSession, capAccount).
+func (m *metrics) connRefusal(cap string) {
+	m.mu.Lock()
+	m.connRefs[cap]++
 	m.mu.Unlock()
 }
 
@@ -74,6 +87,7 @@ func (r *Relay) Metrics() Metrics {
 		SessionsOpen: m.sessionsOpen.Load(), Minted: m.minted.Load(), Revoked: m.revoked.Load(),
 		KeyExchanges: m.exchanges.Load(),
 		Calls:        maps.Clone(m.calls), Refusals: maps.Clone(m.refusals), FloodWaits: maps.Clone(m.floodWaits),
-		Withheld: m.withheld.Load(), Undecodable: m.undecodable.Load(), Updates: m.updates.Load(),
+		ConnRefusals: maps.Clone(m.connRefs),
+		Withheld:     m.withheld.Load(), Undecodable: m.undecodable.Load(), Updates: m.updates.Load(),
 	}
 }

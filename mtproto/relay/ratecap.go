@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// The call-rate cap's defaults: a connection may make DefaultCallBurst
-// calls at once and DefaultCallRate calls a second after that. An
+// The call-rate cap's defaults: a relay session (all its connections
+// together) may make DefaultCallBurst calls at once and DefaultCallRate
+// calls a second after that. An
 // interactive client, or one downloading a file (one upload.getFile per
 // 512 KiB-1 MiB part), stays well under it; a client stuck in a loop
 // (mtcute paging dialogs forever made 650 calls a second) is held to it
@@ -23,7 +24,7 @@ const (
 // themselves when n is small).
 const floodWaitCode = 420
 
-// callLimiter is one connection's call-rate cap, a token bucket: burst
+// callLimiter is one relay session's call-rate cap, a token bucket: burst
 // calls at once, rate calls a second after that. A nil *callLimiter caps
 // nothing. It is safe for concurrent use.
 type callLimiter struct {
@@ -72,8 +73,8 @@ func floodWait(wait time.Duration) string {
 	return "FLOOD_WAIT_" + strconv.Itoa(n)
 }
 
-// callLimiter returns the cap of one connection of a session: the policy's rate when
-// it sets one (negative: none), else the relay's.
+// callLimiter returns the cap of a session, shared by its connections:
+// the policy's rate when it sets one (negative: none), else the relay's.
 func (r *Relay) callLimiter(p Policy) *callLimiter {
 	rate := r.cfg.CallRate
 	if p.CallRate != 0 {

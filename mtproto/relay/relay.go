@@ -89,15 +89,25 @@ type Config struct {
 	// IOTimeout bounds one read of a client's frame and one write to it
 	// (two minutes when zero): a client that stops reading is closed.
 	IOTimeout time.Duration
-	// CallRate caps the calls a second each client connection may send
-	// upstream (DefaultCallRate when zero; negative: no cap), after
-	// CallBurst calls at once (DefaultCallBurst when zero). A call over
-	// the cap gets rpc_error 420 FLOOD_WAIT_n, n the seconds until it
-	// would pass, and nothing of it goes upstream: a client stuck in a
-	// loop spends its own time, not the account's standing with
-	// Telegram. Policy.CallRate sets it per session.
+	// CallRate caps the calls a second each relay session may send
+	// upstream, all its connections on every DC together
+	// (DefaultCallRate when zero; negative: no cap), after CallBurst
+	// calls at once (DefaultCallBurst when zero). A call over the cap
+	// gets rpc_error 420 FLOOD_WAIT_n, n the seconds until it would
+	// pass, and nothing of it goes upstream: a client stuck in a loop
+	// spends its own time, not the account's standing with Telegram.
+	// Policy.CallRate sets it per session.
 	CallRate  float64
 	CallBurst int
+	// SessionConns caps the client connections of one relay session at
+	// once, on every DC together (DefaultSessionConns when zero;
+	// negative: no cap); AccountConns caps those of all relay sessions
+	// of one account (DefaultAccountConns when zero; negative: no cap).
+	// Each connection costs an upstream session on the account's key:
+	// a connection over either cap is answered rpc_error 420
+	// TGVAULT_TOO_MANY_CONNECTIONS and opens none.
+	SessionConns int
+	AccountConns int
 }
 
 // ErrUnknownSession reports a revoke of a session the relay does not
@@ -128,7 +138,8 @@ type Relay struct {
 	dcs      map[int]*dcServer
 	clients  map[*mtserver.Conn]*client
 	accounts map[string]*accountState
-	socks    net.Listener // the SOCKS5 front, once started
+	accConns map[string]int // client connections per account, while it has any
+	socks    net.Listener   // the SOCKS5 front, once started
 	closed   bool
 }
 
@@ -174,6 +185,12 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.CallBurst <= 0 {
 		cfg.CallBurst = DefaultCallBurst
 	}
+	if cfg.SessionConns == 0 {
+		cfg.SessionConns = DefaultSessionConns
+	}
+	if cfg.AccountConns == 0 {
+		cfg.AccountConns = DefaultAccountConns
+	}
 	s, err := tlschema.All()
 	if err != nil {
 		return nil, err
@@ -192,7 +209,7 @@ func New(cfg Config) (*Relay, error) {
 		ctx: ctx, cancel: cancel,
 		sessions: map[string]*Session{}, keys: map[sessionstring.KeyID]*relayKey{},
 		exports: map[string]*export{}, configs: map[configKey][]byte{}, dcs: map[int]*dcServer{}, clients: map[*mtserver.Conn]*client{},
-		accounts: map[string]*accountState{},
+		accounts: map[string]*accountState{}, accConns: map[string]int{},
 	}
 	r.wg.Add(1)
 	go r.sweep()
@@ -272,7 +289,7 @@ func (r *Relay) Mint(ctx context.Context, req MintRequest) (Minted, error) {
 		return Minted{}, err
 	}
 	now := time.Now()
-	s := &Session{ID: newID(), Account: req.Account, Policy: req.Policy, Created: now, Expires: now.Add(ttl), DC: dc, key: key}
+	s := &Session{ID: newID(), Account: req.Account, Policy: req.Policy, Created: now, Expires: now.Add(ttl), DC: dc, key: key, limit: r.callLimiter(req.Policy)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {

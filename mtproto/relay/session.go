@@ -23,6 +23,13 @@ type Session struct {
 	DC int
 
 	key sessionstring.AuthKey
+	// limit is the session's call-rate cap, shared by all its connections
+	// on every DC (nil: no cap).
+	limit *callLimiter
+	// Under Relay.mu: the session's client connections now, and whether
+	// a connection over a cap was logged (once per session).
+	conns     int
+	capLogged bool
 }
 
 // Minted is what a client needs to use a new relay session: the relay
