@@ -2,8 +2,10 @@ package relay
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	tdtelegram "github.com/gotd/td/telegram"
 	tdtg "github.com/gotd/td/tg"
 	tdtgerr "github.com/gotd/td/tgerr"
 
@@ -389,5 +392,72 @@ func TestRelayConnCapTelethon(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(line), &after); err != nil || after.Me != f.seed.UserID {
 		t.Errorf("get_me once the other connection closed: %q (%v); want %d\n%s", line, err, f.seed.UserID, stderr.String())
+	}
+}
+
+// TestRelaySessionSharedLimiterOtherDC: a session's connection on another
+// DC (media on DC 4, reached by the key exchange and import through the
+// relay) takes from the same call-rate cap as its home connection: once
+// the home connection meets FLOOD_WAIT, the calls relayed on both DCs
+// together are the one burst.
+func TestRelaySessionSharedLimiterOtherDC(t *testing.T) {
+	t.Parallel()
+	const mediaDC, burst = 4, 12
+	srv := mttest.StartServer(t, devserver.Options{OtherDCs: []int{mediaDC}})
+	f := newRelayFixtureOn(t, srv, func(c *Config) { c.CallRate, c.CallBurst = 0.001, burst })
+	addr4, ok := srv.DCAddr(mediaDC)
+	if !ok {
+		t.Fatal("dev server has no DC 4")
+	}
+	f.acc.addrs[mediaDC] = addr4
+	jpeg := bytes.Repeat([]byte("photo on DC 4 "), 3000)
+	photoID, err := srv.SetProfilePhoto(f.seed.UserID, mediaDC, jpeg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := &tdtg.InputPeerPhotoFileLocation{Big: true, Peer: &tdtg.InputPeerSelf{}, PhotoID: photoID}
+	m, err := f.relay.Mint(t.Context(), MintRequest{Account: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.gotdClient(t, m, nil, func(ctx context.Context, c *tdtelegram.Client) error {
+		var got int64
+		for {
+			res, err := c.API().UploadGetFile(ctx, &tdtg.UploadGetFileRequest{Location: loc, Offset: got, Limit: 1 << 14})
+			if err != nil {
+				return fmt.Errorf("getFile on DC %d: %w", mediaDC, err)
+			}
+			n := len(res.(*tdtg.UploadFile).Bytes)
+			got += int64(n)
+			if n < 1<<14 {
+				break
+			}
+		}
+		for range 2 * burst {
+			_, err := c.API().UsersGetUsers(ctx, []tdtg.InputUserClass{&tdtg.InputUserSelf{}})
+			if isFloodWait(err) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return fmt.Errorf("%d calls at home after the download and no FLOOD_WAIT", 2*burst)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := f.relay.Metrics().Calls
+	var taken int64
+	for method, n := range calls {
+		if method != "auth.exportAuthorization" { // the relay's own answer, not capped
+			taken += n
+		}
+	}
+	if st := srv.Stats().DCs[mediaDC]; st.Imports != 1 || calls["upload.getFile"] < 3 {
+		t.Fatalf("DC 4 %+v, calls %v: the download did not go through the relay's DC 4", st, calls)
+	}
+	if taken != burst {
+		t.Errorf("calls relayed on both DCs before FLOOD_WAIT: %d (%v); want the session's one burst of %d", taken, calls, burst)
 	}
 }
