@@ -236,6 +236,7 @@ type SealedExportOptions struct {
 //	func (v *Vault) ImportFile(path string, opts ImportOptions) (ImportReport, error)          // a .session file, a string file, gotd JSON, a sealed hand-off; RemoveSource after the index save
 //	func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(done int, r ImportReport, err error)) error // progress once a file's batch is saved (RemoveSource then)
 //	func (v *Vault) ImportSessions(ss []sessionstring.Session, source, srcPath string, opts ImportOptions) ([]ImportReport, error) // decoded elsewhere (tdata); all or none
+//	func (v *Vault) CheckNewAccount(name string) error              // before a login: would CreateAccount refuse the name, or is the vault locked
 //	func (v *Vault) CreateAccount(name string, snap *storage.Snapshot, source string) (Account, error) // a new login's session
 //	func (v *Vault) Export(name string, f sessionstring.Format, force bool) (string, error)  // plain string
 //	func (v *Vault) ExportPlainFile(name, path string, force bool) error                    // plain Pyrogram v3 .session, peers included
@@ -255,6 +256,7 @@ type SealedExportOptions struct {
 //
 //	func (v *Vault) ClaimAccounts(accts []Account) (c *Claim, busy map[string]LockHolder, err error) // run's ownership locks
 //	func (v *Vault) ClaimAccount(name string) (release func() error, err error)                    // one account, for a moment
+//	func (v *Vault) UpdateAccount(name string, fn func(f *storage.File) error) error             // a command's change to one account: ClaimAccount, then Commit
 //	func (v *Vault) Holders() ([]Holding, error)                   // who holds which account
 //	func (v *Vault) HeldByRun() (pid int, held bool)                // a `tgvault run` owns the accounts
 //	func (v *Vault) OpenAccount(name string) (*storage.File, error)

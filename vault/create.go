@@ -1,10 +1,31 @@
 package vault
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/tgvault/tgvault/storage"
 )
+
+// CheckNewAccount says, before a caller does what it cannot undo to get a
+// new account's session (a login makes an authorization on the server),
+// whether CreateAccount would refuse name or cannot run: an invalid name
+// (ErrInvalidName), a name an account has (ErrExists), a locked vault
+// (ErrLocked). An import meanwhile may still take the name; CreateAccount
+// refuses it then.
+func (v *Vault) CheckNewAccount(name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	_, err := v.Show(name)
+	switch {
+	case err == nil:
+		return fmt.Errorf("%w: an account has that name", ErrExists)
+	case errors.Is(err, ErrNotFound):
+		return nil
+	}
+	return err
+}
 
 // CreateAccount adds an account made from snap, the store of a fresh login
 // (`tgvault login`): under the write lock it writes the account file, then

@@ -72,3 +72,31 @@ func TestCreateAccount(t *testing.T) {
 		t.Errorf("List: %d accounts, want 1", len(l))
 	}
 }
+
+// TestCheckNewAccount: a login asks before it makes an authorization on
+// the server: a name CreateAccount would refuse, or a locked vault, is an
+// error then.
+func TestCheckNewAccount(t *testing.T) {
+	t.Parallel()
+	tv := newTestVault(t)
+	if _, err := tv.Import(vector(t, "telethon/string_session.txt"), "", ImportOptions{Name: "taken"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		want error
+	}{
+		{"fresh", nil},
+		{"taken", ErrExists},
+		{"", ErrInvalidName},
+		{"tab\there", ErrInvalidName},
+	} {
+		if err := tv.CheckNewAccount(tt.name); !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+			t.Errorf("CheckNewAccount(%q) = %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	locked := tv.reopen(t, Options{Keyring: newFakeKeyring()})
+	if err := locked.CheckNewAccount("fresh"); !errors.Is(err, ErrLocked) {
+		t.Errorf("locked vault: %v, want ErrLocked", err)
+	}
+}

@@ -227,11 +227,8 @@ type login struct {
 
 // login logs l in on its server and keeps the session in v under l.name.
 func (a *app) login(v *vault.Vault, l login) error {
-	// Refuse a name in use (and a locked vault) before the
-	// login creates an authorization on the server.
-	if _, err := v.Show(l.name); err == nil {
-		return fmt.Errorf("%w: an account has that name", vault.ErrExists)
-	} else if !errors.Is(err, vault.ErrNotFound) {
+	// Before the login creates an authorization on the server.
+	if err := v.CheckNewAccount(l.name); err != nil {
 		return err
 	}
 	store, err := storage.NewMemory(nil, storage.Options{})

@@ -13,6 +13,7 @@ import (
 	"github.com/tgvault/tgvault/internal/secretfile"
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/mtproto/dial"
+	"github.com/tgvault/tgvault/storage"
 	"github.com/tgvault/tgvault/vault"
 )
 
@@ -116,26 +117,19 @@ it), setting is refused (exit 5): stop it first.`,
 // ("none" removes it).
 func (a *app) proxy(v *vault.Vault, name, val string, set bool) error {
 	if set {
-		release, err := v.ClaimAccount(name)
-		if err != nil {
-			return fmt.Errorf("%w: stop it first", err)
+		var b []byte
+		if val != "none" {
+			b = []byte(val)
 		}
-		defer release()
+		if err := v.UpdateAccount(name, func(f *storage.File) error { return f.SetMeta(mtproto.MetaProxy, b) }); err != nil {
+			return err
+		}
 	}
 	f, err := v.OpenAccount(name)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if set {
-		var b []byte
-		if val != "none" {
-			b = []byte(val)
-		}
-		if err := v.Commit(f, func() error { return f.SetMeta(mtproto.MetaProxy, b) }); err != nil {
-			return err
-		}
-	}
 	cur, ok, err := f.Meta(mtproto.MetaProxy)
 	if err != nil {
 		return err

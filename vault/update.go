@@ -1,0 +1,27 @@
+package vault
+
+import (
+	"fmt"
+
+	"github.com/tgvault/tgvault/storage"
+)
+
+// UpdateAccount changes one account's file for a command (tgvault proxy):
+// it takes the account's ownership lock first, so that nothing changes an
+// account another process holds (a *HeldError, matching ErrHeldByRun when
+// a `tgvault run` serves it: "stop it first"), then runs fn's writes to
+// the account's open store as Commit does: under the write lock, the
+// file saved sealed and the index updated.
+func (v *Vault) UpdateAccount(name string, fn func(f *storage.File) error) error {
+	release, err := v.ClaimAccount(name)
+	if err != nil {
+		return fmt.Errorf("%w: stop it first", err)
+	}
+	defer release()
+	f, err := v.OpenAccount(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return v.Commit(f, func() error { return fn(f) })
+}
