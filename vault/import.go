@@ -32,11 +32,8 @@ type sourceMeta struct {
 	Source string                    `json:"source"`
 }
 
-// Source names of the non-string sources.
-const (
-	sourceHandOff = "tgvault-handoff"
-	sqliteMagic   = "SQLite format 3\x00"
-)
+// sourceHandOff is the source name of a sealed hand-off.
+const sourceHandOff = "tgvault-handoff"
 
 // importBatch is how many accounts ImportFiles writes between two index
 // saves.
@@ -114,7 +111,7 @@ func (v *Vault) parseSource(data []byte, path string, opts ImportOptions, st fun
 		}
 		return parsedString(s, f.String(), false)
 	}
-	if bytes.HasPrefix(data, []byte(sqliteMagic)) {
+	if foreign.IsSQLite(data) {
 		return parseForeign(data, path)
 	}
 	if sealed, ok := sealedForm(data); ok {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -131,7 +130,7 @@ func (a *app) inspect(src string) error {
 		res = inspectResult{Format: formatSealed, Sealed: sealedOf(h)}
 		return a.printJSON(res)
 	}
-	if bytes.HasPrefix(data, []byte("SQLite format 3\x00")) {
+	if foreign.IsSQLite(data) {
 		var f *foreign.File
 		if src == "-" {
 			f, err = foreign.Read(data, nil)

@@ -18,6 +18,12 @@ const (
 	sqliteMagic      = "SQLite format 3\x00"
 )
 
+// IsSQLite reports whether data starts as an SQLite database file does:
+// such a source is read as a .session file (Read), not as a string.
+func IsSQLite(data []byte) bool {
+	return len(data) >= len(sqliteMagic) && string(data[:len(sqliteMagic)]) == sqliteMagic
+}
+
 // applyWAL returns the database image that a reader would see with wal
 // beside db: db with the frames of every complete, valid transaction in wal
 // written over it. It never changes db; the result is a new slice unless
