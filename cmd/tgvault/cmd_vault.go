@@ -128,21 +128,16 @@ func (a *app) runInit(noKeyring, weak bool) error {
 		return err
 	}
 	defer pass.Wipe()
+	if held == "" {
+		// Nothing holds the key: this process's passphrase opens it.
+		opts.Passphrase = pass
+	}
 	v, err := vault.Init(opts, pass)
 	if err != nil {
 		return err
 	}
 	defer v.Close()
 	rcpt, err := v.Recipient()
-	if err != nil && held == "" {
-		// Nothing holds the key: this process's passphrase opens it.
-		rv, oerr := vault.Open(vault.Options{Dir: loc.Dir, Backend: loc.Backend, Passphrase: pass})
-		if oerr != nil {
-			return oerr
-		}
-		defer rv.Close()
-		rcpt, err = rv.Recipient()
-	}
 	if err != nil {
 		return err
 	}
