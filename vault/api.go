@@ -141,7 +141,8 @@ type ImportOptions struct {
 	// when empty. Must be unique in the vault.
 	Name string
 	// Format forces the source format ("" = detect): a sessionstring
-	// format name, or "pyrogram-file", "telethon-file" for .session files.
+	// format name, or FormatPyrogramFile, FormatTelethonFile for .session
+	// files (ValidImportFormat).
 	Format string
 	// APIID fills a missing api_id (old Pyrogram strings, Telethon).
 	APIID sessionstring.Opt[int32]
@@ -232,6 +233,7 @@ type SealedExportOptions struct {
 //	func (v *Vault) Show(name string) (Account, error)
 //	func RemovePlaintext(path string) error         // an imported plaintext file and its SQLite companions
 //	func FindSources(paths []string, o FindOptions) ([]ImportSource, []SkippedSource, error) // what import would read under paths
+//	func ValidImportFormat(name string) bool          // ImportOptions.Format: "", a string format, FormatPyrogramFile or FormatTelethonFile
 //	func (v *Vault) Import(data []byte, srcPath string, opts ImportOptions) (ImportReport, error) // srcPath "" for stdin
 //	func (v *Vault) ImportFile(path string, opts ImportOptions) (ImportReport, error)          // a .session file, a string file, gotd JSON, a sealed hand-off; RemoveSource after the index save
 //	func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(done int, r ImportReport, err error)) error // progress once a file's batch is saved (RemoveSource then)

@@ -35,6 +35,26 @@ type sourceMeta struct {
 // sourceHandOff is the source name of a sealed hand-off.
 const sourceHandOff = "tgvault-handoff"
 
+// The ImportOptions.Format names of .session files; the session-string
+// formats go by their sessionstring names.
+const (
+	FormatPyrogramFile = "pyrogram-file"
+	FormatTelethonFile = "telethon-file"
+)
+
+// ValidImportFormat reports whether ImportOptions.Format may be name: ""
+// (detect), a session-string format's name, or a .session file's
+// (FormatPyrogramFile, FormatTelethonFile). Import refuses any other
+// with ErrBadInput.
+func ValidImportFormat(name string) bool {
+	switch name {
+	case "", FormatPyrogramFile, FormatTelethonFile:
+		return true
+	}
+	_, err := sessionstring.ParseFormat(name)
+	return err == nil
+}
+
 // importBatch is how many accounts ImportFiles writes between two index
 // saves.
 const importBatch = 256
@@ -98,7 +118,7 @@ func sessionOf(snap *storage.Snapshot) (sessionstring.Session, string) {
 func (v *Vault) parseSource(data []byte, path string, opts ImportOptions, st func() (*unlocked, error)) (*parsed, error) {
 	switch opts.Format {
 	case "":
-	case "pyrogram-file", "telethon-file":
+	case FormatPyrogramFile, FormatTelethonFile:
 		return parseForeign(data, path)
 	default:
 		f, err := sessionstring.ParseFormat(opts.Format)

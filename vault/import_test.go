@@ -463,3 +463,28 @@ func TestSealedHandOffPassphraseAndPeers(t *testing.T) {
 		t.Error("ExportSealed with neither recipients nor passphrase succeeded")
 	}
 }
+
+// TestValidImportFormat: the names ImportOptions.Format takes are the
+// ones Import reads: every session-string format, the two .session file
+// names and "" (detect); any other is refused by both.
+func TestValidImportFormat(t *testing.T) {
+	t.Parallel()
+	valid := []string{"", FormatPyrogramFile, FormatTelethonFile}
+	for _, f := range sessionstring.Formats() {
+		valid = append(valid, f.String())
+	}
+	for _, name := range valid {
+		if !ValidImportFormat(name) {
+			t.Errorf("ValidImportFormat(%q) = false", name)
+		}
+	}
+	tv := newTestVault(t)
+	for _, name := range []string{"pyrogram-sqlite", "Telethon-File", "nope"} {
+		if ValidImportFormat(name) {
+			t.Errorf("ValidImportFormat(%q) = true", name)
+		}
+		if _, err := tv.Import([]byte("x"), "", ImportOptions{Format: name}); !errors.Is(err, ErrBadInput) {
+			t.Errorf("Import with format %q: %v, want ErrBadInput", name, err)
+		}
+	}
+}

@@ -102,7 +102,7 @@ failed; 5 when none failed but a key was in the vault already (without
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.name, "name", "", "the account's `NAME` (default: from a hand-off, else the source); one SOURCE only")
-	fl.StringVar(&f.format, "format", "", "the source format `F` (default: detect): "+formatNames()+", pyrogram-file or telethon-file")
+	fl.StringVar(&f.format, "format", "", "the source format `F` (default: detect): "+formatNames()+", "+vault.FormatPyrogramFile+" or "+vault.FormatTelethonFile)
 	fl.StringVar(&f.apiID, "api-id", "", "the api_id `N` for sources that lack it (Telethon, old Pyrogram)")
 	fl.BoolVar(&f.removeSource, "remove-source", false, "delete each plaintext source file once its sealed copy is saved")
 	fl.BoolVar(&f.noRecurse, "no-recurse", false, "take only the files directly inside a directory SOURCE")
@@ -364,10 +364,8 @@ func importOptions(f importFlags) (vault.ImportOptions, error) {
 		}
 		opts.APIID = sessionstring.Some(int32(n))
 	}
-	if f.format != "" && f.format != "pyrogram-file" && f.format != "telethon-file" {
-		if _, err := sessionstring.ParseFormat(f.format); err != nil {
-			return opts, usagef("unknown --format %q (%s, pyrogram-file or telethon-file)", f.format, formatNames())
-		}
+	if !vault.ValidImportFormat(f.format) {
+		return opts, usagef("unknown --format %q (%s, %s or %s)", f.format, formatNames(), vault.FormatPyrogramFile, vault.FormatTelethonFile)
 	}
 	if f.skipExisting && f.replace {
 		return opts, usagef("--skip-existing and --replace exclude each other")
