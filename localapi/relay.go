@@ -36,8 +36,8 @@ var errRelayOff = errors.New("localapi: the MTProto relay is off (run --no-relay
 // errBadRelayRequest reports a mint body that does not make a session.
 var errBadRelayRequest = errors.New("localapi: bad relay request")
 
-func relayRoutes(mux *http.ServeMux, pool *mtproto.Pool, rl *relay.Relay) {
-	mux.HandleFunc("POST /v1/accounts/{name}/relay", func(w http.ResponseWriter, r *http.Request) {
+func relayRoutes(mux *routeMux, pool *mtproto.Pool, rl *relay.Relay) {
+	mux.handle(routeRelayMint, func(w http.ResponseWriter, r *http.Request) {
 		if rl == nil {
 			writeError(w, errRelayOff)
 			return
@@ -75,7 +75,7 @@ func relayRoutes(mux *http.ServeMux, pool *mtproto.Pool, rl *relay.Relay) {
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
-	mux.HandleFunc("GET /v1/relay", func(w http.ResponseWriter, r *http.Request) {
+	mux.handle(routeRelaySessions, func(w http.ResponseWriter, r *http.Request) {
 		if rl == nil {
 			writeError(w, errRelayOff)
 			return
@@ -86,7 +86,7 @@ func relayRoutes(mux *http.ServeMux, pool *mtproto.Pool, rl *relay.Relay) {
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
-	mux.HandleFunc("DELETE /v1/relay/{id}", func(w http.ResponseWriter, r *http.Request) {
+	mux.handle(routeRelayRevoke, func(w http.ResponseWriter, r *http.Request) {
 		if rl == nil {
 			writeError(w, errRelayOff)
 			return

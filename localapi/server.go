@@ -80,15 +80,30 @@ func NewHandler(pool *mtproto.Pool, opts Options) http.Handler {
 // a request body, from its headers on.
 const BodyTimeout = 10 * time.Second
 
-// handler builds the local API's routes over pool (NewHandler's body, with
-// the body timeout a test may shorten).
-//
-// Long: it is the route table, one short handler per route of README.md's
-// "The local API"; the handlers that are more than a few lines are
-// functions of their own.
+// handler is NewHandler's body, with the body timeout a test may shorten.
 func handler(pool *mtproto.Pool, opts Options, bodyTimeout time.Duration) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+	return bodyDeadline(routes(pool, opts, bodyTimeout).ServeMux, bodyTimeout)
+}
+
+// routeMux is the server's mux with the patterns registered on it (the
+// route table's names, routes.go).
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *routeMux) handle(pattern string, h http.HandlerFunc) {
+	m.HandleFunc(pattern, h)
+	m.patterns = append(m.patterns, pattern)
+}
+
+// routes registers the local API's routes over pool.
+//
+// Long: one short handler per route of the route table (routes.go); the
+// handlers that are more than a few lines are functions of their own.
+func routes(pool *mtproto.Pool, opts Options, bodyTimeout time.Duration) *routeMux {
+	mux := &routeMux{ServeMux: http.NewServeMux()}
+	mux.handle(routeMetrics, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		_ = pool.WriteMetrics(w)
 		if opts.Relay != nil {
@@ -96,8 +111,8 @@ func handler(pool *mtproto.Pool, opts Options, bodyTimeout time.Duration) http.H
 		}
 	})
 	relayRoutes(mux, pool, opts.Relay)
-	mux.HandleFunc("GET /v1/accounts/{name}/updates", updatesHandler(pool))
-	mux.HandleFunc("GET /v1/accounts", func(w http.ResponseWriter, r *http.Request) {
+	mux.handle(routeUpdates, updatesHandler(pool))
+	mux.handle(routeAccounts, func(w http.ResponseWriter, r *http.Request) {
 		out := []Account{}
 		relays := relayCounts(opts.Relay)
 		for _, name := range pool.Names() {
@@ -108,7 +123,7 @@ func handler(pool *mtproto.Pool, opts Options, bodyTimeout time.Duration) http.H
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
-	mux.HandleFunc("GET /v1/accounts/{name}", func(w http.ResponseWriter, r *http.Request) {
+	mux.handle(routeAccount, func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		st, err := pool.Status(name)
 		if errors.Is(err, mtproto.ErrUnknownAccount) {
@@ -119,7 +134,7 @@ func handler(pool *mtproto.Pool, opts Options, bodyTimeout time.Duration) http.H
 		a.RelaySessions = relayCounts(opts.Relay)[name]
 		writeJSON(w, http.StatusOK, a)
 	})
-	mux.HandleFunc("GET /v1/accounts/{name}/me", func(w http.ResponseWriter, r *http.Request) {
+	mux.handle(routeMe, func(w http.ResponseWriter, r *http.Request) {
 		var id mtproto.Identity
 		err := pool.Do(r.Context(), r.PathValue("name"), func(ctx context.Context, c *mtproto.Client) error {
 			var err error
@@ -132,7 +147,7 @@ func handler(pool *mtproto.Pool, opts Options, bodyTimeout time.Duration) http.H
 		}
 		writeJSON(w, http.StatusOK, Me{UserID: id.UserID, IsBot: id.IsBot})
 	})
-	mux.HandleFunc("GET /v1/accounts/{name}/peers/{query}", func(w http.ResponseWriter, r *http.Request) {
+	mux.handle(routePeer, func(w http.ResponseWriter, r *http.Request) {
 		var p storage.Peer
 		err := pool.Do(r.Context(), r.PathValue("name"), func(ctx context.Context, c *mtproto.Client) error {
 			var err error
@@ -145,7 +160,7 @@ func handler(pool *mtproto.Pool, opts Options, bodyTimeout time.Duration) http.H
 		}
 		writeJSON(w, http.StatusOK, Peer{ID: p.ID, Type: string(p.Type), AccessHash: strconv.FormatInt(p.AccessHash, 10), Username: p.Username})
 	})
-	mux.HandleFunc("POST /v1/accounts/{name}/invoke", func(w http.ResponseWriter, r *http.Request) {
+	mux.handle(routeInvoke, func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		if _, err := pool.Status(name); errors.Is(err, mtproto.ErrUnknownAccount) {
 			writeError(w, err)
@@ -187,7 +202,7 @@ func handler(pool *mtproto.Pool, opts Options, bodyTimeout time.Duration) http.H
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(append(out, '\n'))
 	})
-	return bodyDeadline(mux, bodyTimeout)
+	return mux
 }
 
 // bodyDeadline gives a request that has a body d to send all of it: the

@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/mtproto"
-	"github.com/tgvault/tgvault/vault"
 )
 
 // TestAPIErrors: an error answer of the local API becomes an error whose
@@ -30,10 +30,10 @@ func TestAPIErrors(t *testing.T) {
 		rpcType  string
 		retry    int
 	}{
-		{404, `{"error":"mtproto: unknown account","kind":"not_found"}`, exitNotFound, "not_found", vault.ErrNotFound, "", 0},
-		{400, `{"error":"unknown TL method","kind":"bad_call"}`, exitError, "bad_call", errBadCall, "", 0},
-		{413, `{"error":"too large","kind":"too_large"}`, exitError, "bad_call", errBadCall, "", 0},
-		{403, `{"error":"auth.logOut","kind":"refused"}`, exitError, "refused", errCallRefused, "", 0},
+		{404, `{"error":"mtproto: unknown account","kind":"not_found"}`, exitNotFound, "not_found", localapi.ErrNotFound, "", 0},
+		{400, `{"error":"unknown TL method","kind":"bad_call"}`, exitError, "bad_call", localapi.ErrBadCall, "", 0},
+		{413, `{"error":"too large","kind":"too_large"}`, exitError, "bad_call", localapi.ErrBadCall, "", 0},
+		{403, `{"error":"auth.logOut","kind":"refused"}`, exitError, "refused", localapi.ErrRefused, "", 0},
 		{409, `{"error":"mtproto: proxy login refused","kind":"proxy_auth"}`, exitError, "proxy_auth", mtproto.ErrProxyAuth, "", 0},
 		{409, `{"error":"revoked","kind":"unauthorized","rpc_code":401,"rpc_type":"SESSION_REVOKED"}`, exitError, "unauthorized", nil, "SESSION_REVOKED", 0},
 		{409, `{"error":"lost","kind":"key_lost"}`, exitError, "key_lost", nil, "", 0},
@@ -46,8 +46,7 @@ func TestAPIErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		sock := serveCanned(t, tt.status, tt.body)
-		var out any
-		err := apiDo(context.Background(), sock, http.MethodPost, "/v1/accounts/a/invoke", []byte(`{}`), &out)
+		_, err := localapi.NewClient(sock).Invoke(context.Background(), "a", []byte(`{}`))
 		code, kind := classify(err)
 		if err == nil || code != tt.code || kind != tt.kind || (tt.sentinel != nil && !errors.Is(err, tt.sentinel)) {
 			t.Errorf("%d %s: %v, exit %d kind %q; want exit %d kind %q (is %v)", tt.status, tt.body, err, code, kind, tt.code, tt.kind, tt.sentinel)

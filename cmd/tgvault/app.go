@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tgvault/tgvault/internal/userdirs"
+	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/vault"
 )
 
@@ -94,8 +95,11 @@ func (a *app) printError(cmd *cobra.Command, err error, code int, kind string) {
 		if errors.As(err, &ke) {
 			out.KeyringCause = string(ke.Cause)
 		}
-		if ae, ok := errors.AsType[*apiError](err); ok {
-			out.RPCCode, out.RPCType, out.RetryAfter = ae.RPCCode, ae.RPCType, ae.RetryAfter
+		if le, ok := errors.AsType[*localapi.Error](err); ok {
+			out.RPCCode, out.RPCType = le.Body.RPCCode, le.Body.RPCType
+			if le.Body.RetryAfter != nil {
+				out.RetryAfter = *le.Body.RetryAfter
+			}
 		}
 		b, _ := json.Marshal(out)
 		fmt.Fprintf(a.stderr, "%s\n", b)

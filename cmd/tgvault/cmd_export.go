@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/vault"
 )
@@ -263,7 +264,7 @@ through. The session is revoked when CMD ends.`,
 			if err != nil {
 				return err
 			}
-			return a.execWith(argv, "TGVAULT_SESSION="+s)
+			return a.execWith(argv, localapi.EnvSession+"="+s)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "pyrogram", "the string format `F`: "+formatNames())
@@ -273,16 +274,12 @@ through. The session is revoked when CMD ends.`,
 	return cmd
 }
 
-// execEnv are the variables exec sets for its child: whatever the parent
-// had under these names is not passed on.
-var execEnv = []string{"TGVAULT_SESSION", "TGVAULT_RELAY_RSA_KEY", "TGVAULT_RELAY_RSA_FINGERPRINT", "TGVAULT_RELAY_SESSION_ID", "TGVAULT_PROXY_HOST", "TGVAULT_PROXY_PORT", "TGVAULT_PROXY_URL"}
-
 // execWith runs argv with more environment variables (NAME=VALUE) and
 // passes its exit status through as an exitStatus.
 func (a *app) execWith(argv []string, env ...string) error {
 	c := exec.Command(argv[0], argv[1:]...)
 	c.Env = os.Environ()
-	for _, name := range execEnv {
+	for _, name := range localapi.ChildEnv { // whatever the parent had under these names is not passed on
 		c.Env = withoutEnv(c.Env, name)
 	}
 	c.Env = append(c.Env, env...)

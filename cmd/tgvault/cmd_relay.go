@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,7 +12,6 @@ import (
 	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/mtproto/relay"
 	"github.com/tgvault/tgvault/sessionstring"
-	"github.com/tgvault/tgvault/vault"
 )
 
 // relayFormats are the --format names of a relay session.
@@ -65,37 +60,29 @@ func (f *relayFlags) request(format string) (localapi.RelayRequest, error) {
 
 // mintRelay asks the running tgvault run for a relay session of the
 // account name (waiting for the account to connect, up to callTimeout).
-func (a *app) mintRelay(name, format string, f *relayFlags) (localapi.RelayMinted, string, error) {
+func (a *app) mintRelay(name, format string, f *relayFlags) (localapi.RelayMinted, *localapi.Client, error) {
 	req, err := f.request(format)
 	if err != nil {
-		return localapi.RelayMinted{}, "", err
+		return localapi.RelayMinted{}, nil, err
 	}
-	sock, err := a.socketPath(f.socket)
+	c, err := a.apiClient(f.socket)
 	if err != nil {
-		return localapi.RelayMinted{}, "", err
-	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return localapi.RelayMinted{}, "", err
+		return localapi.RelayMinted{}, nil, err
 	}
 	ctx, stop := a.signalContext()
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	var m localapi.RelayMinted
-	if err := apiDo(ctx, sock, http.MethodPost, "/v1/accounts/"+url.PathEscape(name)+"/relay", body, &m); err != nil {
-		return localapi.RelayMinted{}, "", err
-	}
-	return m, sock, nil
+	m, err := c.MintRelay(ctx, name, req)
+	return m, c, err
 }
 
 // revokeRelay ends a relay session of the running tgvault run.
-func revokeRelay(sock, id string) error {
+func revokeRelay(c *localapi.Client, id string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var out localapi.RelayRevoked
-	err := apiDo(ctx, sock, http.MethodDelete, "/v1/relay/"+url.PathEscape(id), nil, &out)
-	if errors.Is(err, vault.ErrNotFound) {
+	err := c.RevokeRelay(ctx, id)
+	if errors.Is(err, localapi.ErrNotFound) {
 		return noRelaySession(id)
 	}
 	return err
@@ -109,27 +96,17 @@ func (id noRelaySession) Error() string {
 	return "no relay session " + string(id) + " in the running tgvault run (revoked, expired, or minted by an earlier run)"
 }
 
-func (noRelaySession) Is(target error) bool { return target == vault.ErrNotFound }
-
-// relayEnv is what a child of exec --relay gets: the relay string, the
-// relay's RSA key, and the SOCKS5 front when its library needs it.
-func relayEnv(m localapi.RelayMinted) []string {
-	env := []string{"TGVAULT_SESSION=" + m.Session, "TGVAULT_RELAY_RSA_KEY=" + m.RSAPublicKey, "TGVAULT_RELAY_RSA_FINGERPRINT=" + m.RSAFingerprint, "TGVAULT_RELAY_SESSION_ID=" + m.ID}
-	if p := m.Proxy; p != nil {
-		env = append(env, "TGVAULT_PROXY_HOST="+p.Host, "TGVAULT_PROXY_PORT="+strconv.Itoa(p.Port), "TGVAULT_PROXY_URL="+p.URL)
-	}
-	return env
-}
+func (noRelaySession) Is(target error) bool { return target == localapi.ErrNotFound }
 
 // execRelay is exec --relay: the child gets a relay session, which ends
 // when the child does.
 func (a *app) execRelay(name, format string, argv []string, f *relayFlags) error {
-	m, sock, err := a.mintRelay(name, format, f)
+	m, c, err := a.mintRelay(name, format, f)
 	if err != nil {
 		return err
 	}
-	runErr := a.execWith(argv, relayEnv(m)...)
-	if err := revokeRelay(sock, m.ID); err != nil {
+	runErr := a.execWith(argv, m.Env()...)
+	if err := revokeRelay(c, m.ID); err != nil {
 		a.warnf("relay session %s: not revoked (%v); it ends at %s or when run stops", m.ID, err, m.Expires.Local().Format(timeWithZone))
 	}
 	return runErr
@@ -201,11 +178,11 @@ func (a *app) relayRevokeCmd() *cobra.Command {
 		Short: "End a relay session: its key is forgotten and its connections closed",
 		Args:  exactArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sock, err := a.socketPath(socket)
+			c, err := a.apiClient(socket)
 			if err != nil {
 				return err
 			}
-			if err := revokeRelay(sock, args[0]); err != nil {
+			if err := revokeRelay(c, args[0]); err != nil {
 				return err
 			}
 			if a.json {
@@ -226,14 +203,14 @@ func (a *app) relayListCmd() *cobra.Command {
 		Short: "List the open relay sessions of the running tgvault run",
 		Args:  exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sock, err := a.socketPath(socket)
+			c, err := a.apiClient(socket)
 			if err != nil {
 				return err
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			var list []localapi.RelaySession
-			if err := apiGet(ctx, sock, "/v1/relay", &list); err != nil {
+			list, err := c.RelaySessions(ctx)
+			if err != nil {
 				return err
 			}
 			if a.json {

@@ -4,15 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -150,9 +146,7 @@ func (a *app) runServe(fl *runFlags, names []string) error {
 		case !fleetVault && fl.worker != "":
 			return usagef("--worker needs a vault in PostgreSQL (--vault postgres://...)")
 		case fleetVault:
-			if len(names) > 0 {
-				return usagef("a worker serves the accounts its leases give it, not NAMEs")
-			}
+			// NAMEs with a fleet: daemon.ErrFleetNames (exit 2).
 			if cfg.Fleet, err = pgvault.NewFleet(be, fl.worker, fl.lease); err != nil {
 				return usagef("%v", err)
 			}
@@ -264,95 +258,17 @@ pings stop (ping_delay_disconnect, half the lease, 3s to 75s), so that a
 worker that dies or is paused has its accounts taken over by the others once
 its leases expired and that delay passed. See docs/fleet.md.`
 
-// errNotRunning reports a socket nobody serves.
-var errNotRunning = errors.New("tgvault run is not running")
+// errNotRunning reports a socket nobody serves (status tells it apart).
+var errNotRunning = localapi.ErrNoServer
 
-// Errors of `tgvault call NAME METHOD`: the local API would not send the
-// call (400, 413), or refuses the method (403).
-var (
-	errBadCall     = errors.New("bad method call")
-	errCallRefused = errors.New("method refused")
-)
-
-// apiGet GETs path from the local API and decodes the JSON answer into
-// out; an error answer is mapped to our errors (404 not found, 409 the
-// account's session is unusable).
-func apiGet(ctx context.Context, sock, path string, out any) error {
-	return apiDo(ctx, sock, http.MethodGet, path, nil, out)
+// apiClient is the local API's client on --socket (else run's socket).
+func (a *app) apiClient(socket string) (*localapi.Client, error) {
+	sock, err := a.socketPath(socket)
+	if err != nil {
+		return nil, err
+	}
+	return localapi.NewClient(sock), nil
 }
-
-// apiDo makes one request of the local API; see apiGet. An error answer
-// is an *apiError (a 404 is vault.ErrNotFound, a 400 or 413
-// errBadCall, a 403 errCallRefused, a refused proxy login
-// mtproto.ErrProxyAuth).
-func apiDo(ctx context.Context, sock, method, path string, body []byte, out any) error {
-	err := localapi.NewClient(sock).Do(ctx, method, path, body, out)
-	if errors.Is(err, localapi.ErrNoServer) {
-		return fmt.Errorf("%w (no answer on %s: start it, or point --socket/TGVAULT_SOCKET at its socket)", errNotRunning, sock)
-	}
-	if le, ok := errors.AsType[*localapi.Error](err); ok {
-		return newAPIError(le)
-	}
-	return err
-}
-
-// apiError is an error answer of the local API: its message, its kind
-// (localapi.Kind*) and, for a Telegram error, its code, type and the
-// seconds a FLOOD_WAIT asks for. Error keeps the message as the API gave
-// it; --json adds the rest (printError).
-type apiError struct {
-	Status     int
-	Kind       string // one of apiKinds, else empty
-	Msg        string
-	RPCCode    int
-	RPCType    string
-	RetryAfter int
-	sentinel   error // what errors.Is finds: vault.ErrNotFound, errBadCall, ...
-}
-
-// apiKinds are the kinds of the local API that `tgvault call` passes on as
-// its own --json kind. Others (a newer or foreign server) are not: the
-// kinds a script sees stay the ones README lists.
-var apiKinds = map[string]bool{
-	localapi.KindBodyTimeout: true, localapi.KindUnauthorized: true, localapi.KindKeyLost: true,
-	localapi.KindKeyDuplicated: true, localapi.KindNoSession: true, localapi.KindFloodWait: true,
-	localapi.KindRPCError: true, localapi.KindFailed: true, localapi.KindTimeout: true, localapi.KindUnreachable: true,
-	localapi.KindRelayOff: true,
-}
-
-func newAPIError(le *localapi.Error) *apiError {
-	e, status := le.Body, le.Status
-	if e.Error == "" {
-		e.Error = le.StatusText
-	}
-	ae := &apiError{Status: status, Msg: e.Error, RPCCode: e.RPCCode, RPCType: e.RPCType}
-	if e.RetryAfter != nil {
-		ae.RetryAfter = *e.RetryAfter
-	}
-	if apiKinds[e.Kind] {
-		ae.Kind = e.Kind
-	}
-	switch {
-	case status == http.StatusNotFound:
-		ae.sentinel = vault.ErrNotFound
-	case status == http.StatusBadRequest, status == http.StatusRequestEntityTooLarge:
-		ae.sentinel = errBadCall
-	case status == http.StatusForbidden:
-		ae.sentinel = errCallRefused
-	case e.Kind == localapi.KindProxyAuth:
-		ae.sentinel = mtproto.ErrProxyAuth
-	}
-	return ae
-}
-
-func (e *apiError) Error() string {
-	if e.sentinel != nil && e.sentinel != mtproto.ErrProxyAuth { // the message names that one already
-		return e.sentinel.Error() + ": " + e.Msg
-	}
-	return "local API: " + e.Msg
-}
-
-func (e *apiError) Unwrap() error { return e.sentinel }
 
 // callBody makes the body of POST /invoke from METHOD and the JSON object
 // of its parameters (which may name the method in "_" too).
@@ -404,8 +320,9 @@ func (a *app) callCmd() *cobra.Command {
 // call is `tgvault call`: one request of the local API, its answer
 // printed.
 func (a *app) call(socket string, args []string) error {
+	name, what := args[0], args[1]
 	var body []byte
-	if args[1] != "me" && args[1] != "peer" {
+	if what != "me" && what != "peer" {
 		var params []byte
 		if len(args) == 3 {
 			params = []byte(args[2])
@@ -418,11 +335,11 @@ func (a *app) call(socket string, args []string) error {
 			}
 		}
 		var err error
-		if body, err = callBody(args[1], params); err != nil {
+		if body, err = callBody(what, params); err != nil {
 			return err
 		}
 	}
-	sock, err := a.socketPath(socket)
+	c, err := a.apiClient(socket)
 	if err != nil {
 		return err
 	}
@@ -430,33 +347,31 @@ func (a *app) call(socket string, args []string) error {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	base := "/v1/accounts/" + url.PathEscape(args[0])
-	if body != nil {
-		var out json.RawMessage
-		if err := apiDo(ctx, sock, http.MethodPost, base+"/invoke", body, &out); err != nil {
+	switch what {
+	case "me":
+		me, err := c.Me(ctx, name)
+		if err != nil {
+			return err
+		}
+		if a.json {
+			return a.printJSON(me)
+		}
+		a.printf("%-12s %d\n%-12s %t\n", "user_id", me.UserID, "is_bot", me.IsBot)
+	case "peer":
+		p, err := c.Peer(ctx, name, args[2])
+		if err != nil {
+			return err
+		}
+		if a.json {
+			return a.printJSON(p)
+		}
+		a.printf("%-12s %d\n%-12s %s\n%-12s %s\n%-12s %s\n", "id", p.ID, "type", p.Type, "access_hash", p.AccessHash, "username", p.Username)
+	default:
+		out, err := c.Invoke(ctx, name, body)
+		if err != nil {
 			return err
 		}
 		return a.printJSON(out)
-	}
-	var out map[string]any
-	if args[1] == "me" {
-		err = apiGet(ctx, sock, base+"/me", &out)
-	} else {
-		err = apiGet(ctx, sock, base+"/peers/"+url.PathEscape(args[2]), &out)
-	}
-	if err != nil {
-		return err
-	}
-	if a.json {
-		return a.printJSON(out)
-	}
-	for _, k := range []string{"user_id", "is_bot", "id", "type", "access_hash", "username"} {
-		if v, ok := out[k]; ok {
-			if f, isNum := v.(float64); isNum {
-				v = strconv.FormatFloat(f, 'f', -1, 64)
-			}
-			a.printf("%-12s %v\n", k, v)
-		}
 	}
 	return nil
 }
@@ -497,15 +412,11 @@ The socket is --socket, else TGVAULT_SOCKET, else run's default.`
 
 // poolStatus asks a running `tgvault run` for its accounts.
 func (a *app) poolStatus(socket string) ([]localapi.Account, error) {
-	sock, err := a.socketPath(socket)
+	c, err := a.apiClient(socket)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var out []localapi.Account
-	if err := apiGet(ctx, sock, "/v1/accounts", &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return c.Accounts(ctx)
 }

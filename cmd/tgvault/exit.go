@@ -5,8 +5,10 @@ import (
 	"fmt"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/daemon"
 	"github.com/tgvault/tgvault/internal/memlock"
 	"github.com/tgvault/tgvault/internal/privdir"
+	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/vault"
 )
@@ -64,10 +66,12 @@ func classify(err error) (int, string) {
 		return exitError, "name_taken"
 	case errors.Is(err, vault.ErrBadInput), errors.Is(err, mtproto.ErrTDataCorrupt), errors.Is(err, mtproto.ErrNotTData):
 		return exitError, "bad_input"
-	case errors.Is(err, errBadCall):
+	case errors.Is(err, localapi.ErrBadCall):
 		return exitError, "bad_call"
-	case errors.Is(err, errCallRefused):
+	case errors.Is(err, localapi.ErrRefused):
 		return exitError, "refused"
+	case errors.Is(err, daemon.ErrFleetNames):
+		return exitUsage, "usage"
 	case errors.Is(err, mtproto.ErrProxyAuth):
 		return exitError, "proxy_auth"
 	case errors.Is(err, memlock.ErrNotLocked):
@@ -85,13 +89,23 @@ func classify(err error) (int, string) {
 		return exitBusy, "busy"
 	case errors.Is(err, vault.ErrLocked), errors.Is(err, vault.ErrKeyringNotFound):
 		return exitLocked, "locked"
-	case errors.Is(err, vault.ErrNotFound), errors.Is(err, vault.ErrNotInitialized):
+	case errors.Is(err, vault.ErrNotFound), errors.Is(err, vault.ErrNotInitialized), errors.Is(err, localapi.ErrNotFound):
 		return exitNotFound, "not_found"
 	}
-	if ae, ok := errors.AsType[*apiError](err); ok && ae.Kind != "" {
-		return exitError, ae.Kind // flood_wait, rpc_error, key_lost, ...
+	if le, ok := errors.AsType[*localapi.Error](err); ok && apiKinds[le.Body.Kind] {
+		return exitError, le.Body.Kind // flood_wait, rpc_error, key_lost, ...
 	}
 	return exitError, "error"
+}
+
+// apiKinds are the kinds of the local API's error answers that pass on
+// as a command's own --json kind. Others (a newer or foreign server) are
+// not: the kinds a script sees stay the ones README lists.
+var apiKinds = map[string]bool{
+	localapi.KindBodyTimeout: true, localapi.KindUnauthorized: true, localapi.KindKeyLost: true,
+	localapi.KindKeyDuplicated: true, localapi.KindNoSession: true, localapi.KindFloodWait: true,
+	localapi.KindRPCError: true, localapi.KindFailed: true, localapi.KindTimeout: true, localapi.KindUnreachable: true,
+	localapi.KindRelayOff: true,
 }
 
 // hint adds what to do about an error, where the error's own message
@@ -103,6 +117,8 @@ func hint(err error) string {
 		return "or point --vault / TGVAULT_DIR at an existing vault"
 	case errors.Is(err, vault.ErrBinding), errors.Is(err, vault.ErrCorrupt):
 		return corruptHint(err)
+	case errors.Is(err, localapi.ErrNoServer):
+		return "start it (tgvault run), or point --socket/TGVAULT_SOCKET at its socket"
 	case errors.Is(err, mtproto.ErrProxyAuth):
 		return "fix the proxy's username or password: TGVAULT_PROXY_FILE (a file holding the URL), or `tgvault proxy NAME -` (the URL on stdin) for an account's own"
 	}

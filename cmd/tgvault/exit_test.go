@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/daemon"
 	"github.com/tgvault/tgvault/internal/testhooks"
+	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/vault"
 	"github.com/tgvault/tgvault/vault/pgvault"
 )
@@ -50,8 +52,10 @@ func TestClassify(t *testing.T) {
 		// The more actionable sentinel wins.
 		{errors.Join(vault.ErrLocked, &vault.KeyringError{Op: "get", Cause: vault.CauseNoDBus}), exitKeyring},
 		{fmt.Errorf("%w: %w", vault.ErrBadInput, crypto.ErrCorrupt), exitError},
-		{fmt.Errorf("%w: unknown TL method", errBadCall), exitError},
-		{fmt.Errorf("%w: auth.logOut", errCallRefused), exitError},
+		{fmt.Errorf("%w: unknown TL method", localapi.ErrBadCall), exitError},
+		{fmt.Errorf("%w: auth.logOut", localapi.ErrRefused), exitError},
+		{fmt.Errorf("%w: x", localapi.ErrNotFound), exitNotFound},
+		{daemon.ErrFleetNames, exitUsage}, // run --worker W NAME
 	} {
 		if got, _ := classify(c.err); got != c.want {
 			t.Errorf("classify(%v) = %d, want %d", c.err, got, c.want)
