@@ -20,6 +20,7 @@ import (
 
 	"github.com/tgvault/tgvault/internal/atomicfile"
 	"github.com/tgvault/tgvault/internal/userdirs"
+	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/vault"
 )
@@ -91,7 +92,7 @@ func (a *app) demo(ctx context.Context, socket, infoFile string) (err error) {
 		return err
 	}
 
-	srv, stopSrv, err := startDemoServer(filepath.Join(dir, "dev-server"))
+	srv, stopSrv, err := devserver.StartDemo(filepath.Join(dir, "dev-server"))
 	if err != nil {
 		return err
 	}
@@ -121,23 +122,21 @@ func (a *app) demo(ctx context.Context, socket, infoFile string) (err error) {
 	}
 
 	// run, until ctx ends (Ctrl-C).
-	runErr := make(chan error, 1)
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	var runOut lockedBuffer
-	go func() {
+	run := goRun(func() error {
 		c := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &runOut, held: kr, ctx: runCtx,
 			getenv: demoEnv(a.getenv, env, nil)}
 		if code := c.run([]string{"run", "--socket", sock}); code != exitOK {
-			runErr <- fmt.Errorf("demo: tgvault run: exit %d: %s", code, strings.TrimSpace(runOut.String()))
-			return
+			return fmt.Errorf("demo: tgvault run: exit %d: %s", code, strings.TrimSpace(runOut.String()))
 		}
-		runErr <- nil
-	}()
-	if err := a.demoWaitReady(ctx, sock, runErr); err != nil {
+		return nil
+	})
+	if err := demoWaitReady(ctx, sock, run); err != nil {
 		// run must be done with the throwaway vault before it is removed.
 		stopRun()
-		if rerr := <-runErr; rerr != nil && ctx.Err() == nil {
+		if rerr := run.wait(); rerr != nil && ctx.Err() == nil && !errors.Is(err, rerr) {
 			err = errors.Join(err, rerr)
 		}
 		if ctx.Err() != nil {
@@ -147,42 +146,39 @@ func (a *app) demo(ctx context.Context, socket, infoFile string) (err error) {
 	}
 	if err := a.demoPrint(dir, srv.Addr(), sock, socket != "" || sock != a.defaultSocket(), infoFile); err != nil {
 		stopRun()
-		<-runErr
+		_ = run.wait()
 		return err
 	}
 	// run's own warnings (an account's trouble) from here on.
 	runOut.tee(a.stderr)
 	select {
-	case err := <-runErr:
-		return err
+	case <-run.done:
+		return run.err
 	case <-ctx.Done():
 		stopRun()
-		return <-runErr
+		return run.wait()
 	}
 }
 
-// startDemoServer opens the demo's dev server in dir with its demo
-// accounts and serves it in this process until stop.
-func startDemoServer(dir string) (srv *devserver.Server, stop func(), err error) {
-	srv, err = devserver.Open(devserver.Options{Dir: dir, Addr: "127.0.0.1:0"})
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := srv.Demo(); err != nil {
-		srv.Close()
-		return nil, nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+// background is a function running in a goroutine: done is closed when it
+// has returned err (wait may be called any number of times).
+type background struct {
+	done chan struct{}
+	err  error
+}
+
+func goRun(f func() error) *background {
+	b := &background{done: make(chan struct{})}
 	go func() {
-		defer close(done)
-		_ = srv.Serve(ctx)
+		defer close(b.done)
+		b.err = f()
 	}()
-	return srv, func() {
-		cancel()
-		<-done
-		srv.Close()
-	}, nil
+	return b
+}
+
+func (b *background) wait() error {
+	<-b.done
+	return b.err
 }
 
 // demoFiles writes the secrets the demo's commands read from files (a
@@ -241,37 +237,25 @@ func (a *app) defaultSocket() string {
 	return s
 }
 
-// demoWaitReady waits until both demo accounts are ready in run's pool.
-func (a *app) demoWaitReady(ctx context.Context, sock string, runErr <-chan error) error {
+// demoWaitReady waits until both demo accounts are ready in run's pool,
+// run stops, or ctx ends.
+func demoWaitReady(ctx context.Context, sock string, run *background) error {
 	ctx, cancel := context.WithTimeout(ctx, demoReadyTimeout)
 	defer cancel()
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		if accts, err := a.poolStatus(sock); err == nil {
-			ready := 0
-			for _, p := range accts {
-				if p.Status == "ready" {
-					ready++
-				}
-			}
-			if ready == 2 {
-				return nil
-			}
+	ready := goRun(func() error { return localapi.NewClient(sock).WaitReady(ctx, demoBotName, demoUserName) })
+	select {
+	case <-ready.done:
+		if errors.Is(ready.err, context.DeadlineExceeded) {
+			return fmt.Errorf("demo: the accounts were not online within %v (%w)", demoReadyTimeout, ready.err)
 		}
-		select {
-		case err := <-runErr:
-			if err == nil {
-				err = errors.New("demo: run stopped before its accounts were online")
-			}
-			return err
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("demo: the accounts were not online within %v", demoReadyTimeout)
-			}
-			return ctx.Err()
-		case <-t.C:
+		return ready.err
+	case <-run.done:
+		cancel()
+		_ = ready.wait()
+		if run.err == nil {
+			return errors.New("demo: run stopped before its accounts were online")
 		}
+		return run.err
 	}
 }
 
@@ -285,8 +269,8 @@ func (a *app) demoPrint(dir, addr, sock string, ownSocket bool, infoFile string)
 	try := []string{
 		call + " " + demoBotName + " me",
 		call + " " + demoUserName + " users.getUsers '{\"id\":[{\"_\":\"inputUserSelf\"}]}'",
-		"curl --unix-socket " + sock + " http://tgvault/v1/accounts",
-		"curl --unix-socket " + sock + " http://tgvault/v1/accounts/" + demoUserName + "/invoke -d '{\"_\":\"help.getConfig\"}'",
+		"curl --unix-socket " + sock + " " + localapi.AccountsURL(),
+		"curl --unix-socket " + sock + " " + localapi.InvokeURL(demoUserName) + " -d '{\"_\":\"help.getConfig\"}'",
 	}
 	info := struct {
 		Dir      string   `json:"dir"`

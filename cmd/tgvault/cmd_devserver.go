@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,23 +14,6 @@ import (
 	"github.com/tgvault/tgvault/internal/atomicfile"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 )
-
-// devServerInfo is what dev-server prints (one JSON line with --json) and
-// writes to --info-file.
-type devServerInfo struct {
-	Addr      string   `json:"addr"`
-	PublicKey string   `json:"public_key"`
-	DC        int      `json:"dc"`
-	State     string   `json:"state"`
-	BotToken  string   `json:"bot_token"`
-	Bots      []string `json:"bots,omitempty"`  // --seed-bots tokens
-	Seeds     string   `json:"seeds,omitempty"` // --seed-accounts: the directory of their .session files
-	Phone     string   `json:"phone"`
-	Code      string   `json:"code"`
-	// DCs are the addresses of every DC the server is, by DC id (the
-	// home DC's is Addr), with --other-dcs.
-	DCs map[string]string `json:"dcs,omitempty"`
-}
 
 // devHarness is nil in a normal build. Test binaries (testhooks_test.go)
 // and builds with -tags tgvault_testhooks (testhooks.go) set it to add the
@@ -99,7 +81,7 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&df.stateDir, "state", "", "the state `DIR` (accounts, keys, the RSA key)")
-	f.StringVar(&df.listen, "listen", "127.0.0.1:0", "the `ADDRESS` to listen on (port 0: any free port; default: the one the state directory keeps, else a free port)")
+	f.StringVar(&df.listen, "listen", devserver.DefaultAddr, "the `ADDRESS` to listen on (port 0: any free port; default: the one the state directory keeps, else a free port)")
 	f.IntVar(&df.seedBots, "seed-bots", 0, "add `N` more bots and print their tokens")
 	f.IntSliceVar(&df.otherDCs, "other-dcs", nil, "also be these DC `IDS` (1,3,4,5, say), each on a free port of its own, with keys of its own; help.getConfig lists them, auth.exportAuthorization/importAuthorization move a login there")
 	f.BoolVar(&df.qrAccept, "qr-accept", false, "accept every QR login (login --qr) as the demo user, as if its phone scanned the code")
@@ -138,7 +120,7 @@ func (a *app) runDevServer(df devServerFlags, listenGiven bool) error {
 		return err
 	}
 	defer srv.Close()
-	info, err := devInfo(srv, dir, df)
+	info, err := srv.Setup(df.seedBots, df.seedAccts)
 	if err != nil {
 		return err
 	}
@@ -166,14 +148,12 @@ func (a *app) runDevServer(df devServerFlags, listenGiven bool) error {
 }
 
 // openDevServer opens the dev server on its state directory, on the
-// address it keeps there unless --listen is given, and keeps the address
-// it got.
+// address it keeps there unless --listen is given.
 func openDevServer(ctx context.Context, dir string, df devServerFlags, listenGiven bool) (*devserver.Server, error) {
-	addr, kept, err := devserver.ListenAddr(dir, df.listen, listenGiven)
-	if err != nil {
-		return nil, err
+	opts := devserver.Options{Dir: dir, OtherDCs: df.otherDCs}
+	if listenGiven {
+		opts.Addr = df.listen
 	}
-	opts := devserver.Options{Dir: dir, Addr: addr, OtherDCs: df.otherDCs}
 	if df.harness != nil {
 		df.harness.Options(&opts)
 	}
@@ -188,51 +168,16 @@ func openDevServer(ctx context.Context, dir string, df devServerFlags, listenGiv
 			}
 		}
 	}
-	srv, err = devserver.Open(opts)
-	if err != nil && kept {
-		return nil, devserver.KeptAddrError(dir, addr, err)
+	srv, err := devserver.OpenKept(opts)
+	if _, ok := errors.AsType[*devserver.KeptAddrError](err); ok {
+		return nil, fmt.Errorf("%w Stop it, or give --listen %s for a new port "+
+			"(accounts logged in before then need `tgvault set NAME --address NEWADDR`)", err, devserver.DefaultAddr)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if err := devserver.SaveListenAddr(dir, srv.Addr()); err != nil {
-		srv.Close()
-		return nil, err
-	}
-	return srv, nil
-}
-
-// devInfo makes the demo accounts and the seeds, and says where they are.
-func devInfo(srv *devserver.Server, dir string, df devServerFlags) (devServerInfo, error) {
-	info := devServerInfo{Addr: srv.Addr(), PublicKey: srv.PublicKeyPath(), DC: srv.DC(), State: dir,
-		Phone: "+" + devserver.DemoPhone, Code: devserver.DefaultLoginCode}
-	if len(df.otherDCs) > 0 {
-		info.DCs = map[string]string{}
-		for _, dc := range srv.DCs() {
-			info.DCs[strconv.Itoa(dc)], _ = srv.DCAddr(dc)
-		}
-	}
-	var err error
-	if info.BotToken, err = srv.Demo(); err != nil {
-		return info, err
-	}
-	for i := range df.seedBots {
-		_, tok, err := srv.AddBot(fmt.Sprintf("bot%d", i+1))
-		if err != nil {
-			return info, err
-		}
-		info.Bots = append(info.Bots, tok)
-	}
-	if df.seedAccts > 0 {
-		if info.Seeds, err = srv.WriteSeeds(df.seedAccts); err != nil {
-			return info, err
-		}
-	}
-	return info, nil
+	return srv, err
 }
 
 // printDevServer writes --info-file and says what runs and how to log in.
-func (a *app) printDevServer(srv *devserver.Server, info devServerInfo, df devServerFlags) error {
+func (a *app) printDevServer(srv *devserver.Server, info devserver.Info, df devServerFlags) error {
 	line, err := json.Marshal(info)
 	if err != nil {
 		return err

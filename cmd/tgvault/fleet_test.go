@@ -23,6 +23,7 @@ import (
 
 	"github.com/tgvault/tgvault/internal/devharness"
 	"github.com/tgvault/tgvault/internal/pgtest"
+	"github.com/tgvault/tgvault/mtproto/devserver"
 )
 
 // envFleetAccounts sets the accounts of TestFleet (300 when unset; the
@@ -181,7 +182,7 @@ func newFleetEnv(t *testing.T, n int) *fleetEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dev.Process.Kill(); dev.Wait() })
-	var di devServerInfo
+	var di devserver.Info
 	e.waitFor(time.Minute, "the dev server", func() bool {
 		b, err := os.ReadFile(info)
 		return err == nil && json.Unmarshal(b, &di) == nil && di.Addr != ""

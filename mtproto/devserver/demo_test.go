@@ -65,28 +65,28 @@ func TestDemoSameEveryStart(t *testing.T) {
 	}
 }
 
-// TestListenAddrKept: no file, the flag; a saved address comes back
-// (kept) unless --listen is given; a file that is no address is an error
-// naming the file.
+// TestListenAddrKept: no file, DefaultAddr; a saved address comes back
+// (kept) unless another is asked for; a file that is no address is an
+// error naming the file.
 func TestListenAddrKept(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if a, kept, err := ListenAddr(dir, "127.0.0.1:0", false); a != "127.0.0.1:0" || kept || err != nil {
+	if a, kept, err := ListenAddr(dir, ""); a != DefaultAddr || kept || err != nil {
 		t.Fatalf("fresh: %q %v %v", a, kept, err)
 	}
 	if err := SaveListenAddr(dir, "127.0.0.1:4242"); err != nil {
 		t.Fatal(err)
 	}
-	if a, kept, err := ListenAddr(dir, "127.0.0.1:0", false); a != "127.0.0.1:4242" || !kept || err != nil {
+	if a, kept, err := ListenAddr(dir, ""); a != "127.0.0.1:4242" || !kept || err != nil {
 		t.Fatalf("saved: %q %v %v", a, kept, err)
 	}
-	if a, kept, err := ListenAddr(dir, "127.0.0.1:5555", true); a != "127.0.0.1:5555" || kept || err != nil {
+	if a, kept, err := ListenAddr(dir, "127.0.0.1:5555"); a != "127.0.0.1:5555" || kept || err != nil {
 		t.Fatalf("given: %q %v %v", a, kept, err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, listenAddrFile), []byte("nonsense\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := ListenAddr(dir, "127.0.0.1:0", false); err == nil || !strings.Contains(err.Error(), listenAddrFile) {
+	if _, _, err := ListenAddr(dir, ""); err == nil || !strings.Contains(err.Error(), listenAddrFile) {
 		t.Fatalf("bad file: %v", err)
 	}
 }
