@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -15,22 +14,13 @@ import (
 	"github.com/tgvault/tgvault/vault"
 )
 
-// agentSocket is the agent's socket: TGVAULT_AGENT_SOCKET, else agent.sock
-// in the runtime directory (beside run's socket).
-func (a *app) agentSocket() string {
-	if s := a.getenv("TGVAULT_AGENT_SOCKET"); s != "" {
-		return s
-	}
-	return filepath.Join(userdirs.RuntimeDir(a.getenv), "agent.sock")
-}
-
 // agentKeyring returns the tgvault agent behind the vault's Keyring
 // interface, or nil where the agent does not run (agent.Supported).
 func (a *app) agentKeyring() vault.Keyring {
 	if !agent.Supported() || a.held != nil {
 		return nil
 	}
-	sock := a.agentSocket()
+	sock := userdirs.AgentSocket(a.getenv)
 	return agentkeyring.New(&agent.Client{Socket: sock, Start: func() error { return startAgent(sock) }})
 }
 

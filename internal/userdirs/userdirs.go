@@ -105,8 +105,33 @@ func HostStateDir(getenv Getenv) (string, bool) {
 
 // MaxSocketDir is the longest runtime directory tgvault uses: a unix
 // socket's path is limited to about 104 bytes (108 on Linux), and the
-// longest name in it is "agent.sock".
+// longest name in it is AgentSocketName.
 const MaxSocketDir = 90
+
+// The names of the sockets in the runtime directory.
+const (
+	RunSocketName   = "run.sock"   // `tgvault run`'s local API
+	AgentSocketName = "agent.sock" // the tgvault agent
+)
+
+// RunSocket is `tgvault run`'s local API socket when no flag names one:
+// TGVAULT_SOCKET, else RunSocketName in RuntimeDir. inRuntimeDir says
+// that it is the latter, which the caller makes or checks (privdir).
+func RunSocket(getenv Getenv) (path string, inRuntimeDir bool) {
+	if s := getenv("TGVAULT_SOCKET"); s != "" {
+		return s, false
+	}
+	return filepath.Join(RuntimeDir(getenv), RunSocketName), true
+}
+
+// AgentSocket is the tgvault agent's socket: TGVAULT_AGENT_SOCKET, else
+// AgentSocketName in RuntimeDir (beside run's).
+func AgentSocket(getenv Getenv) string {
+	if s := getenv("TGVAULT_AGENT_SOCKET"); s != "" {
+		return s
+	}
+	return filepath.Join(RuntimeDir(getenv), AgentSocketName)
+}
 
 // RuntimeDir is where tgvault's sockets live (run's API, the agent's):
 // $XDG_RUNTIME_DIR/tgvault; else run/ in the host state directory under

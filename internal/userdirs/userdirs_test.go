@@ -72,3 +72,22 @@ func TestRuntimeDir(t *testing.T) {
 		t.Error("StateDir with a relative home: no error")
 	}
 }
+
+// TestSockets: the variables win; else each socket is in RuntimeDir.
+func TestSockets(t *testing.T) {
+	t.Parallel()
+	e := env(map[string]string{"XDG_RUNTIME_DIR": "/run/user/1000"})
+	if got, in := RunSocket(e); got != filepath.Join("/run/user/1000", "tgvault", "run.sock") || !in {
+		t.Errorf("RunSocket = %q, %v", got, in)
+	}
+	if got := AgentSocket(e); got != filepath.Join("/run/user/1000", "tgvault", "agent.sock") {
+		t.Errorf("AgentSocket = %q", got)
+	}
+	e = env(map[string]string{"XDG_RUNTIME_DIR": "/run/user/1000", "TGVAULT_SOCKET": "/srv/api.sock", "TGVAULT_AGENT_SOCKET": "/srv/agent.sock"})
+	if got, in := RunSocket(e); got != "/srv/api.sock" || in {
+		t.Errorf("RunSocket with TGVAULT_SOCKET = %q, %v", got, in)
+	}
+	if got := AgentSocket(e); got != "/srv/agent.sock" {
+		t.Errorf("AgentSocket with TGVAULT_AGENT_SOCKET = %q", got)
+	}
+}
