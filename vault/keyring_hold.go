@@ -263,6 +263,18 @@ func (h Holders) Use() string {
 	return ""
 }
 
+// Choose is the holder init and unlock plan to use (Use), or AgentErr
+// when neither can hold the key and the agent could, but for a reason the
+// user must fix (its socket directory is another user's): that is an
+// error then, not a quiet fall back to a locked vault.
+func (h Holders) Choose() (string, error) {
+	use := h.Use()
+	if use == "" && h.AgentErr != nil {
+		return "", h.AgentErr
+	}
+	return use, nil
+}
+
 // ProbeHolders asks the OS keyring of opts for a secret that is never
 // stored (so nothing is changed, and nothing prompts), and reports which
 // holders can keep an unlocked vault key here.

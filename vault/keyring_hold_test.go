@@ -222,6 +222,30 @@ func TestProbeHolders(t *testing.T) {
 	}
 }
 
+// TestHoldersChoose: an agent that cannot be used is an error only when
+// the keyring cannot hold the key either.
+func TestHoldersChoose(t *testing.T) {
+	t.Parallel()
+	bad := errors.New("the socket directory is another user's")
+	for _, c := range []struct {
+		name string
+		h    Holders
+		want string
+		err  error
+	}{
+		{"keyring", Holders{}, HeldByKeyring, nil},
+		{"keyring, agent broken", Holders{AgentErr: bad}, HeldByKeyring, nil},
+		{"agent", Holders{Keyring: ErrKeyring, Agent: true}, HeldByAgent, nil},
+		{"neither", Holders{Keyring: ErrKeyring}, "", nil},
+		{"neither, agent broken", Holders{Keyring: ErrKeyring, AgentErr: bad}, "", bad},
+	} {
+		got, err := c.h.Choose()
+		if got != c.want || !errors.Is(err, c.err) || (c.err == nil) != (err == nil) {
+			t.Errorf("%s: %q, %v; want %q, %v", c.name, got, err, c.want, c.err)
+		}
+	}
+}
+
 // TestDoctorNeverAdvisesUnlockInVain: Doctor recommends tgvault unlock
 // only where the keyring or an agent can hold the key.
 func TestDoctorNeverAdvisesUnlockInVain(t *testing.T) {

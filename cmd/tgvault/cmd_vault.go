@@ -26,15 +26,13 @@ func (a *app) holderPlan(opts *vault.Options, noKeyring bool) (string, error) {
 		opts.Keyring = nil
 	}
 	h := vault.ProbeHolders(*opts)
-	use := h.Use()
+	use, err := h.Choose()
 	switch {
+	case err != nil:
+		return "", err
 	case use == vault.HeldByKeyring:
 		return use, nil
-	case use == "" && h.AgentErr != nil:
-		return "", h.AgentErr
-	case use == vault.HeldByAgent && noKeyring:
-		// A --no-keyring vault: the agent, without a word about the keyring.
-	case use == vault.HeldByAgent:
+	case use == vault.HeldByAgent && !noKeyring: // --no-keyring: not a word about the keyring
 		a.notef("the OS keyring is not usable here (%v); a tgvault agent will hold the vault key in memory instead", keyringWhy(h.Keyring))
 	}
 	opts.Keyring = nil
