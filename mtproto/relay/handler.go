@@ -124,7 +124,12 @@ func (r *Relay) serveRPC(ctx context.Context, req *mtserver.Request) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if !r.startCall() { // the relay is closing
+		<-c.inflight
+		return req.Error(ctx, 500, errUpstream)
+	}
 	go func() {
+		defer r.calls.Done()
 		defer func() { <-c.inflight }()
 		c.relay(ctx, req, m)
 	}()

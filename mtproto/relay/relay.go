@@ -99,6 +99,11 @@ type Config struct {
 	// Policy.CallRate sets it per session.
 	CallRate  float64
 	CallBurst int
+	// CloseWait bounds how long Close waits for the calls in flight to be
+	// answered before it cuts the connections (2 s when zero; negative:
+	// no wait): a client whose call was cut resends it on reconnect, so
+	// a message sent just before the stop could go twice.
+	CloseWait time.Duration
 	// SessionConns caps the client connections of one relay session at
 	// once, on every DC together (DefaultSessionConns when zero;
 	// negative: no cap); AccountConns caps those of all relay sessions
@@ -128,6 +133,9 @@ type Relay struct {
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// calls are the relayed calls in flight: added under mu while the
+	// relay is not closed, so Close's Wait follows every Add.
+	calls sync.WaitGroup
 
 	mu       sync.Mutex
 	sessions map[string]*Session
@@ -146,10 +154,13 @@ type Relay struct {
 // accountState is what the relay keeps per account while it has
 // sessions: the server's real DC addresses (from its help.getConfig, for
 // the account's connections to other DCs) and a lock per DC under which
-// the account's key there is made once.
+// the account's key there is made once; done is the Done of the Account
+// it was made for (nil until a Mint watches it): an account the pool
+// stops and serves again is a new Account, with a state of its own.
 type accountState struct {
 	real   []realOption
 	making map[int]*sync.Mutex
+	done   <-chan struct{}
 }
 
 // dcServer is the relay answering as one DC.
@@ -185,6 +196,9 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.CallBurst <= 0 {
 		cfg.CallBurst = DefaultCallBurst
 	}
+	if cfg.CloseWait == 0 {
+		cfg.CloseWait = 2 * time.Second
+	}
 	if cfg.SessionConns == 0 {
 		cfg.SessionConns = DefaultSessionConns
 	}
@@ -219,8 +233,10 @@ func New(cfg Config) (*Relay, error) {
 // PublicKey returns the public half of the relay's RSA key.
 func (r *Relay) PublicKey() *rsa.PublicKey { return &r.rsa.PublicKey }
 
-// Close revokes every session, closes every connection and listener,
-// and waits for them.
+// Close revokes every session, lets the calls in flight be answered
+// (for Config.CloseWait at most; a new call gets rpc_error 500
+// TGVAULT_UPSTREAM_UNAVAILABLE meanwhile), closes every connection and
+// listener, and waits for them.
 func (r *Relay) Close() error {
 	r.mu.Lock()
 	if r.closed {
@@ -237,6 +253,7 @@ func (r *Relay) Close() error {
 	clear(r.keys)
 	clear(r.exports)
 	r.mu.Unlock()
+	r.drain()
 	if socks != nil {
 		_ = socks.Close()
 	}
@@ -248,6 +265,37 @@ func (r *Relay) Close() error {
 	r.wg.Wait()
 	r.metrics.sessionsOpen.Store(0)
 	return errors.Join(errs...)
+}
+
+// drain waits, for Config.CloseWait at most, until the calls in flight
+// are answered.
+func (r *Relay) drain() {
+	if r.cfg.CloseWait < 0 {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		r.calls.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(r.cfg.CloseWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		r.log.Warn("relay: calls still in flight at close; cutting them", "waited", r.cfg.CloseWait)
+	}
+}
+
+// startCall counts a call in flight, unless the relay is closing.
+func (r *Relay) startCall() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.calls.Add(1)
+	return true
 }
 
 // MintRequest asks for a new relay session.
@@ -300,30 +348,50 @@ func (r *Relay) Mint(ctx context.Context, req MintRequest) (Minted, error) {
 	}
 	r.sessions[s.ID] = s
 	r.keys[key.ID()] = &relayKey{key: key, dc: dc, sess: s, created: now}
-	if _, ok := r.accounts[req.Account]; !ok {
-		r.accounts[req.Account] = &accountState{}
-		r.watchAccount(req.Account, acc)
+	st := r.accounts[req.Account]
+	switch {
+	case st == nil || (st.done != nil && st.done != acc.Done()):
+		st = &accountState{done: acc.Done()}
+		r.accounts[req.Account] = st
+		r.watchAccount(req.Account, st)
+	case st.done == nil: // made by makingLock, not watched yet
+		st.done = acc.Done()
+		r.watchAccount(req.Account, st)
 	}
+	s.acct = st
 	r.metrics.minted.Add(1)
 	r.metrics.sessionsOpen.Store(int64(len(r.sessions)))
 	r.log.Info("relay session minted", "session", s.ID, "account", s.Account, "policy", s.Policy.String(), "expires", s.Expires.Format(time.RFC3339))
 	return Minted{Session: *s, Key: key, Host: d.host, Port: d.port, SOCKS5: socks, Identity: acc.Identity()}, nil
 }
 
-// watchAccount revokes the account's sessions when the pool stops
-// serving it. The caller holds r.mu.
-func (r *Relay) watchAccount(name string, acc Account) {
+// watchAccount revokes the sessions minted on an account's state when
+// the pool stops serving that Account, and forgets the state — in one
+// hold of r.mu, and only its own: a Mint for the account served again (a
+// new Account) meanwhile gets a state and a watch of its own, and its
+// sessions stay. The caller holds r.mu.
+func (r *Relay) watchAccount(name string, st *accountState) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		select {
-		case <-acc.Done():
-			if n := r.RevokeAccount(name); n > 0 {
-				r.log.Info("relay sessions revoked: the account stopped", "account", name, "sessions", n)
-			}
+		case <-st.done:
 			r.mu.Lock()
-			delete(r.accounts, name)
+			var ss []*Session
+			for _, s := range r.sessions {
+				if s.acct == st {
+					ss = append(ss, s)
+				}
+			}
+			conns := r.revokeLocked(ss)
+			if r.accounts[name] == st {
+				delete(r.accounts, name)
+			}
 			r.mu.Unlock()
+			closeAll(conns)
+			if len(ss) > 0 {
+				r.log.Info("relay sessions revoked: the account stopped", "account", name, "sessions", len(ss))
+			}
 		case <-r.ctx.Done():
 		}
 	}()

@@ -23,6 +23,9 @@ type Session struct {
 	DC int
 
 	key sessionstring.AuthKey
+	// acct is the state of the account it was minted on (for the revoke
+	// when that Account stops).
+	acct *accountState
 	// limit is the session's call-rate cap, shared by all its connections
 	// on every DC (nil: no cap).
 	limit *callLimiter
