@@ -174,6 +174,9 @@ func TestClient(t *testing.T) {
 	if _, err := off.RelaySessions(ctx); !isKind(err, KindRelayOff) {
 		t.Errorf("RelaySessions with the relay off: %v, want kind %s", err, KindRelayOff)
 	}
+	if !InUse(c.Socket()) || InUse(filepath.Join(t.TempDir(), "none.sock")) {
+		t.Error("InUse: wrong for the served socket or one nobody serves")
+	}
 	gone := NewClient(filepath.Join(t.TempDir(), "none.sock"))
 	if _, err := gone.Accounts(ctx); !errors.Is(err, ErrNoServer) || !strings.Contains(err.Error(), "none.sock") {
 		t.Errorf("no server: %v, want ErrNoServer naming the socket", err)

@@ -1,6 +1,10 @@
 package localapi
 
-import "strconv"
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // The environment a program gets with a relay session (`tgvault exec NAME
 // --relay`; README.md, "Run a script without giving it the key", lists
@@ -21,6 +25,20 @@ const (
 // session gets none of them from its parent, so that a stale one (a proxy
 // of another session) never reaches it.
 var ChildEnv = []string{EnvSession, EnvRelayRSAKey, EnvRelayRSAFingerprint, EnvRelaySessionID, EnvProxyHost, EnvProxyPort, EnvProxyURL}
+
+// ChildEnviron is the environment of a program given a session: the
+// parent's (NAME=VALUE, as os.Environ) without any of ChildEnv, then env
+// (a session's: Env, or EnvSession's).
+func ChildEnviron(parent []string, env ...string) []string {
+	out := make([]string, 0, len(parent)+len(env))
+	for _, kv := range parent {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(ChildEnv, name) {
+			out = append(out, kv)
+		}
+	}
+	return append(out, env...)
+}
 
 // Env is the environment (NAME=VALUE) of a program given the relay
 // session m.

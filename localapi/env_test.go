@@ -41,3 +41,16 @@ func TestRelayEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestChildEnviron: a parent's session variables never reach the child
+// (a stale proxy of another session), the rest does, and the session's
+// own come last.
+func TestChildEnviron(t *testing.T) {
+	t.Parallel()
+	parent := []string{"PATH=/bin", "TGVAULT_PROXY_URL=socks5://stale:1", "TGVAULT_SESSION=old", "TGVAULT_DIR=/v", "TGVAULT_SESSIONX=keep"}
+	got := ChildEnviron(parent, "TGVAULT_SESSION=new")
+	want := []string{"PATH=/bin", "TGVAULT_DIR=/v", "TGVAULT_SESSIONX=keep", "TGVAULT_SESSION=new"}
+	if !slices.Equal(got, want) {
+		t.Errorf("ChildEnviron = %q, want %q", got, want)
+	}
+}

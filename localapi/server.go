@@ -323,8 +323,7 @@ func ListenUnix(path string) (net.Listener, error) {
 		if fi.Mode()&os.ModeSocket == 0 {
 			return nil, fmt.Errorf("localapi: %s exists and is not a socket", path)
 		}
-		if c, err := net.Dial("unix", path); err == nil {
-			_ = c.Close()
+		if InUse(path) {
 			return nil, fmt.Errorf("localapi: %s is in use", path)
 		}
 		_ = os.Remove(path)
@@ -338,6 +337,17 @@ func ListenUnix(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("localapi: listen: %w", err)
 	}
 	return ownerOnly{ln.(*net.UnixListener)}, nil
+}
+
+// InUse reports whether something answers on the unix socket path (a run
+// serves there): ListenUnix refuses such a socket rather than take it over.
+func InUse(path string) bool {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
 }
 
 // ownerOnly drops connections from other users.

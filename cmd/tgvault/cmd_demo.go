@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,12 +216,8 @@ func (a *app) demoSocket(flag, dir string) (string, error) {
 	if flag != "" {
 		return flag, nil
 	}
-	if def := a.defaultSocket(); def != "" {
-		if c, err := net.DialTimeout("unix", def, time.Second); err == nil {
-			c.Close()
-		} else {
-			return def, nil
-		}
+	if def := a.defaultSocket(); def != "" && !localapi.InUse(def) {
+		return def, nil
 	}
 	return filepath.Join(dir, "run.sock"), nil
 }

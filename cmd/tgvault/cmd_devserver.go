@@ -98,12 +98,9 @@ func (a *app) runDevServer(df devServerFlags, listenGiven bool) error {
 	if df.seedBots < 0 || df.seedAccts < 0 {
 		return usagef("--seed-bots and --seed-accounts must not be negative")
 	}
-	seen := map[int]bool{2: true} // the home DC
-	for _, dc := range df.otherDCs {
-		if dc <= 0 || seen[dc] {
-			return usagef("--other-dcs: %d is not a DC id other than 2 (the home DC) and the others given", dc)
-		}
-		seen[dc] = true
+	if err := devserver.CheckDCs(devserver.HomeDC, df.otherDCs); err != nil {
+		de, _ := errors.AsType[*devserver.DCError](err)
+		return usagef("--other-dcs: %d is not a DC id other than %d (the home DC) and the others given", de.DC, devserver.HomeDC)
 	}
 	ctx, stop := signalContext()
 	defer stop()

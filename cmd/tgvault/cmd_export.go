@@ -278,11 +278,7 @@ through. The session is revoked when CMD ends.`,
 // passes its exit status through as an exitStatus.
 func (a *app) execWith(argv []string, env ...string) error {
 	c := exec.Command(argv[0], argv[1:]...)
-	c.Env = os.Environ()
-	for _, name := range localapi.ChildEnv { // whatever the parent had under these names is not passed on
-		c.Env = withoutEnv(c.Env, name)
-	}
-	c.Env = append(c.Env, env...)
+	c.Env = localapi.ChildEnviron(os.Environ(), env...)
 	c.Stdin, c.Stdout, c.Stderr = a.stdin, a.stdout, a.stderr
 	// Ctrl-C reaches CMD (same process group); a SIGTERM or SIGHUP sent
 	// to tgvault alone (kill PID, a supervisor) is passed on to CMD.
@@ -322,16 +318,6 @@ func (a *app) execWith(argv []string, env ...string) error {
 	}
 	a.notef("exec: %v", err)
 	return exitStatus(exitNoCommand)
-}
-
-func withoutEnv(env []string, name string) []string {
-	out := env[:0:0]
-	for _, e := range env {
-		if !strings.HasPrefix(e, name+"=") {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // execArgv returns CMD ARGS... from exec's arguments: NAME -- CMD

@@ -88,3 +88,29 @@ func TestOpenKept(t *testing.T) {
 		t.Errorf("kept %q, want the new %s", b, s3.Addr())
 	}
 }
+
+// TestCheckDCs: DC ids are positive and given once, the home DC too; Open
+// refuses what CheckDCs refuses.
+func TestCheckDCs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		others []int
+		ok     bool
+		bad    int // the DC a refusal names
+	}{{nil, true, 0}, {[]int{1, 4}, true, 0}, {[]int{4, 4}, false, 4}, {[]int{HomeDC}, false, HomeDC}, {[]int{0}, false, 0}, {[]int{-1}, false, -1}} {
+		err := CheckDCs(HomeDC, tc.others)
+		if tc.ok {
+			if err != nil {
+				t.Errorf("CheckDCs(%v) = %v", tc.others, err)
+			}
+			continue
+		}
+		var de *DCError
+		if !errors.As(err, &de) || de.DC != tc.bad {
+			t.Errorf("CheckDCs(%v) = %v, want a DCError for %d", tc.others, err, tc.bad)
+		}
+		if _, err := Open(Options{Dir: t.TempDir(), OtherDCs: tc.others}); !errors.As(err, &de) {
+			t.Errorf("Open with OtherDCs %v: %v, want a DCError", tc.others, err)
+		}
+	}
+}

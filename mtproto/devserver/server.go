@@ -23,14 +23,38 @@ import (
 	"github.com/tgvault/tgvault/sessionstring"
 )
 
+// HomeDC is the DC a server claims when Options.DC is zero.
+const HomeDC = 2
+
+// DCError is a DC id of a server (Options.DC, OtherDCs) that is not
+// positive or is given twice.
+type DCError struct{ DC int }
+
+func (e *DCError) Error() string {
+	return fmt.Sprintf("devserver: DC %d given twice or not positive", e.DC)
+}
+
+// CheckDCs is Open's check of a server's DC ids, its home DC and the
+// others: each positive and given once (a *DCError).
+func CheckDCs(home int, others []int) error {
+	seen := map[int]bool{}
+	for _, dc := range append([]int{home}, others...) {
+		if dc <= 0 || seen[dc] {
+			return &DCError{DC: dc}
+		}
+		seen[dc] = true
+	}
+	return nil
+}
+
 // Options configure a Server.
 type Options struct {
 	// Dir is the state directory (created 0700 if missing): accounts, auth
 	// keys and the RSA key survive restarts there.
 	Dir string
-	// Addr is the listen address ("127.0.0.1:0" when empty).
+	// Addr is the listen address (DefaultAddr when empty).
 	Addr string
-	// DC is the DC id the server claims (2 when zero): the home DC of
+	// DC is the DC id the server claims (HomeDC when zero): the home DC of
 	// its accounts, where they log in.
 	DC int
 	// OtherDCs are more DC ids the server also is, each on a listener of
@@ -177,21 +201,20 @@ func Open(opts Options) (*Server, error) {
 		counts:  map[int]*DCStats{},
 	}
 	if s.dc == 0 {
-		s.dc = 2
+		s.dc = HomeDC
+	}
+	if err := CheckDCs(s.dc, opts.OtherDCs); err != nil {
+		return nil, err
 	}
 	addr := opts.Addr
 	if addr == "" {
-		addr = "127.0.0.1:0"
+		addr = DefaultAddr
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: %w", err)
 	}
 	for i, dc := range append([]int{s.dc}, opts.OtherDCs...) {
-		if dc <= 0 || s.counts[dc] != nil {
-			s.closeListeners()
-			return nil, fmt.Errorf("devserver: DC %d given twice or not positive", dc)
-		}
 		s.counts[dc] = &DCStats{}
 		mts, err := mtserver.New(mtserver.Config{
 			DC:         dc,
