@@ -58,6 +58,21 @@ func (d *daemon) serve(ctx context.Context, active []vault.Account, claim *vault
 	}()
 	d.pool = mtproto.NewPool(mtproto.PoolOptions{Methods: d.cfg.Methods, OnStatus: d.onStatus})
 	relayKey := d.relayKey()
+	// The pool runs before the accounts are added: each one starts
+	// connecting as soon as it is open, while the rest are still being
+	// decrypted (addAccounts).
+	poolCtx, stopPool := context.WithCancel(context.Background())
+	poolDone := make(chan struct{})
+	go func() {
+		defer close(poolDone)
+		_ = d.pool.Run(poolCtx)
+	}()
+	// Whatever returns early, the pool stops before the stores close (the
+	// deferred shut above runs after this).
+	defer func() {
+		stopPool()
+		<-poolDone
+	}()
 	if err := d.addAccounts(active, claim); err != nil {
 		return err
 	}
@@ -65,17 +80,13 @@ func (d *daemon) serve(ctx context.Context, active []vault.Account, claim *vault
 		return err
 	}
 	defer d.stopRelay()
+	// The socket listens once every account is in the pool (connecting or
+	// ready): a call for any of them then waits for it to be ready, never
+	// answers that run does not serve it.
 	ln, err := localapi.ListenUnix(d.cfg.Socket)
 	if err != nil {
 		return err
 	}
-	poolCtx, stopPool := context.WithCancel(context.Background())
-	defer stopPool()
-	poolDone := make(chan struct{})
-	go func() {
-		defer close(poolDone)
-		_ = d.pool.Run(poolCtx)
-	}()
 	hs, served := d.serveAPI(ln)
 	fleetCtx, stopFleet := context.WithCancel(context.Background())
 	defer stopFleet()
@@ -158,35 +169,31 @@ func (d *daemon) onStatus(name string, s mtproto.Status, err error) {
 	}
 }
 
-// addAccounts opens the accounts active and adds them to the pool; one
-// that does not open is released from claim and left out with a warning.
+// addAccounts opens the accounts active and adds each to the running pool
+// as soon as it is open, so that it connects while the others are still
+// decrypted; one that does not open is released from claim and left out
+// with a warning.
 func (d *daemon) addAccounts(active []vault.Account, claim *vault.Claim) error {
 	d.checkOpenFiles(len(active))
 	// One unlock and one index read for all of them (OpenAccount per
 	// account would read the whole index each time).
-	files, openErrs, err := d.v.OpenAccounts(active, nil)
-	if err != nil {
-		return err
-	}
-	for i, acct := range active {
-		f, err := files[i], openErrs[i]
+	return d.v.OpenAccountsEach(active, nil, func(i int, f *storage.File, err error) {
+		name := active[i].Name
 		if err != nil {
-			d.logAccount(slog.LevelWarn, acct.Name, "account %s: %v; not connected", acct.Name, err)
-			_ = claim.Release(acct.ID)
-			continue
+			d.logAccount(slog.LevelWarn, name, "account %s: %v; not connected", name, err)
+			_ = claim.Release(active[i].ID)
+			return
 		}
-		name := acct.Name
 		s := newLazyStore(f, func() (*storage.File, error) { return d.v.OpenAccount(name) }, d.w)
 		d.set.add(name, s)
 		opts, err := clientOptions(f, d.cfg.Defaults)
 		if err == nil {
-			err = d.pool.AddClient(acct.Name, s, opts)
+			err = d.pool.AddClient(name, s, opts)
 		}
 		if err != nil {
-			d.logAccount(slog.LevelWarn, acct.Name, "account %s: %v; not connected", acct.Name, err)
+			d.logAccount(slog.LevelWarn, name, "account %s: %v; not connected", name, err)
 		}
-	}
-	return nil
+	})
 }
 
 // serveAPI serves the local API on ln; served gets Serve's error.

@@ -621,21 +621,37 @@ func (v *Vault) newAccountFileIn(batch *storage.SaveBatch, id string, s *crypto.
 // blob, when not nil, gives the place of an account's image instead of the
 // vault's own (a fleet worker's lease-fenced blob); it may return nil for
 // the vault's own.
+func (v *Vault) OpenAccounts(accts []Account, blob func(Account) storage.Blob) (files []*storage.File, errs []error, err error) {
+	files, errs = make([]*storage.File, len(accts)), make([]error, len(accts))
+	err = v.OpenAccountsEach(accts, blob, func(i int, f *storage.File, err error) { files[i], errs[i] = f, err })
+	if err != nil {
+		return nil, nil, err
+	}
+	return files, errs, nil
+}
+
+// OpenAccountsEach is OpenAccounts that hands each account over as soon as
+// it is open: each(i, f, err) is called once for every accts[i], with its
+// store or (f nil) why it is not served, in no set order and from several
+// goroutines at once (it must be safe for that), so that the caller can
+// start using the first accounts while the rest are still decrypted (run
+// connects each account as it opens). OpenAccountsEach returns once every
+// call of each returned and the index repair (as OpenAccounts) is done; when
+// it returns an error (the vault cannot be unlocked), each was not called.
 //
 // Long: checking each account, the parallel open and the one index repair
 // share the unlocked state and the per-account results; split up, they
 // would hand those slices from function to function.
-func (v *Vault) OpenAccounts(accts []Account, blob func(Account) storage.Blob) (files []*storage.File, errs []error, err error) {
+func (v *Vault) OpenAccountsEach(accts []Account, blob func(Account) storage.Blob, each func(i int, f *storage.File, err error)) error {
 	st, err := v.unlock()
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	s, err := st.sealer()
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	force := v.allowMigrated.Load()
-	files, errs = make([]*storage.File, len(accts)), make([]error, len(accts))
 	type note struct {
 		id  string
 		op  opened
@@ -658,7 +674,7 @@ func (v *Vault) OpenAccounts(accts []Account, blob func(Account) storage.Blob) (
 		a := &accts[i]
 		if a.Status == StatusHandedOff {
 			// Served only once the index and the file both say active.
-			errs[i] = stateError(a.Status, a.Reason, useServe, force, "")
+			each(i, nil, stateError(a.Status, a.Reason, useServe, force, ""))
 			continue
 		}
 		sem <- struct{}{}
@@ -666,14 +682,14 @@ func (v *Vault) OpenAccounts(accts []Account, blob func(Account) storage.Blob) (
 			defer func() { <-sem }()
 			f, err := v.openBlob(s, false, a, blobs[i])
 			if err != nil {
-				errs[i] = err
 				found[i] = &note{id: a.ID, err: err}
+				each(i, nil, err)
 				return
 			}
 			op, err := openedOf(f)
 			if err != nil {
 				dropStore(f)
-				errs[i] = err
+				each(i, nil, err)
 				return
 			}
 			if op.differs(a) {
@@ -682,10 +698,10 @@ func (v *Vault) OpenAccounts(accts []Account, blob func(Account) storage.Blob) (
 			status, reason := effectiveState(a, op.state, op.hasState)
 			if err := stateError(status, reason, useServe, force, ""); err != nil {
 				dropStore(f)
-				errs[i] = err
+				each(i, nil, err)
 				return
 			}
-			files[i] = f
+			each(i, f, nil)
 		})
 	}
 	wg.Wait()
@@ -707,5 +723,5 @@ func (v *Vault) OpenAccounts(accts []Account, blob func(Account) storage.Blob) (
 			t.end()
 		}
 	}
-	return files, errs, nil
+	return nil
 }

@@ -263,6 +263,7 @@ type SealedExportOptions struct {
 //	func (v *Vault) HeldByRun() (pid int, held bool)                // a `tgvault run` owns the accounts
 //	func (v *Vault) OpenAccount(name string) (*storage.File, error)
 //	func (v *Vault) OpenAccounts(accts []Account, blob func(Account) storage.Blob) (files []*storage.File, errs []error, err error) // many, on every core
+//	func (v *Vault) OpenAccountsEach(accts []Account, blob func(Account) storage.Blob, each func(i int, f *storage.File, err error)) error // the same, each handed over as it opens
 //	func (v *Vault) Commit(f *storage.File, fn func() error) error  // fn's changes sealed under the write lock
 //	func (v *Vault) CommitAll(fs []*storage.File, fn func(*storage.File) error) error // the group commit of many files
 //	func (v *Vault) MarkStore(f *storage.File, s AccountStatus, reason string) error // a state learned on connect (revoked, mismatch)
