@@ -60,7 +60,7 @@ func GenerateIdentity() (*Identity, error) {
 		return nil, fmt.Errorf("crypto: generating identity: %w", err)
 	}
 	return &Identity{
-		id:     k,
+		id:     fastX25519(k),
 		reveal: k.String,
 		rcpt:   &Recipient{r: k.Recipient(), text: k.Recipient().String()},
 	}, nil
@@ -107,7 +107,7 @@ func ParseIdentity(s string) (*Identity, error) {
 			return nil, errors.New("crypto: malformed X25519 identity")
 		}
 		return &Identity{
-			id:     k,
+			id:     fastX25519(k),
 			reveal: k.String,
 			rcpt:   &Recipient{r: k.Recipient(), text: k.Recipient().String()},
 		}, nil
