@@ -120,9 +120,20 @@ type Client struct {
 	test    bool   // opts.Server.TestMode: the environment it connects to
 	custom  bool   // opts.Server.Addr is set: not Telegram's DCs
 
+	// self, in updates mode (Options.onUpdates), receives the answer to
+	// the users.getUsers of itself that gotd makes on every connect to
+	// subscribe to updates (connectSelf); nil otherwise.
+	self chan selfResult
+
 	mu     sync.Mutex
 	timer  *time.Timer
 	cancel context.CancelCauseFunc
+}
+
+// selfResult is gotd's answer to its own users.getUsers of itself.
+type selfResult struct {
+	id  Identity
+	err error
 }
 
 // NewClient makes a client for the account whose session is in store. The
@@ -167,12 +178,21 @@ func NewClient(store storage.Storage, opts Options) (*Client, error) {
 		Middlewares:     []tdtelegram.Middleware{floodWaiter(maxFlood, opts.metrics), rpcMetrics(opts.metrics), peerFeeder(store), tgvaultErrors()},
 		DialTimeout:     c.timeout,
 		ExchangeTimeout: c.timeout,
+		Logger:          quietLog{},
 	}
 	if opts.Device != (Device{}) {
 		td.Device = opts.Device.config()
 	}
 	if opts.onUpdates != nil {
 		td.NoUpdates = false
+		// gotd asks who the account is on every connect in this mode:
+		// connectSelf takes that answer instead of asking again.
+		c.self = make(chan selfResult, 1)
+		td.OnSelfSuccess = func(u *tdtg.User) { c.noteSelf(selfResult{id: Identity{UserID: u.ID, IsBot: u.Bot}}) }
+		td.OnSelfError = func(_ context.Context, err error) error {
+			c.noteSelf(selfResult{err: err})
+			return nil // connectSelf's caller decides
+		}
 		td.UpdateHandler = tdtelegram.UpdateHandlerFunc(func(ctx context.Context, u tdtg.UpdatesClass) error {
 			if peers := PeersOf(u); len(peers) > 0 {
 				_ = store.UpdatePeers(peers)
@@ -530,4 +550,34 @@ func (c *Client) Self(ctx context.Context) (Identity, error) {
 		return Identity{}, fmt.Errorf("mtproto: self: %w", sessionErr(err))
 	}
 	return Identity{UserID: u.ID, IsBot: u.Bot}, nil
+}
+
+// connectSelf is Self for the first check of a connect (Pool): in updates
+// mode gotd makes that call itself as the connection starts, and
+// connectSelf waits for its answer rather than making a second one (which
+// doubled the calls of a pool's start, in the pool and on the server).
+// Without updates it is Self.
+func (c *Client) connectSelf(ctx context.Context) (Identity, error) {
+	if c.self == nil {
+		return c.Self(ctx)
+	}
+	select {
+	case r := <-c.self:
+		if r.err != nil {
+			return Identity{}, fmt.Errorf("mtproto: self: %w", sessionErr(r.err))
+		}
+		return r.id, nil
+	case <-ctx.Done():
+		return Identity{}, ctx.Err()
+	}
+}
+
+// noteSelf keeps the first answer of gotd's own Self that connectSelf has
+// not taken yet (one Client serves one connect: later answers, of gotd's
+// reconnects, are dropped).
+func (c *Client) noteSelf(r selfResult) {
+	select {
+	case c.self <- r:
+	default:
+	}
 }

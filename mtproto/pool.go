@@ -428,7 +428,7 @@ func (p *Pool) runAccount(ctx context.Context, a *poolAccount) {
 		c, err := NewClient(a.store, opts)
 		if err == nil {
 			err = c.Run(ctx, func(ctx context.Context) error {
-				id, err := c.Self(ctx)
+				id, err := c.connectSelf(ctx)
 				if err == nil {
 					err = c.sess.recordIdentity(id, c.test, !c.custom)
 				}
