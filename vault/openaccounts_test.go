@@ -3,7 +3,11 @@ package vault
 import (
 	"errors"
 	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tgvault/tgvault/storage"
 )
@@ -88,3 +92,50 @@ type recordingBlob struct {
 func (r *recordingBlob) ReadBlob() ([]byte, error) { r.reads++; return r.Blob.ReadBlob() }
 
 func (r *recordingBlob) WriteBlob(b []byte) error { r.writes++; return r.Blob.WriteBlob(b) }
+
+// TestOpenAccountsEachStreams: OpenAccountsEach hands an account over while
+// others are still being opened (run connects the first accounts meanwhile),
+// each exactly once: the first call here waits for a second one, which
+// only an open still running on another core can make.
+func TestOpenAccountsEachStreams(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one core: the opens run one at a time")
+	}
+	tv, _ := threeAccounts(t)
+	list, err := tv.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	calls := make([]int, len(list))
+	second := make(chan struct{})
+	var n atomic.Int32
+	err = tv.OpenAccountsEach(list, nil, func(i int, f *storage.File, err error) {
+		mu.Lock()
+		calls[i]++
+		mu.Unlock()
+		if err != nil || f == nil {
+			t.Errorf("%s: %v", list[i].Name, err)
+			return
+		}
+		defer f.Close()
+		switch n.Add(1) {
+		case 1:
+			select {
+			case <-second:
+			case <-time.After(10 * time.Second):
+				t.Error("no second account was handed over while the first was held: the accounts come only once all are open")
+			}
+		case 2:
+			close(second)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range calls {
+		if c != 1 {
+			t.Errorf("%s: handed over %d times", list[i].Name, c)
+		}
+	}
+}
