@@ -308,90 +308,125 @@ func TestRelayAccountConnCap(t *testing.T) {
 	}
 }
 
-// TestRelayConnCapTelethon: the real Telethon 1.25.1 holding a relay
-// session that is at its connection cap gets a clear error from
-// connect() — FloodError, 420 TGVAULT_TOO_MANY_CONNECTIONS, at once — not
-// a hang or a reconnect loop, and no upstream session; once the session's
-// other connection closes, the same client's get_me works
-// (testdata/telethon_conncap.py).
-func TestRelayConnCapTelethon(t *testing.T) {
+// TestRelayConnCapClients: a real client library holding a relay session
+// that is at its connection cap gets a clear error at once — rpc_error
+// 420 TGVAULT_TOO_MANY_CONNECTIONS raised from its first call (Telethon's
+// connect() raises FloodError) — not a hang or a reconnect loop, and
+// costs no upstream session; once the session's other connection closes,
+// the same client's get_me works (GramJS connects again first: it sends
+// no call after a connect that failed) (testdata/*_conncap.*).
+func TestRelayConnCapClients(t *testing.T) {
 	t.Parallel()
-	py := mttest.TelethonPython(t)
-	f := newCapFixture(t, func(c *Config) { c.SessionConns = 1 })
-	m := f.mint("alice", Policy{})
-	holder := f.dial(m)
-	if err := f.getMe(holder); err != nil {
-		t.Fatal(err)
-	}
-	ups := f.upstreams()
-	str, err := sessionstring.Encode(sessionstring.Telethon, m.SessionString())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(t.Context(), py, filepath.Join("testdata", "telethon_conncap.py"))
-	cmd.Env = append(os.Environ(), "RELAY_SESSION="+str)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	watchdog := time.AfterFunc(clientTimeout, func() { _ = cmd.Process.Kill() })
-	defer watchdog.Stop()
-	sc := bufio.NewScanner(stdout)
-	var lines []string
-	for sc.Scan() && sc.Text() != "refused" {
-		lines = append(lines, sc.Text())
-	}
-	if sc.Text() != "refused" || len(lines) == 0 {
-		_ = cmd.Wait()
-		t.Fatalf("client: %q\n%s", lines, stderr.String())
-	}
-	var refused struct {
-		Connect struct {
-			Class, Message string
-			Code           int
-		}
-		Seconds float64
-	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &refused); err != nil {
-		t.Fatalf("client's output %q: %v", lines, err)
-	}
-	t.Logf("Telethon's connect() over the cap: %+v", refused)
-	if c := refused.Connect; c.Class != "FloodError" || c.Code != floodWaitCode || c.Message != errTooManyConns {
-		t.Errorf("Telethon's connect() over the cap raised %+v; want FloodError 420 %s", c, errTooManyConns)
-	}
-	if refused.Seconds > 10 {
-		t.Errorf("Telethon's connect() took %.1f s to fail", refused.Seconds)
-	}
-	if got := f.upstreams(); got != ups {
-		t.Errorf("the refused client cost upstream connections: %d, want %d", got, ups)
-	}
-	holder.Close()
-	f.waitConns(m.ID, 0)
-	if _, err := io.WriteString(stdin, "again\n"); err != nil {
-		t.Fatal(err)
-	}
-	var line string
-	for sc.Scan() {
-		line = sc.Text()
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("client: %v\n%s", err, stderr.String())
-	}
-	var after struct {
-		Me    int64
-		Error string
-	}
-	if err := json.Unmarshal([]byte(line), &after); err != nil || after.Me != f.seed.UserID {
-		t.Errorf("get_me once the other connection closed: %q (%v); want %d\n%s", line, err, f.seed.UserID, stderr.String())
+	for _, tc := range []struct {
+		name      string
+		format    sessionstring.Format
+		socks     bool
+		wantClass string
+		cmd       func(t *testing.T) *exec.Cmd
+	}{
+		{"telethon", sessionstring.Telethon, false, "FloodError", func(t *testing.T) *exec.Cmd {
+			return exec.CommandContext(t.Context(), mttest.TelethonPython(t), filepath.Join("testdata", "telethon_conncap.py"))
+		}},
+		{"gramjs", sessionstring.GramJS, true, "RPCError", func(t *testing.T) *exec.Cmd {
+			cmd := exec.CommandContext(t.Context(), "node", filepath.Join("testdata", "gramjs_conncap.cjs"))
+			cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(mttest.NodeModules(t, "telegram"), "node_modules"))
+			return cmd
+		}},
+		{"mtcute", sessionstring.Mtcute, false, "RpcError", func(t *testing.T) *exec.Cmd {
+			cmd := exec.CommandContext(t.Context(), "node", filepath.Join("testdata", "mtcute_conncap.cjs"))
+			cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(mttest.NodeModules(t, "@mtcute/node"), "node_modules"))
+			return cmd
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := tc.cmd(t)
+			f := newCapFixture(t, func(c *Config) { c.SessionConns = 1 })
+			m := f.mint("alice", Policy{})
+			holder := f.dial(m)
+			if err := f.getMe(holder); err != nil {
+				t.Fatal(err)
+			}
+			ups := f.upstreams()
+			sess := m.SessionString()
+			if tc.socks {
+				var err error
+				if sess, err = m.SOCKSSessionString(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			str, err := sessionstring.Encode(tc.format, sess)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cmd.Env == nil {
+				cmd.Env = os.Environ()
+			}
+			cmd.Env = append(cmd.Env, "RELAY_SESSION="+str, "RELAY_SOCKS5="+m.SOCKS5)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			watchdog := time.AfterFunc(clientTimeout, func() { _ = cmd.Process.Kill() })
+			defer watchdog.Stop()
+			sc := bufio.NewScanner(stdout)
+			var lines []string
+			for sc.Scan() && sc.Text() != "refused" {
+				lines = append(lines, sc.Text())
+			}
+			if sc.Text() != "refused" || len(lines) == 0 {
+				_ = cmd.Wait()
+				t.Fatalf("client: %q\n%s", lines, stderr.String())
+			}
+			var refused struct {
+				Connect struct {
+					Class, Message string
+					Code           int
+				}
+				Seconds float64
+			}
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &refused); err != nil {
+				t.Fatalf("client's output %q: %v", lines, err)
+			}
+			t.Logf("%s over the cap: %+v", tc.name, refused)
+			if c := refused.Connect; c.Class != tc.wantClass || c.Code != floodWaitCode || c.Message != errTooManyConns {
+				t.Errorf("%s over the cap threw %+v; want %s 420 %s", tc.name, c, tc.wantClass, errTooManyConns)
+			}
+			if refused.Seconds > 10 {
+				t.Errorf("%s took %.1f s to fail", tc.name, refused.Seconds)
+			}
+			if got := f.upstreams(); got != ups {
+				t.Errorf("the refused client cost upstream connections: %d, want %d", got, ups)
+			}
+			holder.Close()
+			f.waitConns(m.ID, 0)
+			if _, err := io.WriteString(stdin, "again\n"); err != nil {
+				t.Fatal(err)
+			}
+			var line string
+			for sc.Scan() {
+				line = sc.Text()
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("client: %v\n%s", err, stderr.String())
+			}
+			var after struct {
+				Me    int64
+				Error string
+			}
+			if err := json.Unmarshal([]byte(line), &after); err != nil || after.Me != f.seed.UserID {
+				t.Errorf("get_me once the other connection closed: %q (%v); want %d\n%s", line, err, f.seed.UserID, stderr.String())
+			}
+		})
 	}
 }
 

@@ -1,5 +1,5 @@
 # Telethon 1.25.1 (layer 144), unmodified, through the relay: the test's
-# side of TestRelayConnCapTelethon. Its relay session is at its connection
+# side of TestRelayConnCapClients/telethon. Its relay session is at its connection
 # cap, so connect() must fail with a clear error (not hang, not reconnect
 # in a loop): one JSON line says what it raised and how long it took. Then
 # "refused" on stdout; once the test answers a line on stdin (another
