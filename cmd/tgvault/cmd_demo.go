@@ -219,7 +219,7 @@ func (a *app) demoSocket(flag, dir string) (string, error) {
 	if def := a.defaultSocket(); def != "" && !localapi.InUse(def) {
 		return def, nil
 	}
-	return filepath.Join(dir, "run.sock"), nil
+	return filepath.Join(dir, userdirs.RunSocketName), nil
 }
 
 // defaultSocket is the socket `tgvault call` uses without --socket ("" when

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tgvault/tgvault/internal/atomicfile"
+	"github.com/tgvault/tgvault/internal/userdirs"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 )
 
@@ -213,7 +214,7 @@ const qrScanDelay = 1500 * time.Millisecond
 
 // devStateDir is the default dev server state directory.
 func (a *app) devStateDir() (string, error) {
-	d, err := a.stateDir()
+	d, err := userdirs.StateDir(a.getenv)
 	if err != nil {
 		return "", fmt.Errorf("no dev server state directory: %w (use --state)", err)
 	}

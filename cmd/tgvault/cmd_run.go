@@ -15,6 +15,7 @@ import (
 
 	"github.com/tgvault/tgvault/daemon"
 	"github.com/tgvault/tgvault/internal/privdir"
+	"github.com/tgvault/tgvault/internal/userdirs"
 	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/mtproto/tljson"
@@ -26,21 +27,20 @@ import (
 // connect).
 const callTimeout = 60 * time.Second
 
-// socketPath returns the local API socket: --socket, else TGVAULT_SOCKET,
-// else run.sock in the runtime directory (runtimeDir), which is made when
-// missing and refused when it is not the user's own private directory.
+// socketPath returns the local API socket: --socket, else
+// userdirs.RunSocket, whose runtime directory is made when missing and
+// refused when it is not the user's own private directory.
 func (a *app) socketPath(flag string) (string, error) {
 	if flag != "" {
 		return flag, nil
 	}
-	if s := a.getenv("TGVAULT_SOCKET"); s != "" {
-		return s, nil
+	sock, inRuntimeDir := userdirs.RunSocket(a.getenv)
+	if inRuntimeDir {
+		if err := privdir.Ensure(filepath.Dir(sock)); err != nil {
+			return "", fmt.Errorf("socket directory: %w", err)
+		}
 	}
-	dir := a.runtimeDir()
-	if err := privdir.Ensure(dir); err != nil {
-		return "", fmt.Errorf("socket directory: %w", err)
-	}
-	return filepath.Join(dir, "run.sock"), nil
+	return sock, nil
 }
 
 // printServing prints run's start-up line (--json: one object).
