@@ -244,3 +244,30 @@ func isKind(err error, kind string) bool {
 	le, ok := errors.AsType[*Error](err)
 	return ok && le.Body.Kind == kind
 }
+
+// TestRelayRequestCheck: the check a client makes before it asks is the
+// server's: the relay's formats only, a TTL from 0 (a day) to
+// relay.MaxTTL; both refusals are bad requests.
+func TestRelayRequestCheck(t *testing.T) {
+	t.Parallel()
+	maxSecs := int64(relay.MaxTTL / time.Second)
+	for _, tc := range []struct {
+		req  RelayRequest
+		want error
+	}{
+		{RelayRequest{Format: "telethon"}, nil},
+		{RelayRequest{Format: "gotd", TTLSeconds: maxSecs}, nil},
+		{RelayRequest{Format: "mtkruto"}, ErrRelayFormat},
+		{RelayRequest{Format: ""}, ErrRelayFormat},
+		{RelayRequest{Format: "telethon", TTLSeconds: -1}, ErrRelayTTL},
+		{RelayRequest{Format: "telethon", TTLSeconds: maxSecs + 1}, ErrRelayTTL},
+	} {
+		err := tc.req.Check()
+		if tc.want == nil && err != nil || tc.want != nil && (!errors.Is(err, tc.want) || !errors.Is(err, errBadRelayRequest)) {
+			t.Errorf("Check(%+v) = %v, want %v", tc.req, err, tc.want)
+		}
+		if _, _, merr := tc.req.mintRequest("a"); (merr == nil) != (err == nil) {
+			t.Errorf("mintRequest(%+v) = %v, Check %v", tc.req, merr, err)
+		}
+	}
+}

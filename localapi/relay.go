@@ -36,6 +36,12 @@ var errRelayOff = errors.New("localapi: the MTProto relay is off (run --no-relay
 // errBadRelayRequest reports a mint body that does not make a session.
 var errBadRelayRequest = errors.New("localapi: bad relay request")
 
+// What RelayRequest.Check refuses (each is also a bad request, 400).
+var (
+	ErrRelayFormat = fmt.Errorf("%w: not a format of the relay's", errBadRelayRequest)
+	ErrRelayTTL    = fmt.Errorf("%w: a TTL out of range", errBadRelayRequest)
+)
+
 func relayRoutes(mux *routeMux, pool *mtproto.Pool, rl *relay.Relay) {
 	mux.handle(routeRelayMint, func(w http.ResponseWriter, r *http.Request) {
 		if rl == nil {
@@ -100,18 +106,35 @@ func relayRoutes(mux *routeMux, pool *mtproto.Pool, rl *relay.Relay) {
 	})
 }
 
-// mintRequest checks the request and makes the relay's.
-func (req RelayRequest) mintRequest(name string) (relay.MintRequest, sessionstring.Format, error) {
+// Check is the server's check of a mint request, for a client to make
+// before it asks: the format is one of relay.ClientFormats (else
+// ErrRelayFormat), the TTL between 0 (a day) and relay.MaxTTL (else
+// ErrRelayTTL). The policy's methods are checked by the relay
+// (relay.ErrBadPolicy).
+func (req RelayRequest) Check() error {
+	_, err := req.check()
+	return err
+}
+
+func (req RelayRequest) check() (sessionstring.Format, error) {
 	f, err := sessionstring.ParseFormat(req.Format)
 	if err != nil || !slices.Contains(relay.ClientFormats, f) {
-		return relay.MintRequest{}, 0, fmt.Errorf("%w: format %q is not one of the relay's (%s)", errBadRelayRequest, req.Format, relay.ClientFormatNames())
+		return 0, fmt.Errorf("%w: %q is not one of %s", ErrRelayFormat, req.Format, relay.ClientFormatNames())
 	}
-	ttl := time.Duration(req.TTLSeconds) * time.Second
-	if req.TTLSeconds < 0 || ttl > relay.MaxTTL {
-		return relay.MintRequest{}, 0, fmt.Errorf("%w: a TTL of %d s is not between 0 (a day) and %v", errBadRelayRequest, req.TTLSeconds, relay.MaxTTL)
+	if req.TTLSeconds < 0 || time.Duration(req.TTLSeconds)*time.Second > relay.MaxTTL {
+		return 0, fmt.Errorf("%w: %d s is not between 0 (a day) and %v", ErrRelayTTL, req.TTLSeconds, relay.MaxTTL)
+	}
+	return f, nil
+}
+
+// mintRequest checks the request and makes the relay's.
+func (req RelayRequest) mintRequest(name string) (relay.MintRequest, sessionstring.Format, error) {
+	f, err := req.check()
+	if err != nil {
+		return relay.MintRequest{}, 0, err
 	}
 	p := relay.Policy{ReadOnly: req.ReadOnly, Allow: req.Allow, ServiceMessages: req.ServiceMessages}
-	return relay.MintRequest{Account: name, Policy: p, TTL: ttl}, f, nil
+	return relay.MintRequest{Account: name, Policy: p, TTL: time.Duration(req.TTLSeconds) * time.Second}, f, nil
 }
 
 func newRelaySession(s relay.SessionInfo) RelaySession {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/mtproto/relay"
-	"github.com/tgvault/tgvault/sessionstring"
 )
 
 // relayFormats are the --format names of a relay session.
@@ -46,16 +44,22 @@ func (f *relayFlags) changed(fs *pflag.FlagSet) bool {
 	return false
 }
 
-// request makes the local API's mint request.
+// request makes the local API's mint request, checked as run would.
 func (f *relayFlags) request(format string) (localapi.RelayRequest, error) {
-	if ff, err := sessionstring.ParseFormat(format); err != nil || !slices.Contains(relay.ClientFormats, ff) {
-		return localapi.RelayRequest{}, usagef("--format %q: a relay session is for %s", format, relayFormats)
+	secs := int64(-1) // a negative --ttl stays refused
+	if f.ttl >= 0 {
+		secs = int64((f.ttl + time.Second - 1) / time.Second)
 	}
-	if f.ttl < 0 || f.ttl > relay.MaxTTL {
-		return localapi.RelayRequest{}, usagef("--ttl %v: between 1s and %v", f.ttl, relay.MaxTTL)
+	req := localapi.RelayRequest{Format: format, ReadOnly: f.readOnly, Allow: f.allow, ServiceMessages: f.service, TTLSeconds: secs}
+	switch err := req.Check(); {
+	case errors.Is(err, localapi.ErrRelayFormat):
+		return req, usagef("--format %q: a relay session is for %s", format, relayFormats)
+	case errors.Is(err, localapi.ErrRelayTTL):
+		return req, usagef("--ttl %v: between 1s and %v", f.ttl, relay.MaxTTL)
+	case err != nil:
+		return req, usagef("%v", err)
 	}
-	secs := int64((f.ttl + time.Second - 1) / time.Second)
-	return localapi.RelayRequest{Format: format, ReadOnly: f.readOnly, Allow: f.allow, ServiceMessages: f.service, TTLSeconds: secs}, nil
+	return req, nil
 }
 
 // mintRelay asks the running tgvault run for a relay session of the
