@@ -24,15 +24,6 @@ func (a *app) dir() (string, error) {
 	return userdirs.VaultDir(a.getenv)
 }
 
-// stateDir is tgvault's directory of this user's state on this host
-// (userdirs.StateDir). For cmd_devserver.go only, until it calls
-// userdirs itself.
-func (a *app) stateDir() (string, error) { return userdirs.StateDir(a.getenv) }
-
-// runtimeDir is where tgvault's sockets live (userdirs.RuntimeDir). For
-// cmd_run.go only, until it calls userdirs itself.
-func (a *app) runtimeDir() string { return userdirs.RuntimeDir(a.getenv) }
-
 // testKeyring is nil in a normal build. Test binaries (testhooks_test.go)
 // and builds with -tags tgvault_testhooks (testhooks.go) set it to
 // internal/filekeyring.FromEnv: with TGVAULT_INSECURE_TEST_KEYRING=DIR the
