@@ -153,6 +153,7 @@ func TestPassphraseSealed(t *testing.T) {
 	id, _ := GenerateIdentity()
 	x25519, _ := Seal([]byte("x"), id.Recipient())
 	armored, _ := SealArmored([]byte("x"), id.Recipient())
+	text, _ := SealText([]byte("x"), id.Recipient())
 	for name, c := range map[string]struct {
 		data []byte
 		want bool
@@ -161,6 +162,8 @@ func TestPassphraseSealed(t *testing.T) {
 		"text scrypt":    {[]byte(" " + base64.StdEncoding.EncodeToString(bin) + "\n"), true},
 		"binary x25519":  {x25519, false},
 		"armored x25519": {armored, false},
+		"text x25519":    {[]byte(text), false},
+		"session string": {[]byte("AgAAMDkAAAECAwQF"), false},
 		"garbage":        {[]byte("not age"), false},
 		"empty":          {nil, false},
 	} {

@@ -497,7 +497,7 @@ func (a *app) importOne(v *vault.Vault, s source, opts vault.ImportOptions, seal
 	if err != nil {
 		return res, err
 	}
-	if passphraseSealed(data) {
+	if crypto.PassphraseSealed(data) { // made with `export --passphrase`: ask for it
 		if *sealPass == nil {
 			p, err := a.passphrase("TGVAULT_SEAL_PASSPHRASE_FILE", "Passphrase of the sealed session: ", false)
 			if err != nil {
@@ -561,10 +561,6 @@ func readHead(path string, n int64) ([]byte, error) {
 	}
 	return b, nil
 }
-
-// passphraseSealed reports whether data is a sealed string made with
-// `export --passphrase`, so import knows to ask for that passphrase.
-func passphraseSealed(data []byte) bool { return crypto.PassphraseSealed(data) }
 
 // printImport says what one import carried and lacked, and warns about
 // the plaintext original.

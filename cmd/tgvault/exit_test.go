@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/daemon"
-	"github.com/tgvault/tgvault/internal/testhooks"
 	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/vault"
 	"github.com/tgvault/tgvault/vault/pgvault"
@@ -100,46 +98,6 @@ func TestDefaultDir(t *testing.T) {
 		}
 	}
 }
-
-func TestPassphraseSealed(t *testing.T) {
-	// Not parallel: the scrypt work factor is process-wide.
-	p := crypto.Passphrase("test passphrase")
-	testhooks.SetScryptWorkFactor(t, 4)
-	bin, err := crypto.SealPassphrase([]byte("x"), p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := crypto.GenerateIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, err := crypto.SealText([]byte("x"), id.Recipient())
-	if err != nil {
-		t.Fatal(err)
-	}
-	armored, err := crypto.SealArmored([]byte("x"), id.Recipient())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		name string
-		data []byte
-		want bool
-	}{
-		{"binary scrypt", bin, true},
-		{"text scrypt", []byte(b64(bin) + "\n"), true},
-		{"text x25519", []byte(text), false},
-		{"armored x25519", armored, false},
-		{"session string", []byte("AgAAMDkAAAECAwQF"), false},
-		{"empty", nil, false},
-	} {
-		if got := passphraseSealed(c.data); got != c.want {
-			t.Errorf("%s: passphraseSealed = %v, want %v", c.name, got, c.want)
-		}
-	}
-}
-
-func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 func TestCallBody(t *testing.T) {
 	t.Parallel()
