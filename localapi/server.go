@@ -20,7 +20,8 @@ import (
 )
 
 // Handler serves the local API: HTTP+JSON over the pool's accounts,
-// without ever exposing an auth key.
+// without ever exposing an auth key. Its routes (routes.go, the table
+// Client builds its requests from):
 //
 //	GET  /v1/accounts                      every account's status
 //	GET  /v1/accounts/{name}               one account's status

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -23,6 +20,7 @@ import (
 
 	"github.com/tgvault/tgvault/internal/devharness"
 	"github.com/tgvault/tgvault/internal/pgtest"
+	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 )
 
@@ -245,22 +243,18 @@ func (e *fleetEnv) kill(name string) {
 // ready is the number of ready accounts of a worker (its /metrics), -1
 // when it does not answer.
 func (e *fleetEnv) ready(name string) int {
-	c := http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", e.socks[name])
-	}}}
-	resp, err := c.Get("http://tgvault/metrics")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	m, err := localapi.NewClient(e.socks[name]).Metrics(ctx)
 	if err != nil {
 		return -1
 	}
-	defer resp.Body.Close()
 	n := -1
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == `tgvault_accounts{state="ready"}` {
+	for _, line := range strings.Split(string(m), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == `tgvault_accounts{state="ready"}` {
 			n, _ = strconv.Atoi(f[1])
 		}
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
 	return n
 }
 
