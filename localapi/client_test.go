@@ -20,6 +20,42 @@ import (
 	"github.com/tgvault/tgvault/mtproto/relay"
 )
 
+// relayPool is one seeded dev-server account in a running pool, with
+// run's relay over the pool; both stop when the test ends.
+type relayPool struct {
+	srv  *devserver.Server
+	seed devserver.Seed
+	pool *mtproto.Pool
+	rl   *relay.Relay
+	opts mtproto.Options // the account's client options
+}
+
+func startRelayPool(t *testing.T, name string) *relayPool {
+	t.Helper()
+	srv := mttest.StartServer(t, devserver.Options{})
+	seeds, err := srv.SeedAccounts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := mttest.NewMemory(t)
+	mttest.SeedStore(t, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
+	pool := mtproto.NewPool(mtproto.PoolOptions{KeepAlive: -1})
+	opts := serverOptions(srv)
+	if err := pool.AddClient(name, store, opts); err != nil {
+		t.Fatal(err)
+	}
+	poolCtx, stopPool := context.WithCancel(context.Background())
+	poolDone := make(chan struct{})
+	go func() { defer close(poolDone); _ = pool.Run(poolCtx) }()
+	t.Cleanup(func() { stopPool(); <-poolDone })
+	rl, err := relay.New(relay.Config{Accounts: pool.RelayAccounts(), UpstreamTimeout: mttest.ConnectTimeout(), IOTimeout: mttest.ConnectTimeout()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rl.Close() }) // before the pool stops (cleanups run last first)
+	return &relayPool{srv: srv, seed: seeds[0], pool: pool, rl: rl, opts: opts}
+}
+
 // serverOnly are the routes no Client method calls, with why. None: every
 // route of the table has its method.
 var serverOnly = map[string]string{}
@@ -51,28 +87,9 @@ func (l *patternLog) wrap(next http.Handler) http.Handler {
 // in serverOnly).
 func TestClient(t *testing.T) {
 	t.Parallel()
-	srv := mttest.StartServer(t, devserver.Options{})
-	seeds, err := srv.SeedAccounts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed := seeds[0]
-	store := mttest.NewMemory(t)
-	mttest.SeedStore(t, store, seed.Key, seed.DC, seed.UserID)
-	pool := mtproto.NewPool(mtproto.PoolOptions{KeepAlive: -1})
 	const name = "alice/client" // a name the path must escape
-	if err := pool.AddClient(name, store, serverOptions(srv)); err != nil {
-		t.Fatal(err)
-	}
-	poolCtx, stopPool := context.WithCancel(context.Background())
-	poolDone := make(chan struct{})
-	go func() { defer close(poolDone); _ = pool.Run(poolCtx) }()
-	defer func() { stopPool(); <-poolDone }()
-	rl, err := relay.New(relay.Config{Accounts: pool.RelayAccounts(), UpstreamTimeout: mttest.ConnectTimeout(), IOTimeout: mttest.ConnectTimeout()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rl.Close()
+	rp := startRelayPool(t, name)
+	srv, seed, pool, rl := rp.srv, rp.seed, rp.pool, rp.rl
 	var log patternLog
 	c := NewClient(serveAPI(t, log.wrap(NewHandler(pool, Options{Relay: rl}))))
 	ctx, cancel := context.WithTimeout(t.Context(), 2*mttest.ConnectTimeout())

@@ -13,8 +13,6 @@ import (
 
 	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto"
-	"github.com/tgvault/tgvault/mtproto/devserver"
-	"github.com/tgvault/tgvault/mtproto/relay"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
 )
@@ -27,31 +25,11 @@ import (
 // dead), and bad requests answer 400, 404 or 503 with their kinds.
 func TestRelayRoutes(t *testing.T) {
 	t.Parallel()
-	srv := mttest.StartServer(t, devserver.Options{})
-	seeds, err := srv.SeedAccounts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed := seeds[0]
-	store := mttest.NewMemory(t)
-	mttest.SeedStore(t, store, seed.Key, seed.DC, seed.UserID)
-	pool := mtproto.NewPool(mtproto.PoolOptions{KeepAlive: -1})
-	opts := serverOptions(srv)
 	const name = "alice_relay_route"
-	if err := pool.AddClient(name, store, opts); err != nil {
-		t.Fatal(err)
-	}
+	rp := startRelayPool(t, name)
+	seed, pool, rl, opts := rp.seed, rp.pool, rp.rl, rp.opts
 	ctx, cancel := context.WithTimeout(t.Context(), 2*mttest.ConnectTimeout())
 	defer cancel()
-	poolCtx, stopPool := context.WithCancel(context.Background())
-	poolDone := make(chan struct{})
-	go func() { defer close(poolDone); _ = pool.Run(poolCtx) }()
-	defer func() { stopPool(); <-poolDone }()
-	rl, err := relay.New(relay.Config{Accounts: pool.RelayAccounts(), UpstreamTimeout: mttest.ConnectTimeout(), IOTimeout: mttest.ConnectTimeout()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rl.Close()
 	c := NewClient(serveAPI(t, NewHandler(pool, Options{Relay: rl})))
 
 	// Bad requests.
