@@ -127,7 +127,9 @@ run_tgvault() {
 	for _ in $(seq 12000); do
 		if [[ -S "$d/run.sock" ]]; then
 			# run listens once every account is opened (read, decrypted,
-			# authenticated) and before the first connect.
+			# authenticated) and in the pool; each account starts
+			# connecting as soon as it is open, so connects already run
+			# during this phase.
 			[[ -n "$tsock" ]] || tsock=$(now)
 			ready=$(metric "$d/run.sock" 'tgvault_accounts{state="ready"}' 2>/dev/null || echo 0)
 			ready=${ready:-0}
@@ -140,7 +142,7 @@ run_tgvault() {
 	cpu=$(cpu_s "$run")
 	ready_s=$(echo "$t1 - $t0" | bc -l)
 	say "$label: $ready of $n ready after $(fmt2 "$ready_s") s ($(echo "$n / $ready_s" | bc -l | xargs printf '%.0f') accounts/s; vault open and unlock included; load $(load))"
-	say "$label: of which opening the accounts (until the API socket): $(fmt2 "$(echo "${tsock:-$t1} - $t0" | bc -l)") s, connecting: $(fmt2 "$(echo "$t1 - ${tsock:-$t1}" | bc -l)") s; CPU until ready: $(fmt2 "$cpu") s (user + system)"
+	say "$label: of which until the API socket (every account opened; the first connects already run): $(fmt2 "$(echo "${tsock:-$t1} - $t0" | bc -l)") s, then until all are ready: $(fmt2 "$(echo "$t1 - ${tsock:-$t1}" | bc -l)") s; CPU until ready: $(fmt2 "$cpu") s (user + system)"
 	ready_cpu=$cpu
 	if ((with_idle)); then
 		idle "$label" "$run" "$n"
