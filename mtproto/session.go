@@ -64,6 +64,13 @@ type SessionStorage struct {
 	failed  error       // sticky: set when a key was refused
 	stop    func(error) // stops the client that uses this storage; may be nil
 	pending []byte      // MetaGotd JSON that differs from the stored one in the salt only; see storeMeta
+
+	// The MetaGotd JSON parsed last and what it parsed to (parseMeta): a
+	// connect reads the same meta four times (LoadSession, storeMeta,
+	// saltOnly, recordIdentity). The parsed value is never changed: its
+	// Config is shared by the callers, who copy before they change.
+	metaRaw []byte
+	metaVal gotdMeta
 }
 
 var _ tdsession.Storage = (*SessionStorage)(nil)
@@ -230,9 +237,24 @@ func (s *SessionStorage) loadMeta() (gotdMeta, error) {
 	if !ok {
 		return m, nil
 	}
-	if err := json.Unmarshal(b, &m); err != nil {
+	m, err := s.parseMeta(b)
+	if err != nil {
 		return m, fmt.Errorf("%w: meta %s: %w", ErrCorruptSession, MetaGotd, err)
 	}
+	return m, nil
+}
+
+// parseMeta parses MetaGotd JSON, once for the same bytes; the caller
+// holds s.mu.
+func (s *SessionStorage) parseMeta(b []byte) (gotdMeta, error) {
+	if s.metaRaw != nil && bytes.Equal(b, s.metaRaw) {
+		return s.metaVal, nil
+	}
+	var m gotdMeta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return gotdMeta{}, err
+	}
+	s.metaRaw, s.metaVal = bytes.Clone(b), m
 	return m, nil
 }
 
@@ -269,7 +291,7 @@ func (s *SessionStorage) storeMeta(data *tdsession.Data) error {
 		s.pending = nil
 		return nil
 	}
-	if ok && saltOnly(cur, m) {
+	if ok && s.saltOnly(cur, m, b) {
 		s.pending = b
 		return nil
 	}
@@ -300,9 +322,10 @@ type MetaCacher interface {
 
 // saltOnly reports whether the stored meta cur differs from m in the salt
 // alone (and the config's date and expiry, which change on every fetch).
-func saltOnly(cur []byte, m gotdMeta) bool {
-	var c gotdMeta
-	if json.Unmarshal(cur, &c) != nil {
+// mJSON is m as JSON (storeMeta has it already); the caller holds s.mu.
+func (s *SessionStorage) saltOnly(cur []byte, m gotdMeta, mJSON []byte) bool {
+	c, err := s.parseMeta(cur)
+	if err != nil {
 		return false
 	}
 	c.Salt = m.Salt
@@ -312,9 +335,8 @@ func saltOnly(cur []byte, m gotdMeta) bool {
 		cc.Date, cc.Expires = m.Config.Date, m.Config.Expires
 		c.Config = &cc
 	}
-	a, err1 := json.Marshal(c)
-	b, err2 := json.Marshal(m)
-	return err1 == nil && err2 == nil && bytes.Equal(a, b)
+	a, err := json.Marshal(c)
+	return err == nil && bytes.Equal(a, mJSON)
 }
 
 // Identity is what a login learns about the account.
