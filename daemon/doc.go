@@ -23,5 +23,6 @@
 // Where to look: daemon.go (Config, Serve, which accounts are taken, the
 // states recorded), serve.go (the pool, the socket, the periodic round,
 // the stop), groupcommit.go (vaultWriter), lazystore.go, fleet.go (the
-// worker's claim/renew/watchdog), relay.go, logout.go.
+// worker's claim/renew/watchdog), relay.go, logout.go, login.go (Login:
+// a new account, its name checked before the server sees anything).
 package daemon

@@ -9,21 +9,14 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/tgvault/tgvault/daemon"
 	"github.com/tgvault/tgvault/mtproto"
-	"github.com/tgvault/tgvault/mtproto/dial"
-	"github.com/tgvault/tgvault/storage"
 	"github.com/tgvault/tgvault/vault"
 )
-
-// loginTimeout bounds a login (it waits for a code or password typed by a
-// person, so it is generous).
-const loginTimeout = 10 * time.Minute
 
 // serverFlags are the server and API credential flags of login and run.
 type serverFlags struct {
@@ -172,36 +165,25 @@ the account has one (TGVAULT_2FA_PASSWORD_FILE).`,
 				botToken = strings.TrimSpace(string(t))
 				t.Wipe()
 			}
-			if n := btoi(botToken != "") + btoi(phone != "") + btoi(qrCode); n != 1 {
+			req := daemon.LoginRequest{Name: name, BotToken: botToken, Phone: phone, QR: qrCode}
+			if req.Check() != nil {
 				return usagef("give exactly one of --bot-token (or TGVAULT_BOT_TOKEN_FILE), --phone and --qr")
 			}
 			conf, _, err := a.serverConf(&sf)
 			if err != nil {
 				return err
 			}
-			apiID, apiHash, err := a.apiCreds(&sf, conf)
-			if err != nil {
+			if req.APIID, req.APIHash, err = a.apiCreds(&sf, conf); err != nil {
 				return err
 			}
-			srv, err := conf.Server(0)
-			if err != nil {
+			req.Server = conf
+			if req.Proxy, err = a.proxyURL(&sf); err != nil {
 				return err
 			}
-			proxy, err := a.proxyURL(&sf)
-			if err != nil {
+			if req.Device, err = df.pick(); err != nil {
 				return err
 			}
-			opts := mtproto.Options{Server: srv, APIID: apiID, APIHash: apiHash}
-			pc, err := dial.Parse(proxy)
-			if err != nil {
-				return usagef("--proxy: %v", err)
-			}
-			opts.Dial, opts.MTProxy = pc.Dial, pc.MTProxy
-			if opts.Device, err = df.pick(); err != nil {
-				return err
-			}
-			l := login{name: name, conf: conf, opts: opts, apiHash: apiHash, proxy: proxy, botToken: botToken, phone: phone, qr: qrCode}
-			return a.withVault(perProcess, func(v *vault.Vault) error { return a.login(v, l) })
+			return a.withVault(perProcess, func(v *vault.Vault) error { return a.login(v, req) })
 		},
 	}
 	f := cmd.Flags()
@@ -213,53 +195,12 @@ the account has one (TGVAULT_2FA_PASSWORD_FILE).`,
 	return cmd
 }
 
-// login is one login's request, its flags resolved.
-type login struct {
-	name     string
-	conf     serverConf
-	opts     mtproto.Options
-	apiHash  string
-	proxy    string
-	botToken string
-	phone    string
-	qr       bool
-}
-
-// login logs l in on its server and keeps the session in v under l.name.
-func (a *app) login(v *vault.Vault, l login) error {
-	// Before the login creates an authorization on the server.
-	if err := v.CheckNewAccount(l.name); err != nil {
-		return err
-	}
-	store, err := storage.NewMemory(nil, storage.Options{})
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	if err := mtproto.SaveLogin(store, mtproto.LoginSettings{Server: l.conf, Device: l.opts.Device, APIHash: l.apiHash, Proxy: l.proxy}); err != nil {
-		return err
-	}
+// login logs r in (daemon.Login, asking on the terminal) and prints the
+// account.
+func (a *app) login(v *vault.Vault, r daemon.LoginRequest) error {
 	ctx, stop := a.signalContext()
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, loginTimeout)
-	defer cancel()
-	var id mtproto.Identity
-	switch {
-	case l.botToken != "":
-		id, err = mtproto.LoginBot(ctx, store, l.botToken, l.opts)
-	case l.qr:
-		id, err = mtproto.LoginQR(ctx, store, userAuth{a}, l.opts)
-	default:
-		id, err = mtproto.LoginUser(ctx, store, mtproto.NormalizePhone(l.phone), userAuth{a}, l.opts)
-	}
-	if err != nil {
-		return loginError(err)
-	}
-	snap, err := store.Snapshot()
-	if err != nil {
-		return err
-	}
-	acct, err := v.CreateAccount(l.name, snap, "login")
+	acct, id, err := daemon.Login(ctx, v, r, userAuth{a})
 	if err != nil {
 		return err
 	}
@@ -270,30 +211,15 @@ func (a *app) login(v *vault.Vault, l login) error {
 	if id.IsBot {
 		kind = "bot"
 	}
-	a.printf("logged in %s as %s %d; the session is in the vault\n", l.name, kind, id.UserID)
+	a.printf("logged in %s as %s %d; the session is in the vault\n", r.Name, kind, id.UserID)
 	return nil
-}
-
-// loginError marks the login failures that are the input's fault.
-func loginError(err error) error {
-	if mtproto.IsLoginInputError(err) {
-		return fmt.Errorf("%w: %w", vault.ErrBadInput, err)
-	}
-	return err
 }
 
 // userAuth answers a user login's questions from the files named by the
 // environment, or on the terminal without echo.
 type userAuth struct{ a *app }
 
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-var _ mtproto.UserAuthenticator = userAuth{}
+var _ daemon.LoginPrompts = userAuth{}
 
 func (u userAuth) Code(context.Context) (string, error) {
 	p, err := u.a.passphrase("TGVAULT_LOGIN_CODE_FILE", "Login code (Telegram sent it to the account): ", false)
