@@ -20,9 +20,19 @@ import (
 // TestSaveBatch: files flushed through a batch are untouched on disk until
 // Sync, then in place and durable at their next revision, with no temp
 // file left; a file staged refuses another save until then, and a change
-// made while it waits is not lost.
+// made while it waits is not lost. An Early batch ends the same after
+// Sync (its files may be in place before).
 func TestSaveBatch(t *testing.T) {
 	t.Parallel()
+	for _, early := range []bool{false, true} {
+		t.Run(fmt.Sprint("early=", early), func(t *testing.T) {
+			t.Parallel()
+			testSaveBatch(t, early)
+		})
+	}
+}
+
+func testSaveBatch(t *testing.T, early bool) {
 	dir := t.TempDir()
 	s := newTestSealer(t)
 	const n = 40
@@ -30,7 +40,7 @@ func TestSaveBatch(t *testing.T) {
 	for i := range files {
 		files[i] = newFile(t, dir, s, Binding{"v", fmt.Sprint("a", i), 1}, &Snapshot{Session: testRow(t), Peers: vectorPeers()})
 	}
-	batch := &SaveBatch{}
+	batch := &SaveBatch{Early: early}
 	for i, f := range files {
 		if err := f.UpdatePeers([]Peer{{ID: int64(1000 + i), Type: PeerUser, Username: fmt.Sprint("new", i)}}); err != nil {
 			t.Fatal(err)
@@ -41,6 +51,9 @@ func TestSaveBatch(t *testing.T) {
 	}
 	// Staged, not in place: the files on disk are the old ones.
 	for _, f := range files {
+		if early {
+			break
+		}
 		g, err := OpenFile(f.Path(), s, Binding{"v", f.binding.AccountID, 1}, Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -103,11 +116,28 @@ func TestSaveBatchFailure(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("renames over a directory differently")
 	}
+	for _, early := range []bool{false, true} {
+		t.Run(fmt.Sprint("early=", early), func(t *testing.T) {
+			t.Parallel()
+			testSaveBatchFailure(t, early)
+		})
+	}
+}
+
+func testSaveBatchFailure(t *testing.T, early bool) {
 	dir := t.TempDir()
 	s := newTestSealer(t)
 	good := newFile(t, dir, s, Binding{"v", "good", 1}, &Snapshot{Session: testRow(t)})
 	bad := newFile(t, dir, s, Binding{"v", "bad", 1}, &Snapshot{Session: testRow(t)})
-	batch := &SaveBatch{}
+	// The rename of bad's temp file fails: a non-empty directory in its
+	// place (made before the staging, which an Early batch renames at once).
+	if err := os.Remove(bad.Path()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(bad.Path(), "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	batch := &SaveBatch{Early: early}
 	for _, f := range []*File{good, bad} {
 		if err := f.UpdatePeers(vectorPeers()); err != nil {
 			t.Fatal(err)
@@ -115,14 +145,6 @@ func TestSaveBatchFailure(t *testing.T) {
 		if err := f.FlushIn(batch); err != nil {
 			t.Fatal(err)
 		}
-	}
-	// Make the rename of bad's temp file fail: a non-empty directory in
-	// its place.
-	if err := os.Remove(bad.Path()); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(bad.Path(), "x"), 0o700); err != nil {
-		t.Fatal(err)
 	}
 	failed := batch.Sync()
 	if len(failed) != 1 || failed[bad] == nil {
@@ -143,7 +165,7 @@ func TestSaveBatchFailure(t *testing.T) {
 }
 
 // TestSaveBatchCrash kills a child process that saves files in batches in
-// a loop, each batch followed by a ledger of their revisions written after
+// a loop (every other batch Early), each batch followed by a ledger of their revisions written after
 // Sync (as the vault writes its index), at random moments. Every file must
 // open whole each time, and never behind the ledger: what the ledger
 // records was durable before it.
@@ -228,8 +250,8 @@ func TestSaveBatchCrashChild(t *testing.T) {
 		}
 		fs = append(fs, f)
 	}
-	for {
-		batch := &SaveBatch{}
+	for round := 0; ; round++ {
+		batch := &SaveBatch{Early: round%2 == 1} // both ways of placing
 		for _, f := range fs {
 			n, _ := f.PeerCount()
 			peers := make([]Peer, 50)

@@ -434,18 +434,31 @@ func destroyKey(k FileKey) {
 // SaveBatch makes the saves of many files durable together. A file saved
 // through a batch (FlushIn) is sealed and written to its temp file as
 // usual, but not fsynced; Sync then fsyncs every temp file of the batch
-// at once (concurrently: the file system commits them in a few journal
-// transactions, where one fsync after another costs one each), renames
-// each into place, and fsyncs each directory once. The crash rule of a
-// save holds for every file: a crash leaves its old image or its new one,
-// whole, and none is in place before it is durable; a caller that records
-// the files' revisions elsewhere (the vault's index) does so after Sync.
+// at once (concurrently: the file system commits them together, where one
+// fsync after another costs a commit each), renames each into place as
+// soon as its own fsync returned, and fsyncs each directory once. The
+// crash rule of a save holds for every file: a crash leaves its old image
+// or its new one, whole, and none is in place before it is durable; a
+// caller that records the files' revisions elsewhere (the vault's index)
+// does so after Sync.
 //
 // A file staged in a batch refuses other saves until Sync. Staging is safe
 // for concurrent use; Sync is called once, when every staging returned.
 type SaveBatch struct {
+	// Early, set before the first staging, starts each file's fsync and
+	// rename as soon as it is staged (syncParallel at a time), while the
+	// next files are still being sealed, instead of all of them in Sync:
+	// the file system's waits overlap the sealing, and a batch holds only
+	// the temp files in flight open. Sync then waits for them and fsyncs
+	// the directories. The crash rule is the same; what differs is that a
+	// file may be in place before Sync is called (durable, at its new
+	// revision, its directory entry not yet synced).
+	Early bool
+
 	mu      sync.Mutex
 	pending []*stagedSave
+	work    chan *stagedSave // Early: the staged files, to the workers
+	wg      sync.WaitGroup   // Early: the workers
 }
 
 type stagedSave struct {
@@ -457,39 +470,64 @@ type stagedSave struct {
 	renamed bool
 }
 
+// syncParallel is how many fsyncs a SaveBatch keeps in flight.
+const syncParallel = 32
+
 func (sb *SaveBatch) add(s *stagedSave) {
 	sb.mu.Lock()
 	sb.pending = append(sb.pending, s)
+	if sb.Early && sb.work == nil {
+		work := make(chan *stagedSave, syncParallel)
+		sb.work = work
+		for range syncParallel {
+			sb.wg.Go(func() {
+				for s := range work {
+					s.place()
+				}
+			})
+		}
+	}
+	work := sb.work
 	sb.mu.Unlock()
+	if work != nil {
+		work <- s // waits while the workers are busy: the files in flight stay bounded
+	}
 }
 
-// syncParallel is how many fsyncs a SaveBatch keeps in flight.
-const syncParallel = 32
+// place makes s's temp file durable and, once it is, renames it into
+// place (its directory is synced by Sync).
+func (s *stagedSave) place() {
+	if s.err = s.t.Sync(); s.err == nil {
+		s.err = s.t.Rename()
+		s.renamed = s.err == nil
+	}
+}
 
 // Sync makes every staged save durable and puts it in place, and returns
 // the files it could not save, with their errors (nil when all were
 // saved). A file that failed keeps its changes for the next save.
 func (sb *SaveBatch) Sync() map[*File]error {
 	sb.mu.Lock()
-	pending := sb.pending
-	sb.pending = nil
+	pending, work := sb.pending, sb.work
+	sb.pending, sb.work = nil, nil
 	sb.mu.Unlock()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, syncParallel)
-	for _, s := range pending {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			s.err = s.t.Sync()
-		})
+	if work != nil {
+		close(work)
+		sb.wg.Wait()
+	} else {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, syncParallel)
+		for _, s := range pending {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				s.place()
+			})
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	dirs := map[string]error{}
 	for _, s := range pending {
-		if s.err == nil {
-			s.err = s.t.Rename()
-			s.renamed = s.err == nil
-		}
 		if s.renamed {
 			dirs[filepath.Dir(s.t.Path())] = nil
 		}

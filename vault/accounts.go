@@ -500,7 +500,9 @@ func (v *Vault) CommitAll(fs []*storage.File, fn func(*storage.File, *storage.Sa
 	}
 	defer t.end()
 	errs := make([]error, len(fs))
-	batch := &storage.SaveBatch{}
+	// Each file's fsync and rename start once it is sealed and written:
+	// the file system's waits overlap the sealing of the next ones.
+	batch := &storage.SaveBatch{Early: true}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for i, f := range fs {
