@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"testing"
 
@@ -129,4 +130,41 @@ func variantSession(t testing.TB, n int) []byte {
 		t.Fatal(err)
 	}
 	return []byte(out)
+}
+
+// TestSaveAndCloseGCPercent: the save at stop runs with GOGC at least 100
+// (run lowers it to 50 once its accounts are connected) and GOGC is as it
+// was afterwards; a higher GOGC, or none, is left alone.
+func TestSaveAndCloseGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	gcPercent := func() int {
+		p := debug.SetGCPercent(-1)
+		debug.SetGCPercent(p)
+		return p
+	}
+	for _, tc := range []struct{ before, during int }{{50, 100}, {100, 100}, {200, 200}, {-1, -1}} {
+		debug.SetGCPercent(tc.before)
+		f, err := storage.CreateFile(filepath.Join(t.TempDir(), "acct.age"), xorSealer{}, storage.Binding{VaultID: "v1", AccountID: "a1", Revision: 1},
+			&storage.Snapshot{Session: storage.SessionRow{DCID: 2}}, storage.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		during := 0
+		s := newLazyStore(f, nil, &commitFunc{func(_ *storage.File, fn func(*storage.SaveBatch) error) error {
+			during = gcPercent()
+			return fn(nil)
+		}})
+		if err := s.UpdatePeers([]storage.Peer{storage.UserPeer(777, 42, false, "gc", nil, "")}); err != nil {
+			t.Fatal(err)
+		}
+		if errs := saveAndClose([]*lazyStore{s}); len(errs) > 0 {
+			t.Fatal(errs[0])
+		}
+		if during != tc.during {
+			t.Errorf("GOGC %d: the save ran at %d, want %d", tc.before, during, tc.during)
+		}
+		if after := gcPercent(); after != tc.before {
+			t.Errorf("GOGC %d: %d after the save", tc.before, after)
+		}
+	}
 }
