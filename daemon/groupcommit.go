@@ -45,6 +45,15 @@ func now(fn func() error) func(*storage.SaveBatch) error {
 	return func(*storage.SaveBatch) error { return fn() }
 }
 
+// stopBatch bounds one vault.CommitAll of the save at stop
+// (saveAndClose): no API call waits behind it then, and each batch ends
+// with the pipeline of its files drained, a directory fsync, the index
+// loaded before it and written after it, so fewer batches cost less. Its
+// temp files are open only while in flight (storage.SaveBatch.Early), not
+// a batch's worth. 4,096 accounts hold the write lock for about a second
+// here; another process's write waits up to writeBusyWait.
+const stopBatch = 4096
+
 // saveGCPercent is the least GOGC of saveAndClose.
 const saveGCPercent = 100
 
@@ -71,12 +80,13 @@ func retryBusy(f func() error) error {
 // entry are durable, or with the error that prevented it.
 func (w *vaultWriter) commit(f *storage.File, fn func(*storage.SaveBatch) error) error {
 	r := &commitReq{f: f, fn: fn, done: make(chan error, 1)}
-	w.commitAll([]*commitReq{r})
+	w.commitAll([]*commitReq{r}, commitBatch)
 	return <-r.done
 }
 
-// commitAll queues reqs and writes batches until they are all done.
-func (w *vaultWriter) commitAll(reqs []*commitReq) {
+// commitAll queues reqs and writes batches of up to max requests until
+// they are all done.
+func (w *vaultWriter) commitAll(reqs []*commitReq, max int) {
 	w.qmu.Lock()
 	w.queue = append(w.queue, reqs...)
 	w.qmu.Unlock()
@@ -89,7 +99,7 @@ func (w *vaultWriter) commitAll(reqs []*commitReq) {
 		var batch, rest []*commitReq
 		in := map[*storage.File]bool{}
 		for _, r := range w.queue {
-			if len(batch) < commitBatch && !in[r.f] {
+			if len(batch) < max && !in[r.f] {
 				in[r.f] = true
 				batch = append(batch, r)
 			} else {
@@ -148,6 +158,11 @@ func (w *vaultWriter) write(batch []*commitReq) {
 // come back with their errors. Stores with another committer than the
 // first's are flushed in a second round.
 func flushAll(stores []*lazyStore) map[*lazyStore]error {
+	return flushAllIn(stores, commitBatch)
+}
+
+// flushAllIn is flushAll in batches of up to max stores.
+func flushAllIn(stores []*lazyStore, max int) map[*lazyStore]error {
 	failed := map[*lazyStore]error{}
 	for len(stores) > 0 {
 		w := stores[0].w
@@ -161,7 +176,7 @@ func flushAll(stores []*lazyStore) map[*lazyStore]error {
 				held = append(held, s)
 			}
 		}
-		w.commitAll(reqs)
+		w.commitAll(reqs, max)
 		for i, r := range reqs {
 			err := <-r.done
 			held[i].flushDone(err)
@@ -182,7 +197,8 @@ func flushAll(stores []*lazyStore) map[*lazyStore]error {
 // The save runs with GOGC at least 100 (run lowers it to 50 once its
 // accounts are connected, settledGCPercent): the pool has stopped, and a
 // save of 10,000 accounts allocates about 70 KB per account (images and
-// sealed copies), which at 50 costs twice the collections.
+// sealed copies), which at 50 costs twice the collections. Its batches
+// are of up to stopBatch stores.
 func saveAndClose(stores []*lazyStore) []error {
 	if prev := debug.SetGCPercent(saveGCPercent); prev < 0 || prev > saveGCPercent {
 		debug.SetGCPercent(prev) // off, or already higher: as it was
@@ -190,7 +206,7 @@ func saveAndClose(stores []*lazyStore) []error {
 		defer debug.SetGCPercent(prev)
 	}
 	var errs []error
-	failed := flushAll(stores)
+	failed := flushAllIn(stores, stopBatch)
 	for _, s := range stores {
 		if err, bad := failed[s]; bad {
 			errs = append(errs, err)

@@ -134,7 +134,8 @@ func variantSession(t testing.TB, n int) []byte {
 
 // TestSaveAndCloseGCPercent: the save at stop runs with GOGC at least 100
 // (run lowers it to 50 once its accounts are connected) and GOGC is as it
-// was afterwards; a higher GOGC, or none, is left alone.
+// was afterwards; a higher GOGC, or none, is left alone. Its batches are
+// of up to stopBatch stores.
 func TestSaveAndCloseGCPercent(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	gcPercent := func() int {
@@ -150,15 +151,19 @@ func TestSaveAndCloseGCPercent(t *testing.T) {
 			t.Fatal(err)
 		}
 		during := 0
-		s := newLazyStore(f, nil, &commitFunc{func(_ *storage.File, fn func(*storage.SaveBatch) error) error {
+		c := &commitFunc{do: func(_ *storage.File, fn func(*storage.SaveBatch) error) error {
 			during = gcPercent()
 			return fn(nil)
-		}})
+		}}
+		s := newLazyStore(f, nil, c)
 		if err := s.UpdatePeers([]storage.Peer{storage.UserPeer(777, 42, false, "gc", nil, "")}); err != nil {
 			t.Fatal(err)
 		}
 		if errs := saveAndClose([]*lazyStore{s}); len(errs) > 0 {
 			t.Fatal(errs[0])
+		}
+		if c.batch != stopBatch {
+			t.Errorf("the save at stop committed in batches of %d, want %d", c.batch, stopBatch)
 		}
 		if during != tc.during {
 			t.Errorf("GOGC %d: the save ran at %d, want %d", tc.before, during, tc.during)

@@ -33,7 +33,7 @@ var _ storage.Storage = (*lazyStore)(nil)
 // or many queued at once (flushAll). *vaultWriter is the one run uses.
 type committer interface {
 	commit(f *storage.File, fn func(*storage.SaveBatch) error) error
-	commitAll(reqs []*commitReq)
+	commitAll(reqs []*commitReq, max int) // in batches of up to max
 }
 
 // newLazyStore starts with f open (nil: opened on first use).

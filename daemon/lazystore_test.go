@@ -41,7 +41,7 @@ func TestLazyStore(t *testing.T) {
 	)
 	s := newLazyStore(f,
 		func() (*storage.File, error) { return storage.OpenFile(path, xorSealer{}, bind, storage.Options{}) },
-		&commitFunc{func(f *storage.File, fn func(*storage.SaveBatch) error) error {
+		&commitFunc{do: func(f *storage.File, fn func(*storage.SaveBatch) error) error {
 			if commitErr != nil {
 				return commitErr
 			}
@@ -123,7 +123,7 @@ func TestLazyStoreConcurrent(t *testing.T) {
 	var mu sync.Mutex // vault.Commit is serialized by run's vaultWriter
 	s := newLazyStore(f,
 		func() (*storage.File, error) { return storage.OpenFile(path, xorSealer{}, bind, storage.Options{}) },
-		&commitFunc{func(_ *storage.File, fn func(*storage.SaveBatch) error) error {
+		&commitFunc{do: func(_ *storage.File, fn func(*storage.SaveBatch) error) error {
 			mu.Lock()
 			defer mu.Unlock()
 			return fn(nil)
@@ -200,7 +200,7 @@ func TestLazyStoreCacheMeta(t *testing.T) {
 	var commits int
 	s := newLazyStore(f,
 		func() (*storage.File, error) { return storage.OpenFile(path, xorSealer{}, bind, storage.Options{}) },
-		&commitFunc{func(f *storage.File, fn func(*storage.SaveBatch) error) error { commits++; return fn(nil) }})
+		&commitFunc{do: func(f *storage.File, fn func(*storage.SaveBatch) error) error { commits++; return fn(nil) }})
 	t.Cleanup(func() { _ = s.shut() })
 	var _ mtproto.MetaCacher = s
 	onDisk := func() bool {
@@ -239,14 +239,16 @@ func TestLazyStoreCacheMeta(t *testing.T) {
 // commitFunc is a committer of one function, which commitAll calls for
 // each request in turn (the tests' committer).
 type commitFunc struct {
-	do func(f *storage.File, fn func(*storage.SaveBatch) error) error
+	do    func(f *storage.File, fn func(*storage.SaveBatch) error) error
+	batch int // the max of the last commitAll
 }
 
 func (c *commitFunc) commit(f *storage.File, fn func(*storage.SaveBatch) error) error {
 	return c.do(f, fn)
 }
 
-func (c *commitFunc) commitAll(reqs []*commitReq) {
+func (c *commitFunc) commitAll(reqs []*commitReq, max int) {
+	c.batch = max
 	for _, r := range reqs {
 		r.done <- c.do(r.f, r.fn)
 	}
