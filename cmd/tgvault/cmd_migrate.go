@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,7 +26,7 @@ func fleetStatus(v *vault.Vault) (r *fleetReport, isFleet bool, err error) {
 	if !ok {
 		return nil, false, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), pgvault.OpenTimeout)
 	defer cancel()
 	leases, workers, err := pgvault.Status(ctx, be)
 	if err != nil {
@@ -62,7 +61,7 @@ Keep the password out of the URL: pgx reads PGPASSWORD and ~/.pgpass.`,
 			if !pgvault.IsURL(to) {
 				return usagef("--to needs a postgres:// URL")
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), pgvault.OpenTimeout)
 			dst, err := pgvault.Open(ctx, to)
 			cancel()
 			if err != nil {

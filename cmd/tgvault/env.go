@@ -153,27 +153,21 @@ func (a *app) options(mode unlockMode) (vault.Options, func(), error) {
 }
 
 // location is where the vault lives (--vault, TGVAULT_DIR or the
-// default): a directory, or a PostgreSQL database for a postgres:// URL
-// (opened here; the returned func closes it).
+// default; pgvault.Location: a directory, or a PostgreSQL database whose
+// connections the returned func closes).
 func (a *app) location() (vault.Options, func(), error) {
 	dir, err := a.dir()
 	if err != nil {
 		return vault.Options{}, func() {}, err
 	}
-	state, _ := userdirs.HostStateDir(a.getenv) // none: no host record of the vault's format
-	if !pgvault.IsURL(dir) {
-		return vault.Options{Dir: dir, StateDir: state}, func() {}, nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	be, err := pgvault.Open(ctx, dir)
-	if err != nil {
-		return vault.Options{}, func() {}, err
-	}
-	be.OnQuiet(func(wait time.Duration) {
+	opts, closeBackend, err := pgvault.Location(context.Background(), dir, func(wait time.Duration) {
 		a.notef("waiting %v: a fleet worker held the account until a moment ago, and the server closes its connections only after the fleet's takeover wait (docs/fleet.md)", wait.Round(100*time.Millisecond))
 	})
-	return vault.Options{Backend: be, StateDir: state}, be.Close, nil
+	if err != nil {
+		return vault.Options{}, closeBackend, err
+	}
+	opts.StateDir, _ = userdirs.HostStateDir(a.getenv) // none: no host record of the vault's format
+	return opts, closeBackend, nil
 }
 
 // withVault opens the vault, runs f and closes the vault, joining a close
