@@ -374,7 +374,7 @@ func readSource(path string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, notSession("not a regular file")
 	}
-	if fi.Size() > foreign.MaxSize {
+	if fi.Size() > MaxSourceSize {
 		return nil, notSession("too large for a session file")
 	}
 	data, err := os.ReadFile(path)

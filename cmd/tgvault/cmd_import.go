@@ -475,10 +475,6 @@ func displayName(path string) string {
 	return path
 }
 
-// maxStdin bounds what import reads from stdin: the largest foreign
-// session file the storage package reads.
-const maxStdin = foreign.MaxSize
-
 // importOne imports one source. A sealed hand-off made with --passphrase
 // asks for that passphrase once per run.
 func (a *app) importOne(v *vault.Vault, s source, opts vault.ImportOptions, sealPass *crypto.Passphrase) (importResult, error) {
@@ -486,8 +482,8 @@ func (a *app) importOne(v *vault.Vault, s source, opts vault.ImportOptions, seal
 	var data []byte
 	var err error
 	if s.path == "" {
-		data, err = io.ReadAll(io.LimitReader(a.stdin, maxStdin+1))
-		if err == nil && len(data) > maxStdin {
+		data, err = vault.ReadStream(a.stdin)
+		if errors.Is(err, vault.ErrSourceTooLarge) {
 			err = errors.New("import: stdin is larger than any session")
 		}
 	} else {

@@ -117,7 +117,7 @@ func (a *app) inspect(src string) error {
 	var data []byte
 	var err error
 	if src == "-" {
-		data, err = io.ReadAll(io.LimitReader(a.stdin, maxStdin))
+		data, err = io.ReadAll(io.LimitReader(a.stdin, foreign.MaxSize))
 	} else {
 		data, err = os.ReadFile(src)
 	}
