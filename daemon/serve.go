@@ -47,6 +47,11 @@ func newDaemon(cfg Config) *daemon {
 
 // serve serves the accounts active, which claim holds (or, for a fleet
 // worker, the accounts its leases give it), until ctx ends.
+//
+// Long: it is run's life in order (the pool, the accounts, the relay, the
+// socket, the fleet worker, the loop, then the stop in the reverse order),
+// and each step's undo is deferred beside it; split, the order would be
+// spread over functions that each hold half of it.
 func (d *daemon) serve(ctx context.Context, active []vault.Account, claim *vault.Claim) error {
 	if al := d.cfg.Methods.Allowed(); len(al) > 0 {
 		d.warnf("the local API and the MTProto relay allow %s (--allow), which they refuse by default: a script, a relayed one too, can change or end the accounts' logins with them", strings.Join(al, ", "))
@@ -56,6 +61,12 @@ func (d *daemon) serve(ctx context.Context, active []vault.Account, claim *vault
 			_ = s.shut()
 		}
 	}()
+	// The socket is listened on only once every account is in the pool
+	// (below), but a socket that listen would refuse (another run serves
+	// there) stops run now, before any account connects to its server.
+	if err := localapi.CheckSocket(d.cfg.Socket); err != nil {
+		return err
+	}
 	d.pool = mtproto.NewPool(mtproto.PoolOptions{Methods: d.cfg.Methods, OnStatus: d.onStatus})
 	relayKey := d.relayKey()
 	// The pool runs before the accounts are added: each one starts

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -261,5 +262,46 @@ func TestServeNames(t *testing.T) {
 	}
 	if err := Serve(t.Context(), Config{}); !errors.Is(err, ErrNoVault) {
 		t.Fatalf("Serve without a vault: %v, want ErrNoVault", err)
+	}
+}
+
+// TestServeSocketInUse: a socket another run serves on stops Serve before
+// any of its accounts connects (the dev server sees no connection), where
+// listening after the accounts were added would have connected them all
+// and torn them down.
+func TestServeSocketInUse(t *testing.T) {
+	srv := startDevServer(t)
+	seeds, err := srv.SeedAccounts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newVault(t)
+	importSeeds(t, v, seeds, "alice", "bob")
+	sock := filepath.Join(t.TempDir(), "run.sock")
+	other, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	go func() { // another run: it answers
+		for {
+			c, err := other.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	err = Serve(t.Context(), Config{Vault: v, Socket: sock, Defaults: devDefaults(srv)})
+	if _, ok := errors.AsType[*localapi.SocketInUseError](err); !ok {
+		t.Fatalf("Serve on a socket in use: %v, want a *localapi.SocketInUseError", err)
+	}
+	st := srv.Stats()
+	var conns int64
+	for _, n := range st.Connections {
+		conns += n
+	}
+	if conns != 0 || st.Open != 0 {
+		t.Fatalf("the dev server saw %d connections (%d open) of a run refused for its socket, want none", conns, st.Open)
 	}
 }

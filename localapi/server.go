@@ -320,14 +320,11 @@ func writeError(w http.ResponseWriter, err error) {
 // made 0600 (owner only) and, where the OS tells, connections from other
 // users are refused.
 func ListenUnix(path string) (net.Listener, error) {
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode()&os.ModeSocket == 0 {
-			return nil, fmt.Errorf("localapi: %s exists and is not a socket", path)
-		}
-		if InUse(path) {
-			return nil, fmt.Errorf("localapi: %s is in use", path)
-		}
-		_ = os.Remove(path)
+	if err := CheckSocket(path); err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(path); err == nil {
+		_ = os.Remove(path) // a socket nobody answers on: a run that ended
 	}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
@@ -339,6 +336,30 @@ func ListenUnix(path string) (net.Listener, error) {
 	}
 	return ownerOnly{ln.(*net.UnixListener)}, nil
 }
+
+// CheckSocket is ListenUnix's refusal, without listening: an error when
+// path exists and is not a socket, or is a socket something answers on (a
+// run serves there). A server checks it before it does work that
+// ListenUnix's refusal would waste (run, before its accounts connect).
+func CheckSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("localapi: %s exists and is not a socket", path)
+	}
+	if InUse(path) {
+		return &SocketInUseError{Path: path}
+	}
+	return nil
+}
+
+// SocketInUseError is CheckSocket's and ListenUnix's refusal of a socket
+// something answers on.
+type SocketInUseError struct{ Path string }
+
+func (e *SocketInUseError) Error() string { return "localapi: " + e.Path + " is in use" }
 
 // InUse reports whether something answers on the unix socket path (a run
 // serves there): ListenUnix refuses such a socket rather than take it over.
