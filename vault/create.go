@@ -1,7 +1,6 @@
 package vault
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/tgvault/tgvault/storage"
@@ -11,20 +10,28 @@ import (
 // new account's session (a login makes an authorization on the server),
 // whether CreateAccount would refuse name or cannot run: an invalid name
 // (ErrInvalidName), a name an account has (ErrExists), a locked vault
-// (ErrLocked). An import meanwhile may still take the name; CreateAccount
+// (ErrLocked), a vault migrated elsewhere (*MigratedError, unless
+// AllowMigrated). An import meanwhile may still take the name; CreateAccount
 // refuses it then.
 func (v *Vault) CheckNewAccount(name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	_, err := v.Show(name)
-	switch {
-	case err == nil:
-		return fmt.Errorf("%w: an account has that name", ErrExists)
-	case errors.Is(err, ErrNotFound):
-		return nil
+	st, err := v.unlock()
+	if err != nil {
+		return err
 	}
-	return err
+	x, err := v.loadIndex(st)
+	if err != nil {
+		return err
+	}
+	if err := v.refuseMigrated(x, false); err != nil {
+		return err
+	}
+	if x.find(name) >= 0 {
+		return fmt.Errorf("%w: an account has that name", ErrExists)
+	}
+	return nil
 }
 
 // CreateAccount adds an account made from snap, the store of a fresh login

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/tgvault/tgvault/sessionstring"
@@ -98,5 +99,17 @@ func TestCheckNewAccount(t *testing.T) {
 	locked := tv.reopen(t, Options{Keyring: newFakeKeyring()})
 	if err := locked.CheckNewAccount("fresh"); !errors.Is(err, ErrLocked) {
 		t.Errorf("locked vault: %v, want ErrLocked", err)
+	}
+	// A vault migrated elsewhere: CreateAccount would refuse it, so a login
+	// must hear so before it makes an authorization on the server.
+	if _, err := tv.MigrateTo(DirBackend(filepath.Join(t.TempDir(), "elsewhere"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := errors.AsType[*MigratedError](tv.CheckNewAccount("fresh")); !ok {
+		t.Errorf("migrated vault: %v, want a *MigratedError", tv.CheckNewAccount("fresh"))
+	}
+	tv.AllowMigrated()
+	if err := tv.CheckNewAccount("fresh"); err != nil {
+		t.Errorf("migrated vault with AllowMigrated: %v, want nil", err)
 	}
 }

@@ -318,11 +318,21 @@ func (v *Vault) beginImport(opts ImportOptions) (*tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.idx.MigratedTo != "" && !opts.Force && !v.allowMigrated.Load() {
+	if err := v.refuseMigrated(t.idx, opts.Force); err != nil {
 		t.end()
-		return nil, &MigratedError{To: t.idx.MigratedTo}
+		return nil, err
 	}
 	return t, nil
+}
+
+// refuseMigrated is the rule of a write that adds accounts to a vault
+// migrated elsewhere (index x): refused with a *MigratedError unless forced
+// (force, or AllowMigrated).
+func (v *Vault) refuseMigrated(x *index, force bool) error {
+	if x.MigratedTo != "" && !force && !v.allowMigrated.Load() {
+		return &MigratedError{To: x.MigratedTo}
+	}
+	return nil
 }
 
 // skipExisting turns a duplicate key into a report of the account that
