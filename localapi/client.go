@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -18,6 +19,10 @@ import (
 
 // ErrNoServer reports a socket nobody answers on.
 var ErrNoServer = errors.New("tgvault run is not running")
+
+// ErrBrokenAnswer reports a request the server took whose answer did not
+// come whole: the call may or may not have been made.
+var ErrBrokenAnswer = errors.New("local API: the answer broke off; the call may have been made")
 
 // The classes of an error answer (*Error), for errors.Is: what a caller
 // can tell its user or do about it. An answer of kind proxy_auth is also
@@ -265,11 +270,20 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte) (*h
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("local API: %w", ctx.Err())
 		}
-		cause := err
-		if op, ok := errors.AsType[*net.OpError](err); ok {
-			cause = op.Err // "connect: no such file or directory"
+		if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
+			// "connect: no such file or directory": nobody serves there.
+			return nil, fmt.Errorf("%w (no answer on %s: %w)", ErrNoServer, c.socket, op.Err)
 		}
-		return nil, fmt.Errorf("%w (no answer on %s: %w)", ErrNoServer, c.socket, cause)
+		// The server took the request and its answer broke off (a run
+		// that stopped mid-call, a garbled answer): not ErrNoServer, whose
+		// advice is to start run, since a call may have reached Telegram.
+		// The cause is said without the request's URL, whose path may name
+		// a peer by phone number.
+		cause := err
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			cause = ue.Err
+		}
+		return nil, fmt.Errorf("%w: %w", ErrBrokenAnswer, cause)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -286,5 +287,37 @@ func TestRelayRequestCheck(t *testing.T) {
 		if _, _, merr := tc.req.mintRequest("a"); (merr == nil) != (err == nil) {
 			t.Errorf("mintRequest(%+v) = %v, Check %v", tc.req, merr, err)
 		}
+	}
+}
+
+// TestClientBrokenAnswer: a server that takes the request and hangs up
+// before answering is not ErrNoServer (whose advice is to start run: the
+// call may have been made), and the error does not repeat the request's
+// URL, whose path may name a peer by phone number.
+func TestClientBrokenAnswer(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(t.TempDir(), "broken.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Read(make([]byte, 4096)) // take the request, answer nothing
+			c.Close()
+		}
+	}()
+	const phone = "+15551234567"
+	_, err = NewClient(sock).Peer(t.Context(), "alice", phone)
+	if !errors.Is(err, ErrBrokenAnswer) || errors.Is(err, ErrNoServer) {
+		t.Fatalf("an answer that broke off: %v, want ErrBrokenAnswer and not ErrNoServer", err)
+	}
+	if strings.Contains(err.Error(), "15551234567") || strings.Contains(err.Error(), "/v1/") {
+		t.Fatalf("the error repeats the request: %v", err)
 	}
 }
