@@ -415,6 +415,11 @@ func readSource(path string) ([]byte, error) {
 // error counts the failures and wraps each one. A crash in the middle
 // leaves account files that the index does not list, and temp files;
 // Doctor reports them.
+//
+// Long: the pipeline (workers staging files, batches synced and settled in
+// the order of paths, the index written per batch, the sources removed
+// after it) shares its channels and counters; split, each piece would take
+// them all as parameters.
 func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(done int, r ImportReport, err error)) error {
 	t, err := v.beginImport(opts)
 	if err != nil {

@@ -26,6 +26,7 @@ func ReadStream(r io.Reader) ([]byte, error) {
 func readStream(r io.Reader, limit int64) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
+		clear(data) // part of a session string may have come
 		return nil, err
 	}
 	if int64(len(data)) > limit {

@@ -89,7 +89,9 @@ func (t *Temp) Sync() error {
 // as on the benchmark host, with a discard of the blocks waited for
 // there), so that the renames of a batch queued behind each other's frees;
 // held, the free happens in the close, and the renames of a batch's
-// workers free their files at once.
+// workers free their files at once. (On NFS a file replaced while open is
+// kept as a hidden .nfsXXXX file until the close; a crash in between
+// leaves that sealed old copy in the directory, as any open reader would.)
 func (t *Temp) Rename() error {
 	old := holdReplaced(t.path)
 	err := os.Rename(t.tmp, t.path)
