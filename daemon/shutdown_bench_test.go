@@ -13,6 +13,7 @@ import (
 
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/internal/filekeyring"
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/internal/testhooks"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
@@ -78,12 +79,12 @@ func BenchmarkShutdownSave(b *testing.B) {
 			}
 		}
 		b.StartTimer()
-		start, cpu := time.Now(), processCPU(b)
+		start, cpu := time.Now(), mttest.ProcessCPU(b)
 		if errs := saveAndClose(stores); len(errs) > 0 {
 			b.Fatal(errs[0])
 		}
 		b.ReportMetric(time.Since(start).Seconds(), "s/save-all")
-		b.ReportMetric((processCPU(b) - cpu).Seconds(), "cpu-s/save-all")
+		b.ReportMetric((mttest.ProcessCPU(b) - cpu).Seconds(), "cpu-s/save-all")
 		b.ReportMetric(float64(w.batches.Load()), "commits")
 		b.StopTimer()
 		if list, err = v.List(); err != nil {

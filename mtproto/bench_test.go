@@ -26,14 +26,14 @@ func BenchmarkLoginBot(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cpu0 := processCPU(b)
+	cpu0 := mttest.ProcessCPU(b)
 	for b.Loop() {
 		store := mttest.NewMemory(b)
 		if _, err := LoginBot(b.Context(), store, token, serverOptions(srv)); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((processCPU(b)-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64((mttest.ProcessCPU(b)-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
 }
 
 // BenchmarkReconnect is a connect with a stored key and one call.
@@ -45,11 +45,11 @@ func BenchmarkReconnect(b *testing.B) {
 	}
 	store := mttest.NewMemory(b)
 	mttest.SeedStore(b, store, seeds[0].Key, seeds[0].DC, seeds[0].UserID)
-	cpu0 := processCPU(b)
+	cpu0 := mttest.ProcessCPU(b)
 	for b.Loop() {
 		if _, err := runSelf(b.Context(), store, serverOptions(srv)); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
+	b.ReportMetric(float64((mttest.ProcessCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
 }

@@ -23,12 +23,12 @@ func TestLoginBotStoresSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := mttest.NewMemory(t)
-	start, cpu0 := time.Now(), processCPU(t)
+	start, cpu0 := time.Now(), mttest.ProcessCPU(t)
 	id, err := LoginBot(t.Context(), store, token, serverOptions(srv))
 	if err != nil {
 		t.Fatalf("LoginBot: %v", err)
 	}
-	t.Logf("login with key exchange: %v wall, %v CPU (client and server)", time.Since(start), processCPU(t)-cpu0)
+	t.Logf("login with key exchange: %v wall, %v CPU (client and server)", time.Since(start), mttest.ProcessCPU(t)-cpu0)
 	if id != (Identity{UserID: botID, IsBot: true}) {
 		t.Errorf("identity = %+v, want bot %d", id, botID)
 	}
@@ -75,12 +75,12 @@ func TestRestartUsesStoredKey(t *testing.T) {
 	key := row(t, store).AuthKey
 
 	for i := range 2 {
-		start, cpu0 := time.Now(), processCPU(t)
+		start, cpu0 := time.Now(), mttest.ProcessCPU(t)
 		got, err := runSelf(t.Context(), store, serverOptions(srv))
 		if err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}
-		t.Logf("reconnect with stored key: %v wall, %v CPU", time.Since(start), processCPU(t)-cpu0)
+		t.Logf("reconnect with stored key: %v wall, %v CPU", time.Since(start), mttest.ProcessCPU(t)-cpu0)
 		if got != want {
 			t.Errorf("self = %+v, want %+v", got, want)
 		}

@@ -30,6 +30,7 @@ import (
 
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/internal/atomicfile"
+	"github.com/tgvault/tgvault/internal/mttest"
 	"github.com/tgvault/tgvault/mtproto/devserver"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/storage"
@@ -233,9 +234,9 @@ func reportOnline(b *testing.B, srv *childServer, n int, start time.Time, base f
 	online := time.Since(start)
 	now := measureFootprint()
 	idle := benchIdle(b)
-	cpu0 := processCPU(b)
+	cpu0 := mttest.ProcessCPU(b)
 	time.Sleep(idle)
-	cpu := processCPU(b) - cpu0
+	cpu := mttest.ProcessCPU(b) - cpu0
 	b.ReportMetric(online.Seconds(), "s-online")
 	b.ReportMetric(float64(n)/online.Seconds(), "accounts/s")
 	b.ReportMetric(float64(now.rss-base.rss)/1024/float64(n), "KiB-RSS/account")

@@ -101,7 +101,7 @@ func BenchmarkRelayThroughput(b *testing.B) {
 			}
 			var next atomic.Int64
 			b.SetParallelism(4)
-			cpu0 := processCPU(b)
+			cpu0 := mttest.ProcessCPU(b)
 			start := time.Now()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
@@ -114,7 +114,7 @@ func BenchmarkRelayThroughput(b *testing.B) {
 				}
 			})
 			b.StopTimer()
-			elapsed, cpu := time.Since(start), processCPU(b)-cpu0
+			elapsed, cpu := time.Since(start), mttest.ProcessCPU(b)-cpu0
 			perCall := float64(cpu.Microseconds()) / float64(b.N)
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
 			b.ReportMetric(perCall, "cpu-µs/call")

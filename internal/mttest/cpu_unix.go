@@ -1,6 +1,6 @@
 //go:build unix
 
-package daemon
+package mttest
 
 import (
 	"syscall"
@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// processCPU is the CPU time (user + system) this process has used.
-func processCPU(tb testing.TB) time.Duration {
+// ProcessCPU is the CPU time (user + system) this process has used, for
+// benchmarks that report CPU beside wall time.
+func ProcessCPU(tb testing.TB) time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		tb.Helper()
