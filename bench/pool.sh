@@ -34,21 +34,8 @@ COUNTS=${COUNTS:-1000 10000}
 IDLE=${IDLE:-60}
 GOTD=${GOTD:-1}
 
-mkdir -p bench/results
-out="bench/results/pool-$(date -u +%Y-%m-%dT%H%M%SZ).txt"
-: >"$out"
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-	if [[ -n "${ports_saved:-}" ]]; then printf '%s\n' "$ports_saved" >/proc/sys/net/ipv4/ip_local_port_range || true; fi
-}
-trap cleanup EXIT
-
-say() { printf '%s\n' "$*" | tee -a "$out"; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
+. bench/lib.sh
+bench_start pool
 
 say "# tgvault run, whole program, beside plain gotd ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
 say "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
@@ -74,27 +61,11 @@ want_fds=$((maxn + FD_SPARE))
 if ((want_fds > $(ulimit -Hn))); then ulimit -Hn "$want_fds" 2>/dev/null || true; fi
 ulimit -n "$(ulimit -Hn)"
 say "open files limit: $(ulimit -n) per process (hard $(ulimit -Hn)); an N needs N + $FD_SPARE"
-ports_file=/proc/sys/net/ipv4/ip_local_port_range
-read -r port_lo port_hi <"$ports_file"
-ports_saved=""
-if ((port_hi - port_lo + 1 < maxn + 2000)); then
-	if [[ -w "$ports_file" ]] && printf '1024 65535\n' >"$ports_file" 2>/dev/null; then
-		ports_saved="$port_lo $port_hi"
-		say "ephemeral ports: $port_lo-$port_hi is fewer than N=$maxn connections to one address; widened to 1024-65535 for this script"
-	else
-		say "ephemeral ports: $port_lo-$port_hi is fewer than N=$maxn connections to one address and cannot be widened here: N=$maxn may fail"
-	fi
-else
-	say "ephemeral ports: $port_lo-$port_hi"
-fi
+widen_ports $((maxn + 2000))
+say "ephemeral ports: $ports_note"
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-cpu_s() { echo "$(cpu_ticks "$1") / $(getconf CLK_TCK)" | bc -l; }
-metric() { # metric SOCKET NAME: the sum of a metric's samples
-	curl -s --unix-socket "$1" http://tgvault/metrics | awk -v m="$2" '$1 ~ "^"m"({|$)" {s += $2} END {print s + 0}'
-}
-now() { date +%s.%N; }
 fmt2() { printf '%.2f' "$1"; }
 kib_per() { echo "$1 / $2" | bc -l | xargs printf '%.1f'; }
 ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
@@ -193,22 +164,7 @@ for n in $COUNTS; do
 	fi
 	say "## N = $n (load $(load))"
 	d="$tmp/n$n"
-	mkdir -p "$d"
-	printf 'bench passphrase\n' >"$d/pass"
-	# Unlocked as by the OS keyring (no scrypt in each process): the
-	# vault identity in a file, copied from init's file-backed keyring.
-	export TGVAULT_DIR="$d/vault" TGVAULT_SOCKET="$d/run.sock"
-	TGVAULT_PASSPHRASE_FILE="$d/pass" TGVAULT_INSECURE_TEST_KEYRING="$d/keyring" "$tg" init >/dev/null 2>&1
-	kf=("$d"/keyring/*)
-	{ cat "${kf[0]}"; echo; } >"$d/identity"
-	chmod 600 "$d/identity"
-	export TGVAULT_IDENTITY="$d/identity"
-	"$tg" dev-server --json --state "$d/dev" --seed-accounts "$n" --info-file "$d/info.json" --stats-file "$d/stats.json" >/dev/null &
-	dev=$!
-	pids+=("$dev")
-	for _ in $(seq 6000); do [[ -s "$d/info.json" ]] && break; sleep 0.1; done
-	addr=$(jq -r .addr "$d/info.json")
-	seeds=$(jq -r .seeds "$d/info.json")
+	seed_vault "$d" "$n" "$tg"
 	t0=$(now)
 	"$tg" import "$seeds" >/dev/null 2>&1
 	t1=$(now)

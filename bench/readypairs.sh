@@ -35,24 +35,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 N=${N:-3000}
 ROUNDS=${ROUNDS:-5}
-mkdir -p bench/results
-out="bench/results/readypairs-$(date -u +%Y-%m-%dT%H%M%SZ).txt"
-: >"$out"
-tmp=$(mktemp -d)
-pids=()
-ports_saved=""
-cleanup() {
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-	if [[ -n "$ports_saved" ]]; then printf '%s\n' "$ports_saved" >/proc/sys/net/ipv4/ip_local_port_range || true; fi
-}
-trap cleanup EXIT
-say() { printf '%s\n' "$*" | tee -a "$out"; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
-now() { date +%s.%N; }
-cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
-metric() { curl -s --unix-socket "$1" http://tgvault/metrics | awk -v m="$2" '$1 ~ "^"m"({|$)" {s += $2} END {print s + 0}'; }
+. bench/lib.sh
+bench_start readypairs
 median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 say "# time until ready: two tgvault binaries and plain gotd, interleaved ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
@@ -67,27 +51,10 @@ if ((N + 1200 > $(ulimit -n))); then
 	say "N=$N needs $((N + 1200)) open files; this host allows $(ulimit -n)"
 	exit 1
 fi
-ports_file=/proc/sys/net/ipv4/ip_local_port_range
-read -r port_lo port_hi <"$ports_file"
-if ((port_hi - port_lo + 1 < 3 * N + 2000)) && [[ -w "$ports_file" ]] && printf '1024 65535\n' >"$ports_file" 2>/dev/null; then
-	ports_saved="$port_lo $port_hi"
-fi
+widen_ports $((3 * N + 2000))
 
 d="$tmp/n$N"
-mkdir -p "$d"
-printf 'bench passphrase\n' >"$d/pass"
-export TGVAULT_DIR="$d/vault" TGVAULT_SOCKET="$d/run.sock"
-TGVAULT_PASSPHRASE_FILE="$d/pass" TGVAULT_INSECURE_TEST_KEYRING="$d/keyring" "$tg" init >/dev/null 2>&1
-kf=("$d"/keyring/*)
-{ cat "${kf[0]}"; echo; } >"$d/identity"
-chmod 600 "$d/identity"
-export TGVAULT_IDENTITY="$d/identity"
-"$tg" dev-server --json --state "$d/dev" --seed-accounts "$N" --info-file "$d/info.json" --stats-file "$d/stats.json" >/dev/null &
-dev=$!
-pids+=("$dev")
-for _ in $(seq 6000); do [[ -s "$d/info.json" ]] && break; sleep 0.1; done
-addr=$(jq -r .addr "$d/info.json")
-seeds=$(jq -r .seeds "$d/info.json")
+seed_vault "$d" "$N" "$tg"
 "$tg" import "$seeds" >/dev/null 2>&1
 "$tmp/gotdclients" -prepare "$d/gotd" -seeds "$seeds" -server "$addr"
 
