@@ -2,7 +2,6 @@ package relay
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -440,17 +439,7 @@ func TestRelaySessionSharedLimiterOtherDC(t *testing.T) {
 	const mediaDC, burst = 4, 12
 	srv := mttest.StartServer(t, devserver.Options{OtherDCs: []int{mediaDC}})
 	f := newRelayFixtureOn(t, srv, func(c *Config) { c.CallRate, c.CallBurst = 0.001, burst })
-	addr4, ok := srv.DCAddr(mediaDC)
-	if !ok {
-		t.Fatal("dev server has no DC 4")
-	}
-	f.acc.addrs[mediaDC] = addr4
-	jpeg := bytes.Repeat([]byte("photo on DC 4 "), 3000)
-	photoID, err := srv.SetProfilePhoto(f.seed.UserID, mediaDC, jpeg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	loc := &tdtg.InputPeerPhotoFileLocation{Big: true, Peer: &tdtg.InputPeerSelf{}, PhotoID: photoID}
+	loc, _ := f.photoOnDC(t, srv, mediaDC)
 	m, err := f.relay.Mint(t.Context(), MintRequest{Account: "alice"})
 	if err != nil {
 		t.Fatal(err)

@@ -26,17 +26,7 @@ func TestRelayOtherDC(t *testing.T) {
 	const mediaDC = 4
 	srv := mttest.StartServer(t, devserver.Options{OtherDCs: []int{mediaDC}})
 	f := newRelayFixtureOn(t, srv)
-	addr4, ok := srv.DCAddr(mediaDC)
-	if !ok {
-		t.Fatal("dev server has no DC 4")
-	}
-	f.acc.addrs[mediaDC] = addr4
-	jpeg := bytes.Repeat([]byte("photo on DC 4 "), 3000)
-	photoID, err := srv.SetProfilePhoto(f.seed.UserID, mediaDC, jpeg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	loc := &tdtg.InputPeerPhotoFileLocation{Big: true, Peer: &tdtg.InputPeerSelf{}, PhotoID: photoID}
+	loc, jpeg := f.photoOnDC(t, srv, mediaDC)
 	download := func(t *testing.T) {
 		m, err := f.relay.Mint(t.Context(), MintRequest{Account: "alice"})
 		if err != nil {
@@ -87,4 +77,22 @@ func TestRelayOtherDC(t *testing.T) {
 	if n := st.DCs[mediaDC].KeyExchanges; n != 1 || st.DCs[mediaDC].Imports != 1 {
 		t.Fatalf("second download: DC %d %+v, want still 1 exchange and 1 import", mediaDC, st.DCs[mediaDC])
 	}
+}
+
+// photoOnDC gives the fixture's account a profile photo on DC dc of srv
+// (which the account reaches there) and returns its file location and
+// bytes: what a client downloads from another DC through the relay.
+func (f *relayFixture) photoOnDC(t *testing.T, srv *devserver.Server, dc int) (*tdtg.InputPeerPhotoFileLocation, []byte) {
+	t.Helper()
+	addr, ok := srv.DCAddr(dc)
+	if !ok {
+		t.Fatalf("dev server has no DC %d", dc)
+	}
+	f.acc.addrs[dc] = addr
+	jpeg := bytes.Repeat([]byte(fmt.Sprintf("photo on DC %d ", dc)), 3000)
+	photoID, err := srv.SetProfilePhoto(f.seed.UserID, dc, jpeg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tdtg.InputPeerPhotoFileLocation{Big: true, Peer: &tdtg.InputPeerSelf{}, PhotoID: photoID}, jpeg
 }
