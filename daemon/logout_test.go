@@ -12,13 +12,7 @@ import (
 // revoked; while a Serve holds the account it is refused, naming the
 // holder.
 func TestLogout(t *testing.T) {
-	srv := startDevServer(t)
-	seeds, err := srv.SeedAccounts(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := newVault(t)
-	importSeeds(t, v, seeds, "alice", "bob")
+	srv, seeds, v := seededVault(t, "alice", "bob")
 	already, err := Logout(t.Context(), v, "alice", devDefaults(srv))
 	if err != nil || already {
 		t.Fatalf("Logout: already %v, %v", already, err)

@@ -26,13 +26,7 @@ import (
 // Serve stops, the relay stops with it and the key is worthless. With
 // NoRelay the relay routes answer 503 relay_off.
 func TestServeRelay(t *testing.T) {
-	srv := startDevServer(t)
-	seeds, err := srv.SeedAccounts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := newVault(t)
-	importSeeds(t, v, seeds, "alice")
+	srv, seeds, v := seededVault(t, "alice")
 	sock := filepath.Join(t.TempDir(), "run.sock")
 	s := startServe(t, Config{Vault: v, Socket: sock, Defaults: devDefaults(srv)})
 	c := localapi.NewClient(sock)

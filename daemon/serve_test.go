@@ -79,6 +79,20 @@ func importSeeds(t *testing.T, v *vault.Vault, seeds []devserver.Seed, names ...
 	}
 }
 
+// seededVault starts a dev server seeding one account per name and a
+// vault holding them under those names.
+func seededVault(t *testing.T, names ...string) (*devserver.Server, []devserver.Seed, *vault.Vault) {
+	t.Helper()
+	srv := startDevServer(t)
+	seeds, err := srv.SeedAccounts(len(names))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newVault(t)
+	importSeeds(t, v, seeds, names...)
+	return srv, seeds, v
+}
+
 // devDefaults points the accounts without a server of their own at srv.
 func devDefaults(srv *devserver.Server) mtproto.Defaults {
 	return mtproto.Defaults{
@@ -150,13 +164,7 @@ func waitStatus(t *testing.T, c *localapi.Client, name, want string) {
 // local API, marks an account the server revoked, and saves what the
 // pool learned when it stops, all without the binary.
 func TestServe(t *testing.T) {
-	srv := startDevServer(t)
-	seeds, err := srv.SeedAccounts(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := newVault(t)
-	importSeeds(t, v, seeds, "alice", "bob")
+	srv, seeds, v := seededVault(t, "alice", "bob")
 	if err := srv.RevokeKey(seeds[1].Key.ID()); err != nil {
 		t.Fatal(err)
 	}
@@ -232,13 +240,7 @@ func TestServeHeld(t *testing.T) {
 	// the second waits claimWait for it as for a command's short hold.
 	defer func(w time.Duration) { claimWait = w }(claimWait)
 	claimWait = 500 * time.Millisecond
-	srv := startDevServer(t)
-	seeds, err := srv.SeedAccounts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := newVault(t)
-	importSeeds(t, v, seeds, "alice")
+	srv, _, v := seededVault(t, "alice")
 	startServe(t, Config{Vault: v, Socket: filepath.Join(t.TempDir(), "run.sock"), Defaults: devDefaults(srv)})
 
 	v2, err := vault.Open(vault.Options{Dir: v.Dir(), Keyring: filekeyring.New(filepath.Join(filepath.Dir(v.Dir()), "keyring"))})
@@ -270,13 +272,7 @@ func TestServeNames(t *testing.T) {
 // listening after the accounts were added would have connected them all
 // and torn them down.
 func TestServeSocketInUse(t *testing.T) {
-	srv := startDevServer(t)
-	seeds, err := srv.SeedAccounts(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := newVault(t)
-	importSeeds(t, v, seeds, "alice", "bob")
+	srv, _, v := seededVault(t, "alice", "bob")
 	sock := filepath.Join(t.TempDir(), "run.sock")
 	other, err := net.Listen("unix", sock)
 	if err != nil {
