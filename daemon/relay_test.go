@@ -31,8 +31,8 @@ func TestServeRelay(t *testing.T) {
 	s := startServe(t, Config{Vault: v, Socket: sock, Defaults: devDefaults(srv)})
 	c := localapi.NewClient(sock)
 	waitStatus(t, c, "alice", "ready")
-	var m localapi.RelayMinted
-	if err := c.Do(t.Context(), http.MethodPost, "/v1/accounts/alice/relay", []byte(`{"format":"gotd"}`), &m); err != nil {
+	m, err := c.MintRelay(t.Context(), "alice", localapi.RelayRequest{Format: "gotd"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	sess, err := sessionstring.DecodeAs(sessionstring.Gotd, m.Session)
@@ -60,7 +60,7 @@ func TestServeRelay(t *testing.T) {
 
 	sock2 := filepath.Join(t.TempDir(), "run.sock")
 	startServe(t, Config{Vault: v, Socket: sock2, Defaults: devDefaults(srv), NoRelay: true})
-	err = localapi.NewClient(sock2).Do(t.Context(), http.MethodPost, "/v1/accounts/alice/relay", []byte(`{"format":"gotd"}`), &m)
+	_, err = localapi.NewClient(sock2).MintRelay(t.Context(), "alice", localapi.RelayRequest{Format: "gotd"})
 	if le, ok := errors.AsType[*localapi.Error](err); !ok || le.Status != http.StatusServiceUnavailable || le.Body.Kind != localapi.KindRelayOff {
 		t.Errorf("mint with NoRelay: %v, want 503 %s", err, localapi.KindRelayOff)
 	}

@@ -181,8 +181,7 @@ func TestServe(t *testing.T) {
 	}
 	c := localapi.NewClient(sock)
 	waitStatus(t, c, "alice", "ready")
-	var me localapi.Me
-	if err := c.Get(t.Context(), "/v1/accounts/alice/me", &me); err != nil || me.UserID != seeds[0].UserID {
+	if me, err := c.Me(t.Context(), "alice"); err != nil || me.UserID != seeds[0].UserID {
 		t.Fatalf("me: %+v %v; want user %d", me, err, seeds[0].UserID)
 	}
 	// bob's key was revoked: run marks it in the vault (its file and the

@@ -224,18 +224,14 @@ func (c *Client) RevokeRelay(ctx context.Context, id string) error {
 // wildcards) and decodes the JSON answer into out.
 func (c *Client) route(ctx context.Context, route string, body []byte, out any, args ...string) error {
 	method, path := request(route, args...)
-	return c.Do(ctx, method, path, body, out)
+	return c.do(ctx, method, path, body, out)
 }
 
-// Get GETs path and decodes the JSON answer into out; see Do.
-func (c *Client) Get(ctx context.Context, path string, out any) error {
-	return c.Do(ctx, http.MethodGet, path, nil, out)
-}
-
-// Do makes one request (body nil for none, else JSON) and decodes the
-// JSON answer into out: the methods above, for a path of their own. An
-// error answer is an *Error; a socket nobody answers on is ErrNoServer.
-func (c *Client) Do(ctx context.Context, method, path string, body []byte, out any) error {
+// do makes one request (body nil for none, else JSON) and decodes the
+// JSON answer into out. An error answer is an *Error; a socket nobody
+// answers on is ErrNoServer. (Every route has its method above; the
+// package's tests call do with paths and bodies no method makes.)
+func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {
 	resp, err := c.send(ctx, method, path, body)
 	if err != nil {
 		return err

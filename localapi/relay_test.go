@@ -45,14 +45,14 @@ func TestRelayRoutes(t *testing.T) {
 		{"/v1/accounts/nobody/relay", `{"format":"telethon"}`, 404, KindNotFound},
 	} {
 		var out RelayMinted
-		err := c.Do(ctx, http.MethodPost, tc.path, []byte(tc.body), &out)
+		err := c.do(ctx, http.MethodPost, tc.path, []byte(tc.body), &out)
 		if le, ok := errors.AsType[*Error](err); !ok || le.Status != tc.status || le.Body.Kind != tc.kind {
 			t.Errorf("POST %s %s: %v, want %d %s", tc.path, tc.body, err, tc.status, tc.kind)
 		}
 	}
 
 	var m RelayMinted
-	if err := c.Do(ctx, http.MethodPost, "/v1/accounts/"+name+"/relay", []byte(`{"format":"telethon","read_only":true,"ttl_seconds":3600}`), &m); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/accounts/"+name+"/relay", []byte(`{"format":"telethon","read_only":true,"ttl_seconds":3600}`), &m); err != nil {
 		t.Fatal(err)
 	}
 	if m.Account != name || m.Format != "telethon" || m.Proxy != nil || !strings.Contains(m.Policy, "read-only") || m.Expires.Sub(m.Created).Hours() != 1 {
@@ -70,7 +70,7 @@ func TestRelayRoutes(t *testing.T) {
 		t.Fatalf("the relay string holds DC %d and the account's key: %v", s.DCID, s.AuthKey.Equal(seed.Key))
 	}
 	var socks RelayMinted
-	if err := c.Do(ctx, http.MethodPost, "/v1/accounts/"+name+"/relay", []byte(`{"format":"gramjs"}`), &socks); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/accounts/"+name+"/relay", []byte(`{"format":"gramjs"}`), &socks); err != nil {
 		t.Fatal(err)
 	}
 	if socks.Proxy == nil || socks.Proxy.URL != "socks5://"+net.JoinHostPort(socks.Proxy.Host, strconv.Itoa(socks.Proxy.Port)) {
@@ -87,7 +87,7 @@ func TestRelayRoutes(t *testing.T) {
 	}
 
 	var list []RelaySession
-	if err := c.Get(ctx, "/v1/relay", &list); err != nil || len(list) != 2 || list[0].ID != m.ID || list[0].Account != name {
+	if err := c.do(ctx, http.MethodGet, "/v1/relay", nil, &list); err != nil || len(list) != 2 || list[0].ID != m.ID || list[0].Account != name {
 		t.Errorf("GET /v1/relay: %+v, %v", list, err)
 	}
 	accts, err := c.Accounts(ctx)
@@ -107,10 +107,10 @@ func TestRelayRoutes(t *testing.T) {
 	}
 
 	var rev RelayRevoked
-	if err := c.Do(ctx, http.MethodDelete, "/v1/relay/"+m.ID, nil, &rev); err != nil || !rev.Revoked || rev.ID != m.ID {
+	if err := c.do(ctx, http.MethodDelete, "/v1/relay/"+m.ID, nil, &rev); err != nil || !rev.Revoked || rev.ID != m.ID {
 		t.Fatalf("DELETE: %+v, %v", rev, err)
 	}
-	err = c.Do(ctx, http.MethodDelete, "/v1/relay/"+m.ID, nil, &rev)
+	err = c.do(ctx, http.MethodDelete, "/v1/relay/"+m.ID, nil, &rev)
 	if le, ok := errors.AsType[*Error](err); !ok || le.Status != 404 || le.Body.Kind != KindNotFound {
 		t.Errorf("DELETE again: %v, want 404", err)
 	}
@@ -122,7 +122,7 @@ func TestRelayRoutes(t *testing.T) {
 
 	// A run without the relay.
 	off := NewClient(serveAPI(t, Handler(pool)))
-	err = off.Do(ctx, http.MethodPost, "/v1/accounts/"+name+"/relay", []byte(`{"format":"telethon"}`), &m)
+	err = off.do(ctx, http.MethodPost, "/v1/accounts/"+name+"/relay", []byte(`{"format":"telethon"}`), &m)
 	if le, ok := errors.AsType[*Error](err); !ok || le.Status != 503 || le.Body.Kind != KindRelayOff {
 		t.Errorf("mint with the relay off: %v, want 503 %s", err, KindRelayOff)
 	}
