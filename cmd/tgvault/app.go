@@ -208,6 +208,33 @@ func (a *app) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
+// result prints a command's result: v as JSON with --json, else the
+// text of format and args for people. Most commands end with it.
+func (a *app) result(v any, format string, args ...any) error {
+	if a.json {
+		return a.printJSON(v)
+	}
+	a.printf(format, args...)
+	return nil
+}
+
+// resultFunc is result for text that takes more than one printf: v as
+// JSON with --json, else what text prints.
+func (a *app) resultFunc(v any, text func() error) error {
+	if a.json {
+		return a.printJSON(v)
+	}
+	return text()
+}
+
+// done prints the outcome of a command that has no other output.
+func (a *app) done(msg string) error {
+	return a.result(struct {
+		OK      bool   `json:"ok"`
+		Message string `json:"message"`
+	}{true, msg}, "%s\n", msg)
+}
+
 // printf writes human output to stdout.
 func (a *app) printf(format string, args ...any) {
 	fmt.Fprintf(a.stdout, format, args...)

@@ -76,14 +76,10 @@ Keep the password out of the URL: pgx reads PGPASSWORD and ~/.pgpass.`,
 				if err != nil {
 					return err
 				}
-				if a.json {
-					return a.printJSON(struct {
-						To       string `json:"to"`
-						Accounts int    `json:"accounts"`
-					}{dst.Location(), n})
-				}
-				a.printf("copied vault %s with %d account(s) to %s\nserve it with: tgvault --vault %s run --worker NAME\n", v.ID(), n, dst.Location(), dst.Location())
-				return nil
+				return a.result(struct {
+					To       string `json:"to"`
+					Accounts int    `json:"accounts"`
+				}{dst.Location(), n}, "copied vault %s with %d account(s) to %s\nserve it with: tgvault --vault %s run --worker NAME\n", v.ID(), n, dst.Location(), dst.Location())
 			})
 		},
 	}

@@ -243,13 +243,9 @@ func (a *app) lockCmd() *cobra.Command {
 				if err := v.Lock(); err != nil {
 					return err
 				}
-				if a.json {
-					return a.printJSON(struct {
-						Locked bool `json:"locked"`
-					}{true})
-				}
-				a.printf("locked\n")
-				return nil
+				return a.result(struct {
+					Locked bool `json:"locked"`
+				}{true}, "locked\n")
 			})
 		},
 	}
@@ -486,16 +482,4 @@ TGVAULT_PASSPHRASE_FILE or the terminal.`,
 			})
 		},
 	}
-}
-
-// done prints the outcome of a command that has no other output.
-func (a *app) done(msg string) error {
-	if a.json {
-		return a.printJSON(struct {
-			OK      bool   `json:"ok"`
-			Message string `json:"message"`
-		}{true, msg})
-	}
-	a.printf("%s\n", msg)
-	return nil
 }
