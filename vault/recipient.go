@@ -2,8 +2,22 @@ package vault
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 )
+
+// RecipientOrUnverified returns the vault's public key, verified
+// (Recipient) when the vault is unlocked, else vault.json's copy
+// (RecipientUnverified: verified is false), which the caller must then
+// say was not verified.
+func (v *Vault) RecipientOrUnverified() (recipient string, verified bool, err error) {
+	r, err := v.Recipient()
+	if errors.Is(err, ErrLocked) || errors.Is(err, ErrKeyring) {
+		r, err = v.RecipientUnverified()
+		return r, false, err
+	}
+	return r, err == nil, err
+}
 
 // RecipientUnverified returns the vault's public key as vault.json has it
 // on disk now, without unlocking. vault.json is plaintext: anyone who can

@@ -9,39 +9,6 @@ import (
 	"github.com/tgvault/tgvault/vault/pgvault"
 )
 
-// fleetReport is the fleet section of `tgvault status`.
-type fleetReport struct {
-	Leases  int                  `json:"leases"`
-	Held    int                  `json:"held"`
-	Workers []pgvault.WorkerInfo `json:"workers"`
-	// Owners maps each held lease's account id to its worker, with the
-	// fencing counter and expiry (ids, not names: names are sealed).
-	Owners []pgvault.LeaseInfo `json:"owners"`
-}
-
-// fleetStatus reads the leases of a PostgreSQL vault; isFleet is false
-// for a directory vault.
-func fleetStatus(v *vault.Vault) (r *fleetReport, isFleet bool, err error) {
-	be, ok := v.Backend().(*pgvault.Backend)
-	if !ok {
-		return nil, false, nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), pgvault.OpenTimeout)
-	defer cancel()
-	leases, workers, err := pgvault.Status(ctx, be)
-	if err != nil {
-		return nil, true, err
-	}
-	r = &fleetReport{Leases: len(leases), Workers: workers, Owners: []pgvault.LeaseInfo{}}
-	for _, l := range leases {
-		if l.Live {
-			r.Held++
-			r.Owners = append(r.Owners, l)
-		}
-	}
-	return r, true, nil
-}
-
 func (a *app) migrateCmd() *cobra.Command {
 	var to string
 	cmd := &cobra.Command{

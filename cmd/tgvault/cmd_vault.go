@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -11,32 +12,16 @@ import (
 	"github.com/tgvault/tgvault/internal/agentkeyring"
 	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/vault"
+	"github.com/tgvault/tgvault/vault/pgvault"
 )
 
-// holderPlan says, before any passphrase is asked for, where init or
-// unlock will keep the vault key (vault.ProbeHolders: the OS keyring where
-// it works, else a tgvault agent), notes it on stderr, and drops a
-// keyring that does not work from opts so that it is not tried (and
-// waited for) again. It returns the holder, or "" when none can keep it;
-// an agent that cannot be used for a reason the user must fix (its socket
-// directory is another user's) is an error when the keyring cannot take
-// the key either.
-func (a *app) holderPlan(opts *vault.Options, noKeyring bool) (string, error) {
-	if noKeyring {
-		opts.Keyring = nil
+// notePlan says, before any passphrase is asked for, where init or
+// unlock will keep the vault key when it is not the OS keyring it was
+// offered (vault.PlanHolder).
+func (a *app) notePlan(p vault.HolderPlan) {
+	if p.Use == vault.HeldByAgent && p.KeyringErr != nil {
+		a.notef("the OS keyring is not usable here (%v); a tgvault agent will hold the vault key in memory instead", keyringWhy(p.KeyringErr))
 	}
-	h := vault.ProbeHolders(*opts)
-	use, err := h.Choose()
-	switch {
-	case err != nil:
-		return "", err
-	case use == vault.HeldByKeyring:
-		return use, nil
-	case use == vault.HeldByAgent && !noKeyring: // --no-keyring: not a word about the keyring
-		a.notef("the OS keyring is not usable here (%v); a tgvault agent will hold the vault key in memory instead", keyringWhy(h.Keyring))
-	}
-	opts.Keyring = nil
-	return use, nil
 }
 
 // keyringWhy is the short reason a keyring is not usable.
@@ -105,27 +90,24 @@ func (a *app) runInit(noKeyring, weak bool) error {
 		return err
 	}
 	defer closeBackend()
-	if ov, err := vault.Open(loc); err == nil {
-		ov.Close()
-		return fmt.Errorf("%w: %s", vault.ErrExists, ov.Dir())
-	}
 	opts := vault.InitOptions{Options: loc, NoKeyring: noKeyring}
-	held := ""
 	if !noKeyring {
 		opts.Keyring, opts.Agent = a.keyring(), a.agentKeyring()
-		if held, err = a.holderPlan(&opts.Options, false); err != nil {
-			return err
-		}
-		if held == "" {
-			a.notef("no OS keyring and no tgvault agent can hold the vault key here: the vault will be locked once made; unlock each process with TGVAULT_PASSPHRASE_FILE or --identity")
-			opts.LeaveLocked = true
-		}
+	}
+	plan, err := vault.PlanInit(&opts)
+	if err != nil {
+		return err
+	}
+	a.notePlan(plan)
+	if opts.LeaveLocked {
+		a.notef("no OS keyring and no tgvault agent can hold the vault key here: the vault will be locked once made; unlock each process with TGVAULT_PASSPHRASE_FILE or --identity")
 	}
 	pass, err := a.newPassphrase("TGVAULT_PASSPHRASE_FILE", "New vault passphrase: ", weak)
 	if err != nil {
 		return err
 	}
 	defer pass.Wipe()
+	held := plan.Use
 	if held == "" {
 		// Nothing holds the key: this process's passphrase opens it.
 		opts.Passphrase = pass
@@ -184,24 +166,12 @@ TGVAULT_PASSPHRASE_FILE or the terminal.`,
 				return err
 			}
 			// No vault, no questions (and no keyring probe).
-			pv, err := vault.Open(vault.Options{Dir: opts.Dir, Backend: opts.Backend})
-			if err != nil {
-				return err
-			}
-			ps, err := pv.Status()
-			pv.Close()
-			held, err := a.holderPlan(&opts, err == nil && ps.NoKeyring)
-			if err != nil {
-				return err
-			}
-			if held == "" {
-				return fmt.Errorf("%w: nothing can hold the vault key between processes here (no usable OS keyring, no tgvault agent on this OS); unlock each process with TGVAULT_PASSPHRASE_FILE, TGVAULT_IDENTITY or --identity", vault.ErrKeyring)
-			}
-			v, err := vault.Open(opts)
+			v, plan, err := vault.OpenForUnlock(opts)
 			if err != nil {
 				return err
 			}
 			defer v.Close()
+			a.notePlan(plan)
 			pass, err := a.passphrase("TGVAULT_PASSPHRASE_FILE", "Vault passphrase: ", false)
 			if err != nil {
 				return err
@@ -259,7 +229,13 @@ func (a *app) statusCmd() *cobra.Command {
 		Args:  exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withVault(perProcess, func(v *vault.Vault) error {
-				s, err := v.Status()
+				// Which process holds which account: a run serving it,
+				// a worker's lease, a command using it.
+				r, err := v.Report()
+				if err != nil {
+					return err
+				}
+				fl, isFleet, err := pgvault.FleetStatus(context.Background(), v)
 				if err != nil {
 					return err
 				}
@@ -267,24 +243,10 @@ func (a *app) statusCmd() *cobra.Command {
 				// run`, from its local API.
 				var pool []localapi.Account
 				var poolErr error
-				fl, isFleet, err := fleetStatus(v)
-				if err != nil {
-					return err
-				}
-				// Which process holds which account: a run serving it,
-				// a worker's lease, a command using it.
-				holders, err := v.Holders()
-				if err != nil {
-					return err
-				}
-				running := false
-				for _, h := range holders {
-					running = running || h.Holder.Serving()
-				}
-				if running && !isFleet {
+				if r.Serving && !isFleet {
 					pool, poolErr = a.poolStatus(socket)
 				}
-				return a.printStatus(statusReport{s, holders, pool, poolErr, fl, isFleet, running})
+				return a.printStatus(statusReport{r, pool, poolErr, fl})
 			})
 		},
 	}
@@ -292,56 +254,53 @@ func (a *app) statusCmd() *cobra.Command {
 	return cmd
 }
 
-// statusReport is what status found.
+// statusReport is what status found: the vault's report, the pool of
+// the run serving it (or why not), and a PostgreSQL vault's fleet.
 type statusReport struct {
-	s       vault.Status
-	holders []vault.Holding
+	vault.Report
 	pool    []localapi.Account
 	poolErr error
-	fl      *fleetReport
-	isFleet bool
-	running bool // a run serves accounts of this vault
+	fl      *pgvault.FleetReport // nil: not a fleet
 }
 
 // printStatus says what status found.
 func (a *app) printStatus(r statusReport) error {
 	if a.json {
 		out := struct {
-			vault.Status
-			Holders   []vault.Holding    `json:"holders"`
-			Pool      []localapi.Account `json:"pool"`
-			PoolError string             `json:"pool_error,omitempty"`
-			Fleet     *fleetReport       `json:"fleet,omitempty"`
-		}{Status: r.s, Holders: r.holders, Pool: r.pool, Fleet: r.fl}
+			vault.Report
+			Pool      []localapi.Account   `json:"pool"`
+			PoolError string               `json:"pool_error,omitempty"`
+			Fleet     *pgvault.FleetReport `json:"fleet,omitempty"`
+		}{Report: r.Report, Pool: r.pool, Fleet: r.fl}
 		if r.poolErr != nil {
 			out.PoolError = r.poolErr.Error()
 		}
 		return a.printJSON(out)
 	}
-	a.printf("vault     %s\ndir       %s\n", r.s.VaultID, r.s.Dir)
+	a.printf("vault     %s\ndir       %s\n", r.VaultID, r.Dir)
 	switch {
-	case !r.s.Unlocked:
+	case !r.Unlocked:
 		a.printf("state     locked\n")
-	case r.s.Expires != nil:
-		a.printf("state     unlocked (by %s, until %s)\n", a.byNote(r.s.UnlockedBy), r.s.Expires.Local().Format(timeWithZone))
+	case r.Expires != nil:
+		a.printf("state     unlocked (by %s, until %s)\n", a.byNote(r.UnlockedBy), r.Expires.Local().Format(timeWithZone))
 	default:
-		a.printf("state     unlocked (by %s)\n", a.byNote(r.s.UnlockedBy))
+		a.printf("state     unlocked (by %s)\n", a.byNote(r.UnlockedBy))
 	}
-	if r.s.NoKeyring {
+	if r.NoKeyring {
 		a.printf("keyring   not used (--no-keyring)\n")
 	}
-	if r.s.UnlockedBy == vault.HeldByAgent {
+	if r.UnlockedBy == vault.HeldByAgent {
 		a.printf("agent     %s\n", a.heldNote(vault.HeldByAgent))
 	}
-	if r.s.Accounts >= 0 {
-		a.printf("accounts  %d\n", r.s.Accounts)
+	if r.Accounts >= 0 {
+		a.printf("accounts  %d\n", r.Accounts)
 	}
-	if w := r.s.Writer; w != nil {
+	if w := r.Writer; w != nil {
 		a.printf("writer    pid %d (%s) since %s\n", w.PID, w.Command, w.Since.Local().Format(timeWithZone))
 	}
-	if len(r.holders) > 0 && !r.isFleet {
-		a.printf("held      %d account(s)\n", len(r.holders))
-		for _, h := range r.holders {
+	if len(r.Holders) > 0 && r.fl == nil {
+		a.printf("held      %d account(s)\n", len(r.Holders))
+		for _, h := range r.Holders {
 			name := h.Name
 			if name == "" {
 				name = "(id " + h.ID + ")"
@@ -349,7 +308,7 @@ func (a *app) printStatus(r statusReport) error {
 			a.printf("  %-20s process %d (%s) since %s\n", name, h.Holder.PID, h.Holder.Command, h.Holder.Since.Local().Format(timeWithZone))
 		}
 	}
-	if r.isFleet {
+	if r.fl != nil {
 		a.printf("leases    %d (%d held, %d free or expired)\n", r.fl.Leases, r.fl.Held, r.fl.Leases-r.fl.Held)
 		for _, w := range r.fl.Workers {
 			a.printf("  %-20s %5d leases  %s pid %d, seen %s\n", w.Name, w.Leases, w.Host, w.PID, w.Seen.Local().Format(timeWithZone))
@@ -360,7 +319,7 @@ func (a *app) printStatus(r statusReport) error {
 		a.printf("pool      unknown: no answer on the socket (is run's --socket elsewhere? give it with --socket)\n")
 	case r.poolErr != nil:
 		a.printf("pool      unknown: %v\n", r.poolErr)
-	case r.running && !r.isFleet:
+	case r.Serving && r.fl == nil:
 		a.printf("pool      %d account(s)\n", len(r.pool))
 		for _, p := range r.pool {
 			relays := ""
@@ -402,11 +361,7 @@ replaced: it is printed with a note that it was not verified (--json:
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withVault(perProcess, func(v *vault.Vault) error {
-				r, err := v.Recipient()
-				verified := err == nil
-				if errors.Is(err, vault.ErrLocked) || errors.Is(err, vault.ErrKeyring) {
-					r, err = v.RecipientUnverified()
-				}
+				r, verified, err := v.RecipientOrUnverified()
 				if err != nil {
 					return err
 				}

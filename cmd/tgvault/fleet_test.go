@@ -22,6 +22,7 @@ import (
 	"github.com/tgvault/tgvault/internal/pgtest"
 	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/mtproto/devserver"
+	"github.com/tgvault/tgvault/vault/pgvault"
 )
 
 // envFleetAccounts sets the accounts of TestFleet (300 when unset; the
@@ -324,7 +325,7 @@ func TestFleet(t *testing.T) {
 	}
 	out := e.tgvault("status", "--json")
 	var st struct {
-		Fleet fleetReport `json:"fleet"`
+		Fleet pgvault.FleetReport `json:"fleet"`
 	}
 	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Fleet.Held != n || len(st.Fleet.Workers) != 3 {
 		t.Errorf("status: %+v, %v\n%s", st.Fleet.Workers, err, out)

@@ -3,10 +3,12 @@ package main
 import (
 	"io"
 	"os"
+
+	"github.com/tgvault/tgvault/internal/memlock"
 )
 
 func main() {
-	harden()
+	memlock.Harden()
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -4,7 +4,8 @@
 // unlimited RLIMIT_MEMLOCK; elsewhere it refuses. It is a leaf: it imports
 // only the standard library and x/sys, and holds no state. cmd/tgvault's
 // run is its user; the reliability harness checks a running tgvault with
-// the same rules and ProcKB.
+// the same rules and ProcKB. Harden, which every tgvault process calls
+// first, keeps its secrets out of core dumps.
 package memlock
 
 import (

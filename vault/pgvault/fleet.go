@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tgvault/tgvault/storage"
+	"github.com/tgvault/tgvault/vault"
 )
 
 // Lease is one account held by a worker: the account id, the fencing
@@ -374,4 +375,39 @@ FROM tgvault_workers w ORDER BY w.name`)
 		return nil, nil, fmt.Errorf("pgvault: status: %w", safeErr(err))
 	}
 	return leases, workers, nil
+}
+
+// FleetReport is the fleet section of `tgvault status`.
+type FleetReport struct {
+	Leases  int          `json:"leases"`
+	Held    int          `json:"held"`
+	Workers []WorkerInfo `json:"workers"`
+	// Owners maps each held lease's account id to its worker, with the
+	// fencing counter and expiry (ids, not names: names are sealed).
+	Owners []LeaseInfo `json:"owners"`
+}
+
+// FleetStatus reads the leases and workers of a vault in PostgreSQL
+// (Status) within OpenTimeout: how many leases, how many held (live),
+// and each held lease's owner. isFleet is false for a vault elsewhere (a
+// directory), which has no fleet.
+func FleetStatus(ctx context.Context, v *vault.Vault) (r *FleetReport, isFleet bool, err error) {
+	be, ok := v.Backend().(*Backend)
+	if !ok {
+		return nil, false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
+	defer cancel()
+	leases, workers, err := Status(ctx, be)
+	if err != nil {
+		return nil, true, err
+	}
+	r = &FleetReport{Leases: len(leases), Workers: workers, Owners: []LeaseInfo{}}
+	for _, l := range leases {
+		if l.Live {
+			r.Held++
+			r.Owners = append(r.Owners, l)
+		}
+	}
+	return r, true, nil
 }

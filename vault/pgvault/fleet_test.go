@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tgvault/tgvault/vault"
 )
 
 func newFleet(t testing.TB, b *Backend, worker string, period time.Duration) *Fleet {
@@ -447,5 +449,40 @@ func TestRenewNotBehindWrites(t *testing.T) {
 	still, _, err := f.Renew(rctx, ls)
 	if err != nil || len(still) != 3 {
 		t.Fatalf("renewal with the main pool busy: %d leases, %v", len(still), err)
+	}
+}
+
+// TestFleetStatus: status's fleet section counts the leases, the held
+// ones with their owner, and the workers with their share; a directory
+// vault has none.
+func TestFleetStatus(t *testing.T) {
+	v, b := newVault(t)
+	ctx := context.Background()
+	f := newFleet(t, b, "w", time.Minute)
+	if err := f.Sync(ctx, accountIDs(3)); err != nil {
+		t.Fatal(err)
+	}
+	if ls, _, err := f.Claim(ctx, 2); err != nil || len(ls) != 2 {
+		t.Fatalf("Claim = %v, %v", ls, err)
+	}
+	r, isFleet, err := FleetStatus(ctx, v)
+	if err != nil || !isFleet {
+		t.Fatalf("FleetStatus = %v, %v", isFleet, err)
+	}
+	if r.Leases != 3 || r.Held != 2 || len(r.Owners) != 2 || len(r.Workers) != 1 || r.Workers[0].Leases != 2 {
+		t.Fatalf("report %+v, want 3 leases, 2 held by w's 2", r)
+	}
+	for _, o := range r.Owners {
+		if o.Owner != "w" || !o.Live || o.Fence != 1 {
+			t.Errorf("owner %+v, want w's live lease at fence 1", o)
+		}
+	}
+
+	dv, err := vault.Init(vault.InitOptions{Options: vault.Options{Dir: t.TempDir() + "/v", Passphrase: testPass}, NoKeyring: true}, testPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, isFleet, err := FleetStatus(ctx, dv); r != nil || isFleet || err != nil {
+		t.Errorf("FleetStatus of a directory vault = %+v, %v, %v; want none", r, isFleet, err)
 	}
 }

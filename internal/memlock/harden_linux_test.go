@@ -1,4 +1,4 @@
-package main
+package memlock
 
 import (
 	"os"
@@ -10,14 +10,14 @@ import (
 )
 
 // TestHarden checks, in a child process so the test binary keeps its own
-// limits, that harden leaves no core file and a process that is not
+// limits, that Harden leaves no core file and a process that is not
 // dumpable, and that the child was dumpable with a core limit before.
 func TestHarden(t *testing.T) {
 	if os.Getenv("TGVAULT_TEST_HARDEN") == "1" {
 		var before unix.Rlimit
 		_ = unix.Getrlimit(unix.RLIMIT_CORE, &before)
 		d0, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
-		harden()
+		Harden()
 		var after unix.Rlimit
 		if err := unix.Getrlimit(unix.RLIMIT_CORE, &after); err != nil {
 			t.Fatal(err)
@@ -27,10 +27,10 @@ func TestHarden(t *testing.T) {
 			t.Fatal(err)
 		}
 		if after.Cur != 0 || after.Max != 0 || d1 != 0 {
-			t.Fatalf("after harden: core limit %d/%d, dumpable %d; want 0/0, 0", after.Cur, after.Max, d1)
+			t.Fatalf("after Harden: core limit %d/%d, dumpable %d; want 0/0, 0", after.Cur, after.Max, d1)
 		}
 		if d0 != 1 {
-			t.Fatalf("before harden the child was not dumpable (%d): the test shows nothing", d0)
+			t.Fatalf("before Harden the child was not dumpable (%d): the test shows nothing", d0)
 		}
 		return
 	}

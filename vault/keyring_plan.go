@@ -1,0 +1,87 @@
+package vault
+
+// Planning where init and unlock keep the vault key, before the
+// passphrase is asked for: the user is told which holder it will be (or
+// why none can be) first, and a keyring that does not work is not tried,
+// and waited for, a second time.
+
+import "fmt"
+
+// HolderPlan is where Init or Unlock will keep the vault key (PlanHolder).
+type HolderPlan struct {
+	// Use is HeldByKeyring, HeldByAgent, or "" when nothing can hold the
+	// key between processes.
+	Use string
+	// KeyringErr says why the OS keyring the options offered cannot hold
+	// the key, when the agent will instead (a *KeyringError, or ErrKeyring
+	// when there is none); nil when the keyring holds it or was left out
+	// on purpose (a --no-keyring vault).
+	KeyringErr error
+}
+
+// PlanHolder decides where the key will be held (ProbeHolders, then
+// Holders.Choose) and drops from opts a keyring that will not hold it, so
+// that it is not tried again. noKeyring leaves the keyring out from the
+// start (a --no-keyring vault: not a word about it). The error is
+// Choose's: an agent the user must fix while the keyring cannot hold the
+// key either.
+func PlanHolder(opts *Options, noKeyring bool) (HolderPlan, error) {
+	if noKeyring {
+		opts.Keyring = nil
+	}
+	h := ProbeHolders(*opts)
+	use, err := h.Choose()
+	if err != nil {
+		return HolderPlan{}, err
+	}
+	p := HolderPlan{Use: use}
+	if use == HeldByKeyring {
+		return p, nil
+	}
+	if use == HeldByAgent && !noKeyring {
+		p.KeyringErr = h.Keyring
+	}
+	opts.Keyring = nil
+	return p, nil
+}
+
+// PlanInit readies opts for Init before the passphrase is asked for: it
+// refuses a directory that holds a vault already (ErrExists) and, unless
+// opts.NoKeyring, plans the holder (PlanHolder); where nothing can hold
+// the key it sets opts.LeaveLocked, so that the vault is made locked
+// (the caller may open it in this process: Options.Passphrase).
+func PlanInit(opts *InitOptions) (HolderPlan, error) {
+	if v, err := Open(Options{Dir: opts.Dir, Backend: opts.Backend}); err == nil {
+		v.Close()
+		return HolderPlan{}, fmt.Errorf("%w: %s", ErrExists, v.Dir())
+	}
+	if opts.NoKeyring {
+		return HolderPlan{}, nil
+	}
+	p, err := PlanHolder(&opts.Options, false)
+	if err != nil {
+		return HolderPlan{}, err
+	}
+	opts.LeaveLocked = p.Use == ""
+	return p, nil
+}
+
+// OpenForUnlock opens the vault for Unlock and plans where the key will
+// be held (PlanHolder; a --no-keyring vault without the keyring), before
+// the passphrase is asked for. It fails with ErrKeyring where nothing can
+// hold the key between processes: each process unlocks on its own there.
+func OpenForUnlock(opts Options) (*Vault, HolderPlan, error) {
+	v, err := Open(opts)
+	if err != nil {
+		return nil, HolderPlan{}, err
+	}
+	p, err := PlanHolder(&v.opts, v.meta.NoKeyring)
+	if err == nil && p.Use == "" {
+		err = fmt.Errorf("%w: nothing can hold the vault key between processes here (no usable OS keyring, no tgvault agent on this OS); unlock each process with TGVAULT_PASSPHRASE_FILE, TGVAULT_IDENTITY or --identity", ErrKeyring)
+	}
+	if err != nil {
+		v.Close()
+		return nil, HolderPlan{}, err
+	}
+	return v, p, nil
+}
