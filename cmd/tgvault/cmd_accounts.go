@@ -37,7 +37,7 @@ func (a *app) listCmd() *cobra.Command {
 					return err
 				}
 				if a.json {
-					return writeAccountsJSON(a.stdout, accts)
+					return vault.WriteAccountsJSON(a.stdout, accts)
 				}
 				if len(accts) == 0 {
 					a.notef("no accounts yet: tgvault import SOURCE")

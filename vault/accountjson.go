@@ -1,4 +1,4 @@
-package main
+package vault
 
 import (
 	"bufio"
@@ -8,15 +8,16 @@ import (
 	"time"
 
 	"github.com/tgvault/tgvault/sessionstring"
-	"github.com/tgvault/tgvault/vault"
 )
 
-// writeAccountsJSON writes accounts as a JSON array, one compact object per
-// line, with the same fields and values encoding/json gives vault.Account.
+// WriteAccountsJSON writes accounts as a JSON array, one compact object per
+// line, with the same fields and values encoding/json gives Account (the
+// form of `tgvault list --json`).
+//
 // `list --json` over 10,000 accounts spent nine tenths of its time in
 // encoding/json (reflection, indentation, and re-scanning what each Opt's
 // MarshalJSON returns); this writes the bytes directly.
-func writeAccountsJSON(w io.Writer, accts []vault.Account) error {
+func WriteAccountsJSON(w io.Writer, accts []Account) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var buf []byte
 	bw.WriteString("[")
@@ -38,19 +39,19 @@ func writeAccountsJSON(w io.Writer, accts []vault.Account) error {
 	return bw.Flush()
 }
 
-func appendAccountJSON(b []byte, a *vault.Account) []byte {
+func appendAccountJSON(b []byte, a *Account) []byte {
 	b = append(b, `{"name":`...)
 	b = appendJSONString(b, a.Name)
 	b = append(b, `,"id":`...)
 	b = appendJSONString(b, a.ID)
 	b = append(b, `,"user_id":`...)
-	b = appendOptInt(b, a.UserID)
+	b = appendJSONOptInt(b, a.UserID)
 	b = append(b, `,"dc_id":`...)
 	b = strconv.AppendInt(b, int64(a.DCID), 10)
 	b = append(b, `,"is_bot":`...)
-	b = appendOptBool(b, a.IsBot)
+	b = appendJSONOptBool(b, a.IsBot)
 	b = append(b, `,"test_mode":`...)
-	b = appendOptBool(b, a.TestMode)
+	b = appendJSONOptBool(b, a.TestMode)
 	b = append(b, `,"api_id":`...)
 	if v, ok := a.APIID.Get(); ok {
 		b = strconv.AppendInt(b, int64(v), 10)
@@ -82,14 +83,14 @@ func appendAccountJSON(b []byte, a *vault.Account) []byte {
 	return append(b, '}')
 }
 
-func appendOptInt(b []byte, o sessionstring.Opt[int64]) []byte {
+func appendJSONOptInt(b []byte, o sessionstring.Opt[int64]) []byte {
 	if v, ok := o.Get(); ok {
 		return strconv.AppendInt(b, v, 10)
 	}
 	return append(b, "null"...)
 }
 
-func appendOptBool(b []byte, o sessionstring.Opt[bool]) []byte {
+func appendJSONOptBool(b []byte, o sessionstring.Opt[bool]) []byte {
 	if v, ok := o.Get(); ok {
 		return strconv.AppendBool(b, v)
 	}
