@@ -236,6 +236,8 @@ type SealedExportOptions struct {
 //
 //	func (v *Vault) List() ([]Account, error)       // one index open, no per-account decryption
 //	func (v *Vault) Show(name string) (Account, error)
+//	func WriteAccountsJSON(w io.Writer, accts []Account) error // list --json, without reflection
+//	func Inspect(data []byte, path string) (Inspection, error) // what a source is and carries (a sealed one by its header); no vault
 //	func RemovePlaintext(path string) error         // an imported plaintext file and its SQLite companions
 //	func FindSources(paths []string, o FindOptions) ([]ImportSource, []SkippedSource, error) // what import would read under paths
 //	func ValidImportFormat(name string) bool          // ImportOptions.Format: "", a string format, FormatPyrogramFile or FormatTelethonFile
@@ -244,6 +246,7 @@ type SealedExportOptions struct {
 //	func (v *Vault) ImportFile(path string, opts ImportOptions) (ImportReport, error)          // a .session file, a string file, gotd JSON, a sealed hand-off; RemoveSource after the index save
 //	func (v *Vault) ImportFiles(paths []string, opts ImportOptions, progress func(done int, r ImportReport, err error)) error // progress once a file's batch is saved (RemoveSource then)
 //	func (v *Vault) ImportSessions(ss []sessionstring.Session, source, srcPath string, opts ImportOptions) ([]ImportReport, error) // decoded elsewhere (tdata); all or none
+//	func (v *Vault) ImportSources(req ImportRequest) (ImportSummary, error) // `tgvault import`: stdin, files, folders, then FindSources' found files; each source's outcome, and the import's as an error
 //	func (v *Vault) CheckNewAccount(name string) error              // before a login: would CreateAccount refuse the name, or is the vault locked
 //	func (v *Vault) CreateAccount(name string, snap *storage.Snapshot, source string) (Account, error) // a new login's session
 //	func (v *Vault) Export(name string, f sessionstring.Format, force bool) (string, error)  // plain string

@@ -1,6 +1,9 @@
 package vault
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // ImportOutcome is what became of one source of an import.
 type ImportOutcome string
@@ -57,3 +60,119 @@ func (t *ImportTally) Failed(err error, found bool) (o ImportOutcome, account, r
 	}
 	return OutcomeFailed, "", ""
 }
+
+// ImportResult is what became of one source of ImportSources: the record
+// `tgvault import --json` prints per source.
+type ImportResult struct {
+	Source string `json:"source"`
+	// Status is imported, existing, duplicate, skipped or failed.
+	Status ImportOutcome `json:"status"`
+	Report *ImportReport `json:"report,omitempty"`
+	// Account names the account that has the source's key already
+	// (existing, duplicate) or was made from it (imported).
+	Account string `json:"account,omitempty"`
+	// Reason says why a source was skipped.
+	Reason string `json:"reason,omitempty"`
+	// Removed is true when ImportOptions.RemoveSource deleted the
+	// plaintext source.
+	Removed bool   `json:"removed"`
+	Error   string `json:"error,omitempty"`
+	// Err is the error behind Error.
+	Err error `json:"-"`
+}
+
+// ImportSummary is every source's result of ImportSources, in order.
+type ImportSummary struct {
+	Results []ImportResult
+	tally   ImportTally
+}
+
+// Count is how many sources had outcome o.
+func (s *ImportSummary) Count(o ImportOutcome) int {
+	n := 0
+	for _, r := range s.Results {
+		if r.Status == o {
+			n++
+		}
+	}
+	return n
+}
+
+// imported records a source whose import returned a report (an account
+// made, or the one that held its key already).
+func (s *ImportSummary) imported(res ImportResult) ImportResult {
+	res.Status, res.Account = s.tally.Imported(*res.Report)
+	if res.Status != OutcomeImported {
+		res.Report = nil
+	}
+	return s.add(res)
+}
+
+// failed records a source whose import returned err (found: the source
+// was found inside a directory; see ImportTally.Failed).
+func (s *ImportSummary) failed(res ImportResult, err error, found bool) ImportResult {
+	res.Status, res.Account, res.Reason = s.tally.Failed(err, found)
+	if res.Status != OutcomeSkipped {
+		res.Error, res.Err = err.Error(), err
+	}
+	return s.add(res)
+}
+
+func (s *ImportSummary) add(res ImportResult) ImportResult {
+	s.Results = append(s.Results, res)
+	return res
+}
+
+// err is the import's outcome as an error: nil when every source was
+// imported or skipped (or, with skipExisting, held a key the vault had);
+// a single source's own error; else an *ImportError.
+func (s *ImportSummary) err(skipExisting bool) error {
+	failed := s.Count(OutcomeFailed)
+	refused := s.Count(OutcomeExisting) + s.Count(OutcomeDuplicate)
+	if skipExisting {
+		refused = 0
+	}
+	var first, firstRefusal error
+	for _, r := range s.Results {
+		switch {
+		case r.Err == nil:
+		case r.Status == OutcomeFailed && first == nil:
+			first = r.Err
+		case (r.Status == OutcomeExisting || r.Status == OutcomeDuplicate) && firstRefusal == nil:
+			firstRefusal = r.Err
+		}
+	}
+	if firstRefusal == nil {
+		firstRefusal = ErrDuplicateKey
+	}
+	switch {
+	case failed == 0 && refused == 0:
+		return nil
+	case len(s.Results) == 1 && first != nil:
+		return first
+	case len(s.Results) == 1:
+		return firstRefusal
+	case failed > 0:
+		return &ImportError{Sources: len(s.Results), Failed: failed, First: first}
+	}
+	return &ImportError{Sources: len(s.Results), Refused: refused, First: firstRefusal}
+}
+
+// ImportError is ImportSources' error when, of more than one source, some
+// failed (Failed, and First the first failure), or none failed but some
+// held a key the vault had already (Refused, and First the first
+// refusal: errors.Is(err, ErrDuplicateKey)). Its message, printed as the
+// command's error, names the flags that skip or replace.
+type ImportError struct {
+	Sources, Failed, Refused int
+	First                    error
+}
+
+func (e *ImportError) Error() string {
+	if e.Failed > 0 {
+		return fmt.Sprintf("%d of %d sources failed; the first: %v", e.Failed, e.Sources, e.First)
+	}
+	return fmt.Sprintf("%d of %d sources hold a key the vault has already (--skip-existing skips them, --replace replaces the account): %v", e.Refused, e.Sources, e.First)
+}
+
+func (e *ImportError) Unwrap() error { return e.First }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,24 +28,12 @@ type importFlags struct {
 	force        bool
 }
 
-// importResult is one source's outcome in `import --json`.
+// importResult is one source's outcome in `import --json`: the vault's
+// record, and the exit code and kind of its error.
 type importResult struct {
-	Source string `json:"source"`
-	// Status is imported, existing, duplicate, skipped or failed.
-	Status vault.ImportOutcome `json:"status"`
-	Report *vault.ImportReport `json:"report,omitempty"`
-	// Account names the account that has the source's key already
-	// (existing, duplicate) or was made from it (imported).
-	Account string `json:"account,omitempty"`
-	// Reason says why a source was skipped.
-	Reason string `json:"reason,omitempty"`
-	// Removed is true when --remove-source deleted the plaintext source.
-	Removed bool   `json:"removed"`
-	Error   string `json:"error,omitempty"`
-	Code    int    `json:"code,omitempty"`
-	Kind    string `json:"kind,omitempty"`
-
-	err error // the error behind Error
+	vault.ImportResult
+	Code int    `json:"code,omitempty"`
+	Kind string `json:"kind,omitempty"`
 }
 
 func (a *app) importCmd() *cobra.Command {
@@ -121,61 +108,21 @@ func formatNames() string {
 	return strings.Join(n, ", ")
 }
 
-// source is one thing to import ("" path: stdin).
-type source struct {
-	path  string
-	dir   bool // found inside a directory SOURCE
-	tdata bool // a Telegram Desktop tdata folder
-}
-
-// importRun is one `tgvault import`: the outcome of every source.
+// importRun prints one `tgvault import` as vault.ImportSources reports
+// each source.
 type importRun struct {
 	a       *app
 	results []importResult
-	// tally tells a duplicate within the import from a key that was in
-	// the vault before.
-	tally    vault.ImportTally
-	firstErr error
-	many     bool
-	bulk     bulkSummary
+	many    bool
+	bulk    bulkSummary
 }
 
-func (r *importRun) count(status vault.ImportOutcome) int {
-	n := 0
-	for _, res := range r.results {
-		if res.Status == status {
-			n++
-		}
-	}
-	return n
-}
-
-// imported records an imported source (or a source whose key was there).
-func (r *importRun) imported(res importResult) {
-	res.Status, res.Account = r.tally.Imported(*res.Report)
-	if res.Status != vault.OutcomeImported {
-		res.Report = nil
-	}
-	r.add(res, nil)
-}
-
-// failed records a source that was not imported: skipped when it is no
-// session and was found in a directory, existing/duplicate for a key in
-// the vault, else failed.
-func (r *importRun) failed(res importResult, err error, found bool) {
-	res.Status, res.Account, res.Reason = r.tally.Failed(err, found)
-	if res.Status == vault.OutcomeSkipped {
-		r.add(res, nil)
-		return
-	}
-	res.Error, res.err = err.Error(), err
-	res.Code, res.Kind = classify(err)
-	r.add(res, err)
-}
-
-func (r *importRun) add(res importResult, err error) {
-	if err != nil && r.firstErr == nil && res.Status == vault.OutcomeFailed {
-		r.firstErr = err
+// add prints one source's outcome (nothing with --json, where finish
+// prints them all).
+func (r *importRun) add(vr vault.ImportResult) {
+	res := importResult{ImportResult: vr}
+	if vr.Err != nil {
+		res.Code, res.Kind = classify(vr.Err)
 	}
 	r.results = append(r.results, res)
 	if r.a.json {
@@ -203,16 +150,17 @@ func (r *importRun) add(res importResult, err error) {
 		}
 	case vault.OutcomeFailed:
 		if r.many {
-			a.notef("%s: %v", res.Source, err)
+			a.notef("%s: %v", res.Source, res.Err)
 		}
 	}
 }
 
-// finish prints the summary and decides the exit status.
-func (r *importRun) finish(skipExisting bool) error {
+// finish prints the summary; err is the import's outcome
+// (vault.ImportSources'), which decides the exit status.
+func (r *importRun) finish(s *vault.ImportSummary, err error) error {
 	a := r.a
-	imported, existing, dups := r.count(vault.OutcomeImported), r.count(vault.OutcomeExisting), r.count(vault.OutcomeDuplicate)
-	skipped, failed := r.count(vault.OutcomeSkipped), r.count(vault.OutcomeFailed)
+	imported, existing, dups := s.Count(vault.OutcomeImported), s.Count(vault.OutcomeExisting), s.Count(vault.OutcomeDuplicate)
+	skipped, failed := s.Count(vault.OutcomeSkipped), s.Count(vault.OutcomeFailed)
 	if a.json {
 		if r.results == nil {
 			r.results = []importResult{}
@@ -238,32 +186,7 @@ func (r *importRun) finish(skipExisting bool) error {
 		// still use them.
 		a.notef("`tgvault run` connects the imported accounts to their server (Telegram, for Telegram's sessions): first stop every other program that uses these sessions, or Telegram revokes the key used from two places at once (AUTH_KEY_DUPLICATED)")
 	}
-	refused := existing + dups
-	if skipExisting {
-		refused = 0
-	}
-	switch {
-	case failed == 0 && refused == 0:
-		return nil
-	case len(r.results) == 1:
-		if r.firstErr != nil {
-			return r.firstErr
-		}
-		return r.refusedErr()
-	case failed > 0:
-		return fmt.Errorf("%d of %d sources failed; the first: %w", failed, len(r.results), r.firstErr)
-	}
-	return fmt.Errorf("%d of %d sources hold a key the vault has already (--skip-existing skips them, --replace replaces the account): %w", refused, len(r.results), r.refusedErr())
-}
-
-// refusedErr is the first duplicate-key refusal, as an error.
-func (r *importRun) refusedErr() error {
-	for _, res := range r.results {
-		if (res.Status == vault.OutcomeExisting || res.Status == vault.OutcomeDuplicate) && res.err != nil {
-			return res.err
-		}
-	}
-	return vault.ErrDuplicateKey
+	return err
 }
 
 // printDetails lists, after a quiet bulk import, what was skipped (by
@@ -305,52 +228,61 @@ func (a *app) runImport(f importFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	srcs, skipped, err := importSources(f, args)
+	req, err := importSources(f, args, a.stdin)
 	if err != nil {
 		return err
 	}
+	req.Options = opts
+	n := len(req.Sources) + len(req.Skipped)
+	if req.Stdin != nil {
+		n++
+	}
+	run := &importRun{a: a, many: n > 1}
+	run.bulk.quiet = n > bulkQuiet
+	req.ReadFolder, req.FolderFormat = a.readTData, mtproto.SourceTData
+	req.SealPassphrase = func(ask bool) (crypto.Passphrase, error) {
+		const env = "TGVAULT_SEAL_PASSPHRASE_FILE"
+		if !ask { // a bulk import never prompts
+			return a.passphraseFromEnv(env)
+		}
+		return a.passphrase(env, "Passphrase of the sealed session: ", false)
+	}
+	req.Progress = func(n int) vault.ImportProgress { return importBar{a.progress(n, "importing")} }
+	req.OnResult = run.add
 	return a.withVault(perProcess, func(v *vault.Vault) error {
-		var sealPass crypto.Passphrase
-		defer func() { sealPass.Wipe() }()
-		run := &importRun{a: a, many: len(srcs)+len(skipped) > 1}
-		run.bulk.quiet = len(srcs)+len(skipped) > bulkQuiet
-		for _, k := range skipped {
-			run.add(importResult{Source: k.Path, Status: vault.OutcomeSkipped, Reason: k.Reason}, nil)
-		}
-		var batch []string
-		for _, s := range srcs {
-			if s.dir && !s.tdata {
-				batch = append(batch, s.path)
-				continue
-			}
-			if s.tdata {
-				res, err := a.importTData(v, s, opts)
-				if err != nil {
-					run.failed(importResult{Source: s.path}, err, false)
-				}
-				for _, r := range res {
-					run.imported(r)
-				}
-				continue
-			}
-			res, err := a.importOne(v, s, opts, &sealPass)
-			if err != nil {
-				run.failed(res, err, false)
-			} else {
-				run.imported(res)
-			}
-		}
-		if len(batch) > 0 {
-			for _, r := range a.importBatch(v, batch, opts) {
-				if r.err != nil {
-					run.failed(r.importResult, r.err, true)
-				} else {
-					run.imported(r.importResult)
-				}
-			}
-		}
-		return run.finish(f.skipExisting)
+		s, err := v.ImportSources(req)
+		return run.finish(&s, err)
 	})
+}
+
+// importBar is the progress bar of a bulk import.
+type importBar struct{ p *progress }
+
+func (b importBar) Add(n int) { b.p.add(n) }
+func (b importBar) Finish()   { b.p.finish() }
+
+// readTData reads the sessions of a Telegram Desktop tdata folder without
+// a passcode first; one with a local passcode asks for it (or reads
+// TGVAULT_TDATA_PASSCODE_FILE).
+func (a *app) readTData(path string) ([]sessionstring.Session, error) {
+	const env = "TGVAULT_TDATA_PASSCODE_FILE"
+	pass, err := a.passphraseFromEnv(env)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { pass.Wipe() }()
+	ss, err := mtproto.ReadTData(path, pass)
+	if errors.Is(err, mtproto.ErrTDataPasscode) {
+		pass, err = a.passphrase(env, "Local passcode of the tdata folder: ", false)
+		if err != nil {
+			return nil, err
+		}
+		ss, err = mtproto.ReadTData(path, pass)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", path, err)
+	}
+	return ss, nil
 }
 
 // importOptions checks import's flags and turns them into the vault's
@@ -373,10 +305,12 @@ func importOptions(f importFlags) (vault.ImportOptions, error) {
 	return opts, nil
 }
 
-// importSources lists what import reads: stdin for "-", the files and
-// tdata folders given and found below the directories given, and the
-// files skipped there.
-func importSources(f importFlags, args []string) ([]source, []vault.SkippedSource, error) {
+// importSources checks the SOURCE arguments and finds what import reads:
+// stdin for "-", the files and tdata folders
+// given and found below the directories given, and the files skipped
+// there.
+func importSources(f importFlags, args []string, stdinR io.Reader) (vault.ImportRequest, error) {
+	var req vault.ImportRequest
 	var paths []string
 	stdin := 0
 	for _, arg := range args {
@@ -387,175 +321,29 @@ func importSources(f importFlags, args []string) ([]source, []vault.SkippedSourc
 		paths = append(paths, arg)
 	}
 	if stdin > 1 {
-		return nil, nil, usagef("- (stdin) can be given once")
+		return req, usagef("- (stdin) can be given once")
 	}
 	found, skipped, err := vault.FindSources(paths, vault.FindOptions{NoRecurse: f.noRecurse, IsFolder: mtproto.IsTData})
 	if err != nil {
-		return nil, nil, err
-	}
-	var srcs []source
-	if stdin > 0 {
-		srcs = append(srcs, source{})
+		return req, err
 	}
 	for _, s := range found {
 		if s.Folder && f.removeSource {
-			return nil, nil, usagef("--remove-source does not delete a tdata folder (%s); delete it yourself once Telegram Desktop no longer uses it", s.Path)
-		}
-		srcs = append(srcs, source{path: s.Path, dir: s.Found, tdata: s.Folder})
-	}
-	if f.name != "" && (len(srcs) != 1 || srcs[0].dir) {
-		return nil, nil, usagef("--name needs exactly one SOURCE file or tdata folder")
-	}
-	if len(srcs) == 0 && len(skipped) == 0 {
-		return nil, nil, errors.New("import: no files in the given directories")
-	}
-	return srcs, skipped, nil
-}
-
-type batchResult struct {
-	importResult
-	err error
-}
-
-// importBatch imports the files found in directory SOURCEs with the
-// vault's bulk import (one lock, batched index writes), with a progress
-// bar on a terminal. The vault removes a source (--remove-source) once
-// its account is in a saved index; a file it did not report (its batch's
-// index write failed, or the import stopped) gets ImportFiles' error. A
-// sealed string in a directory opens with the vault key, or with the
-// passphrase in TGVAULT_SEAL_PASSPHRASE_FILE (a bulk import never
-// prompts).
-func (a *app) importBatch(v *vault.Vault, paths []string, opts vault.ImportOptions) []batchResult {
-	out := make([]batchResult, len(paths))
-	for i, p := range paths {
-		out[i].Source = p
-	}
-	p, err := a.passphraseFromEnv("TGVAULT_SEAL_PASSPHRASE_FILE")
-	if err != nil {
-		for i := range out {
-			out[i].err = err
-		}
-		return out
-	}
-	defer p.Wipe()
-	opts.Passphrase = p
-	bar := a.progress(len(paths), "importing")
-	reported := make([]bool, len(paths))
-	err = v.ImportFiles(paths, opts, func(done int, r vault.ImportReport, err error) {
-		i := done - 1
-		if i < 0 || i >= len(out) {
-			return
-		}
-		reported[i] = true
-		out[i].importResult, out[i].err = reportOf(out[i].importResult, r, err)
-		bar.add(1)
-	})
-	bar.finish()
-	for i := range out {
-		if !reported[i] {
-			out[i].err = err
+			return req, usagef("--remove-source does not delete a tdata folder (%s); delete it yourself once Telegram Desktop no longer uses it", s.Path)
 		}
 	}
-	return out
-}
-
-// reportOf puts a vault import's report and error into res: the report
-// when the source was imported, even if removing it failed.
-func reportOf(res importResult, r vault.ImportReport, err error) (importResult, error) {
-	if _, ok := errors.AsType[*vault.RemoveSourceError](err); err == nil || ok {
-		res.Report, res.Removed = &r, r.Removed
+	n := len(found) + stdin
+	if f.name != "" && (n != 1 || (stdin == 0 && found[0].Found)) {
+		return req, usagef("--name needs exactly one SOURCE file or tdata folder")
 	}
-	return res, err
-}
-
-func displayName(path string) string {
-	if path == "" {
-		return "stdin"
+	if n == 0 && len(skipped) == 0 {
+		return req, errors.New("import: no files in the given directories")
 	}
-	return path
-}
-
-// importOne imports one source. A sealed hand-off made with --passphrase
-// asks for that passphrase once per run.
-func (a *app) importOne(v *vault.Vault, s source, opts vault.ImportOptions, sealPass *crypto.Passphrase) (importResult, error) {
-	res := importResult{Source: displayName(s.path)}
-	var data []byte
-	var err error
-	if s.path == "" {
-		data, err = vault.ReadStream(a.stdin)
-		if errors.Is(err, vault.ErrSourceTooLarge) {
-			err = errors.New("import: stdin is larger than any session")
-		}
-	} else {
-		data, err = readHead(s.path, 64<<10)
+	if stdin > 0 {
+		req.Stdin = stdinR
 	}
-	defer clear(data)
-	if err != nil {
-		return res, err
-	}
-	if crypto.PassphraseSealed(data) { // made with `export --passphrase`: ask for it
-		if *sealPass == nil {
-			p, err := a.passphrase("TGVAULT_SEAL_PASSPHRASE_FILE", "Passphrase of the sealed session: ", false)
-			if err != nil {
-				return res, err
-			}
-			*sealPass = p
-		}
-		opts.Passphrase = *sealPass
-	}
-	var rep vault.ImportReport
-	if s.path == "" {
-		rep, err = v.Import(data, "", opts)
-	} else {
-		rep, err = v.ImportFile(s.path, opts)
-	}
-	return reportOf(res, rep, err)
-}
-
-// importTData imports every account of a Telegram Desktop tdata folder.
-// The folder is read without a passcode first; one with a local passcode
-// asks for it (or reads TGVAULT_TDATA_PASSCODE_FILE).
-func (a *app) importTData(v *vault.Vault, s source, opts vault.ImportOptions) ([]importResult, error) {
-	const env = "TGVAULT_TDATA_PASSCODE_FILE"
-	pass, err := a.passphraseFromEnv(env)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { pass.Wipe() }()
-	ss, err := mtproto.ReadTData(s.path, pass)
-	if errors.Is(err, mtproto.ErrTDataPasscode) {
-		pass, err = a.passphrase(env, "Local passcode of the tdata folder: ", false)
-		if err != nil {
-			return nil, err
-		}
-		ss, err = mtproto.ReadTData(s.path, pass)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", s.path, err)
-	}
-	reps, err := v.ImportSessions(ss, mtproto.SourceTData, s.path, opts)
-	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", s.path, err)
-	}
-	out := make([]importResult, len(reps))
-	for i := range reps {
-		out[i] = importResult{Source: s.path, Report: &reps[i]}
-	}
-	return out, nil
-}
-
-// readHead reads up to n bytes of a file, enough to tell a sealed string.
-func readHead(path string, n int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("import: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, n))
-	if err != nil {
-		return nil, fmt.Errorf("import: %w", err)
-	}
-	return b, nil
+	req.Sources, req.Skipped = found, skipped
+	return req, nil
 }
 
 // printImport says what one import carried and lacked, and warns about
