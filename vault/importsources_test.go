@@ -106,6 +106,24 @@ func TestImportSources(t *testing.T) {
 			if got := outcomesOf(s.Results); !slices.Equal(got, tc.want) {
 				t.Fatalf("outcomes %v, want %v", got, tc.want)
 			}
+			var want ImportCounts
+			for _, o := range tc.want {
+				switch o.status {
+				case OutcomeImported:
+					want.Imported++
+				case OutcomeExisting:
+					want.Existing++
+				case OutcomeDuplicate:
+					want.Duplicates++
+				case OutcomeSkipped:
+					want.Skipped++
+				case OutcomeFailed:
+					want.Failed++
+				}
+			}
+			if got := s.Counts(); got != want {
+				t.Errorf("counts %+v, want %+v", got, want)
+			}
 			if !slices.EqualFunc(told, s.Results, func(a, b ImportResult) bool { return a.Source == b.Source && a.Status == b.Status }) {
 				t.Errorf("OnResult told %v, the summary has %v", outcomesOf(told), tc.want)
 			}
@@ -201,7 +219,8 @@ func (b *countingBar) Finish()   { b.finished++ }
 // TestImportSourcesFolder: a folder source's sessions come from
 // ReadFolder and are imported together, each a result of the folder; its
 // error is the source's as it is. The progress bar counts the files found
-// in directories only.
+// in directories only; Leftovers counts what the imported sources lacked
+// and left behind.
 func TestImportSourcesFolder(t *testing.T) {
 	tv := newTestVault(t)
 	folder := t.TempDir()
@@ -211,6 +230,7 @@ func TestImportSourcesFolder(t *testing.T) {
 		return sessionstring.Session{DCID: 2, AuthKey: variantKey(t, n), UserID: sessionstring.Some(int64(n))}
 	}
 	req := findRequest(t, dir)
+	req.Options.RemoveSource = true // the found files; never a folder
 	req.Sources = append([]ImportSource{{Path: folder, Folder: true}}, req.Sources...)
 	req.FolderFormat = "tdesktop"
 	req.ReadFolder = func(path string) ([]sessionstring.Session, error) {
@@ -233,6 +253,9 @@ func TestImportSourcesFolder(t *testing.T) {
 	if s.Count(OutcomeImported) != 5 || s.Results[0].Source != folder || s.Results[1].Source != folder ||
 		s.Results[0].Report.Source != "tdesktop" || s.Results[1].Report.Account.Name != "user8" {
 		t.Fatalf("results %+v", s.Results)
+	}
+	if lacks, removed, remaining := s.Leftovers(); lacks["api_id"] != 2 || removed != 3 || remaining != 2 {
+		t.Errorf("leftovers: lacks %v, %d removed, %d remain; want api_id 2 (the folder's), 3 removed (the files), 2 remain (the folder's)", lacks, removed, remaining)
 	}
 	if bar.added != 3 || bar.finished != 1 {
 		t.Errorf("progress: %d added, finished %d times; want 3, 1", bar.added, bar.finished)

@@ -118,6 +118,44 @@ func (s *ImportSummary) failed(res ImportResult, err error, found bool) ImportRe
 	return s.add(res)
 }
 
+// ImportCounts counts an import's sources by outcome (import --json's
+// totals).
+type ImportCounts struct {
+	Imported   int `json:"imported"`
+	Existing   int `json:"existing"`
+	Duplicates int `json:"duplicates"`
+	Skipped    int `json:"skipped"`
+	Failed     int `json:"failed"`
+}
+
+// Counts counts the sources by outcome.
+func (s *ImportSummary) Counts() ImportCounts {
+	return ImportCounts{s.Count(OutcomeImported), s.Count(OutcomeExisting), s.Count(OutcomeDuplicate),
+		s.Count(OutcomeSkipped), s.Count(OutcomeFailed)}
+}
+
+// Leftovers counts, over the sources imported, the fields they did not
+// carry (by ImportReport.Lacks name), the plaintext sources removed, and
+// those whose plaintext remains (ImportReport.PlaintextRemains).
+func (s *ImportSummary) Leftovers() (lacks map[string]int, removed, remaining int) {
+	lacks = map[string]int{}
+	for _, r := range s.Results {
+		if r.Status != OutcomeImported {
+			continue
+		}
+		for _, l := range r.Report.Lacks {
+			lacks[l]++
+		}
+		switch {
+		case r.Removed:
+			removed++
+		case r.Report.PlaintextRemains:
+			remaining++
+		}
+	}
+	return lacks, removed, remaining
+}
+
 func (s *ImportSummary) add(res ImportResult) ImportResult {
 	s.Results = append(s.Results, res)
 	return res

@@ -96,11 +96,7 @@ func (a *app) showCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if a.json {
-					return a.printJSON(ac)
-				}
-				a.printAccount(ac)
-				return nil
+				return a.resultFunc(ac, func() error { a.printAccount(ac); return nil })
 			})
 		},
 	}
@@ -158,11 +154,7 @@ session used from two places at once.`,
 				if err := v.Reclaim(args[0]); err != nil {
 					return err
 				}
-				if a.json {
-					return a.printJSON(nameResult{args[0], vault.StatusActive, "reclaimed"})
-				}
-				a.printf("%s is active here again\n", args[0])
-				return nil
+				return a.result(nameResult{args[0], vault.StatusActive, "reclaimed"}, "%s is active here again\n", args[0])
 			})
 		},
 	}
@@ -201,11 +193,7 @@ without --yes it removes nothing and exits 2.`,
 				if err := v.Remove(name); err != nil {
 					return err
 				}
-				if a.json {
-					return a.printJSON(nameResult{Name: name, Action: "removed"})
-				}
-				a.printf("removed %s\n", name)
-				return nil
+				return a.result(nameResult{Name: name, Action: "removed"}, "removed %s\n", name)
 			})
 		},
 	}
@@ -224,11 +212,7 @@ func (a *app) renameCmd() *cobra.Command {
 				if err := v.Rename(args[0], args[1]); err != nil {
 					return err
 				}
-				if a.json {
-					return a.printJSON(nameResult{Name: args[1], Action: "renamed"})
-				}
-				a.printf("renamed %s to %s\n", args[0], args[1])
-				return nil
+				return a.result(nameResult{Name: args[1], Action: "renamed"}, "renamed %s to %s\n", args[0], args[1])
 			})
 		},
 	}

@@ -114,7 +114,7 @@ type importRun struct {
 	a       *app
 	results []importResult
 	many    bool
-	bulk    bulkSummary
+	quiet   bool // over bulkQuiet sources: a summary, not a line each
 }
 
 // add prints one source's outcome (nothing with --json, where finish
@@ -131,21 +131,19 @@ func (r *importRun) add(vr vault.ImportResult) {
 	a := r.a
 	switch res.Status {
 	case vault.OutcomeImported:
-		if r.bulk.quiet {
-			r.bulk.add(res)
-		} else {
+		if !r.quiet {
 			a.printImport(res)
 		}
 	case vault.OutcomeExisting, vault.OutcomeDuplicate:
 		switch {
-		case r.bulk.quiet:
+		case r.quiet:
 		case res.Error == "":
 			a.notef("%s: already in the vault as %s (skipped)", res.Source, res.Account)
 		case r.many:
 			a.notef("%s: %s", res.Source, res.Error)
 		}
 	case vault.OutcomeSkipped:
-		if !r.bulk.quiet {
+		if !r.quiet {
 			a.notef("%s: skipped: %s", res.Source, res.Reason)
 		}
 	case vault.OutcomeFailed:
@@ -159,29 +157,24 @@ func (r *importRun) add(vr vault.ImportResult) {
 // (vault.ImportSources'), which decides the exit status.
 func (r *importRun) finish(s *vault.ImportSummary, err error) error {
 	a := r.a
-	imported, existing, dups := s.Count(vault.OutcomeImported), s.Count(vault.OutcomeExisting), s.Count(vault.OutcomeDuplicate)
-	skipped, failed := s.Count(vault.OutcomeSkipped), s.Count(vault.OutcomeFailed)
+	c := s.Counts()
 	if a.json {
 		if r.results == nil {
 			r.results = []importResult{}
 		}
 		if err := a.printJSON(struct {
-			Imported   int            `json:"imported"`
-			Existing   int            `json:"existing"`
-			Duplicates int            `json:"duplicates"`
-			Skipped    int            `json:"skipped"`
-			Failed     int            `json:"failed"`
-			Results    []importResult `json:"results"`
-		}{imported, existing, dups, skipped, failed, r.results}); err != nil {
+			vault.ImportCounts
+			Results []importResult `json:"results"`
+		}{c, r.results}); err != nil {
 			return err
 		}
 	} else if r.many || len(r.results) > 1 {
 		a.printf("imported %d, already in the vault %d, duplicates %d, skipped %d, failed %d (of %d sources)\n",
-			imported, existing, dups, skipped, failed, len(r.results))
+			c.Imported, c.Existing, c.Duplicates, c.Skipped, c.Failed, len(r.results))
 		r.printDetails()
-		r.bulk.print(a)
+		r.printLeftovers(s)
 	}
-	if imported > 0 && !a.json {
+	if c.Imported > 0 && !a.json {
 		// One key, one place: the sessions came from somewhere that may
 		// still use them.
 		a.notef("`tgvault run` connects the imported accounts to their server (Telegram, for Telegram's sessions): first stop every other program that uses these sessions, or Telegram revokes the key used from two places at once (AUTH_KEY_DUPLICATED)")
@@ -192,7 +185,7 @@ func (r *importRun) finish(s *vault.ImportSummary, err error) error {
 // printDetails lists, after a quiet bulk import, what was skipped (by
 // reason, with a few paths each), refused and failed.
 func (r *importRun) printDetails() {
-	if !r.bulk.quiet {
+	if !r.quiet {
 		return
 	}
 	a := r.a
@@ -238,7 +231,7 @@ func (a *app) runImport(f importFlags, args []string) error {
 		n++
 	}
 	run := &importRun{a: a, many: n > 1}
-	run.bulk.quiet = n > bulkQuiet
+	run.quiet = n > bulkQuiet
 	req.ReadFolder, req.FolderFormat = a.readTData, mtproto.SourceTData
 	req.SealPassphrase = func(ask bool) (crypto.Passphrase, error) {
 		const env = "TGVAULT_SEAL_PASSPHRASE_FILE"
@@ -306,9 +299,8 @@ func importOptions(f importFlags) (vault.ImportOptions, error) {
 }
 
 // importSources checks the SOURCE arguments and finds what import reads:
-// stdin for "-", the files and tdata folders
-// given and found below the directories given, and the files skipped
-// there.
+// stdin for "-", the files and tdata folders given and found below the
+// directories given, and the files skipped there.
 func importSources(f importFlags, args []string, stdinR io.Reader) (vault.ImportRequest, error) {
 	var req vault.ImportRequest
 	var paths []string
@@ -382,43 +374,26 @@ func apiIDHint(lacks []string) string {
 // line per failure and a summary instead of a report per account.
 const bulkQuiet = 10
 
-// bulkSummary adds up what a large import's sources lacked and left
-// behind.
-type bulkSummary struct {
-	quiet     bool // over bulkQuiet sources: a summary, not a line each
-	lacks     map[string]int
-	remaining int
-	removed   int
-}
-
-func (b *bulkSummary) add(res importResult) {
-	if b.lacks == nil {
-		b.lacks = map[string]int{}
+// printLeftovers says, after a quiet bulk import, what its sources lacked
+// and left behind.
+func (r *importRun) printLeftovers(s *vault.ImportSummary) {
+	if !r.quiet {
+		return
 	}
-	for _, l := range res.Report.Lacks {
-		b.lacks[l]++
-	}
-	switch {
-	case res.Removed:
-		b.removed++
-	case res.Report.PlaintextRemains:
-		b.remaining++
-	}
-}
-
-func (b *bulkSummary) print(a *app) {
+	a := r.a
+	counts, removed, remaining := s.Leftovers()
 	var lacks []string
-	for l, n := range b.lacks {
+	for l, n := range counts {
 		lacks = append(lacks, fmt.Sprintf("%s (%d)", l, n))
 	}
 	sort.Strings(lacks)
 	if len(lacks) > 0 {
 		a.notef("some sources did not carry: %s. Formats that need them cannot be exported until they are known; `tgvault list` shows which.", strings.Join(lacks, ", "))
 	}
-	if b.removed > 0 {
-		a.notef("removed %d plaintext sources", b.removed)
+	if removed > 0 {
+		a.notef("removed %d plaintext sources", removed)
 	}
-	if b.remaining > 0 {
-		a.warnf("%d plaintext originals still exist: anyone who reads them has the accounts. Delete them, or import with --remove-source.", b.remaining)
+	if remaining > 0 {
+		a.warnf("%d plaintext originals still exist: anyone who reads them has the accounts. Delete them, or import with --remove-source.", remaining)
 	}
 }

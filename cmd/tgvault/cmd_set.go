@@ -97,29 +97,28 @@ serving it; exit 5).`,
 
 // printSet says what set changed.
 func (a *app) printSet(acct vault.Account, changes []vault.FieldChange) error {
-	if a.json {
-		if changes == nil {
-			changes = []vault.FieldChange{}
-		}
-		return a.printJSON(struct {
-			Name    string              `json:"name"`
-			Changes []vault.FieldChange `json:"changes"`
-			Account vault.Account       `json:"account"`
-		}{acct.Name, changes, acct})
+	if changes == nil {
+		changes = []vault.FieldChange{}
 	}
-	if len(changes) == 0 {
-		a.printf("%s: nothing changed\n", acct.Name)
+	return a.resultFunc(struct {
+		Name    string              `json:"name"`
+		Changes []vault.FieldChange `json:"changes"`
+		Account vault.Account       `json:"account"`
+	}{acct.Name, changes, acct}, func() error {
+		if len(changes) == 0 {
+			a.printf("%s: nothing changed\n", acct.Name)
+			return nil
+		}
+		for _, c := range changes {
+			was := "unknown"
+			if c.Old != nil {
+				was = *c.Old
+			}
+			a.printf("%s: %s %s (was %s)\n", acct.Name, c.Field, c.New, was)
+		}
+		if acct.Status != vault.StatusActive {
+			a.printf("%s: status %s\n", acct.Name, acct.Status)
+		}
 		return nil
-	}
-	for _, c := range changes {
-		was := "unknown"
-		if c.Old != nil {
-			was = *c.Old
-		}
-		a.printf("%s: %s %s (was %s)\n", acct.Name, c.Field, c.New, was)
-	}
-	if acct.Status != vault.StatusActive {
-		a.printf("%s: status %s\n", acct.Name, acct.Status)
-	}
-	return nil
+	})
 }
