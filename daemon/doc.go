@@ -13,7 +13,8 @@
 // key.
 //
 // Layer rule (docs/ARCHITECTURE.md): daemon is the only package besides
-// cmd/tgvault that imports both vault and mtproto. It reads no flags,
+// cmd/tgvault (and daemon/demo, built on it) that imports both vault and
+// mtproto. It reads no flags,
 // environment or terminal and prints nothing: it logs through the
 // *slog.Logger in its Config and reports its start and its final save
 // through Config's callbacks; cmd/tgvault turns flags into a Config and

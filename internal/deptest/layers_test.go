@@ -25,8 +25,9 @@ const (
 var gotdOutsideMtproto = []string{"internal/mtproxytest", "bench/gotdclients"}
 
 // vaultAndMtproto are the only packages that may import both vault/...
-// and mtproto/...: the run daemon, where the two meet, and the CLI.
-var vaultAndMtproto = []string{"daemon", "cmd/tgvault"}
+// and mtproto/...: the run daemon, where the two meet, the demo built on
+// it, and the CLI.
+var vaultAndMtproto = []string{"daemon", "daemon/demo", "cmd/tgvault"}
 
 // platforms are the environments whose imports are checked: build tags
 // give each OS its own files, and the test hooks (tgvault_testhooks) theirs.
