@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"time"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -32,12 +32,10 @@ type harness interface {
 
 // devServerFlags are dev-server's flags.
 type devServerFlags struct {
-	stateDir  string
+	opts      devserver.Options // --state, --other-dcs, --qr-accept (and the harness's)
 	listen    string
 	seedBots  int
-	otherDCs  []int
 	seedAccts int
-	qrAccept  bool
 	infoFile  string
 	harness   harness
 }
@@ -81,11 +79,11 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&df.stateDir, "state", "", "the state `DIR` (accounts, keys, the RSA key)")
+	f.StringVar(&df.opts.Dir, "state", "", "the state `DIR` (accounts, keys, the RSA key)")
 	f.StringVar(&df.listen, "listen", devserver.DefaultAddr, "the `ADDRESS` to listen on (port 0: any free port; default: the one the state directory keeps, else a free port)")
 	f.IntVar(&df.seedBots, "seed-bots", 0, "add `N` more bots and print their tokens")
-	f.IntSliceVar(&df.otherDCs, "other-dcs", nil, "also be these DC `IDS` (1,3,4,5, say), each on a free port of its own, with keys of its own; help.getConfig lists them, auth.exportAuthorization/importAuthorization move a login there")
-	f.BoolVar(&df.qrAccept, "qr-accept", false, "accept every QR login (login --qr) as the demo user, as if its phone scanned the code")
+	f.IntSliceVar(&df.opts.OtherDCs, "other-dcs", nil, "also be these DC `IDS` (1,3,4,5, say), each on a free port of its own, with keys of its own; help.getConfig lists them, auth.exportAuthorization/importAuthorization move a login there")
+	f.BoolVar(&df.opts.QRAccept, "qr-accept", false, "accept every QR login (login --qr) as the demo user, as if its phone scanned the code")
 	f.IntVar(&df.seedAccts, "seed-accounts", 0, "create `N` logged-in users with random keys and write their sessions to STATE/seeds")
 	f.StringVar(&df.infoFile, "info-file", "", "write the address, key path and demo tokens as JSON to `FILE`")
 	if devHarness != nil {
@@ -95,26 +93,32 @@ ping_delay_disconnect and then sent no such ping within the delay.`,
 }
 
 // runDevServer serves a dev server until SIGINT or SIGTERM.
-func (a *app) runDevServer(df devServerFlags, listenGiven bool) error {
+func (a *app) runDevServer(df devServerFlags, listenGiven bool) (err error) {
 	if df.seedBots < 0 || df.seedAccts < 0 {
 		return usagef("--seed-bots and --seed-accounts must not be negative")
 	}
-	if err := devserver.CheckDCs(devserver.HomeDC, df.otherDCs); err != nil {
+	if err := devserver.CheckDCs(devserver.HomeDC, df.opts.OtherDCs); err != nil {
 		de, _ := errors.AsType[*devserver.DCError](err)
 		return usagef("--other-dcs: %d is not a DC id other than %d (the home DC) and the others given", de.DC, devserver.HomeDC)
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	dir := df.stateDir
-	if dir == "" {
-		d, err := a.devStateDir()
-		if err != nil {
+	if df.opts.Dir == "" {
+		if df.opts.Dir, err = a.devStateDir(); err != nil {
 			return err
 		}
-		dir = d
 	}
-	srv, err := openDevServer(ctx, dir, df, listenGiven)
-	if err != nil {
+	if listenGiven {
+		df.opts.Addr = df.listen // else the address the state directory keeps
+	}
+	if df.harness != nil {
+		df.harness.Options(&df.opts)
+	}
+	srv, err := devserver.OpenKept(df.opts)
+	if _, ok := errors.AsType[*devserver.KeptAddrError](err); ok {
+		return fmt.Errorf("%w Stop it, or give --listen %s for a new port "+
+			"(accounts logged in before then need `tgvault set NAME --address NEWADDR`)", err, devserver.DefaultAddr)
+	} else if err != nil {
 		return err
 	}
 	defer srv.Close()
@@ -126,16 +130,13 @@ func (a *app) runDevServer(df devServerFlags, listenGiven bool) error {
 		return err
 	}
 	done := make(chan struct{})
-	harnessDone := make(chan struct{})
-	go func() {
-		defer close(harnessDone)
-		if df.harness != nil {
-			df.harness.Run(srv, done)
-		}
-	}()
+	var harness sync.WaitGroup
+	if df.harness != nil {
+		harness.Go(func() { df.harness.Run(srv, done) })
+	}
 	err = srv.Serve(ctx)
 	close(done)
-	<-harnessDone
+	harness.Wait()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -143,35 +144,6 @@ func (a *app) runDevServer(df devServerFlags, listenGiven bool) error {
 		a.notef("dev server stopped")
 	}
 	return nil
-}
-
-// openDevServer opens the dev server on its state directory, on the
-// address it keeps there unless --listen is given.
-func openDevServer(ctx context.Context, dir string, df devServerFlags, listenGiven bool) (*devserver.Server, error) {
-	opts := devserver.Options{Dir: dir, OtherDCs: df.otherDCs}
-	if listenGiven {
-		opts.Addr = df.listen
-	}
-	if df.harness != nil {
-		df.harness.Options(&opts)
-	}
-	var srv *devserver.Server
-	if df.qrAccept {
-		// The demo user's "phone" scans every QR code after a moment, so
-		// that --qr logins can be tried here.
-		opts.OnLoginToken = func(token []byte) {
-			time.Sleep(qrScanDelay)
-			if uid, ok := srv.UserByPhone(devserver.DemoPhone); ok {
-				_ = srv.AcceptLoginToken(ctx, token, uid)
-			}
-		}
-	}
-	srv, err := devserver.OpenKept(opts)
-	if _, ok := errors.AsType[*devserver.KeptAddrError](err); ok {
-		return nil, fmt.Errorf("%w Stop it, or give --listen %s for a new port "+
-			"(accounts logged in before then need `tgvault set NAME --address NEWADDR`)", err, devserver.DefaultAddr)
-	}
-	return srv, err
 }
 
 // printDevServer writes --info-file and says what runs and how to log in.
@@ -207,10 +179,6 @@ func (a *app) printDevServer(srv *devserver.Server, info devserver.Info, df devS
 	a.printf("stop with Ctrl-C\n")
 	return nil
 }
-
-// qrScanDelay is how long the demo user's "phone" takes to scan a QR code
-// with --qr-accept.
-const qrScanDelay = 1500 * time.Millisecond
 
 // devStateDir is the default dev server state directory.
 func (a *app) devStateDir() (string, error) {

@@ -125,6 +125,19 @@ func (s *Server) acceptLoginToken(ctx context.Context, token []byte, userID int6
 	}, ""
 }
 
+// QRScanDelay is how long the demo user's "phone" takes to scan a QR
+// login token with Options.QRAccept.
+const QRScanDelay = 1500 * time.Millisecond
+
+// acceptAsDemoUser is Options.QRAccept's OnLoginToken: after QRScanDelay,
+// the demo user (DemoPhone), once made, accepts token.
+func (s *Server) acceptAsDemoUser(token []byte) {
+	time.Sleep(QRScanDelay)
+	if uid, ok := s.UserByPhone(DemoPhone); ok {
+		_ = s.AcceptLoginToken(context.Background(), token, uid)
+	}
+}
+
 // UserByPhone returns the id of the (non-bot) user with that phone.
 func (s *Server) UserByPhone(phone string) (int64, bool) {
 	s.mu.Lock()

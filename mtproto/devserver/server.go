@@ -81,6 +81,10 @@ type Options struct {
 	// QR login token the server hands out, as a phone would see it
 	// scanned: AcceptLoginToken accepts it for a user.
 	OnLoginToken func(token []byte)
+	// QRAccept, when OnLoginToken is not set, has the demo user's "phone"
+	// scan every QR login token after QRScanDelay and accept it
+	// (`dev-server --qr-accept`), so that QR logins can be tried here.
+	QRAccept bool
 }
 
 // Stats are the server's counters since Open.
@@ -202,6 +206,9 @@ func Open(opts Options) (*Server, error) {
 	}
 	if s.dc == 0 {
 		s.dc = HomeDC
+	}
+	if opts.QRAccept && opts.OnLoginToken == nil {
+		s.qr.onToken = s.acceptAsDemoUser
 	}
 	if err := CheckDCs(s.dc, opts.OtherDCs); err != nil {
 		return nil, err

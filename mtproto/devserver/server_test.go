@@ -6,9 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	tdcrypto "github.com/gotd/td/crypto"
 	tdtg "github.com/gotd/td/tg"
+
+	"github.com/tgvault/tgvault/sessionstring"
 )
 
 func TestStatePersists(t *testing.T) {
@@ -141,5 +144,65 @@ func TestGetFileMigrate(t *testing.T) {
 		if code != tc.code || msg != tc.msg || (msg == "" && string(res.Bytes) != tc.data) {
 			t.Errorf("%s: %d %q; want %d %q %q", tc.name, code, msg, tc.code, tc.msg, tc.data)
 		}
+	}
+}
+
+// TestQRAccept: with QRAccept the demo user's "phone" accepts every QR
+// login token after QRScanDelay (what `dev-server --qr-accept` offers);
+// without it, or before the demo user exists, no token is accepted.
+func TestQRAccept(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name           string
+		qrAccept, demo bool
+	}{
+		{"accept", true, true},
+		{"off", false, true},
+		{"no demo user", true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := Open(Options{Dir: t.TempDir(), QRAccept: c.qrAccept})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if c.demo {
+				if _, err := s.Demo(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			key := sessionstring.KeyID(0x0102030405060708)
+			start := time.Now()
+			if _, _, rpcErr := s.exportLoginToken(key); rpcErr != "" {
+				t.Fatal(rpcErr)
+			}
+			accepted := func() (int64, bool) {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				uid, ok := s.qr.accepted[key]
+				return uid, ok
+			}
+			deadline := time.Now().Add(QRScanDelay + 10*time.Second)
+			if !c.qrAccept || !c.demo {
+				deadline = time.Now().Add(QRScanDelay + time.Second)
+			}
+			for time.Now().Before(deadline) {
+				if _, ok := accepted(); ok {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			uid, ok := accepted()
+			want, _ := s.UserByPhone(DemoPhone)
+			switch {
+			case c.qrAccept && c.demo && (!ok || uid != want):
+				t.Fatalf("token accepted %v by user %d; want the demo user %d", ok, uid, want)
+			case c.qrAccept && c.demo && time.Since(start) < QRScanDelay:
+				t.Errorf("accepted after %v, before QRScanDelay", time.Since(start))
+			case !(c.qrAccept && c.demo) && ok:
+				t.Errorf("token accepted by user %d", uid)
+			}
+		})
 	}
 }
