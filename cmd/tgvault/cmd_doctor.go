@@ -13,43 +13,40 @@ func (a *app) doctorCmd() *cobra.Command {
 		Use:   "doctor",
 		Short: "Check the vault and say what to do about each problem",
 		Args:  exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withVault(perProcess, func(v *vault.Vault) error {
-				checks := v.Doctor()
-				failed := 0
+		RunE: a.vaultRunE(perProcess, func(v *vault.Vault, _ []string) error {
+			checks := v.Doctor()
+			failed := 0
+			for _, c := range checks {
+				if !c.OK {
+					failed++
+				}
+			}
+			if err := a.resultFunc(struct {
+				OK     bool          `json:"ok"`
+				Checks []vault.Check `json:"checks"`
+			}{failed == 0, checks}, func() error {
 				for _, c := range checks {
+					mark := "ok  "
 					if !c.OK {
-						failed++
+						mark = "FAIL"
 					}
-				}
-				if a.json {
-					if err := a.printJSON(struct {
-						OK     bool          `json:"ok"`
-						Checks []vault.Check `json:"checks"`
-					}{failed == 0, checks}); err != nil {
-						return err
+					a.printf("%s  %s", mark, c.Name)
+					if c.Detail != "" {
+						a.printf(": %s", c.Detail)
 					}
-				} else {
-					for _, c := range checks {
-						mark := "ok  "
-						if !c.OK {
-							mark = "FAIL"
-						}
-						a.printf("%s  %s", mark, c.Name)
-						if c.Detail != "" {
-							a.printf(": %s", c.Detail)
-						}
-						a.printf("\n")
-						if !c.OK && c.Fix != "" {
-							a.printf("      fix: %s\n", c.Fix)
-						}
+					a.printf("\n")
+					if !c.OK && c.Fix != "" {
+						a.printf("      fix: %s\n", c.Fix)
 					}
-				}
-				if failed > 0 {
-					return fmt.Errorf("%d of %d checks failed", failed, len(checks))
 				}
 				return nil
-			})
-		},
+			}); err != nil {
+				return err
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d of %d checks failed", failed, len(checks))
+			}
+			return nil
+		}),
 	}
 }

@@ -121,25 +121,24 @@ func (a *app) runInit(noKeyring, weak bool) error {
 	if err != nil {
 		return err
 	}
-	if a.json {
-		return a.printJSON(struct {
-			VaultID   string `json:"vault_id"`
-			Dir       string `json:"dir"`
-			Recipient string `json:"recipient"`
-			NoKeyring bool   `json:"no_keyring"`
-			HeldBy    string `json:"held_by"` // "keyring", "agent" or "" (locked)
-		}{v.ID(), v.Dir(), rcpt, noKeyring, held})
-	}
-	a.printf("created vault %s in %s\nrecipient (give it to whoever sends you sessions): %s\n", v.ID(), v.Dir(), rcpt)
-	switch {
-	case noKeyring:
-		a.printf("no keyring: unlock each process with TGVAULT_PASSPHRASE_FILE or --identity, or run tgvault unlock (a tgvault agent then holds the key)\n")
-	case held == "":
-		a.printf("locked: nothing can hold the vault key here; unlock each process with TGVAULT_PASSPHRASE_FILE or --identity\n")
-	default:
-		a.printf("unlocked: the vault key is held %s until `tgvault lock`\n", a.heldNote(held))
-	}
-	return nil
+	return a.resultFunc(struct {
+		VaultID   string `json:"vault_id"`
+		Dir       string `json:"dir"`
+		Recipient string `json:"recipient"`
+		NoKeyring bool   `json:"no_keyring"`
+		HeldBy    string `json:"held_by"` // "keyring", "agent" or "" (locked)
+	}{v.ID(), v.Dir(), rcpt, noKeyring, held}, func() error {
+		a.printf("created vault %s in %s\nrecipient (give it to whoever sends you sessions): %s\n", v.ID(), v.Dir(), rcpt)
+		switch {
+		case noKeyring:
+			a.printf("no keyring: unlock each process with TGVAULT_PASSPHRASE_FILE or --identity, or run tgvault unlock (a tgvault agent then holds the key)\n")
+		case held == "":
+			a.printf("locked: nothing can hold the vault key here; unlock each process with TGVAULT_PASSPHRASE_FILE or --identity\n")
+		default:
+			a.printf("unlocked: the vault key is held %s until `tgvault lock`\n", a.heldNote(held))
+		}
+		return nil
+	})
 }
 
 func (a *app) unlockCmd() *cobra.Command {
@@ -184,19 +183,18 @@ TGVAULT_PASSPHRASE_FILE or the terminal.`,
 			if err != nil {
 				return err
 			}
-			if a.json {
-				return a.printJSON(struct {
-					Unlocked bool       `json:"unlocked"`
-					Expires  *time.Time `json:"expires"`
-					HeldBy   string     `json:"held_by"`
-				}{true, st.Expires, st.UnlockedBy})
-			}
-			if st.Expires != nil {
-				a.printf("unlocked until %s, held %s\n", st.Expires.Local().Format(timeWithZone), a.heldNote(st.UnlockedBy))
-			} else {
-				a.printf("unlocked until `tgvault lock`, held %s\n", a.heldNote(st.UnlockedBy))
-			}
-			return nil
+			return a.resultFunc(struct {
+				Unlocked bool       `json:"unlocked"`
+				Expires  *time.Time `json:"expires"`
+				HeldBy   string     `json:"held_by"`
+			}{true, st.Expires, st.UnlockedBy}, func() error {
+				if st.Expires != nil {
+					a.printf("unlocked until %s, held %s\n", st.Expires.Local().Format(timeWithZone), a.heldNote(st.UnlockedBy))
+				} else {
+					a.printf("unlocked until `tgvault lock`, held %s\n", a.heldNote(st.UnlockedBy))
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "lock again after `DUR` (e.g. 30m, 8h; 0 = never)")
@@ -208,16 +206,14 @@ func (a *app) lockCmd() *cobra.Command {
 		Use:   "lock",
 		Short: "Remove the vault key from the OS keyring and the tgvault agent",
 		Args:  exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withVault(keyringOnly, func(v *vault.Vault) error {
-				if err := v.Lock(); err != nil {
-					return err
-				}
-				return a.result(struct {
-					Locked bool `json:"locked"`
-				}{true}, "locked\n")
-			})
-		},
+		RunE: a.vaultRunE(keyringOnly, func(v *vault.Vault, _ []string) error {
+			if err := v.Lock(); err != nil {
+				return err
+			}
+			return a.result(struct {
+				Locked bool `json:"locked"`
+			}{true}, "locked\n")
+		}),
 	}
 }
 
@@ -227,28 +223,26 @@ func (a *app) statusCmd() *cobra.Command {
 		Use:   "status",
 		Short: "Show whether the vault is unlocked, who writes it, and the pool of a running `tgvault run`",
 		Args:  exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withVault(perProcess, func(v *vault.Vault) error {
-				// Which process holds which account: a run serving it,
-				// a worker's lease, a command using it.
-				r, err := v.Report()
-				if err != nil {
-					return err
-				}
-				fl, isFleet, err := pgvault.FleetStatus(context.Background(), v)
-				if err != nil {
-					return err
-				}
-				// The pool section: the accounts of a running `tgvault
-				// run`, from its local API.
-				var pool []localapi.Account
-				var poolErr error
-				if r.Serving && !isFleet {
-					pool, poolErr = a.poolStatus(socket)
-				}
-				return a.printStatus(statusReport{r, pool, poolErr, fl})
-			})
-		},
+		RunE: a.vaultRunE(perProcess, func(v *vault.Vault, _ []string) error {
+			// Which process holds which account: a run serving it,
+			// a worker's lease, a command using it.
+			r, err := v.Report()
+			if err != nil {
+				return err
+			}
+			fl, isFleet, err := pgvault.FleetStatus(context.Background(), v)
+			if err != nil {
+				return err
+			}
+			// The pool section: the accounts of a running `tgvault
+			// run`, from its local API.
+			var pool []localapi.Account
+			var poolErr error
+			if r.Serving && !isFleet {
+				pool, poolErr = a.poolStatus(socket)
+			}
+			return a.printStatus(statusReport{r, pool, poolErr, fl})
+		}),
 	}
 	cmd.Flags().StringVar(&socket, "socket", "", "the local API socket `PATH` of the running `tgvault run` (default $TGVAULT_SOCKET, else run's default)")
 	return cmd
@@ -359,25 +353,22 @@ vault.json's copy, which anyone who can write the vault directory could have
 replaced: it is printed with a note that it was not verified (--json:
 "verified": false).`,
 		Args: exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withVault(perProcess, func(v *vault.Vault) error {
-				r, verified, err := v.RecipientOrUnverified()
-				if err != nil {
-					return err
-				}
-				if a.json {
-					return a.printJSON(struct {
-						Recipient string `json:"recipient"`
-						Verified  bool   `json:"verified"`
-					}{r, verified})
-				}
+		RunE: a.vaultRunE(perProcess, func(v *vault.Vault, _ []string) error {
+			r, verified, err := v.RecipientOrUnverified()
+			if err != nil {
+				return err
+			}
+			return a.resultFunc(struct {
+				Recipient string `json:"recipient"`
+				Verified  bool   `json:"verified"`
+			}{r, verified}, func() error {
 				a.printf("%s\n", r)
 				if !verified {
 					a.notef("not verified: the vault is locked, so this is vault.json's copy, which anyone who can write the vault directory could have replaced; unlock and run tgvault recipient again to verify it")
 				}
 				return nil
 			})
-		},
+		}),
 	}
 }
 
@@ -391,24 +382,22 @@ passphrase comes from TGVAULT_PASSPHRASE_FILE or the terminal, the new one
 from TGVAULT_NEW_PASSPHRASE_FILE or the terminal (asked twice); one shorter
 than 12 characters is refused unless --weak-passphrase.`,
 		Args: exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withVault(keyringOnly, func(v *vault.Vault) error {
-				old, err := a.passphrase("TGVAULT_PASSPHRASE_FILE", "Current vault passphrase: ", false)
-				if err != nil {
-					return err
-				}
-				defer old.Wipe()
-				nw, err := a.newPassphrase("TGVAULT_NEW_PASSPHRASE_FILE", "New vault passphrase: ", weak)
-				if err != nil {
-					return err
-				}
-				defer nw.Wipe()
-				if err := v.Passwd(old, nw); err != nil {
-					return err
-				}
-				return a.done("passphrase changed")
-			})
-		},
+		RunE: a.vaultRunE(keyringOnly, func(v *vault.Vault, _ []string) error {
+			old, err := a.passphrase("TGVAULT_PASSPHRASE_FILE", "Current vault passphrase: ", false)
+			if err != nil {
+				return err
+			}
+			defer old.Wipe()
+			nw, err := a.newPassphrase("TGVAULT_NEW_PASSPHRASE_FILE", "New vault passphrase: ", weak)
+			if err != nil {
+				return err
+			}
+			defer nw.Wipe()
+			if err := v.Passwd(old, nw); err != nil {
+				return err
+			}
+			return a.done("passphrase changed")
+		}),
 	}
 	cmd.Flags().BoolVar(&weak, "weak-passphrase", false, fmt.Sprintf("accept a new passphrase shorter than %d characters", crypto.MinPassphraseLen))
 	return cmd
@@ -423,18 +412,16 @@ it, and seal it into the passphrase slot. The recipient changes: senders need
 the new one (tgvault recipient). The passphrase comes from
 TGVAULT_PASSPHRASE_FILE or the terminal.`,
 		Args: exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withVault(keyringOnly, func(v *vault.Vault) error {
-				pass, err := a.passphrase("TGVAULT_PASSPHRASE_FILE", "Vault passphrase: ", false)
-				if err != nil {
-					return err
-				}
-				defer pass.Wipe()
-				if err := v.Rekey(pass); err != nil {
-					return err
-				}
-				return a.done("every account is re-sealed to the new vault key; the recipient changed (tgvault recipient)")
-			})
-		},
+		RunE: a.vaultRunE(keyringOnly, func(v *vault.Vault, _ []string) error {
+			pass, err := a.passphrase("TGVAULT_PASSPHRASE_FILE", "Vault passphrase: ", false)
+			if err != nil {
+				return err
+			}
+			defer pass.Wipe()
+			if err := v.Rekey(pass); err != nil {
+				return err
+			}
+			return a.done("every account is re-sealed to the new vault key; the recipient changed (tgvault recipient)")
+		}),
 	}
 }

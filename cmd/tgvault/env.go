@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/internal/secretfile"
 	"github.com/tgvault/tgvault/internal/userdirs"
@@ -189,6 +191,14 @@ func (a *app) withVault(mode unlockMode, f func(v *vault.Vault) error) (err erro
 		}
 	}()
 	return f(v)
+}
+
+// vaultRunE is the RunE of a command that works on the open vault: f
+// gets the vault (withVault) and the command's arguments.
+func (a *app) vaultRunE(mode unlockMode, f func(v *vault.Vault, args []string) error) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		return a.withVault(mode, func(v *vault.Vault) error { return f(v, args) })
+	}
 }
 
 var errNoTerminal = errors.New("no terminal to ask for the passphrase on")
