@@ -17,7 +17,7 @@ import (
 // agentKeyring returns the tgvault agent behind the vault's Keyring
 // interface, or nil where the agent does not run (agent.Supported).
 func (a *app) agentKeyring() vault.Keyring {
-	if !agent.Supported() || a.held != nil {
+	if !agent.Supported() {
 		return nil
 	}
 	sock := userdirs.AgentSocket(a.getenv)

@@ -41,10 +41,8 @@ type app struct {
 	warnedFiles map[string]bool
 
 	// ctx, when set, ends the long commands (run, login) as a signal
-	// does; held, when set, is the keyring, and no agent is used. Both
-	// are for the commands tgvault demo runs in its own process.
-	ctx  context.Context
-	held vault.Keyring
+	// does.
+	ctx context.Context
 }
 
 func (a *app) run(args []string) int {

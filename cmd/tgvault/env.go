@@ -33,13 +33,9 @@ func (a *app) dir() (string, error) {
 // without a Secret Service.
 var testKeyring func(getenv func(string) string) (vault.Keyring, string)
 
-// keyring returns the keyring to keep the unlocked identity in: the one
-// the process holds (a.held), else the OS keyring (or, in a test build,
-// testKeyring's).
+// keyring returns the keyring to keep the unlocked identity in: the OS
+// keyring (or, in a test build, testKeyring's).
 func (a *app) keyring() vault.Keyring {
-	if a.held != nil {
-		return a.held
-	}
 	if testKeyring != nil {
 		if k, warning := testKeyring(a.getenv); k != nil {
 			if !a.warnedKeyring {
@@ -137,20 +133,17 @@ func (a *app) options(mode unlockMode) (vault.Options, func(), error) {
 	if mode == keyringOnly {
 		return opts, closeBackend, nil
 	}
+	// An identity unlocks; else a passphrase file does.
 	id, err := a.identityFile()
+	var pass crypto.Passphrase
+	if err == nil && id == nil {
+		pass, err = a.passphraseFromEnv("TGVAULT_PASSPHRASE_FILE")
+	}
 	if err != nil {
 		closeBackend()
 		return vault.Options{}, func() {}, err
 	}
-	opts.Identity = id
-	if id == nil {
-		p, err := a.passphraseFromEnv("TGVAULT_PASSPHRASE_FILE")
-		if err != nil {
-			closeBackend()
-			return vault.Options{}, func() {}, err
-		}
-		opts.Passphrase = p
-	}
+	opts.Identity, opts.Passphrase = id, pass
 	return opts, func() { opts.Passphrase.Wipe(); closeBackend() }, nil
 }
 
