@@ -3,9 +3,11 @@
 package agent
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -373,4 +375,32 @@ func dialRaw(sock string) (string, error) {
 		return fmt.Sprintf("status %d", st), nil
 	}
 	return "ok " + string(fv[0]), nil
+}
+
+// TestServeSpawned: the spawned agent's first line is what Spawn reads:
+// ReadyLine once it listens, RunningLine (and no error) from a second
+// agent on the same socket.
+func TestServeSpawned(t *testing.T) {
+	t.Parallel()
+	dir, _ := os.MkdirTemp("", "ag")
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "agent.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	r, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- ServeSpawned(ctx, Config{Socket: sock}, w) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ServeSpawned: %v", err)
+		}
+	})
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, fmt.Sprintf("ok pid %d memory ", os.Getpid())) {
+		t.Fatalf("first line %q, %v; want ReadyLine", line, err)
+	}
+	var second strings.Builder
+	if err := ServeSpawned(context.Background(), Config{Socket: sock}, &second); err != nil || second.String() != RunningLine {
+		t.Fatalf("second agent: %v, wrote %q; want nil and RunningLine", err, second.String())
+	}
 }

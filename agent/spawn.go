@@ -2,7 +2,10 @@ package agent
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -20,6 +23,19 @@ const RunningLine = "ok already running\n"
 
 // ReadyLine is the line an agent process writes once it listens.
 func ReadyLine(in Info) string { return fmt.Sprintf("ok pid %d memory %s\n", in.PID, in.Memory) }
+
+// ServeSpawned is Serve in the process Spawn started: it writes ReadyLine
+// to w once it listens, and RunningLine when another agent serves the
+// socket already (then it returns nil: the key goes to that one).
+func ServeSpawned(ctx context.Context, cfg Config, w io.Writer) error {
+	cfg.Ready = func(in Info) { fmt.Fprint(w, ReadyLine(in)) }
+	err := Serve(ctx, cfg)
+	if errors.Is(err, ErrRunning) {
+		fmt.Fprint(w, RunningLine)
+		return nil
+	}
+	return err
+}
 
 // Spawn starts argv, a command that runs Serve and reports with ReadyLine
 // or RunningLine, as a process of its own (a new session, no terminal, an

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -52,18 +51,7 @@ func (a *app) agentCmd() *cobra.Command {
 			locked, _, _ := memlock.Lock(memlock.Auto)
 			ctx, stop := signalContext()
 			defer stop()
-			err := agent.Serve(ctx, agent.Config{
-				Socket:       socket,
-				MemoryLocked: locked,
-				Ready: func(in agent.Info) {
-					fmt.Fprint(a.stdout, agent.ReadyLine(in))
-				},
-			})
-			if errors.Is(err, agent.ErrRunning) {
-				fmt.Fprint(a.stdout, agent.RunningLine)
-				return nil
-			}
-			return err
+			return agent.ServeSpawned(ctx, agent.Config{Socket: socket, MemoryLocked: locked}, a.stdout)
 		},
 	}
 	cmd.Flags().StringVar(&socket, "socket", "", "the socket `PATH` to serve on")
