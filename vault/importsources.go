@@ -52,10 +52,11 @@ type ImportProgress interface {
 	Finish()   // all are done
 }
 
-// ImportSources imports what req lists, one source after another: stdin,
-// each file named and each folder (ImportFile, ImportSessions), then the
-// files found in directories together (ImportFiles: one lock, batched
-// index writes). A source that fails does not stop the others. Its
+// ImportSources imports what req lists, one source after another, and
+// reports them in this order: the paths FindSources skipped, stdin, each
+// file named and each folder in the order of Sources (ImportFile,
+// ImportSessions), then the files found in directories together
+// (ImportFiles: one lock, batched index writes). A source that fails does not stop the others. Its
 // summary sorts every source by outcome (ImportTally): a file found in a
 // directory that is no session is skipped, a key the vault holds is
 // existing or duplicate.
