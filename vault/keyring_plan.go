@@ -45,15 +45,25 @@ func PlanHolder(opts *Options, noKeyring bool) (HolderPlan, error) {
 	return p, nil
 }
 
+// CheckVacant fails with ErrExists where opts names a vault already: init
+// says so before it asks for anything.
+func CheckVacant(opts Options) error {
+	v, err := Open(Options{Dir: opts.Dir, Backend: opts.Backend})
+	if err != nil {
+		return nil
+	}
+	v.Close()
+	return fmt.Errorf("%w: %s", ErrExists, v.Dir())
+}
+
 // PlanInit readies opts for Init before the passphrase is asked for: it
-// refuses a directory that holds a vault already (ErrExists) and, unless
-// opts.NoKeyring, plans the holder (PlanHolder); where nothing can hold
-// the key it sets opts.LeaveLocked, so that the vault is made locked
-// (the caller may open it in this process: Options.Passphrase).
+// refuses a vault that exists (CheckVacant) and, unless opts.NoKeyring,
+// plans the holder (PlanHolder); where nothing can hold the key it sets
+// opts.LeaveLocked, so that the vault is made locked (the caller may open
+// it in this process: Options.Passphrase).
 func PlanInit(opts *InitOptions) (HolderPlan, error) {
-	if v, err := Open(Options{Dir: opts.Dir, Backend: opts.Backend}); err == nil {
-		v.Close()
-		return HolderPlan{}, fmt.Errorf("%w: %s", ErrExists, v.Dir())
+	if err := CheckVacant(opts.Options); err != nil {
+		return HolderPlan{}, err
 	}
 	if opts.NoKeyring {
 		return HolderPlan{}, nil

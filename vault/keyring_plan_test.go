@@ -3,6 +3,7 @@ package vault
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +66,12 @@ func TestPlanInit(t *testing.T) {
 	opts := InitOptions{Options: Options{Dir: tv.Dir(), Keyring: newFakeKeyring()}}
 	if _, err := PlanInit(&opts); !errors.Is(err, ErrExists) {
 		t.Fatalf("PlanInit over a vault = %v, want ErrExists", err)
+	}
+	if err := CheckVacant(Options{Dir: tv.Dir()}); !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), tv.Dir()) {
+		t.Fatalf("CheckVacant over a vault = %v, want ErrExists naming it", err)
+	}
+	if err := CheckVacant(Options{Dir: filepath.Join(t.TempDir(), "new")}); err != nil {
+		t.Fatalf("CheckVacant of a new directory = %v", err)
 	}
 	broken := newFakeKeyring()
 	broken.err = noBus

@@ -90,6 +90,10 @@ func (a *app) runInit(noKeyring, weak bool) error {
 		return err
 	}
 	defer closeBackend()
+	// A vault there already: refused before anything is asked or said.
+	if err := vault.CheckVacant(loc); err != nil {
+		return err
+	}
 	opts := vault.InitOptions{Options: loc, NoKeyring: noKeyring}
 	if !noKeyring {
 		opts.Keyring, opts.Agent = a.keyring(), a.agentKeyring()
