@@ -1,18 +1,15 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tgvault/tgvault/crypto"
+	"github.com/tgvault/tgvault/internal/childproc"
 	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/sessionstring"
 	"github.com/tgvault/tgvault/vault"
@@ -275,49 +272,21 @@ through. The session is revoked when CMD ends.`,
 }
 
 // execWith runs argv with more environment variables (NAME=VALUE) and
-// passes its exit status through as an exitStatus.
+// passes its exit status through as an exitStatus (childproc.Run: a
+// SIGTERM or SIGHUP to tgvault reaches CMD, and tgvault waits for it).
 func (a *app) execWith(argv []string, env ...string) error {
-	c := exec.Command(argv[0], argv[1:]...)
-	c.Env = localapi.ChildEnviron(os.Environ(), env...)
-	c.Stdin, c.Stdout, c.Stderr = a.stdin, a.stdout, a.stderr
-	// Ctrl-C reaches CMD (same process group); a SIGTERM or SIGHUP sent
-	// to tgvault alone (kill PID, a supervisor) is passed on to CMD.
-	// Either way tgvault waits for CMD to end and passes its status on
-	// instead of dying first, so what follows CMD (exec --relay's revoke)
-	// still runs.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sig)
-	err := c.Start()
-	if err == nil {
-		done := make(chan struct{})
-		go func() {
-			for {
-				select {
-				case s := <-sig:
-					if s != os.Interrupt {
-						_ = c.Process.Signal(s) // CMD may have ended already
-					}
-				case <-done:
-					return
-				}
-			}
-		}()
-		err = c.Wait()
-		close(done)
-	}
-	var ee *exec.ExitError
+	status, err := childproc.Run(childproc.Cmd{
+		Argv: argv, Env: localapi.ChildEnviron(os.Environ(), env...),
+		Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr,
+	})
 	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &ee):
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return exitStatus(exitSignalBase + int(ws.Signal()))
-		}
-		return exitStatus(ee.ExitCode())
+	case err != nil:
+		a.notef("exec: %v", err)
+		return exitStatus(exitNoCommand)
+	case status != 0:
+		return exitStatus(status)
 	}
-	a.notef("exec: %v", err)
-	return exitStatus(exitNoCommand)
+	return nil
 }
 
 // execArgv returns CMD ARGS... from exec's arguments: NAME -- CMD
