@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -270,26 +269,6 @@ func (a *app) apiClient(socket string) (*localapi.Client, error) {
 	return localapi.NewClient(sock), nil
 }
 
-// callBody makes the body of POST /invoke from METHOD and the JSON object
-// of its parameters (which may name the method in "_" too).
-func callBody(method string, params []byte) ([]byte, error) {
-	var m map[string]json.RawMessage
-	if len(bytes.TrimSpace(params)) == 0 {
-		m = map[string]json.RawMessage{}
-	} else if err := json.Unmarshal(params, &m); err != nil || m == nil {
-		return nil, usagef("the parameters of %s must be a JSON object (%v)", method, err)
-	}
-	name, _ := json.Marshal(method)
-	if given, ok := m["_"]; ok {
-		var g string
-		if json.Unmarshal(given, &g) != nil || g != method {
-			return nil, usagef("the parameters name method %s, the command line %s", given, method)
-		}
-	}
-	m["_"] = name
-	return json.Marshal(m)
-}
-
 func (a *app) callCmd() *cobra.Command {
 	var socket string
 	cmd := &cobra.Command{
@@ -335,8 +314,8 @@ func (a *app) call(socket string, args []string) error {
 			}
 		}
 		var err error
-		if body, err = callBody(what, params); err != nil {
-			return err
+		if body, err = tljson.CallBody(what, params); err != nil {
+			return &usageError{err}
 		}
 	}
 	c, err := a.apiClient(socket)

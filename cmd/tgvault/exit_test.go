@@ -99,35 +99,6 @@ func TestDefaultDir(t *testing.T) {
 	}
 }
 
-func TestCallBody(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		params, want string
-		usage        bool
-	}{
-		{"", `{"_":"help.getConfig"}`, false},
-		{"  ", `{"_":"help.getConfig"}`, false},
-		{`{"hash": 12345678901234567890}`, `{"_":"help.getConfig","hash":12345678901234567890}`, false},
-		{`{"_":"help.getConfig"}`, `{"_":"help.getConfig"}`, false},
-		{`{"_":"users.getUsers"}`, "", true},
-		{`[1]`, "", true},
-		{`null`, "", true},
-		{`{`, "", true},
-	} {
-		got, err := callBody("help.getConfig", []byte(c.params))
-		var u *usageError
-		if c.usage {
-			if !errors.As(err, &u) {
-				t.Errorf("%q: %s %v, want a usage error", c.params, got, err)
-			}
-			continue
-		}
-		if err != nil || string(got) != c.want {
-			t.Errorf("%q: %s %v, want %s", c.params, got, err, c.want)
-		}
-	}
-}
-
 // TestCorruptHint: an exit-7 error says which file failed and what to do
 // about that file.
 func TestCorruptHint(t *testing.T) {
