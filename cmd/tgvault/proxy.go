@@ -10,10 +10,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/tgvault/tgvault/daemon"
 	"github.com/tgvault/tgvault/internal/secretfile"
-	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/mtproto/dial"
-	"github.com/tgvault/tgvault/storage"
 	"github.com/tgvault/tgvault/vault"
 )
 
@@ -117,32 +116,15 @@ it), setting is refused (exit 5): stop it first.`,
 // ("none" removes it).
 func (a *app) proxy(v *vault.Vault, name, val string, set bool) error {
 	if set {
-		var b []byte
-		if val != "none" {
-			b = []byte(val)
-		}
-		if err := v.UpdateAccount(name, func(f *storage.File) error { return f.SetMeta(mtproto.MetaProxy, b) }); err != nil {
+		if err := daemon.SetProxy(v, name, val); err != nil {
 			return err
 		}
 	}
-	f, err := v.OpenAccount(name)
+	shown, err := daemon.AccountProxy(v, name)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	cur, ok, err := f.Meta(mtproto.MetaProxy)
-	if err != nil {
-		return err
-	}
-	shown := "none"
-	if ok {
-		shown = dial.Redact(string(cur))
-	}
-	if a.json {
-		return a.printJSON(map[string]string{"name": name, "proxy": shown})
-	}
-	a.printf("%s proxy %s\n", name, shown)
-	return nil
+	return a.result(map[string]string{"name": name, "proxy": shown}, "%s proxy %s\n", name, shown)
 }
 
 // proxyFromStdin reads `proxy NAME -`'s URL: asked without echo when stdin

@@ -1,0 +1,59 @@
+package daemon
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tgvault/tgvault/mtproto/dial"
+	"github.com/tgvault/tgvault/vault"
+)
+
+// TestSetProxy: an account's own proxy is set, shown without its secret,
+// refused when unparsable (nothing changes), removed by "none", and not
+// changed while a Serve holds the account.
+func TestSetProxy(t *testing.T) {
+	srv, _, v := seededVault(t, "alice", "bob")
+	show := func(name string) string {
+		t.Helper()
+		p, err := AccountProxy(v, name)
+		if err != nil {
+			t.Fatalf("AccountProxy(%s): %v", name, err)
+		}
+		return p
+	}
+	if p := show("alice"); p != NoProxy {
+		t.Fatalf("a new account's proxy: %q, want none", p)
+	}
+	const secret = "s3cr3t-pw"
+	if err := SetProxy(v, "alice", "socks5://user:"+secret+"@127.0.0.1:1080"); err != nil {
+		t.Fatal(err)
+	}
+	if p := show("alice"); strings.Contains(p, secret) || !strings.Contains(p, "127.0.0.1:1080") {
+		t.Errorf("the proxy shown: %q, want it redacted", p)
+	}
+	if err := SetProxy(v, "alice", "http://127.0.0.1:8080"); !errors.Is(err, dial.ErrBadProxy) {
+		t.Errorf("an HTTP proxy: %v, want dial.ErrBadProxy", err)
+	}
+	if p := show("alice"); !strings.Contains(p, "socks5://") {
+		t.Errorf("after a refused SetProxy: %q, want the SOCKS5 one kept", p)
+	}
+	if err := SetProxy(v, "alice", NoProxy); err != nil {
+		t.Fatal(err)
+	}
+	if p := show("alice"); p != NoProxy {
+		t.Errorf("after none: %q", p)
+	}
+	if _, err := AccountProxy(v, "nobody"); !errors.Is(err, vault.ErrNotFound) {
+		t.Errorf("AccountProxy of an unknown account: %v", err)
+	}
+
+	startServe(t, Config{Vault: v, Names: []string{"bob"}, Socket: filepath.Join(t.TempDir(), "run.sock"), Defaults: devDefaults(srv)})
+	if err := SetProxy(v, "bob", "socks5://127.0.0.1:1080"); !errors.As(err, new(*vault.HeldError)) {
+		t.Errorf("SetProxy of an account Serve holds: %v, want a *vault.HeldError", err)
+	}
+	if p := show("bob"); p != NoProxy {
+		t.Errorf("bob's proxy after a refused SetProxy: %q", p)
+	}
+}
