@@ -1,6 +1,7 @@
 package mtproto
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 
@@ -73,6 +74,31 @@ func DeviceFor(seed uint64) Device {
 	m := deviceModels[int(b[0])%len(deviceModels)]
 	lang := deviceLangs[int(b[1])%len(deviceLangs)]
 	return Device{Model: m.model, System: m.system, AppVersion: "5.8.3 x64", LangCode: lang, SystemLangCode: lang}
+}
+
+// NewDevice picks a new account's Device: a random common desktop
+// (DeviceFor a random seed), with the fields of over that are set (a
+// login's --device-model, --system-version, --app-version, --lang)
+// applied over it; LangCode sets SystemLangCode too. The result must pass
+// Check, else ErrBadDevice.
+func NewDevice(over Device) (Device, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return Device{}, err
+	}
+	d := DeviceFor(binary.LittleEndian.Uint64(b[:]))
+	for _, o := range []struct {
+		to  *string
+		val string
+	}{{&d.Model, over.Model}, {&d.System, over.System}, {&d.AppVersion, over.AppVersion}, {&d.LangCode, over.LangCode}, {&d.SystemLangCode, over.LangCode}} {
+		if o.val != "" {
+			*o.to = o.val
+		}
+	}
+	if err := d.Check(); err != nil {
+		return Device{}, err
+	}
+	return d, nil
 }
 
 // DeviceForKey is DeviceFor seeded with a key id.

@@ -2,6 +2,7 @@ package mtproto
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/tgvault/tgvault/internal/mttest"
@@ -49,5 +50,23 @@ func TestDeviceStable(t *testing.T) {
 	opts.Device.Model = ""
 	if _, err := NewClient(store, opts); !errors.Is(err, ErrBadDevice) {
 		t.Errorf("a device without a model: %v", err)
+	}
+}
+
+// TestNewDevice: a new account's device is a common desktop with the
+// fields given laid over it (the language for both language codes); an
+// oversized field is refused.
+func TestNewDevice(t *testing.T) {
+	t.Parallel()
+	d, err := NewDevice(Device{})
+	if err != nil || d.Check() != nil {
+		t.Fatalf("NewDevice: %+v, %v", d, err)
+	}
+	d, err = NewDevice(Device{Model: "Rack 7", LangCode: "de"})
+	if err != nil || d.Model != "Rack 7" || d.LangCode != "de" || d.SystemLangCode != "de" || d.System == "" || d.AppVersion == "" {
+		t.Errorf("NewDevice with a model and a language: %+v, %v", d, err)
+	}
+	if _, err := NewDevice(Device{System: strings.Repeat("x", 65)}); !errors.Is(err, ErrBadDevice) {
+		t.Errorf("an oversized system version: %v, want ErrBadDevice", err)
 	}
 }

@@ -2,6 +2,8 @@ package mtproto
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 )
 
@@ -30,6 +32,49 @@ func (c ServerConf) APICreds(id int32, hash string) (int32, string, error) {
 		hash = DevAPIHash
 	}
 	return id, hash, nil
+}
+
+// ReadServerConf's answers to an address without a key or a key without
+// an address: a custom server is named by both.
+var (
+	ErrServerNeedsKey = errors.New("mtproto: a custom server needs its RSA public key")
+	ErrKeyNeedsServer = errors.New("mtproto: a server key needs the server's address")
+)
+
+// ServerKeyError is a server key file that holds no RSA public key.
+type ServerKeyError struct {
+	Path string
+	Err  error // ParsePublicKey's error
+}
+
+func (e *ServerKeyError) Error() string { return e.Path + ": " + e.Err.Error() }
+func (e *ServerKeyError) Unwrap() error { return e.Err }
+
+// ReadServerConf is where a login, or run for the accounts that keep no
+// server, connects: the custom server at addr whose RSA public key is the
+// PEM file keyPath (both given, or ErrServerNeedsKey / ErrKeyNeedsServer),
+// else Telegram's DCs; testMode picks the test DCs (and is kept for a
+// custom server too). A key file that cannot be read fails with the
+// file's error, one that holds no RSA public key with a *ServerKeyError.
+func ReadServerConf(addr, keyPath string, testMode bool) (ServerConf, error) {
+	switch {
+	case addr != "" && keyPath == "":
+		return ServerConf{}, ErrServerNeedsKey
+	case addr == "" && keyPath != "":
+		return ServerConf{}, ErrKeyNeedsServer
+	}
+	c := ServerConf{Addr: addr, TestMode: testMode}
+	if keyPath != "" {
+		b, err := os.ReadFile(keyPath)
+		if err != nil {
+			return ServerConf{}, fmt.Errorf("server key: %w", err)
+		}
+		if _, err := ParsePublicKey(b); err != nil {
+			return ServerConf{}, &ServerKeyError{Path: keyPath, Err: err}
+		}
+		c.PublicKey = string(b)
+	}
+	return c, nil
 }
 
 // NormalizePhone keeps the digits of a phone number, the form Telegram

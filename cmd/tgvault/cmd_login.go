@@ -40,8 +40,8 @@ func (f *serverFlags) register(fs *pflag.FlagSet) {
 // serverConf is where an account connects (kept under mtproto.MetaServer).
 type serverConf = mtproto.ServerConf
 
-// serverConf resolves the server flags and their environment variables.
-// set reports whether anything was given.
+// serverConf resolves the server flags and their environment variables
+// (mtproto.ReadServerConf). set reports whether anything was given.
 func (a *app) serverConf(f *serverFlags) (c serverConf, set bool, err error) {
 	addr, keyPath := f.addr, f.keyPath
 	if addr == "" {
@@ -50,24 +50,34 @@ func (a *app) serverConf(f *serverFlags) (c serverConf, set bool, err error) {
 	if keyPath == "" {
 		keyPath = a.getenv("TGVAULT_SERVER_KEY")
 	}
+	c, err = mtproto.ReadServerConf(addr, keyPath, f.testDC)
 	switch {
-	case addr != "" && keyPath == "":
+	case errors.Is(err, mtproto.ErrServerNeedsKey):
 		return c, false, usagef("--server needs --server-key (or TGVAULT_SERVER_KEY): the server's public key")
-	case addr == "" && keyPath != "":
+	case errors.Is(err, mtproto.ErrKeyNeedsServer):
 		return c, false, usagef("--server-key needs --server (or TGVAULT_SERVER)")
+	case errors.As(err, new(*mtproto.ServerKeyError)):
+		return c, false, fmt.Errorf("%w: %w", vault.ErrBadInput, err)
 	}
-	c.Addr, c.TestMode = addr, f.testDC
-	if keyPath != "" {
-		b, err := os.ReadFile(keyPath)
-		if err != nil {
-			return c, false, fmt.Errorf("server key: %w", err)
-		}
-		if _, err := mtproto.ParsePublicKey(b); err != nil {
-			return c, false, fmt.Errorf("%w: %s: %w", vault.ErrBadInput, keyPath, err)
-		}
-		c.PublicKey = string(b)
+	return c, err == nil && (addr != "" || f.testDC), err
+}
+
+// defaults are the server flags as run and logout take them: the server,
+// api_id and proxy of the accounts that keep none of their own.
+func (a *app) defaults(f *serverFlags) (mtproto.Defaults, error) {
+	conf, confSet, err := a.serverConf(f)
+	if err != nil {
+		return mtproto.Defaults{}, err
 	}
-	return c, addr != "" || f.testDC, nil
+	apiID, err := a.apiID(f)
+	if err != nil {
+		return mtproto.Defaults{}, err
+	}
+	proxy, err := a.proxyURL(f)
+	if err != nil {
+		return mtproto.Defaults{}, err
+	}
+	return mtproto.Defaults{Server: conf, ServerSet: confSet, APIID: apiID, Proxy: proxy}, nil
 }
 
 // apiID resolves --api-id and TGVAULT_API_ID (0 when neither is set).
@@ -252,22 +262,14 @@ imported accounts, as for run. While another process holds the account (a
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			conf, confSet, err := a.serverConf(&sf)
-			if err != nil {
-				return err
-			}
-			apiID, err := a.apiID(&sf)
-			if err != nil {
-				return err
-			}
-			proxy, err := a.proxyURL(&sf)
+			d, err := a.defaults(&sf)
 			if err != nil {
 				return err
 			}
 			return a.withVault(perProcess, func(v *vault.Vault) error {
 				ctx, stop := a.signalContext()
 				defer stop()
-				already, err := daemon.Logout(ctx, v, name, mtproto.Defaults{Server: conf, ServerSet: confSet, APIID: apiID, Proxy: proxy})
+				already, err := daemon.Logout(ctx, v, name, d)
 				if err != nil {
 					return err
 				}

@@ -16,7 +16,6 @@ import (
 	"github.com/tgvault/tgvault/internal/privdir"
 	"github.com/tgvault/tgvault/internal/userdirs"
 	"github.com/tgvault/tgvault/localapi"
-	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/vault"
 	"github.com/tgvault/tgvault/vault/pgvault"
@@ -157,15 +156,7 @@ func (a *app) runServe(fl *runFlags, names []string) error {
 // runConfig turns run's flags and environment into a daemon.Config (all
 // but the vault and the fleet).
 func (a *app) runConfig(fl *runFlags, names []string) (daemon.Config, error) {
-	conf, confSet, err := a.serverConf(&fl.sf)
-	if err != nil {
-		return daemon.Config{}, err
-	}
-	apiID, err := a.apiID(&fl.sf)
-	if err != nil {
-		return daemon.Config{}, err
-	}
-	proxy, err := a.proxyURL(&fl.sf)
+	defaults, err := a.defaults(&fl.sf)
 	if err != nil {
 		return daemon.Config{}, err
 	}
@@ -183,7 +174,7 @@ func (a *app) runConfig(fl *runFlags, names []string) (daemon.Config, error) {
 		Names:    names,
 		Force:    fl.force,
 		NoRelay:  fl.noRelay,
-		Defaults: mtproto.Defaults{Server: conf, ServerSet: confSet, APIID: apiID, Proxy: proxy},
+		Defaults: defaults,
 		Methods:  methods,
 		LowerGC:  a.getenv("GOGC") == "",
 		Stopped: func(s daemon.Stopped) {

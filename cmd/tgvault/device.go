@@ -1,9 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/binary"
-
 	"github.com/spf13/pflag"
 
 	"github.com/tgvault/tgvault/mtproto"
@@ -21,23 +18,11 @@ func (f *deviceFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.lang, "lang", "", "the language `CODE` (ISO 639-1) of the session")
 }
 
-// pick returns a new account's device: a random common desktop, with the
-// flags given applied over it.
+// pick returns a new account's device (mtproto.NewDevice with the flags
+// given).
 func (f *deviceFlags) pick() (mtproto.Device, error) {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return mtproto.Device{}, err
-	}
-	d := mtproto.DeviceFor(binary.LittleEndian.Uint64(b[:]))
-	for _, o := range []struct {
-		to  *string
-		val string
-	}{{&d.Model, f.model}, {&d.System, f.system}, {&d.AppVersion, f.app}, {&d.LangCode, f.lang}, {&d.SystemLangCode, f.lang}} {
-		if o.val != "" {
-			*o.to = o.val
-		}
-	}
-	if err := d.Check(); err != nil {
+	d, err := mtproto.NewDevice(mtproto.Device{Model: f.model, System: f.system, AppVersion: f.app, LangCode: f.lang})
+	if err != nil {
 		return mtproto.Device{}, usagef("%v", err)
 	}
 	return d, nil
