@@ -39,10 +39,14 @@ type Config struct {
 	// Force serves a directory vault that was migrated to PostgreSQL
 	// (else Serve fails with a *vault.MigratedError).
 	Force bool
-	// Fleet, when set, makes this process a worker of a PostgreSQL
-	// vault's fleet: it serves the accounts its leases give it (Names
-	// must be empty).
-	Fleet *pgvault.Fleet
+	// Worker, when set, makes this process the fleet worker of that
+	// name of a PostgreSQL vault (pgvault.NewFleet), with Lease as its
+	// lease period (DefaultLease when 0): it serves the accounts its
+	// leases give it (Names must be empty). A vault in PostgreSQL is
+	// served only by workers, and only such a vault has them (see
+	// ErrFleetNeedsWorker, ErrWorkerNeedsFleet).
+	Worker string
+	Lease  time.Duration
 
 	// Defaults are the server, api_id and proxy of accounts whose files
 	// name none (mtproto.LoadOptions).
@@ -97,6 +101,13 @@ const (
 // Serve's answers to a Config it cannot serve.
 var (
 	ErrNoVault = errors.New("daemon: no vault to serve")
+	// ErrFleetNeedsWorker: a vault in PostgreSQL is served by named
+	// fleet workers only. A Serve without a worker would hold no leases,
+	// and the workers could claim the accounts it serves: each account
+	// would be used from two places.
+	ErrFleetNeedsWorker = errors.New("daemon: a vault in PostgreSQL is served by fleet workers")
+	// ErrWorkerNeedsFleet: only a vault in PostgreSQL has a fleet.
+	ErrWorkerNeedsFleet = errors.New("daemon: a fleet worker needs a vault in PostgreSQL")
 	// ErrFleetNames: a fleet worker serves the accounts its leases give
 	// it, not names.
 	ErrFleetNames = errors.New("daemon: a fleet worker serves the accounts its leases give it, not names")
@@ -116,11 +127,15 @@ func Serve(ctx context.Context, cfg Config) error {
 	}
 	d := newDaemon(cfg)
 	v := cfg.Vault
-	if cfg.Fleet != nil {
+	fleet, err := fleetOf(v, cfg.Worker, cfg.Lease)
+	if err != nil {
+		return err
+	}
+	if d.fleet = fleet; fleet != nil {
 		if len(cfg.Names) > 0 {
 			return ErrFleetNames
 		}
-		if err := syncLeases(v, cfg.Fleet); err != nil {
+		if err := syncLeases(v, fleet); err != nil {
 			return err
 		}
 		return d.serve(ctx, nil, nil)
@@ -152,6 +167,36 @@ func Serve(ctx context.Context, cfg Config) error {
 	defer claim.Close()
 	active = slices.DeleteFunc(active, func(acct vault.Account) bool { return !claim.Holds(acct.ID) })
 	return d.serve(ctx, active, claim)
+}
+
+// BadWorkerError is a Config.Worker or Config.Lease that
+// pgvault.NewFleet refuses; its text is pgvault's.
+type BadWorkerError struct{ Err error }
+
+func (e *BadWorkerError) Error() string { return e.Err.Error() }
+func (e *BadWorkerError) Unwrap() error { return e.Err }
+
+// fleetOf is the fleet Serve is a worker of: nil for a directory vault
+// served without a worker; a vault in PostgreSQL needs one and a worker
+// needs such a vault.
+func fleetOf(v *vault.Vault, worker string, lease time.Duration) (*pgvault.Fleet, error) {
+	be, fleetVault := v.Backend().(*pgvault.Backend)
+	switch {
+	case fleetVault && worker == "":
+		return nil, ErrFleetNeedsWorker
+	case !fleetVault && worker != "":
+		return nil, ErrWorkerNeedsFleet
+	case !fleetVault:
+		return nil, nil // no fleet: a directory vault's accounts are held by their ownership locks
+	}
+	if lease == 0 {
+		lease = DefaultLease
+	}
+	f, err := pgvault.NewFleet(be, worker, lease)
+	if err != nil {
+		return nil, &BadWorkerError{Err: err}
+	}
+	return f, nil
 }
 
 // warnf logs a warning: one sentence, as the CLI prints it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,25 +93,34 @@ func TestServeFleet(t *testing.T) {
 
 	const lease = 3 * time.Second
 	worker := func(v *vault.Vault, name string) (*started, string) {
-		be, ok := v.Backend().(*pgvault.Backend)
-		if !ok {
-			t.Fatalf("the vault's backend is %T", v.Backend())
-		}
-		fleet, err := pgvault.NewFleet(be, name, lease)
-		if err != nil {
-			t.Fatal(err)
-		}
 		sock := filepath.Join(t.TempDir(), name+".sock")
-		s := startServe(t, Config{Vault: v, Socket: sock, Fleet: fleet, Defaults: devDefaults(srv)})
+		s := startServe(t, Config{Vault: v, Socket: sock, Worker: name, Lease: lease, Defaults: devDefaults(srv)})
 		if s.serving.Worker != name || s.serving.Lease != lease {
 			t.Errorf("Serving: %+v, want worker %s, lease %v", s.serving, name, lease)
 		}
 		return s, sock
 	}
-	if f, err := pgvault.NewFleet(b2, "named", lease); err != nil {
-		t.Fatal(err)
-	} else if err := Serve(t.Context(), Config{Vault: v2, Fleet: f, Names: []string{"a0"}, Socket: filepath.Join(t.TempDir(), "named.sock")}); !errors.Is(err, ErrFleetNames) {
-		t.Fatalf("a worker given names: %v, want ErrFleetNames", err)
+	// A vault in PostgreSQL is served by named workers only, with names
+	// and leases pgvault takes, and not for named accounts.
+	for _, c := range []struct {
+		what string
+		cfg  Config
+		want error
+	}{
+		{"names", Config{Worker: "named", Lease: lease, Names: []string{"a0"}}, ErrFleetNames},
+		{"no worker", Config{}, ErrFleetNeedsWorker},
+		{"a short lease", Config{Worker: "short", Lease: time.Second}, new(BadWorkerError)},
+		{"a long name", Config{Worker: strings.Repeat("w", 129)}, new(BadWorkerError)},
+	} {
+		c.cfg.Vault, c.cfg.Socket = v2, filepath.Join(t.TempDir(), "refused.sock")
+		err := Serve(t.Context(), c.cfg)
+		if bw, ok := c.want.(*BadWorkerError); ok {
+			if !errors.As(err, &bw) || !strings.HasPrefix(err.Error(), "pgvault: ") {
+				t.Errorf("a worker with %s: %v, want a *BadWorkerError", c.what, err)
+			}
+		} else if !errors.Is(err, c.want) {
+			t.Errorf("a worker with %s: %v, want %v", c.what, err, c.want)
+		}
 	}
 
 	w1, sock1 := worker(v1, "w1")

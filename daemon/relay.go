@@ -21,7 +21,7 @@ import (
 // relayKey starts making the relay's RSA key (up to a second of CPU on a
 // loaded machine) while the accounts open; nil when no relay is served.
 func (d *daemon) relayKey() <-chan *rsa.PrivateKey {
-	if d.cfg.NoRelay || d.cfg.Fleet != nil {
+	if d.cfg.NoRelay || d.fleet != nil {
 		return nil
 	}
 	ch := make(chan *rsa.PrivateKey, 1)

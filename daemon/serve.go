@@ -30,6 +30,9 @@ type daemon struct {
 	reach *reachLog
 	// relay is the MTProto relay over the pool (relay.go); nil when off.
 	relay *relay.Relay
+	// fleet is the fleet this process is a worker of (Config.Worker),
+	// nil for a directory vault.
+	fleet *pgvault.Fleet
 	// fw is the fleet worker, set before any account of a worker runs.
 	fw *fleetWorker
 	// connects counts the accounts that became ready, for settleMemory.
@@ -102,7 +105,7 @@ func (d *daemon) serve(ctx context.Context, active []vault.Account, claim *vault
 	fleetCtx, stopFleet := context.WithCancel(context.Background())
 	defer stopFleet()
 	fleetDone := make(chan struct{})
-	if fleet := d.cfg.Fleet; fleet != nil {
+	if fleet := d.fleet; fleet != nil {
 		d.fw = newFleetWorker(d.log, d.v, fleet, d.pool, d.w, d.set, func(f *storage.File) (mtproto.Options, error) { return clientOptions(f, d.cfg.Defaults) })
 		go func() {
 			defer close(fleetDone)
@@ -113,7 +116,7 @@ func (d *daemon) serve(ctx context.Context, active []vault.Account, claim *vault
 	}
 	if d.cfg.Serving != nil {
 		s := Serving{Socket: d.cfg.Socket, Accounts: len(d.pool.Names())}
-		if f := d.cfg.Fleet; f != nil {
+		if f := d.fleet; f != nil {
 			s.Worker, s.Lease = f.Worker(), f.Period()
 		}
 		d.cfg.Serving(s)

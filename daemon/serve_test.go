@@ -254,7 +254,8 @@ func TestServeHeld(t *testing.T) {
 }
 
 // TestServeNames: Names limits the accounts; a name the index lacks fails
-// with vault.ErrNotFound before anything is served.
+// with vault.ErrNotFound before anything is served; a directory vault has
+// no fleet workers.
 func TestServeNames(t *testing.T) {
 	v := newVault(t)
 	err := Serve(t.Context(), Config{Vault: v, Socket: filepath.Join(t.TempDir(), "run.sock"), Names: []string{"nobody"}})
@@ -263,6 +264,11 @@ func TestServeNames(t *testing.T) {
 	}
 	if err := Serve(t.Context(), Config{}); !errors.Is(err, ErrNoVault) {
 		t.Fatalf("Serve without a vault: %v, want ErrNoVault", err)
+	}
+	// Only a vault in PostgreSQL has fleet workers (TestServeFleet: and
+	// it has no other server).
+	if err := Serve(t.Context(), Config{Vault: v, Socket: filepath.Join(t.TempDir(), "run.sock"), Worker: "w1"}); !errors.Is(err, ErrWorkerNeedsFleet) {
+		t.Fatalf("a worker of a directory vault: %v, want ErrWorkerNeedsFleet", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -135,21 +136,17 @@ func (a *app) runServe(fl *runFlags, names []string) error {
 		}
 		cfg.Vault = v
 		cfg.Serving = func(s daemon.Serving) { a.printServing(s, locked) }
-		be, fleetVault := v.Backend().(*pgvault.Backend)
+		// NAMEs with a fleet: daemon.ErrFleetNames (exit 2).
+		err = daemon.Serve(sig, cfg)
 		switch {
-		case fleetVault && fl.worker == "":
-			// A plain run would hold no leases: workers could claim its
-			// accounts while it serves them.
+		case errors.Is(err, daemon.ErrFleetNeedsWorker):
 			return usagef("a vault in PostgreSQL is served by workers: run --worker NAME")
-		case !fleetVault && fl.worker != "":
+		case errors.Is(err, daemon.ErrWorkerNeedsFleet):
 			return usagef("--worker needs a vault in PostgreSQL (--vault postgres://...)")
-		case fleetVault:
-			// NAMEs with a fleet: daemon.ErrFleetNames (exit 2).
-			if cfg.Fleet, err = pgvault.NewFleet(be, fl.worker, fl.lease); err != nil {
-				return usagef("%v", err)
-			}
+		case errors.As(err, new(*daemon.BadWorkerError)):
+			return &usageError{err}
 		}
-		return daemon.Serve(sig, cfg)
+		return err
 	})
 }
 
@@ -172,6 +169,8 @@ func (a *app) runConfig(fl *runFlags, names []string) (daemon.Config, error) {
 		Log:      a.logger(),
 		Socket:   path,
 		Names:    names,
+		Worker:   fl.worker,
+		Lease:    fl.lease,
 		Force:    fl.force,
 		NoRelay:  fl.noRelay,
 		Defaults: defaults,
