@@ -214,10 +214,11 @@ func (c *Client) RelaySessions(ctx context.Context) ([]RelaySession, error) {
 }
 
 // RevokeRelay is DELETE /v1/relay/{id}: the session's key is forgotten
-// and its connections closed; an unknown id is ErrNotFound.
+// and its connections closed; an unknown id is a *NoRelaySessionError
+// (ErrNotFound).
 func (c *Client) RevokeRelay(ctx context.Context, id string) error {
 	var out RelayRevoked
-	return c.route(ctx, routeRelayRevoke, nil, &out, id)
+	return revokeError(id, c.route(ctx, routeRelayRevoke, nil, &out, id))
 }
 
 // route makes the request of one route of the table (args fill its

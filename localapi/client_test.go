@@ -160,6 +160,34 @@ func TestClient(t *testing.T) {
 	if list, err := c.RelaySessions(ctx); err != nil || len(list) != 0 {
 		t.Errorf("RelaySessions after the revoke: %+v, %v", list, err)
 	}
+	err = c.RevokeRelay(ctx, m.ID)
+	if nr, ok := errors.AsType[*NoRelaySessionError](err); !ok || nr.ID != m.ID || !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "no relay session "+m.ID+" in the running tgvault run") {
+		t.Errorf("RevokeRelay of a revoked session: %v, want a *NoRelaySessionError", err)
+	}
+
+	// WithRelay: the session lives while its user runs, and is revoked
+	// when the user returns, with an error too.
+	useErr := errors.New("the program failed")
+	var used RelayMinted
+	err, revokeErr := c.WithRelay(ctx, name, RelayRequest{Format: "telethon"}, func(m RelayMinted) error {
+		used = m
+		if list, err := c.RelaySessions(ctx); err != nil || len(list) != 1 || list[0].ID != m.ID {
+			t.Errorf("RelaySessions while WithRelay's user runs: %+v, %v", list, err)
+		}
+		return useErr
+	})
+	if err != useErr || revokeErr != nil || used.Session == "" {
+		t.Errorf("WithRelay: %v, revoke %v; want the user's error and a revoke", err, revokeErr)
+	}
+	if list, err := c.RelaySessions(ctx); err != nil || len(list) != 0 {
+		t.Errorf("RelaySessions after WithRelay: %+v, %v", list, err)
+	}
+	if err, _ := c.WithRelay(ctx, "nobody", RelayRequest{Format: "telethon"}, func(RelayMinted) error {
+		t.Error("WithRelay called its user without a session")
+		return nil
+	}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("WithRelay of an unknown account: %v", err)
+	}
 
 	// Updates: a pushed update, then the drop at shutdown.
 	if _, err := c.Updates(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
@@ -287,6 +315,20 @@ func TestRelayRequestCheck(t *testing.T) {
 		if _, _, merr := tc.req.mintRequest("a"); (merr == nil) != (err == nil) {
 			t.Errorf("mintRequest(%+v) = %v, Check %v", tc.req, merr, err)
 		}
+	}
+}
+
+// TestRelayTTL: a --ttl becomes whole seconds, rounded up; a negative one
+// stays refused instead of becoming the default.
+func TestRelayTTL(t *testing.T) {
+	t.Parallel()
+	for d, want := range map[time.Duration]int64{0: 0, time.Nanosecond: 1, time.Second: 1, 1500 * time.Millisecond: 2, time.Hour: 3600, -time.Second: -1} {
+		if got := RelayTTL(d); got != want {
+			t.Errorf("RelayTTL(%v) = %d, want %d", d, got, want)
+		}
+	}
+	if err := (RelayRequest{Format: "telethon", TTLSeconds: RelayTTL(-time.Nanosecond)}).Check(); !errors.Is(err, ErrRelayTTL) {
+		t.Errorf("a negative TTL: %v, want ErrRelayTTL", err)
 	}
 }
 

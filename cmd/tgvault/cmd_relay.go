@@ -46,11 +46,7 @@ func (f *relayFlags) changed(fs *pflag.FlagSet) bool {
 
 // request makes the local API's mint request, checked as run would.
 func (f *relayFlags) request(format string) (localapi.RelayRequest, error) {
-	secs := int64(-1) // a negative --ttl stays refused
-	if f.ttl >= 0 {
-		secs = int64((f.ttl + time.Second - 1) / time.Second)
-	}
-	req := localapi.RelayRequest{Format: format, ReadOnly: f.readOnly, Allow: f.allow, ServiceMessages: f.service, TTLSeconds: secs}
+	req := localapi.RelayRequest{Format: format, ReadOnly: f.readOnly, Allow: f.allow, ServiceMessages: f.service, TTLSeconds: localapi.RelayTTL(f.ttl)}
 	switch err := req.Check(); {
 	case errors.Is(err, localapi.ErrRelayFormat):
 		return req, usagef("--format %q: a relay session is for %s", format, relayFormats)
@@ -62,58 +58,43 @@ func (f *relayFlags) request(format string) (localapi.RelayRequest, error) {
 	return req, nil
 }
 
-// mintRelay asks the running tgvault run for a relay session of the
-// account name (waiting for the account to connect, up to callTimeout).
-func (a *app) mintRelay(name, format string, f *relayFlags) (localapi.RelayMinted, *localapi.Client, error) {
+// relayClient is the local API's client of --socket and the checked mint
+// request of a relay session.
+func (a *app) relayClient(format string, f *relayFlags) (*localapi.Client, localapi.RelayRequest, error) {
 	req, err := f.request(format)
 	if err != nil {
-		return localapi.RelayMinted{}, nil, err
+		return nil, req, err
 	}
 	c, err := a.apiClient(f.socket)
-	if err != nil {
-		return localapi.RelayMinted{}, nil, err
-	}
+	return c, req, err
+}
+
+// mintContext bounds a mint, which waits for the account to connect (up
+// to callTimeout); canceled on SIGINT or SIGTERM.
+func (a *app) mintContext() (context.Context, context.CancelFunc) {
 	ctx, stop := a.signalContext()
-	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	m, err := c.MintRelay(ctx, name, req)
-	return m, c, err
+	return ctx, func() { cancel(); stop() }
 }
-
-// revokeRelay ends a relay session of the running tgvault run.
-func revokeRelay(c *localapi.Client, id string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := c.RevokeRelay(ctx, id)
-	if errors.Is(err, localapi.ErrNotFound) {
-		return noRelaySession(id)
-	}
-	return err
-}
-
-// noRelaySession is a revoke of a session run does not have: exit 4, kind
-// not_found, like an unknown account.
-type noRelaySession string
-
-func (id noRelaySession) Error() string {
-	return "no relay session " + string(id) + " in the running tgvault run (revoked, expired, or minted by an earlier run)"
-}
-
-func (noRelaySession) Is(target error) bool { return target == localapi.ErrNotFound }
 
 // execRelay is exec --relay: the child gets a relay session, which ends
-// when the child does.
+// when the child does (localapi's WithRelay).
 func (a *app) execRelay(name, format string, argv []string, f *relayFlags) error {
-	m, c, err := a.mintRelay(name, format, f)
+	c, req, err := a.relayClient(format, f)
 	if err != nil {
 		return err
 	}
-	runErr := a.execWith(argv, m.Env()...)
-	if err := revokeRelay(c, m.ID); err != nil {
-		a.warnf("relay session %s: not revoked (%v); it ends at %s or when run stops", m.ID, err, m.Expires.Local().Format(timeWithZone))
+	ctx, cancel := a.mintContext()
+	defer cancel()
+	var m localapi.RelayMinted
+	err, revokeErr := c.WithRelay(ctx, name, req, func(minted localapi.RelayMinted) error {
+		m = minted
+		return a.execWith(argv, m.Env()...)
+	})
+	if revokeErr != nil {
+		a.warnf("relay session %s: not revoked (%v); it ends at %s or when run stops", m.ID, revokeErr, m.Expires.Local().Format(timeWithZone))
 	}
-	return runErr
+	return err
 }
 
 func (a *app) relayCmd() *cobra.Command {
@@ -154,19 +135,24 @@ and revokes it when the command ends.`,
 		Args:              exactArgs("NAME"),
 		ValidArgsFunction: a.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, _, err := a.mintRelay(args[0], format, &f)
+			c, req, err := a.relayClient(format, &f)
 			if err != nil {
 				return err
 			}
-			if a.json {
-				return a.printJSON(m)
+			ctx, cancel := a.mintContext()
+			defer cancel()
+			m, err := c.MintRelay(ctx, args[0], req)
+			if err != nil {
+				return err
 			}
-			a.printf("%s\n", m.Session)
-			a.notef("relay session %s of %s (%s) until %s; end it with: tgvault relay revoke %s", m.ID, m.Account, m.Policy, m.Expires.Local().Format(timeWithZone), m.ID)
-			if m.Proxy != nil {
-				a.notef("connect through the relay's SOCKS5 proxy %s", m.Proxy.URL)
-			}
-			return nil
+			return a.resultFunc(m, func() error {
+				a.printf("%s\n", m.Session)
+				a.notef("relay session %s of %s (%s) until %s; end it with: tgvault relay revoke %s", m.ID, m.Account, m.Policy, m.Expires.Local().Format(timeWithZone), m.ID)
+				if m.Proxy != nil {
+					a.notef("connect through the relay's SOCKS5 proxy %s", m.Proxy.URL)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "the client library's string format `F`: "+relayFormats)
@@ -186,14 +172,15 @@ func (a *app) relayRevokeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := revokeRelay(c, args[0]); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := c.RevokeRelay(ctx, args[0]); err != nil {
 				return err
 			}
-			if a.json {
-				return a.printJSON(localapi.RelayRevoked{ID: args[0], Revoked: true})
-			}
-			a.notef("relay session %s revoked", args[0])
-			return nil
+			return a.resultFunc(localapi.RelayRevoked{ID: args[0], Revoked: true}, func() error {
+				a.notef("relay session %s revoked", args[0])
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&socket, "socket", "", "the local API socket `PATH` of the running tgvault run")
@@ -217,13 +204,12 @@ func (a *app) relayListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if a.json {
-				return a.printJSON(list)
-			}
-			for _, s := range list {
-				a.printf("%s  %-20s %-12s %d connection(s), until %s\n", s.ID, s.Account, s.Policy, s.Connections, s.Expires.Local().Format(timeWithZone))
-			}
-			return nil
+			return a.resultFunc(list, func() error {
+				for _, s := range list {
+					a.printf("%s  %-20s %-12s %d connection(s), until %s\n", s.ID, s.Account, s.Policy, s.Connections, s.Expires.Local().Format(timeWithZone))
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&socket, "socket", "", "the local API socket `PATH` of the running tgvault run")
