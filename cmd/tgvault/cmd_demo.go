@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"strings"
 
@@ -10,7 +9,6 @@ import (
 
 	"github.com/tgvault/tgvault/daemon"
 	"github.com/tgvault/tgvault/daemon/demo"
-	"github.com/tgvault/tgvault/internal/atomicfile"
 	"github.com/tgvault/tgvault/internal/userdirs"
 	"github.com/tgvault/tgvault/localapi"
 )
@@ -65,19 +63,11 @@ func (a *app) demo(ctx context.Context, socket, infoFile string) error {
 		},
 	}
 	if socket == "" {
-		cfg.UsualSocket = a.defaultSocket() // (its directory is made only then)
+		// The socket `tgvault call` uses without --socket ("" when its
+		// directory is not usable), made only then.
+		cfg.UsualSocket, _ = a.socketPath("")
 	}
 	return demo.Run(ctx, cfg)
-}
-
-// defaultSocket is the socket `tgvault call` uses without --socket ("" when
-// its directory is not usable).
-func (a *app) defaultSocket() string {
-	s, err := a.socketPath("")
-	if err != nil {
-		return ""
-	}
-	return s
 }
 
 // demoPrint says what runs and what to try.
@@ -100,11 +90,7 @@ func (a *app) demoPrint(r demo.Ready, infoFile string) error {
 		Accounts []string `json:"accounts"`
 		Try      []string `json:"try"`
 	}{dir, addr, sock, r.Accounts, try}
-	if a.json {
-		if err := a.printJSON(info); err != nil {
-			return err
-		}
-	} else {
+	err := a.resultFunc(info, func() error {
 		a.printf("tgvault demo: a throwaway vault in %s\n", dir)
 		a.printf("  a local dev server on %s (real MTProto; not Telegram)\n", addr)
 		a.printf("  %s and %s logged in and online; the local API on %s\n\n", demo.BotName, demo.UserName, sock)
@@ -113,15 +99,12 @@ func (a *app) demoPrint(r demo.Ready, infoFile string) error {
 			a.printf("  %s\n", l)
 		}
 		a.printf("\nCtrl-C stops the demo and removes the throwaway vault.\n")
-	}
-	if infoFile == "" {
 		return nil
-	}
-	b, err := json.Marshal(info)
+	})
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(infoFile, append(b, '\n'))
+	return writeInfoFile(infoFile, info)
 }
 
 // selfCommand is how the user ran tgvault, for the lines to try: `go run`

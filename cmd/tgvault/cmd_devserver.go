@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -104,7 +103,7 @@ func (a *app) runDevServer(df devServerFlags, listenGiven bool) (err error) {
 	ctx, stop := signalContext()
 	defer stop()
 	if df.opts.Dir == "" {
-		if df.opts.Dir, err = a.devStateDir(); err != nil {
+		if df.opts.Dir, err = userdirs.DevServerStateDir(a.getenv); err != nil {
 			return err
 		}
 	}
@@ -148,18 +147,11 @@ func (a *app) runDevServer(df devServerFlags, listenGiven bool) (err error) {
 
 // printDevServer writes --info-file and says what runs and how to log in.
 func (a *app) printDevServer(srv *devserver.Server, info devserver.Info, df devServerFlags) error {
-	line, err := json.Marshal(info)
-	if err != nil {
+	if err := writeInfoFile(df.infoFile, info); err != nil {
 		return err
 	}
-	if df.infoFile != "" {
-		if err := atomicfile.WriteFile(df.infoFile, append(line, '\n')); err != nil {
-			return err
-		}
-	}
 	if a.json {
-		fmt.Fprintf(a.stdout, "%s\n", line)
-		return nil
+		return json.NewEncoder(a.stdout).Encode(info) // one line, as in the file
 	}
 	a.printf("dev server listening on %s (DC %d); this is not Telegram\n", info.Addr, info.DC)
 	for _, dc := range srv.DCs()[1:] {
@@ -180,11 +172,16 @@ func (a *app) printDevServer(srv *devserver.Server, info devserver.Info, df devS
 	return nil
 }
 
-// devStateDir is the default dev server state directory.
-func (a *app) devStateDir() (string, error) {
-	d, err := userdirs.StateDir(a.getenv)
-	if err != nil {
-		return "", fmt.Errorf("no dev server state directory: %w (use --state)", err)
+// writeInfoFile writes v as one line of JSON to path, atomically, for a
+// script to wait for (--info-file of dev-server and demo); "" writes
+// nothing.
+func writeInfoFile(path string, v any) error {
+	if path == "" {
+		return nil
 	}
-	return filepath.Join(d, "dev-server"), nil
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, append(b, '\n'))
 }

@@ -85,6 +85,16 @@ func StateDir(getenv Getenv) (string, error) {
 	return filepath.Join(home, ".local", "state", "tgvault"), nil
 }
 
+// DevServerStateDir is `tgvault dev-server`'s state directory when none
+// is given: dev-server in StateDir.
+func DevServerStateDir(getenv Getenv) (string, error) {
+	d, err := StateDir(getenv)
+	if err != nil {
+		return "", fmt.Errorf("no dev server state directory: %w (use --state)", err)
+	}
+	return filepath.Join(d, "dev-server"), nil
+}
+
 // HostStateDir is StateDir when the directory it lies under
 // (XDG_STATE_HOME, else the home) exists: tgvault makes its own
 // directories there, never a home (a service user's HOME=/nonexistent).

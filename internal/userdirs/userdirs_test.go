@@ -91,3 +91,23 @@ func TestSockets(t *testing.T) {
 		t.Errorf("AgentSocket with TGVAULT_AGENT_SOCKET = %q", got)
 	}
 }
+
+// TestDevServerStateDir: dev-server in the state directory; a home that
+// is not absolute is an error naming the flag that does without it.
+func TestDevServerStateDir(t *testing.T) {
+	t.Parallel()
+	got, err := DevServerStateDir(env(map[string]string{"XDG_STATE_HOME": "/xdg"}))
+	if want := filepath.Join("/xdg", "tgvault", "dev-server"); err != nil || got != want {
+		t.Errorf("with XDG_STATE_HOME: %q, %v; want %q", got, err, want)
+	}
+	if runtime.GOOS == "windows" {
+		return // the home comes from the OS there
+	}
+	got, err = DevServerStateDir(env(map[string]string{"HOME": "/home/u"}))
+	if want := filepath.Join("/home/u", ".local", "state", "tgvault", "dev-server"); err != nil || got != want {
+		t.Errorf("with HOME: %q, %v; want %q", got, err, want)
+	}
+	if _, err := DevServerStateDir(env(map[string]string{"HOME": "relative"})); err == nil || !strings.Contains(err.Error(), "--state") {
+		t.Errorf("a relative home: %v; want an error naming --state", err)
+	}
+}
