@@ -16,17 +16,16 @@ import (
 // Exit codes, documented in README.md. Scripts rely on them: never
 // renumber.
 const (
-	exitOK         = 0
-	exitError      = 1 // the operation failed (bad input, unreadable file, ...)
-	exitUsage      = 2 // the command line is wrong
-	exitLocked     = 3 // vault.ErrLocked: no identity for this process
-	exitNotFound   = 4 // no such account, or no vault in the directory
-	exitBusy       = 5 // ErrBusy, ErrHeldByRun, ErrHandedOff, ErrDuplicateKey, ErrMigrated
-	exitWrongKey   = 6 // wrong passphrase or identity
-	exitCorrupt    = 7 // a damaged, tampered or mismatched vault file
-	exitKeyring    = 8 // the OS keyring is unavailable
-	exitNoCommand  = 127
-	exitSignalBase = 128
+	exitOK        = 0
+	exitError     = 1   // the operation failed (bad input, unreadable file, ...)
+	exitUsage     = 2   // the command line is wrong
+	exitLocked    = 3   // vault.ErrLocked: no identity for this process
+	exitNotFound  = 4   // no such account, or no vault in the directory
+	exitBusy      = 5   // ErrBusy, ErrHeldByRun, ErrHandedOff, ErrDuplicateKey, ErrMigrated
+	exitWrongKey  = 6   // wrong passphrase or identity
+	exitCorrupt   = 7   // a damaged, tampered or mismatched vault file
+	exitKeyring   = 8   // the OS keyring is unavailable
+	exitNoCommand = 127 // exec: CMD could not be started (a signal N that ended it: 128+N, childproc.SignalBase)
 )
 
 // usageError marks an error in the command line (exit 2).
