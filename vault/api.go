@@ -195,6 +195,10 @@ type SealedExportOptions struct {
 	To []*crypto.Recipient
 	// Passphrase seals with a one-time passphrase instead.
 	Passphrase crypto.Passphrase
+	// AskPassphrase, when set, gives Passphrase: it is called (a person
+	// types it) only once the account is known to exist, and what it
+	// returns is wiped when ExportSealed returns.
+	AskPassphrase func() (crypto.Passphrase, error)
 	// WithPeers adds the peer cache (makes the string long: for files).
 	WithPeers bool
 	// Move marks the local account handed off.

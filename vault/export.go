@@ -76,8 +76,8 @@ func (v *Vault) ExportPlainFile(name, path string, force bool) error {
 }
 
 // ExportSealed returns the account sealed for a hand-off, as one line:
-// to opts.To (the age text form) or with opts.Passphrase (the binary age
-// file in base64). Without peers the string is well under 1,000
+// to opts.To (the age text form) or with opts.Passphrase, or the one
+// opts.AskPassphrase gives (the binary age file in base64). Without peers the string is well under 1,000
 // characters; it carries the account's name, which the receiver keeps
 // unless it imports with another.
 //
@@ -87,6 +87,19 @@ func (v *Vault) ExportPlainFile(name, path string, force bool) error {
 // then the index; only then is the string returned. Nothing exports or
 // connects the account until Reclaim, whatever the index says later.
 func (v *Vault) ExportSealed(name string, opts SealedExportOptions) (string, error) {
+	if opts.AskPassphrase != nil {
+		// Asked for only now: a missing account fails before the user
+		// types anything.
+		if _, err := v.Show(name); err != nil {
+			return "", err
+		}
+		p, err := opts.AskPassphrase()
+		if err != nil {
+			return "", err
+		}
+		defer p.Wipe()
+		opts.Passphrase = p
+	}
 	if (len(opts.To) == 0) == (len(opts.Passphrase) == 0) {
 		return "", errors.New("vault: a sealed export needs recipients or a passphrase, not both")
 	}

@@ -112,26 +112,25 @@ func (a *app) runExport(cmd *cobra.Command, f exportFlags, name string) error {
 		if err != nil {
 			return err
 		}
-		if a.json {
-			return a.printJSON(struct {
-				Name    string `json:"name"`
-				Format  string `json:"format"`
-				Session string `json:"session"`
-			}{name, format.String(), s})
-		}
-		tty := isTerminal(a.stdout)
-		if tty {
-			a.warnf("printing a plain session string: whoever sees it has the account")
-		}
-		// A string ends with a newline, as every library's string file
-		// does; gotd's session JSON is a file that gotd writes without
-		// one, so `export --format gotd > session.json` is byte-identical
-		// to it.
-		if format != sessionstring.Gotd || tty {
-			s += "\n"
-		}
-		_, err = io.WriteString(a.stdout, s)
-		return err
+		return a.resultFunc(struct {
+			Name    string `json:"name"`
+			Format  string `json:"format"`
+			Session string `json:"session"`
+		}{name, format.String(), s}, func() error {
+			tty := isTerminal(a.stdout)
+			if tty {
+				a.warnf("printing a plain session string: whoever sees it has the account")
+			}
+			// A string ends with a newline, as every library's string
+			// file does; gotd's session JSON is a file that gotd writes
+			// without one, so `export --format gotd > session.json` is
+			// byte-identical to it.
+			if format != sessionstring.Gotd || tty {
+				s += "\n"
+			}
+			_, err := io.WriteString(a.stdout, s)
+			return err
+		})
 	})
 }
 
@@ -148,41 +147,31 @@ func (a *app) exportSealed(f exportFlags, name string) error {
 	for _, r := range opts.To {
 		shown = append(shown, r.String())
 	}
-	return a.withVault(perProcess, func(v *vault.Vault) error {
-		if f.passphrase {
-			// Asked for only now: a missing account fails before the
-			// user types anything.
-			if _, err := v.Show(name); err != nil {
-				return err
-			}
-			p, err := a.newPassphrase("TGVAULT_SEAL_PASSPHRASE_FILE", "One-time passphrase for the sealed string: ", f.weakPassphrase)
-			if err != nil {
-				return err
-			}
-			defer p.Wipe()
-			opts.Passphrase = p
+	if f.passphrase {
+		opts.AskPassphrase = func() (crypto.Passphrase, error) {
+			return a.newPassphrase("TGVAULT_SEAL_PASSPHRASE_FILE", "One-time passphrase for the sealed string: ", f.weakPassphrase)
 		}
+	}
+	return a.withVault(perProcess, func(v *vault.Vault) error {
 		s, err := v.ExportSealed(name, opts)
 		if err != nil {
 			return err
 		}
-		if a.json {
-			if err := a.printJSON(struct {
-				Name       string   `json:"name"`
-				Sealed     string   `json:"sealed"`
-				Recipients []string `json:"recipients"`
-				Passphrase bool     `json:"passphrase"`
-				Moved      bool     `json:"moved"`
-			}{name, s, shown, f.passphrase, f.move}); err != nil {
+		return a.resultFunc(struct {
+			Name       string   `json:"name"`
+			Sealed     string   `json:"sealed"`
+			Recipients []string `json:"recipients"`
+			Passphrase bool     `json:"passphrase"`
+			Moved      bool     `json:"moved"`
+		}{name, s, shown, f.passphrase, f.move}, func() error {
+			if _, err := fmt.Fprintln(a.stdout, s); err != nil {
 				return err
 			}
-		} else if _, err := fmt.Fprintln(a.stdout, s); err != nil {
-			return err
-		}
-		if f.move && !a.json {
-			a.notef("%s is handed off: it is not used or exported here until `tgvault reclaim %s`", name, name)
-		}
-		return nil
+			if f.move {
+				a.notef("%s is handed off: it is not used or exported here until `tgvault reclaim %s`", name, name)
+			}
+			return nil
+		})
 	})
 }
 
@@ -194,12 +183,9 @@ func parseRecipients(arg string) ([]*crypto.Recipient, error) {
 			return nil, fmt.Errorf("--to: %w", err)
 		}
 		defer fh.Close()
-		rs, err := crypto.ParseRecipients(fh)
+		rs, err := crypto.ParseRecipients(fh) // none is an error too
 		if err != nil {
 			return nil, &usageError{fmt.Errorf("--to %s: %w", arg, err)}
-		}
-		if len(rs) == 0 {
-			return nil, usagef("--to %s: no recipients in the file", arg)
 		}
 		return rs, nil
 	}

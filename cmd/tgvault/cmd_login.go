@@ -122,16 +122,6 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
-// signalContext is the command's context: canceled on SIGINT or SIGTERM,
-// or when the app's own context ends (a command that tgvault demo runs).
-func (a *app) signalContext() (context.Context, context.CancelFunc) {
-	parent := a.ctx
-	if parent == nil {
-		parent = context.Background()
-	}
-	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
-}
-
 // loginCmd is `tgvault login`. Long: its help text is a third of it; the
 // login itself is login.
 func (a *app) loginCmd() *cobra.Command {
@@ -208,21 +198,17 @@ the account has one (TGVAULT_2FA_PASSWORD_FILE).`,
 // login logs r in (daemon.Login, asking on the terminal) and prints the
 // account.
 func (a *app) login(v *vault.Vault, r daemon.LoginRequest) error {
-	ctx, stop := a.signalContext()
+	ctx, stop := signalContext()
 	defer stop()
 	acct, id, err := daemon.Login(ctx, v, r, userAuth{a})
 	if err != nil {
 		return err
 	}
-	if a.json {
-		return a.printJSON(acct)
-	}
 	kind := "user"
 	if id.IsBot {
 		kind = "bot"
 	}
-	a.printf("logged in %s as %s %d; the session is in the vault\n", r.Name, kind, id.UserID)
-	return nil
+	return a.result(acct, "logged in %s as %s %d; the session is in the vault\n", r.Name, kind, id.UserID)
 }
 
 // userAuth answers a user login's questions from the files named by the
@@ -267,7 +253,7 @@ imported accounts, as for run. While another process holds the account (a
 				return err
 			}
 			return a.withVault(perProcess, func(v *vault.Vault) error {
-				ctx, stop := a.signalContext()
+				ctx, stop := signalContext()
 				defer stop()
 				already, err := daemon.Logout(ctx, v, name, d)
 				if err != nil {

@@ -69,14 +69,6 @@ func (a *app) relayClient(format string, f *relayFlags) (*localapi.Client, local
 	return c, req, err
 }
 
-// mintContext bounds a mint, which waits for the account to connect (up
-// to callTimeout); canceled on SIGINT or SIGTERM.
-func (a *app) mintContext() (context.Context, context.CancelFunc) {
-	ctx, stop := a.signalContext()
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
-	return ctx, func() { cancel(); stop() }
-}
-
 // execRelay is exec --relay: the child gets a relay session, which ends
 // when the child does (localapi's WithRelay).
 func (a *app) execRelay(name, format string, argv []string, f *relayFlags) error {
@@ -84,7 +76,7 @@ func (a *app) execRelay(name, format string, argv []string, f *relayFlags) error
 	if err != nil {
 		return err
 	}
-	ctx, cancel := a.mintContext()
+	ctx, cancel := callContext()
 	defer cancel()
 	var m localapi.RelayMinted
 	err, revokeErr := c.WithRelay(ctx, name, req, func(minted localapi.RelayMinted) error {
@@ -139,7 +131,7 @@ and revokes it when the command ends.`,
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.mintContext()
+			ctx, cancel := callContext()
 			defer cancel()
 			m, err := c.MintRelay(ctx, args[0], req)
 			if err != nil {

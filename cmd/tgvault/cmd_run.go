@@ -7,15 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tgvault/tgvault/daemon"
-	"github.com/tgvault/tgvault/internal/privdir"
-	"github.com/tgvault/tgvault/internal/userdirs"
 	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/mtproto/tljson"
 	"github.com/tgvault/tgvault/vault"
@@ -26,20 +23,21 @@ import (
 // connect).
 const callTimeout = 60 * time.Second
 
+// callContext bounds one request that waits for an account to connect
+// (call, a relay session's mint): callTimeout, or SIGINT or SIGTERM.
+func callContext() (context.Context, context.CancelFunc) {
+	ctx, stop := signalContext()
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	return ctx, func() { cancel(); stop() }
+}
+
 // socketPath returns the local API socket: --socket, else
-// userdirs.RunSocket, whose runtime directory is made when missing and
-// refused when it is not the user's own private directory.
+// localapi.DefaultSocket.
 func (a *app) socketPath(flag string) (string, error) {
 	if flag != "" {
 		return flag, nil
 	}
-	sock, inRuntimeDir := userdirs.RunSocket(a.getenv)
-	if inRuntimeDir {
-		if err := privdir.Ensure(filepath.Dir(sock)); err != nil {
-			return "", fmt.Errorf("socket directory: %w", err)
-		}
-	}
-	return sock, nil
+	return localapi.DefaultSocket(a.getenv)
 }
 
 // printServing prints run's start-up line (--json: one object).
@@ -103,7 +101,7 @@ func (a *app) runCmd() *cobra.Command {
 // stop lines are printed here.
 func (a *app) runServe(fl *runFlags, names []string) error {
 	// From the start: a signal during start-up stops run cleanly.
-	sig, stopSig := a.signalContext()
+	sig, stopSig := signalContext()
 	defer stopSig()
 	cfg, err := a.runConfig(fl, names)
 	if err != nil {
@@ -312,9 +310,7 @@ func (a *app) call(socket string, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signalContext()
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := callContext()
 	defer cancel()
 	switch what {
 	case "me":
@@ -322,27 +318,19 @@ func (a *app) call(socket string, args []string) error {
 		if err != nil {
 			return err
 		}
-		if a.json {
-			return a.printJSON(me)
-		}
-		a.printf("%-12s %d\n%-12s %t\n", "user_id", me.UserID, "is_bot", me.IsBot)
+		return a.result(me, "%-12s %d\n%-12s %t\n", "user_id", me.UserID, "is_bot", me.IsBot)
 	case "peer":
 		p, err := c.Peer(ctx, name, args[2])
 		if err != nil {
 			return err
 		}
-		if a.json {
-			return a.printJSON(p)
-		}
-		a.printf("%-12s %d\n%-12s %s\n%-12s %s\n%-12s %s\n", "id", p.ID, "type", p.Type, "access_hash", p.AccessHash, "username", p.Username)
-	default:
-		out, err := c.Invoke(ctx, name, body)
-		if err != nil {
-			return err
-		}
-		return a.printJSON(out)
+		return a.result(p, "%-12s %d\n%-12s %s\n%-12s %s\n%-12s %s\n", "id", p.ID, "type", p.Type, "access_hash", p.AccessHash, "username", p.Username)
 	}
-	return nil
+	out, err := c.Invoke(ctx, name, body)
+	if err != nil {
+		return err
+	}
+	return a.printJSON(out)
 }
 
 // callHelp is call's --help.
