@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,10 +38,6 @@ type app struct {
 	warnedKeyring bool
 	// warnedFiles keeps the readable-secret-file warning to once a file.
 	warnedFiles map[string]bool
-
-	// ctx, when set, ends the long commands (run, login) as a signal
-	// does.
-	ctx context.Context
 }
 
 func (a *app) run(args []string) int {
