@@ -242,7 +242,7 @@ type SealedExportOptions struct {
 //	func (v *Vault) List() ([]Account, error)       // one index open, no per-account decryption
 //	func (v *Vault) Show(name string) (Account, error)
 //	func WriteAccountsJSON(w io.Writer, accts []Account) error // list --json, without reflection
-//	func Inspect(data []byte, path string) (Inspection, error) // what a source is and carries (a sealed one by its header); no vault
+//	func Inspect(data []byte, path string) (Inspection, error) // what a source is and carries (a sealed one by its header); no vault; its Session holds the key (printed as its id)
 //	func RemovePlaintext(path string) error         // an imported plaintext file and its SQLite companions
 //	func FindSources(paths []string, o FindOptions) ([]ImportSource, []SkippedSource, error) // what import would read under paths
 //	func ValidImportFormat(name string) bool          // ImportOptions.Format: "", a string format, FormatPyrogramFile or FormatTelethonFile

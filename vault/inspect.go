@@ -10,13 +10,17 @@ import (
 	"github.com/tgvault/tgvault/storage/foreign"
 )
 
-// FormatSealed is Inspect's format name for a sealed string or file.
+// FormatSealed is Inspect's format name for a sealed string or file
+// (Inspection.Format), exported so that a caller tells a sealed source
+// without repeating the string.
 const FormatSealed = "tgvault-sealed"
 
 // Inspection is what Inspect finds out about a source: what `tgvault
 // inspect` prints, with the snake_case names of show and list. Fields the
-// source does not carry are null. It never holds the auth key (Session's
-// key prints as its key id).
+// source does not carry are null. Session holds the source's auth key,
+// the whole key: it prints and marshals only as its key id (auth_key_id),
+// never the key itself, but whoever holds an Inspection holds the
+// account, so a caller keeps it no longer than it needs to print it.
 type Inspection struct {
 	Format       string                 `json:"format"`
 	Ambiguous    bool                   `json:"ambiguous,omitempty"`
