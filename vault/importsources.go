@@ -30,13 +30,14 @@ type ImportRequest struct {
 	ReadFolder   func(path string) ([]sessionstring.Session, error)
 	FolderFormat string
 	// SealPassphrase gives the passphrase that opens a source sealed with
-	// one (`export --passphrase`). ask is true for a source named (stdin,
-	// a file given): it is called once, when the first such source comes,
-	// and may ask a person. Before the files found in directories are
-	// imported it is called with ask false (a bulk import never prompts:
-	// only a passphrase given beforehand, or nil), and its error fails
-	// them all. The vault wipes what it returns. Nil: no passphrase.
-	SealPassphrase func(ask bool) (crypto.Passphrase, error)
+	// one (`export --passphrase`). For a source named (stdin, a file
+	// given) it is called once, when the first such source comes, with
+	// mayPrompt true: it may ask a person. Before the files found in
+	// directories are imported it is called with mayPrompt false: a bulk
+	// import never prompts, so it gives only a passphrase given
+	// beforehand, or nil; its error fails them all. ImportSources wipes
+	// what it returns. Nil: no passphrase.
+	SealPassphrase func(mayPrompt bool) (crypto.Passphrase, error)
 	// Progress, when set, is started with the number of files found in
 	// directories before they are imported (ImportFiles).
 	Progress func(total int) ImportProgress
@@ -56,14 +57,17 @@ type ImportProgress interface {
 // reports them in this order: the paths FindSources skipped, stdin, each
 // file named and each folder in the order of Sources (ImportFile,
 // ImportSessions), then the files found in directories together
-// (ImportFiles: one lock, batched index writes). A source that fails does not stop the others. Its
-// summary sorts every source by outcome (ImportTally): a file found in a
-// directory that is no session is skipped, a key the vault holds is
-// existing or duplicate.
+// (ImportFiles: one lock, batched index writes). A source that fails
+// does not stop the others. Its summary sorts every source by outcome
+// (ImportResult.Status): a file found in a directory that is no session
+// is skipped, a key the vault holds is existing or duplicate.
 //
 // The error is the import's outcome: nil when every source was imported
 // or skipped, or held a key the vault had and Options.SkipExisting was
 // set; the error of a single source; else an *ImportError.
+//
+// Every passphrase req.SealPassphrase returns is wiped before
+// ImportSources returns.
 func (v *Vault) ImportSources(req ImportRequest) (ImportSummary, error) {
 	var (
 		s        ImportSummary
@@ -76,11 +80,12 @@ func (v *Vault) ImportSources(req ImportRequest) (ImportSummary, error) {
 			req.OnResult(res)
 		}
 	}
-	// ask gives the passphrase of a sealed source named, asked once.
+	// ask gives the passphrase of a sealed source named, asked for once.
 	ask := func() (crypto.Passphrase, error) {
 		if sealPass == nil && req.SealPassphrase != nil {
 			p, err := req.SealPassphrase(true)
 			if err != nil {
+				p.Wipe()
 				return nil, err
 			}
 			sealPass = p
@@ -198,8 +203,8 @@ func (v *Vault) importFolder(req ImportRequest, path string) ([]ImportReport, er
 
 // importFound imports the files found in directories with ImportFiles,
 // and returns each one's result and error. A sealed string among them
-// opens with the vault key, or with SealPassphrase(false). A file
-// ImportFiles did not report (its batch's index write failed, or the
+// opens with the vault key, or with SealPassphrase(false) (no prompt). A
+// file ImportFiles did not report (its batch's index write failed, or the
 // import stopped) gets ImportFiles' error.
 func (v *Vault) importFound(req ImportRequest, paths []string) ([]ImportResult, []error) {
 	out, errs := make([]ImportResult, len(paths)), make([]error, len(paths))
@@ -210,6 +215,7 @@ func (v *Vault) importFound(req ImportRequest, paths []string) ([]ImportResult, 
 	if req.SealPassphrase != nil {
 		p, err := req.SealPassphrase(false)
 		if err != nil {
+			p.Wipe()
 			for i := range errs {
 				errs[i] = err
 			}

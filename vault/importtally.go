@@ -8,7 +8,7 @@ import (
 // ImportOutcome is what became of one source of an import.
 type ImportOutcome string
 
-// The outcomes of an import's sources (ImportTally).
+// The outcomes of an import's sources (ImportResult.Status).
 const (
 	OutcomeImported  ImportOutcome = "imported"
 	OutcomeExisting  ImportOutcome = "existing"  // its key was in the vault before this import
@@ -17,19 +17,19 @@ const (
 	OutcomeFailed    ImportOutcome = "failed"
 )
 
-// ImportTally sorts the sources of one import, one after another, by
+// importTally sorts the sources of one import, one after another, by
 // what became of them. One key, one account: a source whose key the vault
 // held before the import is existing, one whose key another source of the
 // same import brought in is a duplicate. Its zero value is ready; it is
 // not safe for concurrent use.
-type ImportTally struct {
+type importTally struct {
 	ours map[string]bool // the accounts this import made
 }
 
 // Imported sorts a source whose import returned rep: imported (account:
 // the one made), or existing or duplicate (account: the one that holds
 // the key, rep.Existing).
-func (t *ImportTally) Imported(rep ImportReport) (o ImportOutcome, account string) {
+func (t *importTally) Imported(rep ImportReport) (o ImportOutcome, account string) {
 	switch {
 	case rep.Existing != "" && t.ours[rep.Existing]:
 		return OutcomeDuplicate, rep.Existing
@@ -47,7 +47,7 @@ func (t *ImportTally) Imported(rep ImportReport) (o ImportOutcome, account strin
 // reason) when it is no session (*NotSessionError) and was found inside a
 // directory (found), existing or duplicate (with the account that holds
 // the key) for a *DuplicateKeyError, else failed.
-func (t *ImportTally) Failed(err error, found bool) (o ImportOutcome, account, reason string) {
+func (t *importTally) Failed(err error, found bool) (o ImportOutcome, account, reason string) {
 	var ns *NotSessionError
 	var de *DuplicateKeyError
 	switch {
@@ -84,11 +84,11 @@ type ImportResult struct {
 // ImportSummary is every source's result of ImportSources, in order.
 type ImportSummary struct {
 	Results []ImportResult
-	tally   ImportTally
+	tally   importTally
 }
 
-// Count is how many sources had outcome o.
-func (s *ImportSummary) Count(o ImportOutcome) int {
+// count is how many sources had outcome o.
+func (s *ImportSummary) count(o ImportOutcome) int {
 	n := 0
 	for _, r := range s.Results {
 		if r.Status == o {
@@ -109,7 +109,7 @@ func (s *ImportSummary) imported(res ImportResult) ImportResult {
 }
 
 // failed records a source whose import returned err (found: the source
-// was found inside a directory; see ImportTally.Failed).
+// was found inside a directory; see importTally.Failed).
 func (s *ImportSummary) failed(res ImportResult, err error, found bool) ImportResult {
 	res.Status, res.Account, res.Reason = s.tally.Failed(err, found)
 	if res.Status != OutcomeSkipped {
@@ -130,8 +130,8 @@ type ImportCounts struct {
 
 // Counts counts the sources by outcome.
 func (s *ImportSummary) Counts() ImportCounts {
-	return ImportCounts{s.Count(OutcomeImported), s.Count(OutcomeExisting), s.Count(OutcomeDuplicate),
-		s.Count(OutcomeSkipped), s.Count(OutcomeFailed)}
+	return ImportCounts{s.count(OutcomeImported), s.count(OutcomeExisting), s.count(OutcomeDuplicate),
+		s.count(OutcomeSkipped), s.count(OutcomeFailed)}
 }
 
 // Leftovers counts, over the sources imported, the fields they did not
@@ -165,8 +165,8 @@ func (s *ImportSummary) add(res ImportResult) ImportResult {
 // imported or skipped (or, with skipExisting, held a key the vault had);
 // a single source's own error; else an *ImportError.
 func (s *ImportSummary) err(skipExisting bool) error {
-	failed := s.Count(OutcomeFailed)
-	refused := s.Count(OutcomeExisting) + s.Count(OutcomeDuplicate)
+	failed := s.count(OutcomeFailed)
+	refused := s.count(OutcomeExisting) + s.count(OutcomeDuplicate)
 	if skipExisting {
 		refused = 0
 	}
@@ -199,8 +199,10 @@ func (s *ImportSummary) err(skipExisting bool) error {
 // ImportError is ImportSources' error when, of more than one source, some
 // failed (Failed, and First the first failure), or none failed but some
 // held a key the vault had already (Refused, and First the first
-// refusal: errors.Is(err, ErrDuplicateKey)). Its message, printed as the
-// command's error, names the flags that skip or replace.
+// refusal: errors.Is(err, ErrDuplicateKey)). Unwrap gives First, so the
+// import's error is classified as its first failure or refusal. Its
+// message says only what happened; a command that has flags to skip or
+// replace such sources says so in its own text, from the fields.
 type ImportError struct {
 	Sources, Failed, Refused int
 	First                    error
@@ -208,9 +210,10 @@ type ImportError struct {
 
 func (e *ImportError) Error() string {
 	if e.Failed > 0 {
-		return fmt.Sprintf("%d of %d sources failed; the first: %v", e.Failed, e.Sources, e.First)
+		return fmt.Sprintf("vault: import: %d of %d sources failed; the first: %v", e.Failed, e.Sources, e.First)
 	}
-	return fmt.Sprintf("%d of %d sources hold a key the vault has already (--skip-existing skips them, --replace replaces the account): %v", e.Refused, e.Sources, e.First)
+	return fmt.Sprintf("vault: import: %d of %d sources hold a key the vault has already; the first: %v", e.Refused, e.Sources, e.First)
 }
 
+// Unwrap returns First.
 func (e *ImportError) Unwrap() error { return e.First }

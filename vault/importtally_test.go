@@ -11,7 +11,7 @@ import (
 // refusal); no session is skipped only when found in a directory.
 func TestImportTally(t *testing.T) {
 	t.Parallel()
-	var tl ImportTally
+	var tl importTally
 	check := func(what string, o, want ImportOutcome, acct, wantAcct string) {
 		t.Helper()
 		if o != want || acct != wantAcct {

@@ -179,8 +179,27 @@ func (r *importRun) finish(s *vault.ImportSummary, err error) error {
 		// still use them.
 		a.notef("`tgvault run` connects the imported accounts to their server (Telegram, for Telegram's sessions): first stop every other program that uses these sessions, or Telegram revokes the key used from two places at once (AUTH_KEY_DUPLICATED)")
 	}
+	if ie, ok := errors.AsType[*vault.ImportError](err); ok {
+		return &importFailure{ie}
+	}
 	return err
 }
+
+// importFailure is import's error for a *vault.ImportError: the text
+// names the flags that skip or replace the sources refused. It unwraps to
+// the vault's error, so classify gives the first failure's or refusal's
+// exit code and kind.
+type importFailure struct{ err *vault.ImportError }
+
+func (e *importFailure) Error() string {
+	ie := e.err
+	if ie.Failed > 0 {
+		return fmt.Sprintf("%d of %d sources failed; the first: %v", ie.Failed, ie.Sources, ie.First)
+	}
+	return fmt.Sprintf("%d of %d sources hold a key the vault has already (--skip-existing skips them, --replace replaces the account): %v", ie.Refused, ie.Sources, ie.First)
+}
+
+func (e *importFailure) Unwrap() error { return e.err }
 
 // printDetails lists, after a quiet bulk import, what was skipped (by
 // reason, with a few paths each), refused and failed.
@@ -233,9 +252,9 @@ func (a *app) runImport(f importFlags, args []string) error {
 	run := &importRun{a: a, many: n > 1}
 	run.quiet = n > bulkQuiet
 	req.ReadFolder, req.FolderFormat = a.readTData, mtproto.SourceTData
-	req.SealPassphrase = func(ask bool) (crypto.Passphrase, error) {
+	req.SealPassphrase = func(mayPrompt bool) (crypto.Passphrase, error) {
 		const env = "TGVAULT_SEAL_PASSPHRASE_FILE"
-		if !ask { // a bulk import never prompts
+		if !mayPrompt { // a bulk import never prompts
 			return a.passphraseFromEnv(env)
 		}
 		return a.passphrase(env, "Passphrase of the sealed session: ", false)
