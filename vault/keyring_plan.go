@@ -19,6 +19,10 @@ type HolderPlan struct {
 	KeyringErr error
 }
 
+// KeyringReason is KeyringErr in short, as Doctor words it: the cause
+// and what it means, for the note that the agent holds the key instead.
+func (p HolderPlan) KeyringReason() string { return keyringReason(p.KeyringErr) }
+
 // PlanHolder decides where the key will be held (ProbeHolders, then
 // Holders.Choose) and drops from opts a keyring that will not hold it, so
 // that it is not tried again. noKeyring leaves the keyring out from the

@@ -20,16 +20,8 @@ import (
 // offered (vault.PlanHolder).
 func (a *app) notePlan(p vault.HolderPlan) {
 	if p.Use == vault.HeldByAgent && p.KeyringErr != nil {
-		a.notef("the OS keyring is not usable here (%v); a tgvault agent will hold the vault key in memory instead", keyringWhy(p.KeyringErr))
+		a.notef("the OS keyring is not usable here (%v); a tgvault agent will hold the vault key in memory instead", p.KeyringReason())
 	}
-}
-
-// keyringWhy is the short reason a keyring is not usable.
-func keyringWhy(err error) string {
-	if ke, ok := errors.AsType[*vault.KeyringError](err); ok {
-		return string(ke.Cause) + ": " + ke.Cause.Describe()
-	}
-	return "none"
 }
 
 // heldNote says where the key is held now, for unlock's and init's output.
