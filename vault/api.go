@@ -256,6 +256,7 @@ type SealedExportOptions struct {
 //	func (v *Vault) CreateAccount(name string, snap *storage.Snapshot, source string) (Account, error) // a new login's session
 //	func (v *Vault) Export(name string, f sessionstring.Format, force bool) (string, error)  // plain string
 //	func (v *Vault) ExportPlainFile(name, path string, force bool) error                    // plain Pyrogram v3 .session, peers included
+//	func CheckPlainFileTarget(path string) error                                            // refuses a taken path (ExportPlainFile never replaces)
 //	func (v *Vault) ExportSealed(name string, opts SealedExportOptions) (string, error)      // one-line sealed hand-off
 //	func (v *Vault) Set(name string, f SetFields) (Account, []FieldChange, error) // fill in fields a source lacked
 //	func (v *Vault) SetStatus(name string, s AccountStatus, reason string) error

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 
 	"github.com/tgvault/tgvault/crypto"
 	"github.com/tgvault/tgvault/sessionstring"
@@ -62,8 +64,12 @@ func (v *Vault) Export(name string, f sessionstring.Format, force bool) (string,
 }
 
 // ExportPlainFile writes the account as a plain (unencrypted) Pyrogram v3
-// .session file at path, peers included (mode 0600, atomically).
+// .session file at path, peers included (mode 0600, atomically). It never
+// replaces anything at path (CheckPlainFileTarget).
 func (v *Vault) ExportPlainFile(name, path string, force bool) error {
+	if err := CheckPlainFileTarget(path); err != nil {
+		return err
+	}
 	snap, err := v.snapshot(name, force)
 	if err != nil {
 		return err
@@ -74,6 +80,25 @@ func (v *Vault) ExportPlainFile(name, path string, force bool) error {
 	}
 	return nil
 }
+
+// CheckPlainFileTarget refuses a path where something exists, for a
+// plaintext export (ExportPlainFile; the CLI asks before it unlocks): the
+// file there may be another session. The error matches fs.ErrExist.
+func CheckPlainFileTarget(path string) error {
+	if _, err := os.Lstat(path); err == nil {
+		return existsError(path)
+	}
+	return nil
+}
+
+// existsError is a plaintext export's path that is taken.
+type existsError string
+
+func (e existsError) Error() string {
+	return "export: " + string(e) + " exists; remove it or choose another path"
+}
+
+func (existsError) Is(target error) bool { return target == fs.ErrExist }
 
 // ExportSealed returns the account sealed for a hand-off, as one line:
 // to opts.To (the age text form) or with opts.Passphrase, or the one

@@ -1,8 +1,10 @@
 package vault
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -290,6 +292,12 @@ func TestExportPlainFile(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out.session")
 	if err := tv.ExportPlainFile("p", out, false); err != nil {
 		t.Fatal(err)
+	}
+	// Never over anything: the file there may be another session.
+	before, _ := os.ReadFile(out)
+	err := tv.ExportPlainFile("p", out, false)
+	if after, _ := os.ReadFile(out); !errors.Is(err, fs.ErrExist) || !bytes.Equal(before, after) || err.Error() != "export: "+out+" exists; remove it or choose another path" {
+		t.Errorf("ExportPlainFile over a file: %v; want fs.ErrExist and the file unchanged", err)
 	}
 	if hits := scanTree(filepath.Dir(out)); len(hits) != 1 {
 		t.Errorf("the secret scan finds the key in %d plain files, want 1", len(hits))

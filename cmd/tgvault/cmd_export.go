@@ -84,9 +84,9 @@ func (a *app) runExport(cmd *cobra.Command, f exportFlags, name string) error {
 		return a.exportSealed(f, name)
 	}
 	if f.plaintextFile != "" {
-		// Never overwrite: the file there may be another session.
-		if _, err := os.Lstat(f.plaintextFile); err == nil {
-			return fmt.Errorf("export: %s exists; remove it or choose another path", f.plaintextFile)
+		// A taken path fails before the vault is opened and unlocked.
+		if err := vault.CheckPlainFileTarget(f.plaintextFile); err != nil {
+			return err
 		}
 		return a.withVault(perProcess, func(v *vault.Vault) error {
 			if err := v.ExportPlainFile(name, f.plaintextFile, f.force); err != nil {
