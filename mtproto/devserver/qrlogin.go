@@ -130,11 +130,16 @@ func (s *Server) acceptLoginToken(ctx context.Context, token []byte, userID int6
 const QRScanDelay = 1500 * time.Millisecond
 
 // acceptAsDemoUser is Options.QRAccept's OnLoginToken: after QRScanDelay,
-// the demo user (DemoPhone), once made, accepts token.
+// the demo user (DemoPhone), once made, accepts token, unless the server
+// was closed meanwhile.
 func (s *Server) acceptAsDemoUser(token []byte) {
-	time.Sleep(QRScanDelay)
+	select {
+	case <-time.After(QRScanDelay):
+	case <-s.life.Done():
+		return
+	}
 	if uid, ok := s.UserByPhone(DemoPhone); ok {
-		_ = s.AcceptLoginToken(context.Background(), token, uid)
+		_ = s.AcceptLoginToken(s.life, token, uid)
 	}
 }
 

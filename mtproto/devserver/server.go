@@ -153,6 +153,10 @@ type Server struct {
 	rejDup bool
 	key    *rsa.PrivateKey
 	dcs    []*dcServer // the home DC first
+	// life ends at Close (stop): what the server does by itself
+	// (QRAccept's scans) stops with it.
+	life context.Context
+	stop context.CancelFunc
 
 	mu      sync.Mutex
 	st      *state
@@ -248,6 +252,7 @@ func Open(opts Options) (*Server, error) {
 		}
 		s.dcs = append(s.dcs, &dcServer{id: dc, ln: ln, mts: mts})
 	}
+	s.life, s.stop = context.WithCancel(context.Background())
 	return s, nil
 }
 
@@ -361,6 +366,7 @@ func (s *Server) Serve(ctx context.Context) error {
 
 // Close stops listening and closes every connection.
 func (s *Server) Close() error {
+	s.stop()
 	var errs []error
 	for _, d := range s.dcs {
 		errs = append(errs, d.mts.Close())

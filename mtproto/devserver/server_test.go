@@ -149,16 +149,18 @@ func TestGetFileMigrate(t *testing.T) {
 
 // TestQRAccept: with QRAccept the demo user's "phone" accepts every QR
 // login token after QRScanDelay (what `dev-server --qr-accept` offers);
-// without it, or before the demo user exists, no token is accepted.
+// without it, before the demo user exists, or once the server is closed,
+// no token is accepted.
 func TestQRAccept(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
-		name           string
-		qrAccept, demo bool
+		name                   string
+		qrAccept, demo, closed bool
 	}{
-		{"accept", true, true},
-		{"off", false, true},
-		{"no demo user", true, false},
+		{"accept", true, true, false},
+		{"off", false, true, false},
+		{"no demo user", true, false, false},
+		{"closed", true, true, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -177,6 +179,10 @@ func TestQRAccept(t *testing.T) {
 			if _, _, rpcErr := s.exportLoginToken(key); rpcErr != "" {
 				t.Fatal(rpcErr)
 			}
+			if c.closed {
+				s.Close()
+			}
+			want := c.qrAccept && c.demo && !c.closed
 			accepted := func() (int64, bool) {
 				s.mu.Lock()
 				defer s.mu.Unlock()
@@ -184,7 +190,7 @@ func TestQRAccept(t *testing.T) {
 				return uid, ok
 			}
 			deadline := time.Now().Add(QRScanDelay + 10*time.Second)
-			if !c.qrAccept || !c.demo {
+			if !want {
 				deadline = time.Now().Add(QRScanDelay + time.Second)
 			}
 			for time.Now().Before(deadline) {
@@ -194,13 +200,13 @@ func TestQRAccept(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 			uid, ok := accepted()
-			want, _ := s.UserByPhone(DemoPhone)
+			demoUser, _ := s.UserByPhone(DemoPhone)
 			switch {
-			case c.qrAccept && c.demo && (!ok || uid != want):
-				t.Fatalf("token accepted %v by user %d; want the demo user %d", ok, uid, want)
-			case c.qrAccept && c.demo && time.Since(start) < QRScanDelay:
+			case want && (!ok || uid != demoUser):
+				t.Fatalf("token accepted %v by user %d; want the demo user %d", ok, uid, demoUser)
+			case want && time.Since(start) < QRScanDelay:
 				t.Errorf("accepted after %v, before QRScanDelay", time.Since(start))
-			case !(c.qrAccept && c.demo) && ok:
+			case !want && ok:
 				t.Errorf("token accepted by user %d", uid)
 			}
 		})
