@@ -104,7 +104,7 @@ func (a *app) runDevServer(df devServerFlags, listenGiven bool) (err error) {
 	defer stop()
 	if df.opts.Dir == "" {
 		if df.opts.Dir, err = userdirs.DevServerStateDir(a.getenv); err != nil {
-			return err
+			return fmt.Errorf("no dev server state directory: %w (use --state)", err)
 		}
 	}
 	if listenGiven {

@@ -86,11 +86,11 @@ func StateDir(getenv Getenv) (string, error) {
 }
 
 // DevServerStateDir is `tgvault dev-server`'s state directory when none
-// is given: dev-server in StateDir.
+// is given: dev-server in StateDir (whose error it returns).
 func DevServerStateDir(getenv Getenv) (string, error) {
 	d, err := StateDir(getenv)
 	if err != nil {
-		return "", fmt.Errorf("no dev server state directory: %w (use --state)", err)
+		return "", err
 	}
 	return filepath.Join(d, "dev-server"), nil
 }

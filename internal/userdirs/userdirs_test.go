@@ -93,7 +93,7 @@ func TestSockets(t *testing.T) {
 }
 
 // TestDevServerStateDir: dev-server in the state directory; a home that
-// is not absolute is an error naming the flag that does without it.
+// is not absolute is StateDir's error.
 func TestDevServerStateDir(t *testing.T) {
 	t.Parallel()
 	got, err := DevServerStateDir(env(map[string]string{"XDG_STATE_HOME": "/xdg"}))
@@ -107,7 +107,7 @@ func TestDevServerStateDir(t *testing.T) {
 	if want := filepath.Join("/home/u", ".local", "state", "tgvault", "dev-server"); err != nil || got != want {
 		t.Errorf("with HOME: %q, %v; want %q", got, err, want)
 	}
-	if _, err := DevServerStateDir(env(map[string]string{"HOME": "relative"})); err == nil || !strings.Contains(err.Error(), "--state") {
-		t.Errorf("a relative home: %v; want an error naming --state", err)
+	if _, err := DevServerStateDir(env(map[string]string{"HOME": "relative"})); err == nil {
+		t.Error("a relative home: no error")
 	}
 }
