@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 
@@ -65,16 +66,28 @@ func (a *app) demo(ctx context.Context, socket, infoFile string) error {
 	if socket == "" {
 		// The socket `tgvault call` uses without --socket ("" when its
 		// directory is not usable), made only then.
-		cfg.UsualSocket, _ = a.socketPath("")
+		cfg.DefaultSocket, _ = a.socketPath("")
 	}
-	return demo.Run(ctx, cfg)
+	return demoFailure(demo.Run(ctx, cfg))
+}
+
+// demoFailure is a failed demo as the user sees it: exit 1, kind "error",
+// whatever failed inside it (as when the demo ran init, login and run as
+// commands of its own); its text says what. classify must not see the
+// cause: a vault or socket error inside the demo is not the user's vault
+// or socket.
+func demoFailure(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(err.Error())
 }
 
 // demoPrint says what runs and what to try.
 func (a *app) demoPrint(r demo.Ready, infoFile string) error {
 	dir, addr, sock := r.Dir, r.Server, r.Socket
 	call := selfCommand() + " call"
-	if !r.UsualSocket {
+	if !r.OnDefaultSocket {
 		call += " --socket " + sock
 	}
 	try := []string{

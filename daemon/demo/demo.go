@@ -37,11 +37,11 @@ const ReadyTimeout = 60 * time.Second
 type Config struct {
 	// TempDir is where the throwaway directory is made ("": os.TempDir()).
 	TempDir string
-	// Socket is the local API's socket. "" picks UsualSocket (run's, so
+	// Socket is the local API's socket. "" picks DefaultSocket (run's, so
 	// that `tgvault call` finds it) unless a run answers there, else a
 	// socket in the throwaway directory.
-	Socket      string
-	UsualSocket string
+	Socket        string
+	DefaultSocket string
 	// Log receives run's warnings and notes (daemon.Config.Log) once the
 	// accounts are online; before that they are kept, and part of Run's
 	// error when run stops. nil discards them.
@@ -62,11 +62,11 @@ type Config struct {
 
 // Ready is what a running demo offers.
 type Ready struct {
-	Dir         string   // the throwaway directory (the vault is Dir/vault)
-	Server      string   // the dev server's address
-	Socket      string   // the local API's socket
-	UsualSocket bool     // Socket is Config.UsualSocket, chosen because Config.Socket was ""
-	Accounts    []string // BotName and UserName
+	Dir             string   // the throwaway directory (the vault is Dir/vault)
+	Server          string   // the dev server's address
+	Socket          string   // the local API's socket
+	OnDefaultSocket bool     // Socket is Config.DefaultSocket, chosen because Config.Socket was ""
+	Accounts        []string // BotName and UserName
 }
 
 // Run runs the demo until ctx ends: the throwaway directory, the dev
@@ -97,9 +97,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 
 // run is Run in the throwaway directory dir.
 func run(ctx context.Context, cfg Config, dir string) error {
-	sock, usual := cfg.Socket, false
+	sock, isDefault := cfg.Socket, false
 	if sock == "" {
-		sock, usual = socket(cfg.UsualSocket, dir)
+		sock, isDefault = socket(cfg.DefaultSocket, dir)
 	}
 	srv, stopSrv, err := devserver.StartDemo(filepath.Join(dir, "dev-server"))
 	if err != nil {
@@ -160,7 +160,7 @@ func run(ctx context.Context, cfg Config, dir string) error {
 		return err
 	}
 	if cfg.Ready != nil {
-		if err := cfg.Ready(Ready{Dir: dir, Server: srv.Addr(), Socket: sock, UsualSocket: usual,
+		if err := cfg.Ready(Ready{Dir: dir, Server: srv.Addr(), Socket: sock, OnDefaultSocket: isDefault,
 			Accounts: []string{BotName, UserName}}); err != nil {
 			_ = stop()
 			return err
@@ -176,11 +176,11 @@ func run(ctx context.Context, cfg Config, dir string) error {
 	}
 }
 
-// socket is the usual socket unless a run answers there, else one in the
-// throwaway directory dir.
-func socket(usualSocket, dir string) (path string, usual bool) {
-	if usualSocket != "" && !localapi.InUse(usualSocket) {
-		return usualSocket, true
+// socket is the default socket unless a run answers there, else one in
+// the throwaway directory dir.
+func socket(defaultSocket, dir string) (path string, isDefault bool) {
+	if defaultSocket != "" && !localapi.InUse(defaultSocket) {
+		return defaultSocket, true
 	}
 	return filepath.Join(dir, userdirs.RunSocketName), false
 }

@@ -89,7 +89,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("Ready called %d times", len(ready))
 	}
 	r := ready[0]
-	if r.Socket != sock || r.UsualSocket || r.Server == "" || len(r.Accounts) != 2 || r.Accounts[0] != BotName || r.Accounts[1] != UserName {
+	if r.Socket != sock || r.OnDefaultSocket || r.Server == "" || len(r.Accounts) != 2 || r.Accounts[0] != BotName || r.Accounts[1] != UserName {
 		t.Errorf("Ready %+v", r)
 	}
 	if len(stopped) != 1 || stopped[0].Changed != 2 {
@@ -200,7 +200,7 @@ func listen(t *testing.T, path string) string {
 	return path
 }
 
-// TestSocket: with no Socket given, the demo takes the usual socket unless
+// TestSocket: with no Socket given, the demo takes the default socket unless
 // something answers there, else one in its throwaway directory.
 func TestSocket(t *testing.T) {
 	t.Parallel()
@@ -209,15 +209,15 @@ func TestSocket(t *testing.T) {
 	taken := listen(t, filepath.Join(dir, "taken.sock"))
 	own := filepath.Join(dir, userdirs.RunSocketName)
 	for _, c := range []struct {
-		usual, want string
-		isUsual     bool
+		def, want string
+		isDefault bool
 	}{
 		{free, free, true},
 		{taken, own, false},
-		{"", own, false}, // no usable usual socket
+		{"", own, false}, // no usable default socket
 	} {
-		if got, usual := socket(c.usual, dir); got != c.want || usual != c.isUsual {
-			t.Errorf("socket(%q) = %q, %v; want %q, %v", c.usual, got, usual, c.want, c.isUsual)
+		if got, isDefault := socket(c.def, dir); got != c.want || isDefault != c.isDefault {
+			t.Errorf("socket(%q) = %q, %v; want %q, %v", c.def, got, isDefault, c.want, c.isDefault)
 		}
 	}
 }
