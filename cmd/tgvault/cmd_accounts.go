@@ -30,22 +30,20 @@ func (a *app) listCmd() *cobra.Command {
 		Aliases: []string{"ls"},
 		Short:   "List the accounts (never their keys)",
 		Args:    exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withVault(perProcess, func(v *vault.Vault) error {
-				accts, err := v.List()
-				if err != nil {
-					return err
-				}
-				if a.json {
-					return vault.WriteAccountsJSON(a.stdout, accts)
-				}
-				if len(accts) == 0 {
-					a.notef("no accounts yet: tgvault import SOURCE")
-					return nil
-				}
-				return writeAccountsTable(a.stdout, accts)
-			})
-		},
+		RunE: a.vaultRunE(perProcess, func(v *vault.Vault, _ []string) error {
+			accts, err := v.List()
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return vault.WriteAccountsJSON(a.stdout, accts)
+			}
+			if len(accts) == 0 {
+				a.notef("no accounts yet: tgvault import SOURCE")
+				return nil
+			}
+			return writeAccountsTable(a.stdout, accts)
+		}),
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
 }
@@ -90,15 +88,13 @@ func (a *app) showCmd() *cobra.Command {
 		Short:             "Show one account (never its key)",
 		Args:              exactArgs("NAME"),
 		ValidArgsFunction: a.completeNames,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withVault(perProcess, func(v *vault.Vault) error {
-				ac, err := v.Show(args[0])
-				if err != nil {
-					return err
-				}
-				return a.resultFunc(ac, func() error { a.printAccount(ac); return nil })
-			})
-		},
+		RunE: a.vaultRunE(perProcess, func(v *vault.Vault, args []string) error {
+			ac, err := v.Show(args[0])
+			if err != nil {
+				return err
+			}
+			return a.resultFunc(ac, func() error { a.printAccount(ac); return nil })
+		}),
 	}
 }
 
@@ -149,14 +145,12 @@ only when the other machine no longer uses the session: Telegram kills a
 session used from two places at once.`,
 		Args:              exactArgs("NAME"),
 		ValidArgsFunction: a.completeNames,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withVault(perProcess, func(v *vault.Vault) error {
-				if err := v.Reclaim(args[0]); err != nil {
-					return err
-				}
-				return a.result(nameResult{args[0], vault.StatusActive, "reclaimed"}, "%s is active here again\n", args[0])
-			})
-		},
+		RunE: a.vaultRunE(perProcess, func(v *vault.Vault, args []string) error {
+			if err := v.Reclaim(args[0]); err != nil {
+				return err
+			}
+			return a.result(nameResult{args[0], vault.StatusActive, "reclaimed"}, "%s is active here again\n", args[0])
+		}),
 	}
 }
 
@@ -171,31 +165,29 @@ terminal rm asks first; --yes removes without asking. Without a terminal and
 without --yes it removes nothing and exits 2.`,
 		Args:              exactArgs("NAME"),
 		ValidArgsFunction: a.completeNames,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: a.vaultRunE(perProcess, func(v *vault.Vault, args []string) error {
 			name := args[0]
-			return a.withVault(perProcess, func(v *vault.Vault) error {
-				if !yes {
-					// Show first: an unknown name fails before the question.
-					if _, err := v.Show(name); err != nil {
-						return err
-					}
-					ok, err := a.confirm(fmt.Sprintf("remove account %s and its sealed file? The session cannot be recovered from this vault afterwards.", name))
-					if errors.Is(err, errNotAsked) {
-						return usagef("rm asks before it removes an account, and there is no terminal to ask on: add --yes to remove %s", name)
-					}
-					if err != nil {
-						return err
-					}
-					if !ok {
-						return usagef("not removed: %s stays in the vault (the answer was not yes)", name)
-					}
-				}
-				if err := v.Remove(name); err != nil {
+			if !yes {
+				// Show first: an unknown name fails before the question.
+				if _, err := v.Show(name); err != nil {
 					return err
 				}
-				return a.result(nameResult{Name: name, Action: "removed"}, "removed %s\n", name)
-			})
-		},
+				ok, err := a.confirm(fmt.Sprintf("remove account %s and its sealed file? The session cannot be recovered from this vault afterwards.", name))
+				if errors.Is(err, errNotAsked) {
+					return usagef("rm asks before it removes an account, and there is no terminal to ask on: add --yes to remove %s", name)
+				}
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return usagef("not removed: %s stays in the vault (the answer was not yes)", name)
+				}
+			}
+			if err := v.Remove(name); err != nil {
+				return err
+			}
+			return a.result(nameResult{Name: name, Action: "removed"}, "removed %s\n", name)
+		}),
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "remove without asking")
 	return cmd
@@ -207,14 +199,12 @@ func (a *app) renameCmd() *cobra.Command {
 		Short:             "Rename an account",
 		Args:              exactArgs("OLD", "NEW"),
 		ValidArgsFunction: a.completeNames,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withVault(perProcess, func(v *vault.Vault) error {
-				if err := v.Rename(args[0], args[1]); err != nil {
-					return err
-				}
-				return a.result(nameResult{Name: args[1], Action: "renamed"}, "renamed %s to %s\n", args[0], args[1])
-			})
-		},
+		RunE: a.vaultRunE(perProcess, func(v *vault.Vault, args []string) error {
+			if err := v.Rename(args[0], args[1]); err != nil {
+				return err
+			}
+			return a.result(nameResult{Name: args[1], Action: "renamed"}, "renamed %s to %s\n", args[0], args[1])
+		}),
 	}
 }
 
