@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tgvault/tgvault/daemon"
 	"github.com/tgvault/tgvault/daemon/demo"
 	"github.com/tgvault/tgvault/internal/userdirs"
 	"github.com/tgvault/tgvault/localapi"
@@ -54,9 +53,7 @@ func (a *app) demo(ctx context.Context, socket, infoFile string) error {
 		Log:     a.logger(),
 		LowerGC: a.getenv("GOGC") == "",
 		Ready:   func(r demo.Ready) error { return a.demoPrint(r, infoFile) },
-		Stopped: func(s daemon.Stopped) {
-			a.notef("stopped; every account saved (%d with changes, in %.2f s)", s.Changed, s.Took.Seconds())
-		},
+		Stopped: a.noteStopped,
 		Removed: func(dir string) {
 			if !a.json {
 				a.notef("demo stopped; removed the throwaway vault %s", dir)

@@ -176,10 +176,16 @@ func (a *app) runConfig(fl *runFlags, names []string) (daemon.Config, error) {
 		LowerGC:  a.getenv("GOGC") == "",
 		Stopped: func(s daemon.Stopped) {
 			if !a.json {
-				a.notef("stopped; every account saved (%d with changes, in %.2f s)", s.Changed, s.Took.Seconds())
+				a.noteStopped(s)
 			}
 		},
 	}, nil
+}
+
+// noteStopped says on stderr that a daemon stopped with every account
+// saved (run, and demo's run).
+func (a *app) noteStopped(s daemon.Stopped) {
+	a.notef("stopped; every account saved (%d with changes, in %.2f s)", s.Changed, s.Took.Seconds())
 }
 
 // runHelp is run's --help.
