@@ -38,7 +38,7 @@ type LoginRequest struct {
 	// the account so that run tells the same.
 	Device mtproto.Device
 	// Proxy is the proxy URL the login connects through (dial.Parse's
-	// forms), kept with the account; "" or "none" for none.
+	// forms), kept with the account; "" or dial.None for none.
 	Proxy string
 
 	// Exactly one of these: a bot's token, a user's phone number (the

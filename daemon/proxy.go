@@ -7,13 +7,9 @@ import (
 	"github.com/tgvault/tgvault/vault"
 )
 
-// NoProxy is what AccountProxy shows for an account without a proxy of
-// its own, and what SetProxy takes (as "") to remove one.
-const NoProxy = "none"
-
 // SetProxy sets the account name's own proxy (mtproto.MetaProxy, which
 // run prefers over its --proxy) to url, one of dial.Parse's forms; "" or
-// NoProxy removes it. A url dial.Parse refuses fails with an error
+// dial.None removes it. A url dial.Parse refuses fails with an error
 // matching dial.ErrBadProxy and changes nothing. The change is made under
 // the account's ownership lock (vault.UpdateAccount): while another
 // process holds the account (a run serving it) it fails with a
@@ -23,14 +19,14 @@ func SetProxy(v *vault.Vault, name, url string) error {
 		return err
 	}
 	var b []byte // nil deletes the key
-	if url != "" && url != NoProxy {
+	if !dial.IsNone(url) {
 		b = []byte(url)
 	}
 	return v.UpdateAccount(name, func(f *storage.File) error { return f.SetMeta(mtproto.MetaProxy, b) })
 }
 
 // AccountProxy returns the account name's own proxy URL without its
-// password or MTProxy secret (dial.Redact), or NoProxy.
+// password or MTProxy secret (dial.Redact), or dial.None.
 func AccountProxy(v *vault.Vault, name string) (string, error) {
 	f, err := v.OpenAccount(name)
 	if err != nil {
@@ -39,7 +35,7 @@ func AccountProxy(v *vault.Vault, name string) (string, error) {
 	defer f.Close()
 	cur, ok, err := f.Meta(mtproto.MetaProxy)
 	if err != nil || !ok {
-		return NoProxy, err
+		return dial.None, err
 	}
 	return dial.Redact(string(cur)), nil
 }

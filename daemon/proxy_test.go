@@ -23,7 +23,7 @@ func TestSetProxy(t *testing.T) {
 		}
 		return p
 	}
-	if p := show("alice"); p != NoProxy {
+	if p := show("alice"); p != dial.None {
 		t.Fatalf("a new account's proxy: %q, want none", p)
 	}
 	const secret = "s3cr3t-pw"
@@ -39,10 +39,10 @@ func TestSetProxy(t *testing.T) {
 	if p := show("alice"); !strings.Contains(p, "socks5://") {
 		t.Errorf("after a refused SetProxy: %q, want the SOCKS5 one kept", p)
 	}
-	if err := SetProxy(v, "alice", NoProxy); err != nil {
+	if err := SetProxy(v, "alice", dial.None); err != nil {
 		t.Fatal(err)
 	}
-	if p := show("alice"); p != NoProxy {
+	if p := show("alice"); p != dial.None {
 		t.Errorf("after none: %q", p)
 	}
 	if _, err := AccountProxy(v, "nobody"); !errors.Is(err, vault.ErrNotFound) {
@@ -53,7 +53,7 @@ func TestSetProxy(t *testing.T) {
 	if err := SetProxy(v, "bob", "socks5://127.0.0.1:1080"); !errors.As(err, new(*vault.HeldError)) {
 		t.Errorf("SetProxy of an account Serve holds: %v, want a *vault.HeldError", err)
 	}
-	if p := show("bob"); p != NoProxy {
+	if p := show("bob"); p != dial.None {
 		t.Errorf("bob's proxy after a refused SetProxy: %q", p)
 	}
 }

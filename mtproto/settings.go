@@ -135,7 +135,7 @@ type LoginSettings struct {
 	Server  ServerConf
 	Device  Device
 	APIHash string // kept unless "" or DevAPIHash
-	Proxy   string // kept unless "" or "none"
+	Proxy   string // kept unless dial.IsNone
 }
 
 // SaveLogin writes s to w's meta table.
@@ -155,7 +155,7 @@ func SaveLogin(w MetaWriter, s LoginSettings) error {
 			return err
 		}
 	}
-	if s.Proxy != "" && s.Proxy != "none" {
+	if !dial.IsNone(s.Proxy) {
 		if err := w.SetMeta(MetaProxy, []byte(s.Proxy)); err != nil {
 			return err
 		}

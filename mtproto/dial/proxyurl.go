@@ -12,6 +12,14 @@ import (
 // proxyForms is what a proxy URL may look like, for errors.
 const proxyForms = "want socks5://[user:password@]host:port, tg://proxy?server=HOST&port=PORT&secret=SECRET, https://t.me/proxy?server=...&port=...&secret=... or mtproxy://SECRET@host:port"
 
+// None is the proxy URL that means a direct connection (as "" does): what
+// `tgvault proxy NAME none` gives to remove an account's own proxy, and
+// what it shows for an account without one.
+const None = "none"
+
+// IsNone reports whether raw means a direct connection: "" or None.
+func IsNone(raw string) bool { return raw == "" || raw == None }
+
 // Proxy is how an account connects: through a SOCKS5 dialer, an MTProxy,
 // or directly (the zero value).
 type Proxy struct {
@@ -27,10 +35,10 @@ func (p Proxy) Direct() bool { return p.Dial == nil && p.MTProxy == nil }
 // either way), or an MTProxy as Telegram's links carry it
 // (tg://proxy?server=HOST&port=PORT&secret=SECRET, the same query on
 // https://t.me/proxy, and the shorthand mtproxy://SECRET@host:port). ""
-// and "none" mean a direct connection. Errors match ErrBadProxy and never
-// quote the URL.
+// and None mean a direct connection (IsNone). Errors match ErrBadProxy and
+// never quote the URL.
 func Parse(raw string) (Proxy, error) {
-	if raw == "" || raw == "none" {
+	if IsNone(raw) {
 		return Proxy{}, nil
 	}
 	u, err := url.Parse(raw)

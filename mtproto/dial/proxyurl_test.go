@@ -77,7 +77,7 @@ func TestProxyDialer(t *testing.T) {
 	}{
 		{"tg://proxy?server=127.0.0.1&port=443&secret=" + pass, false, "neither hex nor base64"},
 		{"", true, ""},
-		{"none", true, ""},
+		{None, true, ""},
 		{"socks5://127.0.0.1:1080", false, ""},
 		{"socks5h://proxy.example:1080", false, ""},
 		{"SOCKS5://u:" + pass + "@127.0.0.1:1080", false, ""},
@@ -92,6 +92,9 @@ func TestProxyDialer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		p, err := Parse(tt.url)
+		if IsNone(tt.url) != (tt.direct && err == nil) {
+			t.Errorf("IsNone(%q) = %v, want it to say whether Parse makes a direct connection", tt.url, IsNone(tt.url))
+		}
 		if tt.err == "" {
 			if err != nil {
 				t.Errorf("parseProxy: %v", err)
