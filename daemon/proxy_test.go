@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/mtproto/dial"
 	"github.com/tgvault/tgvault/vault"
 )
 
 // TestSetProxy: an account's own proxy is set, shown without its secret,
-// refused when unparsable (nothing changes), removed by "none", and not
-// changed while a Serve holds the account.
+// refused when unparsable (nothing changes), removed by "none" or "" (no
+// row left), and not changed while a Serve holds the account.
 func TestSetProxy(t *testing.T) {
 	srv, _, v := seededVault(t, "alice", "bob")
 	show := func(name string) string {
@@ -45,6 +46,20 @@ func TestSetProxy(t *testing.T) {
 	if p := show("alice"); p != dial.None {
 		t.Errorf("after none: %q", p)
 	}
+	// "" removes the row too (before 15, `proxy NAME ""` stored an empty
+	// one, shown as "(unreadable)").
+	if err := SetProxy(v, "alice", "socks5://127.0.0.1:1080"); err != nil {
+		t.Fatal(err)
+	}
+	if err := SetProxy(v, "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	if p := show("alice"); p != dial.None {
+		t.Errorf(`after "": %q`, p)
+	}
+	if _, ok := proxyRow(t, v, "alice"); ok {
+		t.Error(`SetProxy "" kept a tgvault.proxy row`)
+	}
 	if _, err := AccountProxy(v, "nobody"); !errors.Is(err, vault.ErrNotFound) {
 		t.Errorf("AccountProxy of an unknown account: %v", err)
 	}
@@ -56,4 +71,19 @@ func TestSetProxy(t *testing.T) {
 	if p := show("bob"); p != dial.None {
 		t.Errorf("bob's proxy after a refused SetProxy: %q", p)
 	}
+}
+
+// proxyRow is the account's stored tgvault.proxy row.
+func proxyRow(t *testing.T, v *vault.Vault, name string) ([]byte, bool) {
+	t.Helper()
+	f, err := v.OpenAccount(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, ok, err := f.Meta(mtproto.MetaProxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, ok
 }
