@@ -26,7 +26,8 @@ func SetProxy(v *vault.Vault, name, url string) error {
 }
 
 // AccountProxy returns the account name's own proxy URL without its
-// password or MTProxy secret (dial.Redact), or dial.None.
+// password or MTProxy secret (dial.Redact), or dial.None (also for an
+// empty row, which an older SetProxy stored for "").
 func AccountProxy(v *vault.Vault, name string) (string, error) {
 	f, err := v.OpenAccount(name)
 	if err != nil {
@@ -34,7 +35,8 @@ func AccountProxy(v *vault.Vault, name string) (string, error) {
 	}
 	defer f.Close()
 	cur, ok, err := f.Meta(mtproto.MetaProxy)
-	if err != nil || !ok {
+	if err != nil || !ok || len(cur) == 0 {
+		// An empty row is no proxy, as run reads it (mtproto.LoadOptions).
 		return dial.None, err
 	}
 	return dial.Redact(string(cur)), nil

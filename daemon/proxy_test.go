@@ -6,14 +6,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tgvault/tgvault/localapi"
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/mtproto/dial"
+	"github.com/tgvault/tgvault/storage"
 	"github.com/tgvault/tgvault/vault"
 )
 
 // TestSetProxy: an account's own proxy is set, shown without its secret,
-// refused when unparsable (nothing changes), removed by "none" or "" (no
-// row left), and not changed while a Serve holds the account.
+// refused when unparsable (nothing changes), removed by "none" or "", an
+// empty row is none (and served), and it is not changed while a Serve
+// holds the account.
 func TestSetProxy(t *testing.T) {
 	srv, _, v := seededVault(t, "alice", "bob")
 	show := func(name string) string {
@@ -64,7 +67,21 @@ func TestSetProxy(t *testing.T) {
 		t.Errorf("AccountProxy of an unknown account: %v", err)
 	}
 
-	startServe(t, Config{Vault: v, Names: []string{"bob"}, Socket: filepath.Join(t.TempDir(), "run.sock"), Defaults: devDefaults(srv)})
+	// An empty row, as an older vault may keep, is no proxy: shown as
+	// none, and Serve serves the account (without a proxy of its own).
+	if err := v.UpdateAccount("bob", func(f *storage.File) error { return f.SetMeta(mtproto.MetaProxy, []byte{}) }); err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := proxyRow(t, v, "bob"); !ok || len(b) != 0 {
+		t.Fatalf("the planted row: %q, %v; want an empty row", b, ok)
+	}
+	if p := show("bob"); p != dial.None {
+		t.Errorf("an empty proxy row shows as %q, want none", p)
+	}
+
+	sock := filepath.Join(t.TempDir(), "run.sock")
+	startServe(t, Config{Vault: v, Names: []string{"bob"}, Socket: sock, Defaults: devDefaults(srv)})
+	waitStatus(t, localapi.NewClient(sock), "bob", "ready")
 	if err := SetProxy(v, "bob", "socks5://127.0.0.1:1080"); !errors.As(err, new(*vault.HeldError)) {
 		t.Errorf("SetProxy of an account Serve holds: %v, want a *vault.HeldError", err)
 	}

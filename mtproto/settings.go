@@ -202,9 +202,9 @@ type Defaults struct {
 // LoadOptions is how run connects one account: to the server it logged in
 // on (MetaServer), else the defaults' server when set, else Telegram's DCs
 // for the row's test mode; with the row's api_id, else the default; with
-// its own proxy (MetaProxy), else the default proxy; its api_hash
-// (MetaAPIHash) and its device (LoadDevice). A setting that is stored but
-// unreadable fails with a *SettingsError.
+// its own proxy (MetaProxy, unless empty), else the default proxy; its
+// api_hash (MetaAPIHash) and its device (LoadDevice). A setting that is
+// stored but unreadable fails with a *SettingsError.
 func LoadOptions(r MetaReader, row storage.SessionRow, d Defaults) (Options, error) {
 	c := ServerConf{TestMode: row.TestMode.Or(false)}
 	if b, ok, err := r.Meta(MetaServer); err != nil {
@@ -227,7 +227,9 @@ func LoadOptions(r MetaReader, row storage.SessionRow, d Defaults) (Options, err
 	proxy := d.Proxy
 	if b, ok, err := r.Meta(MetaProxy); err != nil {
 		return Options{}, err
-	} else if ok {
+	} else if ok && len(b) > 0 {
+		// An empty row (`tgvault proxy NAME ""` stored one before it
+		// removed the row) is no proxy of the account's own.
 		proxy = string(b)
 	}
 	pc, err := dial.Parse(proxy)

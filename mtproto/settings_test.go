@@ -64,6 +64,15 @@ func TestLoadOptions(t *testing.T) {
 	if opts, err = LoadOptions(bare, row, Defaults{APIID: 5, Proxy: "socks5://127.0.0.1:1080"}); err != nil || opts.Dial == nil || opts.MTProxy != nil {
 		t.Errorf("run's --proxy for an account without one: %v", err)
 	}
+	// An empty row (an older `tgvault proxy NAME ""`) is no proxy of the
+	// account's own: run's --proxy serves it.
+	empty := mk("empty", map[string][]byte{MetaProxy: {}})
+	if opts, err = LoadOptions(empty, row, Defaults{APIID: 5, Proxy: "socks5://127.0.0.1:1080"}); err != nil || opts.Dial == nil || opts.MTProxy != nil {
+		t.Errorf("run's --proxy for an account with an empty proxy row: dial %v, %v", opts.Dial != nil, err)
+	}
+	if opts, err = LoadOptions(empty, row, Defaults{APIID: 5}); err != nil || opts.Dial != nil || opts.MTProxy != nil {
+		t.Errorf("an empty proxy row without run's --proxy: %v, want a direct connection", err)
+	}
 	mtp := mk("mtp", map[string][]byte{MetaProxy: []byte("tg://proxy?server=10.0.0.1&port=443&secret=dd" + mtSecret)})
 	opts, err = LoadOptions(mtp, row, Defaults{APIID: 5, Proxy: "socks5://127.0.0.1:1080"})
 	if err != nil {
