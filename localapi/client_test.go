@@ -169,7 +169,8 @@ func TestClient(t *testing.T) {
 	// when the user returns, with an error too.
 	useErr := errors.New("the program failed")
 	var used RelayMinted
-	err, revokeErr := c.WithRelay(ctx, name, RelayRequest{Format: "telethon"}, func(m RelayMinted) error {
+	mintContext := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, time.Minute) }
+	err, revokeErr := c.WithRelay(mintContext, name, RelayRequest{Format: "telethon"}, func(m RelayMinted) error {
 		used = m
 		if list, err := c.RelaySessions(ctx); err != nil || len(list) != 1 || list[0].ID != m.ID {
 			t.Errorf("RelaySessions while WithRelay's user runs: %+v, %v", list, err)
@@ -182,11 +183,36 @@ func TestClient(t *testing.T) {
 	if list, err := c.RelaySessions(ctx); err != nil || len(list) != 0 {
 		t.Errorf("RelaySessions after WithRelay: %+v, %v", list, err)
 	}
-	if err, _ := c.WithRelay(ctx, "nobody", RelayRequest{Format: "telethon"}, func(RelayMinted) error {
+	if err, _ := c.WithRelay(mintContext, "nobody", RelayRequest{Format: "telethon"}, func(RelayMinted) error {
 		t.Error("WithRelay called its user without a session")
 		return nil
 	}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("WithRelay of an unknown account: %v", err)
+	}
+	// The mint's context bounds the mint only: it is released once the
+	// mint returns, and a use that outlives its timeout keeps the session
+	// until it returns, which then revokes it.
+	var mintCtx context.Context
+	err, revokeErr = c.WithRelay(func() (context.Context, context.CancelFunc) {
+		var cancel context.CancelFunc
+		mintCtx, cancel = context.WithTimeout(ctx, 2*time.Second)
+		return mintCtx, cancel
+	}, name, RelayRequest{Format: "telethon"}, func(m RelayMinted) error {
+		if mintCtx.Err() == nil {
+			t.Error("the mint's context is still live while the session is used")
+		}
+		deadline, _ := mintCtx.Deadline()
+		time.Sleep(time.Until(deadline) + 100*time.Millisecond)
+		if list, err := c.RelaySessions(ctx); err != nil || len(list) != 1 || list[0].ID != m.ID {
+			t.Errorf("RelaySessions after the mint's timeout, the use still running: %+v, %v", list, err)
+		}
+		return nil
+	})
+	if err != nil || revokeErr != nil {
+		t.Errorf("WithRelay with a use longer than the mint's timeout: %v, revoke %v", err, revokeErr)
+	}
+	if list, err := c.RelaySessions(ctx); err != nil || len(list) != 0 {
+		t.Errorf("RelaySessions after a use longer than the mint's timeout: %+v, %v", list, err)
 	}
 
 	// Updates: a pushed update, then the drop at shutdown.

@@ -34,14 +34,17 @@ func (e *NoRelaySessionError) Unwrap() error { return e.Err }
 // user ended, whatever ended it, so it cannot share the mint's context.
 const revokeTimeout = 10 * time.Second
 
-// WithRelay mints a relay session of the account name (ctx bounds the
-// mint, which waits for the account to connect), calls use with it, and
-// revokes it when use returns, however it returned: the session lives no
-// longer than the program it was made for (`exec --relay`). err is the
-// mint's or use's error; revokeErr says that the session could not be
-// revoked (it then ends at its expiry or when run stops).
-func (c *Client) WithRelay(ctx context.Context, name string, req RelayRequest, use func(RelayMinted) error) (err, revokeErr error) {
-	m, err := c.MintRelay(ctx, name, req)
+// WithRelay mints a relay session of the account name, calls use with it,
+// and revokes it when use returns, however it returned: the session lives
+// no longer than the program it was made for (`exec --relay`). The mint
+// (which waits for the account to connect) runs under a context from
+// mintContext, cancelled as soon as the mint returns: its deadline and
+// signals bound the mint only, not the use, however long that runs; the
+// revoke has a short timeout of its own. err is the mint's or use's
+// error; revokeErr says that the session could not be revoked (it then
+// ends at its expiry or when run stops).
+func (c *Client) WithRelay(mintContext func() (context.Context, context.CancelFunc), name string, req RelayRequest, use func(RelayMinted) error) (err, revokeErr error) {
+	m, err := c.mintWith(mintContext, name, req)
 	if err != nil {
 		return err, nil
 	}
@@ -51,6 +54,14 @@ func (c *Client) WithRelay(ctx context.Context, name string, req RelayRequest, u
 		revokeErr = c.RevokeRelay(rctx, m.ID)
 	}()
 	return use(m), nil
+}
+
+// mintWith is MintRelay under a context of mintContext, released when it
+// returns.
+func (c *Client) mintWith(mintContext func() (context.Context, context.CancelFunc), name string, req RelayRequest) (RelayMinted, error) {
+	ctx, cancel := mintContext()
+	defer cancel()
+	return c.MintRelay(ctx, name, req)
 }
 
 // revokeError makes RevokeRelay's ErrNotFound a *NoRelaySessionError.

@@ -70,16 +70,15 @@ func (a *app) relayClient(format string, f *relayFlags) (*localapi.Client, local
 }
 
 // execRelay is exec --relay: the child gets a relay session, which ends
-// when the child does (localapi's WithRelay).
+// when the child does (localapi's WithRelay). callContext bounds the mint
+// only (Ctrl-C or callTimeout while the account connects), not the child.
 func (a *app) execRelay(name, format string, argv []string, f *relayFlags) error {
 	c, req, err := a.relayClient(format, f)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := callContext()
-	defer cancel()
 	var m localapi.RelayMinted
-	err, revokeErr := c.WithRelay(ctx, name, req, func(minted localapi.RelayMinted) error {
+	err, revokeErr := c.WithRelay(callContext, name, req, func(minted localapi.RelayMinted) error {
 		m = minted
 		return a.execWith(argv, m.Env()...)
 	})
