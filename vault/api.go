@@ -220,7 +220,7 @@ type SealedExportOptions struct {
 //	func ProbeHolders(opts Options) Holders        // which of keyring and agent can hold the key here
 //	func PlanHolder(opts *Options, noKeyring bool) (HolderPlan, error) // the holder Init/Unlock will use; drops a keyring that will not
 //	func CheckVacant(opts Options) error             // ErrExists where opts names a vault already
-//	func PlanInit(opts *InitOptions) (HolderPlan, error) // before the passphrase: CheckVacant, the holder, LeaveLocked
+//	func PlanInit(opts *InitOptions) (HolderPlan, error) // before the passphrase: the holder, LeaveLocked
 //	func OpenForUnlock(opts Options) (*Vault, HolderPlan, error) // Open and PlanHolder before the passphrase; ErrKeyring where nothing can hold the key
 //	func ThisProcess(now time.Time) LockHolder     // this process as a lock holder
 //	func (v *Vault) Close() error

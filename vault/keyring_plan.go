@@ -20,8 +20,14 @@ type HolderPlan struct {
 }
 
 // KeyringReason is KeyringErr in short, as Doctor words it: the cause
-// and what it means, for the note that the agent holds the key instead.
-func (p HolderPlan) KeyringReason() string { return keyringReason(p.KeyringErr) }
+// and what it means, for the note that the agent holds the key instead
+// ("" when KeyringErr is nil).
+func (p HolderPlan) KeyringReason() string {
+	if p.KeyringErr == nil {
+		return ""
+	}
+	return keyringReason(p.KeyringErr)
+}
 
 // PlanHolder decides where the key will be held (ProbeHolders, then
 // Holders.Choose) and drops from opts a keyring that will not hold it, so
@@ -50,7 +56,9 @@ func PlanHolder(opts *Options, noKeyring bool) (HolderPlan, error) {
 }
 
 // CheckVacant fails with ErrExists where opts names a vault already: init
-// says so before it asks for anything.
+// says so before it asks for anything. Where the vault cannot be opened
+// for another reason (a damaged vault.json) it says nothing: Init then
+// refuses to write over the file.
 func CheckVacant(opts Options) error {
 	v, err := Open(Options{Dir: opts.Dir, Backend: opts.Backend})
 	if err != nil {
@@ -60,15 +68,12 @@ func CheckVacant(opts Options) error {
 	return fmt.Errorf("%w: %s", ErrExists, v.Dir())
 }
 
-// PlanInit readies opts for Init before the passphrase is asked for: it
-// refuses a vault that exists (CheckVacant) and, unless opts.NoKeyring,
-// plans the holder (PlanHolder); where nothing can hold the key it sets
-// opts.LeaveLocked, so that the vault is made locked (the caller may open
-// it in this process: Options.Passphrase).
+// PlanInit readies opts for Init before the passphrase is asked for
+// (after CheckVacant): unless opts.NoKeyring it plans the holder
+// (PlanHolder); where nothing can hold the key it sets opts.LeaveLocked,
+// so that the vault is made locked (the caller may open it in this
+// process: Options.Passphrase).
 func PlanInit(opts *InitOptions) (HolderPlan, error) {
-	if err := CheckVacant(opts.Options); err != nil {
-		return HolderPlan{}, err
-	}
 	if opts.NoKeyring {
 		return HolderPlan{}, nil
 	}
