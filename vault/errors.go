@@ -53,6 +53,24 @@ var (
 	ErrInvalidName = errors.New("vault: invalid account name")
 )
 
+// The refusals of an import's request before it reads any source
+// (ImportOptions.Check, ImportRequest.Check).
+var (
+	// ErrUnknownFormat: ImportOptions.Format names no format
+	// (ValidImportFormat). It matches ErrBadInput.
+	ErrUnknownFormat = fmt.Errorf("%w: unknown format", ErrBadInput)
+	// ErrSkipAndReplace: ImportOptions.SkipExisting and Replace together,
+	// which exclude each other. It matches ErrBadInput.
+	ErrSkipAndReplace = fmt.Errorf("%w: SkipExisting and Replace exclude each other", ErrBadInput)
+	// ErrNameNeedsOneSource: ImportOptions.Name for an import of more
+	// than one source, or of a file found in a directory: one name is
+	// one account's (a tdata folder's accounts are NAME, NAME-2, ...). It
+	// matches ErrBadInput.
+	ErrNameNeedsOneSource = fmt.Errorf("%w: a Name needs exactly one source named (a file, stdin or a folder)", ErrBadInput)
+	// ErrNoSources: an import of nothing: no source, and no path skipped.
+	ErrNoSources = errors.New("vault: import: no sources")
+)
+
 // ErrNotSession: an import source that is no session at all (see
 // *NotSessionError); a bulk import skips it. It matches ErrBadInput.
 var ErrNotSession = fmt.Errorf("%w: not a session", ErrBadInput)

@@ -55,6 +55,19 @@ func ValidImportFormat(name string) bool {
 	return err == nil
 }
 
+// Check is the rule of options every import refuses before it reads a
+// source: a Format ValidImportFormat refuses (ErrUnknownFormat), and
+// SkipExisting with Replace, which exclude each other (ErrSkipAndReplace).
+func (o ImportOptions) Check() error {
+	switch {
+	case !ValidImportFormat(o.Format):
+		return fmt.Errorf("%w %q", ErrUnknownFormat, o.Format)
+	case o.SkipExisting && o.Replace:
+		return ErrSkipAndReplace
+	}
+	return nil
+}
+
 // importBatch is how many accounts ImportFiles writes between two index
 // saves.
 const importBatch = 256
@@ -123,7 +136,7 @@ func (v *Vault) parseSource(data []byte, path string, opts ImportOptions, st fun
 	default:
 		f, err := sessionstring.ParseFormat(opts.Format)
 		if err != nil {
-			return nil, fmt.Errorf("%w: unknown format %q", ErrBadInput, opts.Format)
+			return nil, fmt.Errorf("%w %q", ErrUnknownFormat, opts.Format)
 		}
 		s, err := sessionstring.DecodeAs(f, string(data))
 		if err != nil {
@@ -314,6 +327,9 @@ func (v *Vault) Import(data []byte, srcPath string, opts ImportOptions) (ImportR
 // beginImport begins a write that adds accounts: refused on a migrated
 // vault unless forced.
 func (v *Vault) beginImport(opts ImportOptions) (*tx, error) {
+	if err := opts.Check(); err != nil {
+		return nil, err
+	}
 	t, err := v.begin()
 	if err != nil {
 		return nil, err

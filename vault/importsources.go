@@ -46,6 +46,28 @@ type ImportRequest struct {
 	OnResult func(ImportResult)
 }
 
+// Check is the rule of a request ImportSources refuses before it reads
+// any source: Options' (ImportOptions.Check); Options.Name with more
+// than one source, or with a file found in a directory
+// (ErrNameNeedsOneSource); nothing to import and nothing skipped
+// (ErrNoSources). (Options.RemoveSource never deletes a folder source.)
+func (r *ImportRequest) Check() error {
+	if err := r.Options.Check(); err != nil {
+		return err
+	}
+	n := len(r.Sources)
+	if r.Stdin != nil {
+		n++
+	}
+	switch {
+	case r.Options.Name != "" && (n != 1 || (r.Stdin == nil && r.Sources[0].Found)):
+		return ErrNameNeedsOneSource
+	case n == 0 && len(r.Skipped) == 0:
+		return ErrNoSources
+	}
+	return nil
+}
+
 // ImportProgress shows how far the import of the files found in
 // directories has got (a progress bar).
 type ImportProgress interface {
@@ -66,9 +88,13 @@ type ImportProgress interface {
 // or skipped, or held a key the vault had and Options.SkipExisting was
 // set; the error of a single source; else an *ImportError.
 //
-// Every passphrase req.SealPassphrase returns is wiped before
-// ImportSources returns.
+// A request ImportRequest.Check refuses is refused with its error before
+// anything is read or reported. Every passphrase req.SealPassphrase
+// returns is wiped before ImportSources returns.
 func (v *Vault) ImportSources(req ImportRequest) (ImportSummary, error) {
+	if err := req.Check(); err != nil {
+		return ImportSummary{}, err
+	}
 	var (
 		s        ImportSummary
 		batch    []string

@@ -288,3 +288,88 @@ func TestImportSourcesFolder(t *testing.T) {
 		t.Fatalf("err %v, results %+v; want the reader's error as it is", err, s.Results)
 	}
 }
+
+// TestImportRequestCheck: the requests ImportSources refuses before it
+// reads a source: a Name for more than one source or for a file found in
+// a directory, nothing at all to import, and the options' rules (an
+// unknown Format, SkipExisting with Replace). A request it refuses reads
+// nothing: no result is told, no folder read, nothing imported.
+func TestImportRequestCheck(t *testing.T) {
+	file := ImportSource{Path: "a.session"}
+	found := ImportSource{Path: "dir/b.session", Found: true}
+	folder := ImportSource{Path: "tdata", Folder: true}
+	stdin := strings.NewReader("")
+	for _, tc := range []struct {
+		name string
+		req  ImportRequest
+		want error // nil: accepted
+	}{
+		{"one file", ImportRequest{Sources: []ImportSource{file}}, nil},
+		{"one file named", ImportRequest{Sources: []ImportSource{file}, Options: ImportOptions{Name: "x"}}, nil},
+		{"one folder named", ImportRequest{Sources: []ImportSource{folder}, Options: ImportOptions{Name: "x"}}, nil},
+		{"stdin named", ImportRequest{Stdin: stdin, Options: ImportOptions{Name: "x"}}, nil},
+		{"only skipped paths", ImportRequest{Skipped: []SkippedSource{{Path: "README", Reason: "no session"}}}, nil},
+		{"a folder with RemoveSource (kept)", ImportRequest{Sources: []ImportSource{folder}, Options: ImportOptions{RemoveSource: true}}, nil},
+		{"a name for two files", ImportRequest{Sources: []ImportSource{file, file}, Options: ImportOptions{Name: "x"}}, ErrNameNeedsOneSource},
+		{"a name for stdin and a file", ImportRequest{Stdin: stdin, Sources: []ImportSource{file}, Options: ImportOptions{Name: "x"}}, ErrNameNeedsOneSource},
+		{"a name for a file found", ImportRequest{Sources: []ImportSource{found}, Options: ImportOptions{Name: "x"}}, ErrNameNeedsOneSource},
+		{"a name for nothing", ImportRequest{Options: ImportOptions{Name: "x"}}, ErrNameNeedsOneSource},
+		{"nothing", ImportRequest{}, ErrNoSources},
+		{"an unknown format", ImportRequest{Sources: []ImportSource{file}, Options: ImportOptions{Format: "pyrogram-v9"}}, ErrUnknownFormat},
+		{"skip and replace", ImportRequest{Sources: []ImportSource{file}, Options: ImportOptions{SkipExisting: true, Replace: true}}, ErrSkipAndReplace},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.req.Check()
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("Check: %v, want accepted", err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Check: %v, want %v", err, tc.want)
+			}
+			if tc.want != ErrNoSources && !errors.Is(err, ErrBadInput) {
+				t.Errorf("Check: %v does not match ErrBadInput", err)
+			}
+			tv := newTestVault(t)
+			req := tc.req
+			req.OnResult = func(r ImportResult) { t.Errorf("told %s %s", r.Source, r.Status) }
+			req.ReadFolder = func(string) ([]sessionstring.Session, error) {
+				t.Error("a folder read")
+				return nil, nil
+			}
+			if s, err := tv.ImportSources(req); !errors.Is(err, tc.want) || len(s.Results) != 0 {
+				t.Fatalf("ImportSources: %v, %d results; want %v and none", err, len(s.Results), tc.want)
+			}
+			if accts, err := tv.List(); err != nil || len(accts) != 0 {
+				t.Fatalf("imported %v (%v), want nothing", accts, err)
+			}
+		})
+	}
+}
+
+// TestImportOptionsCheck: every import refuses options Check refuses
+// before anything is read or written: SkipExisting with Replace (which
+// would otherwise replace silently), an unknown Format.
+func TestImportOptionsCheck(t *testing.T) {
+	tv := newTestVault(t)
+	known := variantFile(t, 3)
+	if _, err := tv.ImportFile(known, ImportOptions{Name: "known"}); err != nil {
+		t.Fatal(err)
+	}
+	both := ImportOptions{Name: "other", SkipExisting: true, Replace: true}
+	if r, err := tv.ImportFile(known, both); !errors.Is(err, ErrSkipAndReplace) || r.Replaced != "" {
+		t.Fatalf("ImportFile with SkipExisting and Replace: %+v, %v; want ErrSkipAndReplace", r, err)
+	}
+	if err := tv.ImportFiles([]string{known}, both, nil); !errors.Is(err, ErrSkipAndReplace) {
+		t.Fatalf("ImportFiles with SkipExisting and Replace: %v; want ErrSkipAndReplace", err)
+	}
+	if _, err := tv.ImportFile(known, ImportOptions{Format: "nope"}); !errors.Is(err, ErrUnknownFormat) ||
+		err.Error() != `vault: unrecognised session: unknown format "nope"` {
+		t.Fatalf("an unknown format: %v", err)
+	}
+	if accts, err := tv.List(); err != nil || len(accts) != 1 || accts[0].Name != "known" {
+		t.Fatalf("accounts %+v (%v), want known only", accts, err)
+	}
+}

@@ -240,11 +240,10 @@ func (a *app) runImport(f importFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	req, err := importSources(f, args, a.stdin)
+	req, err := importSources(f, opts, args, a.stdin)
 	if err != nil {
 		return err
 	}
-	req.Options = opts
 	n := len(req.Sources) + len(req.Skipped)
 	if req.Stdin != nil {
 		n++
@@ -308,20 +307,22 @@ func importOptions(f importFlags) (vault.ImportOptions, error) {
 		}
 		opts.APIID = sessionstring.Some(int32(n))
 	}
-	if !vault.ValidImportFormat(f.format) {
+	switch err := opts.Check(); {
+	case errors.Is(err, vault.ErrUnknownFormat):
 		return opts, usagef("unknown --format %q (%s, %s or %s)", f.format, formatNames(), vault.FormatPyrogramFile, vault.FormatTelethonFile)
-	}
-	if f.skipExisting && f.replace {
+	case errors.Is(err, vault.ErrSkipAndReplace):
 		return opts, usagef("--skip-existing and --replace exclude each other")
+	default:
+		return opts, err
 	}
-	return opts, nil
 }
 
-// importSources checks the SOURCE arguments and finds what import reads:
-// stdin for "-", the files and tdata folders given and found below the
-// directories given, and the files skipped there.
-func importSources(f importFlags, args []string, stdinR io.Reader) (vault.ImportRequest, error) {
-	var req vault.ImportRequest
+// importSources finds what import reads: stdin for "-", the files and
+// tdata folders given and found below the directories given, and the
+// files skipped there. vault.ImportRequest.Check's refusals are said in
+// import's words (the flags and arguments they are about).
+func importSources(f importFlags, opts vault.ImportOptions, args []string, stdinR io.Reader) (vault.ImportRequest, error) {
+	req := vault.ImportRequest{Options: opts}
 	var paths []string
 	stdin := 0
 	for _, arg := range args {
@@ -343,18 +344,18 @@ func importSources(f importFlags, args []string, stdinR io.Reader) (vault.Import
 			return req, usagef("--remove-source does not delete a tdata folder (%s); delete it yourself once Telegram Desktop no longer uses it", s.Path)
 		}
 	}
-	n := len(found) + stdin
-	if f.name != "" && (n != 1 || (stdin == 0 && found[0].Found)) {
-		return req, usagef("--name needs exactly one SOURCE file or tdata folder")
-	}
-	if n == 0 && len(skipped) == 0 {
-		return req, errors.New("import: no files in the given directories")
-	}
 	if stdin > 0 {
 		req.Stdin = stdinR
 	}
 	req.Sources, req.Skipped = found, skipped
-	return req, nil
+	switch err := req.Check(); {
+	case errors.Is(err, vault.ErrNameNeedsOneSource):
+		return req, usagef("--name needs exactly one SOURCE file or tdata folder")
+	case errors.Is(err, vault.ErrNoSources):
+		return req, errors.New("import: no files in the given directories")
+	default:
+		return req, err
+	}
 }
 
 // printImport says what one import carried and lacked, and warns about
