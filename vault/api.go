@@ -246,7 +246,7 @@ type SealedExportOptions struct {
 //	func RemovePlaintext(path string) error         // an imported plaintext file and its SQLite companions
 //	func FindSources(paths []string, o FindOptions) ([]ImportSource, []SkippedSource, error) // what import would read under paths
 //	func ValidImportFormat(name string) bool          // ImportOptions.Format: "", a string format, FormatPyrogramFile or FormatTelethonFile
-//	func (o ImportOptions) Check() error               // every import's refusal before it reads: ErrUnknownFormat, ErrSkipAndReplace
+//	func (o ImportOptions) Check() error               // every import's refusal before it reads: ErrBadAPIID, ErrUnknownFormat, ErrSkipAndReplace
 //	func (r *ImportRequest) Check() error              // ImportSources' refusal before it reads: the options', ErrNameNeedsOneSource, ErrNoSources
 //	func ReadStream(r io.Reader) ([]byte, error)      // a source given on stdin, at most MaxSourceSize bytes (else ErrSourceTooLarge), for Import
 //	func (v *Vault) Import(data []byte, srcPath string, opts ImportOptions) (ImportReport, error) // srcPath "" for stdin

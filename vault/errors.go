@@ -59,6 +59,9 @@ var (
 	// ErrUnknownFormat: ImportOptions.Format names no format
 	// (ValidImportFormat). It matches ErrBadInput.
 	ErrUnknownFormat = fmt.Errorf("%w: unknown format", ErrBadInput)
+	// ErrBadAPIID: an api_id given (ImportOptions.APIID, SetFields.APIID)
+	// that is not positive. It matches ErrBadInput.
+	ErrBadAPIID = fmt.Errorf("%w: api_id must be positive", ErrBadInput)
 	// ErrSkipAndReplace: ImportOptions.SkipExisting and Replace together,
 	// which exclude each other. It matches ErrBadInput.
 	ErrSkipAndReplace = fmt.Errorf("%w: SkipExisting and Replace exclude each other", ErrBadInput)

@@ -56,9 +56,13 @@ func ValidImportFormat(name string) bool {
 }
 
 // Check is the rule of options every import refuses before it reads a
-// source: a Format ValidImportFormat refuses (ErrUnknownFormat), and
-// SkipExisting with Replace, which exclude each other (ErrSkipAndReplace).
+// source: an APIID that is not positive (ErrBadAPIID), a Format
+// ValidImportFormat refuses (ErrUnknownFormat), and SkipExisting with
+// Replace, which exclude each other (ErrSkipAndReplace).
 func (o ImportOptions) Check() error {
+	if err := checkAPIID(o.APIID); err != nil {
+		return err
+	}
 	switch {
 	case !ValidImportFormat(o.Format):
 		return fmt.Errorf("%w %q", ErrUnknownFormat, o.Format)

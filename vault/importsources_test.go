@@ -317,6 +317,7 @@ func TestImportRequestCheck(t *testing.T) {
 		{"nothing", ImportRequest{}, ErrNoSources},
 		{"an unknown format", ImportRequest{Sources: []ImportSource{file}, Options: ImportOptions{Format: "pyrogram-v9"}}, ErrUnknownFormat},
 		{"skip and replace", ImportRequest{Sources: []ImportSource{file}, Options: ImportOptions{SkipExisting: true, Replace: true}}, ErrSkipAndReplace},
+		{"an api_id of 0", ImportRequest{Sources: []ImportSource{file}, Options: ImportOptions{APIID: sessionstring.Some(int32(0))}}, ErrBadAPIID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.req.Check()
@@ -351,7 +352,8 @@ func TestImportRequestCheck(t *testing.T) {
 
 // TestImportOptionsCheck: every import refuses options Check refuses
 // before anything is read or written: SkipExisting with Replace (which
-// would otherwise replace silently), an unknown Format.
+// would otherwise replace silently), an api_id that is not positive
+// (which would otherwise fill in a missing one), an unknown Format.
 func TestImportOptionsCheck(t *testing.T) {
 	tv := newTestVault(t)
 	known := variantFile(t, 3)
@@ -364,6 +366,14 @@ func TestImportOptionsCheck(t *testing.T) {
 	}
 	if err := tv.ImportFiles([]string{known}, both, nil); !errors.Is(err, ErrSkipAndReplace) {
 		t.Fatalf("ImportFiles with SkipExisting and Replace: %v; want ErrSkipAndReplace", err)
+	}
+	// A Telethon string carries no api_id: a bad one would be filled in.
+	telethon := filepath.Join(vectors, "telethon/string_session.txt")
+	for _, id := range []int32{0, -2040} {
+		if _, err := tv.ImportFile(telethon, ImportOptions{Name: "t", APIID: sessionstring.Some(id)}); !errors.Is(err, ErrBadAPIID) ||
+			err.Error() != "vault: unrecognised session: api_id must be positive" {
+			t.Fatalf("api_id %d: %v, want ErrBadAPIID", id, err)
+		}
 	}
 	if _, err := tv.ImportFile(known, ImportOptions{Format: "nope"}); !errors.Is(err, ErrUnknownFormat) ||
 		err.Error() != `vault: unrecognised session: unknown format "nope"` {

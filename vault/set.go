@@ -59,8 +59,8 @@ func change[T comparable](out *[]FieldChange, field string, cur *sessionstring.O
 // checkSet refuses values no session has, and an address that Telegram's
 // DC table gives to another DC or the other environment.
 func checkSet(f SetFields, dc int, test sessionstring.Opt[bool]) error {
-	if v, ok := f.APIID.Get(); ok && v <= 0 {
-		return fmt.Errorf("%w: api_id must be positive", ErrBadInput)
+	if err := checkAPIID(f.APIID); err != nil {
+		return err
 	}
 	if v, ok := f.UserID.Get(); ok && v <= 0 {
 		return fmt.Errorf("%w: user_id must be positive", ErrBadInput)
@@ -85,6 +85,15 @@ func checkSet(f SetFields, dc int, test sessionstring.Opt[bool]) error {
 		if t, ok := test.Get(); ok && t != a.Test {
 			return fmt.Errorf("%w: %s is a %s address, the account's test mode is %v", ErrBadInput, host, envName(a.Test), t)
 		}
+	}
+	return nil
+}
+
+// checkAPIID is the rule of an api_id given (Set, ImportOptions.APIID):
+// positive, as Telegram issues them (ErrBadAPIID).
+func checkAPIID(id sessionstring.Opt[int32]) error {
+	if v, ok := id.Get(); ok && v <= 0 {
+		return ErrBadAPIID
 	}
 	return nil
 }

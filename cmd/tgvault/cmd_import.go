@@ -300,14 +300,15 @@ func (a *app) readTData(path string) ([]sessionstring.Session, error) {
 // options.
 func importOptions(f importFlags) (vault.ImportOptions, error) {
 	opts := vault.ImportOptions{Name: f.name, Format: f.format, SkipExisting: f.skipExisting, Replace: f.replace, Force: f.force, RemoveSource: f.removeSource}
+	var notNumber error
 	if f.apiID != "" {
-		n, err := strconv.ParseInt(f.apiID, 10, 32)
-		if err != nil || n <= 0 {
-			return opts, usagef("--api-id wants a positive number")
-		}
+		var n int64
+		n, notNumber = strconv.ParseInt(f.apiID, 10, 32)
 		opts.APIID = sessionstring.Some(int32(n))
 	}
 	switch err := opts.Check(); {
+	case notNumber != nil, errors.Is(err, vault.ErrBadAPIID):
+		return opts, usagef("--api-id wants a positive number")
 	case errors.Is(err, vault.ErrUnknownFormat):
 		return opts, usagef("unknown --format %q (%s, %s or %s)", f.format, formatNames(), vault.FormatPyrogramFile, vault.FormatTelethonFile)
 	case errors.Is(err, vault.ErrSkipAndReplace):
