@@ -382,13 +382,20 @@ func dialRaw(sock string) (string, error) {
 // agent on the same socket.
 func TestServeSpawned(t *testing.T) {
 	t.Parallel()
-	dir, _ := os.MkdirTemp("", "ag")
+	dir, err := os.MkdirTemp("", "ag")
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock := filepath.Join(dir, "agent.sock")
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	r, w := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- ServeSpawned(ctx, Config{Socket: sock}, w) }()
+	go func() {
+		err := ServeSpawned(ctx, Config{Socket: sock}, w)
+		w.CloseWithError(fmt.Errorf("ServeSpawned returned: %v", err)) // a failure before Ready ends the read below
+		done <- err
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -399,8 +406,10 @@ func TestServeSpawned(t *testing.T) {
 	if err != nil || !strings.HasPrefix(line, fmt.Sprintf("ok pid %d memory ", os.Getpid())) {
 		t.Fatalf("first line %q, %v; want ReadyLine", line, err)
 	}
-	var second strings.Builder
-	if err := ServeSpawned(context.Background(), Config{Socket: sock}, &second); err != nil || second.String() != RunningLine {
-		t.Fatalf("second agent: %v, wrote %q; want nil and RunningLine", err, second.String())
+	second, stop := context.WithTimeout(t.Context(), 30*time.Second)
+	defer stop()
+	var out strings.Builder
+	if err := ServeSpawned(second, Config{Socket: sock}, &out); err != nil || out.String() != RunningLine {
+		t.Fatalf("second agent: %v, wrote %q; want nil and RunningLine", err, out.String())
 	}
 }

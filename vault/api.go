@@ -217,11 +217,9 @@ type SealedExportOptions struct {
 //	func Init(opts InitOptions, pass crypto.Passphrase) (*Vault, error)
 //	func Open(opts Options) (*Vault, error)        // reads vault.json; does not unlock; drops Keyring for a NoKeyring vault
 //	func SystemKeyring() Keyring                   // the OS keyring (go-keyring), every call under KeyringTimeout
-//	func ProbeHolders(opts Options) Holders        // which of keyring and agent can hold the key here
-//	func PlanHolder(opts *Options, noKeyring bool) (HolderPlan, error) // the holder Init/Unlock will use; drops a keyring that will not
 //	func CheckVacant(opts Options) error             // ErrExists where opts names a vault already
 //	func PlanInit(opts *InitOptions) (HolderPlan, error) // before the passphrase: the holder, LeaveLocked
-//	func OpenForUnlock(opts Options) (*Vault, HolderPlan, error) // Open and PlanHolder before the passphrase; ErrKeyring where nothing can hold the key
+//	func OpenForUnlock(opts Options) (*Vault, HolderPlan, error) // Open and plan the holder before the passphrase; ErrNoHolder where nothing can hold the key
 //	func ThisProcess(now time.Time) LockHolder     // this process as a lock holder
 //	func (v *Vault) Close() error
 //	func (v *Vault) ID() string
@@ -231,7 +229,7 @@ type SealedExportOptions struct {
 //	func (v *Vault) Unlock(pass crypto.Passphrase, timeout time.Duration) error // passphrase -> keyring, else agent; 0 = no expiry
 //	func (v *Vault) Lock() error                    // removes the identity from the keyring and the agent
 //	func (v *Vault) Status() (Status, error)
-//	func (v *Vault) Report() (Report, error)          // Status, the account Holders, and whether a run serves
+//	func (v *Vault) StatusReport() (StatusReport, error) // Status, the account Holders, and whether a run serves
 //	func (v *Vault) Recipient() (string, error)     // the vault's public key (age1...)
 //	func (v *Vault) RecipientUnverified() (string, error) // the same from vault.json alone, without unlocking
 //	func (v *Vault) RecipientOrUnverified() (recipient string, verified bool, err error) // Recipient, else (locked) RecipientUnverified

@@ -275,10 +275,10 @@ func (h Holders) Choose() (string, error) {
 	return use, nil
 }
 
-// ProbeHolders asks the OS keyring of opts for a secret that is never
+// probeHolders asks the OS keyring of opts for a secret that is never
 // stored (so nothing is changed, and nothing prompts), and reports which
 // holders can keep an unlocked vault key here.
-func ProbeHolders(opts Options) Holders {
+func probeHolders(opts Options) Holders {
 	h := Holders{Agent: opts.Agent != nil}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)

@@ -213,11 +213,11 @@ func TestProbeHolders(t *testing.T) {
 		{"agent, no keyring", Options{Agent: agent}, HeldByAgent},
 		{"neither", Options{Keyring: broken}, ""},
 	} {
-		if got := ProbeHolders(c.opts).Use(); got != c.want {
+		if got := probeHolders(c.opts).Use(); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
 	}
-	if h := ProbeHolders(Options{Keyring: broken}); !errors.Is(h.Keyring, ErrKeyring) {
+	if h := probeHolders(Options{Keyring: broken}); !errors.Is(h.Keyring, ErrKeyring) {
 		t.Errorf("the probe does not say why: %v", h.Keyring)
 	}
 }

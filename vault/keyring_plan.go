@@ -7,11 +7,11 @@ package vault
 
 import "fmt"
 
-// HolderPlan is where Init or Unlock will keep the vault key (PlanHolder).
+// HolderPlan is where Init or Unlock will keep the vault key (planHolder).
 type HolderPlan struct {
-	// Use is HeldByKeyring, HeldByAgent, or "" when nothing can hold the
+	// Holder is HeldByKeyring, HeldByAgent, or "" when nothing can hold the
 	// key between processes.
-	Use string
+	Holder string
 	// KeyringErr says why the OS keyring the options offered cannot hold
 	// the key, when the agent will instead (a *KeyringError, or ErrKeyring
 	// when there is none); nil when the keyring holds it or was left out
@@ -29,22 +29,22 @@ func (p HolderPlan) KeyringReason() string {
 	return keyringReason(p.KeyringErr)
 }
 
-// PlanHolder decides where the key will be held (ProbeHolders, then
+// planHolder decides where the key will be held (probeHolders, then
 // Holders.Choose) and drops from opts a keyring that will not hold it, so
 // that it is not tried again. noKeyring leaves the keyring out from the
 // start (a --no-keyring vault: not a word about it). The error is
 // Choose's: an agent the user must fix while the keyring cannot hold the
 // key either.
-func PlanHolder(opts *Options, noKeyring bool) (HolderPlan, error) {
+func planHolder(opts *Options, noKeyring bool) (HolderPlan, error) {
 	if noKeyring {
 		opts.Keyring = nil
 	}
-	h := ProbeHolders(*opts)
+	h := probeHolders(*opts)
 	use, err := h.Choose()
 	if err != nil {
 		return HolderPlan{}, err
 	}
-	p := HolderPlan{Use: use}
+	p := HolderPlan{Holder: use}
 	if use == HeldByKeyring {
 		return p, nil
 	}
@@ -70,33 +70,39 @@ func CheckVacant(opts Options) error {
 
 // PlanInit readies opts for Init before the passphrase is asked for
 // (after CheckVacant): unless opts.NoKeyring it plans the holder
-// (PlanHolder); where nothing can hold the key it sets opts.LeaveLocked,
+// (planHolder); where nothing can hold the key it sets opts.LeaveLocked,
 // so that the vault is made locked (the caller may open it in this
 // process: Options.Passphrase).
 func PlanInit(opts *InitOptions) (HolderPlan, error) {
 	if opts.NoKeyring {
 		return HolderPlan{}, nil
 	}
-	p, err := PlanHolder(&opts.Options, false)
+	p, err := planHolder(&opts.Options, false)
 	if err != nil {
 		return HolderPlan{}, err
 	}
-	opts.LeaveLocked = p.Use == ""
+	opts.LeaveLocked = p.Holder == ""
 	return p, nil
 }
 
+// ErrNoHolder is OpenForUnlock's refusal where nothing can hold the vault
+// key between processes (no usable OS keyring, no agent on this OS): each
+// process unlocks on its own there, with its identity or passphrase. It
+// matches ErrKeyring.
+var ErrNoHolder = fmt.Errorf("%w: nothing can hold the vault key between processes here (no usable OS keyring, no tgvault agent on this OS)", ErrKeyring)
+
 // OpenForUnlock opens the vault for Unlock and plans where the key will
-// be held (PlanHolder; a --no-keyring vault without the keyring), before
-// the passphrase is asked for. It fails with ErrKeyring where nothing can
-// hold the key between processes: each process unlocks on its own there.
+// be held (planHolder; a --no-keyring vault without the keyring), before
+// the passphrase is asked for. It fails with ErrNoHolder where nothing can
+// hold the key between processes.
 func OpenForUnlock(opts Options) (*Vault, HolderPlan, error) {
 	v, err := Open(opts)
 	if err != nil {
 		return nil, HolderPlan{}, err
 	}
-	p, err := PlanHolder(&v.opts, v.meta.NoKeyring)
-	if err == nil && p.Use == "" {
-		err = fmt.Errorf("%w: nothing can hold the vault key between processes here (no usable OS keyring, no tgvault agent on this OS); unlock each process with TGVAULT_PASSPHRASE_FILE, TGVAULT_IDENTITY or --identity", ErrKeyring)
+	p, err := planHolder(&v.opts, v.meta.NoKeyring)
+	if err == nil && p.Holder == "" {
+		err = ErrNoHolder
 	}
 	if err != nil {
 		v.Close()

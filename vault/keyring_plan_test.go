@@ -39,14 +39,14 @@ func TestPlanHolder(t *testing.T) {
 			kr := &spyKeyring{fakeKeyring: newFakeKeyring()}
 			kr.err = c.keyringErr
 			opts := Options{Keyring: kr, Agent: c.agent}
-			p, err := PlanHolder(&opts, c.noKeyring)
+			p, err := planHolder(&opts, c.noKeyring)
 			if (err != nil) != c.err {
-				t.Fatalf("PlanHolder = %+v, %v", p, err)
+				t.Fatalf("planHolder = %+v, %v", p, err)
 			}
 			if err != nil {
 				return
 			}
-			if p.Use != c.use || (p.KeyringErr != nil) != c.why || (opts.Keyring != nil) != c.keepKeyring {
+			if p.Holder != c.use || (p.KeyringErr != nil) != c.why || (opts.Keyring != nil) != c.keepKeyring {
 				t.Fatalf("plan %+v, keyring kept %v; want %q, why %v, kept %v", p, opts.Keyring != nil, c.use, c.why, c.keepKeyring)
 			}
 			if c.why && !errors.Is(p.KeyringErr, ErrKeyring) {
@@ -91,7 +91,7 @@ func TestPlanInit(t *testing.T) {
 			o := c.opts
 			o.Dir = filepath.Join(t.TempDir(), "v")
 			p, err := PlanInit(&o)
-			if err != nil || p.Use != c.use || o.LeaveLocked != c.locked {
+			if err != nil || p.Holder != c.use || o.LeaveLocked != c.locked {
 				t.Fatalf("PlanInit = %+v, %v, LeaveLocked %v; want %q, %v", p, err, o.LeaveLocked, c.use, c.locked)
 			}
 		})
@@ -105,14 +105,14 @@ func TestOpenForUnlock(t *testing.T) {
 	tv, agent := holderVault(t)
 	broken := newFakeKeyring()
 	broken.err = noBus
-	if _, _, err := OpenForUnlock(Options{Dir: tv.Dir(), Keyring: broken}); !errors.Is(err, ErrKeyring) {
-		t.Fatalf("OpenForUnlock with no holder = %v, want ErrKeyring", err)
+	if _, _, err := OpenForUnlock(Options{Dir: tv.Dir(), Keyring: broken}); !errors.Is(err, ErrNoHolder) || !errors.Is(err, ErrKeyring) {
+		t.Fatalf("OpenForUnlock with no holder = %v, want ErrNoHolder (an ErrKeyring)", err)
 	}
 	if _, _, err := OpenForUnlock(Options{Dir: filepath.Join(t.TempDir(), "none"), Keyring: newFakeKeyring()}); !errors.Is(err, ErrNotInitialized) {
 		t.Fatalf("OpenForUnlock of no vault = %v, want ErrNotInitialized", err)
 	}
 	v, p, err := OpenForUnlock(Options{Dir: tv.Dir(), Keyring: broken, Agent: agent, Now: tv.clock.Now})
-	if err != nil || p.Use != HeldByAgent {
+	if err != nil || p.Holder != HeldByAgent {
 		t.Fatalf("OpenForUnlock = %+v, %v", p, err)
 	}
 	defer v.Close()
@@ -138,7 +138,7 @@ func TestOpenForUnlockNoKeyringVault(t *testing.T) {
 	kr := &spyKeyring{fakeKeyring: newFakeKeyring()}
 	agent := &fakeAgent{fakeKeyring: newFakeKeyring()}
 	v2, p, err := OpenForUnlock(Options{Dir: v.Dir(), Keyring: kr, Agent: agent})
-	if err != nil || p.Use != HeldByAgent || p.KeyringErr != nil {
+	if err != nil || p.Holder != HeldByAgent || p.KeyringErr != nil {
 		t.Fatalf("OpenForUnlock = %+v, %v", p, err)
 	}
 	defer v2.Close()

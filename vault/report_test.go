@@ -13,10 +13,10 @@ type runHolders struct {
 
 func (b runHolders) AccountHolders() (map[string]LockHolder, error) { return b.hs, nil }
 
-// TestReport: status's report names each held account's holder and says
+// TestStatusReport: status's report names each held account's holder and says
 // whether one of them serves (a run, a worker) rather than uses it for a
 // moment (an export).
-func TestReport(t *testing.T) {
+func TestStatusReport(t *testing.T) {
 	tv := newTestVault(t)
 	if _, err := tv.Import(vector(t, "pyrogram/session_string_v3.txt"), "", ImportOptions{Name: "a"}); err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestReport(t *testing.T) {
 				hs[list[0].ID] = LockHolder{PID: 42, Command: c.command, Since: since}
 			}
 			v := tv.reopen(t, Options{Backend: runHolders{DirBackend(tv.Dir()), hs}, Keyring: tv.kr})
-			r, err := v.Report()
+			r, err := v.StatusReport()
 			if err != nil {
 				t.Fatal(err)
 			}

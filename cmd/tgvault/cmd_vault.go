@@ -17,9 +17,9 @@ import (
 
 // notePlan says, before any passphrase is asked for, where init or
 // unlock will keep the vault key when it is not the OS keyring it was
-// offered (vault.PlanHolder).
+// offered (vault.OpenForUnlock, vault.PlanInit).
 func (a *app) notePlan(p vault.HolderPlan) {
-	if p.Use == vault.HeldByAgent && p.KeyringErr != nil {
+	if p.Holder == vault.HeldByAgent && p.KeyringErr != nil {
 		a.notef("the OS keyring is not usable here (%v); a tgvault agent will hold the vault key in memory instead", p.KeyringReason())
 	}
 }
@@ -103,7 +103,7 @@ func (a *app) runInit(noKeyring, weak bool) error {
 		return err
 	}
 	defer pass.Wipe()
-	held := plan.Use
+	held := plan.Holder
 	if held == "" {
 		// Nothing holds the key: this process's passphrase opens it.
 		opts.Passphrase = pass
@@ -162,6 +162,9 @@ TGVAULT_PASSPHRASE_FILE or the terminal.`,
 			}
 			// No vault, no questions (and no keyring probe).
 			v, plan, err := vault.OpenForUnlock(opts)
+			if errors.Is(err, vault.ErrNoHolder) {
+				return fmt.Errorf("%w; unlock each process with TGVAULT_PASSPHRASE_FILE, TGVAULT_IDENTITY or --identity", err)
+			}
 			if err != nil {
 				return err
 			}
@@ -222,7 +225,7 @@ func (a *app) statusCmd() *cobra.Command {
 		RunE: a.vaultRunE(perProcess, func(v *vault.Vault, _ []string) error {
 			// Which process holds which account: a run serving it,
 			// a worker's lease, a command using it.
-			r, err := v.Report()
+			r, err := v.StatusReport()
 			if err != nil {
 				return err
 			}
@@ -247,7 +250,7 @@ func (a *app) statusCmd() *cobra.Command {
 // statusReport is what status found: the vault's report, the pool of
 // the run serving it (or why not), and a PostgreSQL vault's fleet.
 type statusReport struct {
-	vault.Report
+	vault.StatusReport
 	pool    []localapi.Account
 	poolErr error
 	fl      *pgvault.FleetReport // nil: not a fleet
@@ -257,11 +260,11 @@ type statusReport struct {
 func (a *app) printStatus(r statusReport) error {
 	if a.json {
 		out := struct {
-			vault.Report
+			vault.StatusReport
 			Pool      []localapi.Account   `json:"pool"`
 			PoolError string               `json:"pool_error,omitempty"`
 			Fleet     *pgvault.FleetReport `json:"fleet,omitempty"`
-		}{Report: r.Report, Pool: r.pool, Fleet: r.fl}
+		}{StatusReport: r.StatusReport, Pool: r.pool, Fleet: r.fl}
 		if r.poolErr != nil {
 			out.PoolError = r.poolErr.Error()
 		}
