@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"io"
+
 	"os"
 
 	"github.com/spf13/cobra"
@@ -44,11 +44,17 @@ func (a *app) inspect(src string) error {
 	var data []byte
 	var err error
 	path := src
+	// As import reads a source: no more than the largest session, and a
+	// larger one is an error (ErrSourceTooLarge), not cut off.
 	if src == "-" {
 		path = ""
-		data, err = io.ReadAll(io.LimitReader(a.stdin, vault.MaxSourceSize))
+		data, err = vault.ReadStream(a.stdin)
 	} else {
-		data, err = os.ReadFile(src)
+		var f *os.File
+		if f, err = os.Open(src); err == nil {
+			data, err = vault.ReadStream(f)
+			f.Close()
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("inspect: %w", err)
