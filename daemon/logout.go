@@ -19,7 +19,10 @@ import (
 func Logout(ctx context.Context, v *vault.Vault, name string, d mtproto.Defaults) (already bool, err error) {
 	release, err := v.ClaimAccount(name)
 	if err != nil {
-		return false, fmt.Errorf("%w: stop it first", err)
+		if _, held := errors.AsType[*vault.HeldError](err); held {
+			err = fmt.Errorf("%w: stop it first", err)
+		}
+		return false, err
 	}
 	defer release()
 	f, err := v.OpenAccount(name)

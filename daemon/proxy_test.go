@@ -82,8 +82,12 @@ func TestSetProxy(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "run.sock")
 	startServe(t, Config{Vault: v, Names: []string{"bob"}, Socket: sock, Defaults: devDefaults(srv)})
 	waitStatus(t, localapi.NewClient(sock), "bob", "ready")
-	if err := SetProxy(v, "bob", "socks5://127.0.0.1:1080"); !errors.As(err, new(*vault.HeldError)) {
-		t.Errorf("SetProxy of an account Serve holds: %v, want a *vault.HeldError", err)
+	if err := SetProxy(v, "bob", "socks5://127.0.0.1:1080"); !errors.As(err, new(*vault.HeldError)) || !strings.HasSuffix(err.Error(), ": stop it first") {
+		t.Errorf("SetProxy of an account Serve holds: %v, want a *vault.HeldError saying stop it first", err)
+	}
+	// "stop it first" is advice for a held account only.
+	if err := SetProxy(v, "nobody", dial.None); !errors.Is(err, vault.ErrNotFound) || strings.Contains(err.Error(), "stop it first") {
+		t.Errorf("SetProxy of an unknown account: %v, want ErrNotFound without the advice", err)
 	}
 	if p := show("bob"); p != dial.None {
 		t.Errorf("bob's proxy after a refused SetProxy: %q", p)

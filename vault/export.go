@@ -26,6 +26,8 @@ func (v *Vault) snapshot(name string, force bool) (*storage.Snapshot, error) {
 	return f.Snapshot()
 }
 
+var errRecipientsOrPassphrase = errors.New("vault: a sealed export needs recipients or a passphrase, not both")
+
 // heldAdvice adds what to do to a *HeldError of an export.
 func heldAdvice(err error) error {
 	if errors.Is(err, ErrHeldByRun) {
@@ -64,8 +66,10 @@ func (v *Vault) Export(name string, f sessionstring.Format, force bool) (string,
 }
 
 // ExportPlainFile writes the account as a plain (unencrypted) Pyrogram v3
-// .session file at path, peers included (mode 0600, atomically). It never
-// replaces anything at path (CheckPlainFileTarget).
+// .session file at path, peers included (mode 0600, atomically). It
+// refuses a path taken when it starts (CheckPlainFileTarget); a file made
+// at path while the account is read is replaced (the write renames over
+// it: atomicfile has no write that refuses an existing target yet).
 func (v *Vault) ExportPlainFile(name, path string, force bool) error {
 	if err := CheckPlainFileTarget(path); err != nil {
 		return err
@@ -113,20 +117,24 @@ func (existsError) Is(target error) bool { return target == fs.ErrExist }
 // connects the account until Reclaim, whatever the index says later.
 func (v *Vault) ExportSealed(name string, opts SealedExportOptions) (string, error) {
 	if opts.AskPassphrase != nil {
-		// Asked for only now: a missing account fails before the user
-		// types anything.
+		// Asked for only now: a missing account or recipients given as
+		// well fail before the user types anything.
+		if len(opts.To) > 0 || len(opts.Passphrase) > 0 {
+			return "", errRecipientsOrPassphrase
+		}
 		if _, err := v.Show(name); err != nil {
 			return "", err
 		}
 		p, err := opts.AskPassphrase()
 		if err != nil {
+			p.Wipe() // a passphrase given with an error is wiped too
 			return "", err
 		}
 		defer p.Wipe()
 		opts.Passphrase = p
 	}
 	if (len(opts.To) == 0) == (len(opts.Passphrase) == 0) {
-		return "", errors.New("vault: a sealed export needs recipients or a passphrase, not both")
+		return "", errRecipientsOrPassphrase
 	}
 	if opts.Move {
 		if opts.Force {

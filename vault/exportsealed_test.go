@@ -27,6 +27,9 @@ func TestExportSealedAskPassphrase(t *testing.T) {
 	if _, err := src.ExportSealed("nobody", SealedExportOptions{AskPassphrase: ask}); !errors.Is(err, ErrNotFound) || len(asked) != 0 {
 		t.Fatalf("an unknown account: %v, asked %d time(s); want ErrNotFound before asking", err, len(asked))
 	}
+	if _, err := src.ExportSealed("tl", SealedExportOptions{AskPassphrase: ask, Passphrase: otherPass}); err == nil || len(asked) != 0 {
+		t.Fatalf("a passphrase given and asked for: %v, asked %d time(s); want refused before asking", err, len(asked))
+	}
 	sealed, err := src.ExportSealed("tl", SealedExportOptions{AskPassphrase: ask})
 	if err != nil || len(asked) != 1 {
 		t.Fatalf("ExportSealed: %v, asked %d time(s)", err, len(asked))
@@ -38,7 +41,11 @@ func TestExportSealedAskPassphrase(t *testing.T) {
 		t.Errorf("the sealed string does not open with the passphrase: %v", err)
 	}
 	refused := errors.New("no terminal")
-	if _, err := src.ExportSealed("tl", SealedExportOptions{AskPassphrase: func() (crypto.Passphrase, error) { return nil, refused }}); !errors.Is(err, refused) {
+	half := crypto.Passphrase("typed in pa")
+	if _, err := src.ExportSealed("tl", SealedExportOptions{AskPassphrase: func() (crypto.Passphrase, error) { return half, refused }}); !errors.Is(err, refused) {
 		t.Errorf("a prompt that fails: %v", err)
+	}
+	if !bytes.Equal(half, make([]byte, len(half))) {
+		t.Error("a passphrase returned with an error was not wiped")
 	}
 }

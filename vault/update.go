@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/tgvault/tgvault/storage"
@@ -15,7 +16,10 @@ import (
 func (v *Vault) UpdateAccount(name string, fn func(f *storage.File) error) error {
 	release, err := v.ClaimAccount(name)
 	if err != nil {
-		return fmt.Errorf("%w: stop it first", err)
+		if _, held := errors.AsType[*HeldError](err); held {
+			err = fmt.Errorf("%w: stop it first", err)
+		}
+		return err
 	}
 	defer release()
 	f, err := v.OpenAccount(name)

@@ -2,8 +2,8 @@
 // OS allows it without risk: on Linux mlockall(MCL_CURRENT|MCL_FUTURE|
 // MCL_ONFAULT) with CAP_IPC_LOCK in the initial user namespace or an
 // unlimited RLIMIT_MEMLOCK; elsewhere it refuses. It is a leaf: it imports
-// only the standard library and x/sys, and holds no state. cmd/tgvault's
-// run is its user; the reliability harness checks a running tgvault with
+// only the standard library and x/sys, and holds no state. daemon.Serve
+// (tgvault run) is its user, through cmd/tgvault's --mlock; the reliability harness checks a running tgvault with
 // the same rules and ProcKB. Harden, which every tgvault process calls
 // first, keeps its secrets out of core dumps.
 package memlock
