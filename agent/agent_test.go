@@ -413,3 +413,56 @@ func TestServeSpawned(t *testing.T) {
 		t.Fatalf("second agent: %v, wrote %q; want nil and RunningLine", err, out.String())
 	}
 }
+
+// TestExitingAgentIsNotRunning: a request on a connection the agent
+// closes unanswered is ErrNotRunning, as a refused connect is. An agent
+// that exits (its last secret deleted) closes its listener, which resets
+// the connections still queued on it: connect() had succeeded, and the
+// write or the read then fails (EPIPE, ECONNRESET or EOF). Before, the
+// client reported that as "agent: write: broken pipe" and a second Delete
+// right after the last one failed now and then (TestKeyringOverRealAgent
+// in internal/agentkeyring, a CI run of 2026-12-07).
+func TestExitingAgentIsNotRunning(t *testing.T) {
+	dir, err := os.MkdirTemp("", "ag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	req := func() []byte {
+		buf := make([]byte, frameSize)
+		body := append(buf[2:2], protoVersion, opGet)
+		body = appendField(appendField(body, []byte("tgvault")), []byte("v"))
+		f, err := frame(buf, len(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	for i, how := range []string{"queued when the listener closed", "accepted and closed unread"} {
+		t.Run(how, func(t *testing.T) {
+			sock := filepath.Join(dir, fmt.Sprintf("s%d.sock", i))
+			ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := net.Dial("unix", sock) // queued: nobody accepts yet
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if i == 0 {
+				ln.Close()
+			} else {
+				defer ln.Close()
+				sc, err := ln.AcceptUnix()
+				if err != nil {
+					t.Fatal(err)
+				}
+				sc.Close()
+			}
+			if _, _, err := exchange(c, req()); !errors.Is(err, ErrNotRunning) {
+				t.Fatalf("exchange = %v, want ErrNotRunning", err)
+			}
+		})
+	}
+}

@@ -162,14 +162,27 @@ func (c *Client) call(op byte, args ...[]byte) (byte, [][]byte, error) {
 	return exchange(conn, req)
 }
 
+// unanswered is the error of a request the agent closed the connection on
+// before any byte of an answer. An agent that is exiting (its last secret
+// deleted or expired, its idle time over) closes its listener, and the
+// connections still waiting in the listen queue, which connect() already
+// took, are reset unanswered: that agent is not running any more
+// (ErrNotRunning, as a refused connect is), and a Set starts a new one.
+func unanswered(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
+		return fmt.Errorf("%w (the agent closed the connection unanswered: it is exiting)", ErrNotRunning)
+	}
+	return fmt.Errorf("agent: no answer: %w", err)
+}
+
 // exchange sends a request frame on conn and reads the answer.
 func exchange(conn net.Conn, req []byte) (byte, [][]byte, error) {
 	if _, err := conn.Write(req); err != nil {
-		return 0, nil, fmt.Errorf("agent: %w", err)
+		return 0, nil, unanswered(err)
 	}
 	ans := make([]byte, frameSize)
 	if _, err := io.ReadFull(conn, ans[:2]); err != nil {
-		return 0, nil, fmt.Errorf("agent: no answer: %w", err)
+		return 0, nil, unanswered(err)
 	}
 	n := int(binary.BigEndian.Uint16(ans))
 	if n < 1 || n > maxBody {
