@@ -73,10 +73,10 @@ Telegram's links give it (tg://proxy?server=HOST&port=PORT&secret=SECRET,
 https://t.me/proxy?server=...&port=...&secret=..., or the shorthand
 mtproxy://SECRET@host:port). MTProxy secrets may be 16 bytes (plain
 obfuscated2), dd and 16 bytes (random padding) or ee, 16 bytes and a domain
-(fake-TLS), in hex or base64; the proxy picks the DC. "none" removes it. An
-account's own proxy wins over run's --proxy (TGVAULT_PROXY_FILE,
-TGVAULT_PROXY). The URL is kept inside the sealed account file; it is shown
-without its password or secret.
+(fake-TLS), in hex or base64; the proxy picks the DC. "none" (or "")
+removes it. An account's own proxy wins over run's --proxy
+(TGVAULT_PROXY_FILE, TGVAULT_PROXY). The URL is kept inside the sealed
+account file; it is shown without its password or secret.
 
 A URL that carries a password or an MTProxy secret is not taken from the
 command line, where other users see it in the process list and the shell

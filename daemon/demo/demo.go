@@ -37,10 +37,11 @@ const ReadyTimeout = 60 * time.Second
 type Config struct {
 	// TempDir is where the throwaway directory is made ("": os.TempDir()).
 	TempDir string
-	// Socket is the local API's socket. "" picks DefaultSocket (run's, so
-	// that `tgvault call` finds it) unless a run answers there, else a
-	// socket in the throwaway directory.
-	Socket        string
+	// Socket is the local API's socket. "" picks DefaultSocket unless a
+	// run answers there, else a socket in the throwaway directory.
+	Socket string
+	// DefaultSocket is run's usual socket (localapi.DefaultSocket), where
+	// `tgvault call` finds the demo without --socket.
 	DefaultSocket string
 	// Log receives run's warnings and notes (daemon.Config.Log) once the
 	// accounts are online; before that they are kept, and part of Run's
