@@ -107,7 +107,7 @@ func run(ctx context.Context, cfg Config, dir string) error {
 		return err
 	}
 	defer stopSrv()
-	conf, err := serverConf(srv)
+	conf, err := mtproto.ReadServerConf(srv.Addr(), srv.PublicKeyPath(), false)
 	if err != nil {
 		return err
 	}
@@ -184,16 +184,6 @@ func socket(defaultSocket, dir string) (path string, isDefault bool) {
 		return defaultSocket, true
 	}
 	return filepath.Join(dir, userdirs.RunSocketName), false
-}
-
-// serverConf is where the demo's accounts connect: the dev server, with
-// its public key.
-func serverConf(srv *devserver.Server) (mtproto.ServerConf, error) {
-	pem, err := os.ReadFile(srv.PublicKeyPath())
-	if err != nil {
-		return mtproto.ServerConf{}, err
-	}
-	return mtproto.ServerConf{Addr: srv.Addr(), PublicKey: string(pem)}, nil
 }
 
 // setUp creates the throwaway vault in dir/vault, its key held in this
