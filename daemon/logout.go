@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/tgvault/tgvault/mtproto"
 	"github.com/tgvault/tgvault/storage"
@@ -19,10 +18,7 @@ import (
 func Logout(ctx context.Context, v *vault.Vault, name string, d mtproto.Defaults) (already bool, err error) {
 	release, err := v.ClaimAccount(name)
 	if err != nil {
-		if _, held := errors.AsType[*vault.HeldError](err); held {
-			err = fmt.Errorf("%w: stop it first", err)
-		}
-		return false, err
+		return false, vault.StopFirst(err)
 	}
 	defer release()
 	f, err := v.OpenAccount(name)

@@ -274,6 +274,7 @@ type SealedExportOptions struct {
 //	func (v *Vault) ClaimAccounts(accts []Account) (c *Claim, busy map[string]LockHolder, err error) // run's ownership locks
 //	func (v *Vault) ClaimAccount(name string) (release func() error, err error)                    // one account, for a moment
 //	func (v *Vault) UpdateAccount(name string, fn func(f *storage.File) error) error             // a command's change to one account: ClaimAccount, then Commit
+//	func StopFirst(err error) error                 // "stop it first" on a claim's *HeldError (UpdateAccount, daemon.Logout)
 //	func (v *Vault) Holders() ([]Holding, error)                   // who holds which account
 //	func (v *Vault) HeldByRun() (pid int, held bool)                // a `tgvault run` owns the accounts
 //	func (v *Vault) OpenAccount(name string) (*storage.File, error)

@@ -7,6 +7,17 @@ import (
 	"github.com/tgvault/tgvault/storage"
 )
 
+// StopFirst adds "stop it first" to a claim's *HeldError (another process
+// holds the account, a run serving it, say): the advice of the commands
+// that change one account (UpdateAccount, daemon.Logout). Other errors
+// come back as they are.
+func StopFirst(err error) error {
+	if _, held := errors.AsType[*HeldError](err); held {
+		return fmt.Errorf("%w: stop it first", err)
+	}
+	return err
+}
+
 // UpdateAccount changes one account's file for a command (tgvault proxy):
 // it takes the account's ownership lock first, so that nothing changes an
 // account another process holds (a *HeldError, matching ErrHeldByRun when
@@ -16,10 +27,7 @@ import (
 func (v *Vault) UpdateAccount(name string, fn func(f *storage.File) error) error {
 	release, err := v.ClaimAccount(name)
 	if err != nil {
-		if _, held := errors.AsType[*HeldError](err); held {
-			err = fmt.Errorf("%w: stop it first", err)
-		}
-		return err
+		return StopFirst(err)
 	}
 	defer release()
 	f, err := v.OpenAccount(name)
