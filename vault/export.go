@@ -116,12 +116,20 @@ func (existsError) Is(target error) bool { return target == fs.ErrExist }
 // then the index; only then is the string returned. Nothing exports or
 // connects the account until Reclaim, whatever the index says later.
 func (v *Vault) ExportSealed(name string, opts SealedExportOptions) (string, error) {
-	if opts.AskPassphrase != nil {
-		// Asked for only now: a missing account or recipients given as
-		// well fail before the user types anything.
-		if len(opts.To) > 0 || len(opts.Passphrase) > 0 {
-			return "", errRecipientsOrPassphrase
+	// Exactly one of recipients, a passphrase, or one to ask for: checked
+	// before anything is asked.
+	given := 0
+	for _, ok := range []bool{len(opts.To) > 0, len(opts.Passphrase) > 0, opts.AskPassphrase != nil} {
+		if ok {
+			given++
 		}
+	}
+	if given != 1 {
+		return "", errRecipientsOrPassphrase
+	}
+	if opts.AskPassphrase != nil {
+		// Asked for only now: a missing account fails before the user
+		// types anything.
 		if _, err := v.Show(name); err != nil {
 			return "", err
 		}
@@ -131,10 +139,10 @@ func (v *Vault) ExportSealed(name string, opts SealedExportOptions) (string, err
 			return "", err
 		}
 		defer p.Wipe()
+		if len(p) == 0 {
+			return "", errRecipientsOrPassphrase
+		}
 		opts.Passphrase = p
-	}
-	if (len(opts.To) == 0) == (len(opts.Passphrase) == 0) {
-		return "", errRecipientsOrPassphrase
 	}
 	if opts.Move {
 		if opts.Force {
